@@ -1,0 +1,7 @@
+export type { BindingStore } from './binding-store.js';
+export type { PendingBindingStore } from './pending-binding-store.js';
+export type { DedupStore } from './dedup-store.js';
+export type { SyncCoordinator, SyncLease, CallbackToken } from './sync-coordinator.js';
+export type { PresenceMap, PresenceEntry } from './presence-map.js';
+export type { NodeBus, BusMessage } from './node-bus.js';
+export type { DeliveryQueue, QueuedItem } from './delivery-queue.js';

@@ -1,0 +1,17 @@
+/** Signals between relay nodes, addressed to one node's channel. Best effort: the data itself sits in queues. */
+export type BusMessage =
+  /** Items were appended to this gateway's delivery queue; the owner should drain it. */
+  | { kind: 'wake'; gatewayId: string; sentAt: number }
+  /** A newer connection for this gateway was claimed elsewhere; close any older local socket. */
+  | { kind: 'superseded'; gatewayId: string; generation: number };
+
+/** Publishes to and listens on per-node channels. */
+export interface NodeBus {
+  /** Sends to one node's channel; resolves to whether any node was listening. */
+  publish(nodeId: string, message: BusMessage): Promise<boolean>;
+  /** Listens on this node's channel; resolves once the subscription is live. */
+  subscribe(nodeId: string, handler: (message: BusMessage) => void): Promise<void>;
+  /** Whether the subscription is currently live (false while the backend reconnects). */
+  isLive(): boolean;
+  close(): Promise<void>;
+}

@@ -1,0 +1,43 @@
+/**
+ * Coordinates pulling kf/sync_msg for one kf account (open_kfid) across callbacks and nodes:
+ * only one puller at a time (a lease), a cursor write that a stale holder cannot make (fencing),
+ * and a pending mark so that a callback arriving mid-pull is never lost.
+ *
+ * Protocol for a puller:
+ *   notePending(kf, token); lease = tryAcquire(kf); if null → done (the holder will see the mark).
+ *   loop { if !(await lease.takePending()) break; pull pages from lease.cursor(), commitCursor after each page }
+ *   release(); then if hasPending(kf) → try again (a callback may have landed between the last check and release).
+ */
+export interface SyncCoordinator {
+  /** Records that WeCom announced new messages, with the callback's Token when it carried one. */
+  notePending(openKfid: string, callbackToken: string | null): Promise<void>;
+  /** Whether a pull has been asked for and not yet taken. */
+  hasPending(openKfid: string): Promise<boolean>;
+  /** Becomes the only puller of this kf account for leaseMs, or null when another holder has it. */
+  tryAcquire(openKfid: string, leaseMs: number): Promise<SyncLease | null>;
+  close(): Promise<void>;
+}
+
+/** The latest callback Token WeCom sent for a kf account, and when it arrived (epoch ms). */
+export interface CallbackToken {
+  value: string;
+  receivedAt: number;
+}
+
+/** One holder's right to pull; every write checks the fence so a holder that lost the lease cannot act. */
+export interface SyncLease {
+  /** Strictly increasing per kf account across all holders. */
+  readonly fence: number;
+  /** Clears the pending mark; resolves to whether it was set. */
+  takePending(): Promise<boolean>;
+  /** The freshest callback token, if any was noted. */
+  callbackToken(): Promise<CallbackToken | null>;
+  /** The stored sync cursor, or null before the first pull. */
+  cursor(): Promise<string | null>;
+  /** Stores the cursor only while this lease is the newest; false means the holder is stale and must stop. */
+  commitCursor(cursor: string): Promise<boolean>;
+  /** Extends the lease; false means it was lost. */
+  renew(leaseMs: number): Promise<boolean>;
+  /** Gives the lease up; a no-op when it was already lost. */
+  release(): Promise<void>;
+}

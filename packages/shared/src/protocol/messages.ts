@@ -1,0 +1,148 @@
+/**
+ * Dialect-neutral gateway messages. The wire has two dialects (plain names and `cs_` names, see
+ * gateway-protocol-v1.md); the relay speaks these types internally and the codec translates at the socket.
+ */
+
+/** Which wire dialect a gateway spoke in its hello; every frame the relay sends it uses the same one. */
+export type Dialect = 'plain' | 'cs';
+
+/** Message kinds the deployed protocol names; anything else WeCom sends is forwarded as `unknown`. */
+export type InboundMsgType = 'text' | 'image' | 'voice' | 'unknown';
+
+/** Delivery modes a gateway may ask for in hello. `legacy` (the default) means a frame counts once written. */
+export type DeliveryMode = 'legacy' | 'ack';
+
+// ---------- gateway → relay ----------
+
+/** First frame on every socket. */
+export interface HelloCommand {
+  type: 'hello';
+  gatewayId: string;
+  authToken: string;
+  /** Additive: a gateway that acknowledges each delivered message by id (at-least-once). */
+  delivery: DeliveryMode;
+  /** Additive: with `ack` delivery, resume after this delivery id instead of the last acknowledged one. */
+  resumeAfter?: string;
+}
+
+/** Text back to a WeCom user. */
+export interface ReplyCommand {
+  type: 'reply';
+  id: string;
+  externalUserId: string;
+  content: string;
+}
+
+/** Image back to a WeCom user (base64 payload, uploaded as WeCom media first). */
+export interface ImageReplyCommand {
+  type: 'image_reply';
+  id: string;
+  externalUserId: string;
+  imageData: string;
+  imageMime: string;
+}
+
+/** Ask for a QR link that binds the scanning WeCom user to this gateway. */
+export interface CreateBindingCommand {
+  type: 'create_binding';
+  gatewayId: string;
+}
+
+/** Remove every binding of this gateway and end those users' sessions. */
+export interface UnbindAllCommand {
+  type: 'unbind_all';
+  gatewayId: string;
+}
+
+/** Additive: an ack-mode gateway confirms it has every delivery up to and including `deliveryId`. */
+export interface DeliveryAckCommand {
+  type: 'delivery_ack';
+  deliveryId: string;
+}
+
+/** Everything a gateway may send, after decoding. */
+export type GatewayCommand =
+  | HelloCommand
+  | ReplyCommand
+  | ImageReplyCommand
+  | CreateBindingCommand
+  | UnbindAllCommand
+  | DeliveryAckCommand;
+
+// ---------- relay → gateway ----------
+
+/** A WeCom customer's message. */
+export interface InboundEvent {
+  type: 'inbound';
+  /** WeCom's msgid. */
+  id: string;
+  externalUserId: string;
+  msgType: InboundMsgType;
+  /** The text; a short readable summary for non-media kinds the protocol does not name; empty for media. */
+  content: string;
+  /** WeCom's send_time, unix seconds. */
+  timestamp: number;
+  /** Additive: WeCom's own msgtype (`file`, `video`, `location`, ...), useful when msgType is `unknown`. */
+  wecomMsgType: string;
+  /** Base64 of the downloaded media, when the message carries media. */
+  mediaData?: string;
+  /** The Content-Type WeCom served the media with. */
+  mediaMime?: string;
+}
+
+/** A WeCom user is now bound to this gateway. */
+export interface BindingResolvedEvent {
+  type: 'binding_resolved';
+  externalUserId: string;
+  gatewayId: string;
+}
+
+/** Dialect 2 only: sent after hello when the gateway has no binding. */
+export interface BindingClearedEvent {
+  type: 'binding_cleared';
+  gatewayId: string;
+}
+
+/** Answer to create_binding. */
+export interface CreateBindingAckEvent {
+  type: 'create_binding_ack';
+  token: string;
+  customerServiceUrl: string;
+}
+
+/** Acknowledges hello, unbind_all, and (additively) a successful reply with WeCom's msgid. */
+export interface AckEvent {
+  type: 'ack';
+  id: string;
+  /** Additive: WeCom's msgid of the message a reply produced. */
+  msgid?: string;
+}
+
+/** Something the gateway sent failed. `message` is what old gateways read; the rest is additive. */
+export interface ErrorEvent {
+  type: 'error';
+  message: string;
+  /** Stable error code from the relay's catalog. */
+  code: string;
+  /** The id of the request this answers, when there is one. */
+  id?: string;
+  /** WeCom's errcode, when WeCom refused the request. */
+  wecomErrcode?: number;
+}
+
+/** Everything the relay may send a gateway, before encoding. */
+export type GatewayEvent =
+  | InboundEvent
+  | BindingResolvedEvent
+  | BindingClearedEvent
+  | CreateBindingAckEvent
+  | AckEvent
+  | ErrorEvent;
+
+/**
+ * Events that travel through the per-gateway delivery queue (durable, ordered, may cross nodes).
+ * Inbound media is not inlined in the queue: the owning node downloads it when it writes the frame.
+ */
+export type QueuedEvent =
+  | (Omit<InboundEvent, 'mediaData' | 'mediaMime'> & { mediaId?: string })
+  | BindingResolvedEvent;
