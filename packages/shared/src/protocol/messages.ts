@@ -88,6 +88,8 @@ export interface InboundEvent {
   mediaData?: string;
   /** The Content-Type WeCom served the media with. */
   mediaMime?: string;
+  /** Additive, ack-mode gateways only: the delivery id to acknowledge (and resume after). */
+  deliveryId?: string;
 }
 
 /** A WeCom user is now bound to this gateway. */
@@ -95,6 +97,8 @@ export interface BindingResolvedEvent {
   type: 'binding_resolved';
   externalUserId: string;
   gatewayId: string;
+  /** Additive, ack-mode gateways only: the delivery id to acknowledge. */
+  deliveryId?: string;
 }
 
 /** Dialect 2 only: sent after hello when the gateway has no binding. */

@@ -1,0 +1,55 @@
+/**
+ * Every error the relay reports, by stable code. Gateways receive `code` in `error` frames; HTTP callers get
+ * `status`; protocol errors that end a socket carry `closeCode`. A test keeps this catalog consistent.
+ */
+export interface CatalogEntry {
+  /** Default human-readable message; callers may give a more specific one. */
+  message: string;
+  /** HTTP status for errors answered over HTTP. */
+  status?: number;
+  /** WebSocket close code for errors that end a gateway socket. */
+  closeCode?: number;
+}
+
+/** The catalog. Codes never change meaning once released. */
+export const ERROR_CATALOG = {
+  CONFIG_INVALID: { message: 'configuration is invalid' },
+
+  WEBHOOK_BAD_QUERY: { message: 'msg_signature, timestamp and nonce are required', status: 400 },
+  WEBHOOK_SIGNATURE_INVALID: { message: 'signature does not match', status: 401 },
+  WEBHOOK_MALFORMED: { message: 'callback body is not a WeCom envelope', status: 400 },
+  WEBHOOK_DECRYPT_FAILED: { message: 'callback could not be decrypted', status: 400 },
+  WEBHOOK_RECEIVE_ID_MISMATCH: { message: 'callback was encrypted for another receiver', status: 400 },
+  WEBHOOK_BODY_TOO_LARGE: { message: 'callback body is too large', status: 413 },
+  NOT_READY: { message: 'node is not ready', status: 503 },
+
+  HELLO_TIMEOUT: { message: 'no hello within 5 seconds', closeCode: 4001 },
+  HELLO_REQUIRED: { message: 'first frame must be hello', closeCode: 4002 },
+  AUTH_FAILED: { message: 'authentication failed', closeCode: 4003 },
+  SUPERSEDED: { message: 'a newer connection for this gateway id replaced this one', closeCode: 4004 },
+  TOO_MANY_PENDING_SOCKETS: { message: 'too many unauthenticated sockets from this address', closeCode: 4008 },
+  SEND_BUFFER_FULL: { message: 'gateway is not reading; its messages stay queued', closeCode: 4009 },
+  SERVICE_RESTART: { message: 'relay node is restarting; reconnect', closeCode: 1012 },
+
+  FRAME_MALFORMED: { message: 'frame is not a JSON object' },
+  FRAME_UNKNOWN_TYPE: { message: 'unknown frame type' },
+  FRAME_INVALID: { message: 'frame fields are invalid' },
+  FRAME_TOO_LARGE: { message: 'frame is too large' },
+  FRAME_BINARY: { message: 'binary frames are not part of the protocol' },
+  HELLO_REPEATED: { message: 'hello was already accepted on this connection' },
+  GATEWAY_ID_MISMATCH: { message: 'gateway_id differs from the one this connection authenticated as' },
+  NOT_BOUND: { message: 'that WeCom user is not bound to this gateway' },
+  CONTENT_TOO_LONG: { message: 'text content exceeds 2048 bytes' },
+  IMAGE_INVALID: { message: 'image_data is not valid base64 of a supported image' },
+  IMAGE_TOO_LARGE: { message: 'image exceeds the upload limit' },
+
+  WECOM_API_ERROR: { message: 'WeCom refused the request' },
+  WECOM_UNAVAILABLE: { message: 'WeCom could not be reached' },
+  WECOM_MEDIA_TOO_LARGE: { message: 'media exceeds the download limit' },
+  WECOM_MEDIA_FAILED: { message: 'media could not be downloaded' },
+
+  INTERNAL: { message: 'internal error', status: 500 },
+} as const satisfies Record<string, CatalogEntry>;
+
+/** A code from the catalog. */
+export type ErrorCode = keyof typeof ERROR_CATALOG;
