@@ -4,4 +4,5 @@ export type { DedupStore } from './dedup-store.js';
 export type { SyncCoordinator, SyncLease, CallbackToken } from './sync-coordinator.js';
 export type { PresenceMap, PresenceEntry } from './presence-map.js';
 export type { NodeBus, BusMessage } from './node-bus.js';
+export type { AccessTokenStore } from './access-token-store.js';
 export type { DeliveryQueue, QueuedItem } from './delivery-queue.js';

@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { BindingStore } from '../state/binding-store.js';
+import type { PendingBindingStore } from '../state/pending-binding-store.js';
+import type { DeliveryService } from '../delivery/delivery-service.js';
+import { bindingConfirmationText } from './confirmation-text.js';
+
+/** Pending binding tokens expire after 10 minutes, as deployed. */
+export const BINDING_TOKEN_TTL_MS = 10 * 60_000;
+/** 4 random bytes as 8 hex characters, as deployed gateways expect. */
+const TOKEN_PATTERN = /^[0-9a-f]{8}$/;
+/** WeCom returns scene_param only for links created with a non-empty scene. */
+const BINDING_SCENE = 'relay_bind';
+/** kf/service_state/trans state that ends a session. */
+const SESSION_ENDED = 4;
+
+/** The WeCom calls the binding flow makes. */
+export interface BindingWecom {
+  addContactWay(req: { openKfid: string; scene: string }): Promise<string>;
+  sendText(req: { openKfid: string; toUser: string; content: string }): Promise<{ msgid: string }>;
+  sendTextOnEvent(req: { code: string; content: string }): Promise<{ msgid: string }>;
+  transServiceState(req: { openKfid: string; externalUserId: string; serviceState: number }): Promise<unknown>;
+}
+
+/** Options for {@link BindingService}. */
+export interface BindingServiceOptions {
+  bindings: BindingStore;
+  pending: PendingBindingStore;
+  wecom: BindingWecom;
+  delivery: Pick<DeliveryService, 'enqueue'>;
+  openKfid: string;
+  locale: 'zh' | 'en';
+  /** When set, links are built from this kf link id instead of kf/add_contact_way. */
+  kfLinkId?: string | undefined;
+  logger: Logger;
+}
+
+/** QR binding: issue tokens, bind users who scan or type them, unbind a gateway's users. */
+export class BindingService {
+  private contactUrl: Promise<string> | null = null;
+
+  constructor(private readonly o: BindingServiceOptions) {}
+
+  /** Issues a pending token for a gateway and the URL a WeCom user scans to bind to it. */
+  async createBinding(gatewayId: string): Promise<{ token: string; customerServiceUrl: string }> {
+    const token = randomBytes(4).toString('hex');
+    await this.o.pending.put(token, gatewayId, BINDING_TOKEN_TTL_MS);
+    const base = await this.baseUrl();
+    const sep = base.includes('?') ? '&' : '?';
+    return { token, customerServiceUrl: `${base}${sep}scene_param=${encodeURIComponent(token)}` };
+  }
+
+  /** Binds a user who typed a token as a message; false when the text is not a live token (then it is a normal message). */
+  async bindByTypedToken(externalUserId: string, text: string): Promise<boolean> {
+    const token = text.trim().toLowerCase();
+    if (!TOKEN_PATTERN.test(token)) return false;
+    return this.bindByToken(externalUserId, token, {});
+  }
+
+  /**
+   * Binds (or moves) a user to the gateway a token was issued to, confirms to the user (through the welcome
+   * code when WeCom gave one), and tells the gateway wherever it is connected. False when the token is unknown.
+   */
+  async bindByToken(externalUserId: string, token: string, via: { welcomeCode?: string | undefined }): Promise<boolean> {
+    const gatewayId = await this.o.pending.lookup(token);
+    if (!gatewayId) return false;
+    const previous = await this.o.bindings.bind(externalUserId, gatewayId);
+    this.o.logger.info({ externalUserId, gatewayId, previous }, 'user bound');
+    await this.o.delivery.enqueue(gatewayId, { type: 'binding_resolved', externalUserId, gatewayId });
+    await this.confirm(externalUserId, via.welcomeCode);
+    return true;
+  }
+
+  /** Removes every binding of a gateway and ends those users' WeCom sessions; resolves to the users unbound. */
+  async unbindAll(gatewayId: string): Promise<string[]> {
+    const users = await this.o.bindings.unbindAll(gatewayId);
+    await Promise.all(
+      users.map((externalUserId) =>
+        this.o.wecom
+          .transServiceState({ openKfid: this.o.openKfid, externalUserId, serviceState: SESSION_ENDED })
+          .catch((err: unknown) =>
+            // The binding is gone either way; a session WeCom already ended answers with an error.
+            this.o.logger.warn({ err, externalUserId, gatewayId }, 'could not end the WeCom session of an unbound user'),
+          ),
+      ),
+    );
+    this.o.logger.info({ gatewayId, count: users.length }, 'gateway unbound from all users');
+    return users;
+  }
+
+  private async confirm(externalUserId: string, welcomeCode: string | undefined): Promise<void> {
+    const content = bindingConfirmationText(this.o.locale);
+    try {
+      if (welcomeCode) {
+        try {
+          await this.o.wecom.sendTextOnEvent({ code: welcomeCode, content });
+          return;
+        } catch (err) {
+          // A welcome code lives 20 s and works once; fall back to an ordinary message.
+          this.o.logger.info({ err, externalUserId }, 'welcome code refused; confirming with send_msg');
+        }
+      }
+      await this.o.wecom.sendText({ openKfid: this.o.openKfid, toUser: externalUserId, content });
+    } catch (err) {
+      // The binding stands even if WeCom refuses the confirmation (e.g. outside the 48 h window).
+      this.o.logger.warn({ err, externalUserId }, 'binding confirmation could not be sent');
+    }
+  }
+
+  private baseUrl(): Promise<string> {
+    if (this.o.kfLinkId) return Promise.resolve(`https://work.weixin.qq.com/kfid/${encodeURIComponent(this.o.kfLinkId)}`);
+    if (!this.contactUrl) {
+      this.contactUrl = this.o.wecom.addContactWay({ openKfid: this.o.openKfid, scene: BINDING_SCENE });
+      // A failure is not cached: the next create_binding asks again.
+      this.contactUrl.catch(() => {
+        this.contactUrl = null;
+      });
+    }
+    return this.contactUrl;
+  }
+}

@@ -1,0 +1,69 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
+import { gatewayAuthToken } from '@wecom-relay/shared';
+import { copyBindings, openBindingStore } from './binding-transfer.js';
+
+const USAGE = `usage: pnpm relay <command>
+
+  token <gateway_id>                 print the auth_token a gateway sends in hello
+                                     (HMAC-SHA256 of the gateway id with RELAY_AUTH_SECRET)
+  bindings copy <from> <to>          copy every binding, e.g. from the single-node database into Redis:
+                                       pnpm relay bindings copy sqlite:./data/relay.db redis://127.0.0.1:6379
+                                     and back: pnpm relay bindings copy redis://... sqlite:./backup.db
+  bindings list <store>              print every binding as "external_userid<TAB>gateway_id"
+
+RELAY_AUTH_SECRET is read from the environment or .env.`;
+
+/** Operator commands: gateway tokens and moving bindings between SQLite and Redis. */
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...args] = argv;
+  if (cmd === 'token' && args.length === 1) {
+    const secret = process.env.RELAY_AUTH_SECRET ?? fromEnvFile('RELAY_AUTH_SECRET');
+    if (!secret || secret.length < 16) {
+      process.stderr.write('RELAY_AUTH_SECRET must be set (at least 16 characters), in the environment or .env\n');
+      return 78;
+    }
+    process.stdout.write(`${gatewayAuthToken(secret, args[0]!)}\n`);
+    return 0;
+  }
+  if (cmd === 'bindings' && args[0] === 'copy' && args.length === 3) {
+    const from = await openBindingStore(args[1]!);
+    const to = await openBindingStore(args[2]!);
+    try {
+      const n = await copyBindings(from.store, to.store);
+      process.stdout.write(`copied ${n} bindings from ${redact(args[1]!)} to ${redact(args[2]!)}\n`);
+      return 0;
+    } finally {
+      await from.close();
+      await to.close();
+    }
+  }
+  if (cmd === 'bindings' && args[0] === 'list' && args.length === 2) {
+    const from = await openBindingStore(args[1]!);
+    try {
+      for await (const [user, gateway] of from.store.entries()) process.stdout.write(`${user}\t${gateway}\n`);
+      return 0;
+    } finally {
+      await from.close();
+    }
+  }
+  process.stderr.write(`${USAGE}\n`);
+  return 64;
+}
+
+function fromEnvFile(name: string): string | undefined {
+  return existsSync('.env') ? parseEnv(readFileSync('.env', 'utf8'))[name] : undefined;
+}
+
+/** Hides a password in a redis URL. */
+function redact(location: string): string {
+  return location.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

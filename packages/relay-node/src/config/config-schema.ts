@@ -1,0 +1,57 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+const port = z.coerce.number().int().min(0).max(65535);
+const ms = z.coerce.number().int().min(1);
+/** A required string whose absence is reported as such, with what the value is. */
+const required = (what: string) =>
+  z.string({ error: (iss) => (iss.input === undefined ? `is required (${what})` : 'must be a string') }).min(1, `is required (${what})`);
+
+/**
+ * The environment variables a node reads. The deployed single-node relay's names keep working unchanged;
+ * everything added since has a default so an existing `.env` still starts a node.
+ */
+export const envSchema = z.object({
+  WECOM_CORPID: required('the enterprise corpid'),
+  WECOM_APP_SECRET: required('the secret of the app that manages the kf account'),
+  WECOM_TOKEN: required('the callback Token set in the WeCom admin console'),
+  WECOM_ENCODING_AES_KEY: required('the EncodingAESKey from the WeCom admin console')
+    .regex(/^[a-zA-Z0-9]{43}$/, 'must be the 43-character EncodingAESKey from the WeCom admin console'),
+  WECOM_OPEN_KFID: required('the open_kfid of the kf account'),
+  /**
+   * Accepted for compatibility with the deployed relay. When set, binding links are built from this kf link id
+   * instead of asking kf/add_contact_way (UNCONFIRMED whether WeCom returns scene_param for such links).
+   */
+  WECOM_KF_LINK_ID: z.string().min(1).optional(),
+  WECOM_API_BASE: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://qyapi.weixin.qq.com' })
+    .default('https://qyapi.weixin.qq.com')
+    .transform((u) => u.replace(/\/+$/, '')),
+  RELAY_AUTH_SECRET: required('gateway tokens are derived from it').min(16, 'must be at least 16 characters'),
+  /** Weaker, opt-in: accept the shared secret itself as every gateway's auth_token, as the deployed relay did. */
+  RELAY_LEGACY_SHARED_SECRET_AUTH: bool.default(false),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: port.default(8080),
+  WS_PORT: port.default(8081),
+  DATABASE_PATH: z.string().min(1).default('./data/relay.db'),
+  LOCALE: z.enum(['zh', 'en']).default('zh'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  /** Where bindings live in cluster mode: Redis (default) or SQLite at DATABASE_PATH on a shared volume. */
+  BINDINGS_STORE: z.enum(['redis', 'sqlite']).optional(),
+  NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only (max 64)').optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HELLO_TIMEOUT_MS: ms.default(5_000),
+  PING_INTERVAL_MS: ms.default(30_000),
+  PONG_TIMEOUT_MS: ms.default(10_000),
+  SYNC_POLL_INTERVAL_MS: ms.default(30_000),
+  MAX_WEBHOOK_BYTES: ms.default(64 * 1024),
+  MEDIA_MAX_BYTES: ms.default(10 * 1024 * 1024),
+  QUEUE_MAX_AGE_MS: ms.default(3 * 24 * 3600 * 1000),
+  QUEUE_MAX_ITEMS: ms.default(1_000),
+  DRAIN_SPREAD_MS: z.coerce.number().int().min(0).default(5_000),
+});
+
+/** Raw parsed environment. */
+export type Env = z.infer<typeof envSchema>;

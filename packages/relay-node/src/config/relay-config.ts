@@ -1,0 +1,77 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Env } from './config-schema.js';
+
+/** The validated, frozen configuration every part of a node reads. */
+export interface RelayConfig {
+  readonly nodeId: string;
+  readonly host: string;
+  readonly httpPort: number;
+  readonly wsPort: number;
+  readonly locale: 'zh' | 'en';
+  readonly logLevel: Env['LOG_LEVEL'];
+  readonly wecom: {
+    readonly corpId: string;
+    readonly secret: string;
+    readonly token: string;
+    readonly encodingAesKey: string;
+    readonly openKfid: string;
+    readonly kfLinkId: string | undefined;
+    readonly apiBase: string;
+  };
+  readonly auth: { readonly secret: string; readonly legacySharedSecret: boolean };
+  readonly storage: {
+    readonly databasePath: string;
+    readonly redisUrl: string | undefined;
+    readonly bindings: 'redis' | 'sqlite';
+  };
+  readonly gateway: { readonly helloTimeoutMs: number; readonly pingIntervalMs: number; readonly pongTimeoutMs: number };
+  readonly limits: { readonly maxWebhookBytes: number; readonly mediaMaxBytes: number };
+  readonly sync: { readonly pollIntervalMs: number };
+  readonly queue: { readonly maxAgeMs: number; readonly maxItems: number };
+  readonly drain: { readonly spreadMs: number };
+}
+
+/** Shapes the parsed environment into the node's configuration. */
+export function toRelayConfig(env: Env): RelayConfig {
+  return deepFreeze({
+    nodeId: env.NODE_ID ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 40)}-${randomBytes(3).toString('hex')}`,
+    host: env.HOST,
+    httpPort: env.PORT,
+    wsPort: env.WS_PORT,
+    locale: env.LOCALE,
+    logLevel: env.LOG_LEVEL,
+    wecom: {
+      corpId: env.WECOM_CORPID,
+      secret: env.WECOM_APP_SECRET,
+      token: env.WECOM_TOKEN,
+      encodingAesKey: env.WECOM_ENCODING_AES_KEY,
+      openKfid: env.WECOM_OPEN_KFID,
+      kfLinkId: env.WECOM_KF_LINK_ID,
+      apiBase: env.WECOM_API_BASE,
+    },
+    auth: { secret: env.RELAY_AUTH_SECRET, legacySharedSecret: env.RELAY_LEGACY_SHARED_SECRET_AUTH },
+    storage: {
+      databasePath: env.DATABASE_PATH,
+      redisUrl: env.REDIS_URL,
+      bindings: env.BINDINGS_STORE ?? (env.REDIS_URL ? 'redis' : 'sqlite'),
+    },
+    gateway: {
+      helloTimeoutMs: env.HELLO_TIMEOUT_MS,
+      pingIntervalMs: env.PING_INTERVAL_MS,
+      pongTimeoutMs: env.PONG_TIMEOUT_MS,
+    },
+    limits: { maxWebhookBytes: env.MAX_WEBHOOK_BYTES, mediaMaxBytes: env.MEDIA_MAX_BYTES },
+    sync: { pollIntervalMs: env.SYNC_POLL_INTERVAL_MS },
+    queue: { maxAgeMs: env.QUEUE_MAX_AGE_MS, maxItems: env.QUEUE_MAX_ITEMS },
+    drain: { spreadMs: env.DRAIN_SPREAD_MS },
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

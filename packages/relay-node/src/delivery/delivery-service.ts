@@ -1,0 +1,287 @@
+import type { Logger } from 'pino';
+import type { GatewayEvent, QueuedEvent } from '@wecom-relay/shared';
+import type { DeliveryQueue, QueuedItem } from '../state/delivery-queue.js';
+import type { PresenceMap } from '../state/presence-map.js';
+import type { BusMessage, NodeBus } from '../state/node-bus.js';
+import type { RelayMetrics } from '../observability/metrics.js';
+import { ERROR_CATALOG } from '../errors/error-catalog.js';
+import type { DeliverySession } from './delivery-session.js';
+import { TransientMediaError, type MediaInliner } from './media-inliner.js';
+
+/** Options for {@link DeliveryService}; timings default to what a production cluster wants. */
+export interface DeliveryServiceOptions {
+  nodeId: string;
+  queue: DeliveryQueue;
+  presence: PresenceMap;
+  bus: NodeBus;
+  media: MediaInliner;
+  logger: Logger;
+  metrics: RelayMetrics;
+  retention: { maxAgeMs: number; maxItems: number };
+  now?: () => number;
+  /** How often this node proves it is alive; its gateways read as offline 3 heartbeats after it dies. */
+  heartbeatMs?: number;
+  /** How often every local gateway's queue is re-read, in case a wake-up signal was lost. */
+  sweepMs?: number;
+  /** Ack-mode gateways: how many unacknowledged events may be in flight. */
+  ackWindow?: number;
+}
+
+/** A gateway held by this node. */
+interface LocalGateway {
+  session: DeliverySession;
+  generation: number;
+  /** Id of the last queued item written to the socket (or acknowledged, at start). */
+  pointer: string | null;
+  /** Ack mode: ids written but not yet acknowledged, oldest first. */
+  inflight: string[];
+  ready: boolean;
+  draining: boolean;
+  again: boolean;
+}
+
+const BATCH = 50;
+
+/**
+ * Moves events from per-gateway queues to gateway sockets. Every event is appended to its gateway's queue
+ * first; the node holding the gateway (per the presence map) is woken over the bus and writes it. A gateway
+ * that is offline, or moving between nodes, finds its events waiting when it connects anywhere.
+ */
+export class DeliveryService {
+  private readonly local = new Map<string, LocalGateway>();
+  private readonly appendsSinceTrim = new Map<string, number>();
+  private readonly now: () => number;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private closed = false;
+
+  constructor(private readonly o: DeliveryServiceOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  /** Subscribes to this node's bus channel and starts the heartbeat and sweep timers. */
+  async start(): Promise<void> {
+    await this.o.bus.subscribe(this.o.nodeId, (m) => this.onBusMessage(m));
+    await this.o.presence.heartbeat(this.o.nodeId, this.heartbeatTtl());
+    const every = (ms: number, fn: () => Promise<void>) => {
+      const t = setInterval(() => void fn().catch((err: unknown) => this.o.logger.warn({ err }, 'delivery timer failed')), ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.o.heartbeatMs ?? 5_000, () => this.heartbeat());
+    every(this.o.sweepMs ?? 15_000, () => this.sweep());
+  }
+
+  /** Number of gateways connected to this node. */
+  localCount(): number {
+    return this.local.size;
+  }
+
+  /** Ids of the gateways connected to this node. */
+  localGatewayIds(): string[] {
+    return [...this.local.keys()];
+  }
+
+  /** Queues an event for a gateway and wakes whichever node holds it. Resolves once the event is stored. */
+  async enqueue(gatewayId: string, event: QueuedEvent): Promise<void> {
+    await this.o.queue.append(gatewayId, event);
+    this.maybeTrim(gatewayId);
+    // Append happens before the lookup and a new owner claims before it reads, so a gateway that moves in
+    // between is served by its new node either way.
+    const owner = await this.o.presence.lookup(gatewayId);
+    if (!owner) return;
+    if (owner.nodeId === this.o.nodeId) {
+      this.schedule(gatewayId);
+      return;
+    }
+    this.o.metrics.busMessages.inc({ direction: 'sent', kind: 'wake' });
+    await this.o.bus.publish(owner.nodeId, { kind: 'wake', gatewayId, sentAt: this.now() });
+  }
+
+  /**
+   * Takes over a gateway's deliveries for a newly authenticated socket: claims presence (the newest connection
+   * wins everywhere), runs `beforeDrain` (the binding replay), then writes queued events in order.
+   */
+  async attach(session: DeliverySession, beforeDrain: () => Promise<void>): Promise<void> {
+    const { gatewayId } = session;
+    const { generation, previous } = await this.o.presence.claim(gatewayId, this.o.nodeId);
+    const older = this.local.get(gatewayId);
+    if (older && older.session !== session) this.supersede(older);
+    if (previous && previous.nodeId !== this.o.nodeId) {
+      this.o.metrics.busMessages.inc({ direction: 'sent', kind: 'superseded' });
+      await this.o.bus.publish(previous.nodeId, { kind: 'superseded', gatewayId, generation });
+    }
+    const pointer =
+      session.delivery === 'ack' && session.resumeAfter ? session.resumeAfter : await this.o.queue.lastAcked(gatewayId);
+    const entry: LocalGateway = { session, generation, pointer, inflight: [], ready: false, draining: false, again: false };
+    this.local.set(gatewayId, entry);
+    this.o.metrics.gatewaysConnected.set(this.local.size);
+    await beforeDrain();
+    entry.ready = true;
+    this.schedule(gatewayId);
+  }
+
+  /** Forgets a socket that closed; releases presence only if no newer connection took over. */
+  async detach(session: DeliverySession): Promise<void> {
+    const entry = this.local.get(session.gatewayId);
+    if (!entry || entry.session !== session) return;
+    this.local.delete(session.gatewayId);
+    this.o.metrics.gatewaysConnected.set(this.local.size);
+    await this.o.presence.release(session.gatewayId, this.o.nodeId, entry.generation);
+  }
+
+  /** An ack-mode gateway confirmed everything up to `deliveryId`. */
+  async acknowledge(session: DeliverySession, deliveryId: string): Promise<void> {
+    const entry = this.local.get(session.gatewayId);
+    if (!entry || entry.session !== session) return;
+    const at = entry.inflight.indexOf(deliveryId);
+    // Only ids this socket was sent count; anything else is ignored rather than trusted.
+    if (at === -1) return;
+    entry.inflight.splice(0, at + 1);
+    await this.o.queue.ack(session.gatewayId, deliveryId);
+    this.schedule(session.gatewayId);
+  }
+
+  /** Stops timers. Sockets are the gateway layer's to close; presence is released as they detach. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    await Promise.allSettled([...this.local.values()].map((e) => this.detach(e.session)));
+  }
+
+  private onBusMessage(message: BusMessage): void {
+    this.o.metrics.busMessages.inc({ direction: 'received', kind: message.kind });
+    if (message.kind === 'wake') {
+      this.schedule(message.gatewayId, message.sentAt);
+    } else if (message.kind === 'superseded') {
+      const entry = this.local.get(message.gatewayId);
+      if (entry && entry.generation < message.generation) this.supersede(entry);
+    }
+  }
+
+  private supersede(entry: LocalGateway): void {
+    const { closeCode, message } = ERROR_CATALOG.SUPERSEDED;
+    this.o.logger.info({ gatewayId: entry.session.gatewayId }, 'connection superseded by a newer one');
+    if (this.local.get(entry.session.gatewayId) === entry) this.local.delete(entry.session.gatewayId);
+    this.o.metrics.gatewaysConnected.set(this.local.size);
+    entry.session.close(closeCode, message);
+  }
+
+  /** Starts draining a local gateway's queue unless a drain is running (then it goes round once more). */
+  private schedule(gatewayId: string, remoteSentAt?: number): void {
+    const entry = this.local.get(gatewayId);
+    if (!entry || !entry.ready || this.closed) return;
+    if (entry.draining) {
+      entry.again = true;
+      return;
+    }
+    entry.draining = true;
+    void this.drain(entry, remoteSentAt)
+      .catch((err: unknown) => {
+        if (err instanceof TransientMediaError) {
+          const t = setTimeout(() => this.schedule(gatewayId), 2_000);
+          t.unref();
+        } else if (entry.session.isOpen) {
+          this.o.logger.warn({ err, gatewayId }, 'delivery interrupted; events stay queued');
+        }
+      })
+      .finally(() => {
+        entry.draining = false;
+      });
+  }
+
+  private async drain(entry: LocalGateway, remoteSentAt: number | undefined): Promise<void> {
+    const { gatewayId } = entry.session;
+    const ackMode = entry.session.delivery === 'ack';
+    const windowSize = this.o.ackWindow ?? 100;
+    do {
+      entry.again = false;
+      for (;;) {
+        if (this.local.get(gatewayId) !== entry || !entry.session.isOpen) return;
+        const room = ackMode ? windowSize - entry.inflight.length : BATCH;
+        if (room <= 0) break;
+        const items = await this.o.queue.readAfter(gatewayId, entry.pointer, Math.min(BATCH, room));
+        if (items.length === 0) break;
+        for (const item of items) {
+          if (this.local.get(gatewayId) !== entry || !entry.session.isOpen) return;
+          await this.deliverOne(entry, item, ackMode, remoteSentAt);
+        }
+      }
+    } while (entry.again);
+  }
+
+  private async deliverOne(entry: LocalGateway, item: QueuedItem, ackMode: boolean, remoteSentAt: number | undefined) {
+    const { gatewayId } = entry.session;
+    const event = item.event;
+    // A binding queued before this socket opened was already announced by the hello replay.
+    const coveredByReplay = event.type === 'binding_resolved' && item.enqueuedAt <= entry.session.openedAt;
+    if (!coveredByReplay) {
+      const frame = await this.toFrame(event);
+      if (ackMode) frame.deliveryId = item.id;
+      await entry.session.send(frame);
+      this.o.metrics.deliveries.inc({ route: remoteSentAt === undefined ? 'local' : 'remote' });
+      this.o.metrics.deliveryLatency.observe(Math.max(0, this.now() - item.enqueuedAt) / 1000);
+    }
+    entry.pointer = item.id;
+    if (ackMode && !coveredByReplay) entry.inflight.push(item.id);
+    // Legacy gateways never acknowledge: written to the socket counts as delivered.
+    else await this.o.queue.ack(gatewayId, item.id);
+  }
+
+  private async toFrame(event: QueuedEvent): Promise<GatewayEvent & { deliveryId?: string }> {
+    if (event.type !== 'inbound') return { ...event };
+    const { mediaId, ...rest } = event;
+    if (!mediaId) return { ...rest };
+    const media = await this.o.media.fetch(mediaId);
+    return media ? { ...rest, mediaData: media.base64, mediaMime: media.mime } : { ...rest };
+  }
+
+  private maybeTrim(gatewayId: string): void {
+    const n = (this.appendsSinceTrim.get(gatewayId) ?? 0) + 1;
+    if (n < 50) {
+      this.appendsSinceTrim.set(gatewayId, n);
+      return;
+    }
+    this.appendsSinceTrim.delete(gatewayId);
+    void this.trim(gatewayId);
+  }
+
+  private async trim(gatewayId: string): Promise<void> {
+    try {
+      const dropped = await this.o.queue.trim(gatewayId, this.o.retention);
+      if (dropped > 0) {
+        this.o.metrics.queueDropped.inc(dropped);
+        this.o.logger.warn({ gatewayId, dropped }, 'undelivered events dropped by the retention bound');
+      }
+    } catch (err) {
+      this.o.logger.warn({ err, gatewayId }, 'queue trim failed');
+    }
+  }
+
+  private heartbeatTtl(): number {
+    return (this.o.heartbeatMs ?? 5_000) * 3;
+  }
+
+  /** Proves liveness and re-asserts ownership that the presence store lost (e.g. Redis restarted empty). */
+  private async heartbeat(): Promise<void> {
+    await this.o.presence.heartbeat(this.o.nodeId, this.heartbeatTtl());
+    for (const [gatewayId, entry] of this.local) {
+      const owner = await this.o.presence.lookup(gatewayId);
+      if (this.local.get(gatewayId) !== entry) continue;
+      if (!owner) {
+        const { generation } = await this.o.presence.claim(gatewayId, this.o.nodeId);
+        entry.generation = generation;
+      } else if (owner.nodeId !== this.o.nodeId || owner.generation > entry.generation) {
+        // A newer connection elsewhere whose signal we missed.
+        this.supersede(entry);
+      }
+    }
+  }
+
+  private async sweep(): Promise<void> {
+    for (const gatewayId of this.local.keys()) {
+      this.schedule(gatewayId);
+      await this.trim(gatewayId);
+    }
+  }
+}

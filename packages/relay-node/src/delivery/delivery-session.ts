@@ -1,0 +1,15 @@
+import type { DeliveryMode, GatewayEvent } from '@wecom-relay/shared';
+
+/** What delivery needs of a gateway's socket (the gateway layer's session satisfies it). */
+export interface DeliverySession {
+  readonly gatewayId: string;
+  readonly sessionId: string;
+  readonly delivery: DeliveryMode;
+  readonly resumeAfter: string | undefined;
+  /** Epoch ms when the socket was opened. */
+  readonly openedAt: number;
+  readonly isOpen: boolean;
+  /** Resolves once the frame is written to the socket; rejects when the socket is closed or not reading. */
+  send(event: GatewayEvent): Promise<void>;
+  close(code: number, reason: string): void;
+}

@@ -1,0 +1,22 @@
+/**
+ * Parses a query string with decodeURIComponent only. URLSearchParams would turn `+` into a space, which breaks
+ * both the signature and the base64 of an echostr that reached us with a literal `+`.
+ * Returns null for malformed percent-encoding.
+ */
+export function parseRawQuery(url: string): Map<string, string> | null {
+  const q = url.indexOf('?');
+  const out = new Map<string, string>();
+  if (q === -1) return out;
+  for (const part of url.slice(q + 1).split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    try {
+      const key = decodeURIComponent(eq === -1 ? part : part.slice(0, eq));
+      const value = eq === -1 ? '' : decodeURIComponent(part.slice(eq + 1));
+      if (!out.has(key)) out.set(key, value);
+    } catch {
+      return null;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,102 @@
+import type { Logger } from 'pino';
+import { WECOM_ORIGIN, type KfEvent, type KfMessage } from '@wecom-relay/shared';
+import type { BindingStore } from '../state/binding-store.js';
+import type { DedupStore } from '../state/dedup-store.js';
+import type { RelayMetrics } from '../observability/metrics.js';
+import type { BindingService } from '../binding/binding-service.js';
+import type { DeliveryService } from '../delivery/delivery-service.js';
+import { toInboundEvent } from './message-mapper.js';
+
+/** WeCom keeps messages 3 days; remember msgids a little longer than that. */
+const DEDUP_TTL_MS = 4 * 24 * 3600 * 1000;
+/**
+ * With no stored cursor WeCom returns up to 3 days of history. A fresh node forwards only what is recent,
+ * so that a new deployment (or a lost cursor) does not replay days of old conversations to gateways.
+ */
+const FIRST_PULL_MAX_AGE_S = 10 * 60;
+
+/** Options for {@link InboundDispatcher}. */
+export interface InboundDispatcherOptions {
+  bindings: BindingStore;
+  dedup: DedupStore;
+  binding: BindingService;
+  delivery: DeliveryService;
+  logger: Logger;
+  metrics: RelayMetrics;
+  now?: () => number;
+}
+
+/** Decides where each pulled message goes: a gateway's queue, the binding flow, or nowhere (with a reason). */
+export class InboundDispatcher {
+  private readonly now: () => number;
+
+  constructor(private readonly o: InboundDispatcherOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  /** Handles one message from kf/sync_msg exactly once cluster-wide (dedup by msgid). */
+  async dispatch(message: KfMessage, context: { firstPull: boolean }): Promise<void> {
+    const { metrics, logger } = this.o;
+    const msgtype = String(message.msgtype ?? 'unknown');
+    if (!message.msgid) {
+      metrics.messagesIn.inc({ msgtype, outcome: 'ignored' });
+      return;
+    }
+    if (context.firstPull && Number(message.send_time) < this.now() / 1000 - FIRST_PULL_MAX_AGE_S) {
+      metrics.messagesIn.inc({ msgtype, outcome: 'history' });
+      return;
+    }
+    if (!(await this.o.dedup.claim(`msg:${message.msgid}`, DEDUP_TTL_MS))) {
+      metrics.messagesIn.inc({ msgtype, outcome: 'duplicate' });
+      return;
+    }
+    if (msgtype === 'event' && message.event) {
+      await this.onEvent(message.event);
+      metrics.messagesIn.inc({ msgtype: `event:${String(message.event.event_type)}`, outcome: 'handled' });
+      return;
+    }
+    if (Number(message.origin) !== WECOM_ORIGIN.CUSTOMER || !message.external_userid) {
+      // Servicer messages (origin 5) are a human agent's words: echoing them to the gateway would loop.
+      metrics.messagesIn.inc({ msgtype, outcome: 'ignored' });
+      return;
+    }
+    const user = message.external_userid;
+    const text = msgtype === 'text' ? String((message.text as { content?: unknown } | undefined)?.content ?? '') : '';
+    if (text && (await this.o.binding.bindByTypedToken(user, text))) {
+      metrics.messagesIn.inc({ msgtype, outcome: 'binding' });
+      return;
+    }
+    const gatewayId = await this.o.bindings.gatewayFor(user);
+    if (!gatewayId) {
+      logger.info({ msgid: message.msgid, externalUserId: user }, 'message from an unbound user dropped');
+      metrics.messagesIn.inc({ msgtype, outcome: 'unbound' });
+      return;
+    }
+    await this.o.delivery.enqueue(gatewayId, toInboundEvent({ ...message, external_userid: user }));
+    metrics.messagesIn.inc({ msgtype, outcome: 'queued' });
+  }
+
+  private async onEvent(event: KfEvent): Promise<void> {
+    const e = event as Record<string, unknown>;
+    switch (e.event_type) {
+      case 'enter_session': {
+        const user = typeof e.external_userid === 'string' ? e.external_userid : '';
+        const sceneParam = typeof e.scene_param === 'string' ? e.scene_param : '';
+        if (user && sceneParam) {
+          const welcomeCode = typeof e.welcome_code === 'string' ? e.welcome_code : undefined;
+          const bound = await this.o.binding.bindByToken(user, sceneParam, { welcomeCode });
+          if (!bound) this.o.logger.info({ externalUserId: user }, 'scan with an unknown or expired binding token');
+        }
+        return;
+      }
+      case 'msg_send_fail':
+        this.o.logger.warn(
+          { externalUserId: e.external_userid, failMsgid: e.fail_msgid, failType: e.fail_type },
+          'WeCom could not deliver a message to the user',
+        );
+        return;
+      default:
+        this.o.logger.debug({ eventType: e.event_type }, 'kf event ignored');
+    }
+  }
+}

@@ -1,0 +1,213 @@
+import type { Logger } from 'pino';
+import type { KfMessage, SyncMsgResponse } from '@wecom-relay/shared';
+import type { SyncCoordinator, SyncLease } from '../state/sync-coordinator.js';
+import type { RelayMetrics } from '../observability/metrics.js';
+
+/** What the loop needs from WeCom: one kf/sync_msg page. */
+export interface SyncSource {
+  syncMsg(req: { openKfid: string; cursor?: string; token?: string; limit?: number }): Promise<SyncMsgResponse>;
+}
+
+/** Receives every pulled message, in order; resolves once the message has been handed on (queued or dropped). */
+export type MessageSink = (message: KfMessage, context: { firstPull: boolean }) => Promise<void>;
+
+/** Options for {@link SyncLoop}. */
+export interface SyncLoopOptions {
+  openKfid: string;
+  source: SyncSource;
+  coordinator: SyncCoordinator;
+  sink: MessageSink;
+  logger: Logger;
+  metrics: RelayMetrics;
+  now?: () => number;
+  /** Lease length; renewed after every page. */
+  leaseMs?: number;
+  /** Pull without a callback this often, for callbacks WeCom never delivered. */
+  pollIntervalMs: number;
+  /** Callback tokens are valid 10 minutes; stop using one a little before that. */
+  tokenMaxAgeMs?: number;
+  /** Delay before retrying a run that failed (WeCom or network error); doubles up to 30 s. */
+  retryDelayMs?: number;
+}
+
+const CALLBACK_TOKEN_INVALID = 95007;
+
+/**
+ * Pulls kf/sync_msg for one kf account whenever a callback (on any node) or the poll timer asks, with one
+ * puller at a time cluster-wide. The cursor advances only after a page's messages were handed on, and only
+ * while this node still holds the lease, so a crash or a stale holder repeats a page (dedup absorbs it)
+ * rather than skipping one.
+ */
+export class SyncLoop {
+  private readonly o: Required<Omit<SyncLoopOptions, 'now'>> & { now: () => number };
+  private running: Promise<void> | null = null;
+  private rerun = false;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private failures = 0;
+  private closed = false;
+
+  constructor(options: SyncLoopOptions) {
+    this.o = {
+      leaseMs: 30_000,
+      tokenMaxAgeMs: 9 * 60_000,
+      retryDelayMs: 1_000,
+      now: Date.now,
+      ...options,
+    };
+  }
+
+  /** Starts the periodic pull. */
+  start(): void {
+    this.pollTimer = setInterval(() => void this.request(null), this.o.pollIntervalMs);
+    this.pollTimer.unref();
+    void this.request(null);
+  }
+
+  /**
+   * Records that WeCom announced messages (durably, before the webhook answers) and starts a pull in the
+   * background. Rejects only when the pending mark could not be stored, so the webhook can ask WeCom to retry.
+   */
+  async notify(callbackToken: string | null): Promise<void> {
+    await this.o.coordinator.notePending(this.o.openKfid, callbackToken);
+    this.kick();
+  }
+
+  /** Same as notify but never rejects: for the timer and for retries. */
+  private async request(callbackToken: string | null): Promise<void> {
+    try {
+      await this.notify(callbackToken);
+    } catch (err) {
+      this.o.logger.warn({ err }, 'could not mark a pull as pending; will retry');
+      this.scheduleRetry();
+    }
+  }
+
+  /** Runs a pull now unless one is running here, in which case that run goes round once more. */
+  private kick(): void {
+    if (this.closed) return;
+    if (this.running) {
+      this.rerun = true;
+      return;
+    }
+    this.running = this.runUntilIdle().finally(() => {
+      this.running = null;
+    });
+  }
+
+  /** Resolves when no pull runs here (for tests and shutdown). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Stops timers and waits for a run in progress. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.idle();
+  }
+
+  private async runUntilIdle(): Promise<void> {
+    do {
+      this.rerun = false;
+      const again = await this.runOnce();
+      // Another node's callback may have set the mark after our last check but before our release.
+      if (again && !this.closed) this.rerun = true;
+    } while (this.rerun && !this.closed);
+  }
+
+  /** One lease: pulls while the pending mark keeps being set. Resolves true when a pull is still pending. */
+  private async runOnce(): Promise<boolean> {
+    const { coordinator, openKfid, logger, metrics } = this.o;
+    let lease: SyncLease | null;
+    try {
+      lease = await coordinator.tryAcquire(openKfid, this.o.leaseMs);
+    } catch (err) {
+      logger.warn({ err }, 'sync lease unavailable; will retry');
+      metrics.syncRuns.inc({ outcome: 'error' });
+      this.scheduleRetry();
+      return false;
+    }
+    if (!lease) {
+      // Another holder is pulling and will see our pending mark.
+      metrics.syncRuns.inc({ outcome: 'busy' });
+      return false;
+    }
+    const stop = metrics.syncDuration.startTimer();
+    let outcome: 'ok' | 'error' | 'stale' = 'ok';
+    try {
+      while (!this.closed && (await lease.takePending())) {
+        const result = await this.pullAll(lease);
+        if (result === 'stale') {
+          outcome = 'stale';
+          break;
+        }
+      }
+      this.failures = 0;
+    } catch (err) {
+      outcome = 'error';
+      logger.warn({ err, fence: lease.fence }, 'pull failed; the cursor stays where it was and the pull is retried');
+      // Put the mark back so the retry (here or on any node) pulls again.
+      await coordinator.notePending(openKfid, null).catch(() => undefined);
+      this.scheduleRetry();
+    } finally {
+      stop();
+      metrics.syncRuns.inc({ outcome });
+      await lease.release().catch((err: unknown) => logger.warn({ err }, 'could not release the sync lease'));
+    }
+    if (outcome !== 'ok') return false;
+    return coordinator.hasPending(openKfid).catch(() => false);
+  }
+
+  /** Pulls pages until has_more is 0. */
+  private async pullAll(lease: SyncLease): Promise<'done' | 'stale'> {
+    const { source, openKfid, sink, logger, metrics } = this.o;
+    let cursor = (await lease.cursor()) ?? undefined;
+    const firstPull = cursor === undefined;
+    let token = await this.freshToken(lease);
+    for (;;) {
+      let page: SyncMsgResponse;
+      try {
+        page = await source.syncMsg({ openKfid, cursor, token, limit: 1000 });
+      } catch (err) {
+        if (token && (err as { errcode?: unknown }).errcode === CALLBACK_TOKEN_INVALID) {
+          // The callback token expired or was refused: pull without it (stricter rate limit, same data).
+          logger.info({}, 'callback token refused by WeCom; pulling without it');
+          token = undefined;
+          continue;
+        }
+        throw err;
+      }
+      metrics.syncPages.inc();
+      for (const message of page.msg_list ?? []) await sink(message, { firstPull });
+      if (page.next_cursor && page.next_cursor !== cursor) {
+        if (!(await lease.commitCursor(page.next_cursor))) {
+          logger.warn({ fence: lease.fence }, 'sync lease lost mid-pull; another node continues from its cursor');
+          return 'stale';
+        }
+        cursor = page.next_cursor;
+      }
+      // has_more can be 1 with an empty msg_list: keep going on has_more alone.
+      if (Number(page.has_more) !== 1) return 'done';
+      if (!(await lease.renew(this.o.leaseMs))) return 'stale';
+    }
+  }
+
+  private async freshToken(lease: SyncLease): Promise<string | undefined> {
+    const t = await lease.callbackToken();
+    if (!t) return undefined;
+    return this.o.now() - t.receivedAt < this.o.tokenMaxAgeMs ? t.value : undefined;
+  }
+
+  private scheduleRetry(): void {
+    if (this.closed || this.retryTimer) return;
+    const delay = Math.min(30_000, this.o.retryDelayMs * 2 ** Math.min(this.failures, 5));
+    this.failures++;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.kick();
+    }, delay);
+    this.retryTimer.unref();
+  }
+}

@@ -1,0 +1,44 @@
+import { loadConfig } from './config/load-config.js';
+import { createLogger } from './observability/logger.js';
+import { createStateBackend } from './state/create-state-backend.js';
+import { RelayNode } from './relay-node.js';
+import { isRelayError } from './errors/relay-error.js';
+
+/** Starts one relay node from the environment (and `.env`), and drains it on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    process.stderr.write(`${isRelayError(err) ? err.message : String(err)}\n`);
+    process.exit(78); // EX_CONFIG
+  }
+  const logger = createLogger({ level: config.logLevel, nodeId: config.nodeId });
+  const backend = await createStateBackend(config, logger);
+  const node = new RelayNode({ config, logger, backend });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining');
+    node
+      .drain()
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        logger.error({ err }, 'drain failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
+  try {
+    await node.start();
+  } catch (err) {
+    logger.fatal({ err }, 'node failed to start');
+    await node.close().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+void main();

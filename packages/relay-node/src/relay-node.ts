@@ -1,0 +1,197 @@
+import type { Logger } from 'pino';
+import { WecomCrypto } from '@wecom-relay/shared';
+import type { RelayConfig } from './config/relay-config.js';
+import { createMetrics, type RelayMetrics } from './observability/metrics.js';
+import type { StateBackend } from './state/state-backend.js';
+import { createWecomApis, type WecomApis } from './app/wecom-apis.js';
+import { BindingService } from './binding/binding-service.js';
+import { ReplyService } from './outbound/reply-service.js';
+import { DeliveryService } from './delivery/delivery-service.js';
+import { MediaInliner } from './delivery/media-inliner.js';
+import { InboundDispatcher } from './inbound/inbound-dispatcher.js';
+import { SyncLoop } from './inbound/sync-loop.js';
+import { RelayGatewayApp } from './app/relay-gateway-app.js';
+import { createGatewayAuthenticator } from './app/gateway-authenticator.js';
+import { GatewayServer } from './gateway/gateway-server.js';
+import { RelayHttpServer } from './http/http-server.js';
+import { createWebhookHandler } from './http/webhook-handler.js';
+import { ERROR_CATALOG } from './errors/error-catalog.js';
+
+/** Lifecycle of a node; changed only by {@link RelayNode.setStatus}. */
+export type RelayNodeStatus = 'created' | 'starting' | 'running' | 'draining' | 'closing' | 'closed';
+
+/** Collaborators a node is given rather than creating itself. */
+export interface RelayNodeDeps {
+  config: RelayConfig;
+  logger: Logger;
+  backend: StateBackend;
+  metrics?: RelayMetrics;
+  /** Overrides for tests: WeCom clients built elsewhere. */
+  wecom?: WecomApis;
+}
+
+/**
+ * One relay node: WeCom's webhook in, the sync loop, delivery to gateway sockets, replies out. Stateless
+ * itself; everything shared sits in the backend, so any number of nodes can run side by side.
+ */
+export class RelayNode {
+  readonly metrics: RelayMetrics;
+  private status: RelayNodeStatus = 'created';
+  private readonly http: RelayHttpServer;
+  private readonly gateways: GatewayServer;
+  private readonly delivery: DeliveryService;
+  private readonly sync: SyncLoop;
+  private closing: Promise<void> | null = null;
+
+  constructor(private readonly deps: RelayNodeDeps) {
+    const { config, logger, backend } = deps;
+    const metrics = (this.metrics = deps.metrics ?? createMetrics(config.nodeId));
+    const wecom = deps.wecom ?? createWecomApis({ config, logger, metrics, tokenStore: backend.accessTokens });
+    const media = new MediaInliner({ source: wecom.media, maxBytes: config.limits.mediaMaxBytes, concurrency: 4, logger });
+    this.delivery = new DeliveryService({
+      nodeId: config.nodeId,
+      queue: backend.queue,
+      presence: backend.presence,
+      bus: backend.bus,
+      media,
+      logger: logger.child({ component: 'delivery' }),
+      metrics,
+      retention: config.queue,
+    });
+    const binding = new BindingService({
+      bindings: backend.bindings,
+      pending: backend.pendingBindings,
+      wecom: wecom.kf,
+      delivery: this.delivery,
+      openKfid: config.wecom.openKfid,
+      locale: config.locale,
+      kfLinkId: config.wecom.kfLinkId,
+      logger: logger.child({ component: 'binding' }),
+    });
+    const dispatcher = new InboundDispatcher({
+      bindings: backend.bindings,
+      dedup: backend.dedup,
+      binding,
+      delivery: this.delivery,
+      logger: logger.child({ component: 'inbound' }),
+      metrics,
+    });
+    this.sync = new SyncLoop({
+      openKfid: config.wecom.openKfid,
+      source: wecom.kf,
+      coordinator: backend.sync,
+      sink: (message, ctx) => dispatcher.dispatch(message, ctx),
+      logger: logger.child({ component: 'sync' }),
+      metrics,
+      pollIntervalMs: config.sync.pollIntervalMs,
+    });
+    const app = new RelayGatewayApp({
+      authenticate: createGatewayAuthenticator(config.auth),
+      bindings: backend.bindings,
+      binding,
+      replies: new ReplyService({
+        bindings: backend.bindings,
+        wecom: { ...wecom.kf, upload: wecom.media.upload.bind(wecom.media), sendText: wecom.kf.sendText.bind(wecom.kf), sendImage: wecom.kf.sendImage.bind(wecom.kf) },
+        openKfid: config.wecom.openKfid,
+        logger: logger.child({ component: 'reply' }),
+        metrics,
+      }),
+      delivery: this.delivery,
+      logger: logger.child({ component: 'gateway' }),
+    });
+    this.gateways = new GatewayServer({
+      port: config.wsPort,
+      host: config.host,
+      app,
+      logger: logger.child({ component: 'gateway' }),
+      helloTimeoutMs: config.gateway.helloTimeoutMs,
+      pingIntervalMs: config.gateway.pingIntervalMs,
+      pongTimeoutMs: config.gateway.pongTimeoutMs,
+      observer: {
+        connected: () => undefined, // the delivery service keeps the gauge, counting only attached gateways
+        frameError: (code) => metrics.frameErrors.inc({ code }),
+        framesIn: (type) => metrics.gatewayFrames.inc({ direction: 'in', type }),
+        framesOut: (type) => metrics.gatewayFrames.inc({ direction: 'out', type }),
+      },
+    });
+    this.http = new RelayHttpServer({
+      host: config.host,
+      port: config.httpPort,
+      registry: metrics.registry,
+      logger: logger.child({ component: 'http' }),
+      webhook: createWebhookHandler({
+        crypto: new WecomCrypto({
+          token: config.wecom.token,
+          encodingAesKey: config.wecom.encodingAesKey,
+          receiveId: config.wecom.corpId,
+        }),
+        openKfid: config.wecom.openKfid,
+        maxBodyBytes: config.limits.maxWebhookBytes,
+        onKfCallback: (token) => this.sync.notify(token),
+        logger: logger.child({ component: 'webhook' }),
+        metrics,
+      }),
+      health: () => ({ node: config.nodeId, status: this.status, gateways: this.delivery.localCount() }),
+      readiness: () => this.readiness(),
+    });
+  }
+
+  /** Current lifecycle status. */
+  get state(): RelayNodeStatus {
+    return this.status;
+  }
+
+  /** Ports actually bound (configured 0 picks free ones). */
+  ports(): { http: number; ws: number } {
+    return { http: this.http.port(), ws: this.gateways.address().port };
+  }
+
+  /** Opens the ports and starts pulling. */
+  async start(): Promise<void> {
+    this.setStatus('starting');
+    // HTTP first, so orchestrators see /healthz (and a false /readyz) while Redis is still being reached.
+    await this.http.listen();
+    await this.delivery.start();
+    await this.gateways.start();
+    this.sync.start();
+    this.setStatus('running');
+    this.deps.logger.info({ ...this.ports(), backend: this.deps.backend.kind }, 'relay node running');
+  }
+
+  /**
+   * Graceful stop for SIGTERM: readiness goes false, no new sockets, gateways are told to reconnect elsewhere
+   * (1012) spread over the drain window, then everything closes.
+   */
+  async drain(): Promise<void> {
+    if (this.status !== 'running') return this.close();
+    this.setStatus('draining');
+    this.gateways.stopAccepting();
+    const { closeCode, message } = ERROR_CATALOG.SERVICE_RESTART;
+    await this.gateways.drain({ closeCode, reason: message, spreadMs: this.deps.config.drain.spreadMs });
+    await this.close();
+  }
+
+  /** Stops everything in order: pulls, sockets, delivery, HTTP, then the backend. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.setStatus('closing');
+      await this.sync.close();
+      await this.gateways.close({ code: 1001, reason: 'relay node stopping' });
+      await this.delivery.close();
+      await this.http.close();
+      await this.deps.backend.close();
+      this.setStatus('closed');
+    })();
+    return this.closing;
+  }
+
+  private readiness(): { ready: boolean; checks: Record<string, boolean> } {
+    const checks = { running: this.status === 'running', state: this.deps.backend.isLive() };
+    return { ready: Object.values(checks).every(Boolean), checks };
+  }
+
+  private setStatus(next: RelayNodeStatus): void {
+    this.deps.logger.debug({ from: this.status, to: next }, 'node status');
+    this.status = next;
+  }
+}

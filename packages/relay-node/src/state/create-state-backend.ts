@@ -1,0 +1,18 @@
+import type { Logger } from 'pino';
+import type { RelayConfig } from '../config/relay-config.js';
+import type { StateBackend } from './state-backend.js';
+import { createSingleNodeBackend } from './single-node-backend.js';
+import { createRedisBackend } from './redis-backend.js';
+
+/** Cluster mode when REDIS_URL is set, otherwise one node on SQLite. */
+export async function createStateBackend(config: RelayConfig, logger: Logger): Promise<StateBackend> {
+  if (config.storage.redisUrl) {
+    return createRedisBackend({
+      redisUrl: config.storage.redisUrl,
+      bindings: config.storage.bindings,
+      databasePath: config.storage.databasePath,
+      logger: logger.child({ component: 'redis' }),
+    });
+  }
+  return createSingleNodeBackend({ databasePath: config.storage.databasePath });
+}

@@ -1,0 +1,81 @@
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { StateBackend } from './state-backend.js';
+import type { BindingStore } from './binding-store.js';
+import type { PendingBindingStore } from './pending-binding-store.js';
+import {
+  RedisAccessTokenStore,
+  RedisBindingStore,
+  RedisDedupStore,
+  RedisDeliveryQueue,
+  RedisNodeBus,
+  RedisPendingBindingStore,
+  RedisPresenceMap,
+  RedisSyncCoordinator,
+} from './redis/index.js';
+import { openSqliteDatabase, SqliteBindingStore, SqlitePendingBindingStore } from './sqlite/index.js';
+
+/** Options for {@link createRedisBackend}. */
+export interface RedisBackendOptions {
+  redisUrl: string;
+  /** Where bindings and pending tokens live: Redis (default) or SQLite on a shared volume. */
+  bindings: 'redis' | 'sqlite';
+  databasePath: string;
+  logger: Logger;
+  /** Key prefix, so several relays (or tests) can share one Redis. */
+  prefix?: string;
+}
+
+/**
+ * Cluster mode: shared state in Redis. The node keeps running while Redis is away (commands fail fast and
+ * callers retry); readiness reports false until the connection and the bus subscription are back.
+ */
+export async function createRedisBackend(o: RedisBackendOptions): Promise<StateBackend> {
+  const redis = new Redis(o.redisUrl, {
+    // Fail commands quickly while Redis is away so pulls and deliveries retry on their own schedule
+    // instead of piling up behind a queue that flushes all at once on reconnect.
+    maxRetriesPerRequest: 2,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+    enableReadyCheck: true,
+  });
+  redis.on('error', (err) => o.logger.warn({ err }, 'redis connection error'));
+  redis.on('ready', () => o.logger.info({}, 'redis ready'));
+  const prefix = o.prefix ?? 'wr:';
+  const base = { redis, prefix };
+  let db: ReturnType<typeof openSqliteDatabase> | null = null;
+  let bindings: BindingStore;
+  let pendingBindings: PendingBindingStore;
+  if (o.bindings === 'sqlite') {
+    db = openSqliteDatabase(o.databasePath);
+    bindings = new SqliteBindingStore(db);
+    pendingBindings = new SqlitePendingBindingStore(db);
+  } else {
+    bindings = new RedisBindingStore(base);
+    pendingBindings = new RedisPendingBindingStore(base);
+  }
+  const bus = new RedisNodeBus({ ...base, logger: o.logger });
+  const stores = {
+    bindings,
+    pendingBindings,
+    dedup: new RedisDedupStore(base),
+    sync: new RedisSyncCoordinator(base),
+    presence: new RedisPresenceMap(base),
+    bus,
+    queue: new RedisDeliveryQueue(base),
+    accessTokens: new RedisAccessTokenStore(base),
+  };
+  let closing: Promise<void> | null = null;
+  return {
+    kind: 'redis',
+    ...stores,
+    isLive: () => redis.status === 'ready' && bus.isLive(),
+    close() {
+      closing ??= (async () => {
+        await Promise.allSettled(Object.values(stores).map((s) => s.close()));
+        db?.close();
+        redis.disconnect();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import type { StateBackend } from './state-backend.js';
+import {
+  openSqliteDatabase,
+  SqliteBindingStore,
+  SqliteDedupStore,
+  SqliteDeliveryQueue,
+  SqlitePendingBindingStore,
+  SqliteSyncCoordinator,
+} from './sqlite/index.js';
+import { MemoryNodeBus, MemoryPresenceMap } from './memory/index.js';
+import { MemoryAccessTokenStore } from './memory/memory-access-token-store.js';
+
+/**
+ * One node alone: what must survive a restart (bindings, pending tokens, msgid dedup, the sync cursor, queued
+ * events) lives in SQLite at `databasePath`; presence and the bus are in-process.
+ */
+export function createSingleNodeBackend(options: { databasePath: string }): StateBackend {
+  const db = openSqliteDatabase(options.databasePath);
+  const stores = {
+    bindings: new SqliteBindingStore(db),
+    pendingBindings: new SqlitePendingBindingStore(db),
+    dedup: new SqliteDedupStore(db),
+    sync: new SqliteSyncCoordinator(db),
+    presence: new MemoryPresenceMap(),
+    bus: new MemoryNodeBus(),
+    queue: new SqliteDeliveryQueue(db),
+    accessTokens: new MemoryAccessTokenStore(),
+  };
+  let closing: Promise<void> | null = null;
+  return {
+    kind: 'single-node',
+    ...stores,
+    isLive: () => db.open,
+    close() {
+      closing ??= (async () => {
+        await Promise.allSettled(Object.values(stores).map((s) => s.close()));
+        db.close();
+      })();
+      return closing;
+    },
+  };
+}
