@@ -1,0 +1,204 @@
+import type { z } from 'zod';
+import {
+  MAX_TEXT_CONTENT_BYTES,
+  createBindingFrameSchema,
+  csPlatformSchema,
+  deliveryAckFrameSchema,
+  helloFrameSchema,
+  imageReplyFrameSchema,
+  replyFrameSchema,
+  unbindAllFrameSchema,
+} from './frame-schemas.js';
+import { jsonNestsDeeperThan } from './json-depth.js';
+import type { Dialect, GatewayCommand, GatewayEvent } from './messages.js';
+
+/** Why a gateway frame could not be decoded; sent back to the gateway as the error's `code`. */
+export type DecodeErrorCode = 'FRAME_MALFORMED' | 'FRAME_UNKNOWN_TYPE' | 'FRAME_INVALID' | 'CONTENT_TOO_LONG';
+
+/** Outcome of decoding one frame: a command, or an error naming the request when the frame had a string `id`. */
+export type DecodeResult =
+  | { ok: true; dialect: Dialect; command: GatewayCommand }
+  | { ok: false; code: DecodeErrorCode; message: string; requestId?: string; dialect?: Dialect };
+
+/** Frames are flat; the headroom lets newer gateways add structured fields we ignore. */
+const MAX_JSON_DEPTH = 16;
+const CS_PREFIX = 'cs_';
+const CS_PLATFORM = 'wecom';
+
+type CommandType = GatewayCommand['type'];
+const COMMAND_TYPES: ReadonlySet<string> = new Set<CommandType>([
+  'hello',
+  'reply',
+  'image_reply',
+  'create_binding',
+  'unbind_all',
+  'delivery_ack',
+]);
+
+/** Ack/error ids that name a command rather than a gateway request id; the cs dialect prefixes these (`cs_hello`). */
+const COMMAND_NAMED_IDS: ReadonlySet<string> = new Set(['hello', 'unbind_all']);
+
+/** Parses one text frame; never throws. requestId = the frame's string `id` when present, so errors can name the request. */
+export function decodeGatewayFrame(text: string): DecodeResult {
+  // Callers hand over whatever the socket produced; a Buffer slipping through must not throw.
+  if (typeof text !== 'string') return { ok: false, code: 'FRAME_MALFORMED', message: 'frame must be text' };
+  if (jsonNestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    return { ok: false, code: 'FRAME_MALFORMED', message: `frame nests deeper than ${MAX_JSON_DEPTH} levels` };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { ok: false, code: 'FRAME_MALFORMED', message: 'frame is not valid JSON' };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return { ok: false, code: 'FRAME_MALFORMED', message: 'frame must be a JSON object' };
+  }
+  const frame = parsed as Record<string, unknown>;
+  const requestId = typeof frame.id === 'string' ? frame.id : undefined;
+  const fail = (code: DecodeErrorCode, message: string, dialect?: Dialect): DecodeResult => ({
+    ok: false,
+    code,
+    message,
+    ...(requestId !== undefined ? { requestId } : {}),
+    ...(dialect !== undefined ? { dialect } : {}),
+  });
+
+  const rawType = frame.type;
+  if (typeof rawType !== 'string') {
+    return fail('FRAME_UNKNOWN_TYPE', rawType === undefined ? 'frame has no type' : 'frame type must be a string');
+  }
+  const dialect: Dialect = rawType.startsWith(CS_PREFIX) ? 'cs' : 'plain';
+  const type = dialect === 'cs' ? rawType.slice(CS_PREFIX.length) : rawType;
+  if (!COMMAND_TYPES.has(type)) {
+    return fail('FRAME_UNKNOWN_TYPE', `unknown frame type ${JSON.stringify(rawType.slice(0, 64))}`, dialect);
+  }
+
+  const input: Record<string, unknown> = { ...frame };
+  if (dialect === 'cs') {
+    const platform = csPlatformSchema.safeParse(frame.platform);
+    if (!platform.success) return fail('FRAME_INVALID', `${rawType}: platform must be "${CS_PLATFORM}"`, dialect);
+    // The schemas use plain field names; the cs user field replaces whatever external_user_id the frame may carry.
+    input.external_user_id = frame.customer_id;
+  }
+  const invalid = (error: z.ZodError): DecodeResult =>
+    fail('FRAME_INVALID', `${rawType}: ${describeIssues(error, dialect)}`, dialect);
+
+  const command = toCommand(type as CommandType, input);
+  if (!command.ok) return invalid(command.error);
+  if (command.value.type === 'reply') {
+    const bytes = Buffer.byteLength(command.value.content, 'utf8');
+    if (bytes > MAX_TEXT_CONTENT_BYTES) {
+      return fail('CONTENT_TOO_LONG', `${rawType}: content is ${bytes} UTF-8 bytes, WeCom allows ${MAX_TEXT_CONTENT_BYTES}`, dialect);
+    }
+  }
+  return { ok: true, dialect, command: command.value };
+}
+
+type Parsed = { ok: true; value: GatewayCommand } | { ok: false; error: z.ZodError };
+
+function toCommand(type: CommandType, input: Record<string, unknown>): Parsed {
+  switch (type) {
+    case 'hello': {
+      const r = helloFrameSchema.safeParse(input);
+      if (!r.success) return { ok: false, error: r.error };
+      const { gateway_id, auth_token, delivery, resume_after } = r.data;
+      return {
+        ok: true,
+        value: {
+          type,
+          gatewayId: gateway_id,
+          authToken: auth_token,
+          delivery: delivery ?? 'legacy',
+          ...(resume_after != null ? { resumeAfter: resume_after } : {}),
+        },
+      };
+    }
+    case 'reply': {
+      const r = replyFrameSchema.safeParse(input);
+      if (!r.success) return { ok: false, error: r.error };
+      return { ok: true, value: { type, id: r.data.id, externalUserId: r.data.external_user_id, content: r.data.content } };
+    }
+    case 'image_reply': {
+      const r = imageReplyFrameSchema.safeParse(input);
+      if (!r.success) return { ok: false, error: r.error };
+      const d = r.data;
+      return {
+        ok: true,
+        value: { type, id: d.id, externalUserId: d.external_user_id, imageData: d.image_data, imageMime: d.image_mime },
+      };
+    }
+    case 'create_binding': {
+      const r = createBindingFrameSchema.safeParse(input);
+      return r.success ? { ok: true, value: { type, gatewayId: r.data.gateway_id } } : { ok: false, error: r.error };
+    }
+    case 'unbind_all': {
+      const r = unbindAllFrameSchema.safeParse(input);
+      return r.success ? { ok: true, value: { type, gatewayId: r.data.gateway_id } } : { ok: false, error: r.error };
+    }
+    case 'delivery_ack': {
+      const r = deliveryAckFrameSchema.safeParse(input);
+      return r.success ? { ok: true, value: { type, deliveryId: r.data.delivery_id } } : { ok: false, error: r.error };
+    }
+  }
+}
+
+/** "customer_id is required; content must not be empty", using the field names the gateway actually sent. */
+function describeIssues(error: z.ZodError, dialect: Dialect): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.map(String).join('.');
+      const field = dialect === 'cs' && path === 'external_user_id' ? 'customer_id' : path;
+      return field === '' ? issue.message : `${field} ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/** Serializes one event in the gateway's dialect. */
+export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): string {
+  const cs = dialect === 'cs';
+  const type = cs ? `${CS_PREFIX}${event.type}` : event.type;
+  const platform = cs ? CS_PLATFORM : undefined;
+  const userKey = cs ? 'customer_id' : 'external_user_id';
+  const commandId = (id: string) => (cs && COMMAND_NAMED_IDS.has(id) ? `${CS_PREFIX}${id}` : id);
+  // JSON.stringify drops undefined members, which is how absent optional fields (and plain-dialect `platform`) vanish.
+  switch (event.type) {
+    case 'inbound':
+      return JSON.stringify({
+        type,
+        platform,
+        id: event.id,
+        [userKey]: event.externalUserId,
+        msg_type: event.msgType,
+        content: event.content,
+        timestamp: event.timestamp,
+        media_data: event.mediaData,
+        media_mime: event.mediaMime,
+        wecom_msg_type: event.wecomMsgType,
+        delivery_id: event.deliveryId,
+      });
+    case 'binding_resolved':
+      return JSON.stringify({
+        type,
+        platform,
+        [userKey]: event.externalUserId,
+        gateway_id: event.gatewayId,
+        delivery_id: event.deliveryId,
+      });
+    case 'binding_cleared':
+      return JSON.stringify({ type, platform, gateway_id: event.gatewayId });
+    case 'create_binding_ack':
+      return JSON.stringify({ type, platform, token: event.token, customer_service_url: event.customerServiceUrl });
+    case 'ack':
+      return JSON.stringify({ type, platform, id: commandId(event.id), msgid: event.msgid });
+    case 'error':
+      return JSON.stringify({
+        type,
+        platform,
+        message: event.message,
+        code: event.code,
+        id: event.id === undefined ? undefined : commandId(event.id),
+        wecom_errcode: event.wecomErrcode,
+      });
+  }
+}
