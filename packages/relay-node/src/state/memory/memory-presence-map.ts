@@ -1,0 +1,65 @@
+import type { PresenceEntry, PresenceMap } from '../presence-map.js';
+
+/** Options for {@link MemoryPresenceMap}. */
+export interface MemoryPresenceMapOptions {
+  /** Clock in epoch ms; heartbeat expiry is judged by it. */
+  now?: () => number;
+}
+
+/** Gateway ownership in process memory, for a single node (or several nodes sharing one process in tests). */
+export class MemoryPresenceMap implements PresenceMap {
+  private readonly owners = new Map<string, PresenceEntry>();
+  // Kept after release so a gateway's generation never repeats, even across disconnects.
+  private readonly lastGeneration = new Map<string, number>();
+  private readonly aliveUntil = new Map<string, number>();
+  private readonly now: () => number;
+
+  constructor(options: MemoryPresenceMapOptions = {}) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Makes nodeId the owner with the next generation; reports the previous owner when that one was live. */
+  async claim(gatewayId: string, nodeId: string): Promise<{ generation: number; previous: PresenceEntry | null }> {
+    const current = this.owners.get(gatewayId);
+    const previous = current !== undefined && this.isAlive(current.nodeId) ? { ...current } : null;
+    const generation = (this.lastGeneration.get(gatewayId) ?? 0) + 1;
+    this.lastGeneration.set(gatewayId, generation);
+    this.owners.set(gatewayId, { nodeId, generation });
+    return { generation, previous };
+  }
+
+  /** Drops the claim only when it is still this node's and this generation. */
+  async release(gatewayId: string, nodeId: string, generation: number): Promise<boolean> {
+    const current = this.owners.get(gatewayId);
+    if (current === undefined || current.nodeId !== nodeId || current.generation !== generation) return false;
+    this.owners.delete(gatewayId);
+    return true;
+  }
+
+  /** The owner, or null when none holds the gateway or its node's heartbeat lapsed. */
+  async lookup(gatewayId: string): Promise<PresenceEntry | null> {
+    const current = this.owners.get(gatewayId);
+    if (current === undefined || !this.isAlive(current.nodeId)) return null;
+    return { ...current };
+  }
+
+  /** Marks a node alive for ttlMs from now. */
+  async heartbeat(nodeId: string, ttlMs: number): Promise<void> {
+    this.aliveUntil.set(nodeId, this.now() + ttlMs);
+  }
+
+  /** How many gateways a live node holds; a dead node holds none. */
+  async countOwnedBy(nodeId: string): Promise<number> {
+    if (!this.isAlive(nodeId)) return 0;
+    let count = 0;
+    for (const entry of this.owners.values()) if (entry.nodeId === nodeId) count += 1;
+    return count;
+  }
+
+  /** Nothing to release. */
+  async close(): Promise<void> {}
+
+  private isAlive(nodeId: string): boolean {
+    return (this.aliveUntil.get(nodeId) ?? Number.NEGATIVE_INFINITY) > this.now();
+  }
+}

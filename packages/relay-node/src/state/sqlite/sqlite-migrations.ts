@@ -1,0 +1,82 @@
+import type { Database } from 'better-sqlite3';
+import { RelayError } from '../../errors/relay-error.js';
+
+/**
+ * The schema, one entry per version: entry i takes the database from version i to i + 1.
+ * Released entries never change; a schema change is a new entry appended at the end.
+ */
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE bindings (
+    external_user_id TEXT PRIMARY KEY,
+    gateway_id TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX bindings_by_gateway ON bindings (gateway_id);
+
+  CREATE TABLE pending_bindings (
+    token TEXT PRIMARY KEY,
+    gateway_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX pending_bindings_by_expiry ON pending_bindings (expires_at);
+
+  CREATE TABLE dedup_keys (
+    key TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX dedup_keys_by_expiry ON dedup_keys (expires_at);
+
+  CREATE TABLE sync_state (
+    open_kfid TEXT PRIMARY KEY,
+    fence INTEGER NOT NULL DEFAULT 0,
+    cursor TEXT,
+    pending INTEGER NOT NULL DEFAULT 0,
+    callback_token TEXT,
+    callback_token_at INTEGER
+  ) WITHOUT ROWID;
+
+  CREATE TABLE delivery_queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    gateway_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    enqueued_at INTEGER NOT NULL
+  );
+  CREATE INDEX delivery_queue_by_gateway ON delivery_queue (gateway_id, id);
+
+  CREATE TABLE delivery_acks (
+    gateway_id TEXT PRIMARY KEY,
+    acked_id INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
+];
+
+/** The schema version this code writes and expects. */
+export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS.length;
+
+/**
+ * Brings the database up to {@link SQLITE_SCHEMA_VERSION}, recording the version in PRAGMA user_version.
+ * Each step runs in its own transaction, so a crash leaves the file at a whole version. Safe to call repeatedly.
+ */
+export function migrateSqliteDatabase(db: Database): number {
+  const current = readSchemaVersion(db);
+  if (current > SQLITE_SCHEMA_VERSION) {
+    // Refuse rather than guess: an older relay writing a newer schema could corrupt what the newer one relies on.
+    throw new RelayError('CONFIG_INVALID', 'the state database was written by a newer relay version', {
+      schemaVersion: current,
+      supportedVersion: SQLITE_SCHEMA_VERSION,
+    });
+  }
+  for (let version = current; version < SQLITE_SCHEMA_VERSION; version += 1) {
+    const step = db.transaction(() => {
+      db.exec(SQLITE_MIGRATIONS[version] ?? '');
+      db.pragma(`user_version = ${version + 1}`);
+    });
+    step.immediate();
+  }
+  return SQLITE_SCHEMA_VERSION;
+}
+
+/** The schema version recorded in the file (0 for a new one). */
+export function readSchemaVersion(db: Database): number {
+  return Number(db.pragma('user_version', { simple: true }));
+}

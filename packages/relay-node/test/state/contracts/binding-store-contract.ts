@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import type { BindingStore } from '../../../src/state/index.js';
+import { tracked, collect } from './contract-helpers.js';
+
+/** BindingStore: user → gateway with moves, reverse lookup and bulk unbinding. */
+export function bindingStoreContract(name: string, make: () => Promise<BindingStore>): void {
+  describe(`BindingStore contract: ${name}`, () => {
+    const fresh = tracked(make);
+
+    it('knows no binding for an unknown user or gateway', async () => {
+      const store = await fresh();
+      expect(await store.gatewayFor('wm-nobody')).toBeNull();
+      expect(await store.usersOf('gw-nobody')).toEqual([]);
+      expect(await store.unbindAll('gw-nobody')).toEqual([]);
+    });
+
+    it('binds a user and finds them both ways', async () => {
+      const store = await fresh();
+      expect(await store.bind('wm-alice', 'gw-1')).toBeNull();
+      expect(await store.gatewayFor('wm-alice')).toBe('gw-1');
+      expect(await store.usersOf('gw-1')).toEqual(['wm-alice']);
+    });
+
+    it('rebinding moves the user and reports the gateway they left', async () => {
+      const store = await fresh();
+      await store.bind('wm-alice', 'gw-1');
+      await store.bind('wm-bob', 'gw-1');
+      expect(await store.bind('wm-alice', 'gw-2')).toBe('gw-1');
+      expect(await store.gatewayFor('wm-alice')).toBe('gw-2');
+      expect(await store.usersOf('gw-1')).toEqual(['wm-bob']);
+      expect(await store.usersOf('gw-2')).toEqual(['wm-alice']);
+    });
+
+    it('binding again to the same gateway keeps one binding', async () => {
+      const store = await fresh();
+      await store.bind('wm-alice', 'gw-1');
+      expect(await store.bind('wm-alice', 'gw-1')).toBe('gw-1');
+      expect(await store.usersOf('gw-1')).toEqual(['wm-alice']);
+    });
+
+    it('unbindAll returns exactly that gateway’s users and leaves other gateways alone', async () => {
+      const store = await fresh();
+      await store.bind('wm-alice', 'gw-1');
+      await store.bind('wm-bob', 'gw-1');
+      await store.bind('wm-carol', 'gw-2');
+      await store.bind('wm-dave', 'gw-1');
+      await store.bind('wm-dave', 'gw-2');
+      expect((await store.unbindAll('gw-1')).sort()).toEqual(['wm-alice', 'wm-bob']);
+      expect(await store.gatewayFor('wm-alice')).toBeNull();
+      expect(await store.gatewayFor('wm-bob')).toBeNull();
+      expect(await store.usersOf('gw-1')).toEqual([]);
+      expect((await store.usersOf('gw-2')).sort()).toEqual(['wm-carol', 'wm-dave']);
+      expect(await store.unbindAll('gw-1')).toEqual([]);
+      // A user unbound by unbindAll can be bound again and reports no previous gateway.
+      expect(await store.bind('wm-alice', 'gw-3')).toBeNull();
+    });
+
+    it('entries lists every binding once, even while the caller uses the store between items', async () => {
+      const store = await fresh();
+      const expected: Array<[string, string]> = [];
+      for (let i = 0; i < 1200; i += 1) {
+        const user = `wm-user-${String(i).padStart(4, '0')}`;
+        const gateway = `gw-${i % 7}`;
+        await store.bind(user, gateway);
+        expected.push([user, gateway]);
+      }
+      const seen: Array<[string, string]> = [];
+      for await (const entry of store.entries()) {
+        seen.push(entry);
+        // Callers look things up mid-walk (export tools, migrations); a store must not be busy meanwhile.
+        if (seen.length % 100 === 0) expect(await store.gatewayFor(entry[0])).toBe(entry[1]);
+      }
+      const byUser = (a: [string, string], b: [string, string]): number => a[0].localeCompare(b[0]);
+      expect(seen.sort(byUser)).toEqual(expected.sort(byUser));
+    });
+
+    it('entries of an empty store yields nothing', async () => {
+      const store = await fresh();
+      expect(await collect(store.entries())).toEqual([]);
+    });
+  });
+}

@@ -1,0 +1,34 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import type { DedupStore } from '../../../src/state/index.js';
+import { SHORT_TTL_MS, PAST_SHORT_TTL_MS, LONG_TTL_MS, tracked } from './contract-helpers.js';
+
+/** DedupStore: each key handed on once per ttl. */
+export function dedupStoreContract(name: string, make: () => Promise<DedupStore>): void {
+  describe(`DedupStore contract: ${name}`, () => {
+    const fresh = tracked(make);
+
+    it('claims a key once; later claims are refused; other keys are independent', async () => {
+      const store = await fresh();
+      expect(await store.claim('msg-1', LONG_TTL_MS)).toBe(true);
+      expect(await store.claim('msg-1', LONG_TTL_MS)).toBe(false);
+      expect(await store.claim('msg-1', LONG_TTL_MS)).toBe(false);
+      expect(await store.claim('msg-2', LONG_TTL_MS)).toBe(true);
+    });
+
+    it('concurrent claims of one key: exactly one wins', async () => {
+      const store = await fresh();
+      const results = await Promise.all(Array.from({ length: 20 }, () => store.claim('msg-race', LONG_TTL_MS)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+    });
+
+    it('a key can be claimed again after its ttl', async () => {
+      const store = await fresh();
+      expect(await store.claim('msg-1', SHORT_TTL_MS)).toBe(true);
+      expect(await store.claim('msg-1', SHORT_TTL_MS)).toBe(false);
+      await sleep(PAST_SHORT_TTL_MS);
+      expect(await store.claim('msg-1', LONG_TTL_MS)).toBe(true);
+      expect(await store.claim('msg-1', LONG_TTL_MS)).toBe(false);
+    });
+  });
+}

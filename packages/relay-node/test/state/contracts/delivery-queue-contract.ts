@@ -1,0 +1,137 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import type { QueuedEvent } from '@wecom-relay/shared';
+import type { DeliveryQueue } from '../../../src/state/index.js';
+import { SHORT_TTL_MS, PAST_SHORT_TTL_MS, tracked } from './contract-helpers.js';
+
+/** Sample queue events of both kinds. */
+function inbound(n: number): QueuedEvent {
+  return {
+    type: 'inbound',
+    id: `msg-${n}`,
+    externalUserId: 'wm-alice',
+    msgType: 'text',
+    content: `hello ${n}`,
+    timestamp: 1_700_000_000 + n,
+    wecomMsgType: 'text',
+  };
+}
+const RESOLVED: QueuedEvent = { type: 'binding_resolved', externalUserId: 'wm-alice', gatewayId: 'gw-1' };
+const NO_AGE_LIMIT = 24 * 3600_000;
+
+/** DeliveryQueue: per-gateway ordered queues with paging, a delivered pointer and bounded size. */
+export function deliveryQueueContract(name: string, make: () => Promise<DeliveryQueue>): void {
+  describe(`DeliveryQueue contract: ${name}`, () => {
+    const fresh = tracked(make);
+
+    it('an unknown gateway has an empty queue and no acked id', async () => {
+      const queue = await fresh();
+      expect(await queue.readAfter('gw-1', null, 10)).toEqual([]);
+      expect(await queue.lastAcked('gw-1')).toBeNull();
+      expect(await queue.trim('gw-1', { maxAgeMs: 0, maxItems: 0 })).toBe(0);
+    });
+
+    it('keeps append order and returns what was appended', async () => {
+      const queue = await fresh();
+      const before = Date.now();
+      const ids = [await queue.append('gw-1', inbound(1)), await queue.append('gw-1', RESOLVED), await queue.append('gw-1', inbound(3))];
+      expect(new Set(ids).size).toBe(3);
+      const items = await queue.readAfter('gw-1', null, 10);
+      expect(items.map((item) => item.id)).toEqual(ids);
+      expect(items.map((item) => item.event)).toEqual([inbound(1), RESOLVED, inbound(3)]);
+      for (const item of items) {
+        expect(item.enqueuedAt).toBeGreaterThanOrEqual(before - 1000);
+        expect(item.enqueuedAt).toBeLessThanOrEqual(Date.now() + 1000);
+      }
+    });
+
+    it('pages with readAfter and limit', async () => {
+      const queue = await fresh();
+      const ids: string[] = [];
+      for (let n = 1; n <= 5; n += 1) ids.push(await queue.append('gw-1', inbound(n)));
+      const page1 = await queue.readAfter('gw-1', null, 2);
+      expect(page1.map((item) => item.id)).toEqual(ids.slice(0, 2));
+      const page2 = await queue.readAfter('gw-1', page1.at(-1)!.id, 2);
+      expect(page2.map((item) => item.id)).toEqual(ids.slice(2, 4));
+      const page3 = await queue.readAfter('gw-1', page2.at(-1)!.id, 2);
+      expect(page3.map((item) => item.id)).toEqual(ids.slice(4));
+      expect(await queue.readAfter('gw-1', ids[4]!, 2)).toEqual([]);
+    });
+
+    it('after ack, reading after lastAcked skips what was delivered', async () => {
+      const queue = await fresh();
+      const ids: string[] = [];
+      for (let n = 1; n <= 4; n += 1) ids.push(await queue.append('gw-1', inbound(n)));
+      await queue.ack('gw-1', ids[1]!);
+      expect(await queue.lastAcked('gw-1')).toBe(ids[1]);
+      const rest = await queue.readAfter('gw-1', await queue.lastAcked('gw-1'), 10);
+      expect(rest.map((item) => item.event)).toEqual([inbound(3), inbound(4)]);
+    });
+
+    it('the acked pointer never moves back', async () => {
+      const queue = await fresh();
+      const ids: string[] = [];
+      for (let n = 1; n <= 3; n += 1) ids.push(await queue.append('gw-1', inbound(n)));
+      await queue.ack('gw-1', ids[2]!);
+      await queue.ack('gw-1', ids[0]!);
+      expect(await queue.lastAcked('gw-1')).toBe(ids[2]);
+      expect(await queue.readAfter('gw-1', await queue.lastAcked('gw-1'), 10)).toEqual([]);
+    });
+
+    it('items appended after everything was acked still come after the acked id', async () => {
+      const queue = await fresh();
+      const first = await queue.append('gw-1', inbound(1));
+      await queue.ack('gw-1', first);
+      const later = await queue.append('gw-1', inbound(2));
+      const items = await queue.readAfter('gw-1', await queue.lastAcked('gw-1'), 10);
+      expect(items.map((item) => item.id)).toEqual([later]);
+    });
+
+    it('trims by count, dropping the oldest, and reports how many went', async () => {
+      const queue = await fresh();
+      for (let n = 1; n <= 5; n += 1) await queue.append('gw-1', inbound(n));
+      expect(await queue.trim('gw-1', { maxAgeMs: NO_AGE_LIMIT, maxItems: 2 })).toBe(3);
+      const kept = await queue.readAfter('gw-1', null, 10);
+      expect(kept.map((item) => item.event)).toEqual([inbound(4), inbound(5)]);
+      expect(await queue.trim('gw-1', { maxAgeMs: NO_AGE_LIMIT, maxItems: 2 })).toBe(0);
+    });
+
+    it('trims by age and reports how many went', async () => {
+      const queue = await fresh();
+      await queue.append('gw-1', inbound(1));
+      await queue.append('gw-1', inbound(2));
+      await sleep(PAST_SHORT_TTL_MS);
+      const young = await queue.append('gw-1', inbound(3));
+      expect(await queue.trim('gw-1', { maxAgeMs: SHORT_TTL_MS * 2, maxItems: 1000 })).toBe(2);
+      const kept = await queue.readAfter('gw-1', null, 10);
+      expect(kept.map((item) => item.id)).toEqual([young]);
+    });
+
+    it('keeps gateways apart: reads, acks and trims touch one gateway only', async () => {
+      const queue = await fresh();
+      const a1 = await queue.append('gw-a', inbound(1));
+      const b1 = await queue.append('gw-b', inbound(2));
+      const a2 = await queue.append('gw-a', inbound(3));
+      const b2 = await queue.append('gw-b', inbound(4));
+      expect((await queue.readAfter('gw-a', null, 10)).map((item) => item.id)).toEqual([a1, a2]);
+      expect((await queue.readAfter('gw-b', null, 10)).map((item) => item.id)).toEqual([b1, b2]);
+      await queue.ack('gw-a', a2);
+      expect(await queue.lastAcked('gw-b')).toBeNull();
+      expect((await queue.readAfter('gw-b', null, 10)).map((item) => item.id)).toEqual([b1, b2]);
+      expect(await queue.trim('gw-b', { maxAgeMs: NO_AGE_LIMIT, maxItems: 0 })).toBe(2);
+      expect(await queue.readAfter('gw-b', null, 10)).toEqual([]);
+      expect(await queue.lastAcked('gw-a')).toBe(a2);
+    });
+
+    it('rejects an id it never issued with a coded error instead of crashing or misreading', async () => {
+      const queue = await fresh();
+      await queue.append('gw-1', inbound(1));
+      for (const bad of ['not-an-id', '', '../../etc', '1e9999', '-1']) {
+        await expect(queue.readAfter('gw-1', bad, 10)).rejects.toMatchObject({ code: expect.any(String) });
+        await expect(queue.ack('gw-1', bad)).rejects.toMatchObject({ code: expect.any(String) });
+      }
+      expect(await queue.lastAcked('gw-1')).toBeNull();
+      expect(await queue.readAfter('gw-1', null, 10)).toHaveLength(1);
+    });
+  });
+}
