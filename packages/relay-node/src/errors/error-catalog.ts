@@ -31,6 +31,7 @@ export const ERROR_CATALOG = {
   SEND_BUFFER_FULL: { message: 'gateway is not reading; its messages stay queued', closeCode: 4009 },
   SERVICE_RESTART: { message: 'relay node is restarting; reconnect', closeCode: 1012 },
 
+  SESSION_CLOSED: { message: 'gateway session is closed' },
   FRAME_MALFORMED: { message: 'frame is not a JSON object' },
   FRAME_UNKNOWN_TYPE: { message: 'unknown frame type' },
   FRAME_INVALID: { message: 'frame fields are invalid' },

@@ -1,0 +1,371 @@
+import { randomUUID } from 'node:crypto';
+import { WebSocket, type RawData } from 'ws';
+import type { Logger } from 'pino';
+import { decodeGatewayFrame, type Dialect, type ErrorEvent, type GatewayEvent, type HelloCommand } from '@wecom-relay/shared';
+import { ERROR_CATALOG, type ErrorCode } from '../errors/error-catalog.js';
+import { isRelayError } from '../errors/relay-error.js';
+import { peekFrame, rawDataToBuffer } from './frame-peek.js';
+import type { GatewayApp, GatewayObserver, SessionCommand } from './gateway-types.js';
+import { SerialTaskQueue } from './serial-task-queue.js';
+import { SocketHeartbeat } from './socket-heartbeat.js';
+import { EventWriter, SocketSession, closeSocket } from './socket-session.js';
+
+/** Per-socket limits, already resolved to numbers by the server. */
+export interface ConnectionLimits {
+  helloTimeoutMs: number;
+  pingIntervalMs: number;
+  pongTimeoutMs: number;
+  maxFrameBytes: number;
+  maxBufferedBytes: number;
+}
+
+/** What the server hands each accepted socket. */
+export interface GatewayConnectionInit {
+  ws: WebSocket;
+  remoteAddress: string;
+  app: GatewayApp;
+  logger: Logger;
+  observer: GatewayObserver;
+  now: () => number;
+  limits: ConnectionLimits;
+  /** Called exactly once, when the socket stops being unauthenticated (session opened or socket closed). */
+  onLeavePending(): void;
+  /** Called when hello was accepted, before the ack is written. */
+  onSessionOpened(connection: GatewayConnection): void;
+  /** Called when the socket has closed (handlers may still be running; see `finished`). */
+  onSocketClosed(connection: GatewayConnection): void;
+}
+
+type Phase = 'awaiting_hello' | 'authenticating' | 'open' | 'refused';
+
+// Frames wait in the session queue while an earlier command runs; past these marks the socket stops being
+// read so TCP pushes back on the gateway instead of the heap growing.
+const PAUSE_AT_QUEUED_FRAMES = 64;
+const RESUME_AT_QUEUED_FRAMES = 16;
+
+const INTERNAL_ERROR_CLOSE = 1011;
+
+/** One gateway socket from accept to close: hello, authentication, serial command handling, liveness. */
+export class GatewayConnection {
+  /** Unique per connection; becomes the session's sessionId. */
+  readonly sessionId = randomUUID();
+  /** Resolves once the socket has closed and onSessionClose (if due) has settled. */
+  readonly finished: Promise<void>;
+  private resolveFinished: () => void = () => {};
+  private phase: Phase = 'awaiting_hello';
+  private session: SocketSession | undefined;
+  private sessionOpenInvoked = false;
+  private pending = true;
+  private socketClosed = false;
+  private readonly ws: WebSocket;
+  private readonly writer: EventWriter;
+  private readonly queue: SerialTaskQueue;
+  private log: Logger;
+  private helloTimer: NodeJS.Timeout | undefined;
+  private readonly heartbeat: SocketHeartbeat;
+  private graceTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly init: GatewayConnectionInit) {
+    this.ws = init.ws;
+    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+    this.log = init.logger.child({ sessionId: this.sessionId, remoteAddress: init.remoteAddress });
+    this.writer = new EventWriter(this.ws, init.limits.maxBufferedBytes, this.log, init.observer);
+    this.queue = new SerialTaskQueue(
+      (err) => this.log.error({ err }, 'gateway task failed'),
+      () => this.liftBackpressure(),
+    );
+
+    this.ws.on('message', (data, isBinary) => this.guard('message', () => this.onMessage(data, isBinary)));
+    this.ws.on('close', (code, reason) => this.guard('close', () => this.onClose(code, reason.toString('utf8'))));
+    this.ws.on('error', (err) => this.log.info({ err }, 'gateway socket error'));
+
+    this.helloTimer = setTimeout(() => this.guard('hello timeout', () => this.onHelloTimeout()), init.limits.helloTimeoutMs);
+    this.heartbeat = new SocketHeartbeat(
+      this.ws,
+      init.limits.pingIntervalMs,
+      init.limits.pongTimeoutMs,
+      () => {
+        this.log.info({}, 'gateway did not answer ping; terminating');
+        this.ws.terminate();
+      },
+      (err) => this.log.error({ err }, 'gateway heartbeat failed'),
+    );
+  }
+
+  /** The peer's address, as the pending-socket limiter counts it. */
+  get remoteAddress(): string {
+    return this.init.remoteAddress;
+  }
+
+  /** True between an accepted hello and the socket closing. */
+  get isSessionOpen(): boolean {
+    return this.phase === 'open' && !this.socketClosed;
+  }
+
+  /** Closes with the code; a peer that does not finish the close handshake within graceMs is cut off. */
+  shutdown(code: number, reason: string, graceMs: number): void {
+    if (this.socketClosed) return;
+    // An unauthenticated socket being shut down must not still become a session.
+    if (this.phase !== 'open') this.phase = 'refused';
+    closeSocket(this.ws, code, reason);
+    if (this.graceTimer === undefined) {
+      this.graceTimer = setTimeout(() => this.ws.terminate(), graceMs);
+    }
+  }
+
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ err, event: what }, 'gateway socket handler failed');
+    }
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.phase === 'refused') return;
+    const frame = rawDataToBuffer(data);
+    if (isBinary) {
+      this.rejectFrame('FRAME_BINARY', undefined, undefined);
+      return;
+    }
+    if (frame.length > this.init.limits.maxFrameBytes) {
+      const peek = peekFrame(frame.toString('utf8'));
+      this.rejectFrame('FRAME_TOO_LARGE', peek.id, peek.dialect);
+      return;
+    }
+    const text = frame.toString('utf8');
+    if (this.phase === 'awaiting_hello') {
+      this.onFirstFrame(text);
+      return;
+    }
+    this.queue.push(() => this.handleFrame(text), frame.length);
+    this.applyBackpressure();
+  }
+
+  /** A frame refused before decoding: answered in order with the other frames, or ends a socket still waiting for hello. */
+  private rejectFrame(code: ErrorCode, id: string | undefined, dialect: Dialect | undefined): void {
+    this.init.observer.frameError(code);
+    const event = errorEvent(code, ERROR_CATALOG[code].message, id);
+    if (this.phase === 'awaiting_hello') {
+      this.refuseFirstFrame(event, dialect);
+      return;
+    }
+    this.queue.push(() => this.sendToSession(event));
+  }
+
+  private onFirstFrame(text: string): void {
+    const decoded = decodeGatewayFrame(text);
+    if (!decoded.ok) {
+      this.init.observer.frameError(decoded.code);
+      this.refuseFirstFrame(errorEvent(decoded.code, decoded.message, decoded.requestId), decoded.dialect);
+      return;
+    }
+    this.init.observer.framesIn(decoded.command.type);
+    if (decoded.command.type !== 'hello') {
+      this.phase = 'refused';
+      this.clearHelloTimer();
+      this.log.info({ frameType: decoded.command.type }, 'gateway did not start with hello');
+      closeSocket(this.ws, ERROR_CATALOG.HELLO_REQUIRED.closeCode, ERROR_CATALOG.HELLO_REQUIRED.message);
+      return;
+    }
+    this.phase = 'authenticating';
+    this.clearHelloTimer();
+    const hello = decoded.command;
+    const dialect = decoded.dialect;
+    this.queue.push(() => this.runHello(hello, dialect));
+  }
+
+  /** The error is written before the close frame; ws keeps that order on the wire. */
+  private refuseFirstFrame(event: ErrorEvent, dialect: Dialect | undefined): void {
+    this.phase = 'refused';
+    this.clearHelloTimer();
+    this.log.info({ code: event.code }, 'gateway first frame undecodable');
+    this.writer.write(dialect ?? 'plain', event).catch((err: unknown) => this.log.debug({ err }, 'error frame not written'));
+    closeSocket(this.ws, ERROR_CATALOG.HELLO_REQUIRED.closeCode, ERROR_CATALOG.HELLO_REQUIRED.message);
+  }
+
+  private async runHello(hello: HelloCommand, dialect: Dialect): Promise<void> {
+    const { app } = this.init;
+    try {
+      await app.authenticate(hello);
+    } catch (err) {
+      this.refuseHello(err, hello.gatewayId);
+      return;
+    }
+    // The peer may have left, or the node may be draining, while authentication ran.
+    if (this.socketClosed || this.ws.readyState !== WebSocket.OPEN) return;
+
+    this.phase = 'open';
+    const session = new SocketSession(
+      {
+        gatewayId: hello.gatewayId,
+        dialect,
+        delivery: hello.delivery,
+        resumeAfter: hello.resumeAfter,
+        remoteAddress: this.init.remoteAddress,
+        openedAt: this.init.now(),
+        sessionId: this.sessionId,
+      },
+      this.ws,
+      this.writer,
+    );
+    this.session = session;
+    this.log = this.log.child({ gatewayId: hello.gatewayId });
+    this.leavePending();
+    this.init.onSessionOpened(this);
+    this.log.info({ dialect, delivery: hello.delivery }, 'gateway session opened');
+
+    try {
+      await session.send({ type: 'ack', id: 'hello' });
+    } catch (err) {
+      this.log.info({ err }, 'hello ack not written; session ends before it started');
+      return;
+    }
+    this.sessionOpenInvoked = true;
+    try {
+      await app.onSessionOpen(session);
+    } catch (err) {
+      this.log.error({ err }, 'session open failed; closing so the gateway reconnects');
+      session.close(INTERNAL_ERROR_CLOSE, ERROR_CATALOG.INTERNAL.message);
+    }
+  }
+
+  private refuseHello(err: unknown, gatewayId: string): void {
+    this.phase = 'refused';
+    if (isRelayError(err) && err.closeCode !== undefined) {
+      this.log.info({ gatewayId, code: err.code }, 'gateway hello refused');
+      closeSocket(this.ws, err.closeCode, err.message);
+      return;
+    }
+    // Not a refusal but a failure (store unreachable, bug): 1011 tells the gateway to retry later.
+    this.log.error({ err, gatewayId }, 'gateway authentication failed unexpectedly');
+    closeSocket(this.ws, INTERNAL_ERROR_CLOSE, ERROR_CATALOG.INTERNAL.message);
+  }
+
+  private async handleFrame(text: string): Promise<void> {
+    const session = this.session;
+    if (session === undefined) return; // hello was refused; whatever followed it is void
+    const decoded = decodeGatewayFrame(text);
+    if (!decoded.ok) {
+      this.init.observer.frameError(decoded.code);
+      await this.sendToSession(errorEvent(decoded.code, decoded.message, decoded.requestId));
+      return;
+    }
+    const command = decoded.command;
+    this.init.observer.framesIn(command.type);
+    if (command.type === 'hello') {
+      await this.protocolError('HELLO_REPEATED', undefined);
+      return;
+    }
+    if ((command.type === 'create_binding' || command.type === 'unbind_all') && command.gatewayId !== session.gatewayId) {
+      await this.protocolError('GATEWAY_ID_MISMATCH', requestIdOf(command));
+      return;
+    }
+    try {
+      await this.init.app.onCommand(session, command);
+    } catch (err) {
+      await this.sendToSession(this.commandFailure(err, command));
+    }
+  }
+
+  private async protocolError(code: ErrorCode, id: string | undefined): Promise<void> {
+    this.init.observer.frameError(code);
+    await this.sendToSession(errorEvent(code, ERROR_CATALOG[code].message, id));
+  }
+
+  private commandFailure(err: unknown, command: SessionCommand): ErrorEvent {
+    const id = requestIdOf(command);
+    if (isRelayError(err)) {
+      this.log.info({ code: err.code, commandType: command.type, requestId: id }, 'gateway command refused');
+      const event = errorEvent(err.code, err.message, id);
+      const wecomErrcode = err.details['wecomErrcode'];
+      if (typeof wecomErrcode === 'number') event.wecomErrcode = wecomErrcode;
+      return event;
+    }
+    this.log.error({ err, commandType: command.type, requestId: id }, 'gateway command failed');
+    return errorEvent('INTERNAL', ERROR_CATALOG.INTERNAL.message, id);
+  }
+
+  private async sendToSession(event: GatewayEvent): Promise<void> {
+    if (this.session === undefined) return;
+    try {
+      await this.session.send(event);
+    } catch (err) {
+      this.log.debug({ err, eventType: event.type }, 'frame not written to gateway');
+    }
+  }
+
+  private onHelloTimeout(): void {
+    this.helloTimer = undefined;
+    if (this.phase !== 'awaiting_hello') return;
+    this.phase = 'refused';
+    this.log.info({}, 'gateway sent no hello in time');
+    closeSocket(this.ws, ERROR_CATALOG.HELLO_TIMEOUT.closeCode, ERROR_CATALOG.HELLO_TIMEOUT.message);
+  }
+
+  private applyBackpressure(): void {
+    if (this.ws.isPaused) return;
+    if (this.queue.length >= PAUSE_AT_QUEUED_FRAMES || this.queue.weight >= 2 * this.init.limits.maxFrameBytes) {
+      this.log.debug({ queuedFrames: this.queue.length, queuedBytes: this.queue.weight }, 'gateway outpaces its handler; pausing reads');
+      this.ws.pause();
+    }
+  }
+
+  private liftBackpressure(): void {
+    if (!this.ws.isPaused) return;
+    if (this.queue.length <= RESUME_AT_QUEUED_FRAMES && this.queue.weight <= this.init.limits.maxFrameBytes) {
+      this.ws.resume();
+    }
+  }
+
+  private onClose(code: number, reason: string): void {
+    this.socketClosed = true;
+    this.clearHelloTimer();
+    this.heartbeat.stop();
+    clearTimeout(this.graceTimer);
+    this.leavePending();
+    this.init.onSocketClosed(this);
+    this.log.info({ code, reason, wasOpen: this.session !== undefined }, 'gateway socket closed');
+    const session = this.session;
+    // Queued behind every command already received, so the application sees open → commands → close in order.
+    this.queue.push(async () => {
+      if (session === undefined || !this.sessionOpenInvoked) return;
+      try {
+        await this.init.app.onSessionClose(session, { code, reason });
+      } catch (err) {
+        this.log.error({ err }, 'session close handler failed');
+      }
+    });
+    void this.queue.whenIdle().then(() => this.resolveFinished());
+  }
+
+  private leavePending(): void {
+    if (!this.pending) return;
+    this.pending = false;
+    this.init.onLeavePending();
+  }
+
+  private clearHelloTimer(): void {
+    clearTimeout(this.helloTimer);
+    this.helloTimer = undefined;
+  }
+}
+
+function errorEvent(code: string, message: string, id: string | undefined): ErrorEvent {
+  const event: ErrorEvent = { type: 'error', code, message };
+  if (id !== undefined) event.id = id;
+  return event;
+}
+
+/** The id an answer to the command carries: the gateway's request id, or the command name the ack uses. */
+function requestIdOf(command: SessionCommand): string | undefined {
+  switch (command.type) {
+    case 'reply':
+    case 'image_reply':
+      return command.id;
+    case 'unbind_all':
+      return 'unbind_all';
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,226 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import { ERROR_CATALOG } from '../errors/error-catalog.js';
+import { RelayError } from '../errors/relay-error.js';
+import { GatewayConnection, type ConnectionLimits } from './gateway-connection.js';
+import type { GatewayApp, GatewayCloseOptions, GatewayDrainOptions, GatewayObserver, GatewayServerOptions } from './gateway-types.js';
+import { PendingSocketLimiter } from './pending-socket-limiter.js';
+import { safeObserver } from './safe-observer.js';
+import { closeSocket } from './socket-session.js';
+
+/** Defaults for every optional GatewayServerOptions field. */
+export const GATEWAY_SERVER_DEFAULTS = {
+  helloTimeoutMs: 5_000,
+  pingIntervalMs: 30_000,
+  pongTimeoutMs: 10_000,
+  maxFrameBytes: 4 * 1024 * 1024,
+  maxPendingSocketsPerAddress: 64,
+  maxBufferedBytes: 8 * 1024 * 1024,
+  closeGraceMs: 5_000,
+} as const;
+
+// ws itself refuses frames past this multiple of maxFrameBytes (close 1009); between the two the frame is
+// read, answered with FRAME_TOO_LARGE, and the socket lives on.
+const HARD_CAP_FACTOR = 2;
+const GOING_AWAY = 1001;
+
+/** The gateway-facing WebSocket listener of a relay node. */
+export class GatewayServer {
+  private readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private readonly app: GatewayApp;
+  private readonly logger: Logger;
+  private readonly observer: GatewayObserver;
+  private readonly now: () => number;
+  private readonly limits: ConnectionLimits;
+  private readonly closeGraceMs: number;
+  private readonly pending: PendingSocketLimiter;
+  /** Every accepted connection until its close handling finished. */
+  private readonly connections = new Set<GatewayConnection>();
+  /** Connections with an open session (hello accepted, socket not closed). */
+  private readonly sessions = new Set<GatewayConnection>();
+  /** Sockets refused right after the upgrade, still finishing their close handshake. */
+  private readonly refused = new Set<WebSocket>();
+  private accepting = true;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: GatewayServerOptions) {
+    this.app = options.app;
+    this.logger = options.logger;
+    this.observer = safeObserver(options.observer, options.logger);
+    this.now = options.now ?? Date.now;
+    const d = GATEWAY_SERVER_DEFAULTS;
+    this.limits = {
+      helloTimeoutMs: options.helloTimeoutMs ?? d.helloTimeoutMs,
+      pingIntervalMs: options.pingIntervalMs ?? d.pingIntervalMs,
+      pongTimeoutMs: options.pongTimeoutMs ?? d.pongTimeoutMs,
+      maxFrameBytes: options.maxFrameBytes ?? d.maxFrameBytes,
+      maxBufferedBytes: options.maxBufferedBytes ?? d.maxBufferedBytes,
+    };
+    this.closeGraceMs = options.closeGraceMs ?? d.closeGraceMs;
+    this.pending = new PendingSocketLimiter(options.maxPendingSocketsPerAddress ?? d.maxPendingSocketsPerAddress);
+
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      // Compression would let a small frame inflate past every limit, and costs CPU on a shared node.
+      perMessageDeflate: false,
+      maxPayload: this.limits.maxFrameBytes * HARD_CAP_FACTOR,
+    });
+    this.wss.on('error', (err) => this.logger.error({ err }, 'gateway websocket server error'));
+
+    this.http = createServer((_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' });
+      res.end('websocket upgrade required\n');
+    });
+    this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.http.on('clientError', (err, socket) => {
+      this.logger.debug({ err }, 'gateway http client error');
+      socket.destroy();
+    });
+  }
+
+  /** Starts listening; resolves once the port is bound. */
+  start(): Promise<void> {
+    if (this.http.listening) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.http.once('error', onError);
+      this.http.listen({ port: this.options.port, host: this.options.host }, () => {
+        this.http.off('error', onError);
+        this.http.on('error', (err) => this.logger.error({ err }, 'gateway listener error'));
+        this.logger.info({ port: this.address().port }, 'gateway websocket listening');
+        resolve();
+      });
+    });
+  }
+
+  /** The bound address; throws RelayError('NOT_READY') before start(). */
+  address(): AddressInfo {
+    const address = this.http.address();
+    if (address === null || typeof address === 'string') throw new RelayError('NOT_READY', 'gateway server is not listening');
+    return address;
+  }
+
+  /** Open sessions (hello accepted, socket not yet closed). */
+  sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** From now on, new sockets are closed with 1012 right after the upgrade; existing ones are untouched. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  /**
+   * Graceful hand-over: stops accepting, closes unauthenticated sockets at once and sessions spread evenly over
+   * spreadMs, and resolves when every socket is gone and every onSessionClose has settled. The listener stays
+   * bound (new sockets get 1012) until close().
+   */
+  async drain(options: GatewayDrainOptions): Promise<void> {
+    this.stopAccepting();
+    const all = [...this.connections];
+    const open = all.filter((c) => c.isSessionOpen);
+    for (const connection of all) {
+      if (!connection.isSessionOpen) connection.shutdown(options.closeCode, options.reason, this.closeGraceMs);
+    }
+    const timers: NodeJS.Timeout[] = [];
+    open.forEach((connection, index) => {
+      const delay = open.length <= 1 ? 0 : Math.floor((options.spreadMs * index) / (open.length - 1));
+      timers.push(setTimeout(() => connection.shutdown(options.closeCode, options.reason, this.closeGraceMs), delay));
+    });
+    this.logger.info({ sessions: open.length, spreadMs: options.spreadMs, closeCode: options.closeCode }, 'draining gateway sessions');
+    try {
+      await Promise.all(all.map((c) => c.finished));
+    } finally {
+      for (const timer of timers) clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Stops listening and closes every socket (1001 unless told otherwise), terminating any that do not finish
+   * the close handshake within closeGraceMs; resolves once every onSessionClose has settled. Idempotent.
+   */
+  close(options: GatewayCloseOptions = {}): Promise<void> {
+    this.closing ??= this.closeNow(options.code ?? GOING_AWAY, options.reason ?? 'relay node is shutting down');
+    return this.closing;
+  }
+
+  private async closeNow(code: number, reason: string): Promise<void> {
+    this.accepting = false;
+    const listenerClosed = new Promise<void>((resolve) => {
+      if (!this.http.listening) {
+        resolve();
+        return;
+      }
+      this.http.close(() => resolve());
+    });
+    const all = [...this.connections];
+    for (const connection of all) connection.shutdown(code, reason, this.closeGraceMs);
+    for (const ws of this.refused) ws.terminate();
+    await Promise.all(all.map((c) => c.finished));
+    this.http.closeAllConnections();
+    await listenerClosed;
+    this.logger.info({ closedSockets: all.length }, 'gateway websocket server closed');
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.closing !== undefined) {
+      socket.destroy();
+      return;
+    }
+    try {
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, req));
+    } catch (err) {
+      this.logger.info({ err }, 'gateway upgrade failed');
+      socket.destroy();
+    }
+  }
+
+  private onSocket(ws: WebSocket, req: IncomingMessage): void {
+    const remoteAddress = req.socket.remoteAddress ?? 'unknown';
+    ws.on('error', (err) => this.logger.debug({ err, remoteAddress }, 'gateway socket error'));
+    if (!this.accepting || this.closing !== undefined) {
+      this.refuse(ws, ERROR_CATALOG.SERVICE_RESTART.closeCode, ERROR_CATALOG.SERVICE_RESTART.message);
+      return;
+    }
+    if (!this.pending.tryAcquire(remoteAddress)) {
+      this.logger.warn({ remoteAddress, pending: this.pending.count(remoteAddress) }, 'too many unauthenticated sockets from one address');
+      this.refuse(ws, ERROR_CATALOG.TOO_MANY_PENDING_SOCKETS.closeCode, ERROR_CATALOG.TOO_MANY_PENDING_SOCKETS.message);
+      return;
+    }
+    const connection = new GatewayConnection({
+      ws,
+      remoteAddress,
+      app: this.app,
+      logger: this.logger,
+      observer: this.observer,
+      now: this.now,
+      limits: this.limits,
+      onLeavePending: () => this.pending.release(remoteAddress),
+      onSessionOpened: (c) => {
+        this.sessions.add(c);
+        this.observer.connected(1);
+      },
+      onSocketClosed: (c) => {
+        if (this.sessions.delete(c)) this.observer.connected(-1);
+      },
+    });
+    this.connections.add(connection);
+    void connection.finished.then(() => this.connections.delete(connection));
+  }
+
+  private refuse(ws: WebSocket, code: number, reason: string): void {
+    if (this.closing !== undefined) {
+      // close() already swept the refused set; a socket upgraded since would hold the listener open.
+      ws.terminate();
+      return;
+    }
+    this.refused.add(ws);
+    ws.once('close', () => this.refused.delete(ws));
+    closeSocket(ws, code, reason);
+  }
+}

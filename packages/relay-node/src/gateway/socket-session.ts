@@ -1,0 +1,108 @@
+import { WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import { encodeGatewayEvent, type DeliveryMode, type Dialect, type GatewayEvent } from '@wecom-relay/shared';
+import { ERROR_CATALOG } from '../errors/error-catalog.js';
+import { RelayError } from '../errors/relay-error.js';
+import { clampCloseReason } from './frame-peek.js';
+import type { GatewayObserver, GatewaySession } from './gateway-types.js';
+import { GatewaySessionClosedError } from './session-closed-error.js';
+
+/** Starts a close handshake unless one is already under way; never throws. */
+export function closeSocket(ws: WebSocket, code: number, reason: string): void {
+  if (ws.readyState !== WebSocket.OPEN && ws.readyState !== WebSocket.CONNECTING) return;
+  try {
+    ws.close(code, clampCloseReason(reason));
+  } catch {
+    // An invalid code would be our bug, not the peer's; dropping the socket is still the right outcome.
+    ws.terminate();
+  }
+}
+
+/** Writes encoded events to one socket, refusing to queue more than the buffer cap for a peer that stopped reading. */
+export class EventWriter {
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly maxBufferedBytes: number,
+    private readonly logger: Logger,
+    private readonly observer: GatewayObserver,
+  ) {}
+
+  /** Encodes in the dialect and writes; resolves once the bytes are handed to the socket. */
+  write(dialect: Dialect, event: GatewayEvent): Promise<void> {
+    if (this.ws.readyState !== WebSocket.OPEN) return Promise.reject(new GatewaySessionClosedError());
+    let text: string;
+    try {
+      text = encodeGatewayEvent(dialect, event);
+    } catch (err) {
+      return Promise.reject(new RelayError('INTERNAL', `event ${event.type} could not be encoded`, {}, { cause: err }));
+    }
+    const buffered = this.ws.bufferedAmount;
+    // An empty buffer always takes one frame, so a single large media frame is never refused outright.
+    if (buffered > 0 && buffered + Buffer.byteLength(text) > this.maxBufferedBytes) {
+      this.logger.warn({ bufferedBytes: buffered, eventType: event.type }, 'gateway is not reading; closing its socket');
+      closeSocket(this.ws, ERROR_CATALOG.SEND_BUFFER_FULL.closeCode, ERROR_CATALOG.SEND_BUFFER_FULL.message);
+      return Promise.reject(new RelayError('SEND_BUFFER_FULL'));
+    }
+    return new Promise((resolve, reject) => {
+      this.ws.send(text, (err) => {
+        if (err) {
+          reject(new GatewaySessionClosedError('gateway socket closed before the event was written', { cause: err }));
+          return;
+        }
+        this.observer.framesOut(event.type);
+        resolve();
+      });
+    });
+  }
+}
+
+/** The facts a session is opened with. */
+export interface SocketSessionInit {
+  gatewayId: string;
+  dialect: Dialect;
+  delivery: DeliveryMode;
+  resumeAfter: string | undefined;
+  remoteAddress: string;
+  openedAt: number;
+  sessionId: string;
+}
+
+/** GatewaySession over one ws socket. */
+export class SocketSession implements GatewaySession {
+  readonly gatewayId: string;
+  readonly dialect: Dialect;
+  readonly delivery: DeliveryMode;
+  readonly resumeAfter: string | undefined;
+  readonly remoteAddress: string;
+  readonly openedAt: number;
+  readonly sessionId: string;
+
+  constructor(
+    init: SocketSessionInit,
+    private readonly ws: WebSocket,
+    private readonly writer: EventWriter,
+  ) {
+    this.gatewayId = init.gatewayId;
+    this.dialect = init.dialect;
+    this.delivery = init.delivery;
+    this.resumeAfter = init.resumeAfter;
+    this.remoteAddress = init.remoteAddress;
+    this.openedAt = init.openedAt;
+    this.sessionId = init.sessionId;
+  }
+
+  /** True while frames can still be written. */
+  get isOpen(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Encodes in the session's dialect and writes. */
+  send(event: GatewayEvent): Promise<void> {
+    return this.writer.write(this.dialect, event);
+  }
+
+  /** Starts the close handshake. */
+  close(code: number, reason: string): void {
+    closeSocket(this.ws, code, reason);
+  }
+}
