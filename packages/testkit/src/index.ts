@@ -1,1 +1,3 @@
-export {};
+export * from './redis/index.js';
+export * from './process/index.js';
+export * from './haproxy/index.js';

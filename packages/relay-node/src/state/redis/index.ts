@@ -1,0 +1,35 @@
+/**
+ * Redis implementations of the relay's shared-state interfaces (cluster mode).
+ *
+ * REDIS_KEY_LAYOUT — every key, with `P` the configured prefix (default `wr:`). A `{...}` part is the
+ * Redis Cluster hash tag: each Lua script touches keys of one tag only.
+ *
+ *   P{bindings}:users                 hash  external_userid → gateway_id
+ *   P{bindings}:gw:<gatewayId>        set   users bound to that gateway (kept in step by the bind/unbindAll scripts)
+ *   Ppending-binding:<token>          string gateway_id, PX = token lifetime
+ *   Pdedup:<msgid>                    string '1', SET NX PX
+ *   P{kf:<open_kfid>}:lease           string fence of the current puller, PX = lease
+ *   P{kf:<open_kfid>}:fence           counter (INCR) of issued fences
+ *   P{kf:<open_kfid>}:cursor          hash  {value, fence that wrote it}
+ *   P{kf:<open_kfid>}:pending         string '1' while a pull is asked for and not taken
+ *   P{kf:<open_kfid>}:token           hash  {value, receivedAt} of the freshest callback Token
+ *   P{gw:<gatewayId>}:owner           hash  {node, gen}; gen survives release so generations only grow
+ *   P{gw:<gatewayId>}:queue           stream of queued events (field `event` = JSON); ids are delivery ids
+ *   P{gw:<gatewayId>}:acked           string last acked stream id (only moves forward)
+ *   P{node:<nodeId>}:alive            string '1', PX = heartbeat ttl; the node's claims count only while it exists
+ *   P{node:<nodeId>}:owned            set   gateways the node holds (best effort, for metrics)
+ *   P{access-token}:value             hash  {token, expiresAt}
+ *   P{access-token}:refresh-lock      string unique holder id, SET NX PX
+ *   Pbus:<nodeId>                     pub/sub channel (not a key) carrying JSON BusMessages to one node
+ */
+export { RedisBindingStore, type RedisBindingStoreOptions } from './redis-binding-store.js';
+export { RedisPendingBindingStore, type RedisPendingBindingStoreOptions } from './redis-pending-binding-store.js';
+export { RedisDedupStore, type RedisDedupStoreOptions } from './redis-dedup-store.js';
+export { RedisSyncCoordinator, type RedisSyncCoordinatorOptions } from './redis-sync-coordinator.js';
+export { RedisPresenceMap, type RedisPresenceMapOptions } from './redis-presence-map.js';
+export { RedisNodeBus, type RedisNodeBusOptions } from './redis-node-bus.js';
+export type { StateLogger } from './state-logger.js';
+export { RedisDeliveryQueue, type RedisDeliveryQueueOptions } from './redis-delivery-queue.js';
+export { RedisAccessTokenStore, type RedisAccessTokenStoreOptions } from './redis-access-token-store.js';
+export { DEFAULT_KEY_PREFIX } from './keyspace.js';
+export { REDIS_KEY_LAYOUT } from './key-layout.js';

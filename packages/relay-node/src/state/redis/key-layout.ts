@@ -1,0 +1,23 @@
+/**
+ * Every Redis key pattern the relay uses, for operators and tools (`P` = prefix). Kept in step with the
+ * classes by a test that lists a live relay's keys; the comment block in index.ts explains each one.
+ */
+export const REDIS_KEY_LAYOUT = {
+  bindingUsers: 'P{bindings}:users',
+  bindingGatewayUsers: 'P{bindings}:gw:<gatewayId>',
+  pendingBinding: 'Ppending-binding:<token>',
+  dedup: 'Pdedup:<msgid>',
+  syncLease: 'P{kf:<openKfid>}:lease',
+  syncFence: 'P{kf:<openKfid>}:fence',
+  syncCursor: 'P{kf:<openKfid>}:cursor',
+  syncPending: 'P{kf:<openKfid>}:pending',
+  syncCallbackToken: 'P{kf:<openKfid>}:token',
+  presenceOwner: 'P{gw:<gatewayId>}:owner',
+  deliveryQueue: 'P{gw:<gatewayId>}:queue',
+  deliveryAcked: 'P{gw:<gatewayId>}:acked',
+  nodeAlive: 'P{node:<nodeId>}:alive',
+  nodeOwned: 'P{node:<nodeId>}:owned',
+  accessToken: 'P{access-token}:value',
+  accessTokenRefreshLock: 'P{access-token}:refresh-lock',
+  busChannel: 'Pbus:<nodeId>',
+} as const;

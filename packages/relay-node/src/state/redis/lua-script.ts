@@ -1,0 +1,33 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * A Lua script run by EVALSHA, falling back to EVAL (which also caches it again) when the server
+ * answers NOSCRIPT after a restart, failover or SCRIPT FLUSH.
+ */
+export class LuaScript {
+  /** SHA1 of the source, as the server names it. */
+  readonly sha: string;
+
+  constructor(
+    /** For error messages only. */
+    readonly name: string,
+    readonly source: string,
+  ) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  /** Runs the script; every key it touches must be in `keys` and share one hash slot. */
+  async run(redis: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    try {
+      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!isNoScript(err)) throw err;
+      return await redis.eval(this.source, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT');
+}

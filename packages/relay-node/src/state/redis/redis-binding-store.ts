@@ -1,0 +1,112 @@
+import type { Redis } from 'ioredis';
+import type { BindingStore } from '../binding-store.js';
+import { checkPrefix, clientKeyPrefix } from './keyspace.js';
+import { LuaScript } from './lua-script.js';
+
+/** Construction options for {@link RedisBindingStore}. */
+export interface RedisBindingStoreOptions {
+  /** A connected client owned by the caller; never closed here. */
+  redis: Redis;
+  /** Key prefix; default 'wr:'. */
+  prefix?: string;
+}
+
+// KEYS[1] users hash, KEYS[2] target gateway's user set; ARGV: user, gateway, gateway-set key prefix.
+// The previous gateway's set is named from ARGV because it is only known inside the script; it shares
+// the {bindings} tag, so it is in the same slot.
+const BIND = new LuaScript(
+  'binding-bind',
+  `
+local prev = redis.call('HGET', KEYS[1], ARGV[1])
+if prev and prev ~= ARGV[2] then
+  redis.call('SREM', ARGV[3] .. prev, ARGV[1])
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+return prev
+`,
+);
+
+// KEYS[1] users hash, KEYS[2] the gateway's user set; ARGV[1] gateway. A user whose hash entry points
+// elsewhere was moved and is left alone.
+const UNBIND_ALL = new LuaScript(
+  'binding-unbind-all',
+  `
+local users = redis.call('SMEMBERS', KEYS[2])
+local unbound = {}
+for _, user in ipairs(users) do
+  if redis.call('HGET', KEYS[1], user) == ARGV[1] then
+    redis.call('HDEL', KEYS[1], user)
+    unbound[#unbound + 1] = user
+  end
+end
+redis.call('DEL', KEYS[2])
+return unbound
+`,
+);
+
+/**
+ * Bindings in Redis: one hash user → gateway plus one set of users per gateway, all under the
+ * `{bindings}` hash tag so that moving a user between gateways and unbinding a gateway are single
+ * atomic scripts.
+ */
+export class RedisBindingStore implements BindingStore {
+  private readonly redis: Redis;
+  private readonly base: string;
+
+  constructor(opts: RedisBindingStoreOptions) {
+    this.redis = opts.redis;
+    this.base = `${checkPrefix(opts.prefix)}{bindings}:`;
+  }
+
+  async gatewayFor(externalUserId: string): Promise<string | null> {
+    return await this.redis.hget(this.usersKey(), externalUserId);
+  }
+
+  async bind(externalUserId: string, gatewayId: string): Promise<string | null> {
+    const setPrefix = clientKeyPrefix(this.redis) + this.base + 'gw:';
+    const prev = await BIND.run(this.redis, [this.usersKey(), this.gatewayKey(gatewayId)], [
+      externalUserId,
+      gatewayId,
+      setPrefix,
+    ]);
+    return typeof prev === 'string' ? prev : null;
+  }
+
+  async usersOf(gatewayId: string): Promise<string[]> {
+    return await this.redis.smembers(this.gatewayKey(gatewayId));
+  }
+
+  async unbindAll(gatewayId: string): Promise<string[]> {
+    const result = await UNBIND_ALL.run(this.redis, [this.usersKey(), this.gatewayKey(gatewayId)], [gatewayId]);
+    return Array.isArray(result) ? result.filter((u): u is string => typeof u === 'string') : [];
+  }
+
+  async *entries(): AsyncIterable<[string, string]> {
+    // HSCAN may repeat an entry while the hash is rehashed; an export must not list a user twice.
+    const seen = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(this.usersKey(), cursor, 'COUNT', 500);
+      cursor = next;
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const user = flat[i] as string;
+        if (seen.has(user)) continue;
+        seen.add(user);
+        yield [user, flat[i + 1] as string];
+      }
+    } while (cursor !== '0');
+  }
+
+  async close(): Promise<void> {
+    // Nothing of its own to release: the client belongs to the caller.
+  }
+
+  private usersKey(): string {
+    return `${this.base}users`;
+  }
+
+  private gatewayKey(gatewayId: string): string {
+    return `${this.base}gw:${gatewayId}`;
+  }
+}

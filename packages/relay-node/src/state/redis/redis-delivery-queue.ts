@@ -1,0 +1,169 @@
+import type { QueuedEvent } from '@wecom-relay/shared';
+import type { Redis } from 'ioredis';
+import { RelayError } from '../../errors/relay-error.js';
+import type { DeliveryQueue, QueuedItem } from '../delivery-queue.js';
+import { checkPrefix, hashTag } from './keyspace.js';
+import { LuaScript } from './lua-script.js';
+import type { StateLogger } from './state-logger.js';
+import { checkStreamId, notIssued, streamIdMillis } from './stream-id.js';
+
+/** Construction options for {@link RedisDeliveryQueue}. */
+export interface RedisDeliveryQueueOptions {
+  /** A connected client owned by the caller; never closed here. */
+  redis: Redis;
+  /** Key prefix; default 'wr:'. */
+  prefix?: string;
+  /** Where to report entries that cannot be decoded (and are therefore dropped). */
+  logger?: StateLogger;
+}
+
+// Cap for an unbounded read (limit = Infinity), so one call cannot pull a whole huge stream.
+const MAX_READ = 10_000;
+
+// The stream field holding the JSON-encoded event.
+const EVENT_FIELD = 'event';
+
+// Shared Lua helper: compares canonical stream ids exactly (length first, then digits), since a
+// sequence number may exceed what a Lua double holds exactly.
+const COMPARE_IDS = `
+local function cmpnum(a, b)
+  if #a ~= #b then return #a < #b and -1 or 1 end
+  if a == b then return 0 end
+  return a < b and -1 or 1
+end
+local function cmpid(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  local c = cmpnum(am, bm)
+  if c ~= 0 then return c end
+  return cmpnum(as, bs)
+end
+`;
+
+// KEYS: stream, acked pointer; ARGV: id. Returns 1 moved, 0 not forward, -1 never issued.
+// Entries up to and including the id are deleted: MINID keeps the id itself, so it is XDELed.
+const ACK = new LuaScript(
+  'queue-ack',
+  COMPARE_IDS +
+    `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local last = nil
+for i = 1, #info, 2 do
+  if info[i] == 'last-generated-id' then last = info[i + 1] end
+end
+if not last or cmpid(ARGV[1], last) > 0 then return -1 end
+local acked = redis.call('GET', KEYS[2])
+if acked and cmpid(ARGV[1], acked) <= 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('XTRIM', KEYS[1], 'MINID', '=', ARGV[1])
+redis.call('XDEL', KEYS[1], ARGV[1])
+return 1
+`,
+);
+
+// KEYS: stream; ARGV: maxItems, maxAgeMs (-1 = no age limit). Age is judged by the Redis server's
+// clock, the same clock that stamped the ids, so node clock skew cannot make items look older.
+const TRIM = new LuaScript(
+  'queue-trim',
+  `
+local dropped = redis.call('XTRIM', KEYS[1], 'MAXLEN', '=', ARGV[1])
+local maxAge = tonumber(ARGV[2])
+if maxAge >= 0 then
+  local t = redis.call('TIME')
+  local cutoff = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - maxAge
+  if cutoff > 0 then
+    dropped = dropped + redis.call('XTRIM', KEYS[1], 'MINID', '=', string.format('%.0f-0', cutoff))
+  end
+end
+return dropped
+`,
+);
+
+/**
+ * Delivery queues as one Redis Stream per gateway; queue ids are the stream ids, so they order as the
+ * stream does and carry the server time of the append. The acked pointer shares the gateway's
+ * `{gw:<id>}` tag so ack can compare, move and trim in one script.
+ */
+export class RedisDeliveryQueue implements DeliveryQueue {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly logger: StateLogger | undefined;
+
+  constructor(opts: RedisDeliveryQueueOptions) {
+    this.redis = opts.redis;
+    this.prefix = checkPrefix(opts.prefix);
+    this.logger = opts.logger;
+  }
+
+  async append(gatewayId: string, event: QueuedEvent): Promise<string> {
+    const id = await this.redis.xadd(this.streamKey(gatewayId), '*', EVENT_FIELD, JSON.stringify(event));
+    if (id === null) throw new RelayError('INTERNAL', 'XADD returned no id', { gatewayId });
+    return id;
+  }
+
+  async readAfter(gatewayId: string, afterId: string | null, limit: number): Promise<QueuedItem[]> {
+    let start = afterId === null ? '-' : `(${checkStreamId(afterId)}`;
+    const wanted = Number.isFinite(limit) ? Math.floor(limit) : limit > 0 ? MAX_READ : 0;
+    const items: QueuedItem[] = [];
+    // Undecodable entries are removed and the read continues, so one bad entry cannot stall a gateway.
+    while (items.length < wanted) {
+      const rows = await this.redis.xrange(this.streamKey(gatewayId), start, '+', 'COUNT', wanted - items.length);
+      if (rows.length === 0) break;
+      for (const [id, fields] of rows) {
+        const item = decodeItem(id, fields);
+        if (item) items.push(item);
+        else await this.dropUndecodable(gatewayId, id);
+      }
+      start = `(${rows[rows.length - 1]![0]}`;
+    }
+    return items;
+  }
+
+  async ack(gatewayId: string, id: string): Promise<void> {
+    checkStreamId(id);
+    const result = await ACK.run(this.redis, [this.streamKey(gatewayId), this.ackedKey(gatewayId)], [id]);
+    if (result === -1) throw notIssued(id);
+  }
+
+  async lastAcked(gatewayId: string): Promise<string | null> {
+    return await this.redis.get(this.ackedKey(gatewayId));
+  }
+
+  async trim(gatewayId: string, limits: { maxAgeMs: number; maxItems: number }): Promise<number> {
+    const maxItems = Number.isFinite(limits.maxItems) ? Math.max(0, Math.floor(limits.maxItems)) : Number.MAX_SAFE_INTEGER;
+    const maxAge = Number.isFinite(limits.maxAgeMs) ? Math.max(0, Math.floor(limits.maxAgeMs)) : -1;
+    const dropped = await TRIM.run(this.redis, [this.streamKey(gatewayId)], [maxItems, maxAge]);
+    return typeof dropped === 'number' ? dropped : 0;
+  }
+
+  async close(): Promise<void> {
+    // Nothing of its own to release.
+  }
+
+  private async dropUndecodable(gatewayId: string, id: string): Promise<void> {
+    this.logger?.error({ gatewayId, id }, 'delivery queue entry could not be decoded; dropped');
+    await this.redis.xdel(this.streamKey(gatewayId), id);
+  }
+
+  private streamKey(gatewayId: string): string {
+    return `${this.prefix}${hashTag('gw', gatewayId)}:queue`;
+  }
+
+  private ackedKey(gatewayId: string): string {
+    return `${this.prefix}${hashTag('gw', gatewayId)}:acked`;
+  }
+}
+
+function decodeItem(id: string, fields: string[]): QueuedItem | null {
+  const index = fields.indexOf(EVENT_FIELD);
+  const raw = index >= 0 && index % 2 === 0 ? fields[index + 1] : undefined;
+  if (raw === undefined) return null;
+  try {
+    const event: unknown = JSON.parse(raw);
+    if (typeof event !== 'object' || event === null || typeof (event as { type?: unknown }).type !== 'string') return null;
+    return { id, event: event as QueuedEvent, enqueuedAt: streamIdMillis(id) };
+  } catch {
+    return null;
+  }
+}

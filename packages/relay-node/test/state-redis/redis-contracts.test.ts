@@ -1,0 +1,56 @@
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
+import { startRedis, uniquePrefix, type RedisHandle } from '@wecom-relay/testkit';
+import {
+  RedisAccessTokenStore,
+  RedisBindingStore,
+  RedisDedupStore,
+  RedisDeliveryQueue,
+  RedisNodeBus,
+  RedisPendingBindingStore,
+  RedisPresenceMap,
+  RedisSyncCoordinator,
+} from '../../src/state/redis/index.js';
+import {
+  accessTokenStoreContract,
+  bindingStoreContract,
+  dedupStoreContract,
+  deliveryQueueContract,
+  nodeBusContract,
+  pendingBindingStoreContract,
+  presenceMapContract,
+  syncCoordinatorContract,
+} from '../state/contracts.js';
+
+// One server for the whole file; every store gets its own prefix, so tests cannot see each other's keys.
+let server: RedisHandle;
+let redis: Redis;
+const logger = pino({ level: 'silent' });
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url);
+});
+
+afterAll(async () => {
+  await redis?.quit();
+  await server?.stop();
+});
+
+const base = (label: string) => ({ redis, prefix: uniquePrefix(label) });
+
+bindingStoreContract('redis', async () => new RedisBindingStore(base('bindings')));
+pendingBindingStoreContract('redis', async () => new RedisPendingBindingStore(base('pending')));
+dedupStoreContract('redis', async () => new RedisDedupStore(base('dedup')));
+syncCoordinatorContract('redis', async () => new RedisSyncCoordinator(base('sync')));
+presenceMapContract('redis', async () => new RedisPresenceMap(base('presence')));
+nodeBusContract('redis', async () => {
+  const prefix = uniquePrefix('bus');
+  return {
+    a: new RedisNodeBus({ redis, prefix, logger }),
+    b: new RedisNodeBus({ redis, prefix, logger }),
+  };
+});
+deliveryQueueContract('redis', async () => new RedisDeliveryQueue({ ...base('queue'), logger }));
+accessTokenStoreContract('redis', async () => new RedisAccessTokenStore(base('access-token')));

@@ -1,0 +1,1 @@
+export { startHaproxy, haproxyAvailable, type HaproxyHandle, type BalancedNode } from './start-haproxy.js';

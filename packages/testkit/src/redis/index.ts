@@ -1,0 +1,5 @@
+export { startRedis, type StartRedisOptions } from './start-redis.js';
+export { RedisTestkitError, type RedisHandle, type RedisTestkitErrorCode } from './redis-handle.js';
+export { freePort } from './free-port.js';
+export { uniquePrefix } from './unique-prefix.js';
+export { findRedisServerBinary } from './redis-server-process.js';
