@@ -91,7 +91,11 @@ export class RelayNode {
       binding,
       replies: new ReplyService({
         bindings: backend.bindings,
-        wecom: { ...wecom.kf, upload: wecom.media.upload.bind(wecom.media), sendText: wecom.kf.sendText.bind(wecom.kf), sendImage: wecom.kf.sendImage.bind(wecom.kf) },
+        wecom: {
+          sendText: (req) => wecom.kf.sendText(req),
+          sendImage: (req) => wecom.kf.sendImage(req),
+          upload: (type, data, filename, mime) => wecom.media.upload(type, data, filename, mime),
+        },
         openKfid: config.wecom.openKfid,
         logger: logger.child({ component: 'reply' }),
         metrics,

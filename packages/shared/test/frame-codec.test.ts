@@ -263,7 +263,7 @@ describe('encodeGatewayEvent', () => {
 
   it('ack: command-named ids get the cs prefix, reply ids do not', () => {
     expect(encodeGatewayEvent('plain', { type: 'ack', id: 'hello' })).toBe('{"type":"ack","id":"hello"}');
-    expect(encodeGatewayEvent('cs', { type: 'ack', id: 'hello' })).toBe('{"type":"cs_ack","platform":"wecom","id":"cs_hello"}');
+    expect(encodeGatewayEvent('cs', { type: 'ack', id: 'hello' })).toBe('{"type":"cs_ack","id":"cs_hello"}');
     expect(encodeGatewayEvent('plain', { type: 'ack', id: 'unbind_all' })).toBe('{"type":"ack","id":"unbind_all"}');
     expect(encodeGatewayEvent('cs', { type: 'ack', id: 'unbind_all' })).toBe('{"type":"cs_ack","platform":"wecom","id":"cs_unbind_all"}');
     expect(encodeGatewayEvent('plain', { type: 'ack', id: 'r-1', msgid: 'm-1' })).toBe('{"type":"ack","id":"r-1","msgid":"m-1"}');

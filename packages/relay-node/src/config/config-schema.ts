@@ -38,6 +38,13 @@ export const envSchema = z.object({
   DATABASE_PATH: z.string().min(1).default('./data/relay.db'),
   LOCALE: z.enum(['zh', 'en']).default('zh'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  /** Sentinel instead of one Redis: `host:port,host:port`; the master is REDIS_SENTINEL_NAME. */
+  REDIS_SENTINELS: z
+    .string()
+    .regex(/^[^,:\s]+:\d+(,[^,:\s]+:\d+)*$/, 'must be host:port pairs separated by commas')
+    .optional(),
+  REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
+  REDIS_PASSWORD: z.string().min(1).optional(),
   /** Where bindings live in cluster mode: Redis (default) or SQLite at DATABASE_PATH on a shared volume. */
   BINDINGS_STORE: z.enum(['redis', 'sqlite']).optional(),
   NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only (max 64)').optional(),

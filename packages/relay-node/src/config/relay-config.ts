@@ -2,6 +2,16 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Env } from './config-schema.js';
 
+/** How to reach Redis. */
+export type RedisTarget =
+  | { readonly kind: 'url'; readonly url: string }
+  | {
+      readonly kind: 'sentinel';
+      readonly sentinels: ReadonlyArray<{ readonly host: string; readonly port: number }>;
+      readonly name: string;
+      readonly password: string | undefined;
+    };
+
 /** The validated, frozen configuration every part of a node reads. */
 export interface RelayConfig {
   readonly nodeId: string;
@@ -22,7 +32,8 @@ export interface RelayConfig {
   readonly auth: { readonly secret: string; readonly legacySharedSecret: boolean };
   readonly storage: {
     readonly databasePath: string;
-    readonly redisUrl: string | undefined;
+    /** Set in cluster mode: one Redis by URL, or a Sentinel group. */
+    readonly redis: RedisTarget | undefined;
     readonly bindings: 'redis' | 'sqlite';
   };
   readonly gateway: { readonly helloTimeoutMs: number; readonly pingIntervalMs: number; readonly pongTimeoutMs: number };
@@ -53,8 +64,8 @@ export function toRelayConfig(env: Env): RelayConfig {
     auth: { secret: env.RELAY_AUTH_SECRET, legacySharedSecret: env.RELAY_LEGACY_SHARED_SECRET_AUTH },
     storage: {
       databasePath: env.DATABASE_PATH,
-      redisUrl: env.REDIS_URL,
-      bindings: env.BINDINGS_STORE ?? (env.REDIS_URL ? 'redis' : 'sqlite'),
+      redis: redisTarget(env),
+      bindings: env.BINDINGS_STORE ?? (env.REDIS_URL || env.REDIS_SENTINELS ? 'redis' : 'sqlite'),
     },
     gateway: {
       helloTimeoutMs: env.HELLO_TIMEOUT_MS,
@@ -66,6 +77,21 @@ export function toRelayConfig(env: Env): RelayConfig {
     queue: { maxAgeMs: env.QUEUE_MAX_AGE_MS, maxItems: env.QUEUE_MAX_ITEMS },
     drain: { spreadMs: env.DRAIN_SPREAD_MS },
   });
+}
+
+function redisTarget(env: Env): RedisTarget | undefined {
+  if (env.REDIS_SENTINELS) {
+    return {
+      kind: 'sentinel',
+      sentinels: env.REDIS_SENTINELS.split(',').map((pair) => {
+        const at = pair.lastIndexOf(':');
+        return { host: pair.slice(0, at), port: Number(pair.slice(at + 1)) };
+      }),
+      name: env.REDIS_SENTINEL_NAME,
+      password: env.REDIS_PASSWORD,
+    };
+  }
+  return env.REDIS_URL ? { kind: 'url', url: env.REDIS_URL } : undefined;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -219,8 +219,9 @@ export class DeliveryService {
       const frame = await this.toFrame(event);
       if (ackMode) frame.deliveryId = item.id;
       await entry.session.send(frame);
-      this.o.metrics.deliveries.inc({ route: remoteSentAt === undefined ? 'local' : 'remote' });
-      this.o.metrics.deliveryLatency.observe(Math.max(0, this.now() - item.enqueuedAt) / 1000);
+      const route = remoteSentAt === undefined ? 'local' : 'remote';
+      this.o.metrics.deliveries.inc({ route });
+      this.o.metrics.deliveryLatency.observe({ route }, Math.max(0, this.now() - item.enqueuedAt) / 1000);
     }
     entry.pointer = item.id;
     if (ackMode && !coveredByReplay) entry.inflight.push(item.id);

@@ -89,7 +89,8 @@ export function createMetrics(nodeId: string) {
     }),
     deliveryLatency: new Histogram({
       name: 'relay_delivery_latency_seconds',
-      help: 'From enqueue to the frame written on the gateway socket',
+      help: 'From enqueue to the frame written on the gateway socket, by route (remote = published by another node)',
+      labelNames: ['route'] as const,
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300],
       registers: r,
     }),

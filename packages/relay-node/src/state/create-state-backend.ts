@@ -6,9 +6,9 @@ import { createRedisBackend } from './redis-backend.js';
 
 /** Cluster mode when REDIS_URL is set, otherwise one node on SQLite. */
 export async function createStateBackend(config: RelayConfig, logger: Logger): Promise<StateBackend> {
-  if (config.storage.redisUrl) {
+  if (config.storage.redis) {
     return createRedisBackend({
-      redisUrl: config.storage.redisUrl,
+      redis: config.storage.redis,
       bindings: config.storage.bindings,
       databasePath: config.storage.databasePath,
       logger: logger.child({ component: 'redis' }),

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { StateBackend } from './state-backend.js';
+import type { RedisTarget } from '../config/relay-config.js';
 import type { BindingStore } from './binding-store.js';
 import type { PendingBindingStore } from './pending-binding-store.js';
 import {
@@ -17,7 +18,7 @@ import { openSqliteDatabase, SqliteBindingStore, SqlitePendingBindingStore } fro
 
 /** Options for {@link createRedisBackend}. */
 export interface RedisBackendOptions {
-  redisUrl: string;
+  redis: RedisTarget;
   /** Where bindings and pending tokens live: Redis (default) or SQLite on a shared volume. */
   bindings: 'redis' | 'sqlite';
   databasePath: string;
@@ -31,13 +32,22 @@ export interface RedisBackendOptions {
  * callers retry); readiness reports false until the connection and the bus subscription are back.
  */
 export async function createRedisBackend(o: RedisBackendOptions): Promise<StateBackend> {
-  const redis = new Redis(o.redisUrl, {
+  const common = {
     // Fail commands quickly while Redis is away so pulls and deliveries retry on their own schedule
     // instead of piling up behind a queue that flushes all at once on reconnect.
     maxRetriesPerRequest: 2,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+    retryStrategy: (attempt: number) => Math.min(attempt * 200, 2_000),
     enableReadyCheck: true,
-  });
+  };
+  const redis =
+    o.redis.kind === 'url'
+      ? new Redis(o.redis.url, common)
+      : new Redis({
+          ...common,
+          sentinels: o.redis.sentinels.map((s) => ({ ...s })),
+          name: o.redis.name,
+          ...(o.redis.password ? { password: o.redis.password } : {}),
+        });
   redis.on('error', (err) => o.logger.warn({ err }, 'redis connection error'));
   redis.on('ready', () => o.logger.info({}, 'redis ready'));
   const prefix = o.prefix ?? 'wr:';

@@ -190,6 +190,8 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
     case 'create_binding_ack':
       return JSON.stringify({ type, platform, token: event.token, customer_service_url: event.customerServiceUrl });
     case 'ack':
+      // The deployed relay's hello ack is exactly {"type":"cs_ack","id":"cs_hello"}; gateways may compare it whole.
+      if (event.id === 'hello') return JSON.stringify({ type, id: commandId(event.id) });
       return JSON.stringify({ type, platform, id: commandId(event.id), msgid: event.msgid });
     case 'error':
       return JSON.stringify({
