@@ -47,7 +47,8 @@ export async function startHaproxy(nodes: BalancedNode[]): Promise<HaproxyHandle
   writeFileSync(
     cfg,
     `global
-  maxconn 20000
+  # Each proxied connection takes two descriptors; this machine allows 20,000 per process.
+  maxconn 9000
 defaults
   mode http
   timeout connect 2s

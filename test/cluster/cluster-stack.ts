@@ -1,0 +1,108 @@
+import { GatewayClient, baseType, resolvedUser, type GatewayClientOptions } from '@wecom-relay/gateway-client';
+import { gatewayAuthToken } from '@wecom-relay/shared';
+import {
+  relayEnvFor,
+  reserveRelayPorts,
+  spawnFakeWecom,
+  spawnRelayNode,
+  startHaproxy,
+  startRedis,
+  testCorp,
+  type FakeWecomHandle,
+  type HaproxyHandle,
+  type RedisHandle,
+  type RelayNodeHandle,
+  type RelayPorts,
+  type TestCorp,
+} from '@wecom-relay/testkit';
+
+/** Three (or n) relay nodes as real processes on one real Redis, a fake WeCom calling all of them, and haproxy in front. */
+export interface ClusterStack {
+  corp: TestCorp;
+  redis: RedisHandle;
+  fake: FakeWecomHandle;
+  nodes: RelayNodeHandle[];
+  lb: HaproxyHandle;
+  /** A connected gateway on the given WebSocket URL (a node's, or the balancer's); closed by stop(). */
+  gateway(url: string, gatewayId: string, options?: Partial<GatewayClientOptions>): Promise<GatewayClient>;
+  /** Binds a WeCom user to a gateway by scan, with the scan's callback sent to one node only. */
+  bind(gateway: GatewayClient, user: string, callbackNode?: RelayNodeHandle): Promise<void>;
+  /** Starts node i again (after it was killed) on the same ports. */
+  restartNode(i: number): Promise<RelayNodeHandle>;
+  stop(): Promise<void>;
+}
+
+/** Boots the cluster. Nodes get NODE_ID node-0, node-1, ... */
+export async function startCluster(options: { nodes?: number; redisAppendOnly?: boolean } = {}): Promise<ClusterStack> {
+  const count = options.nodes ?? 3;
+  const corp = testCorp();
+  const redis = await startRedis({ appendOnly: options.redisAppendOnly ?? false });
+  const ports: RelayPorts[] = [];
+  for (let i = 0; i < count; i++) ports.push(await reserveRelayPorts());
+  const fake = await spawnFakeWecom({ corp, callbackUrls: ports.map((p) => p.webhookUrl) });
+  const envFor = (i: number) =>
+    relayEnvFor(corp, fake.url, {
+      REDIS_URL: redis.url,
+      NODE_ID: `node-${i}`,
+      PORT: String(ports[i]!.port),
+      WS_PORT: String(ports[i]!.wsPort),
+      SYNC_POLL_INTERVAL_MS: '60000',
+      DRAIN_SPREAD_MS: '500',
+    });
+  const started = await Promise.allSettled(ports.map((_, i) => spawnRelayNode(envFor(i), { name: `node-${i}` })));
+  const nodes = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  let lb: HaproxyHandle;
+  try {
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    lb = await startHaproxy(ports.map((p, i) => ({ name: `node-${i}`, httpPort: p.port, wsPort: p.wsPort })));
+  } catch (err) {
+    await Promise.allSettled(nodes.map((n) => n.stop()));
+    await fake.stop();
+    await redis.stop();
+    throw err;
+  }
+  const clients: GatewayClient[] = [];
+  const stack: ClusterStack = {
+    corp,
+    redis,
+    fake,
+    nodes,
+    lb,
+    async gateway(url, gatewayId, extra = {}) {
+      const client = new GatewayClient({
+        url,
+        gatewayId,
+        authToken: gatewayAuthToken(corp.relaySecret, gatewayId),
+        dialect: 'plain',
+        ...extra,
+      });
+      clients.push(client);
+      await client.connect();
+      return client;
+    },
+    async bind(gateway, user, callbackNode) {
+      const offer = await gateway.createBinding();
+      await fake.control.scan({
+        external_userid: user,
+        url: offer.customerServiceUrl,
+        ...(callbackNode ? { deliver: false } : {}),
+      });
+      if (callbackNode) await fake.control.callback({ urls: [callbackNode.webhookUrl] });
+      await gateway.waitFor((f) => baseType(f.type) === 'binding_resolved' && resolvedUser(f) === user, 15_000);
+    },
+    async restartNode(i) {
+      const node = await spawnRelayNode(envFor(i), { name: `node-${i}` });
+      nodes[i] = node;
+      return node;
+    },
+    async stop() {
+      await Promise.allSettled(clients.map((c) => c.terminate()));
+      await lb.stop();
+      await Promise.allSettled(nodes.map((n) => n.stop()));
+      await fake.stop();
+      await redis.stop();
+    },
+  };
+  return stack;
+}
