@@ -1,0 +1,175 @@
+import type {
+  AppendResult,
+  CallbackInput,
+  CallbackResult,
+  CustomerMessageInput,
+  EventInput,
+  FakeWecomStats,
+  FaultSpec,
+  RawCallbackInput,
+  RawCallbackResult,
+  ScanInput,
+  ScanResult,
+  SentMessage,
+  ServicerMessageInput,
+  SessionInfo,
+} from './control-types.js';
+import type { KfLogMessage } from './message-log.js';
+
+/** A control call the fake refused or could not answer; `code` is the fake's error code or HTTP_<status>. */
+export class FakeWecomControlError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FakeWecomControlError';
+  }
+}
+
+/** What GET /control/info answers. */
+export interface FakeWecomInfo {
+  url: string;
+  corp_id: string;
+  open_kfid: string;
+  callback_urls: string[];
+}
+
+/** Typed client of a fake WeCom's /control/ surface, for driving a fake that runs as another process. */
+export class FakeWecomControl {
+  readonly #base: string;
+
+  /** baseUrl: the fake's URL, e.g. http://127.0.0.1:9100. */
+  constructor(
+    baseUrl: string,
+    private readonly fetchImpl: typeof fetch = globalThis.fetch,
+  ) {
+    this.#base = baseUrl.replace(/\/+$/, '');
+  }
+
+  /** A customer writes. */
+  customerMessage(input: CustomerMessageInput): Promise<AppendResult> {
+    return this.#post('customer-message', input);
+  }
+
+  /** A customer scans a binding URL. */
+  scan(input: ScanInput): Promise<ScanResult> {
+    return this.#post('scan', input);
+  }
+
+  /** A servicer writes (origin 5). */
+  servicerMessage(input: ServicerMessageInput): Promise<AppendResult> {
+    return this.#post('servicer-message', input);
+  }
+
+  /** A system event (origin 4). */
+  event(input: EventInput): Promise<AppendResult> {
+    return this.#post('event', input);
+  }
+
+  /** A callback without a new message. */
+  async callback(input: CallbackInput = {}): Promise<CallbackResult[]> {
+    return (await this.#post<{ callbacks: CallbackResult[] }>('callback', input)).callbacks;
+  }
+
+  /** A hand-made callback. */
+  callbackRaw(input: RawCallbackInput = {}): Promise<RawCallbackResult> {
+    return this.#post('callback-raw', input);
+  }
+
+  /** What the relay sent. */
+  async sent(filter: { touser?: string } = {}): Promise<SentMessage[]> {
+    const q = filter.touser === undefined ? '' : `?touser=${encodeURIComponent(filter.touser)}`;
+    return (await this.#get<{ sent: SentMessage[] }>(`sent${q}`)).sent;
+  }
+
+  /** The kf message log. */
+  async messages(): Promise<KfLogMessage[]> {
+    return (await this.#get<{ messages: KfLogMessage[] }>('messages')).messages;
+  }
+
+  /** Customer sessions. */
+  async sessions(): Promise<SessionInfo[]> {
+    return (await this.#get<{ sessions: SessionInfo[] }>('sessions')).sessions;
+  }
+
+  /** Queues faults. */
+  async faults(...faults: FaultSpec[]): Promise<void> {
+    await this.#post('faults', { faults });
+  }
+
+  /** Drops queued faults. */
+  async clearFaults(): Promise<void> {
+    await this.#post('faults/clear', {});
+  }
+
+  /** Faults not yet consumed. */
+  async faultsPending(): Promise<FaultSpec[]> {
+    return (await this.#get<{ pending: FaultSpec[] }>('faults')).pending;
+  }
+
+  /** Every issued access token answers 42001 from now on. */
+  async expireTokens(): Promise<void> {
+    await this.#post('expire-tokens', {});
+  }
+
+  /** Same as expireTokens(). */
+  expireAccessTokens(): Promise<void> {
+    return this.expireTokens();
+  }
+
+  /** Changes the per-API per-minute limit. */
+  async setRateLimit(perMinute: number): Promise<void> {
+    await this.#post('rate-limit', { per_minute: perMinute });
+  }
+
+  /** Moves the fake's clock forward. */
+  async advanceClock(ms: number): Promise<void> {
+    await this.#post('advance-clock', { ms });
+  }
+
+  /** Replaces the callback URLs. */
+  async setCallbackUrls(urls: string[]): Promise<void> {
+    await this.#post('callback-urls', { urls });
+  }
+
+  /** Counters. */
+  stats(): Promise<FakeWecomStats> {
+    return this.#get('stats');
+  }
+
+  /** URL, corp id, kf account and callback URLs of the fake. */
+  info(): Promise<FakeWecomInfo> {
+    return this.#get('info');
+  }
+
+  /** Back to an empty world. */
+  async reset(): Promise<void> {
+    await this.#post('reset', {});
+  }
+
+  #post<T>(name: string, body: unknown): Promise<T> {
+    return this.#call(name, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  }
+
+  #get<T>(name: string): Promise<T> {
+    return this.#call(name, { method: 'GET' });
+  }
+
+  async #call<T>(name: string, init: RequestInit): Promise<T> {
+    const res = await this.fetchImpl(`${this.#base}/control/${name}`, init);
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new FakeWecomControlError(`HTTP_${res.status}`, res.status, `control ${name}: non-JSON answer`);
+    }
+    if (!res.ok) {
+      const error = (parsed as { error?: { code?: string; message?: string } }).error;
+      throw new FakeWecomControlError(error?.code ?? `HTTP_${res.status}`, res.status, error?.message ?? `control ${name} failed`);
+    }
+    return parsed as T;
+  }
+}

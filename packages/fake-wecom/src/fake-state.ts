@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import { WecomCrypto } from '@wecom-relay/shared';
+import { AccessTokenRegistry } from './access-tokens.js';
+import { ApiStats } from './api-stats.js';
+import { CallbackDelivery } from './callback-delivery.js';
+import { CallbackTokens } from './callback-tokens.js';
+import { FakeClock } from './clock.js';
+import { FaultQueue } from './fault-queue.js';
+import { EventCodes, KfSessions } from './kf-sessions.js';
+import { MediaStore } from './media-store.js';
+import { KfMessageLog } from './message-log.js';
+import type { ResolvedFakeWecomOptions } from './options.js';
+import { RateLimiter } from './rate-limiter.js';
+import { SentLog } from './sent-log.js';
+
+/** Everything one fake WeCom knows; the API handlers and the control surface both work on it. */
+export interface FakeState {
+  readonly opts: ResolvedFakeWecomOptions;
+  readonly logger: Logger;
+  readonly clock: FakeClock;
+  readonly crypto: WecomCrypto;
+  readonly accessTokens: AccessTokenRegistry;
+  readonly callbackTokens: CallbackTokens;
+  readonly log: KfMessageLog;
+  readonly sessions: KfSessions;
+  readonly eventCodes: EventCodes;
+  readonly media: MediaStore;
+  readonly faults: FaultQueue;
+  readonly rateLimiter: RateLimiter;
+  readonly stats: ApiStats;
+  readonly sent: SentLog;
+  readonly callbacks: CallbackDelivery;
+  /** enc_scene of every add_contact_way URL issued → its scene. */
+  readonly contactWays: Map<string, string>;
+  /** The kfc… id in this kf account's contact-way URLs. */
+  readonly kfcId: string;
+  /** Where callbacks go; tests may change it after relays start. */
+  callbackUrls: string[];
+}
+
+/** Builds the state of a fresh fake. */
+export function createFakeState(opts: ResolvedFakeWecomOptions, logger: Logger): FakeState {
+  const clock = new FakeClock(opts.now);
+  const crypto = new WecomCrypto({ token: opts.callbackToken, encodingAesKey: opts.encodingAesKey, receiveId: opts.corpId });
+  const stats = new ApiStats();
+  const callbackTokens = new CallbackTokens(clock);
+  const accountKey = createHash('sha256').update(`${opts.corpId}\n${opts.corpSecret}\n${opts.openKfid}`).digest('hex');
+  return {
+    opts,
+    logger,
+    clock,
+    crypto,
+    accessTokens: new AccessTokenRegistry(clock, opts.accessTokenTtlSeconds),
+    callbackTokens,
+    log: new KfMessageLog(clock, accountKey),
+    sessions: new KfSessions(clock),
+    eventCodes: new EventCodes(clock),
+    media: new MediaStore(clock),
+    faults: new FaultQueue(),
+    rateLimiter: new RateLimiter(clock, opts.rateLimitPerMinute),
+    stats,
+    sent: new SentLog(),
+    callbacks: new CallbackDelivery({
+      crypto,
+      corpId: opts.corpId,
+      openKfid: opts.openKfid,
+      clock,
+      tokens: callbackTokens,
+      logger,
+      fetch: opts.fetch,
+      retries: opts.callbackRetries,
+      onAttempt: (ok) => stats.callback(ok),
+    }),
+    contactWays: new Map(),
+    kfcId: `kfc${accountKey.slice(0, 16)}`,
+    callbackUrls: [...opts.callbackUrls],
+  };
+}

@@ -1,0 +1,67 @@
+import type { FakeClock } from './clock.js';
+import { randomId } from './ids.js';
+
+/** WeCom media kinds (media/upload `type`). */
+export type MediaType = 'image' | 'voice' | 'video' | 'file';
+
+/** One stored media file. */
+export interface StoredMedia {
+  mediaId: string;
+  type: MediaType;
+  data: Buffer;
+  mime: string;
+  filename: string;
+  createdAt: number;
+}
+
+/** media_id stays valid for 3 days (reference §3.4). */
+const MEDIA_LIFETIME_MS = 3 * 24 * 3600 * 1000;
+
+const EXTENSIONS: Record<string, string> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpg',
+  'image/jpg': 'jpg',
+  'image/bmp': 'bmp',
+  'voice/amr': 'amr',
+  'audio/amr': 'amr',
+  'video/mp4': 'mp4',
+};
+
+/** The extension WeCom would give a download of this mime type. */
+export function extensionFor(mime: string): string {
+  return EXTENSIONS[mime.toLowerCase()] ?? 'bin';
+}
+
+/** Media uploaded by the relay or carried by customer messages, by media_id. */
+export class MediaStore {
+  readonly #media = new Map<string, StoredMedia>();
+
+  constructor(private readonly clock: FakeClock) {}
+
+  /** Stores bytes and mints a media_id. */
+  put(type: MediaType, data: Buffer, mime: string, filename?: string): StoredMedia {
+    const mediaId = `3${randomId(63)}`;
+    const entry: StoredMedia = {
+      mediaId,
+      type,
+      data,
+      mime,
+      filename: filename ?? `${mediaId}.${extensionFor(mime)}`,
+      createdAt: this.clock.now(),
+    };
+    this.#media.set(mediaId, entry);
+    return entry;
+  }
+
+  /** The media while its id is valid, else null. */
+  get(mediaId: string): StoredMedia | null {
+    const entry = this.#media.get(mediaId);
+    if (!entry || this.clock.now() - entry.createdAt > MEDIA_LIFETIME_MS) return null;
+    return entry;
+  }
+
+  /** Forgets every file. */
+  reset(): void {
+    this.#media.clear();
+  }
+}

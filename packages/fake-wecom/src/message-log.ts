@@ -1,0 +1,92 @@
+import { createHmac } from 'node:crypto';
+import type { FakeClock } from './clock.js';
+
+/** One kf message as sync_msg returns it (origin 3 customer, 4 event, 5 servicer). */
+export type KfLogMessage = Record<string, unknown> & { msgid: string; send_time: number; origin: number; msgtype: string };
+
+interface LogEntry {
+  seq: number;
+  openKfid: string;
+  message: KfLogMessage;
+}
+
+/** sync_msg returns the last 3 days only (reference §2.2). */
+const RETENTION_MS = 3 * 24 * 3600 * 1000;
+
+/** One page of sync_msg. */
+export interface SyncPage {
+  msgList: KfLogMessage[];
+  nextCursor: string;
+  hasMore: boolean;
+}
+
+/**
+ * The kf message log and its cursors. A cursor is opaque to clients: a position plus a MAC, so a forged or
+ * corrupted cursor is refused. Positions start from the wall clock and only grow, so a cursor stays meaningful
+ * across reset() and restarts (new messages always come after it).
+ */
+export class KfMessageLog {
+  readonly #entries: LogEntry[] = [];
+  #lastSeq = Date.now() * 1000;
+
+  /** macKey: derived from the account's settings, so a restarted fake still accepts the cursors it issued before. */
+  constructor(
+    private readonly clock: FakeClock,
+    private readonly macKey: string,
+  ) {}
+
+  /** Appends a message (send_time and msgid must already be set). */
+  append(openKfid: string, message: KfLogMessage): void {
+    this.#lastSeq++;
+    this.#entries.push({ seq: this.#lastSeq, openKfid, message });
+  }
+
+  /** Everything logged, oldest first (for inspection). */
+  all(): KfLogMessage[] {
+    return this.#entries.map((e) => e.message);
+  }
+
+  /** One page after `cursor` (null: from the start of the 3-day window); null when the cursor is not one we issued. */
+  page(openKfid: string, cursor: string | null, limit: number): SyncPage | null {
+    let after: number;
+    if (cursor === null) {
+      after = 0;
+    } else {
+      const decoded = this.#decodeCursor(cursor);
+      if (decoded === null) return null;
+      after = decoded;
+    }
+    const oldest = this.clock.now() - RETENTION_MS;
+    const eligible = this.#entries.filter(
+      (e) => e.seq > after && e.openKfid === openKfid && e.message.send_time * 1000 >= oldest,
+    );
+    const taken = eligible.slice(0, limit);
+    const last = taken[taken.length - 1];
+    const position = last ? last.seq : Math.max(after, this.#lastSeq);
+    return {
+      msgList: taken.map((e) => e.message),
+      nextCursor: this.#encodeCursor(position),
+      hasMore: eligible.length > taken.length,
+    };
+  }
+
+  /** Forgets the messages (positions keep growing). */
+  reset(): void {
+    this.#entries.length = 0;
+  }
+
+  #mac(seq: number): string {
+    return createHmac('sha256', this.macKey).update(String(seq)).digest('base64url').slice(0, 12);
+  }
+
+  #encodeCursor(seq: number): string {
+    return `${seq.toString(36)}${this.#mac(seq)}`;
+  }
+
+  #decodeCursor(cursor: string): number | null {
+    if (cursor.length <= 12 || cursor.length > 64) return null;
+    const seq = Number.parseInt(cursor.slice(0, -12), 36);
+    if (!Number.isSafeInteger(seq) || seq.toString(36) !== cursor.slice(0, -12)) return null;
+    return this.#mac(seq) === cursor.slice(-12) ? seq : null;
+  }
+}

@@ -1,0 +1,142 @@
+import type { AppendResult, CustomerMessageInput, EventInput, ScanInput, ScanResult, ServicerMessageInput } from './control-types.js';
+import { ControlError, requireString } from './control-error.js';
+import type { FakeState } from './fake-state.js';
+import { randomId } from './ids.js';
+import type { MediaType } from './media-store.js';
+import type { KfLogMessage } from './message-log.js';
+import { sampleMedia } from './sample-media.js';
+
+/** welcome_code may be used for 20 s (reference §3.2). */
+const WELCOME_CODE_MS = 20_000;
+/** scene_param is at most 128 bytes; whether before or after encoding is UNCONFIRMED, the decoded form is checked. */
+const MAX_SCENE_PARAM_BYTES = 128;
+/** Request fields that steer the fake rather than become part of the message payload. */
+const CONTROL_KEYS = new Set([
+  'external_userid',
+  'servicer_userid',
+  'msgtype',
+  'content',
+  'media_base64',
+  'media_mime',
+  'media_filename',
+  'deliver',
+]);
+const MEDIA_TYPES = new Set<string>(['image', 'voice', 'video', 'file']);
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function decodeMedia(input: Record<string, unknown>, msgtype: string): { data: Buffer; mime: string } {
+  const b64 = input['media_base64'];
+  if (b64 === undefined) return sampleMedia(msgtype);
+  if (typeof b64 !== 'string' || !BASE64.test(b64)) throw new ControlError('CONTROL_BAD_REQUEST', 'media_base64 is not base64');
+  const mime = typeof input['media_mime'] === 'string' ? input['media_mime'] : sampleMedia(msgtype).mime;
+  return { data: Buffer.from(b64, 'base64'), mime };
+}
+
+/** The msgtype's payload object: text content, stored media, or the caller's extra fields. */
+function buildPayload(state: FakeState, msgtype: string, input: Record<string, unknown>): Record<string, unknown> {
+  const explicit = input[msgtype];
+  if (typeof explicit === 'object' && explicit !== null && !Array.isArray(explicit)) return { ...explicit };
+  const extra = Object.fromEntries(Object.entries(input).filter(([k]) => !CONTROL_KEYS.has(k)));
+  if (msgtype === 'text') {
+    return { content: typeof input['content'] === 'string' ? input['content'] : '', ...extra };
+  }
+  if (MEDIA_TYPES.has(msgtype)) {
+    const { data, mime } = decodeMedia(input, msgtype);
+    const filename = typeof input['media_filename'] === 'string' ? input['media_filename'] : undefined;
+    return { media_id: state.media.put(msgtype as MediaType, data, mime, filename).mediaId };
+  }
+  return extra;
+}
+
+async function appendAndAnnounce(state: FakeState, message: KfLogMessage, deliver: unknown): Promise<AppendResult> {
+  state.log.append(state.opts.openKfid, message);
+  const callbacks = deliver === false ? [] : await state.callbacks.announce(state.callbackUrls);
+  return { msgid: message.msgid, message, callbacks };
+}
+
+function newMsgid(): string {
+  return randomId(32);
+}
+
+/** A WeCom customer writes to the kf account (origin 3). */
+export async function customerMessage(state: FakeState, input: CustomerMessageInput): Promise<AppendResult> {
+  const externalUserid = requireString(input, 'external_userid');
+  const msgtype = requireString(input, 'msgtype');
+  const message: KfLogMessage = {
+    msgid: newMsgid(),
+    open_kfid: state.opts.openKfid,
+    external_userid: externalUserid,
+    send_time: state.clock.nowSeconds(),
+    origin: 3,
+    msgtype,
+    [msgtype]: buildPayload(state, msgtype, input),
+  };
+  state.sessions.customerActivity(externalUserid);
+  return appendAndAnnounce(state, message, input.deliver);
+}
+
+/** A WeCom customer scans a contact-way URL: an enter_session event with scene, scene_param and welcome_code. */
+export async function scan(state: FakeState, input: ScanInput): Promise<ScanResult> {
+  const externalUserid = requireString(input, 'external_userid');
+  let url: URL;
+  try {
+    url = new URL(requireString(input, 'url'));
+  } catch (err) {
+    if (err instanceof ControlError) throw err;
+    throw new ControlError('CONTROL_BAD_REQUEST', 'url is not a URL');
+  }
+  const encScene = url.searchParams.get('enc_scene');
+  const scene = encScene === null ? undefined : state.contactWays.get(encScene);
+  if (url.host !== 'work.weixin.qq.com' || url.pathname !== `/kf/${state.kfcId}` || scene === undefined) {
+    // WeCom sends no callback for a URL it did not issue or whose parameters were altered (reference §3.3).
+    throw new ControlError('CONTROL_BAD_REQUEST', 'url is not a contact-way URL issued by this fake');
+  }
+  const sceneParam = url.searchParams.get('scene_param');
+  if (sceneParam !== null && Buffer.byteLength(sceneParam, 'utf8') > MAX_SCENE_PARAM_BYTES) {
+    throw new ControlError('CONTROL_BAD_REQUEST', `scene_param exceeds ${MAX_SCENE_PARAM_BYTES} bytes`);
+  }
+  let welcomeCode: string | null = null;
+  if (input.with_welcome_code !== false) {
+    welcomeCode = randomId(43);
+    state.eventCodes.register(welcomeCode, externalUserid, WELCOME_CODE_MS);
+  }
+  const event: Record<string, unknown> = {
+    event_type: 'enter_session',
+    open_kfid: state.opts.openKfid,
+    external_userid: externalUserid,
+    scene,
+    ...(sceneParam !== null ? { scene_param: sceneParam } : {}),
+    ...(welcomeCode !== null ? { welcome_code: welcomeCode } : {}),
+  };
+  const message: KfLogMessage = { msgid: newMsgid(), send_time: state.clock.nowSeconds(), origin: 4, msgtype: 'event', event };
+  state.sessions.customerActivity(externalUserid);
+  const appended = await appendAndAnnounce(state, message, input.deliver);
+  return { ...appended, welcome_code: welcomeCode, scene, scene_param: sceneParam };
+}
+
+/** A human servicer writes from the WeCom client (origin 5); sync_msg returns it, a bot relay should not echo it. */
+export async function servicerMessage(state: FakeState, input: ServicerMessageInput): Promise<AppendResult> {
+  const externalUserid = requireString(input, 'external_userid');
+  const servicer = requireString(input, 'servicer_userid');
+  const msgtype = typeof input.msgtype === 'string' && input.msgtype !== '' ? input.msgtype : 'text';
+  const message: KfLogMessage = {
+    msgid: newMsgid(),
+    open_kfid: state.opts.openKfid,
+    external_userid: externalUserid,
+    send_time: state.clock.nowSeconds(),
+    origin: 5,
+    servicer_userid: servicer,
+    msgtype,
+    [msgtype]: buildPayload(state, msgtype, input),
+  };
+  return appendAndAnnounce(state, message, input.deliver);
+}
+
+/** A system event (origin 4) such as msg_send_fail; open_kfid defaults to the fake's kf account. */
+export async function systemEvent(state: FakeState, input: EventInput): Promise<AppendResult> {
+  requireString(input, 'event_type');
+  const { deliver, ...fields } = input;
+  const event = { open_kfid: state.opts.openKfid, ...fields };
+  const message: KfLogMessage = { msgid: newMsgid(), send_time: state.clock.nowSeconds(), origin: 4, msgtype: 'event', event };
+  return appendAndAnnounce(state, message, deliver);
+}
