@@ -89,6 +89,11 @@ export class FakeWecomControl {
     return (await this.#get<{ messages: KfLogMessage[] }>('messages')).messages;
   }
 
+  /** msgid → wall-clock ms when a sync_msg answer first carried it. */
+  async served(): Promise<Record<string, number>> {
+    return (await this.#get<{ served: Record<string, number> }>('served')).served;
+  }
+
   /** Customer sessions. */
   async sessions(): Promise<SessionInfo[]> {
     return (await this.#get<{ sessions: SessionInfo[] }>('sessions')).sessions;

@@ -63,6 +63,7 @@ const POST_ROUTES: Record<string, Route> = {
 const GET_ROUTES: Record<string, Route> = {
   sent: (f, _b, q) => ({ sent: f.sent(q.has('touser') ? { touser: q.get('touser') ?? '' } : {}) }),
   messages: (f) => ({ messages: f.messages() }),
+  served: (f) => ({ served: f.served() }),
   sessions: (f) => ({ sessions: f.sessions() }),
   faults: (f) => ({ pending: f.faultsPending() }),
   stats: (f) => f.stats(),

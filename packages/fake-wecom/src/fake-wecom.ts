@@ -107,6 +107,11 @@ export class FakeWecom {
     return this.#state.log.all();
   }
 
+  /** msgid → wall-clock ms when a sync_msg answer first carried it. */
+  served(): Record<string, number> {
+    return this.#state.log.served();
+  }
+
   /** Customer sessions (service state, send window). */
   sessions(): SessionInfo[] {
     return this.#state.sessions.all();

@@ -8,6 +8,8 @@ interface LogEntry {
   seq: number;
   openKfid: string;
   message: KfLogMessage;
+  /** Wall-clock ms when a sync_msg answer first carried this message (benchmarks measure latency from here). */
+  firstServedAt?: number;
 }
 
 /** sync_msg returns the last 3 days only (reference §2.2). */
@@ -61,6 +63,8 @@ export class KfMessageLog {
       (e) => e.seq > after && e.openKfid === openKfid && e.message.send_time * 1000 >= oldest,
     );
     const taken = eligible.slice(0, limit);
+    const servedAt = Date.now();
+    for (const e of taken) e.firstServedAt ??= servedAt;
     const last = taken[taken.length - 1];
     const position = last ? last.seq : Math.max(after, this.#lastSeq);
     return {
@@ -68,6 +72,13 @@ export class KfMessageLog {
       nextCursor: this.#encodeCursor(position),
       hasMore: eligible.length > taken.length,
     };
+  }
+
+  /** msgid → wall-clock ms when a sync_msg answer first carried it, for messages served so far. */
+  served(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const e of this.#entries) if (e.firstServedAt !== undefined) out[e.message.msgid] = e.firstServedAt;
+    return out;
   }
 
   /** Forgets the messages (positions keep growing). */

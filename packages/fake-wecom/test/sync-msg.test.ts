@@ -21,6 +21,21 @@ async function say(user: string, content: string): Promise<string> {
 }
 
 describe('kf/sync_msg', () => {
+  it('records when a message was first carried by a sync answer (benchmarks measure latency from there)', async () => {
+    const first = await say('wmServed', 'one');
+    const second = await say('wmServed', 'two');
+    expect(fake.served()).toEqual({});
+    const before = Date.now();
+    const page = await wecom.sync({ limit: 1 });
+    const servedAt = fake.served();
+    expect(Object.keys(servedAt)).toEqual([first]);
+    expect(servedAt[first]).toBeGreaterThanOrEqual(before);
+    await wecom.sync({ cursor: page['next_cursor'] as string });
+    await wecom.sync({});
+    expect(Object.keys(fake.served()).sort()).toEqual([first, second].sort());
+    expect(fake.served()[first]).toBe(servedAt[first]);
+  });
+
   it('pages with limit, has_more and next_cursor, in order, without repeats or gaps', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push(await say('wmPager', `m${i}`));
