@@ -11,3 +11,6 @@ export type { StateBackend } from './state/state-backend.js';
 export * from './state/index.js';
 export { ERROR_CATALOG, type ErrorCode } from './errors/error-catalog.js';
 export { RelayError, isRelayError } from './errors/relay-error.js';
+export * from './state/memory/index.js';
+export * from './state/sqlite/index.js';
+export * from './state/redis/index.js';

@@ -61,6 +61,7 @@ export class RelayNode {
     const binding = new BindingService({
       bindings: backend.bindings,
       pending: backend.pendingBindings,
+      ledger: backend.outbound,
       wecom: wecom.kf,
       delivery: this.delivery,
       openKfid: config.wecom.openKfid,
@@ -70,6 +71,7 @@ export class RelayNode {
     });
     const dispatcher = new InboundDispatcher({
       bindings: backend.bindings,
+      ledger: backend.outbound,
       dedup: backend.dedup,
       binding,
       delivery: this.delivery,
@@ -91,6 +93,7 @@ export class RelayNode {
       binding,
       replies: new ReplyService({
         bindings: backend.bindings,
+        ledger: backend.outbound,
         wecom: {
           sendText: (req) => wecom.kf.sendText(req),
           sendImage: (req) => wecom.kf.sendImage(req),

@@ -17,11 +17,11 @@ describe('decodeGatewayFrame: plain dialect', () => {
   const cases: Array<[string, GatewayCommand]> = [
     [
       '{"type":"hello","gateway_id":"gw-1","auth_token":"tok"}',
-      { type: 'hello', gatewayId: 'gw-1', authToken: 'tok', delivery: 'legacy' },
+      { type: 'hello', gatewayId: 'gw-1', authToken: 'tok', delivery: 'legacy', features: [] },
     ],
     [
       '{"type":"hello","gateway_id":"gw-1","auth_token":"tok","delivery":"ack","resume_after":"1700000000000-0"}',
-      { type: 'hello', gatewayId: 'gw-1', authToken: 'tok', delivery: 'ack', resumeAfter: '1700000000000-0' },
+      { type: 'hello', gatewayId: 'gw-1', authToken: 'tok', delivery: 'ack', resumeAfter: '1700000000000-0', features: [] },
     ],
     [
       '{"type":"reply","id":"r-1","external_user_id":"wmAbc","content":"你好"}',
@@ -45,6 +45,7 @@ describe('decodeGatewayFrame: plain dialect', () => {
       gatewayId: 'g',
       authToken: 't',
       delivery: 'legacy',
+      features: [],
     });
   });
 });
@@ -53,11 +54,11 @@ describe('decodeGatewayFrame: cs dialect', () => {
   const cases: Array<[string, GatewayCommand]> = [
     [
       '{"type":"cs_hello","platform":"wecom","gateway_id":"gw-1","auth_token":"tok"}',
-      { type: 'hello', gatewayId: 'gw-1', authToken: 'tok', delivery: 'legacy' },
+      { type: 'hello', gatewayId: 'gw-1', authToken: 'tok', delivery: 'legacy', features: [] },
     ],
     [
       '{"type":"cs_hello","gateway_id":"gw-1","auth_token":"tok","delivery":"ack","resume_after":"5-0"}',
-      { type: 'hello', gatewayId: 'gw-1', authToken: 'tok', delivery: 'ack', resumeAfter: '5-0' },
+      { type: 'hello', gatewayId: 'gw-1', authToken: 'tok', delivery: 'ack', resumeAfter: '5-0', features: [] },
     ],
     [
       '{"type":"cs_reply","platform":"wecom","id":"r-1","customer_id":"wmAbc","content":"hi"}',
@@ -300,3 +301,23 @@ describe('encodeGatewayEvent', () => {
     expect(JSON.parse(frame).content).toBe(content);
   });
 });
+
+describe('opt-in send_failed', () => {
+  it('reads features from hello, keeping known ones and ignoring the rest', () => {
+    const r = decodeGatewayFrame('{"type":"hello","gateway_id":"g","auth_token":"t","features":["send_failed","future_thing"]}');
+    expect(r).toMatchObject({ ok: true, command: { type: 'hello', features: ['send_failed'] } });
+    const old = decodeGatewayFrame('{"type":"hello","gateway_id":"g","auth_token":"t"}');
+    expect(old).toMatchObject({ ok: true, command: { features: [] } });
+  });
+
+  it('encodes send_failed in both dialects', () => {
+    const event = { type: 'send_failed', id: 'r1', externalUserId: 'u1', msgid: 'm1', failType: 10, reason: 'user rejected' } as const;
+    expect(encodeGatewayEvent('plain', event)).toBe(
+      '{"type":"send_failed","id":"r1","external_user_id":"u1","msgid":"m1","fail_type":10,"reason":"user rejected"}',
+    );
+    expect(encodeGatewayEvent('cs', event)).toBe(
+      '{"type":"cs_send_failed","platform":"wecom","id":"r1","customer_id":"u1","msgid":"m1","fail_type":10,"reason":"user rejected"}',
+    );
+  });
+});
+

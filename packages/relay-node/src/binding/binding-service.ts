@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BindingStore } from '../state/binding-store.js';
 import type { PendingBindingStore } from '../state/pending-binding-store.js';
+import type { OutboundLedger } from '../state/outbound-ledger.js';
 import type { DeliveryService } from '../delivery/delivery-service.js';
 import { bindingConfirmationText } from './confirmation-text.js';
 
@@ -26,6 +27,8 @@ export interface BindingWecom {
 export interface BindingServiceOptions {
   bindings: BindingStore;
   pending: PendingBindingStore;
+  /** Counts the confirmation against the user's 5-message window. */
+  ledger: OutboundLedger;
   wecom: BindingWecom;
   delivery: Pick<DeliveryService, 'enqueue'>;
   openKfid: string;
@@ -100,7 +103,8 @@ export class BindingService {
           this.o.logger.info({ err, externalUserId }, 'welcome code refused; confirming with send_msg');
         }
       }
-      await this.o.wecom.sendText({ openKfid: this.o.openKfid, toUser: externalUserId, content });
+      const { msgid } = await this.o.wecom.sendText({ openKfid: this.o.openKfid, toUser: externalUserId, content });
+      await this.o.ledger.recordSend(externalUserId, msgid, null, 0);
     } catch (err) {
       // The binding stands even if WeCom refuses the confirmation (e.g. outside the 48 h window).
       this.o.logger.warn({ err, externalUserId }, 'binding confirmation could not be sent');

@@ -1,4 +1,4 @@
-import type { DeliveryMode, GatewayEvent } from '@wecom-relay/shared';
+import type { DeliveryMode, GatewayEvent, GatewayFeature } from '@wecom-relay/shared';
 
 /** What delivery needs of a gateway's socket (the gateway layer's session satisfies it). */
 export interface DeliverySession {
@@ -6,6 +6,8 @@ export interface DeliverySession {
   readonly sessionId: string;
   readonly delivery: DeliveryMode;
   readonly resumeAfter: string | undefined;
+  /** Optional events the gateway asked for; others are skipped at delivery. */
+  readonly features: readonly GatewayFeature[];
   /** Epoch ms when the socket was opened. */
   readonly openedAt: number;
   readonly isOpen: boolean;

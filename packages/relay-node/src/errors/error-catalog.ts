@@ -44,6 +44,9 @@ export const ERROR_CATALOG = {
   IMAGE_INVALID: { message: 'image_data is not valid base64 of a supported image' },
   IMAGE_TOO_LARGE: { message: 'image exceeds the upload limit' },
 
+  SEND_WINDOW_CLOSED: {
+    message: "WeCom allows at most 5 messages within 48 h of the customer's last message, while the session is not with a human servicer",
+  },
   WECOM_API_ERROR: { message: 'WeCom refused the request' },
   WECOM_UNAVAILABLE: { message: 'WeCom could not be reached' },
   WECOM_MEDIA_TOO_LARGE: { message: 'media exceeds the download limit' },

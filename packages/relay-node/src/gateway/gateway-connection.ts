@@ -202,6 +202,7 @@ export class GatewayConnection {
         dialect,
         delivery: hello.delivery,
         resumeAfter: hello.resumeAfter,
+        features: hello.features,
         remoteAddress: this.init.remoteAddress,
         openedAt: this.init.now(),
         sessionId: this.sessionId,

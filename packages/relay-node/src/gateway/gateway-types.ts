@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DeliveryMode, Dialect, GatewayCommand, GatewayEvent, HelloCommand } from '@wecom-relay/shared';
+import type { DeliveryMode, Dialect, GatewayCommand, GatewayEvent, GatewayFeature, HelloCommand } from '@wecom-relay/shared';
 
 /** One authenticated gateway connection, as the application sees it. */
 export interface GatewaySession {
@@ -7,6 +7,8 @@ export interface GatewaySession {
   readonly dialect: Dialect;
   readonly delivery: DeliveryMode;
   readonly resumeAfter: string | undefined;
+  /** Optional events the gateway asked for in hello. */
+  readonly features: readonly GatewayFeature[];
   readonly remoteAddress: string;
   /** Clock time (ms) when the hello was accepted. */
   readonly openedAt: number;

@@ -1,6 +1,6 @@
 import { WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import { encodeGatewayEvent, type DeliveryMode, type Dialect, type GatewayEvent } from '@wecom-relay/shared';
+import { encodeGatewayEvent, type DeliveryMode, type Dialect, type GatewayEvent, type GatewayFeature } from '@wecom-relay/shared';
 import { ERROR_CATALOG } from '../errors/error-catalog.js';
 import { RelayError } from '../errors/relay-error.js';
 import { clampCloseReason } from './frame-peek.js';
@@ -62,6 +62,7 @@ export interface SocketSessionInit {
   dialect: Dialect;
   delivery: DeliveryMode;
   resumeAfter: string | undefined;
+  features: readonly GatewayFeature[];
   remoteAddress: string;
   openedAt: number;
   sessionId: string;
@@ -73,6 +74,7 @@ export class SocketSession implements GatewaySession {
   readonly dialect: Dialect;
   readonly delivery: DeliveryMode;
   readonly resumeAfter: string | undefined;
+  readonly features: readonly GatewayFeature[];
   readonly remoteAddress: string;
   readonly openedAt: number;
   readonly sessionId: string;
@@ -86,6 +88,7 @@ export class SocketSession implements GatewaySession {
     this.dialect = init.dialect;
     this.delivery = init.delivery;
     this.resumeAfter = init.resumeAfter;
+    this.features = init.features;
     this.remoteAddress = init.remoteAddress;
     this.openedAt = init.openedAt;
     this.sessionId = init.sessionId;

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { WECOM_ORIGIN, type KfEvent, type KfMessage } from '@wecom-relay/shared';
 import type { BindingStore } from '../state/binding-store.js';
 import type { DedupStore } from '../state/dedup-store.js';
+import type { OutboundLedger } from '../state/outbound-ledger.js';
 import type { RelayMetrics } from '../observability/metrics.js';
 import type { BindingService } from '../binding/binding-service.js';
 import type { DeliveryService } from '../delivery/delivery-service.js';
@@ -19,6 +20,7 @@ const FIRST_PULL_MAX_AGE_S = 10 * 60;
 export interface InboundDispatcherOptions {
   bindings: BindingStore;
   dedup: DedupStore;
+  ledger: OutboundLedger;
   binding: BindingService;
   delivery: DeliveryService;
   logger: Logger;
@@ -61,6 +63,8 @@ export class InboundDispatcher {
       return;
     }
     const user = message.external_userid;
+    // The customer wrote: WeCom's 48 h / 5-message send window starts again.
+    await this.o.ledger.customerSpoke(user, (Number(message.send_time) || this.now() / 1000) * 1000);
     const text = msgtype === 'text' ? String((message.text as { content?: unknown } | undefined)?.content ?? '') : '';
     if (text && (await this.o.binding.bindByTypedToken(user, text))) {
       metrics.messagesIn.inc({ msgtype, outcome: 'binding' });
@@ -89,14 +93,43 @@ export class InboundDispatcher {
         }
         return;
       }
-      case 'msg_send_fail':
-        this.o.logger.warn(
-          { externalUserId: e.external_userid, failMsgid: e.fail_msgid, failType: e.fail_type },
-          'WeCom could not deliver a message to the user',
-        );
+      case 'msg_send_fail': {
+        const failMsgid = typeof e.fail_msgid === 'string' ? e.fail_msgid : '';
+        const failType = Number(e.fail_type) || 0;
+        this.o.logger.warn({ externalUserId: e.external_userid, failMsgid, failType }, 'WeCom could not deliver a message to the user');
+        const sender = failMsgid ? await this.o.ledger.senderOf(failMsgid) : null;
+        if (sender) {
+          await this.o.delivery.enqueue(sender.gatewayId, {
+            type: 'send_failed',
+            id: sender.requestId,
+            externalUserId: sender.externalUserId,
+            msgid: failMsgid,
+            failType,
+            reason: sendFailReason(failType),
+          });
+        }
         return;
+      }
       default:
         this.o.logger.debug({ eventType: e.event_type }, 'kf event ignored');
     }
   }
+}
+
+/** WeCom's msg_send_fail fail_type in words (reference §2.2; 11 and 12 UNCONFIRMED). */
+function sendFailReason(failType: number): string {
+  const reasons: Record<number, string> = {
+    1: 'the kf account was deleted',
+    2: 'the app was closed',
+    4: 'the session expired (more than 48 h since the customer wrote)',
+    5: 'the session was closed',
+    6: 'more than 5 messages were sent since the customer wrote',
+    7: 'no WeChat Channels account is bound',
+    8: 'the enterprise is not verified',
+    9: 'no WeChat Channels account is bound and the enterprise is not verified',
+    10: 'the user rejected the message',
+    11: 'no enterprise member has logged into the WeCom app',
+    12: 'this message type is not allowed for the kf component',
+  };
+  return reasons[failType] ?? 'unknown reason';
 }

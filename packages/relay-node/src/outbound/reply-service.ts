@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ImageReplyCommand, ReplyCommand } from '@wecom-relay/shared';
 import type { BindingStore } from '../state/binding-store.js';
+import type { OutboundLedger } from '../state/outbound-ledger.js';
+import { WINDOW_ERRCODES, explainClosedWindow } from './send-window.js';
 import type { RelayMetrics } from '../observability/metrics.js';
 import { RelayError } from '../errors/relay-error.js';
 
@@ -22,11 +24,15 @@ export interface ReplyWecom {
   upload(type: 'image', data: Buffer, filename: string, mime: string): Promise<string>;
 }
 
+/** WeCom can report a failed delivery (msg_send_fail) up to the 3 days it keeps messages. */
+const SENDER_TTL_MS = 3 * 24 * 3600 * 1000;
+
 /** Sends gateways' replies to WeCom users, only to users bound to the replying gateway. */
 export class ReplyService {
   constructor(
     private readonly o: {
       bindings: BindingStore;
+      ledger: OutboundLedger;
       wecom: ReplyWecom;
       openKfid: string;
       logger: Logger;
@@ -37,7 +43,7 @@ export class ReplyService {
   /** Sends a text reply; resolves to WeCom's msgid. */
   async reply(gatewayId: string, cmd: ReplyCommand): Promise<string> {
     await this.assertBound(gatewayId, cmd.externalUserId, cmd.id);
-    return this.observe('text', () =>
+    return this.observe('text', gatewayId, cmd, () =>
       this.o.wecom.sendText({ openKfid: this.o.openKfid, toUser: cmd.externalUserId, content: cmd.content, msgid: clientMsgid() }),
     );
   }
@@ -54,7 +60,7 @@ export class ReplyService {
     if (data.length > MAX_IMAGE_BYTES) {
       throw new RelayError('IMAGE_TOO_LARGE', `image is ${data.length} bytes; the limit is ${MAX_IMAGE_BYTES}`, { id: cmd.id });
     }
-    return this.observe('image', async () => {
+    return this.observe('image', gatewayId, cmd, async () => {
       const mediaId = await this.o.wecom.upload('image', data, `reply.${ext}`, cmd.imageMime.toLowerCase());
       return this.o.wecom.sendImage({ openKfid: this.o.openKfid, toUser: cmd.externalUserId, mediaId, msgid: clientMsgid() });
     });
@@ -66,15 +72,28 @@ export class ReplyService {
     }
   }
 
-  private async observe(msgtype: string, send: () => Promise<{ msgid: string }>): Promise<string> {
+  private async observe(
+    msgtype: string,
+    gatewayId: string,
+    cmd: { id: string; externalUserId: string },
+    send: () => Promise<{ msgid: string }>,
+  ): Promise<string> {
+    const user = cmd.externalUserId;
     try {
       const { msgid } = await send();
       this.o.metrics.messagesOut.inc({ msgtype, outcome: 'ok' });
+      await this.o.ledger
+        .recordSend(user, msgid, { gatewayId, requestId: cmd.id, externalUserId: user }, SENDER_TTL_MS)
+        .catch((err: unknown) => this.o.logger.warn({ err, msgid }, 'could not record a sent message'));
       return msgid;
     } catch (err) {
       const errcode = (err as { errcode?: unknown }).errcode;
       const code = (err as { code?: unknown }).code;
       this.o.metrics.messagesOut.inc({ msgtype, outcome: typeof errcode === 'number' ? String(errcode) : 'unavailable' });
+      if (typeof errcode === 'number' && WINDOW_ERRCODES.has(errcode)) {
+        const window = await this.o.ledger.window(user).catch(() => ({ lastCustomerAt: null, sentSince: 0 }));
+        throw new RelayError('SEND_WINDOW_CLOSED', explainClosedWindow(errcode, window), { wecomErrcode: errcode }, { cause: err });
+      }
       if (code === 'WECOM_API_ERROR' || code === 'WECOM_UNAVAILABLE') {
         throw new RelayError(code, (err as Error).message, typeof errcode === 'number' ? { wecomErrcode: errcode } : {}, {
           cause: err,

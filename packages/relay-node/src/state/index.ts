@@ -5,4 +5,5 @@ export type { SyncCoordinator, SyncLease, CallbackToken } from './sync-coordinat
 export type { PresenceMap, PresenceEntry } from './presence-map.js';
 export type { NodeBus, BusMessage } from './node-bus.js';
 export type { AccessTokenStore } from './access-token-store.js';
+export type { OutboundLedger, SentReply, SendWindow } from './outbound-ledger.js';
 export type { DeliveryQueue, QueuedItem } from './delivery-queue.js';

@@ -10,6 +10,7 @@ import {
   RedisDedupStore,
   RedisDeliveryQueue,
   RedisNodeBus,
+  RedisOutboundLedger,
   RedisPendingBindingStore,
   RedisPresenceMap,
   RedisSyncCoordinator,
@@ -73,6 +74,7 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
     bus,
     queue: new RedisDeliveryQueue(base),
     accessTokens: new RedisAccessTokenStore(base),
+    outbound: new RedisOutboundLedger(base),
   };
   let closing: Promise<void> | null = null;
   return {

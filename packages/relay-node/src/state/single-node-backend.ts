@@ -7,7 +7,7 @@ import {
   SqlitePendingBindingStore,
   SqliteSyncCoordinator,
 } from './sqlite/index.js';
-import { MemoryNodeBus, MemoryPresenceMap } from './memory/index.js';
+import { MemoryNodeBus, MemoryOutboundLedger, MemoryPresenceMap } from './memory/index.js';
 import { MemoryAccessTokenStore } from './memory/memory-access-token-store.js';
 
 /**
@@ -25,6 +25,7 @@ export function createSingleNodeBackend(options: { databasePath: string }): Stat
     bus: new MemoryNodeBus(),
     queue: new SqliteDeliveryQueue(db),
     accessTokens: new MemoryAccessTokenStore(),
+    outbound: new MemoryOutboundLedger(),
   };
   let closing: Promise<void> | null = null;
   return {

@@ -6,6 +6,7 @@ import type { NodeBus } from './node-bus.js';
 import type { PendingBindingStore } from './pending-binding-store.js';
 import type { PresenceMap } from './presence-map.js';
 import type { SyncCoordinator } from './sync-coordinator.js';
+import type { OutboundLedger } from './outbound-ledger.js';
 
 /** Every piece of shared state a node uses, from one backend (single-node SQLite + memory, or Redis). */
 export interface StateBackend {
@@ -18,6 +19,7 @@ export interface StateBackend {
   readonly bus: NodeBus;
   readonly queue: DeliveryQueue;
   readonly accessTokens: AccessTokenStore;
+  readonly outbound: OutboundLedger;
   /** Whether the backend is reachable right now (readiness). */
   isLive(): boolean;
   /** Closes every store, then the connections the backend opened. Idempotent. */

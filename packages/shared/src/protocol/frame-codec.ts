@@ -10,7 +10,7 @@ import {
   unbindAllFrameSchema,
 } from './frame-schemas.js';
 import { jsonNestsDeeperThan } from './json-depth.js';
-import type { Dialect, GatewayCommand, GatewayEvent } from './messages.js';
+import type { Dialect, GatewayCommand, GatewayEvent, GatewayFeature } from './messages.js';
 
 /** Why a gateway frame could not be decoded; sent back to the gateway as the error's `code`. */
 export type DecodeErrorCode = 'FRAME_MALFORMED' | 'FRAME_UNKNOWN_TYPE' | 'FRAME_INVALID' | 'CONTENT_TOO_LONG';
@@ -34,6 +34,8 @@ const COMMAND_TYPES: ReadonlySet<string> = new Set<CommandType>([
   'unbind_all',
   'delivery_ack',
 ]);
+
+const KNOWN_FEATURES: ReadonlySet<string> = new Set<GatewayFeature>(['send_failed']);
 
 /** Ack/error ids that name a command rather than a gateway request id; the cs dialect prefixes these (`cs_hello`). */
 const COMMAND_NAMED_IDS: ReadonlySet<string> = new Set(['hello', 'unbind_all']);
@@ -102,7 +104,7 @@ function toCommand(type: CommandType, input: Record<string, unknown>): Parsed {
     case 'hello': {
       const r = helloFrameSchema.safeParse(input);
       if (!r.success) return { ok: false, error: r.error };
-      const { gateway_id, auth_token, delivery, resume_after } = r.data;
+      const { gateway_id, auth_token, delivery, resume_after, features } = r.data;
       return {
         ok: true,
         value: {
@@ -111,6 +113,7 @@ function toCommand(type: CommandType, input: Record<string, unknown>): Parsed {
           authToken: auth_token,
           delivery: delivery ?? 'legacy',
           ...(resume_after != null ? { resumeAfter: resume_after } : {}),
+          features: (features ?? []).filter((f): f is GatewayFeature => KNOWN_FEATURES.has(f)),
         },
       };
     }
@@ -193,6 +196,17 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
       // The deployed relay's hello ack is exactly {"type":"cs_ack","id":"cs_hello"}; gateways may compare it whole.
       if (event.id === 'hello') return JSON.stringify({ type, id: commandId(event.id) });
       return JSON.stringify({ type, platform, id: commandId(event.id), msgid: event.msgid });
+    case 'send_failed':
+      return JSON.stringify({
+        type,
+        platform,
+        id: event.id,
+        [userKey]: event.externalUserId,
+        msgid: event.msgid,
+        fail_type: event.failType,
+        reason: event.reason,
+        delivery_id: event.deliveryId,
+      });
     case 'error':
       return JSON.stringify({
         type,

@@ -30,6 +30,8 @@ export const helloFrameSchema = z.object({
   auth_token: str().min(1, 'must not be empty').max(MAX_AUTH_TOKEN_LENGTH, `must be at most ${MAX_AUTH_TOKEN_LENGTH} characters`),
   delivery: z.enum(['ack', 'legacy'], { error: 'must be "ack" or "legacy"' }).nullish(),
   resume_after: id().nullish(),
+  // Unknown feature names are ignored (a newer gateway may know more than this relay), not refused.
+  features: z.array(z.string().max(64)).max(32).nullish(),
 });
 
 /** `reply` / `cs_reply`; the byte limit on content is checked by the codec so it can answer CONTENT_TOO_LONG. */

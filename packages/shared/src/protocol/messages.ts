@@ -23,7 +23,12 @@ export interface HelloCommand {
   delivery: DeliveryMode;
   /** Additive: with `ack` delivery, resume after this delivery id instead of the last acknowledged one. */
   resumeAfter?: string;
+  /** Additive: optional events the gateway wants, e.g. `send_failed`. Old gateways send none and get none. */
+  features: GatewayFeature[];
 }
+
+/** Optional events a gateway may ask for in hello (`features`). */
+export type GatewayFeature = 'send_failed';
 
 /** Text back to a WeCom user. */
 export interface ReplyCommand {
@@ -134,10 +139,29 @@ export interface ErrorEvent {
   wecomErrcode?: number;
 }
 
+/**
+ * Opt-in (`features: ["send_failed"]`): WeCom reported later (msg_send_fail) that a reply it had accepted was not
+ * delivered to the user. Sent to the gateway whose reply it was.
+ */
+export interface SendFailedEvent {
+  type: 'send_failed';
+  /** The id of the gateway's reply request. */
+  id: string;
+  externalUserId: string;
+  /** WeCom's msgid of the failed message. */
+  msgid: string;
+  /** WeCom's fail_type (e.g. 4 session expired, 6 over the 5-message limit, 10 user rejected). */
+  failType: number;
+  /** A readable reason for fail_type. */
+  reason: string;
+  deliveryId?: string;
+}
+
 /** Everything the relay may send a gateway, before encoding. */
 export type GatewayEvent =
   | InboundEvent
   | BindingResolvedEvent
+  | SendFailedEvent
   | BindingClearedEvent
   | CreateBindingAckEvent
   | AckEvent
@@ -149,4 +173,5 @@ export type GatewayEvent =
  */
 export type QueuedEvent =
   | (Omit<InboundEvent, 'mediaData' | 'mediaMime'> & { mediaId?: string })
-  | BindingResolvedEvent;
+  | BindingResolvedEvent
+  | SendFailedEvent;

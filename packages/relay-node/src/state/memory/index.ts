@@ -7,3 +7,4 @@ export { MemoryNodeBus, MemoryBusHub, type MemoryNodeBusOptions } from './memory
 export { MemoryDeliveryQueue, type MemoryDeliveryQueueOptions } from './memory-delivery-queue.js';
 export { MemoryAccessTokenStore, type MemoryAccessTokenStoreOptions } from './memory-access-token-store.js';
 export { parseNumericDeliveryId } from './numeric-delivery-id.js';
+export { MemoryOutboundLedger } from './memory-outbound-ledger.js';

@@ -16,6 +16,8 @@
  *   P{gw:<gatewayId>}:owner           hash  {node, gen}; gen survives release so generations only grow
  *   P{gw:<gatewayId>}:queue           stream of queued events (field `event` = JSON); ids are delivery ids
  *   P{gw:<gatewayId>}:acked           string last acked stream id (only moves forward)
+ *   P{gw:<gatewayId>}:dedup:<key>     string stream id appended under that dedup key (e.g. msgid), PX = dedup ttl;
+ *                                     separate from the stream so it outlives acks and trims
  *   P{node:<nodeId>}:alive            string '1', PX = heartbeat ttl; the node's claims count only while it exists
  *   P{node:<nodeId>}:owned            set   gateways the node holds (best effort, for metrics)
  *   P{access-token}:value             hash  {token, expiresAt}
@@ -33,3 +35,4 @@ export { RedisDeliveryQueue, type RedisDeliveryQueueOptions } from './redis-deli
 export { RedisAccessTokenStore, type RedisAccessTokenStoreOptions } from './redis-access-token-store.js';
 export { DEFAULT_KEY_PREFIX } from './keyspace.js';
 export { REDIS_KEY_LAYOUT } from './key-layout.js';
+export { RedisOutboundLedger, type RedisOutboundLedgerOptions } from './redis-outbound-ledger.js';

@@ -1,0 +1,50 @@
+import type { OutboundLedger, SendWindow, SentReply } from '../outbound-ledger.js';
+
+/** Windows are forgotten after this long without activity; WeCom's window lasts 48 h. */
+const WINDOW_TTL_MS = 3 * 24 * 3600 * 1000;
+
+/** In-memory outbound ledger with lazy expiry. */
+export class MemoryOutboundLedger implements OutboundLedger {
+  private readonly windows = new Map<string, SendWindow & { touchedAt: number }>();
+  private readonly senders = new Map<string, { sender: SentReply; expiresAt: number }>();
+  private readonly now: () => number;
+
+  constructor(options: { now?: () => number } = {}) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async customerSpoke(externalUserId: string, atMs: number): Promise<void> {
+    const w = this.current(externalUserId);
+    if (w.lastCustomerAt !== null && w.lastCustomerAt >= atMs) return;
+    this.windows.set(externalUserId, { lastCustomerAt: atMs, sentSince: 0, touchedAt: this.now() });
+  }
+
+  async recordSend(externalUserId: string, msgid: string, sender: SentReply | null, ttlMs: number): Promise<void> {
+    const w = this.current(externalUserId);
+    this.windows.set(externalUserId, { ...w, sentSince: w.sentSince + 1, touchedAt: this.now() });
+    if (sender) this.senders.set(msgid, { sender: { ...sender }, expiresAt: this.now() + ttlMs });
+  }
+
+  async window(externalUserId: string): Promise<SendWindow> {
+    const { lastCustomerAt, sentSince } = this.current(externalUserId);
+    return { lastCustomerAt, sentSince };
+  }
+
+  async senderOf(msgid: string): Promise<SentReply | null> {
+    const entry = this.senders.get(msgid);
+    if (!entry) return null;
+    if (entry.expiresAt <= this.now()) {
+      this.senders.delete(msgid);
+      return null;
+    }
+    return { ...entry.sender };
+  }
+
+  async close(): Promise<void> {}
+
+  private current(user: string): SendWindow & { touchedAt: number } {
+    const w = this.windows.get(user);
+    if (!w || this.now() - w.touchedAt > WINDOW_TTL_MS) return { lastCustomerAt: null, sentSince: 0, touchedAt: this.now() };
+    return w;
+  }
+}
