@@ -1,0 +1,6 @@
+export { GatewayClient } from './gateway-client.js';
+export type { GatewayClientOptions, CloseInfo, BindingOffer } from './gateway-client.js';
+export { GatewayClientError } from './gateway-client-error.js';
+export type { GatewayClientErrorCode } from './gateway-client-error.js';
+export { normalizeInbound, resolvedUser, baseType, frameType, CS_PLATFORM } from './wire-frames.js';
+export type { WireDialect, WireDelivery, WireFrame, InboundMessage } from './wire-frames.js';

@@ -1,0 +1,13 @@
+import { fileURLToPath } from 'node:url';
+import { isAbsolute, join } from 'node:path';
+
+/** The monorepo root, found from this file's place in packages/testkit/src/process. */
+export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/** The repository's own tsx, so spawned processes run the same TypeScript loader as the tests. */
+export const TSX_BIN = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+
+/** Absolute path of a repository-relative file (absolute paths pass through). */
+export function repoPath(relative: string): string {
+  return isAbsolute(relative) ? relative : join(REPO_ROOT, relative);
+}

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { bindByScan } from './support/binding-steps.js';
+import { eventually } from './support/eventually.js';
+import { newUserId, useRelayStack } from './support/relay-stack.js';
+
+const stack = useRelayStack();
+
+describe('acknowledged delivery', () => {
+  it('keeps a message for an offline gateway and delivers it when the gateway comes back', async () => {
+    const s = stack();
+    const gw = await s.gateway({ delivery: 'ack' });
+    const user = newUserId();
+    await bindByScan(s, gw, user);
+    await gw.close();
+
+    const syncsBefore = (await s.fake.control.stats()).calls['kf/sync_msg'] ?? 0;
+    const sent = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'while you were away' });
+    // The relay has pulled the message while nobody was connected.
+    await eventually(async () => {
+      expect((await s.fake.control.stats()).calls['kf/sync_msg'] ?? 0).toBeGreaterThan(syncsBefore);
+    });
+
+    const back = await s.gateway({ gatewayId: gw.gatewayId, delivery: 'ack' });
+    const message = await back.waitForInbound((m) => m.id === sent.msgid);
+    expect(message.content).toBe('while you were away');
+    expect(typeof message.deliveryId).toBe('string');
+  });
+
+  it('delivers an unacknowledged message again after a reconnect, with the same delivery id', async () => {
+    const s = stack();
+    const gw = await s.gateway({ delivery: 'ack', autoAck: false });
+    const user = newUserId();
+    const offer = await gw.createBinding();
+    await s.fake.control.scan({ external_userid: user, url: offer.customerServiceUrl });
+    const resolved = await gw.waitFor((f) => f.type === 'binding_resolved' && f.external_user_id === user);
+    gw.ackDelivery(String(resolved.delivery_id));
+
+    const sent = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'ack me' });
+    const first = await gw.waitForInbound((m) => m.id === sent.msgid);
+    expect(typeof first.deliveryId).toBe('string');
+    await gw.terminate();
+
+    const again = await s.gateway({ gatewayId: gw.gatewayId, delivery: 'ack' });
+    const second = await again.waitForInbound((m) => m.id === sent.msgid);
+    expect(second.deliveryId).toBe(first.deliveryId);
+
+    // Acknowledged now (autoAck): a further reconnect does not bring it back before newer messages.
+    await again.close();
+    const marker = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'marker' });
+    const third = await s.gateway({ gatewayId: gw.gatewayId, delivery: 'ack' });
+    await third.waitForInbound((m) => m.id === marker.msgid);
+    expect(third.inbound().map((m) => m.id)).not.toContain(sent.msgid);
+  });
+});

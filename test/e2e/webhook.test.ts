@@ -1,0 +1,148 @@
+import { randomInt } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { WecomCrypto } from '@wecom-relay/shared';
+import { bindByScan } from './support/binding-steps.js';
+import { newUserId, useRelayStack } from './support/relay-stack.js';
+
+// No polling fallback during this file: every pull must be caused by a callback the test sent.
+const stack = useRelayStack({ relayEnv: { SYNC_POLL_INTERVAL_MS: String(3_600_000) } });
+
+function cryptoFor(s: ReturnType<typeof stack>): WecomCrypto {
+  return new WecomCrypto({ token: s.corp.token, encodingAesKey: s.corp.encodingAesKey, receiveId: s.corp.corpId });
+}
+
+async function syncCalls(s: ReturnType<typeof stack>): Promise<number> {
+  return (await s.fake.control.stats()).calls['kf/sync_msg'] ?? 0;
+}
+
+describe('URL verification (GET /webhook)', () => {
+  it('answers the decrypted echostr as the raw body', async () => {
+    const s = stack();
+    const crypto = cryptoFor(s);
+    const echo = String(randomInt(1e9, 1e10)) + String(randomInt(1e9, 1e10));
+    const echostr = crypto.encrypt(echo);
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const nonce = String(randomInt(1e8, 1e9));
+    const signature = crypto.signature(timestamp, nonce, echostr);
+
+    const res = await fetch(
+      `${s.relay.httpUrl}/webhook?msg_signature=${signature}&timestamp=${timestamp}&nonce=${nonce}&echostr=${encodeURIComponent(echostr)}`,
+    );
+
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(echo);
+  });
+
+  it('refuses a verification whose signature does not match, without revealing the plaintext', async () => {
+    const s = stack();
+    const crypto = cryptoFor(s);
+    const echo = '1616140317555161061';
+    const echostr = crypto.encrypt(echo);
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const wrong = crypto.signature(timestamp, 'other-nonce', echostr);
+
+    const res = await fetch(
+      `${s.relay.httpUrl}/webhook?msg_signature=${wrong}&timestamp=${timestamp}&nonce=12345&echostr=${encodeURIComponent(echostr)}`,
+    );
+
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(await res.text()).not.toContain(echo);
+  });
+});
+
+describe('callbacks (POST /webhook)', () => {
+  it('refuses a callback with a bad signature and pulls nothing because of it', async () => {
+    const s = stack();
+    const gw = await s.gateway();
+    const user = newUserId();
+    await bindByScan(s, gw, user);
+    const pending = await s.fake.control.customerMessage({
+      external_userid: user,
+      msgtype: 'text',
+      content: 'waiting for a real callback',
+      deliver: false,
+    });
+    const syncsBefore = await syncCalls(s);
+
+    const forged = await s.fake.control.callbackRaw({ msg_signature: '0'.repeat(40) });
+
+    expect(forged.status).toBeGreaterThanOrEqual(400);
+    expect(forged.status).toBeLessThan(500);
+    expect(await syncCalls(s)).toBe(syncsBefore);
+    expect(gw.inbound().map((m) => m.id)).not.toContain(pending.msgid);
+
+    // The message is still there for the next genuine callback, exactly once.
+    await s.fake.control.callback({});
+    await gw.waitForInbound((m) => m.id === pending.msgid);
+    expect(gw.inbound().filter((m) => m.id === pending.msgid)).toHaveLength(1);
+  });
+
+  it('refuses a body that is not a WeCom envelope', async () => {
+    const s = stack();
+    const garbage = await s.fake.control.callbackRaw({ body: '<xml><nothing/></xml>' });
+    expect(garbage.status).toBeGreaterThanOrEqual(400);
+    expect(garbage.status).toBeLessThan(500);
+    const health = await fetch(`${s.relay.httpUrl}/healthz`);
+    expect(health.status).toBe(200);
+  });
+
+  it('delivers a message once when WeCom sends the same callback three times at once', async () => {
+    const s = stack();
+    const gw = await s.gateway();
+    const user = newUserId();
+    await bindByScan(s, gw, user);
+    const message = await s.fake.control.customerMessage({
+      external_userid: user,
+      msgtype: 'text',
+      content: 'said once',
+      deliver: false,
+    });
+
+    const results = await s.fake.control.callback({ times: 3, concurrent: true });
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+
+    // A later message is the marker: once it is in, every pull that could have repeated the first one is over.
+    await gw.waitForInbound((m) => m.id === message.msgid);
+    const marker = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'marker' });
+    await gw.waitForInbound((m) => m.id === marker.msgid);
+    expect(gw.inbound().filter((m) => m.id === message.msgid)).toHaveLength(1);
+  });
+
+  it('recovers a window whose sync_msg answer was lost, and delivers its message once', async () => {
+    const s = stack();
+    const gw = await s.gateway();
+    const user = newUserId();
+    await bindByScan(s, gw, user);
+    // WeCom handles the pull, but the answer never arrives: the relay must read that window again.
+    await s.fake.control.faults({ path: 'kf/sync_msg', after: true, dropConnection: true });
+
+    const message = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'answer lost once' });
+    await gw.waitForInbound((m) => m.id === message.msgid);
+    await s.fake.control.callback({});
+    const marker = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'marker 2' });
+    await gw.waitForInbound((m) => m.id === marker.msgid);
+
+    expect(gw.inbound().filter((m) => m.id === message.msgid)).toHaveLength(1);
+    expect(await s.fake.control.faultsPending()).toEqual([]);
+  });
+
+  it('survives access tokens expiring mid-run', async () => {
+    const s = stack();
+    const gw = await s.gateway();
+    const user = newUserId();
+    await bindByScan(s, gw, user);
+    const before = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'before expiry' });
+    await gw.waitForInbound((m) => m.id === before.msgid);
+    const tokensBefore = (await s.fake.control.stats()).tokens_issued;
+
+    await s.fake.control.expireTokens();
+
+    const after = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'after expiry' });
+    await gw.waitForInbound((m) => m.id === after.msgid);
+    const ack = await gw.reply(user, 'still here');
+    expect(ack).toMatchObject({ type: 'ack' });
+    expect(await s.fake.control.sent({ touser: user })).toContainEqual(expect.objectContaining({ content: 'still here' }));
+    expect((await s.fake.control.stats()).tokens_issued).toBeGreaterThan(tokensBefore);
+  });
+});
