@@ -35,6 +35,10 @@ export interface GatewayClientOptions {
   autoAck?: boolean;
   /** How long connect, requests and close wait for the relay (default 10 s). */
   timeoutMs?: number;
+  /** Optional events to ask for in hello, e.g. `send_failed`; none by default, like a deployed gateway. */
+  features?: readonly string[];
+  /** Called with every frame as it arrives (benchmarks time them here). */
+  onFrame?: (frame: WireFrame) => void;
 }
 
 /** How a socket ended. */
@@ -91,7 +95,8 @@ export class GatewayClient {
   readonly gatewayId: string;
   readonly dialect: WireDialect;
 
-  private readonly options: Required<Omit<GatewayClientOptions, 'resumeAfter'>> & { resumeAfter?: string };
+  private readonly options: Required<Omit<GatewayClientOptions, 'resumeAfter' | 'onFrame'>> &
+    Pick<GatewayClientOptions, 'resumeAfter' | 'onFrame'>;
   private socket: WebSocket | null = null;
   private authenticated = false;
   private closedPromise: Promise<CloseInfo>;
@@ -107,6 +112,7 @@ export class GatewayClient {
       delivery: 'legacy',
       autoAck: true,
       timeoutMs: 10_000,
+      features: [],
       ...options,
     };
     this.gatewayId = options.gatewayId;
@@ -131,9 +137,9 @@ export class GatewayClient {
       throw new GatewayClientError('ALREADY_OPEN', 'connect() called while a socket is still open');
     }
     const socket = await this.openSocket();
-    const { gatewayId, authToken, delivery, resumeAfter } = this.options;
+    const { gatewayId, authToken, delivery, resumeAfter, features } = this.options;
     const ack = this.pending.expect(helloAckId(this.dialect));
-    this.write(socket, helloFrame(this.dialect, gatewayId, authToken, delivery, resumeAfter));
+    this.write(socket, helloFrame(this.dialect, gatewayId, authToken, delivery, resumeAfter, features));
     try {
       await ack;
     } catch (err) {
@@ -324,6 +330,7 @@ export class GatewayClient {
     }
 
     this.received.push(frame);
+    this.options.onFrame?.(frame);
     this.pending.settle(frame);
     for (const waiter of [...this.waiters]) {
       if (waiter.predicate(frame)) {

@@ -37,12 +37,14 @@ export function helloFrame(
   authToken: string,
   delivery: WireDelivery,
   resumeAfter: string | undefined,
+  features: readonly string[] = [],
 ): WireFrame {
   const frame: WireFrame = { type: frameType(dialect, 'hello'), gateway_id: gatewayId, auth_token: authToken };
   if (delivery === 'ack') {
     frame.delivery = 'ack';
     if (resumeAfter !== undefined) frame.resume_after = resumeAfter;
   }
+  if (features.length > 0) frame.features = [...features];
   return frame;
 }
 
