@@ -4,7 +4,7 @@
  * fake WeCom's sync answer to the gateway's inbound frame. Numbers, not assertions: run it, read it.
  *
  *   pnpm bench                     # 3 nodes, 3000 gateways, 6000 messages from 600 users
- *   pnpm bench -- --gateways 9000 --messages 20000 --users 2000 --nodes 3
+ *   pnpm bench --gateways 9000 --messages 20000 --users 2000 --nodes 3
  */
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +23,8 @@ import {
 } from '@wecom-relay/testkit';
 
 const { values: flags } = parseArgs({
+  // `pnpm bench -- --x` passes the separator through.
+  args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
     nodes: { type: 'string', default: '3' },
     gateways: { type: 'string', default: '3000' },
@@ -72,6 +74,8 @@ async function main(): Promise<void> {
           WS_PORT: String(p.wsPort),
           LOG_LEVEL: 'warn',
           SYNC_POLL_INTERVAL_MS: '600000',
+          // Every benchmark gateway connects from this one host.
+          MAX_PENDING_SOCKETS_PER_ADDRESS: '100000',
         }),
         { name: `bench-${i}` },
       ),

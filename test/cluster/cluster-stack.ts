@@ -48,6 +48,7 @@ export async function startCluster(options: { nodes?: number; redisAppendOnly?: 
       WS_PORT: String(ports[i]!.wsPort),
       SYNC_POLL_INTERVAL_MS: '60000',
       DRAIN_SPREAD_MS: '500',
+      TRUSTED_PROXIES: '127.0.0.1',
     });
   const started = await Promise.allSettled(ports.map((_, i) => spawnRelayNode(envFor(i), { name: `node-${i}` })));
   const nodes = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));

@@ -62,6 +62,7 @@ export class RelayNode {
       bindings: backend.bindings,
       pending: backend.pendingBindings,
       ledger: backend.outbound,
+      dedup: backend.dedup,
       wecom: wecom.kf,
       delivery: this.delivery,
       openKfid: config.wecom.openKfid,
@@ -72,7 +73,6 @@ export class RelayNode {
     const dispatcher = new InboundDispatcher({
       bindings: backend.bindings,
       ledger: backend.outbound,
-      dedup: backend.dedup,
       binding,
       delivery: this.delivery,
       logger: logger.child({ component: 'inbound' }),
@@ -114,6 +114,8 @@ export class RelayNode {
       helloTimeoutMs: config.gateway.helloTimeoutMs,
       pingIntervalMs: config.gateway.pingIntervalMs,
       pongTimeoutMs: config.gateway.pongTimeoutMs,
+      maxPendingSocketsPerAddress: config.gateway.maxPendingSocketsPerAddress,
+      trustedProxies: config.gateway.trustedProxies,
       observer: {
         connected: () => undefined, // the delivery service keeps the gauge, counting only attached gateways
         frameError: (code) => metrics.frameErrors.inc({ code }),

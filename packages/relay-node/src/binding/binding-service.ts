@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { BindingStore } from '../state/binding-store.js';
 import type { PendingBindingStore } from '../state/pending-binding-store.js';
 import type { OutboundLedger } from '../state/outbound-ledger.js';
+import type { DedupStore } from '../state/dedup-store.js';
 import type { DeliveryService } from '../delivery/delivery-service.js';
 import { bindingConfirmationText } from './confirmation-text.js';
 
@@ -12,6 +13,8 @@ export const BINDING_TOKEN_TTL_MS = 10 * 60_000;
 const TOKEN_PATTERN = /^[0-9a-f]{8}$/;
 /** WeCom returns scene_param only for links created with a non-empty scene. */
 const BINDING_SCENE = 'relay_bind';
+/** A scan or typed token is in WeCom's 3-day window at most; remember confirmations a little longer. */
+const CONFIRM_DEDUP_TTL_MS = 4 * 24 * 3600 * 1000;
 /** kf/service_state/trans state that ends a session. */
 const SESSION_ENDED = 4;
 
@@ -29,6 +32,8 @@ export interface BindingServiceOptions {
   pending: PendingBindingStore;
   /** Counts the confirmation against the user's 5-message window. */
   ledger: OutboundLedger;
+  /** Makes sure a binding event pulled twice confirms to the user once. */
+  dedup: DedupStore;
   wecom: BindingWecom;
   delivery: Pick<DeliveryService, 'enqueue'>;
   openKfid: string;
@@ -54,23 +59,28 @@ export class BindingService {
   }
 
   /** Binds a user who typed a token as a message; false when the text is not a live token (then it is a normal message). */
-  async bindByTypedToken(externalUserId: string, text: string): Promise<boolean> {
+  async bindByTypedToken(externalUserId: string, text: string, eventId: string): Promise<boolean> {
     const token = text.trim().toLowerCase();
     if (!TOKEN_PATTERN.test(token)) return false;
-    return this.bindByToken(externalUserId, token, {});
+    return this.bindByToken(externalUserId, token, { eventId });
   }
 
   /**
    * Binds (or moves) a user to the gateway a token was issued to, confirms to the user (through the welcome
    * code when WeCom gave one), and tells the gateway wherever it is connected. False when the token is unknown.
+   * Idempotent per `eventId` (the WeCom msgid that carried the scan or the typed token).
    */
-  async bindByToken(externalUserId: string, token: string, via: { welcomeCode?: string | undefined }): Promise<boolean> {
+  async bindByToken(
+    externalUserId: string,
+    token: string,
+    via: { welcomeCode?: string | undefined; eventId: string },
+  ): Promise<boolean> {
     const gatewayId = await this.o.pending.lookup(token);
     if (!gatewayId) return false;
     const previous = await this.o.bindings.bind(externalUserId, gatewayId);
     this.o.logger.info({ externalUserId, gatewayId, previous }, 'user bound');
-    await this.o.delivery.enqueue(gatewayId, { type: 'binding_resolved', externalUserId, gatewayId });
-    await this.confirm(externalUserId, via.welcomeCode);
+    await this.o.delivery.enqueue(gatewayId, { type: 'binding_resolved', externalUserId, gatewayId }, { dedupKey: via.eventId });
+    if (await this.o.dedup.claim(`confirm:${via.eventId}`, CONFIRM_DEDUP_TTL_MS)) await this.confirm(externalUserId, via.welcomeCode);
     return true;
   }
 

@@ -57,6 +57,12 @@ export const envSchema = z.object({
   MEDIA_MAX_BYTES: ms.default(10 * 1024 * 1024),
   QUEUE_MAX_AGE_MS: ms.default(3 * 24 * 3600 * 1000),
   QUEUE_MAX_ITEMS: ms.default(1_000),
+  MAX_PENDING_SOCKETS_PER_ADDRESS: ms.default(64),
+  /** Load balancers whose X-Forwarded-For is trusted (comma-separated IPs), so per-client limits see clients. */
+  TRUSTED_PROXIES: z
+    .string()
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .default([]),
   DRAIN_SPREAD_MS: z.coerce.number().int().min(0).default(5_000),
 });
 

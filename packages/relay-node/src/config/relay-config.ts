@@ -36,7 +36,13 @@ export interface RelayConfig {
     readonly redis: RedisTarget | undefined;
     readonly bindings: 'redis' | 'sqlite';
   };
-  readonly gateway: { readonly helloTimeoutMs: number; readonly pingIntervalMs: number; readonly pongTimeoutMs: number };
+  readonly gateway: {
+    readonly helloTimeoutMs: number;
+    readonly pingIntervalMs: number;
+    readonly pongTimeoutMs: number;
+    readonly maxPendingSocketsPerAddress: number;
+    readonly trustedProxies: readonly string[];
+  };
   readonly limits: { readonly maxWebhookBytes: number; readonly mediaMaxBytes: number };
   readonly sync: { readonly pollIntervalMs: number };
   readonly queue: { readonly maxAgeMs: number; readonly maxItems: number };
@@ -71,6 +77,8 @@ export function toRelayConfig(env: Env): RelayConfig {
       helloTimeoutMs: env.HELLO_TIMEOUT_MS,
       pingIntervalMs: env.PING_INTERVAL_MS,
       pongTimeoutMs: env.PONG_TIMEOUT_MS,
+      maxPendingSocketsPerAddress: env.MAX_PENDING_SOCKETS_PER_ADDRESS,
+      trustedProxies: env.TRUSTED_PROXIES,
     },
     limits: { maxWebhookBytes: env.MAX_WEBHOOK_BYTES, mediaMaxBytes: env.MEDIA_MAX_BYTES },
     sync: { pollIntervalMs: env.SYNC_POLL_INTERVAL_MS },

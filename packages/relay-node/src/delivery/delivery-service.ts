@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { GatewayEvent, QueuedEvent } from '@wecom-relay/shared';
-import type { DeliveryQueue, QueuedItem } from '../state/delivery-queue.js';
+import type { DeliveryQueue, QueueAppendOptions, QueuedItem } from '../state/delivery-queue.js';
 import type { PresenceMap } from '../state/presence-map.js';
 import type { BusMessage, NodeBus } from '../state/node-bus.js';
 import type { RelayMetrics } from '../observability/metrics.js';
@@ -81,20 +81,26 @@ export class DeliveryService {
     return [...this.local.keys()];
   }
 
-  /** Queues an event for a gateway and wakes whichever node holds it. Resolves once the event is stored. */
-  async enqueue(gatewayId: string, event: QueuedEvent): Promise<void> {
-    await this.o.queue.append(gatewayId, event);
+  /**
+   * Queues an event for a gateway and wakes whichever node holds it. Resolves once the event is stored: true
+   * when it was appended, false when `options.dedupKey` showed it was already queued (then no one is woken).
+   */
+  async enqueue(gatewayId: string, event: QueuedEvent, options?: QueueAppendOptions): Promise<boolean> {
+    const id = await this.o.queue.append(gatewayId, event, options);
+    // A duplicate: its first append already woke the owner, and the queue is unchanged.
+    if (id === null) return false;
     this.maybeTrim(gatewayId);
     // Append happens before the lookup and a new owner claims before it reads, so a gateway that moves in
     // between is served by its new node either way.
     const owner = await this.o.presence.lookup(gatewayId);
-    if (!owner) return;
+    if (!owner) return true;
     if (owner.nodeId === this.o.nodeId) {
       this.schedule(gatewayId);
-      return;
+      return true;
     }
     this.o.metrics.busMessages.inc({ direction: 'sent', kind: 'wake' });
     await this.o.bus.publish(owner.nodeId, { kind: 'wake', gatewayId, sentAt: this.now() });
+    return true;
   }
 
   /**
@@ -213,9 +219,12 @@ export class DeliveryService {
   private async deliverOne(entry: LocalGateway, item: QueuedItem, ackMode: boolean, remoteSentAt: number | undefined) {
     const { gatewayId } = entry.session;
     const event = item.event;
-    // A binding queued before this socket opened was already announced by the hello replay.
-    const coveredByReplay = event.type === 'binding_resolved' && item.enqueuedAt <= entry.session.openedAt;
-    if (!coveredByReplay) {
+    // A binding queued before this socket opened was already announced by the hello replay; an opt-in event
+    // goes only to gateways that asked for it.
+    const skip =
+      (event.type === 'binding_resolved' && item.enqueuedAt <= entry.session.openedAt) ||
+      (event.type === 'send_failed' && !entry.session.features.includes('send_failed'));
+    if (!skip) {
       const frame = await this.toFrame(event);
       if (ackMode) frame.deliveryId = item.id;
       await entry.session.send(frame);
@@ -224,7 +233,7 @@ export class DeliveryService {
       this.o.metrics.deliveryLatency.observe({ route }, Math.max(0, this.now() - item.enqueuedAt) / 1000);
     }
     entry.pointer = item.id;
-    if (ackMode && !coveredByReplay) entry.inflight.push(item.id);
+    if (ackMode && !skip) entry.inflight.push(item.id);
     // Legacy gateways never acknowledge: written to the socket counts as delivered.
     else await this.o.queue.ack(gatewayId, item.id);
   }

@@ -8,6 +8,7 @@ import { RelayError } from '../errors/relay-error.js';
 import { GatewayConnection, type ConnectionLimits } from './gateway-connection.js';
 import type { GatewayApp, GatewayCloseOptions, GatewayDrainOptions, GatewayObserver, GatewayServerOptions } from './gateway-types.js';
 import { PendingSocketLimiter } from './pending-socket-limiter.js';
+import { clientAddress } from './client-address.js';
 import { safeObserver } from './safe-observer.js';
 import { closeSocket } from './socket-session.js';
 
@@ -38,6 +39,7 @@ export class GatewayServer {
   private readonly limits: ConnectionLimits;
   private readonly closeGraceMs: number;
   private readonly pending: PendingSocketLimiter;
+  private readonly trustedProxies: ReadonlySet<string>;
   /** Every accepted connection until its close handling finished. */
   private readonly connections = new Set<GatewayConnection>();
   /** Connections with an open session (hello accepted, socket not closed). */
@@ -62,6 +64,7 @@ export class GatewayServer {
     };
     this.closeGraceMs = options.closeGraceMs ?? d.closeGraceMs;
     this.pending = new PendingSocketLimiter(options.maxPendingSocketsPerAddress ?? d.maxPendingSocketsPerAddress);
+    this.trustedProxies = new Set(options.trustedProxies ?? []);
 
     this.wss = new WebSocketServer({
       noServer: true,
@@ -181,7 +184,7 @@ export class GatewayServer {
   }
 
   private onSocket(ws: WebSocket, req: IncomingMessage): void {
-    const remoteAddress = req.socket.remoteAddress ?? 'unknown';
+    const remoteAddress = clientAddress(req, this.trustedProxies);
     ws.on('error', (err) => this.logger.debug({ err, remoteAddress }, 'gateway socket error'));
     if (!this.accepting || this.closing !== undefined) {
       this.refuse(ws, ERROR_CATALOG.SERVICE_RESTART.closeCode, ERROR_CATALOG.SERVICE_RESTART.message);

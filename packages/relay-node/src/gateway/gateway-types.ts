@@ -78,6 +78,11 @@ export interface GatewayServerOptions {
   maxFrameBytes?: number;
   /** Unauthenticated sockets allowed per remote address; beyond this a new socket is closed 4008. Default 64. */
   maxPendingSocketsPerAddress?: number;
+  /**
+   * Peers (load balancers) whose X-Forwarded-For names the real client, so limits count clients rather than the
+   * balancer. Default none: the TCP peer is the client.
+   */
+  trustedProxies?: readonly string[];
   /** Bytes a socket may have waiting to be written; beyond this send() rejects and the socket is closed 4009. Default 8 MiB. */
   maxBufferedBytes?: number;
   /** During close()/drain(), a socket whose close handshake has not finished after this many ms is terminated. Default 5000. */

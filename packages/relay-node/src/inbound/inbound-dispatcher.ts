@@ -1,15 +1,12 @@
 import type { Logger } from 'pino';
 import { WECOM_ORIGIN, type KfEvent, type KfMessage } from '@wecom-relay/shared';
 import type { BindingStore } from '../state/binding-store.js';
-import type { DedupStore } from '../state/dedup-store.js';
 import type { OutboundLedger } from '../state/outbound-ledger.js';
 import type { RelayMetrics } from '../observability/metrics.js';
 import type { BindingService } from '../binding/binding-service.js';
 import type { DeliveryService } from '../delivery/delivery-service.js';
 import { toInboundEvent } from './message-mapper.js';
 
-/** WeCom keeps messages 3 days; remember msgids a little longer than that. */
-const DEDUP_TTL_MS = 4 * 24 * 3600 * 1000;
 /**
  * With no stored cursor WeCom returns up to 3 days of history. A fresh node forwards only what is recent,
  * so that a new deployment (or a lost cursor) does not replay days of old conversations to gateways.
@@ -19,7 +16,6 @@ const FIRST_PULL_MAX_AGE_S = 10 * 60;
 /** Options for {@link InboundDispatcher}. */
 export interface InboundDispatcherOptions {
   bindings: BindingStore;
-  dedup: DedupStore;
   ledger: OutboundLedger;
   binding: BindingService;
   delivery: DeliveryService;
@@ -28,7 +24,11 @@ export interface InboundDispatcherOptions {
   now?: () => number;
 }
 
-/** Decides where each pulled message goes: a gateway's queue, the binding flow, or nowhere (with a reason). */
+/**
+ * Decides where each pulled message goes: a gateway's queue, the binding flow, or nowhere (with a reason).
+ * Every step is idempotent per msgid (queue appends carry the msgid as their dedup key), so a page pulled twice
+ * (a crash mid-page, a holder whose lease ran out) hands each message on once and leaves nothing half-done.
+ */
 export class InboundDispatcher {
   private readonly now: () => number;
 
@@ -36,7 +36,7 @@ export class InboundDispatcher {
     this.now = o.now ?? Date.now;
   }
 
-  /** Handles one message from kf/sync_msg exactly once cluster-wide (dedup by msgid). */
+  /** Handles one message from kf/sync_msg; safe to call again with the same message. */
   async dispatch(message: KfMessage, context: { firstPull: boolean }): Promise<void> {
     const { metrics, logger } = this.o;
     const msgtype = String(message.msgtype ?? 'unknown');
@@ -48,12 +48,8 @@ export class InboundDispatcher {
       metrics.messagesIn.inc({ msgtype, outcome: 'history' });
       return;
     }
-    if (!(await this.o.dedup.claim(`msg:${message.msgid}`, DEDUP_TTL_MS))) {
-      metrics.messagesIn.inc({ msgtype, outcome: 'duplicate' });
-      return;
-    }
     if (msgtype === 'event' && message.event) {
-      await this.onEvent(message.event);
+      await this.onEvent(message.msgid, message.event);
       metrics.messagesIn.inc({ msgtype: `event:${String(message.event.event_type)}`, outcome: 'handled' });
       return;
     }
@@ -66,7 +62,7 @@ export class InboundDispatcher {
     // The customer wrote: WeCom's 48 h / 5-message send window starts again.
     await this.o.ledger.customerSpoke(user, (Number(message.send_time) || this.now() / 1000) * 1000);
     const text = msgtype === 'text' ? String((message.text as { content?: unknown } | undefined)?.content ?? '') : '';
-    if (text && (await this.o.binding.bindByTypedToken(user, text))) {
+    if (text && (await this.o.binding.bindByTypedToken(user, text, message.msgid))) {
       metrics.messagesIn.inc({ msgtype, outcome: 'binding' });
       return;
     }
@@ -76,11 +72,13 @@ export class InboundDispatcher {
       metrics.messagesIn.inc({ msgtype, outcome: 'unbound' });
       return;
     }
-    await this.o.delivery.enqueue(gatewayId, toInboundEvent({ ...message, external_userid: user }));
-    metrics.messagesIn.inc({ msgtype, outcome: 'queued' });
+    const appended = await this.o.delivery.enqueue(gatewayId, toInboundEvent({ ...message, external_userid: user }), {
+      dedupKey: message.msgid,
+    });
+    metrics.messagesIn.inc({ msgtype, outcome: appended ? 'queued' : 'duplicate' });
   }
 
-  private async onEvent(event: KfEvent): Promise<void> {
+  private async onEvent(msgid: string, event: KfEvent): Promise<void> {
     const e = event as Record<string, unknown>;
     switch (e.event_type) {
       case 'enter_session': {
@@ -88,7 +86,7 @@ export class InboundDispatcher {
         const sceneParam = typeof e.scene_param === 'string' ? e.scene_param : '';
         if (user && sceneParam) {
           const welcomeCode = typeof e.welcome_code === 'string' ? e.welcome_code : undefined;
-          const bound = await this.o.binding.bindByToken(user, sceneParam, { welcomeCode });
+          const bound = await this.o.binding.bindByToken(user, sceneParam, { welcomeCode, eventId: msgid });
           if (!bound) this.o.logger.info({ externalUserId: user }, 'scan with an unknown or expired binding token');
         }
         return;
@@ -99,14 +97,18 @@ export class InboundDispatcher {
         this.o.logger.warn({ externalUserId: e.external_userid, failMsgid, failType }, 'WeCom could not deliver a message to the user');
         const sender = failMsgid ? await this.o.ledger.senderOf(failMsgid) : null;
         if (sender) {
-          await this.o.delivery.enqueue(sender.gatewayId, {
-            type: 'send_failed',
-            id: sender.requestId,
-            externalUserId: sender.externalUserId,
-            msgid: failMsgid,
-            failType,
-            reason: sendFailReason(failType),
-          });
+          await this.o.delivery.enqueue(
+            sender.gatewayId,
+            {
+              type: 'send_failed',
+              id: sender.requestId,
+              externalUserId: sender.externalUserId,
+              msgid: failMsgid,
+              failType,
+              reason: sendFailReason(failType),
+            },
+            { dedupKey: msgid },
+          );
         }
         return;
       }

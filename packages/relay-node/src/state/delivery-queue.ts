@@ -1,4 +1,5 @@
 import type { QueuedEvent } from '@wecom-relay/shared';
+import { RelayError } from '../errors/relay-error.js';
 
 /** One event waiting in a gateway's queue. */
 export interface QueuedItem {
@@ -9,13 +10,60 @@ export interface QueuedItem {
   enqueuedAt: number;
 }
 
+/** Options for {@link DeliveryQueue.append}. */
+export interface QueueAppendOptions {
+  /**
+   * Makes the append idempotent per gateway: a second append with the same key within the ttl appends
+   * nothing. An empty string counts as no key, so events lacking an id are never dropped as each other's duplicates.
+   */
+  dedupKey?: string;
+  /** How long the key is remembered, in ms, from its first append; default {@link DEFAULT_QUEUE_DEDUP_TTL_MS}. */
+  dedupTtlMs?: number;
+}
+
+/** How long a dedup key is remembered when the caller gives none: 4 days, past WeCom's own retry horizon. */
+export const DEFAULT_QUEUE_DEDUP_TTL_MS = 4 * 24 * 3600_000;
+
+// A century: "practically forever" while staying an exact integer in every backend (and far below Redis' PX limit).
+const MAX_DEDUP_TTL_MS = 100 * 365 * 24 * 3600_000;
+
+/** A dedup key and its ttl as the backends apply them. */
+export interface QueueDedup {
+  key: string;
+  /** Positive whole milliseconds. */
+  ttlMs: number;
+}
+
+/**
+ * Normalises append options for the backends: null when the append is not deduplicated. A malformed ttl
+ * is a caller bug; it is refused before anything is written rather than guessed at.
+ */
+export function queueDedupOf(options: QueueAppendOptions | undefined): QueueDedup | null {
+  const key = options?.dedupKey;
+  if (key === undefined || key === '') return null;
+  if (typeof key !== 'string') {
+    throw new RelayError('INTERNAL', 'dedupKey must be a string', { dedupKeyType: typeof key });
+  }
+  const ttl = options?.dedupTtlMs ?? DEFAULT_QUEUE_DEDUP_TTL_MS;
+  if (typeof ttl !== 'number' || Number.isNaN(ttl) || ttl <= 0) {
+    throw new RelayError('INTERNAL', 'dedupTtlMs must be a positive number of milliseconds', { dedupTtlMs: String(ttl) });
+  }
+  return { key, ttlMs: Math.min(Math.ceil(ttl), MAX_DEDUP_TTL_MS) };
+}
+
 /**
  * Per-gateway ordered queue of events not yet delivered. Every inbound message and binding event goes
  * here first; whichever node holds the gateway drains it. Bounded by age and count.
  */
 export interface DeliveryQueue {
-  /** Appends an event; resolves to its id. */
+  /** Appends an event with no dedupKey, which always appends; resolves to its id. */
   append(gatewayId: string, event: QueuedEvent): Promise<string>;
+  /**
+   * Appends an event; resolves to its id, or null when an event with the same dedupKey was appended to this
+   * gateway's queue within dedupTtlMs (then nothing is appended). Without a dedupKey every call appends.
+   * The check and the append are one atomic step, and the key is remembered even after its item is acked or trimmed.
+   */
+  append(gatewayId: string, event: QueuedEvent, options?: QueueAppendOptions): Promise<string | null>;
   /** Items after `afterId` (exclusive; null = from the oldest kept), in order, at most `limit`. */
   readAfter(gatewayId: string, afterId: string | null, limit: number): Promise<QueuedItem[]>;
   /** Records that everything up to and including `id` was delivered; those items may be dropped. */

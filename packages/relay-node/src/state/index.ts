@@ -6,4 +6,4 @@ export type { PresenceMap, PresenceEntry } from './presence-map.js';
 export type { NodeBus, BusMessage } from './node-bus.js';
 export type { AccessTokenStore } from './access-token-store.js';
 export type { OutboundLedger, SentReply, SendWindow } from './outbound-ledger.js';
-export type { DeliveryQueue, QueuedItem } from './delivery-queue.js';
+export type { DeliveryQueue, QueuedItem, QueueAppendOptions } from './delivery-queue.js';

@@ -4,10 +4,11 @@ import {
   SqliteBindingStore,
   SqliteDedupStore,
   SqliteDeliveryQueue,
+  SqliteOutboundLedger,
   SqlitePendingBindingStore,
   SqliteSyncCoordinator,
 } from './sqlite/index.js';
-import { MemoryNodeBus, MemoryOutboundLedger, MemoryPresenceMap } from './memory/index.js';
+import { MemoryNodeBus, MemoryPresenceMap } from './memory/index.js';
 import { MemoryAccessTokenStore } from './memory/memory-access-token-store.js';
 
 /**
@@ -25,7 +26,7 @@ export function createSingleNodeBackend(options: { databasePath: string }): Stat
     bus: new MemoryNodeBus(),
     queue: new SqliteDeliveryQueue(db),
     accessTokens: new MemoryAccessTokenStore(),
-    outbound: new MemoryOutboundLedger(),
+    outbound: new SqliteOutboundLedger(db),
   };
   let closing: Promise<void> | null = null;
   return {

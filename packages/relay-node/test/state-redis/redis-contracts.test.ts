@@ -11,12 +11,14 @@ import {
   RedisPendingBindingStore,
   RedisPresenceMap,
   RedisSyncCoordinator,
+  RedisOutboundLedger,
 } from '../../src/state/redis/index.js';
 import {
   accessTokenStoreContract,
   bindingStoreContract,
   dedupStoreContract,
   deliveryQueueContract,
+  outboundLedgerContract,
   nodeBusContract,
   pendingBindingStoreContract,
   presenceMapContract,
@@ -54,3 +56,4 @@ nodeBusContract('redis', async () => {
 });
 deliveryQueueContract('redis', async () => new RedisDeliveryQueue({ ...base('queue'), logger }));
 accessTokenStoreContract('redis', async () => new RedisAccessTokenStore(base('access-token')));
+outboundLedgerContract('redis', async () => new RedisOutboundLedger(base('outbound')));

@@ -15,6 +15,7 @@ import {
   RedisPendingBindingStore,
   RedisPresenceMap,
   RedisSyncCoordinator,
+  RedisOutboundLedger,
 } from '../../src/state/redis/index.js';
 import { capturingLogger, waitFor } from './helpers.js';
 
@@ -280,11 +281,14 @@ describe('keys and prefixes', () => {
     await presence.claim('gw-1', 'node-a');
     const queue = new RedisDeliveryQueue({ ...base, logger: silent });
     const id = await queue.append('gw-1', INBOUND);
-    await queue.append('gw-1', INBOUND);
+    await queue.append('gw-1', INBOUND, { dedupKey: 'msg-1', dedupTtlMs: 60_000 });
     await queue.ack('gw-1', id);
     const tokens = new RedisAccessTokenStore(base);
     await tokens.write('t', 1);
     await tokens.tryLockRefresh(60_000);
+    const ledger = new RedisOutboundLedger(base);
+    await ledger.customerSpoke('wm-alice', 1_000);
+    await ledger.recordSend('wm-alice', 'wecom-msg-1', { gatewayId: 'gw-1', requestId: 'r-1', externalUserId: 'wm-alice' }, 60_000);
 
     const keys = new Set<string>();
     let cursor = '0';

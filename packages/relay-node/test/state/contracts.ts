@@ -11,3 +11,4 @@ export { presenceMapContract } from './contracts/presence-map-contract.js';
 export { nodeBusContract } from './contracts/node-bus-contract.js';
 export { deliveryQueueContract } from './contracts/delivery-queue-contract.js';
 export { accessTokenStoreContract } from './contracts/access-token-store-contract.js';
+export { outboundLedgerContract } from './contracts/outbound-ledger-contract.js';

@@ -9,12 +9,14 @@ import {
   MemoryPendingBindingStore,
   MemoryPresenceMap,
   MemorySyncCoordinator,
+  MemoryOutboundLedger,
 } from '../../src/state/memory/index.js';
 import {
   accessTokenStoreContract,
   bindingStoreContract,
   dedupStoreContract,
   deliveryQueueContract,
+  outboundLedgerContract,
   nodeBusContract,
   pendingBindingStoreContract,
   presenceMapContract,
@@ -125,3 +127,4 @@ describe('memory stores with an injected clock', () => {
     await other.close();
   });
 });
+outboundLedgerContract('memory', async () => new MemoryOutboundLedger());

@@ -14,11 +14,13 @@ import {
   migrateSqliteDatabase,
   openSqliteDatabase,
   readSchemaVersion,
+  SqliteOutboundLedger,
 } from '../../src/state/sqlite/index.js';
 import {
   bindingStoreContract,
   dedupStoreContract,
   deliveryQueueContract,
+  outboundLedgerContract,
   pendingBindingStoreContract,
   syncCoordinatorContract,
 } from './contracts.js';
@@ -205,3 +207,4 @@ describe('SQLite state file', () => {
     expect(count('pending_bindings')).toBe(1);
   });
 });
+outboundLedgerContract('sqlite', async () => new SqliteOutboundLedger(freshDatabase()));

@@ -56,6 +56,7 @@ defaults
   timeout server 60s
   timeout tunnel 1h
   option httpchk GET /readyz
+  option forwardfor
   option redispatch
   retries 2
 frontend wecom_in

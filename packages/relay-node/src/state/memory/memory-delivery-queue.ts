@@ -1,11 +1,13 @@
 import type { QueuedEvent } from '@wecom-relay/shared';
-import type { DeliveryQueue, QueuedItem } from '../delivery-queue.js';
+import { queueDedupOf, type DeliveryQueue, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
 import { parseNumericDeliveryId } from './numeric-delivery-id.js';
 
 /** Options for {@link MemoryDeliveryQueue}. */
 export interface MemoryDeliveryQueueOptions {
   /** Clock in epoch ms; enqueuedAt and age trimming come from it. */
   now?: () => number;
+  /** How often (by the clock) expired dedup keys are swept out, bounding memory to roughly one interval of traffic plus ttl. */
+  sweepIntervalMs?: number;
 }
 
 /** One gateway's queue: items in id order, and the delivered pointer. */
@@ -17,19 +19,43 @@ interface GatewayQueue {
 /** Delivery queues in process memory; ids are decimal strings of one counter, so they order numerically. */
 export class MemoryDeliveryQueue implements DeliveryQueue {
   private readonly queues = new Map<string, GatewayQueue>();
+  // Kept apart from the queues, so acking or trimming an item never forgets its key: gateway → key → expiry.
+  private readonly dedupKeys = new Map<string, Map<string, number>>();
   private readonly now: () => number;
+  private readonly sweepIntervalMs: number;
+  private lastSweep: number;
   private lastSeq = 0;
 
   constructor(options: MemoryDeliveryQueueOptions = {}) {
     this.now = options.now ?? Date.now;
+    this.sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
+    this.lastSweep = this.now();
   }
 
-  /** Appends an event; resolves to its id. */
-  async append(gatewayId: string, event: QueuedEvent): Promise<string> {
+  /** Appends an event unless its dedupKey is still remembered for this gateway; resolves to the id or null. */
+  append(gatewayId: string, event: QueuedEvent): Promise<string>;
+  append(gatewayId: string, event: QueuedEvent, options?: QueueAppendOptions): Promise<string | null>;
+  async append(gatewayId: string, event: QueuedEvent, options?: QueueAppendOptions): Promise<string | null> {
+    const dedup = queueDedupOf(options);
+    // A copy, as a persistent store would keep, so a caller mutating its object later changes nothing queued.
+    // Taken before the key is recorded, so an event that cannot be copied leaves no key behind.
+    const copy = structuredClone(event);
+    if (dedup !== null) {
+      // No await between the check and the push below, so concurrent appends cannot both pass the check.
+      const now = this.now();
+      this.sweep(now);
+      let keys = this.dedupKeys.get(gatewayId);
+      const expiresAt = keys?.get(dedup.key);
+      if (expiresAt !== undefined && expiresAt > now) return null;
+      if (keys === undefined) {
+        keys = new Map();
+        this.dedupKeys.set(gatewayId, keys);
+      }
+      keys.set(dedup.key, now + dedup.ttlMs);
+    }
     this.lastSeq += 1;
     const id = String(this.lastSeq);
-    // A copy, as a persistent store would keep, so a caller mutating its object later changes nothing queued.
-    this.queueOf(gatewayId).items.push({ seq: this.lastSeq, item: { id, event: structuredClone(event), enqueuedAt: this.now() } });
+    this.queueOf(gatewayId).items.push({ seq: this.lastSeq, item: { id, event: copy, enqueuedAt: this.now() } });
     return id;
   }
 
@@ -71,6 +97,17 @@ export class MemoryDeliveryQueue implements DeliveryQueue {
 
   /** Nothing to release. */
   async close(): Promise<void> {}
+
+  private sweep(now: number): void {
+    if (now - this.lastSweep < this.sweepIntervalMs) return;
+    this.lastSweep = now;
+    for (const [gatewayId, keys] of this.dedupKeys) {
+      for (const [key, expiresAt] of keys) {
+        if (expiresAt <= now) keys.delete(key);
+      }
+      if (keys.size === 0) this.dedupKeys.delete(gatewayId);
+    }
+  }
 
   private queueOf(gatewayId: string): GatewayQueue {
     let queue = this.queues.get(gatewayId);

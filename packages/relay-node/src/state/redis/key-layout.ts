@@ -15,9 +15,12 @@ export const REDIS_KEY_LAYOUT = {
   presenceOwner: 'P{gw:<gatewayId>}:owner',
   deliveryQueue: 'P{gw:<gatewayId>}:queue',
   deliveryAcked: 'P{gw:<gatewayId>}:acked',
+  deliveryDedup: 'P{gw:<gatewayId>}:dedup:<dedupKey>',
   nodeAlive: 'P{node:<nodeId>}:alive',
   nodeOwned: 'P{node:<nodeId>}:owned',
   accessToken: 'P{access-token}:value',
   accessTokenRefreshLock: 'P{access-token}:refresh-lock',
   busChannel: 'Pbus:<nodeId>',
+  outboundWindow: 'P{user:<externalUserId>}:window',
+  outboundSender: 'Psent:<msgid>',
 } as const;

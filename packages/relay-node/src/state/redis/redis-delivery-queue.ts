@@ -1,8 +1,8 @@
 import type { QueuedEvent } from '@wecom-relay/shared';
 import type { Redis } from 'ioredis';
 import { RelayError } from '../../errors/relay-error.js';
-import type { DeliveryQueue, QueuedItem } from '../delivery-queue.js';
-import { checkPrefix, hashTag } from './keyspace.js';
+import { queueDedupOf, type DeliveryQueue, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
+import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
 import type { StateLogger } from './state-logger.js';
 import { checkStreamId, notIssued, streamIdMillis } from './stream-id.js';
@@ -39,6 +39,19 @@ local function cmpid(a, b)
   return cmpnum(as, bs)
 end
 `;
+
+// KEYS: stream, dedup marker; ARGV: event JSON, marker ttl (ms). Returns the new id, or nil when the marker
+// is still alive. The marker is its own key with PX, so it outlives acks and trims of the stream, and Redis
+// expiry alone bounds how many are kept. It is written after XADD, so a failed XADD leaves no marker.
+const APPEND_ONCE = new LuaScript(
+  'queue-append-once',
+  `
+if redis.call('EXISTS', KEYS[2]) == 1 then return false end
+local id = redis.call('XADD', KEYS[1], '*', '${EVENT_FIELD}', ARGV[1])
+redis.call('SET', KEYS[2], id, 'PX', ARGV[2])
+return id
+`,
+);
 
 // KEYS: stream, acked pointer; ARGV: id. Returns 1 moved, 0 not forward, -1 never issued.
 // Entries up to and including the id are deleted: MINID keeps the id itself, so it is XDELed.
@@ -82,8 +95,8 @@ return dropped
 
 /**
  * Delivery queues as one Redis Stream per gateway; queue ids are the stream ids, so they order as the
- * stream does and carry the server time of the append. The acked pointer shares the gateway's
- * `{gw:<id>}` tag so ack can compare, move and trim in one script.
+ * stream does and carry the server time of the append. The acked pointer and the dedup markers share the
+ * gateway's `{gw:<id>}` tag so ack and an idempotent append each run as one script.
  */
 export class RedisDeliveryQueue implements DeliveryQueue {
   private readonly redis: Redis;
@@ -96,8 +109,19 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     this.logger = opts.logger;
   }
 
-  async append(gatewayId: string, event: QueuedEvent): Promise<string> {
-    const id = await this.redis.xadd(this.streamKey(gatewayId), '*', EVENT_FIELD, JSON.stringify(event));
+  /** Appends an event unless its dedupKey is still remembered for this gateway; resolves to the id or null. */
+  append(gatewayId: string, event: QueuedEvent): Promise<string>;
+  append(gatewayId: string, event: QueuedEvent, options?: QueueAppendOptions): Promise<string | null>;
+  async append(gatewayId: string, event: QueuedEvent, options?: QueueAppendOptions): Promise<string | null> {
+    const dedup = queueDedupOf(options);
+    const json = JSON.stringify(event);
+    if (dedup !== null) {
+      const keys = [this.streamKey(gatewayId), this.dedupKey(gatewayId, dedup.key)];
+      const id = await APPEND_ONCE.run(this.redis, keys, [json, toPx(dedup.ttlMs)]);
+      if (id === null || typeof id === 'string') return id;
+      throw new RelayError('INTERNAL', 'append script returned no id', { gatewayId });
+    }
+    const id = await this.redis.xadd(this.streamKey(gatewayId), '*', EVENT_FIELD, json);
     if (id === null) throw new RelayError('INTERNAL', 'XADD returned no id', { gatewayId });
     return id;
   }
@@ -148,6 +172,11 @@ export class RedisDeliveryQueue implements DeliveryQueue {
 
   private streamKey(gatewayId: string): string {
     return `${this.prefix}${hashTag('gw', gatewayId)}:queue`;
+  }
+
+  private dedupKey(gatewayId: string, key: string): string {
+    // The key follows the tag, so braces or colons in it cannot move the marker to another slot.
+    return `${this.prefix}${hashTag('gw', gatewayId)}:dedup:${key}`;
   }
 
   private ackedKey(gatewayId: string): string {

@@ -6,3 +6,4 @@ export { SqliteDedupStore, type SqliteDedupStoreOptions } from './sqlite-dedup-s
 export { SqliteSyncCoordinator, type SqliteSyncCoordinatorOptions } from './sqlite-sync-coordinator.js';
 export { SqliteLeaseTable, leaseTableFor } from './sqlite-lease-table.js';
 export { SqliteDeliveryQueue, type SqliteDeliveryQueueOptions } from './sqlite-delivery-queue.js';
+export { SqliteOutboundLedger } from './sqlite-outbound-ledger.js';

@@ -1,12 +1,14 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { QueuedEvent } from '@wecom-relay/shared';
-import type { DeliveryQueue, QueuedItem } from '../delivery-queue.js';
+import { queueDedupOf, type DeliveryQueue, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
 import { parseNumericDeliveryId } from '../memory/numeric-delivery-id.js';
 
 /** Options for {@link SqliteDeliveryQueue}. */
 export interface SqliteDeliveryQueueOptions {
   /** Clock in epoch ms; enqueuedAt and age trimming come from it. */
   now?: () => number;
+  /** How often (by the clock) expired dedup keys are deleted. */
+  pruneIntervalMs?: number;
 }
 
 /** A queue row as stored. */
@@ -22,6 +24,11 @@ interface QueueRow {
  */
 export class SqliteDeliveryQueue implements DeliveryQueue {
   private readonly now: () => number;
+  private readonly pruneIntervalMs: number;
+  private lastPrune = Number.NEGATIVE_INFINITY;
+  private readonly claimKey: Statement<{ gateway: string; key: string; expiresAt: number; now: number }>;
+  private readonly deleteExpiredKeys: Statement<[number]>;
+  private readonly appendOnceTx: (gatewayId: string, key: string, expiresAt: number, now: number, event: string) => string | null;
   private readonly insert: Statement<[string, string, number]>;
   private readonly selectAfter: Statement<[string, number, number], QueueRow>;
   private readonly upsertAck: Statement<[string, number]>;
@@ -35,7 +42,15 @@ export class SqliteDeliveryQueue implements DeliveryQueue {
   /** `db` must come from openSqliteDatabase; the queue never closes it. */
   constructor(db: Database, options: SqliteDeliveryQueueOptions = {}) {
     this.now = options.now ?? Date.now;
+    this.pruneIntervalMs = options.pruneIntervalMs ?? 60_000;
     this.insert = db.prepare('INSERT INTO delivery_queue (gateway_id, event, enqueued_at) VALUES (?, ?, ?)');
+    // One statement decides: a new key inserts, an expired key is taken over, a live key changes nothing.
+    this.claimKey = db.prepare(
+      'INSERT INTO delivery_dedup (gateway_id, dedup_key, expires_at) VALUES (@gateway, @key, @expiresAt) ' +
+        'ON CONFLICT (gateway_id, dedup_key) DO UPDATE SET expires_at = excluded.expires_at ' +
+        'WHERE delivery_dedup.expires_at <= @now',
+    );
+    this.deleteExpiredKeys = db.prepare('DELETE FROM delivery_dedup WHERE expires_at <= ?');
     this.selectAfter = db.prepare(
       'SELECT id, event, enqueued_at FROM delivery_queue WHERE gateway_id = ? AND id > ? ORDER BY id LIMIT ?',
     );
@@ -55,6 +70,13 @@ export class SqliteDeliveryQueue implements DeliveryQueue {
       this.upsertAck.run(gatewayId, seq);
       this.deleteUpTo.run(gatewayId, seq);
     });
+    // The key and the row commit together or not at all, so a crash can neither lose the event nor append it twice.
+    const appendOnce = db.transaction((gatewayId: string, key: string, expiresAt: number, now: number, event: string) => {
+      if (this.claimKey.run({ gateway: gatewayId, key, expiresAt, now }).changes !== 1) return null;
+      return String(this.insert.run(gatewayId, event, now).lastInsertRowid);
+    });
+    // IMMEDIATE takes the write lock up front, so another process sharing the file cannot interleave its own check.
+    this.appendOnceTx = appendOnce.immediate;
     this.trimTx = db.transaction((gatewayId: string, cutoff: number, maxItems: number) => {
       const byAge = this.deleteOlderThan.run(gatewayId, cutoff).changes;
       const byCount = this.deleteBeyond.run({ gateway: gatewayId, keep: maxItems }).changes;
@@ -62,10 +84,16 @@ export class SqliteDeliveryQueue implements DeliveryQueue {
     });
   }
 
-  /** Appends an event; resolves to its id. */
-  async append(gatewayId: string, event: QueuedEvent): Promise<string> {
-    const result = this.insert.run(gatewayId, JSON.stringify(event), this.now());
-    return String(result.lastInsertRowid);
+  /** Appends an event unless its dedupKey is still remembered for this gateway; resolves to the id or null. */
+  append(gatewayId: string, event: QueuedEvent): Promise<string>;
+  append(gatewayId: string, event: QueuedEvent, options?: QueueAppendOptions): Promise<string | null>;
+  async append(gatewayId: string, event: QueuedEvent, options?: QueueAppendOptions): Promise<string | null> {
+    const dedup = queueDedupOf(options);
+    const json = JSON.stringify(event);
+    const now = this.now();
+    if (dedup === null) return String(this.insert.run(gatewayId, json, now).lastInsertRowid);
+    this.prune(now);
+    return this.appendOnceTx(gatewayId, dedup.key, now + dedup.ttlMs, now, json);
   }
 
   /** Items after afterId (exclusive), oldest first, at most limit. */
@@ -97,4 +125,10 @@ export class SqliteDeliveryQueue implements DeliveryQueue {
 
   /** The Database belongs to the caller; nothing else to release. */
   async close(): Promise<void> {}
+
+  private prune(now: number): void {
+    if (now - this.lastPrune < this.pruneIntervalMs) return;
+    this.lastPrune = now;
+    this.deleteExpiredKeys.run(now);
+  }
 }

@@ -48,6 +48,34 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     acked_id INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 1 → 2: idempotent queue appends. Apart from delivery_queue so a key outlives the acks and trims of its item.
+  `
+  CREATE TABLE delivery_dedup (
+    gateway_id TEXT NOT NULL,
+    dedup_key TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (gateway_id, dedup_key)
+  ) WITHOUT ROWID;
+  CREATE INDEX delivery_dedup_by_expiry ON delivery_dedup (expires_at);
+  `,
+  // 2 → 3: the outbound ledger (WeCom's send window per user, and who sent each WeCom msgid).
+  `
+  CREATE TABLE send_windows (
+    external_user_id TEXT PRIMARY KEY,
+    last_customer_at INTEGER,
+    sent_since INTEGER NOT NULL DEFAULT 0,
+    touched_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX send_windows_by_touch ON send_windows (touched_at);
+  CREATE TABLE sent_messages (
+    msgid TEXT PRIMARY KEY,
+    gateway_id TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    external_user_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX sent_messages_by_expiry ON sent_messages (expires_at);
+  `,
 ];
 
 /** The schema version this code writes and expects. */

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { QueuedEvent } from '@wecom-relay/shared';
 import type { DeliveryQueue } from '../../../src/state/index.js';
-import { SHORT_TTL_MS, PAST_SHORT_TTL_MS, tracked } from './contract-helpers.js';
+import { LONG_TTL_MS, PAST_SHORT_TTL_MS, SHORT_TTL_MS, tracked } from './contract-helpers.js';
 
 /** Sample queue events of both kinds. */
 function inbound(n: number): QueuedEvent {
@@ -19,7 +19,7 @@ function inbound(n: number): QueuedEvent {
 const RESOLVED: QueuedEvent = { type: 'binding_resolved', externalUserId: 'wm-alice', gatewayId: 'gw-1' };
 const NO_AGE_LIMIT = 24 * 3600_000;
 
-/** DeliveryQueue: per-gateway ordered queues with paging, a delivered pointer and bounded size. */
+/** DeliveryQueue: per-gateway ordered queues with paging, a delivered pointer, bounded size and idempotent appends. */
 export function deliveryQueueContract(name: string, make: () => Promise<DeliveryQueue>): void {
   describe(`DeliveryQueue contract: ${name}`, () => {
     const fresh = tracked(make);
@@ -121,6 +121,99 @@ export function deliveryQueueContract(name: string, make: () => Promise<Delivery
       expect(await queue.trim('gw-b', { maxAgeMs: NO_AGE_LIMIT, maxItems: 0 })).toBe(2);
       expect(await queue.readAfter('gw-b', null, 10)).toEqual([]);
       expect(await queue.lastAcked('gw-a')).toBe(a2);
+    });
+
+    it('appends an event only once per dedupKey: the repeat resolves to null and nothing more is queued', async () => {
+      const queue = await fresh();
+      const first = await queue.append('gw-1', inbound(1), { dedupKey: 'msg-1' });
+      expect(first).toEqual(expect.any(String));
+      expect(await queue.append('gw-1', inbound(1), { dedupKey: 'msg-1' })).toBeNull();
+      // The key alone decides, not the event's content.
+      expect(await queue.append('gw-1', inbound(2), { dedupKey: 'msg-1', dedupTtlMs: LONG_TTL_MS })).toBeNull();
+      const items = await queue.readAfter('gw-1', null, 10);
+      expect(items.map((item) => [item.id, item.event])).toEqual([[first, inbound(1)]]);
+    });
+
+    it('different dedupKeys, and appends without one, all append', async () => {
+      const queue = await fresh();
+      const ids = [
+        await queue.append('gw-1', inbound(1), { dedupKey: 'msg-1' }),
+        await queue.append('gw-1', inbound(2), { dedupKey: 'msg-2' }),
+        await queue.append('gw-1', inbound(3)),
+        await queue.append('gw-1', inbound(3)),
+        // An empty key is no key: events lacking an id must not swallow each other.
+        await queue.append('gw-1', inbound(4), { dedupKey: '' }),
+        await queue.append('gw-1', inbound(4), { dedupKey: '' }),
+      ];
+      expect(ids).not.toContain(null);
+      expect(new Set(ids).size).toBe(6);
+      expect((await queue.readAfter('gw-1', null, 10)).map((item) => item.id)).toEqual(ids);
+    });
+
+    it('the same dedupKey on different gateways appends to each', async () => {
+      const queue = await fresh();
+      const a = await queue.append('gw-a', inbound(1), { dedupKey: 'msg-1' });
+      const b = await queue.append('gw-b', inbound(1), { dedupKey: 'msg-1' });
+      expect(a).not.toBeNull();
+      expect(b).not.toBeNull();
+      expect((await queue.readAfter('gw-a', null, 10)).map((item) => item.id)).toEqual([a]);
+      expect((await queue.readAfter('gw-b', null, 10)).map((item) => item.id)).toEqual([b]);
+      expect(await queue.append('gw-b', inbound(1), { dedupKey: 'msg-1' })).toBeNull();
+    });
+
+    it('after dedupTtlMs the same key appends again', async () => {
+      const queue = await fresh();
+      const first = await queue.append('gw-1', inbound(1), { dedupKey: 'msg-1', dedupTtlMs: SHORT_TTL_MS });
+      expect(await queue.append('gw-1', inbound(1), { dedupKey: 'msg-1', dedupTtlMs: SHORT_TTL_MS })).toBeNull();
+      await sleep(PAST_SHORT_TTL_MS);
+      const again = await queue.append('gw-1', inbound(1), { dedupKey: 'msg-1', dedupTtlMs: SHORT_TTL_MS });
+      expect(again).not.toBeNull();
+      expect((await queue.readAfter('gw-1', null, 10)).map((item) => item.id)).toEqual([first, again]);
+      // The re-append starts a fresh ttl.
+      expect(await queue.append('gw-1', inbound(1), { dedupKey: 'msg-1', dedupTtlMs: SHORT_TTL_MS })).toBeNull();
+    });
+
+    it('without a dedupTtlMs a key is remembered well beyond a short ttl', async () => {
+      const queue = await fresh();
+      expect(await queue.append('gw-1', inbound(1), { dedupKey: 'msg-1' })).not.toBeNull();
+      await sleep(PAST_SHORT_TTL_MS);
+      expect(await queue.append('gw-1', inbound(1), { dedupKey: 'msg-1' })).toBeNull();
+    });
+
+    it('a key whose item was acked and trimmed away is still refused within the ttl', async () => {
+      const queue = await fresh();
+      const first = await queue.append('gw-1', inbound(1), { dedupKey: 'msg-1', dedupTtlMs: LONG_TTL_MS });
+      const second = await queue.append('gw-1', inbound(2), { dedupKey: 'msg-2', dedupTtlMs: LONG_TTL_MS });
+      await queue.ack('gw-1', first!);
+      await queue.trim('gw-1', { maxAgeMs: NO_AGE_LIMIT, maxItems: 0 });
+      expect(await queue.readAfter('gw-1', null, 10)).toEqual([]);
+      expect(await queue.append('gw-1', inbound(1), { dedupKey: 'msg-1', dedupTtlMs: LONG_TTL_MS })).toBeNull();
+      expect(await queue.append('gw-1', inbound(2), { dedupKey: 'msg-2', dedupTtlMs: LONG_TTL_MS })).toBeNull();
+      expect(await queue.readAfter('gw-1', null, 10)).toEqual([]);
+      expect(await queue.lastAcked('gw-1')).toBe(first);
+      expect(second).not.toBeNull();
+    });
+
+    it('20 concurrent appends with one dedupKey append exactly once', async () => {
+      const queue = await fresh();
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, n) => queue.append('gw-1', inbound(n), { dedupKey: 'msg-race', dedupTtlMs: LONG_TTL_MS })),
+      );
+      const ids = results.filter((id): id is string => id !== null);
+      expect(ids).toHaveLength(1);
+      const items = await queue.readAfter('gw-1', null, 50);
+      expect(items.map((item) => item.id)).toEqual(ids);
+    });
+
+    it('refuses a malformed dedupTtlMs with a coded error and appends nothing', async () => {
+      const queue = await fresh();
+      for (const bad of [0, -1, Number.NaN]) {
+        await expect(queue.append('gw-1', inbound(1), { dedupKey: 'msg-1', dedupTtlMs: bad })).rejects.toMatchObject({
+          code: expect.any(String),
+        });
+      }
+      expect(await queue.readAfter('gw-1', null, 10)).toEqual([]);
+      expect(await queue.append('gw-1', inbound(1), { dedupKey: 'msg-1' })).not.toBeNull();
     });
 
     it('rejects an id it never issued with a coded error instead of crashing or misreading', async () => {

@@ -1,0 +1,77 @@
+import type { Database, Statement } from 'better-sqlite3';
+import type { OutboundLedger, SendWindow, SentReply } from '../outbound-ledger.js';
+
+/** Windows untouched this long are forgotten; WeCom's lasts 48 h. */
+const WINDOW_TTL_MS = 3 * 24 * 3600 * 1000;
+
+/** The outbound ledger in the single-node SQLite file. */
+export class SqliteOutboundLedger implements OutboundLedger {
+  private readonly now: () => number;
+  private lastPrune = Number.NEGATIVE_INFINITY;
+  private readonly spoke: Statement<[string, number, number]>;
+  private readonly sent: Statement<[string, number]>;
+  private readonly remember: Statement<[string, string, string, string, number]>;
+  private readonly selectWindow: Statement<[string, number], { last_customer_at: number | null; sent_since: number }>;
+  private readonly selectSender: Statement<[string, number], { gateway_id: string; request_id: string; external_user_id: string }>;
+  private readonly prune: Statement<[number]>;
+  private readonly pruneSenders: Statement<[number]>;
+
+  /** `db` must come from openSqliteDatabase; the ledger never closes it. */
+  constructor(db: Database, options: { now?: () => number } = {}) {
+    this.now = options.now ?? Date.now;
+    this.spoke = db.prepare(
+      `INSERT INTO send_windows (external_user_id, last_customer_at, sent_since, touched_at) VALUES (?, ?, 0, ?)
+       ON CONFLICT (external_user_id) DO UPDATE SET
+         sent_since = CASE WHEN last_customer_at IS NULL OR excluded.last_customer_at > last_customer_at THEN 0 ELSE sent_since END,
+         last_customer_at = MAX(COALESCE(last_customer_at, 0), excluded.last_customer_at),
+         touched_at = excluded.touched_at`,
+    );
+    this.sent = db.prepare(
+      `INSERT INTO send_windows (external_user_id, last_customer_at, sent_since, touched_at) VALUES (?, NULL, 1, ?)
+       ON CONFLICT (external_user_id) DO UPDATE SET sent_since = sent_since + 1, touched_at = excluded.touched_at`,
+    );
+    this.remember = db.prepare(
+      `INSERT OR REPLACE INTO sent_messages (msgid, gateway_id, request_id, external_user_id, expires_at) VALUES (?, ?, ?, ?, ?)`,
+    );
+    this.selectWindow = db.prepare(
+      'SELECT last_customer_at, sent_since FROM send_windows WHERE external_user_id = ? AND touched_at > ?',
+    );
+    this.selectSender = db.prepare(
+      'SELECT gateway_id, request_id, external_user_id FROM sent_messages WHERE msgid = ? AND expires_at > ?',
+    );
+    this.prune = db.prepare('DELETE FROM send_windows WHERE touched_at <= ?');
+    this.pruneSenders = db.prepare('DELETE FROM sent_messages WHERE expires_at <= ?');
+  }
+
+  async customerSpoke(externalUserId: string, atMs: number): Promise<void> {
+    this.maybePrune();
+    this.spoke.run(externalUserId, Math.floor(atMs), this.now());
+  }
+
+  async recordSend(externalUserId: string, msgid: string, sender: SentReply | null, ttlMs: number): Promise<void> {
+    this.sent.run(externalUserId, this.now());
+    if (sender) this.remember.run(msgid, sender.gatewayId, sender.requestId, sender.externalUserId, this.now() + ttlMs);
+  }
+
+  async window(externalUserId: string): Promise<SendWindow> {
+    const row = this.selectWindow.get(externalUserId, this.now() - WINDOW_TTL_MS);
+    return row ? { lastCustomerAt: row.last_customer_at, sentSince: row.sent_since } : { lastCustomerAt: null, sentSince: 0 };
+  }
+
+  async senderOf(msgid: string): Promise<SentReply | null> {
+    const row = this.selectSender.get(msgid, this.now());
+    return row ? { gatewayId: row.gateway_id, requestId: row.request_id, externalUserId: row.external_user_id } : null;
+  }
+
+  async close(): Promise<void> {
+    // The database belongs to whoever opened it.
+  }
+
+  private maybePrune(): void {
+    const now = this.now();
+    if (now - this.lastPrune < 60_000) return;
+    this.lastPrune = now;
+    this.prune.run(now - WINDOW_TTL_MS);
+    this.pruneSenders.run(now);
+  }
+}
