@@ -28,6 +28,8 @@ export interface SyncLoopOptions {
   tokenMaxAgeMs?: number;
   /** Delay before retrying a run that failed (WeCom or network error); doubles up to 30 s. */
   retryDelayMs?: number;
+  /** How many users' messages of one page are handed on at once (each user's stay in order). */
+  pageConcurrency?: number;
 }
 
 const CALLBACK_TOKEN_INVALID = 95007;
@@ -39,7 +41,10 @@ const CALLBACK_TOKEN_INVALID = 95007;
  * rather than skipping one.
  */
 export class SyncLoop {
-  private readonly o: Required<Omit<SyncLoopOptions, 'now'>> & { now: () => number };
+  private readonly o: Required<Omit<SyncLoopOptions, 'now' | 'pageConcurrency'>> & {
+    now: () => number;
+    pageConcurrency?: number;
+  };
   private running: Promise<void> | null = null;
   private rerun = false;
   private pollTimer: NodeJS.Timeout | null = null;
@@ -180,7 +185,7 @@ export class SyncLoop {
         throw err;
       }
       metrics.syncPages.inc();
-      for (const message of page.msg_list ?? []) await sink(message, { firstPull });
+      await dispatchPage(page.msg_list ?? [], (message) => sink(message, { firstPull }), this.o.pageConcurrency ?? 32);
       if (page.next_cursor && page.next_cursor !== cursor) {
         if (!(await lease.commitCursor(page.next_cursor))) {
           logger.warn({ fence: lease.fence }, 'sync lease lost mid-pull; another node continues from its cursor');
@@ -211,3 +216,35 @@ export class SyncLoop {
     this.retryTimer.unref();
   }
 }
+
+/**
+ * Hands on one page: each user's messages strictly in order, different users side by side, so one slow
+ * user (or one Redis round trip per step) does not serialize the whole page. Rejects if any message failed;
+ * the page is then pulled again and the steps already done are recognised as done.
+ */
+async function dispatchPage(messages: KfMessage[], handle: (m: KfMessage) => Promise<void>, concurrency: number): Promise<void> {
+  const byUser = new Map<string, KfMessage[]>();
+  for (const m of messages) {
+    const event = m.event as { external_userid?: unknown } | undefined;
+    const user = m.external_userid ?? (typeof event?.external_userid === 'string' ? event.external_userid : `msg:${m.msgid}`);
+    const list = byUser.get(user);
+    if (list) list.push(m);
+    else byUser.set(user, [m]);
+  }
+  const queues = [...byUser.values()];
+  let next = 0;
+  let failure: unknown = null;
+  const worker = async () => {
+    while (next < queues.length && failure === null) {
+      const queue = queues[next++]!;
+      try {
+        for (const m of queue) await handle(m);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, queues.length) }, worker));
+  if (failure !== null) throw failure;
+}
+
