@@ -16,6 +16,7 @@ import { GatewayServer } from './gateway/gateway-server.js';
 import { RelayHttpServer } from './http/http-server.js';
 import { createWebhookHandler } from './http/webhook-handler.js';
 import { ERROR_CATALOG } from './errors/error-catalog.js';
+import { Semaphore } from './util/semaphore.js';
 
 /** Lifecycle of a node; changed only by {@link RelayNode.setStatus}. */
 export type RelayNodeStatus = 'created' | 'starting' | 'running' | 'draining' | 'closing' | 'closed';
@@ -47,7 +48,10 @@ export class RelayNode {
     const { config, logger, backend } = deps;
     const metrics = (this.metrics = deps.metrics ?? createMetrics(config.nodeId));
     const wecom = deps.wecom ?? createWecomApis({ config, logger, metrics, tokenStore: backend.accessTokens });
-    const media = new MediaInliner({ source: wecom.media, maxBytes: config.limits.mediaMaxBytes, concurrency: 4, logger });
+    // One bound for every media transfer (inbound downloads, reply uploads), so a burst of large images cannot
+    // hold more than a few buffers at once.
+    const transfers = new Semaphore(config.limits.mediaConcurrency);
+    const media = new MediaInliner({ source: wecom.media, maxBytes: config.limits.mediaMaxBytes, transfers, logger });
     this.delivery = new DeliveryService({
       nodeId: config.nodeId,
       queue: backend.queue,
@@ -99,6 +103,7 @@ export class RelayNode {
           sendImage: (req) => wecom.kf.sendImage(req),
           upload: (type, data, filename, mime) => wecom.media.upload(type, data, filename, mime),
         },
+        transfers,
         openKfid: config.wecom.openKfid,
         logger: logger.child({ component: 'reply' }),
         metrics,

@@ -55,6 +55,7 @@ export const envSchema = z.object({
   SYNC_POLL_INTERVAL_MS: ms.default(30_000),
   MAX_WEBHOOK_BYTES: ms.default(64 * 1024),
   MEDIA_MAX_BYTES: ms.default(10 * 1024 * 1024),
+  MEDIA_CONCURRENCY: ms.default(4),
   QUEUE_MAX_AGE_MS: ms.default(3 * 24 * 3600 * 1000),
   QUEUE_MAX_ITEMS: ms.default(1_000),
   MAX_PENDING_SOCKETS_PER_ADDRESS: ms.default(64),

@@ -43,7 +43,7 @@ export interface RelayConfig {
     readonly maxPendingSocketsPerAddress: number;
     readonly trustedProxies: readonly string[];
   };
-  readonly limits: { readonly maxWebhookBytes: number; readonly mediaMaxBytes: number };
+  readonly limits: { readonly maxWebhookBytes: number; readonly mediaMaxBytes: number; readonly mediaConcurrency: number };
   readonly sync: { readonly pollIntervalMs: number };
   readonly queue: { readonly maxAgeMs: number; readonly maxItems: number };
   readonly drain: { readonly spreadMs: number };
@@ -80,7 +80,11 @@ export function toRelayConfig(env: Env): RelayConfig {
       maxPendingSocketsPerAddress: env.MAX_PENDING_SOCKETS_PER_ADDRESS,
       trustedProxies: env.TRUSTED_PROXIES,
     },
-    limits: { maxWebhookBytes: env.MAX_WEBHOOK_BYTES, mediaMaxBytes: env.MEDIA_MAX_BYTES },
+    limits: {
+      maxWebhookBytes: env.MAX_WEBHOOK_BYTES,
+      mediaMaxBytes: env.MEDIA_MAX_BYTES,
+      mediaConcurrency: env.MEDIA_CONCURRENCY,
+    },
     sync: { pollIntervalMs: env.SYNC_POLL_INTERVAL_MS },
     queue: { maxAgeMs: env.QUEUE_MAX_AGE_MS, maxItems: env.QUEUE_MAX_ITEMS },
     drain: { spreadMs: env.DRAIN_SPREAD_MS },

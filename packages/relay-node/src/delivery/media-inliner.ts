@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { Semaphore } from '../util/semaphore.js';
 
 /** Downloads one WeCom media file. */
 export interface MediaSource {
@@ -15,40 +16,18 @@ export class TransientMediaError extends Error {
  * images cannot exhaust the heap. Media that cannot ever be fetched (expired, too large) yields null.
  */
 export class MediaInliner {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(
-    private readonly o: { source: MediaSource; maxBytes: number; concurrency: number; logger: Logger },
-  ) {}
+  constructor(private readonly o: { source: MediaSource; maxBytes: number; transfers: Semaphore; logger: Logger }) {}
 
   /** The media as base64 and its Content-Type, or null when it can never be delivered. */
   async fetch(mediaId: string): Promise<{ base64: string; mime: string } | null> {
-    await this.acquire();
     try {
-      const { data, mime } = await this.o.source.download(mediaId, { maxBytes: this.o.maxBytes });
+      const { data, mime } = await this.o.transfers.run(() => this.o.source.download(mediaId, { maxBytes: this.o.maxBytes }));
       return { base64: data.toString('base64'), mime };
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (code === 'WECOM_UNAVAILABLE') throw new TransientMediaError('media download failed; will retry', { cause: err });
       this.o.logger.warn({ err, mediaId }, 'media cannot be downloaded; delivering the message without it');
       return null;
-    } finally {
-      this.release();
     }
-  }
-
-  private acquire(): Promise<void> {
-    if (this.active < this.o.concurrency) {
-      this.active++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  private release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.active--;
   }
 }

@@ -6,6 +6,7 @@ import type { OutboundLedger } from '../state/outbound-ledger.js';
 import { WINDOW_ERRCODES, explainClosedWindow } from './send-window.js';
 import type { RelayMetrics } from '../observability/metrics.js';
 import { RelayError } from '../errors/relay-error.js';
+import type { Semaphore } from '../util/semaphore.js';
 
 /** WeCom's documented image cap is 10 MB but older docs say 2 MB; stay within the smaller (see the API reference). */
 export const MAX_IMAGE_BYTES = 2 * 1024 * 1024;
@@ -34,6 +35,8 @@ export class ReplyService {
       bindings: BindingStore;
       ledger: OutboundLedger;
       wecom: ReplyWecom;
+      /** Shared with inbound media downloads: bounds how many media transfers hold buffers at once. */
+      transfers: Semaphore;
       openKfid: string;
       logger: Logger;
       metrics: RelayMetrics;
@@ -61,7 +64,9 @@ export class ReplyService {
       throw new RelayError('IMAGE_TOO_LARGE', `image is ${data.length} bytes; the limit is ${MAX_IMAGE_BYTES}`, { id: cmd.id });
     }
     return this.observe('image', gatewayId, cmd, async () => {
-      const mediaId = await this.o.wecom.upload('image', data, `reply.${ext}`, cmd.imageMime.toLowerCase());
+      const mediaId = await this.o.transfers.run(() =>
+        this.o.wecom.upload('image', data, `reply.${ext}`, cmd.imageMime.toLowerCase()),
+      );
       return this.o.wecom.sendImage({ openKfid: this.o.openKfid, toUser: cmd.externalUserId, mediaId, msgid: clientMsgid() });
     });
   }
