@@ -4,6 +4,7 @@
  * fake WeCom's sync answer to the gateway's inbound frame. Numbers, not assertions: run it, read it.
  *
  *   pnpm bench                     # 3 nodes, 3000 gateways, 6000 messages from 600 users
+ *   pnpm bench --single --gateways 1000   # one node alone on SQLite (no Redis)
  *   pnpm bench --gateways 9000 --messages 20000 --users 2000 --nodes 3
  */
 import { parseArgs } from 'node:util';
@@ -11,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { GatewayClient } from '@wecom-relay/gateway-client';
 import { gatewayAuthToken } from '@wecom-relay/shared';
-import { RedisBindingStore } from '@wecom-relay/relay-node';
+import { openSqliteDatabase, RedisBindingStore, SqliteBindingStore, type BindingStore } from '@wecom-relay/relay-node';
 import {
   relayEnvFor,
   reserveRelayPorts,
@@ -30,9 +31,11 @@ const { values: flags } = parseArgs({
     gateways: { type: 'string', default: '3000' },
     users: { type: 'string', default: '600' },
     messages: { type: 'string', default: '6000' },
+    single: { type: 'boolean', default: false },
   },
 });
-const NODES = Number(flags.nodes);
+const SINGLE = flags.single;
+const NODES = SINGLE ? 1 : Number(flags.nodes);
 const GATEWAYS = Number(flags.gateways);
 const USERS = Math.min(Number(flags.users), GATEWAYS);
 const MESSAGES = Number(flags.messages);
@@ -61,7 +64,7 @@ const mib = (b: number) => (b / 1024 / 1024).toFixed(1);
 
 async function main(): Promise<void> {
   const corp = testCorp();
-  const redis = await startRedis();
+  const redis = SINGLE ? null : await startRedis();
   const ports = [];
   for (let i = 0; i < NODES; i++) ports.push(await reserveRelayPorts());
   const fake = await spawnFakeWecom({ corp, callbackUrls: ports.map((p) => p.webhookUrl) });
@@ -69,7 +72,7 @@ async function main(): Promise<void> {
     ports.map((p, i) =>
       spawnRelayNode(
         relayEnvFor(corp, fake.url, {
-          REDIS_URL: redis.url,
+          ...(redis ? { REDIS_URL: redis.url } : {}),
           NODE_ID: `bench-${i}`,
           PORT: String(p.port),
           WS_PORT: String(p.wsPort),
@@ -88,7 +91,9 @@ async function main(): Promise<void> {
     if (f.type === 'inbound') received.set(String(f.id), Date.now());
   };
   try {
-    console.log(`${NODES} nodes, ${GATEWAYS} gateways, ${MESSAGES} messages from ${USERS} users (Redis ${redis.url})`);
+    console.log(
+      `${NODES} node(s), ${GATEWAYS} gateways, ${MESSAGES} messages from ${USERS} users (${redis ? `Redis ${redis.url}` : 'single node on SQLite'})`,
+    );
     await sleep(2_000);
     const before = await memory(nodes);
 
@@ -123,10 +128,12 @@ async function main(): Promise<void> {
     });
 
     // Bind users directly in the shared store (the binding flow itself is measured by the tests, not here).
-    const seed = new Redis(redis.url);
-    const bindings = new RedisBindingStore({ redis: seed });
+    const seed = redis ? new Redis(redis.url) : null;
+    const sqlite = seed ? null : openSqliteDatabase(nodes[0]!.env.DATABASE_PATH!);
+    const bindings: BindingStore = seed ? new RedisBindingStore({ redis: seed }) : new SqliteBindingStore(sqlite!);
     for (let u = 0; u < USERS; u++) await bindings.bind(`bench-user-${u}`, `bench-gw-${u}`);
-    await seed.quit();
+    await seed?.quit();
+    sqlite?.close();
 
 
     for (let m = 0; m < MESSAGES; m++) {
@@ -155,7 +162,7 @@ async function main(): Promise<void> {
     await Promise.allSettled(gateways.map((g) => g.terminate()));
     await Promise.allSettled(nodes.map((n) => n.stop()));
     await fake.stop();
-    await redis.stop();
+    await redis?.stop();
   }
 }
 
