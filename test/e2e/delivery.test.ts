@@ -51,4 +51,28 @@ describe('acknowledged delivery', () => {
     await third.waitForInbound((m) => m.id === marker.msgid);
     expect(third.inbound().map((m) => m.id)).not.toContain(sent.msgid);
   });
+
+  it('resumes after resume_after, and after the last acknowledged id when resume_after is not one it issued', async () => {
+    const s = stack();
+    const gw = await s.gateway({ delivery: 'ack' });
+    const user = newUserId();
+    await bindByScan(s, gw, user);
+    const first = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'one' });
+    const seen = await gw.waitForInbound((m) => m.id === first.msgid);
+    await gw.close();
+    const second = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'two' });
+    await eventually(async () => {
+      expect((await s.fake.control.served())[second.msgid]).toBeDefined();
+    });
+
+    const bogus = await s.gateway({ gatewayId: gw.gatewayId, delivery: 'ack', resumeAfter: 'not-a-delivery-id' });
+    expect((await bogus.waitForInbound((m) => m.id === second.msgid)).content).toBe('two');
+    await bogus.close();
+
+    // Resuming after an older id starts at the oldest event still kept: acknowledged events are gone.
+    const third = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'three' });
+    const resumed = await s.gateway({ gatewayId: gw.gatewayId, delivery: 'ack', resumeAfter: String(seen.deliveryId) });
+    await resumed.waitForInbound((m) => m.id === third.msgid);
+    expect(resumed.inbound().map((m) => m.content)).not.toContain('one');
+  });
 });

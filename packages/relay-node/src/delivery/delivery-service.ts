@@ -21,7 +21,11 @@ export interface DeliveryServiceOptions {
   now?: () => number;
   /** How often this node proves it is alive; its gateways read as offline 3 heartbeats after it dies. */
   heartbeatMs?: number;
-  /** How often every local gateway's queue is re-read, in case a wake-up signal was lost. */
+  /**
+   * How often every local gateway's queue is re-read (in case a wake-up was lost) and its ownership re-checked
+   * (in case a superseded signal was lost, or Redis came back without the presence map). Also done at once when
+   * the bus subscription comes back.
+   */
   sweepMs?: number;
   /** Ack-mode gateways: how many unacknowledged events may be in flight. */
   ackWindow?: number;
@@ -53,6 +57,7 @@ export class DeliveryService {
   private readonly now: () => number;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
+  private busWasLive = true;
 
   constructor(private readonly o: DeliveryServiceOptions) {
     this.now = o.now ?? Date.now;
@@ -68,7 +73,7 @@ export class DeliveryService {
       this.timers.push(t);
     };
     every(this.o.heartbeatMs ?? 5_000, () => this.heartbeat());
-    every(this.o.sweepMs ?? 15_000, () => this.sweep());
+    every(this.o.sweepMs ?? 30_000, () => this.sweep());
   }
 
   /** Number of gateways connected to this node. */
@@ -116,14 +121,29 @@ export class DeliveryService {
       this.o.metrics.busMessages.inc({ direction: 'sent', kind: 'superseded' });
       await this.o.bus.publish(previous.nodeId, { kind: 'superseded', gatewayId, generation });
     }
-    const pointer =
-      session.delivery === 'ack' && session.resumeAfter ? session.resumeAfter : await this.o.queue.lastAcked(gatewayId);
+    const pointer = await this.startingPoint(session);
     const entry: LocalGateway = { session, generation, pointer, inflight: [], ready: false, draining: false, again: false };
     this.local.set(gatewayId, entry);
     this.o.metrics.gatewaysConnected.set(this.local.size);
     await beforeDrain();
     entry.ready = true;
     this.schedule(gatewayId);
+  }
+
+  /**
+   * Where a new socket's deliveries start: after the gateway's resume_after when it names an id this queue issued,
+   * otherwise after the last acknowledged one. A bogus resume_after must not leave the gateway with nothing.
+   */
+  private async startingPoint(session: DeliverySession): Promise<string | null> {
+    const acked = await this.o.queue.lastAcked(session.gatewayId);
+    if (session.delivery !== 'ack' || !session.resumeAfter) return acked;
+    try {
+      await this.o.queue.readAfter(session.gatewayId, session.resumeAfter, 1);
+      return session.resumeAfter;
+    } catch (err) {
+      this.o.logger.warn({ err, gatewayId: session.gatewayId }, 'resume_after is not a delivery id; resuming after the last acknowledged');
+      return acked;
+    }
   }
 
   /** Forgets a socket that closed; releases presence only if no newer connection took over. */
@@ -272,24 +292,31 @@ export class DeliveryService {
     return (this.o.heartbeatMs ?? 5_000) * 3;
   }
 
-  /** Proves liveness and re-asserts ownership that the presence store lost (e.g. Redis restarted empty). */
+  /** Proves liveness; when the bus has just come back (Redis restarted), re-checks everything at once. */
   private async heartbeat(): Promise<void> {
     await this.o.presence.heartbeat(this.o.nodeId, this.heartbeatTtl());
-    for (const [gatewayId, entry] of this.local) {
-      const owner = await this.o.presence.lookup(gatewayId);
-      if (this.local.get(gatewayId) !== entry) continue;
-      if (!owner) {
-        const { generation } = await this.o.presence.claim(gatewayId, this.o.nodeId);
-        entry.generation = generation;
-      } else if (owner.nodeId !== this.o.nodeId || owner.generation > entry.generation) {
-        // A newer connection elsewhere whose signal we missed.
-        this.supersede(entry);
-      }
+    const live = this.o.bus.isLive();
+    const cameBack = live && !this.busWasLive;
+    this.busWasLive = live;
+    if (cameBack) await this.sweep();
+  }
+
+  /** Re-asserts ownership the presence store lost, closes sockets superseded elsewhere, and re-drains every queue. */
+  private async reassert(gatewayId: string, entry: LocalGateway): Promise<void> {
+    const owner = await this.o.presence.lookup(gatewayId);
+    if (this.local.get(gatewayId) !== entry) return;
+    if (!owner) {
+      const { generation } = await this.o.presence.claim(gatewayId, this.o.nodeId);
+      entry.generation = generation;
+    } else if (owner.nodeId !== this.o.nodeId || owner.generation > entry.generation) {
+      // A newer connection elsewhere whose signal we missed.
+      this.supersede(entry);
     }
   }
 
   private async sweep(): Promise<void> {
-    for (const gatewayId of this.local.keys()) {
+    for (const [gatewayId, entry] of [...this.local]) {
+      await this.reassert(gatewayId, entry);
       this.schedule(gatewayId);
       await this.trim(gatewayId);
     }
