@@ -20,7 +20,10 @@ export interface SyncLoopOptions {
   logger: Logger;
   metrics: RelayMetrics;
   now?: () => number;
-  /** Lease length; renewed after every page. */
+  /**
+   * Lease length; renewed every third of it while a pull runs. A holder that dies stops renewing, so another
+   * node takes over within this long.
+   */
   leaseMs?: number;
   /** Pull without a callback this often, for callbacks WeCom never delivered. */
   pollIntervalMs: number;
@@ -49,12 +52,13 @@ export class SyncLoop {
   private rerun = false;
   private pollTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
+  private busyTimer: NodeJS.Timeout | null = null;
   private failures = 0;
   private closed = false;
 
   constructor(options: SyncLoopOptions) {
     this.o = {
-      leaseMs: 30_000,
+      leaseMs: 10_000,
       tokenMaxAgeMs: 9 * 60_000,
       retryDelayMs: 1_000,
       now: Date.now,
@@ -110,6 +114,7 @@ export class SyncLoop {
     this.closed = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.busyTimer) clearTimeout(this.busyTimer);
     await this.idle();
   }
 
@@ -135,17 +140,26 @@ export class SyncLoop {
       return false;
     }
     if (!lease) {
-      // Another holder is pulling and will see our pending mark.
+      // Another holder is pulling and will see our pending mark. Should it die instead, its lease runs out:
+      // look again then, so the mark is not left waiting for the next callback or poll.
       metrics.syncRuns.inc({ outcome: 'busy' });
+      this.scheduleBusyRetry();
       return false;
     }
     const stop = metrics.syncDuration.startTimer();
     let outcome: 'ok' | 'error' | 'stale' = 'ok';
+    const held = lease;
+    const renewal = setInterval(() => {
+      held.renew(this.o.leaseMs).catch((err: unknown) => logger.warn({ err }, 'sync lease renewal failed'));
+    }, Math.max(50, Math.floor(this.o.leaseMs / 3)));
+    renewal.unref();
     try {
       while (!this.closed && (await lease.takePending())) {
         const result = await this.pullAll(lease);
         if (result === 'stale') {
           outcome = 'stale';
+          // The pull stopped part-way: whoever holds the lease now must continue it.
+          await coordinator.notePending(openKfid, null).catch(() => undefined);
           break;
         }
       }
@@ -157,6 +171,7 @@ export class SyncLoop {
       await coordinator.notePending(openKfid, null).catch(() => undefined);
       this.scheduleRetry();
     } finally {
+      clearInterval(renewal);
       stop();
       metrics.syncRuns.inc({ outcome });
       await lease.release().catch((err: unknown) => logger.warn({ err }, 'could not release the sync lease'));
@@ -203,6 +218,15 @@ export class SyncLoop {
     const t = await lease.callbackToken();
     if (!t) return undefined;
     return this.o.now() - t.receivedAt < this.o.tokenMaxAgeMs ? t.value : undefined;
+  }
+
+  private scheduleBusyRetry(): void {
+    if (this.closed || this.busyTimer) return;
+    this.busyTimer = setTimeout(() => {
+      this.busyTimer = null;
+      this.kick();
+    }, this.o.leaseMs);
+    this.busyTimer.unref();
   }
 
   private scheduleRetry(): void {
