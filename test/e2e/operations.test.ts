@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { GatewayClient } from '@wecom-relay/gateway-client';
+import { bindByScan } from './support/binding-steps.js';
+import { newUserId, useRelayStack } from './support/relay-stack.js';
+
+const stack = useRelayStack();
+
+/** Reads one sample's value from Prometheus text, matching the metric name and every given label. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop());
+  }
+  return undefined;
+}
+
+describe('what an operator sees', () => {
+  it('exposes the traffic on /metrics: webhooks, syncs, messages, WeCom calls, gateways, frame errors', async () => {
+    const s = stack();
+    const gw = await s.gateway();
+    const user = newUserId();
+    await bindByScan(s, gw, user);
+    const sent = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'count me' });
+    await gw.waitFor((f) => f.type === 'inbound' && f.id === sent.msgid);
+    await gw.reply(user, 'counted');
+    gw.sendRaw('{not json');
+    await gw.waitFor((f) => f.type === 'error' && f.code === 'FRAME_MALFORMED');
+
+    const res = await fetch(`${s.relay.httpUrl}/metrics`);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    expect(sample(text, 'relay_webhook_requests_total', { kind: 'callback', outcome: 'ok' })).toBeGreaterThan(0);
+    expect(sample(text, 'relay_sync_pages_total')).toBeGreaterThan(0);
+    expect(sample(text, 'relay_messages_inbound_total', { msgtype: 'text', outcome: 'queued' })).toBeGreaterThan(0);
+    expect(sample(text, 'relay_messages_outbound_total', { msgtype: 'text', outcome: 'ok' })).toBeGreaterThan(0);
+    expect(sample(text, 'relay_wecom_api_calls_total', { api: 'kf/sync_msg', errcode: '0' })).toBeGreaterThan(0);
+    expect(sample(text, 'relay_wecom_api_duration_seconds_count', { api: 'kf/send_msg' })).toBeGreaterThan(0);
+    expect(sample(text, 'relay_gateways_connected')).toBeGreaterThan(0);
+    expect(sample(text, 'relay_gateway_frame_errors_total', { code: 'FRAME_MALFORMED' })).toBeGreaterThan(0);
+    expect(sample(text, 'relay_deliveries_total', { route: 'local' })).toBeGreaterThan(0);
+    expect(sample(text, 'relay_process_process_resident_memory_bytes')).toBeGreaterThan(0);
+  });
+
+  it('never writes a secret or a token to its logs', async () => {
+    const s = stack();
+    const gw = await s.gateway();
+    const user = newUserId();
+    await bindByScan(s, gw, user);
+    await gw.reply(user, 'hello');
+    // A refused hello carrying someone else's token must not echo it either.
+    const intruder = new GatewayClient({ url: s.relay.wsUrl, gatewayId: 'intruder', authToken: s.tokenFor(gw.gatewayId), dialect: 'plain' });
+    await intruder.connect().catch(() => undefined);
+    await s.fake.control.expireTokens();
+    await gw.reply(user, 'after the token expired');
+
+    const logs = s.relay.logs.join('\n');
+    expect(logs.length).toBeGreaterThan(0);
+    for (const secret of [s.corp.secret, s.corp.token, s.corp.encodingAesKey, s.corp.relaySecret, s.tokenFor(gw.gatewayId)]) {
+      expect(logs).not.toContain(secret);
+    }
+    expect(logs).not.toMatch(/access_token=(?!\[redacted\])[A-Za-z0-9_-]{8,}/);
+  });
+});
