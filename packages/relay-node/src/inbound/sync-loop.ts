@@ -58,7 +58,7 @@ export class SyncLoop {
 
   constructor(options: SyncLoopOptions) {
     this.o = {
-      leaseMs: 10_000,
+      leaseMs: 5_000,
       tokenMaxAgeMs: 9 * 60_000,
       retryDelayMs: 1_000,
       now: Date.now,
