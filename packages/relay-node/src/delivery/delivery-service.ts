@@ -116,7 +116,15 @@ export class DeliveryService {
     const { gatewayId } = session;
     const { generation, previous } = await this.o.presence.claim(gatewayId, this.o.nodeId);
     const older = this.local.get(gatewayId);
-    if (older && older.session !== session) this.supersede(older);
+    if (older && older.session !== session) {
+      // Two sockets of one gateway attaching here at once: the higher generation wins whichever finishes first.
+      if (older.generation > generation) {
+        const { closeCode, message } = ERROR_CATALOG.SUPERSEDED;
+        session.close(closeCode, message);
+        return;
+      }
+      this.supersede(older);
+    }
     if (previous && previous.nodeId !== this.o.nodeId) {
       this.o.metrics.busMessages.inc({ direction: 'sent', kind: 'superseded' });
       await this.o.bus.publish(previous.nodeId, { kind: 'superseded', gatewayId, generation });
