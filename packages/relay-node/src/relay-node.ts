@@ -81,6 +81,7 @@ export class RelayNode {
       delivery: this.delivery,
       logger: logger.child({ component: 'inbound' }),
       metrics,
+      firstPullMaxAgeMs: config.sync.firstPullMaxAgeMs,
     });
     this.sync = new SyncLoop({
       openKfid: config.wecom.openKfid,

@@ -53,6 +53,7 @@ export const envSchema = z.object({
   PING_INTERVAL_MS: ms.default(30_000),
   PONG_TIMEOUT_MS: ms.default(10_000),
   SYNC_POLL_INTERVAL_MS: ms.default(30_000),
+  SYNC_FIRST_PULL_MAX_AGE_MS: ms.default(10 * 60_000),
   MAX_WEBHOOK_BYTES: ms.default(64 * 1024),
   MEDIA_MAX_BYTES: ms.default(10 * 1024 * 1024),
   MEDIA_CONCURRENCY: ms.default(4),

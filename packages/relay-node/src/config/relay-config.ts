@@ -44,7 +44,7 @@ export interface RelayConfig {
     readonly trustedProxies: readonly string[];
   };
   readonly limits: { readonly maxWebhookBytes: number; readonly mediaMaxBytes: number; readonly mediaConcurrency: number };
-  readonly sync: { readonly pollIntervalMs: number };
+  readonly sync: { readonly pollIntervalMs: number; readonly firstPullMaxAgeMs: number };
   readonly queue: { readonly maxAgeMs: number; readonly maxItems: number };
   readonly drain: { readonly spreadMs: number };
 }
@@ -85,7 +85,7 @@ export function toRelayConfig(env: Env): RelayConfig {
       mediaMaxBytes: env.MEDIA_MAX_BYTES,
       mediaConcurrency: env.MEDIA_CONCURRENCY,
     },
-    sync: { pollIntervalMs: env.SYNC_POLL_INTERVAL_MS },
+    sync: { pollIntervalMs: env.SYNC_POLL_INTERVAL_MS, firstPullMaxAgeMs: env.SYNC_FIRST_PULL_MAX_AGE_MS },
     queue: { maxAgeMs: env.QUEUE_MAX_AGE_MS, maxItems: env.QUEUE_MAX_ITEMS },
     drain: { spreadMs: env.DRAIN_SPREAD_MS },
   });

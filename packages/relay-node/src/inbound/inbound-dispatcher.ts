@@ -7,11 +7,6 @@ import type { BindingService } from '../binding/binding-service.js';
 import type { DeliveryService } from '../delivery/delivery-service.js';
 import { toInboundEvent } from './message-mapper.js';
 
-/**
- * With no stored cursor WeCom returns up to 3 days of history. A fresh node forwards only what is recent,
- * so that a new deployment (or a lost cursor) does not replay days of old conversations to gateways.
- */
-const FIRST_PULL_MAX_AGE_S = 10 * 60;
 
 /** Options for {@link InboundDispatcher}. */
 export interface InboundDispatcherOptions {
@@ -21,6 +16,11 @@ export interface InboundDispatcherOptions {
   delivery: DeliveryService;
   logger: Logger;
   metrics: RelayMetrics;
+  /**
+   * With no stored cursor WeCom returns up to 3 days of history. Only messages younger than this are forwarded
+   * then, so that a new deployment (or a lost cursor) does not replay days of old conversations to gateways.
+   */
+  firstPullMaxAgeMs: number;
   now?: () => number;
 }
 
@@ -44,7 +44,7 @@ export class InboundDispatcher {
       metrics.messagesIn.inc({ msgtype, outcome: 'ignored' });
       return;
     }
-    if (context.firstPull && Number(message.send_time) < this.now() / 1000 - FIRST_PULL_MAX_AGE_S) {
+    if (context.firstPull && Number(message.send_time) * 1000 < this.now() - this.o.firstPullMaxAgeMs) {
       metrics.messagesIn.inc({ msgtype, outcome: 'history' });
       return;
     }
