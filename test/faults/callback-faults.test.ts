@@ -1,10 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFaultCluster, type FaultCluster } from './support/fault-cluster.js';
-import { FAULT_HOOK_TIMEOUT_MS, FAULT_TEST_TIMEOUT_MS, faultProfile } from './support/fault-profile.js';
+import { describe, expect, it } from 'vitest';
+import { useFaultCluster, type FaultCluster } from './support/fault-cluster.js';
+import { FAULT_TEST_TIMEOUT_MS, faultProfile } from './support/fault-profile.js';
 import { MIXED_GATEWAYS, expectNoMessageLost, finishScenario, openGateways } from './support/fault-scenario.js';
 import { InboundLoad, type AnnounceOutcome } from './support/inbound-load.js';
-import type { ResilientGateway } from './support/resilient-gateway.js';
 import { faultSeed, seededRandom } from './support/seeded-random.js';
 
 const profile = faultProfile();
@@ -41,24 +40,14 @@ const WECOM_FAULTS: { name: string; apply(control: Control): Promise<void> }[] =
 ];
 
 describe(`fault suite (${profile.length}): callbacks duplicated, delayed, concurrent; WeCom answering errors`, () => {
-  let cluster: FaultCluster;
-  const gateways: ResilientGateway[] = [];
-
-  beforeAll(async () => {
-    cluster = await startFaultCluster();
-  }, FAULT_HOOK_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await Promise.allSettled(gateways.map((g) => g.stop()));
-    await cluster?.stop();
-  }, FAULT_HOOK_TIMEOUT_MS);
+  const stack = useFaultCluster();
 
   it(
     'loses and duplicates nothing when callbacks are duplicated, delayed, missing or sent to every node at once, and WeCom fails mid-run',
     async () => {
-      const opened = await openGateways(cluster, 'callbacks', MIXED_GATEWAYS);
-      gateways.push(...opened.gateways);
-      const control = cluster.fake.control;
+      const opened = await openGateways(stack.cluster, 'callbacks', MIXED_GATEWAYS);
+      stack.gateways.push(...opened.gateways);
+      const control = stack.cluster.fake.control;
       const statuses = async (results: Promise<{ status: number | null }[]>): Promise<AnnounceOutcome> =>
         (await results).map((r) => r.status);
       const patterns = { everyNode: 0, delayed: 0, missing: 0, twiceViaBalancer: 0, once: 0 };
@@ -71,12 +60,12 @@ describe(`fault suite (${profile.length}): callbacks duplicated, delayed, concur
           const roll = random.next();
           if (roll < 0.3) {
             patterns.everyNode += 1;
-            return statuses(control.callback({ urls: [...cluster.nodeWebhookUrls], times: random.int(2, 4), concurrent: true }));
+            return statuses(control.callback({ urls: [...stack.cluster.nodeWebhookUrls], times: random.int(2, 4), concurrent: true }));
           }
           if (roll < 0.5) {
             patterns.delayed += 1;
             await sleep(random.int(500, 4_000));
-            return statuses(control.callback({ urls: [random.pick(cluster.nodeWebhookUrls)] }));
+            return statuses(control.callback({ urls: [random.pick(stack.cluster.nodeWebhookUrls)] }));
           }
           if (roll < 0.6) {
             // Never announced: only the periodic pull finds it.
@@ -102,7 +91,7 @@ describe(`fault suite (${profile.length}): callbacks duplicated, delayed, concur
 
       const result = await finishScenario(
         'callback-faults',
-        cluster,
+        stack.cluster,
         { sent: load.sent, gateways: opened.gateways, targets: opened.targets },
         profile.deliveryTimeoutMs,
         {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFaultCluster, type FaultCluster } from './support/fault-cluster.js';
-import { FAULT_HOOK_TIMEOUT_MS, FAULT_TEST_TIMEOUT_MS, faultProfile } from './support/fault-profile.js';
+import { describe, expect, it } from 'vitest';
+import { useFaultCluster } from './support/fault-cluster.js';
+import { FAULT_TEST_TIMEOUT_MS, faultProfile } from './support/fault-profile.js';
 import { expectNoMessageLost, finishScenario, openGateways, type GatewaySpec } from './support/fault-scenario.js';
 import {
   pointedFrames,
@@ -11,7 +11,6 @@ import {
 } from './support/fuzz-inputs.js';
 import { FuzzSocket, countsOf, openFlood } from './support/fuzz-socket.js';
 import { InboundLoad } from './support/inbound-load.js';
-import type { ResilientGateway } from './support/resilient-gateway.js';
 import { faultSeed, seededRandom } from './support/seeded-random.js';
 import { fuzzWebhookOnce, type WebhookFuzzOutcome } from './support/webhook-fuzzer.js';
 
@@ -26,19 +25,11 @@ const LEGIT_GATEWAYS: readonly GatewaySpec[] = [
 ];
 
 describe(`fault suite (${profile.length}): fuzzed webhooks and frames, a flood of unauthenticated sockets`, () => {
-  let cluster: FaultCluster;
-  const gateways: ResilientGateway[] = [];
+  const stack = useFaultCluster();
   const sockets: FuzzSocket[] = [];
-
-  beforeAll(async () => {
-    cluster = await startFaultCluster();
-  }, FAULT_HOOK_TIMEOUT_MS);
-
-  afterAll(async () => {
+  stack.onStop(() => {
     for (const s of sockets) s.terminate();
-    await Promise.allSettled(gateways.map((g) => g.stop()));
-    await cluster?.stop();
-  }, FAULT_HOOK_TIMEOUT_MS);
+  });
 
   /** An authenticated attacker socket on `url`, reopened (retrying through 4008 refusals) when the relay closed it. */
   async function attacker(url: string, gatewayId: string, cs: boolean): Promise<FuzzSocket> {
@@ -47,7 +38,7 @@ describe(`fault suite (${profile.length}): fuzzed webhooks and frames, a flood o
       try {
         const socket = await FuzzSocket.open(url);
         sockets.push(socket);
-        if (await socket.hello(gatewayId, cluster.tokenFor(gatewayId), cs)) return socket;
+        if (await socket.hello(gatewayId, stack.cluster.tokenFor(gatewayId), cs)) return socket;
         socket.terminate();
       } catch {
         // refused or reset: try again below
@@ -95,39 +86,39 @@ describe(`fault suite (${profile.length}): fuzzed webhooks and frames, a flood o
   it(
     'keeps every node running, healthy and delivering legitimate traffic while being fuzzed and flooded',
     async () => {
-      const opened = await openGateways(cluster, 'fuzz', LEGIT_GATEWAYS);
-      gateways.push(...opened.gateways);
+      const opened = await openGateways(stack.cluster, 'fuzz', LEGIT_GATEWAYS);
+      stack.gateways.push(...opened.gateways);
       const victimGateway = opened.gateways[0]!;
       const victimUser = opened.targets.find((t) => t.gatewayId === victimGateway.gatewayId)!.user;
       const load = new InboundLoad({
-        control: cluster.fake.control,
+        control: stack.cluster.fake.control,
         targets: opened.targets,
         ratePerSec: Math.max(2, profile.ratePerSec / 2),
         label: 'fuzz',
       });
       load.start();
-      const incarnationsBefore = cluster.incarnations.length;
+      const incarnationsBefore = stack.cluster.incarnations.length;
       const baseCtx = {
         victimGatewayId: victimGateway.gatewayId,
         victimUser,
-        foreignToken: cluster.tokenFor('someone-else'),
-        relaySecret: cluster.corp.relaySecret,
+        foreignToken: stack.cluster.tokenFor('someone-else'),
+        relaySecret: stack.cluster.corp.relaySecret,
       };
       const httpTargets = [
-        ...cluster.nodes.map((n) => ({ httpUrl: n.httpUrl, webhookUrl: n.webhookUrl })),
-        { httpUrl: cluster.lb.httpUrl, webhookUrl: cluster.lbWebhookUrl },
+        ...stack.cluster.nodes.map((n) => ({ httpUrl: n.httpUrl, webhookUrl: n.webhookUrl })),
+        { httpUrl: stack.cluster.lb.httpUrl, webhookUrl: stack.cluster.lbWebhookUrl },
       ];
 
       const webhookFuzz = (async () => {
         const outcomes: WebhookFuzzOutcome[] = [];
         for (let i = 0; i < profile.fuzzCases; i++) {
-          outcomes.push(await fuzzWebhookOnce(random, cluster.fake.control, random.pick(httpTargets), cluster.corp.openKfid));
+          outcomes.push(await fuzzWebhookOnce(random, stack.cluster.fake.control, random.pick(httpTargets), stack.cluster.corp.openKfid));
         }
         return outcomes;
       })();
 
       const frameFuzz = Promise.all(
-        cluster.nodes.map((node, i) =>
+        stack.cluster.nodes.map((node, i) =>
           fuzzFrames(node.wsUrl, { ...baseCtx, gatewayId: `fuzz-attacker-${i}` }, i % 2 === 1),
         ),
       );
@@ -136,7 +127,7 @@ describe(`fault suite (${profile.length}): fuzzed webhooks and frames, a flood o
         const results: { kind: string; code: number | null; acked: boolean }[] = [];
         const firsts = unauthenticatedFirstFrames({ ...baseCtx, gatewayId: 'fuzz-nobody' }, random);
         await Promise.all(
-          cluster.nodes.map(async (node) => {
+          stack.cluster.nodes.map(async (node) => {
             for (const frame of firsts) {
               let socket: FuzzSocket;
               try {
@@ -156,8 +147,8 @@ describe(`fault suite (${profile.length}): fuzzed webhooks and frames, a flood o
       })();
 
       const flood = (async () => {
-        const direct = await openFlood(cluster.nodes[0]!.wsUrl, Math.ceil(profile.floodSockets * 0.7));
-        const balanced = await openFlood(cluster.lb.wsUrl, Math.floor(profile.floodSockets * 0.3));
+        const direct = await openFlood(stack.cluster.nodes[0]!.wsUrl, Math.ceil(profile.floodSockets * 0.7));
+        const balanced = await openFlood(stack.cluster.lb.wsUrl, Math.floor(profile.floodSockets * 0.3));
         const all = [...direct.sockets, ...balanced.sockets];
         sockets.push(...all);
         const codes = await Promise.all(all.map((s) => s.waitClosed(30_000)));
@@ -174,10 +165,10 @@ describe(`fault suite (${profile.length}): fuzzed webhooks and frames, a flood o
       await load.stop();
 
       const badHttp = webhookOutcomes.filter((o) => o.wellFormed && (o.status === null || o.status >= 500));
-      const hijacks = (await cluster.fake.control.sent()).filter((m) => m.content?.includes('fuzz:'));
+      const hijacks = (await stack.cluster.fake.control.sent()).filter((m) => m.content?.includes('fuzz:'));
       const result = await finishScenario(
         'fuzz',
-        cluster,
+        stack.cluster,
         { sent: load.sent, gateways: opened.gateways, targets: opened.targets },
         profile.deliveryTimeoutMs,
         {
@@ -191,7 +182,7 @@ describe(`fault suite (${profile.length}): fuzzed webhooks and frames, a flood o
         },
       );
 
-      expect(cluster.incarnations.length, 'no node was restarted (none crashed)').toBe(incarnationsBefore);
+      expect(stack.cluster.incarnations.length, 'no node was restarted (none crashed)').toBe(incarnationsBefore);
       expect(badHttp.map((o) => `${o.kind} → ${o.status}`), 'well-formed webhook requests answered with 5xx or not at all').toEqual([]);
       expect(frameResults.map((r) => r.stillServed), 'attackers still served after their hostile frames').toEqual(
         frameResults.map(() => true),

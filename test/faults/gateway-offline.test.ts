@@ -1,10 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFaultCluster, type FaultCluster } from './support/fault-cluster.js';
-import { FAULT_HOOK_TIMEOUT_MS, FAULT_TEST_TIMEOUT_MS, faultProfile } from './support/fault-profile.js';
+import { describe, expect, it } from 'vitest';
+import { useFaultCluster } from './support/fault-cluster.js';
+import { FAULT_TEST_TIMEOUT_MS, faultProfile } from './support/fault-profile.js';
 import { expectNoMessageLost, finishScenario, openGateways, type GatewaySpec } from './support/fault-scenario.js';
 import { InboundLoad } from './support/inbound-load.js';
-import type { ResilientGateway } from './support/resilient-gateway.js';
 
 const profile = faultProfile();
 
@@ -16,26 +15,16 @@ const OFFLINE_GATEWAYS: readonly GatewaySpec[] = [
 ];
 
 describe(`fault suite (${profile.length}): gateways offline, then back on another node`, () => {
-  let cluster: FaultCluster;
-  const gateways: ResilientGateway[] = [];
-
-  beforeAll(async () => {
-    cluster = await startFaultCluster();
-  }, FAULT_HOOK_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await Promise.allSettled(gateways.map((g) => g.stop()));
-    await cluster?.stop();
-  }, FAULT_HOOK_TIMEOUT_MS);
+  const stack = useFaultCluster();
 
   it(
     `delivers everything sent during a ${profile.offlineMs / 1000} s absence, in order, once each gateway returns elsewhere`,
     async () => {
-      const nodeCount = cluster.nodes.length;
-      const opened = await openGateways(cluster, 'offline', OFFLINE_GATEWAYS, (i) => cluster.nodes[i % nodeCount]!.wsUrl);
-      gateways.push(...opened.gateways);
+      const nodeCount = stack.cluster.nodes.length;
+      const opened = await openGateways(stack.cluster, 'offline', OFFLINE_GATEWAYS, (i) => stack.cluster.nodes[i % nodeCount]!.wsUrl);
+      stack.gateways.push(...opened.gateways);
       const load = new InboundLoad({
-        control: cluster.fake.control,
+        control: stack.cluster.fake.control,
         targets: opened.targets,
         ratePerSec: profile.ratePerSec,
         label: 'offline',
@@ -49,13 +38,13 @@ describe(`fault suite (${profile.length}): gateways offline, then back on anothe
       const sentBefore = load.sent.length;
       await sleep(profile.offlineMs);
       const sentWhileOffline = load.sent.length - sentBefore;
-      await Promise.all(opened.gateways.map((g, i) => g.comeBack(cluster.nodes[(i + 1) % nodeCount]!.wsUrl)));
+      await Promise.all(opened.gateways.map((g, i) => g.comeBack(stack.cluster.nodes[(i + 1) % nodeCount]!.wsUrl)));
 
       await sleep(2_000);
       await load.stop();
       const result = await finishScenario(
         'gateway-offline',
-        cluster,
+        stack.cluster,
         { sent: load.sent, gateways: opened.gateways, targets: opened.targets },
         profile.deliveryTimeoutMs,
         {
@@ -66,7 +55,7 @@ describe(`fault suite (${profile.length}): gateways offline, then back on anothe
             .reduce((n, g) => n + g.droppedRedeliveries(), 0),
         },
       );
-      expect(sentWhileOffline, 'messages written while the gateways were away').toBeGreaterThan(0);
+      expect(sentWhileOffline, 'messages written while the stack.gateways were away').toBeGreaterThan(0);
       expectNoMessageLost(result);
     },
     FAULT_TEST_TIMEOUT_MS,

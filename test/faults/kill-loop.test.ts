@@ -1,35 +1,25 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFaultCluster, type FaultCluster } from './support/fault-cluster.js';
-import { FAULT_HOOK_TIMEOUT_MS, FAULT_TEST_TIMEOUT_MS, faultProfile } from './support/fault-profile.js';
+import { describe, expect, it } from 'vitest';
+import { useFaultCluster } from './support/fault-cluster.js';
+import { FAULT_TEST_TIMEOUT_MS, faultProfile } from './support/fault-profile.js';
 import { MIXED_GATEWAYS, expectNoMessageLost, finishScenario, openGateways } from './support/fault-scenario.js';
 import { InboundLoad } from './support/inbound-load.js';
 import { faultSeed, seededRandom } from './support/seeded-random.js';
-import { outageWaitMs, type ResilientGateway } from './support/resilient-gateway.js';
+import { outageWaitMs } from './support/resilient-gateway.js';
 
 const profile = faultProfile();
 const random = seededRandom(faultSeed());
 
 describe(`fault suite (${profile.length}): relay nodes killed with SIGKILL under load`, () => {
-  let cluster: FaultCluster;
-  const gateways: ResilientGateway[] = [];
-
-  beforeAll(async () => {
-    cluster = await startFaultCluster();
-  }, FAULT_HOOK_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await Promise.allSettled(gateways.map((g) => g.stop()));
-    await cluster?.stop();
-  }, FAULT_HOOK_TIMEOUT_MS);
+  const stack = useFaultCluster();
 
   it(
     'loses nothing while a random node is SIGKILLed every few seconds and restarted',
     async () => {
-      const opened = await openGateways(cluster, 'kill', MIXED_GATEWAYS);
-      gateways.push(...opened.gateways);
+      const opened = await openGateways(stack.cluster, 'kill', MIXED_GATEWAYS);
+      stack.gateways.push(...opened.gateways);
       const load = new InboundLoad({
-        control: cluster.fake.control,
+        control: stack.cluster.fake.control,
         targets: opened.targets,
         ratePerSec: profile.ratePerSec,
         label: 'kill-loop',
@@ -40,10 +30,10 @@ describe(`fault suite (${profile.length}): relay nodes killed with SIGKILL under
       const victims: string[] = [];
       const end = Date.now() + profile.killLoopMs;
       while (Date.now() < end) {
-        const i = random.int(0, cluster.nodes.length);
-        await cluster.stopNode(i, 'SIGKILL');
+        const i = random.int(0, stack.cluster.nodes.length);
+        await stack.cluster.stopNode(i, 'SIGKILL');
         victims.push(`fault-${i}`);
-        await cluster.startNode(i);
+        await stack.cluster.startNode(i);
         await sleep(random.int(1_000, 3_000));
       }
 
@@ -52,7 +42,7 @@ describe(`fault suite (${profile.length}): relay nodes killed with SIGKILL under
       const outages = opened.gateways.flatMap((g) => g.outages);
       const result = await finishScenario(
         'kill-loop',
-        cluster,
+        stack.cluster,
         { sent: load.sent, gateways: opened.gateways, targets: opened.targets },
         profile.deliveryTimeoutMs,
         {

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFaultCluster, type FaultCluster } from './support/fault-cluster.js';
-import { FAULT_HOOK_TIMEOUT_MS, FAULT_TEST_TIMEOUT_MS, faultProfile } from './support/fault-profile.js';
+import { describe, expect, it } from 'vitest';
+import { useFaultCluster } from './support/fault-cluster.js';
+import { FAULT_TEST_TIMEOUT_MS, faultProfile } from './support/fault-profile.js';
 import { MIXED_GATEWAYS, expectNoMessageLost, finishScenario, openGateways } from './support/fault-scenario.js';
 import { InboundLoad } from './support/inbound-load.js';
-import { outageWaitMs, type ResilientGateway } from './support/resilient-gateway.js';
+import { outageWaitMs } from './support/resilient-gateway.js';
 
 const profile = faultProfile();
 
@@ -12,25 +12,15 @@ const profile = faultProfile();
 const MAX_WAIT_MS = 15_000;
 
 describe(`fault suite (${profile.length}): rolling restart of every node under load`, () => {
-  let cluster: FaultCluster;
-  const gateways: ResilientGateway[] = [];
-
-  beforeAll(async () => {
-    cluster = await startFaultCluster();
-  }, FAULT_HOOK_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await Promise.allSettled(gateways.map((g) => g.stop()));
-    await cluster?.stop();
-  }, FAULT_HOOK_TIMEOUT_MS);
+  const stack = useFaultCluster();
 
   it(
     `loses nothing, and no gateway waits more than ${MAX_WAIT_MS / 1000} s to be served again, while nodes are SIGTERMed one by one`,
     async () => {
-      const opened = await openGateways(cluster, 'rolling', MIXED_GATEWAYS);
-      gateways.push(...opened.gateways);
+      const opened = await openGateways(stack.cluster, 'rolling', MIXED_GATEWAYS);
+      stack.gateways.push(...opened.gateways);
       const load = new InboundLoad({
-        control: cluster.fake.control,
+        control: stack.cluster.fake.control,
         targets: opened.targets,
         ratePerSec: profile.ratePerSec,
         label: 'rolling',
@@ -39,10 +29,10 @@ describe(`fault suite (${profile.length}): rolling restart of every node under l
       await sleep(2_000);
 
       const exits: string[] = [];
-      for (let i = 0; i < cluster.nodes.length; i++) {
-        const exit = await cluster.stopNode(i, 'SIGTERM');
+      for (let i = 0; i < stack.cluster.nodes.length; i++) {
+        const exit = await stack.cluster.stopNode(i, 'SIGTERM');
         exits.push(`fault-${i} ${exit.code ?? exit.signal}`);
-        await cluster.startNode(i);
+        await stack.cluster.startNode(i);
         await sleep(profile.rollingPauseMs);
       }
 
@@ -55,7 +45,7 @@ describe(`fault suite (${profile.length}): rolling restart of every node under l
       const closeCodes = [...new Set(outages.map((o) => o.closeCode))].sort().join('/');
       const result = await finishScenario(
         'rolling-restart',
-        cluster,
+        stack.cluster,
         { sent: load.sent, gateways: opened.gateways, targets: opened.targets },
         profile.deliveryTimeoutMs,
         {

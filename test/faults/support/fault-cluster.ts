@@ -1,7 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll } from 'vitest';
 import { gatewayAuthToken } from '@wecom-relay/shared';
+import { FAULT_HOOK_TIMEOUT_MS } from './fault-profile.js';
+import type { ResilientGateway } from './resilient-gateway.js';
 import {
   relayEnvFor,
   reserveRelayPorts,
@@ -205,3 +208,36 @@ export async function startFaultCluster(options: FaultClusterOptions = {}): Prom
     throw err;
   }
 }
+
+/** One file's fault cluster and the gateways its tests open, started before all tests and stopped after. */
+export interface FaultClusterStack {
+  readonly cluster: FaultCluster;
+  /** Gateways registered here are stopped before the cluster. */
+  readonly gateways: ResilientGateway[];
+  /** Runs before the gateways and cluster stop (e.g. to drop extra sockets). */
+  onStop(hook: () => void | Promise<void>): void;
+}
+
+/** Vitest wiring for {@link startFaultCluster}: one cluster per file. */
+export function useFaultCluster(options: FaultClusterOptions = {}): FaultClusterStack {
+  let cluster: FaultCluster | undefined;
+  const gateways: ResilientGateway[] = [];
+  const hooks: Array<() => void | Promise<void>> = [];
+  beforeAll(async () => {
+    cluster = await startFaultCluster(options);
+  }, FAULT_HOOK_TIMEOUT_MS);
+  afterAll(async () => {
+    for (const hook of hooks) await hook();
+    await Promise.allSettled(gateways.map((g) => g.stop()));
+    await cluster?.stop();
+  }, FAULT_HOOK_TIMEOUT_MS);
+  return {
+    get cluster() {
+      if (!cluster) throw new Error('the fault cluster is not running (did beforeAll fail?)');
+      return cluster;
+    },
+    gateways,
+    onStop: (hook) => hooks.push(hook),
+  };
+}
+
