@@ -118,7 +118,7 @@ async function main(): Promise<void> {
     await sleep(5_000);
     const after = await memory(nodes);
     const perNode = GATEWAYS / NODES;
-    console.log('\nidle memory per connected gateway (each node holds', perNode, 'gateways):');
+    console.log(`\nidle memory per connected gateway (about ${Math.round(perNode)} gateways on each node):`);
     after.forEach((m, i) => {
       const b = before[i]!;
       console.log(

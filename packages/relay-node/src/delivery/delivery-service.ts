@@ -300,13 +300,16 @@ export class DeliveryService {
     return (this.o.heartbeatMs ?? 5_000) * 3;
   }
 
-  /** Proves liveness; when the bus has just come back (Redis restarted), re-checks everything at once. */
+  /**
+   * Proves liveness. When the store had forgotten this node (Redis came back empty) or the bus subscription has
+   * just come back, ownership and queues are re-checked at once rather than at the next sweep.
+   */
   private async heartbeat(): Promise<void> {
-    await this.o.presence.heartbeat(this.o.nodeId, this.heartbeatTtl());
+    const remembered = await this.o.presence.heartbeat(this.o.nodeId, this.heartbeatTtl());
     const live = this.o.bus.isLive();
     const cameBack = live && !this.busWasLive;
     this.busWasLive = live;
-    if (cameBack) await this.sweep();
+    if (!remembered || cameBack) await this.sweep();
   }
 
   /** Re-asserts ownership the presence store lost, closes sockets superseded elsewhere, and re-drains every queue. */

@@ -9,8 +9,12 @@ export interface PresenceMap {
   release(gatewayId: string, nodeId: string, generation: number): Promise<boolean>;
   /** The live owner, or null when no live node holds the gateway (a dead node's claims read as null). */
   lookup(gatewayId: string): Promise<PresenceEntry | null>;
-  /** Marks a node alive for ttlMs; a node that stops calling this loses its gateways when the ttl runs out. */
-  heartbeat(nodeId: string, ttlMs: number): Promise<void>;
+  /**
+   * Marks a node alive for ttlMs; a node that stops calling this loses its gateways when the ttl runs out.
+   * Resolves to whether the node was still marked alive: false on the first beat, after a lapse, or when the
+   * store lost its data (an empty Redis), which is the node's cue to claim its gateways again.
+   */
+  heartbeat(nodeId: string, ttlMs: number): Promise<boolean>;
   /** How many gateways a node currently holds, for metrics. */
   countOwnedBy(nodeId: string): Promise<number>;
   close(): Promise<void>;

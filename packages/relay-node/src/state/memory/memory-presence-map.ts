@@ -44,8 +44,11 @@ export class MemoryPresenceMap implements PresenceMap {
   }
 
   /** Marks a node alive for ttlMs from now. */
-  async heartbeat(nodeId: string, ttlMs: number): Promise<void> {
-    this.aliveUntil.set(nodeId, this.now() + ttlMs);
+  async heartbeat(nodeId: string, ttlMs: number): Promise<boolean> {
+    const now = this.now();
+    const wasAlive = (this.aliveUntil.get(nodeId) ?? 0) > now;
+    this.aliveUntil.set(nodeId, now + ttlMs);
+    return wasAlive;
   }
 
   /** How many gateways a live node holds; a dead node holds none. */

@@ -27,6 +27,14 @@ return {gen}
 );
 
 // KEYS: owner hash; ARGV: node, generation. Compare-and-delete so a stale release changes nothing.
+// KEYS: alive key; ARGV: ttl ms. Answers whether the key was still there (SET ... GET needs Redis 6.2).
+const HEARTBEAT = new LuaScript(
+  'presence-heartbeat',
+  `local existed = redis.call('EXISTS', KEYS[1])
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+return existed`,
+);
+
 const RELEASE = new LuaScript(
   'presence-release',
   `
@@ -84,8 +92,8 @@ export class RedisPresenceMap implements PresenceMap {
     return { nodeId: node, generation: Number(gen) };
   }
 
-  async heartbeat(nodeId: string, ttlMs: number): Promise<void> {
-    await this.redis.set(this.aliveKey(nodeId), '1', 'PX', toPx(ttlMs));
+  async heartbeat(nodeId: string, ttlMs: number): Promise<boolean> {
+    return (await HEARTBEAT.run(this.redis, [this.aliveKey(nodeId)], [toPx(ttlMs)])) === 1;
   }
 
   async countOwnedBy(nodeId: string): Promise<number> {

@@ -90,6 +90,15 @@ export function presenceMapContract(name: string, make: () => Promise<PresenceMa
       expect(await presence.lookup('gw-1')).toEqual({ nodeId: 'node-alive', generation: taken.generation });
     });
 
+    it('a heartbeat says whether the node was still known alive (not on the first beat, nor after a lapse)', async () => {
+      const presence = await fresh();
+      expect(await presence.heartbeat('node-a', SHORT_TTL_MS)).toBe(false);
+      expect(await presence.heartbeat('node-a', SHORT_TTL_MS)).toBe(true);
+      await sleep(PAST_SHORT_TTL_MS);
+      expect(await presence.heartbeat('node-a', LONG_TTL_MS)).toBe(false);
+      expect(await presence.heartbeat('node-b', LONG_TTL_MS)).toBe(false);
+    });
+
     it('a heartbeat keeps a node alive past its earlier ttl', async () => {
       const presence = await fresh();
       await presence.heartbeat('node-a', 300);
