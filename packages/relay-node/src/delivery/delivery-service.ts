@@ -88,24 +88,29 @@ export class DeliveryService {
 
   /**
    * Queues an event for a gateway and wakes whichever node holds it. Resolves once the event is stored: true
-   * when it was appended, false when `options.dedupKey` showed it was already queued (then no one is woken).
+   * when it was appended, false when `options.dedupKey` showed it was already queued.
    */
   async enqueue(gatewayId: string, event: QueuedEvent, options?: QueueAppendOptions): Promise<boolean> {
     const id = await this.o.queue.append(gatewayId, event, options);
-    // A duplicate: its first append already woke the owner, and the queue is unchanged.
-    if (id === null) return false;
-    this.maybeTrim(gatewayId);
+    // A duplicate leaves the queue unchanged, but the owner is still woken: the first append's wake-up may be
+    // what failed (Redis went away between the append and the publish), which is why the page came round again.
+    if (id !== null) this.maybeTrim(gatewayId);
     // Append happens before the lookup and a new owner claims before it reads, so a gateway that moves in
     // between is served by its new node either way.
+    await this.wake(gatewayId);
+    return id !== null;
+  }
+
+  /** Tells whichever node holds the gateway to drain its queue. */
+  private async wake(gatewayId: string): Promise<void> {
     const owner = await this.o.presence.lookup(gatewayId);
-    if (!owner) return true;
+    if (!owner) return;
     if (owner.nodeId === this.o.nodeId) {
       this.schedule(gatewayId);
-      return true;
+      return;
     }
     this.o.metrics.busMessages.inc({ direction: 'sent', kind: 'wake' });
     await this.o.bus.publish(owner.nodeId, { kind: 'wake', gatewayId, sentAt: this.now() });
-    return true;
   }
 
   /**
