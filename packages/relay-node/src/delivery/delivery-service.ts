@@ -276,7 +276,7 @@ export class DeliveryService {
     const { mediaId, ...rest } = event;
     if (!mediaId) return { ...rest };
     const media = await this.o.media.fetch(mediaId);
-    return media ? { ...rest, mediaData: media.base64, mediaMime: media.mime } : { ...rest };
+    return 'error' in media ? { ...rest, mediaError: media.error } : { ...rest, mediaData: media.base64, mediaMime: media.mime };
   }
 
   private maybeTrim(gatewayId: string): void {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { MediaError } from '@wecom-relay/shared';
 import { Semaphore } from '../util/semaphore.js';
 
 /** Downloads one WeCom media file. */
@@ -18,8 +19,8 @@ export class TransientMediaError extends Error {
 export class MediaInliner {
   constructor(private readonly o: { source: MediaSource; maxBytes: number; transfers: Semaphore; logger: Logger }) {}
 
-  /** The media as base64 and its Content-Type, or null when it can never be delivered. */
-  async fetch(mediaId: string): Promise<{ base64: string; mime: string } | null> {
+  /** The media as base64 and its Content-Type, or why it can never be inlined. */
+  async fetch(mediaId: string): Promise<{ base64: string; mime: string } | { error: MediaError }> {
     try {
       const { data, mime } = await this.o.transfers.run(() => this.o.source.download(mediaId, { maxBytes: this.o.maxBytes }));
       return { base64: data.toString('base64'), mime };
@@ -27,7 +28,7 @@ export class MediaInliner {
       const code = (err as { code?: unknown }).code;
       if (code === 'WECOM_UNAVAILABLE') throw new TransientMediaError('media download failed; will retry', { cause: err });
       this.o.logger.warn({ err, mediaId }, 'media cannot be downloaded; delivering the message without it');
-      return null;
+      return { error: code === 'WECOM_MEDIA_TOO_LARGE' ? 'too_large' : 'unavailable' };
     }
   }
 }

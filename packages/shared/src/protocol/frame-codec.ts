@@ -177,6 +177,7 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
         timestamp: event.timestamp,
         media_data: event.mediaData,
         media_mime: event.mediaMime,
+        media_error: event.mediaError,
         wecom_msg_type: event.wecomMsgType,
         delivery_id: event.deliveryId,
       });

@@ -9,6 +9,9 @@ export type Dialect = 'plain' | 'cs';
 /** Message kinds the deployed protocol names; anything else WeCom sends is forwarded as `unknown`. */
 export type InboundMsgType = 'text' | 'image' | 'voice' | 'unknown';
 
+/** Why media was not inlined into an inbound frame. */
+export type MediaError = 'too_large' | 'unavailable';
+
 /** Delivery modes a gateway may ask for in hello. `legacy` (the default) means a frame counts once written. */
 export type DeliveryMode = 'legacy' | 'ack';
 
@@ -93,6 +96,11 @@ export interface InboundEvent {
   mediaData?: string;
   /** The Content-Type WeCom served the media with. */
   mediaMime?: string;
+  /**
+   * Additive: why the message's media is not inlined: `too_large` (over the relay's MEDIA_MAX_BYTES) or
+   * `unavailable` (WeCom would not serve it, e.g. expired after 3 days). Absent when media is inlined or there is none.
+   */
+  mediaError?: MediaError;
   /** Additive, ack-mode gateways only: the delivery id to acknowledge (and resume after). */
   deliveryId?: string;
 }
@@ -172,6 +180,6 @@ export type GatewayEvent =
  * Inbound media is not inlined in the queue: the owning node downloads it when it writes the frame.
  */
 export type QueuedEvent =
-  | (Omit<InboundEvent, 'mediaData' | 'mediaMime'> & { mediaId?: string })
+  | (Omit<InboundEvent, 'mediaData' | 'mediaMime' | 'mediaError'> & { mediaId?: string })
   | BindingResolvedEvent
   | SendFailedEvent;
