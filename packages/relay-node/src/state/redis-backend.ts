@@ -39,6 +39,9 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
     maxRetriesPerRequest: 2,
     retryStrategy: (attempt: number) => Math.min(attempt * 200, 2_000),
     enableReadyCheck: true,
+    // Commands issued in the same tick (a page's users handled side by side, many gateways drained at once)
+    // travel in one round trip.
+    enableAutoPipelining: true,
   };
   const redis =
     o.redis.kind === 'url'
