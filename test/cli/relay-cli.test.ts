@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayAuthToken } from '@wecom-relay/shared';
 import { openSqliteDatabase, RedisBindingStore, SqliteBindingStore } from '@wecom-relay/relay-node';
-import { REPO_ROOT, TSX_BIN, startRedis, type RedisHandle } from '@wecom-relay/testkit';
+import { REPO_ROOT, TSX_BIN, startRedis, uniquePrefix, type RedisHandle } from '@wecom-relay/testkit';
 
 const run = promisify(execFile);
 
@@ -57,17 +57,19 @@ describe('operator CLI', () => {
     for (let i = 0; i < 25; i++) await sqlite.bind(`wm-user-${i}`, `gw-${i % 4}`);
     db.close();
 
-    const toRedis = await relayCli(['bindings', 'copy', `sqlite:${source}`, redis.url]);
+    // A prefix of its own, so a shared Redis (REDIS_URL) holds nothing else under it.
+    const env = { REDIS_KEY_PREFIX: uniquePrefix('cli') };
+    const toRedis = await relayCli(['bindings', 'copy', `sqlite:${source}`, redis.url], env);
     expect(toRedis.code).toBe(0);
     expect(toRedis.stdout).toContain('copied 25 bindings');
     const client = new Redis(redis.url);
-    const inRedis = new RedisBindingStore({ redis: client });
+    const inRedis = new RedisBindingStore({ redis: client, prefix: env.REDIS_KEY_PREFIX });
     expect(await inRedis.gatewayFor('wm-user-7')).toBe('gw-3');
     expect((await inRedis.usersOf('gw-0')).sort()).toEqual(['wm-user-0', 'wm-user-12', 'wm-user-16', 'wm-user-20', 'wm-user-24', 'wm-user-4', 'wm-user-8'].sort());
     await client.quit();
 
     const back = join(dir, 'exported.db');
-    expect((await relayCli(['bindings', 'copy', redis.url, `sqlite:${back}`])).code).toBe(0);
+    expect((await relayCli(['bindings', 'copy', redis.url, `sqlite:${back}`], env)).code).toBe(0);
     const listed = await relayCli(['bindings', 'list', `sqlite:${back}`]);
     const lines = listed.stdout.trim().split('\n').sort();
     expect(lines).toHaveLength(25);

@@ -8,6 +8,7 @@ import {
   startHaproxy,
   startRedis,
   testCorp,
+  uniquePrefix,
   type FakeWecomHandle,
   type HaproxyHandle,
   type RedisHandle,
@@ -20,6 +21,8 @@ import {
 export interface ClusterStack {
   corp: TestCorp;
   redis: RedisHandle;
+  /** Every key the nodes write starts with this. */
+  keyPrefix: string;
   fake: FakeWecomHandle;
   nodes: RelayNodeHandle[];
   lb: HaproxyHandle;
@@ -36,13 +39,16 @@ export interface ClusterStack {
 export async function startCluster(options: { nodes?: number; redisAppendOnly?: boolean } = {}): Promise<ClusterStack> {
   const count = options.nodes ?? 3;
   const corp = testCorp();
-  const redis = await startRedis({ appendOnly: options.redisAppendOnly ?? false });
+  // The suite restarts Redis, so it needs its own even when REDIS_URL names a shared one.
+  const redis = await startRedis({ appendOnly: options.redisAppendOnly ?? false, restartable: true });
+  const keyPrefix = uniquePrefix('cluster');
   const ports: RelayPorts[] = [];
   for (let i = 0; i < count; i++) ports.push(await reserveRelayPorts());
   const fake = await spawnFakeWecom({ corp, callbackUrls: ports.map((p) => p.webhookUrl) });
   const envFor = (i: number) =>
     relayEnvFor(corp, fake.url, {
       REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: keyPrefix,
       NODE_ID: `node-${i}`,
       PORT: String(ports[i]!.port),
       WS_PORT: String(ports[i]!.wsPort),
@@ -67,6 +73,7 @@ export async function startCluster(options: { nodes?: number; redisAppendOnly?: 
   const stack: ClusterStack = {
     corp,
     redis,
+    keyPrefix,
     fake,
     nodes,
     lb,

@@ -115,7 +115,7 @@ describe('a cluster of three relay nodes on Redis behind haproxy', () => {
 
     // Watch the stored sync cursor the whole time: it must never move back.
     const watcher = new Redis(c.redis.url);
-    const cursorKey = `wr:{kf:${c.corp.openKfid}}:cursor`;
+    const cursorKey = `${c.keyPrefix}{kf:${c.corp.openKfid}}:cursor`;
     const positions: number[] = [];
     let watching = true;
     const watch = (async () => {

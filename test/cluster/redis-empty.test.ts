@@ -26,7 +26,7 @@ describe('a node whose Redis restarts empty', () => {
   const clients: GatewayClient[] = [];
 
   beforeAll(async () => {
-    redis = await startRedis({ appendOnly: false });
+    redis = await startRedis({ appendOnly: false, restartable: true });
     const ports = await reserveRelayPorts();
     fake = await spawnFakeWecom({ corp, callbackUrls: [ports.webhookUrl] });
     node = await spawnRelayNode(

@@ -15,6 +15,7 @@ import {
   spawnRelayNode,
   startRedis,
   testCorp,
+  uniquePrefix,
   type FakeWecomHandle,
   type RedisHandle,
   type RelayNodeHandle,
@@ -61,6 +62,7 @@ async function startSentinel(master: RedisHandle): Promise<{ port: number; stop(
 
 describe('a node configured with Redis Sentinel', () => {
   const corp = testCorp();
+  const keyPrefix = uniquePrefix('sentinel');
   let master: RedisHandle;
   let sentinel: { port: number; stop(): Promise<void> };
   let fake: FakeWecomHandle;
@@ -77,6 +79,7 @@ describe('a node configured with Redis Sentinel', () => {
         REDIS_SENTINELS: `127.0.0.1:${sentinel.port}`,
         REDIS_SENTINEL_NAME: 'relay-master',
         NODE_ID: 'sentinel-0',
+        REDIS_KEY_PREFIX: keyPrefix,
         PORT: String(ports.port),
         WS_PORT: String(ports.wsPort),
       }),
@@ -102,7 +105,7 @@ describe('a node configured with Redis Sentinel', () => {
 
     // The binding is in the master the sentinel named.
     const direct = new Redis(master.url);
-    expect(await direct.hget('wr:{bindings}:users', 'user-sentinel')).toBe('gw-sentinel');
+    expect(await direct.hget(`${keyPrefix}{bindings}:users`, 'user-sentinel')).toBe('gw-sentinel');
     await direct.quit();
   }, 60_000);
 });

@@ -9,7 +9,7 @@ import { outageWaitMs } from './support/resilient-gateway.js';
 const profile = faultProfile();
 
 describe(`fault suite (${profile.length}): Redis restarted under load`, () => {
-  const stack = useFaultCluster();
+  const stack = useFaultCluster({ restartsRedis: true });
 
   /** Runs the load around `fault`, then counts. */
   async function underLoad(label: string, fault: () => Promise<void>): Promise<void> {

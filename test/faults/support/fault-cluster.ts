@@ -12,6 +12,7 @@ import {
   spawnRelayNode,
   startHaproxy,
   startRedis,
+  uniquePrefix,
   testCorp,
   type ExitInfo,
   type FakeWecomHandle,
@@ -29,6 +30,8 @@ export interface FaultClusterOptions {
   nodes?: number;
   /** Extra environment for every node (overrides the fault defaults below). */
   nodeEnv?: RelayNodeEnv;
+  /** The scenario kills or restarts Redis: start its own even when REDIS_URL names a shared one. */
+  restartsRedis?: boolean;
 }
 
 /** What one node looked like from outside when asked. */
@@ -110,7 +113,8 @@ export function describeHealth(health: readonly NodeHealth[]): string {
 export async function startFaultCluster(options: FaultClusterOptions = {}): Promise<FaultCluster> {
   const count = options.nodes ?? 3;
   const corp = testCorp();
-  const redis = await startRedis({ appendOnly: true });
+  const redis = await startRedis({ appendOnly: true, restartable: options.restartsRedis ?? false });
+  const keyPrefix = uniquePrefix('fault');
   const cleanups: (() => Promise<unknown>)[] = [() => redis.stop()];
   const undo = async (): Promise<void> => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
@@ -123,6 +127,8 @@ export async function startFaultCluster(options: FaultClusterOptions = {}): Prom
     const envFor = (i: number): RelayNodeEnv =>
       relayEnvFor(corp, fake.url, {
         REDIS_URL: redis.url,
+        // Unique per cluster, so scenarios can share one Redis (REDIS_URL) without meeting each other's keys.
+        REDIS_KEY_PREFIX: keyPrefix,
         NODE_ID: `fault-${i}`,
         PORT: String(ports[i]!.port),
         WS_PORT: String(ports[i]!.wsPort),

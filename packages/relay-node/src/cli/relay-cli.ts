@@ -12,7 +12,7 @@ const USAGE = `usage: pnpm relay <command>
                                      and back: pnpm relay bindings copy redis://... sqlite:./backup.db
   bindings list <store>              print every binding as "external_userid<TAB>gateway_id"
 
-RELAY_AUTH_SECRET is read from the environment or .env.`;
+RELAY_AUTH_SECRET and REDIS_KEY_PREFIX (default wr:) are read from the environment or .env.`;
 
 /** Operator commands: gateway tokens and moving bindings between SQLite and Redis. */
 async function main(argv: string[]): Promise<number> {
@@ -27,8 +27,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'bindings' && args[0] === 'copy' && args.length === 3) {
-    const from = await openBindingStore(args[1]!);
-    const to = await openBindingStore(args[2]!);
+    const prefix = keyPrefix();
+    const from = await openBindingStore(args[1]!, prefix);
+    const to = await openBindingStore(args[2]!, prefix);
     try {
       const n = await copyBindings(from.store, to.store);
       process.stdout.write(`copied ${n} bindings from ${redact(args[1]!)} to ${redact(args[2]!)}\n`);
@@ -39,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   if (cmd === 'bindings' && args[0] === 'list' && args.length === 2) {
-    const from = await openBindingStore(args[1]!);
+    const from = await openBindingStore(args[1]!, keyPrefix());
     try {
       for await (const [user, gateway] of from.store.entries()) process.stdout.write(`${user}\t${gateway}\n`);
       return 0;
@@ -49,6 +50,11 @@ async function main(argv: string[]): Promise<number> {
   }
   process.stderr.write(`${USAGE}\n`);
   return 64;
+}
+
+/** The Redis key prefix the relay nodes use (REDIS_KEY_PREFIX), so copies land where the nodes look. */
+function keyPrefix(): string {
+  return process.env.REDIS_KEY_PREFIX ?? fromEnvFile('REDIS_KEY_PREFIX') ?? 'wr:';
 }
 
 function fromEnvFile(name: string): string | undefined {

@@ -45,6 +45,11 @@ export const envSchema = z.object({
     .optional(),
   REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
   REDIS_PASSWORD: z.string().min(1).optional(),
+  /** Every key the relay writes starts with this, so several relays (or test runs) can share one Redis. */
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[^{}\s]{1,64}$/, 'up to 64 characters, no spaces or braces (braces are Redis Cluster hash tags)')
+    .default('wr:'),
   /** Where bindings live in cluster mode: Redis (default) or SQLite at DATABASE_PATH on a shared volume. */
   BINDINGS_STORE: z.enum(['redis', 'sqlite']).optional(),
   NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only (max 64)').optional(),

@@ -34,6 +34,7 @@ export interface RelayConfig {
     readonly databasePath: string;
     /** Set in cluster mode: one Redis by URL, or a Sentinel group. */
     readonly redis: RedisTarget | undefined;
+    readonly redisKeyPrefix: string;
     readonly bindings: 'redis' | 'sqlite';
   };
   readonly gateway: {
@@ -71,6 +72,7 @@ export function toRelayConfig(env: Env): RelayConfig {
     storage: {
       databasePath: env.DATABASE_PATH,
       redis: redisTarget(env),
+      redisKeyPrefix: env.REDIS_KEY_PREFIX,
       bindings: env.BINDINGS_STORE ?? (env.REDIS_URL || env.REDIS_SENTINELS ? 'redis' : 'sqlite'),
     },
     gateway: {

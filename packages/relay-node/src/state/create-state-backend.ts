@@ -9,6 +9,7 @@ export async function createStateBackend(config: RelayConfig, logger: Logger): P
   if (config.storage.redis) {
     return createRedisBackend({
       redis: config.storage.redis,
+      prefix: config.storage.redisKeyPrefix,
       bindings: config.storage.bindings,
       databasePath: config.storage.databasePath,
       logger: logger.child({ component: 'redis' }),

@@ -14,7 +14,7 @@ const buses: RedisNodeBus[] = [];
 const logger = pino({ level: 'silent' });
 
 beforeAll(async () => {
-  server = await startRedis();
+  server = await startRedis({ restartable: true });
   publisherClient = new Redis(server.url);
   subscriberClient = new Redis(server.url);
 });

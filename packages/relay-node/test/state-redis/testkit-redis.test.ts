@@ -21,7 +21,8 @@ afterEach(async () => {
 });
 
 async function start(opts?: { appendOnly?: boolean }): Promise<RedisHandle> {
-  const handle = await startRedis(opts);
+  // These tests kill and restart their servers.
+  const handle = await startRedis({ ...opts, restartable: true });
   started.push(handle);
   return handle;
 }
@@ -38,6 +39,16 @@ async function withEnv<T>(name: string, value: string, run: () => Promise<T>): P
 }
 
 describe('startRedis (own server)', () => {
+  it('starts its own server for a test that restarts Redis, even when REDIS_URL names a shared one', async () => {
+    const shared = await start();
+    const own = await withEnv('REDIS_URL', shared.url, () => startRedis({ restartable: true }));
+    started.push(own);
+    expect(own.ownServer).toBe(true);
+    expect(own.port).not.toBe(shared.port);
+    await own.restart();
+    expect(await client(own.url).ping()).toBe('PONG');
+  });
+
   it('starts a private server that answers on the handle’s url', async () => {
     const handle = await start();
     expect(handle.ownServer).toBe(true);
@@ -65,7 +76,7 @@ describe('startRedis (own server)', () => {
   });
 
   it('stop() shuts the server down, removes its data dir, and is idempotent', async () => {
-    const handle = await startRedis();
+    const handle = await startRedis({ restartable: true });
     const c = client(handle.url);
     const [, dir] = (await c.config('GET', 'dir')) as [string, string];
     expect(existsSync(dir)).toBe(true);

@@ -7,16 +7,22 @@ import { findRedisServerBinary, spawnRedisServer } from './redis-server-process.
 export interface StartRedisOptions {
   /** Keep data across restart() and kill() (AOF); default false. Ignored for REDIS_URL. */
   appendOnly?: boolean;
+  /**
+   * The test kills or restarts this Redis, so it must be the test's own even when REDIS_URL names a shared one:
+   * a redis-server child or a container is started regardless of REDIS_URL.
+   */
+  restartable?: boolean;
 }
 
 /**
- * A Redis for a test: REDIS_URL when set (shared; kill/restart throw), else a redis-server child process
- * on a free port, else a Docker container, else a clear error saying how to get one.
+ * A Redis for a test: REDIS_URL when set (shared; kill/restart throw; give every store a unique key prefix),
+ * else a redis-server child process on a free port, else a Docker container, else a clear error saying how to
+ * get one. A `restartable` Redis is always the test's own.
  */
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisHandle> {
   const appendOnly = opts.appendOnly ?? false;
   const fromEnv = process.env.REDIS_URL;
-  if (fromEnv) return sharedRedis(fromEnv);
+  if (fromEnv && !opts.restartable) return sharedRedis(fromEnv);
 
   const binary = findRedisServerBinary();
   if (binary) return spawnRedisServer({ binary, appendOnly });
@@ -28,7 +34,10 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisHan
     'REDIS_UNAVAILABLE',
     'No Redis is available for tests: there is no redis-server binary on PATH (install one, e.g. ' +
       '`apt-get install redis-server`, or point REDIS_SERVER_BIN at it), Docker is not usable ' +
-      `(${dockerProblem}), and REDIS_URL is not set (e.g. REDIS_URL=redis://127.0.0.1:6379 for a server you run).`,
+      `(${dockerProblem})` +
+      (opts.restartable
+        ? ', and this test restarts Redis, so it cannot use the shared one REDIS_URL may name.'
+        : ', and REDIS_URL is not set (e.g. REDIS_URL=redis://127.0.0.1:6379 for a server you run).'),
   );
 }
 
