@@ -5,6 +5,8 @@ export type JsonReply = { errcode: number; errmsg: string } & Record<string, unk
 
 /** A raw download (media/get). */
 export interface BytesReply {
+  /** HTTP status; default 200 (206 and 416 answer Range requests). */
+  status?: number;
   bytes: Buffer;
   headers: Record<string, string>;
 }

@@ -47,7 +47,7 @@ async function dispatch(state: FakeState, api: string, req: IncomingMessage, url
   const tokenErr = state.accessTokens.check(url.searchParams.get('access_token'));
   if (tokenErr !== ERRCODE.OK) return fail(tokenErr);
 
-  if (api === 'media/get') return getMedia(state, url.searchParams);
+  if (api === 'media/get') return getMedia(state, url.searchParams, req.headers.range);
   if (api === 'media/upload') {
     const body = await readBody(req, MAX_UPLOAD_REQUEST_BYTES);
     return uploadMedia(state, url.searchParams, req.headers['content-type'] ?? '', body);
@@ -100,7 +100,7 @@ export async function handleCgi(state: FakeState, req: IncomingMessage, res: Ser
     return;
   }
   if (isBytesReply(reply)) {
-    sendBytes(res, 200, reply.bytes, reply.headers);
+    sendBytes(res, reply.status ?? 200, reply.bytes, reply.headers);
     return;
   }
   state.stats.answered(reply.errcode);

@@ -129,6 +129,11 @@ export class FakeWecomControl {
     await this.#post('rate-limit', { per_minute: perMinute });
   }
 
+  /** Files larger than this must be fetched from media/get with Range (830002 otherwise). */
+  async setLargeMediaThreshold(bytes: number): Promise<void> {
+    await this.#post('large-media', { threshold_bytes: bytes });
+  }
+
   /** Moves the fake's clock forward. */
   async advanceClock(ms: number): Promise<void> {
     await this.#post('advance-clock', { ms });

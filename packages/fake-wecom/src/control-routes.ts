@@ -42,6 +42,10 @@ const POST_ROUTES: Record<string, Route> = {
     f.setRateLimit(Number(b['per_minute']));
     return {};
   },
+  'large-media': (f, b) => {
+    f.setLargeMediaThreshold(Number(b['threshold_bytes']));
+    return {};
+  },
   'advance-clock': (f, b) => {
     f.advanceClock(Number(b['ms']));
     return {};

@@ -37,6 +37,8 @@ export interface FakeState {
   readonly kfcId: string;
   /** Where callbacks go; tests may change it after relays start. */
   callbackUrls: string[];
+  /** media/get of a larger file without Range answers 830002; tests may change it. */
+  largeMediaThresholdBytes: number;
 }
 
 /** Builds the state of a fresh fake. */
@@ -75,5 +77,6 @@ export function createFakeState(opts: ResolvedFakeWecomOptions, logger: Logger):
     contactWays: new Map(),
     kfcId: `kfc${accountKey.slice(0, 16)}`,
     callbackUrls: [...opts.callbackUrls],
+    largeMediaThresholdBytes: opts.largeMediaThresholdBytes,
   };
 }

@@ -152,6 +152,12 @@ export class FakeWecom {
     this.#state.rateLimiter.setLimit(perMinute);
   }
 
+  /** Files larger than this must be fetched from media/get with Range (830002 otherwise). */
+  setLargeMediaThreshold(bytes: number): void {
+    if (!(bytes >= 0)) throw new ControlError('CONTROL_BAD_REQUEST', 'bytes must be a number >= 0');
+    this.#state.largeMediaThresholdBytes = bytes;
+  }
+
   /** Moves the fake's clock forward (token expiry, 48 h window, 10 min callback tokens, 20 s codes). */
   advanceClock(ms: number): void {
     try {
@@ -180,6 +186,7 @@ export class FakeWecom {
     s.faults.clear();
     s.rateLimiter.reset();
     s.rateLimiter.setLimit(s.opts.rateLimitPerMinute);
+    s.largeMediaThresholdBytes = s.opts.largeMediaThresholdBytes;
     s.stats.reset();
     s.accessTokens.resetCount();
     s.callbackTokens.reset();

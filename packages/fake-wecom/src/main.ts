@@ -31,6 +31,7 @@ try {
       .filter((u) => u !== ''),
     accessTokenTtlSeconds: numberFromEnv('FAKE_WECOM_TOKEN_TTL_SECONDS', FAKE_WECOM_DEFAULTS.accessTokenTtlSeconds),
     rateLimitPerMinute: numberFromEnv('FAKE_WECOM_RATE_LIMIT_PER_MINUTE', FAKE_WECOM_DEFAULTS.rateLimitPerMinute),
+    largeMediaThresholdBytes: numberFromEnv('FAKE_WECOM_LARGE_MEDIA_BYTES', FAKE_WECOM_DEFAULTS.largeMediaThresholdBytes),
     logger,
   });
   process.stdout.write(`${JSON.stringify({ event: 'listening', url: fake.url })}\n`);

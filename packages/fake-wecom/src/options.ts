@@ -22,6 +22,11 @@ export interface FakeWecomOptions {
   rateLimitPerMinute?: number;
   /** Extra attempts after a callback is not answered with 200; default 0 so tests see exactly one POST. */
   callbackRetries?: number;
+  /**
+   * media/get of a larger file without a Range header answers 830002; default 5 MiB. WeCom's real threshold is
+   * not documented (UNCONFIRMED).
+   */
+  largeMediaThresholdBytes?: number;
   /** Epoch-ms clock the fake's time is based on; default Date.now. */
   now?: () => number;
   /** Used to POST callbacks; default global fetch. */
@@ -44,6 +49,7 @@ export const FAKE_WECOM_DEFAULTS = {
   accessTokenTtlSeconds: 7200,
   rateLimitPerMinute: 1_000_000,
   callbackRetries: 0,
+  largeMediaThresholdBytes: 5 * 1024 * 1024,
 } as const;
 
 /** Applies defaults and checks the values a typo would make silently wrong. */
@@ -60,6 +66,7 @@ export function resolveOptions(opts: FakeWecomOptions): ResolvedFakeWecomOptions
     accessTokenTtlSeconds: opts.accessTokenTtlSeconds ?? FAKE_WECOM_DEFAULTS.accessTokenTtlSeconds,
     rateLimitPerMinute: opts.rateLimitPerMinute ?? FAKE_WECOM_DEFAULTS.rateLimitPerMinute,
     callbackRetries: opts.callbackRetries ?? FAKE_WECOM_DEFAULTS.callbackRetries,
+    largeMediaThresholdBytes: opts.largeMediaThresholdBytes ?? FAKE_WECOM_DEFAULTS.largeMediaThresholdBytes,
     now: opts.now ?? Date.now,
     fetch: opts.fetch ?? globalThis.fetch,
     logger: opts.logger,
@@ -69,6 +76,9 @@ export function resolveOptions(opts: FakeWecomOptions): ResolvedFakeWecomOptions
   }
   if (!Number.isFinite(resolved.rateLimitPerMinute) || resolved.rateLimitPerMinute < 1) {
     throw new RangeError('rateLimitPerMinute must be at least 1');
+  }
+  if (!(resolved.largeMediaThresholdBytes >= 0)) {
+    throw new RangeError('largeMediaThresholdBytes must be a number >= 0');
   }
   for (const url of resolved.callbackUrls) new URL(url);
   return resolved;

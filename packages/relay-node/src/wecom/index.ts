@@ -29,4 +29,5 @@ export {
   type SyncMsgRequest,
   type TransServiceStateRequest,
 } from './kf-api.js';
-export { MediaApi, type DownloadedMedia, type WecomMediaType } from './media-api.js';
+export { MediaApi, type MediaApiOptions, type WecomMediaType } from './media-api.js';
+export type { DownloadedMedia } from './media-download.js';

@@ -1,23 +1,38 @@
 import { mediaUploadResponseSchema } from '@wecom-relay/shared';
-import { WecomMediaTooLargeError } from './wecom-api-error.js';
-import { jsonReader, readWecomJson, type AttemptOutcome, type WecomHttp } from './wecom-http.js';
+import { RelayError } from '../errors/relay-error.js';
+import { ERRCODE_MEDIA_NEEDS_RANGE, downloadInRanges, readWholeDownload, type DownloadedMedia } from './media-download.js';
+import { WecomApiError } from './wecom-api-error.js';
+import { jsonReader, type WecomHttp } from './wecom-http.js';
+
+/** A downloaded media file (defined beside the readers that produce it). */
+export type { DownloadedMedia } from './media-download.js';
 
 /** media/upload kinds. */
 export type WecomMediaType = 'image' | 'voice' | 'video' | 'file';
 
-/** A downloaded media file. */
-export interface DownloadedMedia {
-  data: Buffer;
-  /** From Content-Type, without parameters. */
-  mime: string;
+/** Settings of the media API. */
+export interface MediaApiOptions {
+  /** Bytes per Range request when WeCom answers 830002 (file too large for one download); default 4 MiB. */
+  rangeChunkBytes?: number;
 }
 
-/** Error bodies are tiny; a download this small that starts with "{" is checked for an errcode. */
-const SNIFF_JSON_MAX_BYTES = 4096;
+/** Small enough for the per-attempt timeout on a slow link, large enough to keep the request count low. */
+const DEFAULT_RANGE_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** WeCom temporary media: upload for sending, download what customers sent. */
 export class MediaApi {
-  constructor(private readonly http: WecomHttp) {}
+  readonly #rangeChunkBytes: number;
+
+  constructor(
+    private readonly http: WecomHttp,
+    options: MediaApiOptions = {},
+  ) {
+    const chunk = options.rangeChunkBytes ?? DEFAULT_RANGE_CHUNK_BYTES;
+    if (!Number.isSafeInteger(chunk) || chunk < 1) {
+      throw new RelayError('CONFIG_INVALID', `rangeChunkBytes must be a positive integer, got ${chunk}`);
+    }
+    this.#rangeChunkBytes = chunk;
+  }
 
   /** media/upload (multipart field `media`); the media_id, valid 3 days. */
   async upload(type: WecomMediaType, data: Buffer, filename: string, mime: string): Promise<string> {
@@ -39,55 +54,21 @@ export class MediaApi {
 
   /**
    * media/get, streamed with a byte cap: past maxBytes the download is aborted and WecomMediaTooLargeError thrown,
-   * so a huge file never sits in memory. A JSON body (by Content-Type, or sniffed) is WeCom's error answer.
+   * so a huge file never sits in memory. A JSON body (by Content-Type, or sniffed) is WeCom's error answer. When
+   * WeCom answers 830002 (too large for one download) the file is fetched again in Range chunks.
    */
-  download(mediaId: string, options: { maxBytes: number }): Promise<DownloadedMedia> {
+  async download(mediaId: string, options: { maxBytes: number }): Promise<DownloadedMedia> {
     const api = 'media/get';
-    return this.http.call({
-      api,
-      method: 'GET',
-      query: { media_id: mediaId },
-      read: (res) => readDownload(res, api, mediaId, options.maxBytes),
-    });
-  }
-}
-
-async function readDownload(res: Response, api: string, mediaId: string, maxBytes: number): Promise<AttemptOutcome<DownloadedMedia>> {
-  const contentType = res.headers.get('content-type') ?? '';
-  const mime = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
-  if (!res.ok || mime === 'application/json' || mime === 'text/plain') return asError(await readWecomJson(res), api);
-
-  const tooLarge = () => new WecomMediaTooLargeError({ api, maxBytes, mediaId });
-  const declared = Number(res.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await res.body?.cancel().catch(() => undefined);
-    return { kind: 'fatal', error: tooLarge() };
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  if (res.body) {
-    const reader = res.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => undefined);
-        return { kind: 'fatal', error: tooLarge() };
-      }
-      chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    try {
+      return await this.http.call({
+        api,
+        method: 'GET',
+        query: { media_id: mediaId },
+        read: (res) => readWholeDownload(res, api, mediaId, options.maxBytes),
+      });
+    } catch (err) {
+      if (!(err instanceof WecomApiError) || err.errcode !== ERRCODE_MEDIA_NEEDS_RANGE) throw err;
     }
+    return downloadInRanges(this.http, { api, mediaId, maxBytes: options.maxBytes, chunkBytes: this.#rangeChunkBytes });
   }
-  const data = Buffer.concat(chunks, total);
-  if (data.length <= SNIFF_JSON_MAX_BYTES && data[0] === 0x7b) {
-    const sniffed = await readWecomJson(new Response(data, { status: 200 }));
-    if (sniffed.kind === 'errcode') return sniffed;
-  }
-  return { kind: 'ok', value: { data, mime: mime || 'application/octet-stream' } };
-}
-
-/** A JSON answer to media/get is never a file: an errcode, a transport failure, or an unexpected success body. */
-function asError(outcome: AttemptOutcome<unknown>, api: string): AttemptOutcome<DownloadedMedia> {
-  if (outcome.kind !== 'ok') return outcome;
-  return { kind: 'transport', message: `${api} answered JSON without an errcode`, retryable: false };
 }

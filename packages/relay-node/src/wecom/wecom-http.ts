@@ -35,6 +35,8 @@ export interface WecomCall<T> {
   api: string;
   method: 'GET' | 'POST';
   query?: Record<string, string>;
+  /** Extra request headers, e.g. Range for a media download in parts. */
+  headers?: Record<string, string>;
   /** Built afresh per attempt (a FormData or stream body cannot be sent twice). */
   body?: () => { body: NonNullable<RequestInit['body']>; contentType?: string };
   /** Whether the call carries access_token; default true. */
@@ -162,7 +164,7 @@ export class WecomHttp {
     const qs = query.toString();
     const url = `${this.o.apiBase}/cgi-bin/${call.api}${qs ? `?${qs}` : ''}`;
     const built = call.body?.();
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...call.headers };
     if (built?.contentType) headers['content-type'] = built.contentType;
 
     const controller = new AbortController();
