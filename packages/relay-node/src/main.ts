@@ -4,6 +4,9 @@ import { createStateBackend } from './state/create-state-backend.js';
 import { RelayNode } from './relay-node.js';
 import { isRelayError } from './errors/relay-error.js';
 
+/** Beyond the drain window: time for in-flight replies and close handshakes. Kubernetes' default grace is 30 s. */
+const DRAIN_DEADLINE_MARGIN_MS = 15_000;
+
 /** Starts one relay node from the environment (and `.env`), and drains it on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   let config;
@@ -21,6 +24,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'draining');
+    // A drain stuck on an unreachable dependency must still end before the orchestrator's SIGKILL, with a log line.
+    setTimeout(() => {
+      logger.error({ signal }, 'drain did not finish in time; exiting');
+      process.exit(1);
+    }, config.drain.spreadMs + DRAIN_DEADLINE_MARGIN_MS).unref();
     node
       .drain()
       .then(() => process.exit(0))
