@@ -75,4 +75,30 @@ describe('acknowledged delivery', () => {
     await resumed.waitForInbound((m) => m.id === third.msgid);
     expect(resumed.inbound().map((m) => m.content)).not.toContain('one');
   });
+
+  it('keeps an unacknowledged message when an event behind it is skipped for this gateway', async () => {
+    const s = stack();
+    const gw = await s.gateway({ delivery: 'ack', autoAck: false });
+    const user = newUserId();
+    const offer = await gw.createBinding();
+    await s.fake.control.scan({ external_userid: user, url: offer.customerServiceUrl });
+    const resolved = await gw.waitFor((f) => f.type === 'binding_resolved' && f.external_user_id === user);
+    gw.ackDelivery(String(resolved.delivery_id));
+    const reply = await gw.reply(user, 'a reply WeCom will later report as failed');
+
+    const unacked = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'not confirmed yet' });
+    await gw.waitForInbound((m) => m.id === unacked.msgid);
+    // send_failed is queued behind it, but this gateway did not ask for it, so it is skipped.
+    await s.fake.control.event({ event_type: 'msg_send_fail', external_userid: user, fail_msgid: String(reply.msgid), fail_type: 10 });
+    const marker = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'marker' });
+    await gw.waitForInbound((m) => m.id === marker.msgid);
+    await gw.terminate();
+
+    const again = await s.gateway({ gatewayId: gw.gatewayId, delivery: 'ack' });
+    const redelivered = await again.waitForInbound((m) => m.id === unacked.msgid);
+    expect(redelivered.content).toBe('not confirmed yet');
+    await again.waitForInbound((m) => m.id === marker.msgid);
+    expect(again.received.some((f) => f.type === 'send_failed')).toBe(false);
+  });
 });
+

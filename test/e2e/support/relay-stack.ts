@@ -109,7 +109,7 @@ export function useRelayStack(options: RelayStackOptions = {}): () => RelayStack
   let stack: RelayStack | undefined;
   beforeAll(async () => {
     stack = await startRelayStack(options);
-  }, 120_000);
+  }, 240_000);
   beforeEach((ctx) => {
     ctx.onTestFailed(() => {
       if (!stack) return;

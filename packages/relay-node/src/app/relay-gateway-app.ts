@@ -35,6 +35,7 @@ export class RelayGatewayApp implements GatewayApp {
       if (users.length === 0 && session.dialect === 'cs') {
         await session.send({ type: 'binding_cleared', gatewayId: session.gatewayId });
       }
+      return users;
     });
   }
 

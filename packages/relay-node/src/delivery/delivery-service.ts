@@ -37,14 +37,22 @@ interface LocalGateway {
   generation: number;
   /** Id of the last queued item written to the socket (or acknowledged, at start). */
   pointer: string | null;
-  /** Ack mode: ids written but not yet acknowledged, oldest first. */
-  inflight: string[];
+  /**
+   * Ack mode: items passed since the last acknowledgement, oldest first. `silent` ones were skipped (not sent):
+   * they are acknowledged together with the sent item before them, never on their own, because acknowledging
+   * is cumulative and would drop sent items the gateway has not confirmed.
+   */
+  inflight: Array<{ id: string; silent: boolean }>;
+  /** Users whose binding the hello replay announced; their queued binding_resolved is not sent again. */
+  replayed: Set<string>;
   ready: boolean;
   draining: boolean;
   again: boolean;
 }
 
 const BATCH = 50;
+/** Gateways re-checked at once during a sweep (each takes a few Redis round trips). */
+const SWEEP_CONCURRENCY = 16;
 
 /**
  * Moves events from per-gateway queues to gateway sockets. Every event is appended to its gateway's queue
@@ -58,6 +66,9 @@ export class DeliveryService {
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
   private busWasLive = true;
+  private sweeping = false;
+  /** The presence generation each attached socket claimed, kept even after it leaves `local`. */
+  private readonly generations = new WeakMap<DeliverySession, number>();
 
   constructor(private readonly o: DeliveryServiceOptions) {
     this.now = o.now ?? Date.now;
@@ -117,12 +128,21 @@ export class DeliveryService {
    * Takes over a gateway's deliveries for a newly authenticated socket: claims presence (the newest connection
    * wins everywhere), runs `beforeDrain` (the binding replay), then writes queued events in order.
    */
-  async attach(session: DeliverySession, beforeDrain: () => Promise<void>): Promise<void> {
+  async attach(session: DeliverySession, beforeDrain: () => Promise<Iterable<string> | void>): Promise<void> {
     const { gatewayId } = session;
     const { generation, previous } = await this.o.presence.claim(gatewayId, this.o.nodeId);
+    this.generations.set(session, generation);
+    if (previous && previous.nodeId !== this.o.nodeId) {
+      this.o.metrics.busMessages.inc({ direction: 'sent', kind: 'superseded' });
+      await this.o.bus.publish(previous.nodeId, { kind: 'superseded', gatewayId, generation });
+    }
+    // Expired events are dropped before a returning gateway is served, not after.
+    await this.trim(gatewayId);
+    const pointer = await this.startingPoint(session);
+    // No await from here to local.set: two sockets of one gateway attaching here at once are settled by
+    // generation, whichever of them gets here first.
     const older = this.local.get(gatewayId);
     if (older && older.session !== session) {
-      // Two sockets of one gateway attaching here at once: the higher generation wins whichever finishes first.
       if (older.generation > generation) {
         const { closeCode, message } = ERROR_CATALOG.SUPERSEDED;
         session.close(closeCode, message);
@@ -130,53 +150,63 @@ export class DeliveryService {
       }
       this.supersede(older);
     }
-    if (previous && previous.nodeId !== this.o.nodeId) {
-      this.o.metrics.busMessages.inc({ direction: 'sent', kind: 'superseded' });
-      await this.o.bus.publish(previous.nodeId, { kind: 'superseded', gatewayId, generation });
-    }
-    const pointer = await this.startingPoint(session);
-    const entry: LocalGateway = { session, generation, pointer, inflight: [], ready: false, draining: false, again: false };
+    const entry: LocalGateway = {
+      session,
+      generation,
+      pointer,
+      inflight: [],
+      replayed: new Set(),
+      ready: false,
+      draining: false,
+      again: false,
+    };
     this.local.set(gatewayId, entry);
     this.o.metrics.gatewaysConnected.set(this.local.size);
-    await beforeDrain();
+    entry.replayed = new Set((await beforeDrain()) ?? []);
     entry.ready = true;
     this.schedule(gatewayId);
   }
 
   /**
-   * Where a new socket's deliveries start: after the gateway's resume_after when it names an id this queue issued,
-   * otherwise after the last acknowledged one. A bogus resume_after must not leave the gateway with nothing.
+   * Where a new socket's deliveries start: after the last acknowledged event, or after the gateway's resume_after
+   * when that names an event still waiting in its queue (one it saw but whose acknowledgement was lost). Anything
+   * else - malformed, from another queue, ahead of what was issued - must not leave the gateway waiting for ids
+   * that never come, so it is ignored. A gateway never holds more unacknowledged events than the ack window.
    */
   private async startingPoint(session: DeliverySession): Promise<string | null> {
     const acked = await this.o.queue.lastAcked(session.gatewayId);
-    if (session.delivery !== 'ack' || !session.resumeAfter) return acked;
-    try {
-      await this.o.queue.readAfter(session.gatewayId, session.resumeAfter, 1);
-      return session.resumeAfter;
-    } catch (err) {
-      this.o.logger.warn({ err, gatewayId: session.gatewayId }, 'resume_after is not a delivery id; resuming after the last acknowledged');
-      return acked;
-    }
+    if (session.delivery !== 'ack' || !session.resumeAfter || session.resumeAfter === acked) return acked;
+    const waiting = await this.o.queue.readAfter(session.gatewayId, acked, this.ackWindow()).catch(() => []);
+    if (waiting.some((item) => item.id === session.resumeAfter)) return session.resumeAfter;
+    this.o.logger.info({ gatewayId: session.gatewayId }, 'resume_after names no waiting event; resuming after the last acknowledged');
+    return acked;
   }
 
   /** Forgets a socket that closed; releases presence only if no newer connection took over. */
   async detach(session: DeliverySession): Promise<void> {
     const entry = this.local.get(session.gatewayId);
-    if (!entry || entry.session !== session) return;
-    this.local.delete(session.gatewayId);
-    this.o.metrics.gatewaysConnected.set(this.local.size);
-    await this.o.presence.release(session.gatewayId, this.o.nodeId, entry.generation);
+    if (entry?.session === session) {
+      this.local.delete(session.gatewayId);
+      this.o.metrics.gatewaysConnected.set(this.local.size);
+    }
+    // Released by this socket's own generation, so a socket that lost an attach race still cleans up after
+    // itself, and a stale one changes nothing.
+    const generation = entry?.session === session ? entry.generation : this.generations.get(session);
+    if (generation !== undefined) await this.o.presence.release(session.gatewayId, this.o.nodeId, generation);
   }
 
   /** An ack-mode gateway confirmed everything up to `deliveryId`. */
   async acknowledge(session: DeliverySession, deliveryId: string): Promise<void> {
     const entry = this.local.get(session.gatewayId);
     if (!entry || entry.session !== session) return;
-    const at = entry.inflight.indexOf(deliveryId);
+    const at = entry.inflight.findIndex((i) => i.id === deliveryId && !i.silent);
     // Only ids this socket was sent count; anything else is ignored rather than trusted.
     if (at === -1) return;
     entry.inflight.splice(0, at + 1);
-    await this.o.queue.ack(session.gatewayId, deliveryId);
+    // Skipped items right behind the confirmed one are covered by the same acknowledgement.
+    let upTo = deliveryId;
+    while (entry.inflight[0]?.silent) upTo = entry.inflight.shift()!.id;
+    await this.o.queue.ack(session.gatewayId, upTo);
     this.schedule(session.gatewayId);
   }
 
@@ -232,7 +262,7 @@ export class DeliveryService {
   private async drain(entry: LocalGateway, remoteSentAt: number | undefined): Promise<void> {
     const { gatewayId } = entry.session;
     const ackMode = entry.session.delivery === 'ack';
-    const windowSize = this.o.ackWindow ?? 100;
+    const windowSize = this.ackWindow();
     do {
       entry.again = false;
       for (;;) {
@@ -255,7 +285,7 @@ export class DeliveryService {
     // A binding queued before this socket opened was already announced by the hello replay; an opt-in event
     // goes only to gateways that asked for it.
     const skip =
-      (event.type === 'binding_resolved' && item.enqueuedAt <= entry.session.openedAt) ||
+      (event.type === 'binding_resolved' && entry.replayed.delete(event.externalUserId)) ||
       (event.type === 'send_failed' && !entry.session.features.includes('send_failed'));
     if (!skip) {
       const frame = await this.toFrame(event);
@@ -266,9 +296,15 @@ export class DeliveryService {
       this.o.metrics.deliveryLatency.observe({ route }, Math.max(0, this.now() - item.enqueuedAt) / 1000);
     }
     entry.pointer = item.id;
-    if (ackMode && !skip) entry.inflight.push(item.id);
-    // Legacy gateways never acknowledge: written to the socket counts as delivered.
-    else await this.o.queue.ack(gatewayId, item.id);
+    if (!ackMode) {
+      // Legacy gateways never acknowledge: written to the socket counts as delivered.
+      await this.o.queue.ack(gatewayId, item.id);
+    } else if (skip && entry.inflight.length === 0) {
+      // Nothing sent is waiting for confirmation, so a skipped item can be acknowledged on its own.
+      await this.o.queue.ack(gatewayId, item.id);
+    } else {
+      entry.inflight.push({ id: item.id, silent: skip });
+    }
   }
 
   private async toFrame(event: QueuedEvent): Promise<GatewayEvent & { deliveryId?: string }> {
@@ -301,6 +337,10 @@ export class DeliveryService {
     }
   }
 
+  private ackWindow(): number {
+    return this.o.ackWindow ?? 100;
+  }
+
   private heartbeatTtl(): number {
     return (this.o.heartbeatMs ?? 5_000) * 3;
   }
@@ -322,8 +362,11 @@ export class DeliveryService {
     const owner = await this.o.presence.lookup(gatewayId);
     if (this.local.get(gatewayId) !== entry) return;
     if (!owner) {
-      const { generation } = await this.o.presence.claim(gatewayId, this.o.nodeId);
+      const { generation, previous } = await this.o.presence.claim(gatewayId, this.o.nodeId);
       entry.generation = generation;
+      this.generations.set(entry.session, generation);
+      // Another node claimed it between the lookup and this claim: its socket is the newer one.
+      if (previous && previous.nodeId !== this.o.nodeId) this.supersede(entry);
     } else if (owner.nodeId !== this.o.nodeId || owner.generation > entry.generation) {
       // A newer connection elsewhere whose signal we missed.
       this.supersede(entry);
@@ -331,10 +374,22 @@ export class DeliveryService {
   }
 
   private async sweep(): Promise<void> {
-    for (const [gatewayId, entry] of [...this.local]) {
-      await this.reassert(gatewayId, entry);
-      this.schedule(gatewayId);
-      await this.trim(gatewayId);
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const entries = [...this.local];
+      let next = 0;
+      const worker = async () => {
+        while (next < entries.length && !this.closed) {
+          const [gatewayId, entry] = entries[next++]!;
+          await this.reassert(gatewayId, entry);
+          this.schedule(gatewayId);
+          await this.trim(gatewayId);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(SWEEP_CONCURRENCY, entries.length) }, worker));
+    } finally {
+      this.sweeping = false;
     }
   }
 }

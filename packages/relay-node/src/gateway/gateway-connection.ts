@@ -151,6 +151,8 @@ export class GatewayConnection {
       return;
     }
     this.queue.push(() => this.sendToSession(event));
+    // Refused frames queue an answer each, so they count towards pausing reads like any other frame.
+    this.applyBackpressure();
   }
 
   private onFirstFrame(text: string): void {

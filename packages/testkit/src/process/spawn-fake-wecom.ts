@@ -18,7 +18,7 @@ export interface SpawnFakeWecomOptions {
   port?: number;
   /** Extra environment for the fake. */
   env?: Record<string, string | undefined>;
-  /** How long to wait for the listening line; default 30 s (the first tsx compile is slow on a busy machine). */
+  /** How long to wait for the listening line; default 60 s (the first tsx compile is slow on a busy machine). */
   startTimeoutMs?: number;
   /** Mirrors every output line (the demo prints them). */
   onLine?: (line: string) => void;
@@ -77,7 +77,7 @@ export async function spawnFakeWecom(options: SpawnFakeWecomOptions): Promise<Fa
       ...(options.onLine ? { onLine: options.onLine } : {}),
     });
     try {
-      const line = await child.waitForLine((l) => listeningUrl(l) !== null, options.startTimeoutMs ?? 30_000);
+      const line = await child.waitForLine((l) => listeningUrl(l) !== null, options.startTimeoutMs ?? 60_000);
       const url = (listeningUrl(line) ?? '').replace(/\/+$/, '');
       return {
         url,

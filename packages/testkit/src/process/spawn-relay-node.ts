@@ -11,7 +11,7 @@ export type RelayNodeEnv = Record<string, string | undefined>;
 
 /** Harness options beyond the node's own environment. */
 export interface SpawnRelayNodeOptions {
-  /** How long to wait for GET /readyz to answer 200; default 45 s. */
+  /** How long to wait for GET /readyz to answer 200; default 90 s (a busy 2-core CI machine starts tsx slowly). */
   readyTimeoutMs?: number;
   /** How long SIGTERM may take before SIGKILL on stop(); default 8 s. */
   stopGraceMs?: number;
@@ -141,7 +141,7 @@ export async function spawnRelayNode(env: RelayNodeEnv, options: SpawnRelayNodeO
       return info;
     };
     try {
-      await waitReady(child, httpUrl, options.readyTimeoutMs ?? 45_000);
+      await waitReady(child, httpUrl, options.readyTimeoutMs ?? 90_000);
       return {
         httpUrl,
         wsUrl,
