@@ -10,6 +10,7 @@ export async function createStateBackend(config: RelayConfig, logger: Logger): P
     return createRedisBackend({
       redis: config.storage.redis,
       prefix: config.storage.redisKeyPrefix,
+      queueMaxAgeMs: config.queue.maxAgeMs,
       bindings: config.storage.bindings,
       databasePath: config.storage.databasePath,
       logger: logger.child({ component: 'redis' }),

@@ -26,6 +26,8 @@ export interface RedisBackendOptions {
   logger: Logger;
   /** Key prefix, so several relays (or tests) can share one Redis. */
   prefix?: string;
+  /** How long events may wait in a gateway's queue (QUEUE_MAX_AGE_MS); idle queues expire a day after that. */
+  queueMaxAgeMs?: number;
 }
 
 /**
@@ -75,7 +77,11 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
     sync: new RedisSyncCoordinator(base),
     presence: new RedisPresenceMap(base),
     bus,
-    queue: new RedisDeliveryQueue(base),
+    queue: new RedisDeliveryQueue({
+      ...base,
+      logger: o.logger,
+      ...(o.queueMaxAgeMs ? { idleTtlMs: o.queueMaxAgeMs + 24 * 3600 * 1000 } : {}),
+    }),
     accessTokens: new RedisAccessTokenStore(base),
     outbound: new RedisOutboundLedger(base),
   };

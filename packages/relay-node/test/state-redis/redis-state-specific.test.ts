@@ -263,6 +263,19 @@ describe('keys and prefixes', () => {
     expect(await store.usersOf('gw-2')).toEqual(['wm-alice']);
   });
 
+  it('lets the queue and acked pointer of a gateway that never returns expire', async () => {
+    const prefix = uniquePrefix('idle');
+    const queue = new RedisDeliveryQueue({ redis, prefix, logger: silent, idleTtlMs: 60_000 });
+    const first = await queue.append('gw-gone', INBOUND);
+    await queue.append('gw-gone', INBOUND, { dedupKey: 'msg-idle' });
+    await queue.ack('gw-gone', first);
+    for (const key of [`${prefix}{gw:gw-gone}:queue`, `${prefix}{gw:gw-gone}:acked`]) {
+      const ttl = await redis.pttl(key);
+      expect(ttl, key).toBeGreaterThan(0);
+      expect(ttl, key).toBeLessThanOrEqual(60_000);
+    }
+  });
+
   it('every key the stores write matches REDIS_KEY_LAYOUT, and the layout lists nothing unused', async () => {
     const prefix = uniquePrefix('layout');
     const base = { redis, prefix };

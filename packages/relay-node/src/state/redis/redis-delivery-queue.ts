@@ -15,6 +15,12 @@ export interface RedisDeliveryQueueOptions {
   prefix?: string;
   /** Where to report entries that cannot be decoded (and are therefore dropped). */
   logger?: StateLogger;
+  /**
+   * A gateway's queue and acked pointer expire after this long without an append or an acknowledgement, so the
+   * keys of gateways that never come back do not stay in Redis forever. Keep it above the retention age (whatever
+   * is older is trimmed anyway). Default 4 days.
+   */
+  idleTtlMs?: number;
 }
 
 // Cap for an unbounded read (limit = Infinity), so one call cannot pull a whole huge stream.
@@ -40,20 +46,23 @@ local function cmpid(a, b)
 end
 `;
 
-// KEYS: stream, dedup marker; ARGV: event JSON, marker ttl (ms). Returns the new id, or nil when the marker
+// KEYS: stream, dedup marker; ARGV: event JSON, marker ttl (ms), queue idle ttl (ms). Returns the new id, or nil when the marker
 // is still alive. The marker is its own key with PX, so it outlives acks and trims of the stream, and Redis
 // expiry alone bounds how many are kept. It is written after XADD, so a failed XADD leaves no marker.
+const DEFAULT_IDLE_TTL_MS = 4 * 24 * 3600 * 1000;
+
 const APPEND_ONCE = new LuaScript(
   'queue-append-once',
   `
 if redis.call('EXISTS', KEYS[2]) == 1 then return false end
 local id = redis.call('XADD', KEYS[1], '*', '${EVENT_FIELD}', ARGV[1])
 redis.call('SET', KEYS[2], id, 'PX', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return id
 `,
 );
 
-// KEYS: stream, acked pointer; ARGV: id. Returns 1 moved, 0 not forward, -1 never issued.
+// KEYS: stream, acked pointer; ARGV: id, idle ttl (ms). Returns 1 moved, 0 not forward, -1 never issued.
 // Entries up to and including the id are deleted: MINID keeps the id itself, so it is XDELed.
 const ACK = new LuaScript(
   'queue-ack',
@@ -68,7 +77,7 @@ end
 if not last or cmpid(ARGV[1], last) > 0 then return -1 end
 local acked = redis.call('GET', KEYS[2])
 if acked and cmpid(ARGV[1], acked) <= 0 then return 0 end
-redis.call('SET', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 redis.call('XTRIM', KEYS[1], 'MINID', '=', ARGV[1])
 redis.call('XDEL', KEYS[1], ARGV[1])
 return 1
@@ -99,6 +108,7 @@ return dropped
  * gateway's `{gw:<id>}` tag so ack and an idempotent append each run as one script.
  */
 export class RedisDeliveryQueue implements DeliveryQueue {
+  private readonly idleTtlPx: number;
   private readonly redis: Redis;
   private readonly prefix: string;
   private readonly logger: StateLogger | undefined;
@@ -107,6 +117,7 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     this.redis = opts.redis;
     this.prefix = checkPrefix(opts.prefix);
     this.logger = opts.logger;
+    this.idleTtlPx = toPx(opts.idleTtlMs ?? DEFAULT_IDLE_TTL_MS);
   }
 
   /** Appends an event unless its dedupKey is still remembered for this gateway; resolves to the id or null. */
@@ -117,12 +128,14 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     const json = JSON.stringify(event);
     if (dedup !== null) {
       const keys = [this.streamKey(gatewayId), this.dedupKey(gatewayId, dedup.key)];
-      const id = await APPEND_ONCE.run(this.redis, keys, [json, toPx(dedup.ttlMs)]);
+      const id = await APPEND_ONCE.run(this.redis, keys, [json, toPx(dedup.ttlMs), this.idleTtlPx]);
       if (id === null || typeof id === 'string') return id;
       throw new RelayError('INTERNAL', 'append script returned no id', { gatewayId });
     }
-    const id = await this.redis.xadd(this.streamKey(gatewayId), '*', EVENT_FIELD, json);
-    if (id === null) throw new RelayError('INTERNAL', 'XADD returned no id', { gatewayId });
+    const key = this.streamKey(gatewayId);
+    const [[addErr, id] = [], [expireErr] = []] = (await this.redis.multi().xadd(key, '*', EVENT_FIELD, json).pexpire(key, this.idleTtlPx).exec()) ?? [];
+    if (addErr || expireErr) throw addErr ?? expireErr;
+    if (typeof id !== 'string') throw new RelayError('INTERNAL', 'XADD returned no id', { gatewayId });
     return id;
   }
 
@@ -146,7 +159,7 @@ export class RedisDeliveryQueue implements DeliveryQueue {
 
   async ack(gatewayId: string, id: string): Promise<void> {
     checkStreamId(id);
-    const result = await ACK.run(this.redis, [this.streamKey(gatewayId), this.ackedKey(gatewayId)], [id]);
+    const result = await ACK.run(this.redis, [this.streamKey(gatewayId), this.ackedKey(gatewayId)], [id, this.idleTtlPx]);
     if (result === -1) throw notIssued(id);
   }
 
