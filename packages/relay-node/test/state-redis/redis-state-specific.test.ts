@@ -263,6 +263,17 @@ describe('keys and prefixes', () => {
     expect(await store.usersOf('gw-2')).toEqual(['wm-alice']);
   });
 
+  it("lets a dead node's set of owned gateways expire after its last heartbeat", async () => {
+    const prefix = uniquePrefix('owned');
+    const presence = new RedisPresenceMap({ redis, prefix });
+    await presence.heartbeat('node-gone', 60_000);
+    await presence.claim('gw-1', 'node-gone');
+    await presence.heartbeat('node-gone', 60_000);
+    const ttl = await redis.pttl(`${prefix}{node:node-gone}:owned`);
+    expect(ttl).toBeGreaterThan(60_000);
+    expect(ttl).toBeLessThanOrEqual(24 * 3600 * 1000);
+  });
+
   it('lets the queue and acked pointer of a gateway that never returns expire', async () => {
     const prefix = uniquePrefix('idle');
     const queue = new RedisDeliveryQueue({ redis, prefix, logger: silent, idleTtlMs: 60_000 });

@@ -26,15 +26,20 @@ return {gen}
 `,
 );
 
-// KEYS: owner hash; ARGV: node, generation. Compare-and-delete so a stale release changes nothing.
-// KEYS: alive key; ARGV: ttl ms. Answers whether the key was still there (SET ... GET needs Redis 6.2).
+/** How long a node's owned-gateway set outlives the node's last heartbeat. */
+const OWNED_SET_TTL_MS = 24 * 3600 * 1000;
+
+// KEYS: alive key, owned set; ARGV: ttl ms, owned-set ttl ms. Answers whether the alive key was still there
+// (SET ... GET needs Redis 6.2). The owned set outlives a dead node only by a day, then Redis drops it.
 const HEARTBEAT = new LuaScript(
   'presence-heartbeat',
   `local existed = redis.call('EXISTS', KEYS[1])
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return existed`,
 );
 
+// KEYS: owner hash; ARGV: node, generation. Compare-and-delete so a stale release changes nothing.
 const RELEASE = new LuaScript(
   'presence-release',
   `
@@ -93,7 +98,8 @@ export class RedisPresenceMap implements PresenceMap {
   }
 
   async heartbeat(nodeId: string, ttlMs: number): Promise<boolean> {
-    return (await HEARTBEAT.run(this.redis, [this.aliveKey(nodeId)], [toPx(ttlMs)])) === 1;
+    const keys = [this.aliveKey(nodeId), this.ownedKey(nodeId)];
+    return (await HEARTBEAT.run(this.redis, keys, [toPx(ttlMs), OWNED_SET_TTL_MS])) === 1;
   }
 
   async countOwnedBy(nodeId: string): Promise<number> {
