@@ -51,6 +51,8 @@ interface LocalGateway {
 }
 
 const BATCH = 50;
+/** Delay before a drain that failed (WeCom media, Redis) is tried again. */
+const DRAIN_RETRY_MS = 2_000;
 /** Gateways re-checked at once during a sweep (each takes a few Redis round trips). */
 const SWEEP_CONCURRENCY = 16;
 
@@ -247,12 +249,12 @@ export class DeliveryService {
     entry.draining = true;
     void this.drain(entry, remoteSentAt)
       .catch((err: unknown) => {
-        if (err instanceof TransientMediaError) {
-          const t = setTimeout(() => this.schedule(gatewayId), 2_000);
-          t.unref();
-        } else if (entry.session.isOpen) {
-          this.o.logger.warn({ err, gatewayId }, 'delivery interrupted; events stay queued');
-        }
+        if (!entry.session.isOpen) return;
+        // WeCom media or Redis failing for a moment: the events stay queued and this gateway is tried again soon,
+        // rather than at the next wake-up or sweep.
+        if (!(err instanceof TransientMediaError)) this.o.logger.warn({ err, gatewayId }, 'delivery interrupted; events stay queued');
+        const t = setTimeout(() => this.schedule(gatewayId), DRAIN_RETRY_MS);
+        t.unref();
       })
       .finally(() => {
         entry.draining = false;
