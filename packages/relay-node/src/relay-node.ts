@@ -71,7 +71,6 @@ export class RelayNode {
       delivery: this.delivery,
       openKfid: config.wecom.openKfid,
       locale: config.locale,
-      kfLinkId: config.wecom.kfLinkId,
       logger: logger.child({ component: 'binding' }),
     });
     const dispatcher = new InboundDispatcher({
@@ -93,7 +92,7 @@ export class RelayNode {
       pollIntervalMs: config.sync.pollIntervalMs,
     });
     const app = new RelayGatewayApp({
-      authenticate: createGatewayAuthenticator(config.auth),
+      authenticate: createGatewayAuthenticator(config.auth, logger.child({ component: 'auth' })),
       bindings: backend.bindings,
       binding,
       replies: new ReplyService({

@@ -6,6 +6,7 @@ import type { OutboundLedger } from '../state/outbound-ledger.js';
 import type { DedupStore } from '../state/dedup-store.js';
 import type { DeliveryService } from '../delivery/delivery-service.js';
 import { bindingConfirmationText } from './confirmation-text.js';
+import { ContactLinkCache } from './contact-link.js';
 
 /** Pending binding tokens expire after 10 minutes, as deployed. */
 export const BINDING_TOKEN_TTL_MS = 10 * 60_000;
@@ -38,16 +39,16 @@ export interface BindingServiceOptions {
   delivery: Pick<DeliveryService, 'enqueue'>;
   openKfid: string;
   locale: 'zh' | 'en';
-  /** When set, links are built from this kf link id instead of kf/add_contact_way. */
-  kfLinkId?: string | undefined;
   logger: Logger;
 }
 
 /** QR binding: issue tokens, bind users who scan or type them, unbind a gateway's users. */
 export class BindingService {
-  private contactUrl: Promise<string> | null = null;
+  private readonly links: ContactLinkCache;
 
-  constructor(private readonly o: BindingServiceOptions) {}
+  constructor(private readonly o: BindingServiceOptions) {
+    this.links = new ContactLinkCache({ source: o.wecom, scene: BINDING_SCENE });
+  }
 
   /** Issues a pending token for a gateway and the URL a WeCom user scans to bind to it. */
   async createBinding(gatewayId: string): Promise<{ token: string; customerServiceUrl: string }> {
@@ -121,15 +122,8 @@ export class BindingService {
     }
   }
 
+  /** Always a link kf/add_contact_way returned: WeCom drops scene_param on any other (reference §3.3). */
   private baseUrl(): Promise<string> {
-    if (this.o.kfLinkId) return Promise.resolve(`https://work.weixin.qq.com/kfid/${encodeURIComponent(this.o.kfLinkId)}`);
-    if (!this.contactUrl) {
-      this.contactUrl = this.o.wecom.addContactWay({ openKfid: this.o.openKfid, scene: BINDING_SCENE });
-      // A failure is not cached: the next create_binding asks again.
-      this.contactUrl.catch(() => {
-        this.contactUrl = null;
-      });
-    }
-    return this.contactUrl;
+    return this.links.get(this.o.openKfid);
   }
 }

@@ -9,6 +9,14 @@ const ms = z.coerce.number().int().min(1);
 const required = (what: string) =>
   z.string({ error: (iss) => (iss.input === undefined ? `is required (${what})` : 'must be a string') }).min(1, `is required (${what})`);
 
+/** Below this, HMAC-derived gateway tokens are only as strong as a guessable secret. */
+export const MIN_SECRET_LENGTH = 16;
+
+/** Whether a RELAY_AUTH_SECRET is shorter than the minimum (tolerated only in the deployed relay's shared-secret mode). */
+export function isWeakSecret(secret: unknown): boolean {
+  return typeof secret === 'string' && secret.length < MIN_SECRET_LENGTH;
+}
+
 /**
  * The environment variables a node reads. The deployed single-node relay's names keep working unchanged;
  * everything added since has a default so an existing `.env` still starts a node.
@@ -21,15 +29,16 @@ export const envSchema = z.object({
     .regex(/^[a-zA-Z0-9]{43}$/, 'must be the 43-character EncodingAESKey from the WeCom admin console'),
   WECOM_OPEN_KFID: required('the open_kfid of the kf account'),
   /**
-   * Accepted for compatibility with the deployed relay. When set, binding links are built from this kf link id
-   * instead of asking kf/add_contact_way (UNCONFIRMED whether WeCom returns scene_param for such links).
+   * Accepted so a deployed relay's `.env` starts unchanged, and ignored: binding links always come from
+   * kf/add_contact_way with a scene, because WeCom returns scene_param only on such a link, unaltered.
    */
   WECOM_KF_LINK_ID: z.string().min(1).optional(),
   WECOM_API_BASE: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://qyapi.weixin.qq.com' })
     .default('https://qyapi.weixin.qq.com')
     .transform((u) => u.replace(/\/+$/, '')),
-  RELAY_AUTH_SECRET: required('gateway tokens are derived from it').min(16, 'must be at least 16 characters'),
+  /** At least 16 characters; a shorter one (the deployed relay allowed any) only with the legacy mode, see below. */
+  RELAY_AUTH_SECRET: required('gateway tokens are derived from it'),
   /** Weaker, opt-in: accept the shared secret itself as every gateway's auth_token, as the deployed relay did. */
   RELAY_LEGACY_SHARED_SECRET_AUTH: bool.default(false),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -71,6 +80,14 @@ export const envSchema = z.object({
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .default([]),
   DRAIN_SPREAD_MS: z.coerce.number().int().min(0).default(5_000),
+}).refine((env) => !isWeakSecret(env.RELAY_AUTH_SECRET) || env.RELAY_LEGACY_SHARED_SECRET_AUTH === true, {
+  path: ['RELAY_AUTH_SECRET'],
+  message:
+    `must be at least ${MIN_SECRET_LENGTH} characters: set a longer secret and give each gateway its token from ` +
+    '`pnpm relay token <gateway_id>` (a shorter secret from the deployed relay is accepted only with ' +
+    'RELAY_LEGACY_SHARED_SECRET_AUTH=true)',
+  // Checked even when other variables are invalid, so every problem is reported at once.
+  when: () => true,
 });
 
 /** Raw parsed environment. */
