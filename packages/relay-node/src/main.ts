@@ -17,7 +17,14 @@ async function main(): Promise<void> {
     process.exit(78); // EX_CONFIG
   }
   const logger = createLogger({ level: config.logLevel, nodeId: config.nodeId });
-  const backend = await createStateBackend(config, logger);
+  let backend;
+  try {
+    backend = await createStateBackend(config, logger);
+  } catch (err) {
+    // E.g. a database file of unknown shape: say so plainly rather than crash with a stack.
+    logger.fatal({ err, code: isRelayError(err) ? err.code : undefined }, isRelayError(err) ? err.message : 'state could not be opened');
+    process.exit(1);
+  }
   const node = new RelayNode({ config, logger, backend });
   let stopping = false;
   const stop = (signal: string) => {

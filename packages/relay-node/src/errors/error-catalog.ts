@@ -53,6 +53,8 @@ export const ERROR_CATALOG = {
   WECOM_MEDIA_FAILED: { message: 'media could not be downloaded' },
 
   INTERNAL: { message: 'internal error', status: 500 },
+
+  STATE_SCHEMA_UNKNOWN: { message: "the database file is neither this relay's nor the deployed relay's" },
 } as const satisfies Record<string, CatalogEntry>;
 
 /** A code from the catalog. */

@@ -16,5 +16,9 @@ export async function createStateBackend(config: RelayConfig, logger: Logger): P
       logger: logger.child({ component: 'redis' }),
     });
   }
-  return createSingleNodeBackend({ databasePath: config.storage.databasePath });
+  return createSingleNodeBackend({
+    databasePath: config.storage.databasePath,
+    openKfid: config.wecom.openKfid,
+    logger: logger.child({ component: 'sqlite' }),
+  });
 }
