@@ -54,3 +54,19 @@ export function createDeployedDatabase(path: string, content: DeployedContent = 
     db.close();
   }
 }
+
+/** The tables of a state file and the deployed cursor (kv.sync_cursor) if it still has one, read only. */
+export function inspectStateFile(path: string): { tables: string[]; deployedCursor: string | null } {
+  const db = new BetterSqlite3(path, { readonly: true });
+  try {
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map(
+      (r) => r.name,
+    );
+    const row = tables.includes('kv')
+      ? (db.prepare("SELECT value FROM kv WHERE key = 'sync_cursor'").get() as { value: string } | undefined)
+      : undefined;
+    return { tables, deployedCursor: row?.value ?? null };
+  } finally {
+    db.close();
+  }
+}
