@@ -3,7 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { GatewayClient } from '@wecom-relay/gateway-client';
-import { reserveRelayPorts, spawnFakeWecom, spawnRelayNode, testCorp, type FakeWecomHandle, type RelayNodeHandle } from '@wecom-relay/testkit';
+import {
+  ProcessStartError,
+  reserveRelayPorts,
+  spawnFakeWecom,
+  spawnRelayNode,
+  testCorp,
+  type FakeWecomHandle,
+  type RelayNodeHandle,
+} from '@wecom-relay/testkit';
+import { createDeployedDatabase, dropTable, inspectStateFile } from '../../packages/relay-node/test/support/deployed-database.js';
 import {
   DEPLOYED,
   checkDropinRound,
@@ -82,4 +91,27 @@ describe("a node started on the deployed relay's .env and database", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 300_000);
+});
+
+describe('a node given a database of unknown shape', () => {
+  it('refuses to start, naming STATE_SCHEMA_UNKNOWN, and leaves the file untouched', async () => {
+    const corp = testCorp();
+    const dir = mkdtempSync(join(tmpdir(), 'unknown-schema-'));
+    const databasePath = join(dir, 'relay.db');
+    // Half of the deployed schema: bindings without pending_bindings.
+    createDeployedDatabase(databasePath, {});
+    dropTable(databasePath, 'pending_bindings');
+    try {
+      const started = await spawnRelayNode(envFromDotEnv(deployedDotEnv(corp, { port: 0, wsPort: 0, databasePath }), 'http://127.0.0.1:9'), {
+        readyTimeoutMs: 60_000,
+      }).catch((err: unknown) => err);
+      expect(started).toBeInstanceOf(ProcessStartError);
+      expect((started as ProcessStartError).code).toBe('PROCESS_EXITED');
+      expect((started as ProcessStartError).tail).toContain('STATE_SCHEMA_UNKNOWN');
+      expect(inspectStateFile(databasePath).tables).toEqual(['bindings', 'kv']);
+      expect(readdirSync(dir).filter((f) => f.endsWith('.bak'))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

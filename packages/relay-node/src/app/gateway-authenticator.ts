@@ -24,7 +24,11 @@ export function createGatewayAuthenticator(auth: { secret: string; legacySharedS
     const expected = gatewayAuthToken(auth.secret, hello.gatewayId);
     if (timingSafeStringEqual(hello.authToken, expected)) return;
     const sentSecret = timingSafeStringEqual(hello.authToken, auth.secret);
-    if (sentSecret && auth.legacySharedSecret) return;
+    if (sentSecret && auth.legacySharedSecret) {
+      // Lets the operator see which gateways still need their own token before turning legacy mode off.
+      logger?.info({ gatewayId: hello.gatewayId }, 'gateway authenticated with the shared secret (legacy mode)');
+      return;
+    }
     if (sentSecret && warned.size < MAX_WARNED_GATEWAYS && !warned.has(hello.gatewayId)) {
       // A deployed gateway still sends the shared secret: say once per gateway what the operator can do.
       warned.add(hello.gatewayId);

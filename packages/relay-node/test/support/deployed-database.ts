@@ -70,3 +70,13 @@ export function inspectStateFile(path: string): { tables: string[]; deployedCurs
     db.close();
   }
 }
+
+/** Drops one table, to make a half-deployed file. */
+export function dropTable(path: string, table: string): void {
+  const db = new BetterSqlite3(path);
+  try {
+    db.exec(`DROP TABLE ${table}`);
+  } finally {
+    db.close();
+  }
+}

@@ -37,8 +37,11 @@ describe('gateway authentication', () => {
     expect(JSON.stringify(lines)).not.toContain(SECRET);
 
     const legacy = createGatewayAuthenticator({ secret: SECRET, legacySharedSecret: true }, logger);
+    lines.length = 0;
     await legacy(hello('gw-1', SECRET));
     await legacy(hello('gw-4', gatewayAuthToken(SECRET, 'gw-4')));
+    // Who still uses the shared secret is visible, so the operator knows when legacy mode can go.
+    expect(lines.filter((l) => l.msg.includes('shared secret (legacy mode)')).map((l) => l.gatewayId)).toEqual(['gw-1']);
     await expect(legacy(hello('gw-5', 'wrong'))).rejects.toMatchObject({ code: 'AUTH_FAILED' });
   });
 });
