@@ -54,10 +54,5 @@ export class ContactLinkCache {
     });
     return entry.link;
   }
-
-  /** Forgets a kf account's link, so the next {@link get} asks WeCom for a new one. */
-  invalidate(openKfid: string): void {
-    this.links.delete(openKfid);
-  }
 }
 

@@ -62,7 +62,9 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
   let bindings: BindingStore;
   let pendingBindings: PendingBindingStore;
   if (o.bindings === 'sqlite') {
-    db = openSqliteDatabase(o.databasePath);
+    // No open_kfid: in cluster mode a deployed file's cursor belongs in Redis (pnpm relay migrate), so a deployed
+    // file holding one is refused here rather than upgraded with its cursor stranded in SQLite.
+    db = openSqliteDatabase(o.databasePath, { logger: o.logger });
     bindings = new SqliteBindingStore(db);
     pendingBindings = new SqlitePendingBindingStore(db);
   } else {
