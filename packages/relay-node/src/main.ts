@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   try {
     backend = await createStateBackend(config, logger);
   } catch (err) {
-    // E.g. a database file of unknown shape: say so plainly rather than crash with a stack.
+    // E.g. a database file of unknown shape: one fatal line with its code and exit, not an unhandled rejection.
     logger.fatal({ err, code: isRelayError(err) ? err.code : undefined }, isRelayError(err) ? err.message : 'state could not be opened');
     process.exit(1);
   }
