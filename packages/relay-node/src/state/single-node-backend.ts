@@ -5,6 +5,7 @@ import {
   SqliteDedupStore,
   SqliteDeliveryQueue,
   SqliteOutboundLedger,
+  SqliteReplyRecordStore,
   SqlitePendingBindingStore,
   SqliteSyncCoordinator,
 } from './sqlite/index.js';
@@ -27,6 +28,7 @@ export function createSingleNodeBackend(options: { databasePath: string }): Stat
     queue: new SqliteDeliveryQueue(db),
     accessTokens: new MemoryAccessTokenStore(),
     outbound: new SqliteOutboundLedger(db),
+    replies: new SqliteReplyRecordStore(db),
   };
   let closing: Promise<void> | null = null;
   return {

@@ -7,6 +7,7 @@ import { startRedis, uniquePrefix, type RedisHandle } from '@wecom-relay/testkit
 import type { BusMessage } from '../../src/state/index.js';
 import {
   REDIS_KEY_LAYOUT,
+  RedisReplyRecordStore,
   RedisAccessTokenStore,
   RedisBindingStore,
   RedisDedupStore,
@@ -313,6 +314,7 @@ describe('keys and prefixes', () => {
     const ledger = new RedisOutboundLedger(base);
     await ledger.customerSpoke('wm-alice', 1_000);
     await ledger.recordSend('wm-alice', 'wecom-msg-1', { gatewayId: 'gw-1', requestId: 'r-1', externalUserId: 'wm-alice' }, 60_000);
+    await new RedisReplyRecordStore(base).claim({ gatewayId: 'gw-1', requestId: 'r-1', fingerprint: 'f' }, 'node-a', 60_000);
 
     const keys = new Set<string>();
     let cursor = '0';

@@ -1,4 +1,4 @@
-import type { OutboundLedger, SendWindow, SentReply } from '../outbound-ledger.js';
+import type { OutboundLedger, SendReservation, SendWindow, SentReply, WindowRule } from '../outbound-ledger.js';
 
 /** Windows are forgotten after this long without activity; WeCom's window lasts 48 h. */
 const WINDOW_TTL_MS = 3 * 24 * 3600 * 1000;
@@ -23,6 +23,29 @@ export class MemoryOutboundLedger implements OutboundLedger {
     const w = this.current(externalUserId);
     this.windows.set(externalUserId, { ...w, sentSince: w.sentSince + 1, touchedAt: this.now() });
     if (sender) this.senders.set(msgid, { sender: { ...sender }, expiresAt: this.now() + ttlMs });
+  }
+
+  async reserveSend(externalUserId: string, atMs: number, rule: WindowRule): Promise<SendReservation> {
+    const w = this.current(externalUserId);
+    const window = { lastCustomerAt: w.lastCustomerAt, sentSince: w.sentSince };
+    const open = w.sentSince < rule.maxSends && (w.lastCustomerAt === null || atMs - w.lastCustomerAt <= rule.windowMs);
+    if (open) this.windows.set(externalUserId, { ...w, sentSince: w.sentSince + 1, touchedAt: this.now() });
+    return { granted: open, window };
+  }
+
+  async releaseSend(externalUserId: string, lastCustomerAt: number | null): Promise<void> {
+    const w = this.windows.get(externalUserId);
+    if (!w || w.lastCustomerAt !== lastCustomerAt || w.sentSince <= 0) return;
+    w.sentSince -= 1;
+  }
+
+  async closeWindow(externalUserId: string, rule: WindowRule): Promise<void> {
+    const w = this.current(externalUserId);
+    this.windows.set(externalUserId, { ...w, sentSince: Math.max(w.sentSince, rule.maxSends), touchedAt: this.now() });
+  }
+
+  async rememberSender(msgid: string, sender: SentReply, ttlMs: number): Promise<void> {
+    this.senders.set(msgid, { sender: { ...sender }, expiresAt: this.now() + ttlMs });
   }
 
   async window(externalUserId: string): Promise<SendWindow> {

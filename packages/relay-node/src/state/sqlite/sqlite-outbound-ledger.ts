@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { OutboundLedger, SendWindow, SentReply } from '../outbound-ledger.js';
+import type { OutboundLedger, SendReservation, SendWindow, SentReply, WindowRule } from '../outbound-ledger.js';
 
 /** Windows untouched this long are forgotten; WeCom's lasts 48 h. */
 const WINDOW_TTL_MS = 3 * 24 * 3600 * 1000;
@@ -14,6 +14,9 @@ export class SqliteOutboundLedger implements OutboundLedger {
   private readonly selectWindow: Statement<[string, number], { last_customer_at: number | null; sent_since: number }>;
   private readonly selectSender: Statement<[string, number], { gateway_id: string; request_id: string; external_user_id: string }>;
   private readonly prune: Statement<[number]>;
+  private readonly reserve: (user: string, atMs: number, rule: WindowRule) => SendReservation;
+  private readonly unreserve: Statement<[string, number | null]>;
+  private readonly close_: Statement<[string, number, number, number]>;
   private readonly pruneSenders: Statement<[number]>;
 
   /** `db` must come from openSqliteDatabase; the ledger never closes it. */
@@ -40,6 +43,31 @@ export class SqliteOutboundLedger implements OutboundLedger {
       'SELECT gateway_id, request_id, external_user_id FROM sent_messages WHERE msgid = ? AND expires_at > ?',
     );
     this.prune = db.prepare('DELETE FROM send_windows WHERE touched_at <= ?');
+    this.unreserve = db.prepare(
+      `UPDATE send_windows SET sent_since = sent_since - 1
+       WHERE external_user_id = ? AND last_customer_at IS ? AND sent_since > 0`,
+    );
+    this.close_ = db.prepare(
+      `INSERT INTO send_windows (external_user_id, last_customer_at, sent_since, touched_at) VALUES (?, NULL, ?, ?)
+       ON CONFLICT (external_user_id) DO UPDATE SET sent_since = MAX(sent_since, ?), touched_at = excluded.touched_at`,
+    );
+    // A window forgotten by age starts over; its stale row may still be in the file until the next prune.
+    const startOver = db.prepare<[string, number]>(
+      `INSERT INTO send_windows (external_user_id, last_customer_at, sent_since, touched_at) VALUES (?, NULL, 1, ?)
+       ON CONFLICT (external_user_id) DO UPDATE SET last_customer_at = NULL, sent_since = 1, touched_at = excluded.touched_at`,
+    );
+    // One transaction, so two reservations (two connections to the file) cannot both take the last slot.
+    this.reserve = db.transaction((user: string, atMs: number, rule: WindowRule): SendReservation => {
+      const row = this.selectWindow.get(user, this.now() - WINDOW_TTL_MS);
+      const window = row ? { lastCustomerAt: row.last_customer_at, sentSince: row.sent_since } : { lastCustomerAt: null, sentSince: 0 };
+      const granted =
+        window.sentSince < rule.maxSends && (window.lastCustomerAt === null || atMs - window.lastCustomerAt <= rule.windowMs);
+      if (granted) {
+        if (row) this.sent.run(user, this.now());
+        else startOver.run(user, this.now());
+      }
+      return { granted, window };
+    }).immediate;
     this.pruneSenders = db.prepare('DELETE FROM sent_messages WHERE expires_at <= ?');
   }
 
@@ -51,6 +79,22 @@ export class SqliteOutboundLedger implements OutboundLedger {
   async recordSend(externalUserId: string, msgid: string, sender: SentReply | null, ttlMs: number): Promise<void> {
     this.sent.run(externalUserId, this.now());
     if (sender) this.remember.run(msgid, sender.gatewayId, sender.requestId, sender.externalUserId, this.now() + ttlMs);
+  }
+
+  async reserveSend(externalUserId: string, atMs: number, rule: WindowRule): Promise<SendReservation> {
+    return this.reserve(externalUserId, atMs, rule);
+  }
+
+  async releaseSend(externalUserId: string, lastCustomerAt: number | null): Promise<void> {
+    this.unreserve.run(externalUserId, lastCustomerAt);
+  }
+
+  async closeWindow(externalUserId: string, rule: WindowRule): Promise<void> {
+    this.close_.run(externalUserId, rule.maxSends, this.now(), rule.maxSends);
+  }
+
+  async rememberSender(msgid: string, sender: SentReply, ttlMs: number): Promise<void> {
+    this.remember.run(msgid, sender.gatewayId, sender.requestId, sender.externalUserId, this.now() + ttlMs);
   }
 
   async window(externalUserId: string): Promise<SendWindow> {
