@@ -57,6 +57,8 @@ export function splitText(content: string, maxBytes: number): string[] {
     bytes += size;
     const rank = breakRank(segment);
     if (rank > 0) best[rank] = { end: index + segment.length, bytes };
+    // Spaces right after a sentence end stay with that sentence, so the next part does not start with one.
+    if (rank === 1 && best[2]?.end === index) best[2] = { end: index + segment.length, bytes };
   }
   if (start < content.length) parts.push(content.slice(start));
   return parts;

@@ -75,7 +75,7 @@ export class RedisReplyRecordStore implements ReplyRecordStore {
 
   private keyOf(key: ReplyKey): string {
     // Request ids are up to 256 characters of anything; a digest keeps the key short and free of odd bytes.
-    const digest = createHash('sha256').update(key.requestId).update('\0').update(key.fingerprint).digest('base64url');
+    const digest = createHash('sha256').update(JSON.stringify([key.requestId, key.fingerprint])).digest('base64url');
     return `${this.prefix}${hashTag('gw', key.gatewayId)}:reply:${digest}`;
   }
 }
