@@ -29,8 +29,12 @@ export interface SendReservation {
 
 /** Tracks outbound messages per user: the send window and who sent what. */
 export interface OutboundLedger {
-  /** The user wrote at atMs (older notes are ignored): their window starts again. */
-  customerSpoke(externalUserId: string, atMs: number): Promise<void>;
+  /**
+   * The user wrote at atMs: their window starts again. Older notes are ignored, and so is a note of the same time
+   * unless it names a message (`msgid`) not yet seen at that time: WeCom's times are whole seconds, so two messages
+   * can share one, while a page pulled twice repeats the same msgids.
+   */
+  customerSpoke(externalUserId: string, atMs: number, msgid?: string): Promise<void>;
   /** WeCom accepted message `msgid` for the user; remembers its sender (if a gateway) for ttlMs. */
   recordSend(externalUserId: string, msgid: string, sender: SentReply | null, ttlMs: number): Promise<void>;
   /**

@@ -6,12 +6,21 @@ import { LuaScript } from './lua-script.js';
 /** A window is forgotten this long after it was last touched; WeCom's lasts 48 h. */
 const WINDOW_TTL_MS = 3 * 24 * 3600 * 1000;
 
-// KEYS: window hash; ARGV: at (ms), ttl (ms). A newer customer message restarts the window; an older note is ignored.
+// KEYS: window hash; ARGV: at (ms), ttl (ms), msgid ('' = none). A newer customer message restarts the window; so does
+// one of the same second not seen before (WeCom's times are seconds); an older or repeated note is ignored.
 const CUSTOMER_SPOKE = new LuaScript(
   'outbound-customer-spoke',
-  `local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '-1')
-if tonumber(ARGV[1]) > last then
-  redis.call('HSET', KEYS[1], 'last', ARGV[1], 'sent', 0)
+  `local v = redis.call('HMGET', KEYS[1], 'last', 'ids')
+local last = tonumber(v[1] or '-1')
+local at = tonumber(ARGV[1])
+if at > last then
+  redis.call('HSET', KEYS[1], 'last', ARGV[1], 'sent', 0, 'ids', ARGV[3])
+elseif at == last and ARGV[3] ~= '' then
+  local ids = v[2] or ''
+  if not string.find('\\n' .. ids .. '\\n', '\\n' .. ARGV[3] .. '\\n', 1, true) then
+    if #ids > 4096 then ids = '' end
+    redis.call('HSET', KEYS[1], 'sent', 0, 'ids', ids .. '\\n' .. ARGV[3])
+  end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`,
@@ -70,8 +79,8 @@ export class RedisOutboundLedger implements OutboundLedger {
     this.prefix = checkPrefix(opts.prefix);
   }
 
-  async customerSpoke(externalUserId: string, atMs: number): Promise<void> {
-    await CUSTOMER_SPOKE.run(this.redis, [this.windowKey(externalUserId)], [Math.floor(atMs), toPx(WINDOW_TTL_MS)]);
+  async customerSpoke(externalUserId: string, atMs: number, msgid?: string): Promise<void> {
+    await CUSTOMER_SPOKE.run(this.redis, [this.windowKey(externalUserId)], [Math.floor(atMs), toPx(WINDOW_TTL_MS), msgid ?? '']);
   }
 
   async recordSend(externalUserId: string, msgid: string, sender: SentReply | null, ttlMs: number): Promise<void> {

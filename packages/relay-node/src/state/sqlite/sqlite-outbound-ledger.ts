@@ -1,6 +1,8 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { OutboundLedger, SendReservation, SendWindow, SentReply, WindowRule } from '../outbound-ledger.js';
 
+/** msgids remembered per customer second (to tell a new message from a repeated one). */
+const MAX_IDS = 50;
 /** Windows untouched this long are forgotten; WeCom's lasts 48 h. */
 const WINDOW_TTL_MS = 3 * 24 * 3600 * 1000;
 
@@ -8,7 +10,7 @@ const WINDOW_TTL_MS = 3 * 24 * 3600 * 1000;
 export class SqliteOutboundLedger implements OutboundLedger {
   private readonly now: () => number;
   private lastPrune = Number.NEGATIVE_INFINITY;
-  private readonly spoke: Statement<[string, number, number]>;
+  private readonly spoke: (user: string, atMs: number, msgid: string) => void;
   private readonly sent: Statement<[string, number]>;
   private readonly remember: Statement<[string, string, string, string, number]>;
   private readonly selectWindow: Statement<[string, number], { last_customer_at: number | null; sent_since: number }>;
@@ -22,13 +24,27 @@ export class SqliteOutboundLedger implements OutboundLedger {
   /** `db` must come from openSqliteDatabase; the ledger never closes it. */
   constructor(db: Database, options: { now?: () => number } = {}) {
     this.now = options.now ?? Date.now;
-    this.spoke = db.prepare(
-      `INSERT INTO send_windows (external_user_id, last_customer_at, sent_since, touched_at) VALUES (?, ?, 0, ?)
-       ON CONFLICT (external_user_id) DO UPDATE SET
-         sent_since = CASE WHEN last_customer_at IS NULL OR excluded.last_customer_at > last_customer_at THEN 0 ELSE sent_since END,
-         last_customer_at = MAX(COALESCE(last_customer_at, 0), excluded.last_customer_at),
-         touched_at = excluded.touched_at`,
+    const selectLast = db.prepare<[string], { last_customer_at: number | null; last_ids: string }>(
+      'SELECT last_customer_at, last_ids FROM send_windows WHERE external_user_id = ?',
     );
+    const restart = db.prepare<[string, number, string, number]>(
+      `INSERT INTO send_windows (external_user_id, last_customer_at, sent_since, last_ids, touched_at) VALUES (?, ?, 0, ?, ?)
+       ON CONFLICT (external_user_id) DO UPDATE SET
+         last_customer_at = excluded.last_customer_at, sent_since = 0, last_ids = excluded.last_ids, touched_at = excluded.touched_at`,
+    );
+    // A newer message restarts the window; so does one of the same second not seen before (WeCom's times are seconds).
+    this.spoke = db.transaction((user: string, atMs: number, msgid: string) => {
+      const row = selectLast.get(user);
+      const last = row?.last_customer_at ?? null;
+      if (last === null || atMs > last) {
+        restart.run(user, atMs, msgid, this.now());
+        return;
+      }
+      const ids = row?.last_ids ? row.last_ids.split('\n') : [];
+      if (atMs === last && msgid !== '' && !ids.includes(msgid)) {
+        restart.run(user, atMs, [...ids, msgid].slice(-MAX_IDS).join('\n'), this.now());
+      }
+    }).immediate;
     this.sent = db.prepare(
       `INSERT INTO send_windows (external_user_id, last_customer_at, sent_since, touched_at) VALUES (?, NULL, 1, ?)
        ON CONFLICT (external_user_id) DO UPDATE SET sent_since = sent_since + 1, touched_at = excluded.touched_at`,
@@ -71,9 +87,9 @@ export class SqliteOutboundLedger implements OutboundLedger {
     this.pruneSenders = db.prepare('DELETE FROM sent_messages WHERE expires_at <= ?');
   }
 
-  async customerSpoke(externalUserId: string, atMs: number): Promise<void> {
+  async customerSpoke(externalUserId: string, atMs: number, msgid?: string): Promise<void> {
     this.maybePrune();
-    this.spoke.run(externalUserId, Math.floor(atMs), this.now());
+    this.spoke(externalUserId, Math.floor(atMs), msgid ?? '');
   }
 
   async recordSend(externalUserId: string, msgid: string, sender: SentReply | null, ttlMs: number): Promise<void> {

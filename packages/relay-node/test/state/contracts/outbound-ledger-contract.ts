@@ -34,6 +34,27 @@ export function outboundLedgerContract(name: string, make: () => Promise<Outboun
       expect(await ledger.window('u-1')).toEqual({ lastCustomerAt: 5_000, sentSince: 1 });
     });
 
+    it('a second message in the same second restarts the window; the same message noted again does not', async () => {
+      const ledger = await fresh();
+      await ledger.customerSpoke('u-1', 5_000, 'msg-a');
+      await ledger.recordSend('u-1', 'm-1', null, LONG_TTL_MS);
+      await ledger.customerSpoke('u-1', 5_000, 'msg-a');
+      await ledger.customerSpoke('u-1', 5_000);
+      expect(await ledger.window('u-1')).toEqual({ lastCustomerAt: 5_000, sentSince: 1 });
+      await ledger.customerSpoke('u-1', 5_000, 'msg-b');
+      expect(await ledger.window('u-1')).toEqual({ lastCustomerAt: 5_000, sentSince: 0 });
+      await ledger.recordSend('u-1', 'm-2', null, LONG_TTL_MS);
+      // The page pulled again: both messages are known, nothing restarts.
+      await ledger.customerSpoke('u-1', 5_000, 'msg-a');
+      await ledger.customerSpoke('u-1', 5_000, 'msg-b');
+      await ledger.customerSpoke('u-1', 4_000, 'msg-older');
+      expect(await ledger.window('u-1')).toEqual({ lastCustomerAt: 5_000, sentSince: 1 });
+      await ledger.customerSpoke('u-1', 6_000, 'msg-c');
+      await ledger.recordSend('u-1', 'm-3', null, LONG_TTL_MS);
+      await ledger.customerSpoke('u-1', 6_000, 'msg-a');
+      expect(await ledger.window('u-1')).toEqual({ lastCustomerAt: 6_000, sentSince: 0 });
+    });
+
     it('keeps users apart', async () => {
       const ledger = await fresh();
       await ledger.customerSpoke('u-1', 1_000);
