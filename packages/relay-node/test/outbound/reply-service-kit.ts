@@ -128,7 +128,30 @@ export async function replyKit(overrides: Partial<ReplyServiceOptions> = {}) {
       .filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))
       .reduce((sum, v) => sum + v.value, 0);
   };
-  return { clock, wecom, bindings, ledger, records, metrics, service, count };
+  /** A second node: its own service (and WeCom client) on the same stores and clock. */
+  const otherNode = (extra: Partial<ReplyServiceOptions> = {}) => {
+    const otherWecom = new WecomStub();
+    const other = new ReplyService({
+      bindings,
+      ledger,
+      records,
+      wecom: otherWecom,
+      transfers: new Semaphore(2),
+      openKfid: 'wk-test',
+      nodeId: 'node-other',
+      rateLimit: { perSecond: 1000, burst: 1000 },
+      logger: pino({ level: 'silent' }),
+      metrics: createMetrics('other-node'),
+      now: clock.now,
+      sleep: async (ms) => {
+        clock.advance(ms);
+        await new Promise((resolve) => setImmediate(resolve));
+      },
+      ...extra,
+    });
+    return { service: other, wecom: otherWecom };
+  };
+  return { clock, wecom, bindings, ledger, records, metrics, service, count, otherNode };
 }
 
 /** A reply command. */

@@ -196,6 +196,34 @@ describe('ReplyService: a resent reply is sent once', () => {
     expect(k.wecom.calls).toBe(1);
   });
 
+  it('a copy on another node while the first is in flight waits for it; neither sends twice', async () => {
+    const k = await replyKit();
+    const b = k.otherNode();
+    await k.ledger.customerSpoke('wm-alice', k.clock.now());
+    k.wecom.hold();
+    const first = k.service.reply('gw-1', text('r-1', LONG_CHINESE));
+    while (k.wecom.waiting === 0) await new Promise((resolve) => setImmediate(resolve));
+    const second = b.service.reply('gw-1', text('r-1', LONG_CHINESE));
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    k.wecom.release();
+    const [x, y] = await Promise.all([first, second]);
+    expect(y).toEqual(x);
+    expect(k.wecom.calls).toBe(3);
+    expect(b.wecom.calls).toBe(0);
+  });
+
+  it('a claim whose owner died frees the id after its ttl: a later copy is sent', async () => {
+    const k = await replyKit();
+    const b = k.otherNode({ inFlightWaitMs: 5 * 60_000 });
+    await k.ledger.customerSpoke('wm-alice', k.clock.now());
+    k.wecom.hold(); // node A never finishes: it died mid-send
+    void k.service.reply('gw-1', text('r-1', 'hello')).catch(() => undefined);
+    while (k.wecom.waiting === 0) await new Promise((resolve) => setImmediate(resolve));
+    const outcome = await b.service.reply('gw-1', text('r-1', 'hello'));
+    expect(outcome.msgids).toEqual([b.wecom.sent[0]!.msgid]);
+    expect(b.wecom.calls).toBe(1);
+  });
+
   it('an image resent with the same id and bytes is sent once; other bytes are a new image', async () => {
     const k = await replyKit();
     await k.ledger.customerSpoke('wm-alice', k.clock.now());
