@@ -70,10 +70,13 @@ export class ReplyOnce {
     let record: ReplyRecord;
     try {
       record = await send({
+        // Never throws: once a part went, losing the claim must not turn the reply into a failure (and a resend).
         extend: async () => {
-          if (!(await this.o.records.extend(key, owner, REPLY_CLAIM_TTL_MS))) {
-            this.o.logger.warn({ gatewayId: key.gatewayId, requestId: key.requestId }, 'reply claim lapsed while sending');
-          }
+          const held = await this.o.records.extend(key, owner, REPLY_CLAIM_TTL_MS).catch((err: unknown) => {
+            this.o.logger.warn({ err, requestId: key.requestId }, 'could not extend a reply claim');
+            return true;
+          });
+          if (!held) this.o.logger.warn({ gatewayId: key.gatewayId, requestId: key.requestId }, 'reply claim lapsed while sending');
         },
       });
     } catch (err) {

@@ -110,9 +110,11 @@ export class ReplyService {
             ),
           );
           this.o.metrics.replyParts.inc();
-        } catch (err) {
-          if (msgids.length === 0 || !isRelayError(err)) throw err;
-          this.o.logger.info({ gatewayId, requestId: cmd.id, sent: msgids.length, parts: parts.length, code: err.code }, 'reply sent in part');
+        } catch (cause) {
+          if (msgids.length === 0) throw cause;
+          // Some parts went: the reply is acked (and remembered) with what went, whatever stopped the rest.
+          const err = isRelayError(cause) ? cause : new RelayError('INTERNAL', 'the relay could not send the rest of the reply');
+          this.o.logger.info({ gatewayId, requestId: cmd.id, sent: msgids.length, parts: parts.length, err: cause }, 'reply sent in part');
           const wecomErrcode = err.details['wecomErrcode'];
           return {
             msgids,

@@ -66,6 +66,22 @@ describe('ReplyService: long replies', () => {
     expect(JSON.stringify(outcome)).not.toContain(EGRESS_IP);
     expect(JSON.stringify(outcome)).not.toContain('hint');
   });
+
+  it('when the store fails after a part went, acks what went (INTERNAL for the rest) and remembers it', async () => {
+    const k = await replyKit();
+    await k.ledger.customerSpoke('wm-alice', k.clock.now());
+    const reserve = k.ledger.reserveSend.bind(k.ledger);
+    let n = 0;
+    k.ledger.reserveSend = async (...args) => {
+      if (++n === 2) throw new Error('redis went away');
+      return reserve(...args);
+    };
+    const outcome = await k.service.reply('gw-1', text('r-long', LONG_CHINESE));
+    expect(outcome).toMatchObject({ msgids: [k.wecom.sent[0]!.msgid], partsTotal: 3, unsent: { code: 'INTERNAL' } });
+    expect(JSON.stringify(outcome)).not.toContain('redis');
+    expect(await k.service.reply('gw-1', text('r-long', LONG_CHINESE))).toEqual(outcome);
+    expect(k.wecom.calls).toBe(1);
+  });
 });
 
 describe('ReplyService: the send window is checked before WeCom is called', () => {
