@@ -98,6 +98,9 @@ export class RelayNode {
       replies: new ReplyService({
         bindings: backend.bindings,
         ledger: backend.outbound,
+        records: backend.replies,
+        nodeId: config.nodeId,
+        rateLimit: { perSecond: config.replies.ratePerSecond, burst: config.replies.burst },
         wecom: {
           sendText: (req) => wecom.kf.sendText(req),
           sendImage: (req) => wecom.kf.sendImage(req),

@@ -7,6 +7,7 @@ import type { DedupStore } from '../state/dedup-store.js';
 import type { DeliveryService } from '../delivery/delivery-service.js';
 import { bindingConfirmationText } from './confirmation-text.js';
 import { ContactLinkCache } from './contact-link.js';
+import { Semaphore } from '../util/semaphore.js';
 
 /** Pending binding tokens expire after 10 minutes, as deployed. */
 export const BINDING_TOKEN_TTL_MS = 10 * 60_000;
@@ -18,6 +19,8 @@ const BINDING_SCENE = 'relay_bind';
 const CONFIRM_DEDUP_TTL_MS = 4 * 24 * 3600 * 1000;
 /** kf/service_state/trans state that ends a session. */
 const SESSION_ENDED = 4;
+/** kf/service_state/trans calls in flight at once per unbind_all: a gateway with many users cannot burst WeCom. */
+export const UNBIND_CONCURRENCY = 4;
 
 /** The WeCom calls the binding flow makes. */
 export interface BindingWecom {
@@ -88,10 +91,11 @@ export class BindingService {
   /** Removes every binding of a gateway and ends those users' WeCom sessions; resolves to the users unbound. */
   async unbindAll(gatewayId: string): Promise<string[]> {
     const users = await this.o.bindings.unbindAll(gatewayId);
+    const calls = new Semaphore(UNBIND_CONCURRENCY);
     await Promise.all(
       users.map((externalUserId) =>
-        this.o.wecom
-          .transServiceState({ openKfid: this.o.openKfid, externalUserId, serviceState: SESSION_ENDED })
+        calls
+          .run(() => this.o.wecom.transServiceState({ openKfid: this.o.openKfid, externalUserId, serviceState: SESSION_ENDED }))
           .catch((err: unknown) =>
             // The binding is gone either way; a session WeCom already ended answers with an error.
             this.o.logger.warn({ err, externalUserId, gatewayId }, 'could not end the WeCom session of an unbound user'),

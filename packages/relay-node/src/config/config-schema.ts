@@ -80,6 +80,9 @@ export const envSchema = z.object({
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .default([]),
   DRAIN_SPREAD_MS: z.coerce.number().int().min(0).default(5_000),
+  /** Per-gateway token bucket on replies: sustained replies per second, and how many may go at once. */
+  REPLY_RATE_PER_SECOND: z.coerce.number().positive().max(10_000).default(5),
+  REPLY_BURST: z.coerce.number().int().min(1).max(100_000).default(20),
 }).refine((env) => !isWeakSecret(env.RELAY_AUTH_SECRET) || env.RELAY_LEGACY_SHARED_SECRET_AUTH === true, {
   path: ['RELAY_AUTH_SECRET'],
   message:

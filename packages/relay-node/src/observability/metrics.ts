@@ -99,6 +99,22 @@ export function createMetrics(nodeId: string) {
       help: 'Queued events dropped by the retention bound (age or count) before delivery',
       registers: r,
     }),
+    repliesRefused: new Counter({
+      name: 'relay_replies_refused_total',
+      help: 'Replies the relay refused without sending, by reason (rate_limited, send_window_closed, in_progress)',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    repliesRepeated: new Counter({
+      name: 'relay_replies_repeated_total',
+      help: 'Resent replies (same gateway, id, customer and content) answered with the first ack, not sent again',
+      registers: r,
+    }),
+    replyParts: new Counter({
+      name: 'relay_reply_parts_total',
+      help: 'Parts of text replies sent to WeCom (a reply over 2048 UTF-8 bytes is sent in several)',
+      registers: r,
+    }),
   };
 }
 

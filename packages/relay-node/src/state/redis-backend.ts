@@ -13,6 +13,7 @@ import {
   RedisOutboundLedger,
   RedisPendingBindingStore,
   RedisPresenceMap,
+  RedisReplyRecordStore,
   RedisSyncCoordinator,
 } from './redis/index.js';
 import { openSqliteDatabase, SqliteBindingStore, SqlitePendingBindingStore } from './sqlite/index.js';
@@ -86,6 +87,7 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
     }),
     accessTokens: new RedisAccessTokenStore(base),
     outbound: new RedisOutboundLedger(base),
+    replies: new RedisReplyRecordStore(base),
   };
   let closing: Promise<void> | null = null;
   return {

@@ -6,6 +6,7 @@ import {
   SqliteDedupStore,
   SqliteDeliveryQueue,
   SqliteOutboundLedger,
+  SqliteReplyRecordStore,
   SqlitePendingBindingStore,
   SqliteSyncCoordinator,
 } from './sqlite/index.js';
@@ -36,6 +37,7 @@ export function createSingleNodeBackend(options: {
     queue: new SqliteDeliveryQueue(db),
     accessTokens: new MemoryAccessTokenStore(),
     outbound: new SqliteOutboundLedger(db),
+    replies: new SqliteReplyRecordStore(db),
   };
   let closing: Promise<void> | null = null;
   return {

@@ -12,6 +12,7 @@ import {
   RedisPresenceMap,
   RedisSyncCoordinator,
   RedisOutboundLedger,
+  RedisReplyRecordStore,
 } from '../../src/state/redis/index.js';
 import {
   accessTokenStoreContract,
@@ -19,6 +20,7 @@ import {
   dedupStoreContract,
   deliveryQueueContract,
   outboundLedgerContract,
+  replyRecordStoreContract,
   nodeBusContract,
   pendingBindingStoreContract,
   presenceMapContract,
@@ -57,3 +59,12 @@ nodeBusContract('redis', async () => {
 deliveryQueueContract('redis', async () => new RedisDeliveryQueue({ ...base('queue'), logger }));
 accessTokenStoreContract('redis', async () => new RedisAccessTokenStore(base('access-token')));
 outboundLedgerContract('redis', async () => new RedisOutboundLedger(base('outbound')));
+replyRecordStoreContract('redis', async () => {
+  const prefix = uniquePrefix('replies');
+  // A second client stands for a second node.
+  const other = new Redis(server.url);
+  return {
+    a: new RedisReplyRecordStore({ redis, prefix }),
+    b: Object.assign(new RedisReplyRecordStore({ redis: other, prefix }), { close: async () => void (await other.quit()) }),
+  };
+});

@@ -10,6 +10,7 @@ import {
   MemoryPresenceMap,
   MemorySyncCoordinator,
   MemoryOutboundLedger,
+  MemoryReplyRecordStore,
 } from '../../src/state/memory/index.js';
 import {
   accessTokenStoreContract,
@@ -17,6 +18,7 @@ import {
   dedupStoreContract,
   deliveryQueueContract,
   outboundLedgerContract,
+  replyRecordStoreContract,
   nodeBusContract,
   pendingBindingStoreContract,
   presenceMapContract,
@@ -128,3 +130,7 @@ describe('memory stores with an injected clock', () => {
   });
 });
 outboundLedgerContract('memory', async () => new MemoryOutboundLedger());
+replyRecordStoreContract('memory', async () => {
+  const shared = new MemoryReplyRecordStore();
+  return { a: shared, b: shared };
+});

@@ -15,12 +15,14 @@ import {
   openSqliteDatabase,
   readSchemaVersion,
   SqliteOutboundLedger,
+  SqliteReplyRecordStore,
 } from '../../src/state/sqlite/index.js';
 import {
   bindingStoreContract,
   dedupStoreContract,
   deliveryQueueContract,
   outboundLedgerContract,
+  replyRecordStoreContract,
   pendingBindingStoreContract,
   syncCoordinatorContract,
 } from './contracts.js';
@@ -208,3 +210,7 @@ describe('SQLite state file', () => {
   });
 });
 outboundLedgerContract('sqlite', async () => new SqliteOutboundLedger(freshDatabase()));
+replyRecordStoreContract('sqlite', async () => {
+  const db = freshDatabase();
+  return { a: new SqliteReplyRecordStore(db), b: new SqliteReplyRecordStore(db) };
+});
