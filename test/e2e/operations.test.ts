@@ -38,7 +38,39 @@ describe('what an operator sees', () => {
     expect(sample(text, 'relay_gateways_connected')).toBeGreaterThan(0);
     expect(sample(text, 'relay_gateway_frame_errors_total', { code: 'FRAME_MALFORMED' })).toBeGreaterThan(0);
     expect(sample(text, 'relay_deliveries_total', { route: 'local' })).toBeGreaterThan(0);
-    expect(sample(text, 'relay_process_process_resident_memory_bytes')).toBeGreaterThan(0);
+    // The standard process/runtime names (no prefix), and no label naming the node on any series.
+    expect(sample(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(sample(text, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+    expect(text).not.toMatch(/\bnode="/);
+    expect(sample(text, 'relay_build_info', { version: '0.1.0', node_version: process.version })).toBe(1);
+    expect(sample(text, 'relay_draining')).toBe(0);
+    expect(sample(text, 'relay_sync_last_success_timestamp_seconds', { open_kfid: s.corp.openKfid })).toBeGreaterThan(Date.now() / 1000 - 600);
+    expect(sample(text, 'relay_sync_lease_held', { open_kfid: s.corp.openKfid })).toBe(0);
+    expect(sample(text, 'relay_queue_waiting_events')).toBe(0);
+    expect(sample(text, 'relay_queue_oldest_event_age_seconds')).toBe(0);
+  });
+
+  it('counts gateway socket closes by close code, and events waiting for a connected gateway that does not read', async () => {
+    const s = stack();
+    const refused = new GatewayClient({ url: s.relay.wsUrl, gatewayId: 'who-knows', authToken: 'f'.repeat(64), dialect: 'plain' });
+    await refused.connect().catch(() => undefined);
+    let text = '';
+    for (let attempt = 0; attempt < 100; attempt += 1) {
+      text = await (await fetch(`${s.relay.httpUrl}/metrics`)).text();
+      if ((sample(text, 'relay_gateway_closes_total', { code: '4003' }) ?? 0) > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(sample(text, 'relay_gateway_closes_total', { code: '4003' })).toBeGreaterThan(0);
+
+    // An ack-mode gateway that never confirms: what it was sent stays waiting in its queue.
+    const gw = await s.gateway({ delivery: 'ack', autoAck: false });
+    const user = newUserId();
+    await bindByScan(s, gw, user);
+    const sent = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'unconfirmed' });
+    await gw.waitFor((f) => f.type === 'inbound' && f.id === sent.msgid);
+    text = await (await fetch(`${s.relay.httpUrl}/metrics`)).text();
+    expect(sample(text, 'relay_queue_waiting_events')).toBeGreaterThan(0);
+    expect(sample(text, 'relay_queue_oldest_event_age_seconds')).toBeGreaterThan(0);
   });
 
   it('never writes a secret or a token to its logs', async () => {

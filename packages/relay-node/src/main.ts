@@ -3,6 +3,7 @@ import { createLogger } from './observability/logger.js';
 import { createStateBackend } from './state/create-state-backend.js';
 import { RelayNode } from './relay-node.js';
 import { isRelayError } from './errors/relay-error.js';
+import { createMetrics } from './observability/metrics.js';
 
 /** Beyond the drain window: time for in-flight replies and close handshakes. Kubernetes' default grace is 30 s. */
 const DRAIN_DEADLINE_MARGIN_MS = 15_000;
@@ -17,8 +18,10 @@ async function main(): Promise<void> {
     process.exit(78); // EX_CONFIG
   }
   const logger = createLogger({ level: config.logLevel, nodeId: config.nodeId });
-  const backend = await createStateBackend(config, logger);
-  const node = new RelayNode({ config, logger, backend });
+  // Created before the backend, so the Redis client reports its commands into the node's registry.
+  const metrics = createMetrics(config.nodeId);
+  const backend = await createStateBackend(config, logger, metrics);
+  const node = new RelayNode({ config, logger, backend, metrics });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
