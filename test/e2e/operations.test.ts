@@ -44,6 +44,8 @@ describe('what an operator sees', () => {
     expect(text).not.toMatch(/\bnode="/);
     expect(sample(text, 'relay_build_info', { version: '0.1.0', node_version: process.version })).toBe(1);
     expect(sample(text, 'relay_draining')).toBe(0);
+    expect(sample(text, 'relay_ready')).toBe(1);
+    expect(sample(text, 'relay_state_backend_up')).toBe(1);
     expect(sample(text, 'relay_sync_last_success_timestamp_seconds', { open_kfid: s.corp.openKfid })).toBeGreaterThan(Date.now() / 1000 - 600);
     expect(sample(text, 'relay_sync_lease_held', { open_kfid: s.corp.openKfid })).toBe(0);
     expect(sample(text, 'relay_queue_waiting_events')).toBe(0);

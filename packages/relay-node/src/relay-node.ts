@@ -153,6 +153,7 @@ export class RelayNode {
       readiness: () => this.readiness(),
     });
     metrics.observeQueueBacklog(() => sumQueueBacklog(backend.queue, this.delivery.localGatewayIds(), Date.now()));
+    metrics.observeReadiness(() => this.readiness());
     metrics.draining.set(0);
   }
 

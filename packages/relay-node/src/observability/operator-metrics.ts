@@ -25,6 +25,7 @@ export function createOperatorMetrics(r: Registry[]) {
   // A scrape collects the gauges in registration order: the first starts one reading of the queues and the second
   // takes that same reading, so the two values agree and the queues are read once per scrape.
   let sharedReading: Promise<QueueBacklogSnapshot | null> | null = null;
+  let readinessSource: (() => { ready: boolean; checks: Record<string, boolean> }) | null = null;
   /** A failed reading (Redis away) resolves null and leaves the gauges as they were. */
   const readBacklog = (): Promise<QueueBacklogSnapshot | null> =>
     backlogSource ? backlogSource().catch(() => null) : Promise.resolve(null);
@@ -49,6 +50,22 @@ export function createOperatorMetrics(r: Registry[]) {
       if (backlog) queueOldestAge.set(backlog.oldestAgeSeconds);
     },
   });
+  const ready: Gauge = new Gauge({
+    name: 'relay_ready',
+    help: '1 while the node is ready for traffic (what /readyz answers 200 to), else 0',
+    registers: r,
+    collect() {
+      if (readinessSource) ready.set(readinessSource().ready ? 1 : 0);
+    },
+  });
+  const stateBackendUp: Gauge = new Gauge({
+    name: 'relay_state_backend_up',
+    help: '1 while the state backend is reachable (Redis connected with a live bus subscription, or SQLite open), else 0',
+    registers: r,
+    collect() {
+      if (readinessSource) stateBackendUp.set(readinessSource().checks.state ? 1 : 0);
+    },
+  });
   new Gauge({
     name: 'relay_build_info',
     help: 'Always 1; labels name the relay version and the Node.js version running it',
@@ -58,6 +75,12 @@ export function createOperatorMetrics(r: Registry[]) {
   return {
     queueWaiting,
     queueOldestAge,
+    ready,
+    stateBackendUp,
+    /** Gives the readiness gauges their source; read at scrape time. */
+    observeReadiness(source: () => { ready: boolean; checks: Record<string, boolean> }): void {
+      readinessSource = source;
+    },
     /** Gives the backlog gauges their source; read at scrape time. */
     observeQueueBacklog(source: () => Promise<QueueBacklogSnapshot>): void {
       backlogSource = source;
