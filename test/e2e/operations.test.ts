@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { repoPath } from '@wecom-relay/testkit';
 import { GatewayClient } from '@wecom-relay/gateway-client';
 import { bindByScan } from './support/binding-steps.js';
 import { newUserId, useRelayStack } from './support/relay-stack.js';
@@ -42,7 +44,8 @@ describe('what an operator sees', () => {
     expect(sample(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(sample(text, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
     expect(text).not.toMatch(/\bnode="/);
-    expect(sample(text, 'relay_build_info', { version: '0.1.0', node_version: process.version })).toBe(1);
+    const { version } = JSON.parse(readFileSync(repoPath('packages/relay-node/package.json'), 'utf8')) as { version: string };
+    expect(sample(text, 'relay_build_info', { version, node_version: process.version })).toBe(1);
     expect(sample(text, 'relay_draining')).toBe(0);
     expect(sample(text, 'relay_ready')).toBe(1);
     expect(sample(text, 'relay_state_backend_up')).toBe(1);
