@@ -35,7 +35,7 @@ const alerts = ruleFile.groups.flatMap((g) => g.rules).filter((r) => r.alert);
 interface Panel {
   title?: string;
   type: string;
-  targets?: { expr?: string }[];
+  targets?: { expr?: string; datasource?: { uid?: string } }[];
   panels?: Panel[];
 }
 const dashboard = JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')) as { uid: string; panels: Panel[] };
@@ -87,6 +87,31 @@ describe('alert rules (promtool)', () => {
   it('Prometheus for compose loads them: promtool check config', () => {
     const { stdout } = runTool(promtool, ['check', 'config', join(PROM_DIR, 'prometheus.yml')]);
     expect(stdout).toContain(`SUCCESS: ${alerts.length} rules found`);
+  });
+});
+
+describe('the Grafana dashboard', () => {
+  const all = dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]) as (Panel & {
+    id: number;
+    gridPos: { x: number; y: number; w: number; h: number };
+    datasource?: { uid?: string };
+  })[];
+
+  it('loads as Grafana provisions it: a fixed uid, unique panel ids, panels inside the 24-column grid', () => {
+    expect(dashboard.uid).toBe('wecom-relay');
+    expect(new Set(all.map((p) => p.id)).size).toBe(all.length);
+    for (const p of all) expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24);
+  });
+
+  it('queries through its data-source variable, so it works with any Prometheus', () => {
+    const uids = all.flatMap((p) => [p.datasource?.uid, ...(p.targets ?? []).map((t) => t.datasource?.uid)]).filter(Boolean);
+    expect(new Set(uids)).toEqual(new Set(['${datasource}']));
+  });
+
+  it('never groups by a node label: per-node panels use the instance Prometheus adds', () => {
+    const exprs = dashboardExprs.map((e) => e.expr).join('\n');
+    expect(exprs).not.toMatch(/\bnode\b\s*[,)=]/);
+    expect(exprs).toContain('by (instance)');
   });
 });
 
