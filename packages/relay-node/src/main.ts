@@ -3,6 +3,7 @@ import { createLogger } from './observability/logger.js';
 import { createStateBackend } from './state/create-state-backend.js';
 import { RelayNode } from './relay-node.js';
 import { isRelayError } from './errors/relay-error.js';
+import { createMetrics } from './observability/metrics.js';
 
 /** Beyond the drain window: time for in-flight replies and close handshakes. Kubernetes' default grace is 30 s. */
 const DRAIN_DEADLINE_MARGIN_MS = 15_000;
@@ -17,15 +18,17 @@ async function main(): Promise<void> {
     process.exit(78); // EX_CONFIG
   }
   const logger = createLogger({ level: config.logLevel, nodeId: config.nodeId });
+  // Created before the backend, so the Redis client reports its commands into the node's registry.
+  const metrics = createMetrics(config.nodeId);
   let backend;
   try {
-    backend = await createStateBackend(config, logger);
+    backend = await createStateBackend(config, logger, metrics);
   } catch (err) {
     // E.g. a database file of unknown shape: one fatal line with its code and exit, not an unhandled rejection.
     logger.fatal({ err, code: isRelayError(err) ? err.code : undefined }, isRelayError(err) ? err.message : 'state could not be opened');
     process.exit(1);
   }
-  const node = new RelayNode({ config, logger, backend });
+  const node = new RelayNode({ config, logger, backend, metrics });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -17,6 +17,8 @@ import { RelayHttpServer } from './http/http-server.js';
 import { createWebhookHandler } from './http/webhook-handler.js';
 import { ERROR_CATALOG } from './errors/error-catalog.js';
 import { Semaphore } from './util/semaphore.js';
+import { closeCodeLabel } from './observability/operator-metrics.js';
+import { sumQueueBacklog } from './observability/queue-backlog.js';
 
 /** Lifecycle of a node; changed only by {@link RelayNode.setStatus}. */
 export type RelayNodeStatus = 'created' | 'starting' | 'running' | 'draining' | 'closing' | 'closed';
@@ -129,6 +131,7 @@ export class RelayNode {
         frameError: (code) => metrics.frameErrors.inc({ code }),
         framesIn: (type) => metrics.gatewayFrames.inc({ direction: 'in', type }),
         framesOut: (type) => metrics.gatewayFrames.inc({ direction: 'out', type }),
+        closed: (code) => metrics.gatewayCloses.inc({ code: closeCodeLabel(code) }),
       },
     });
     this.http = new RelayHttpServer({
@@ -151,6 +154,9 @@ export class RelayNode {
       health: () => ({ node: config.nodeId, status: this.status, gateways: this.delivery.localCount() }),
       readiness: () => this.readiness(),
     });
+    metrics.observeQueueBacklog(() => sumQueueBacklog(backend.queue, this.delivery.localGatewayIds(), Date.now()));
+    metrics.observeReadiness(() => this.readiness());
+    metrics.draining.set(0);
   }
 
   /** Current lifecycle status. */
@@ -210,5 +216,6 @@ export class RelayNode {
   private setStatus(next: RelayNodeStatus): void {
     this.deps.logger.debug({ from: this.status, to: next }, 'node status');
     this.status = next;
+    this.metrics.draining.set(next === 'draining' || next === 'closing' ? 1 : 0);
   }
 }

@@ -70,6 +70,8 @@ export interface DeliveryQueue {
   ack(gatewayId: string, id: string): Promise<void>;
   /** The last id recorded as delivered, or null. */
   lastAcked(gatewayId: string): Promise<string | null>;
+  /** How many items wait in a gateway's queue (appended, not yet acknowledged or trimmed) and when the oldest was appended (epoch ms). */
+  backlog(gatewayId: string): Promise<{ items: number; oldestEnqueuedAt: number | null }>;
   /** Drops items older than maxAgeMs or beyond maxItems per gateway; resolves to how many were dropped. */
   trim(gatewayId: string, limits: { maxAgeMs: number; maxItems: number }): Promise<number>;
   close(): Promise<void>;

@@ -17,6 +17,7 @@ import {
   RedisSyncCoordinator,
 } from './redis/index.js';
 import { openSqliteDatabase, SqliteBindingStore, SqlitePendingBindingStore } from './sqlite/index.js';
+import { instrumentRedisCommands, type RedisCommandMetrics } from '../observability/redis-command-metrics.js';
 
 /** Options for {@link createRedisBackend}. */
 export interface RedisBackendOptions {
@@ -29,6 +30,8 @@ export interface RedisBackendOptions {
   prefix?: string;
   /** How long events may wait in a gateway's queue (QUEUE_MAX_AGE_MS); idle queues expire a day after that. */
   queueMaxAgeMs?: number;
+  /** Where the client's command latency and errors are counted (the node's metrics). */
+  metrics?: RedisCommandMetrics;
 }
 
 /**
@@ -55,6 +58,7 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
           name: o.redis.name,
           ...(o.redis.password ? { password: o.redis.password } : {}),
         });
+  if (o.metrics) instrumentRedisCommands(redis, o.metrics);
   redis.on('error', (err) => o.logger.warn({ err }, 'redis connection error'));
   redis.on('ready', () => o.logger.info({}, 'redis ready'));
   const prefix = o.prefix ?? 'wr:';

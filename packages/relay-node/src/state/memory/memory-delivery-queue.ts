@@ -83,6 +83,12 @@ export class MemoryDeliveryQueue implements DeliveryQueue {
     return acked === null ? null : String(acked);
   }
 
+  /** Items still kept for the gateway and when the oldest was appended. */
+  async backlog(gatewayId: string): Promise<{ items: number; oldestEnqueuedAt: number | null }> {
+    const items = this.queues.get(gatewayId)?.items ?? [];
+    return { items: items.length, oldestEnqueuedAt: items[0]?.item.enqueuedAt ?? null };
+  }
+
   /** Drops items older than maxAgeMs, then the oldest beyond maxItems; resolves to how many went. */
   async trim(gatewayId: string, limits: { maxAgeMs: number; maxItems: number }): Promise<number> {
     const queue = this.queues.get(gatewayId);

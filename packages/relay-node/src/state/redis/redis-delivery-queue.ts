@@ -167,6 +167,14 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     return await this.redis.get(this.ackedKey(gatewayId));
   }
 
+  /** Entries still in the stream (acknowledged ones are deleted) and the server time of the first. */
+  async backlog(gatewayId: string): Promise<{ items: number; oldestEnqueuedAt: number | null }> {
+    const key = this.streamKey(gatewayId);
+    const [items, first] = await Promise.all([this.redis.xlen(key), this.redis.xrange(key, '-', '+', 'COUNT', 1)]);
+    const oldestId = first[0]?.[0];
+    return { items, oldestEnqueuedAt: oldestId === undefined ? null : streamIdMillis(oldestId) };
+  }
+
   async trim(gatewayId: string, limits: { maxAgeMs: number; maxItems: number }): Promise<number> {
     const maxItems = Number.isFinite(limits.maxItems) ? Math.max(0, Math.floor(limits.maxItems)) : Number.MAX_SAFE_INTEGER;
     const maxAge = Number.isFinite(limits.maxAgeMs) ? Math.max(0, Math.floor(limits.maxAgeMs)) : -1;

@@ -38,6 +38,7 @@ export class SqliteDeliveryQueue implements DeliveryQueue {
   private readonly deleteBeyond: Statement<[{ gateway: string; keep: number }]>;
   private readonly ackTx: (gatewayId: string, seq: number) => void;
   private readonly trimTx: (gatewayId: string, cutoff: number, maxItems: number) => number;
+  private readonly selectBacklog: Statement<[string], { items: number; oldest: number | null }>;
 
   /** `db` must come from openSqliteDatabase; the queue never closes it. */
   constructor(db: Database, options: SqliteDeliveryQueueOptions = {}) {
@@ -61,6 +62,7 @@ export class SqliteDeliveryQueue implements DeliveryQueue {
     );
     this.deleteUpTo = db.prepare('DELETE FROM delivery_queue WHERE gateway_id = ? AND id <= ?');
     this.selectAck = db.prepare('SELECT acked_id FROM delivery_acks WHERE gateway_id = ?');
+    this.selectBacklog = db.prepare('SELECT COUNT(*) AS items, MIN(enqueued_at) AS oldest FROM delivery_queue WHERE gateway_id = ?');
     this.deleteOlderThan = db.prepare('DELETE FROM delivery_queue WHERE gateway_id = ? AND enqueued_at < ?');
     this.deleteBeyond = db.prepare(
       'DELETE FROM delivery_queue WHERE gateway_id = @gateway AND id <= (' +
@@ -116,6 +118,12 @@ export class SqliteDeliveryQueue implements DeliveryQueue {
   async lastAcked(gatewayId: string): Promise<string | null> {
     const row = this.selectAck.get(gatewayId);
     return row === undefined ? null : String(row.acked_id);
+  }
+
+  /** Rows still kept for the gateway and when the oldest was appended. */
+  async backlog(gatewayId: string): Promise<{ items: number; oldestEnqueuedAt: number | null }> {
+    const row = this.selectBacklog.get(gatewayId);
+    return { items: row?.items ?? 0, oldestEnqueuedAt: row?.oldest ?? null };
   }
 
   /** Drops items older than maxAgeMs, then the oldest beyond maxItems; resolves to how many went. */
