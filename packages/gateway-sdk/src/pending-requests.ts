@@ -76,7 +76,8 @@ export class PendingRequests {
     entry.promise = promise;
     entry.timer = this.clock.setTimeout(() => {
       this.remove(entry);
-      entry.reject(new GatewayError('TIMEOUT', `no answer from the relay to ${key} within ${this.timeoutMs} ms`, { requestId: key }));
+      const requestId = key.startsWith('r:') ? key.slice(2) : key;
+      entry.reject(new GatewayError('TIMEOUT', `no answer from the relay to ${requestId} within ${this.timeoutMs} ms`, { requestId }));
     }, this.timeoutMs);
     const list = queue ?? [];
     list.push(entry);
