@@ -1,11 +1,19 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManagedProcess, childEnv } from '@wecom-relay/testkit';
 import { eventually } from './support/eventually.js';
 import { newUserId, uid, useRelayStack } from './support/relay-stack.js';
-import { SdkApp, expectExactlyOnceInOrder, waitForLogs, type AppLogEntry, type WrittenMessage } from './support/sdk-app.js';
+import {
+  SdkApp,
+  TappedSockets,
+  expectExactlyOnceInOrder,
+  waitForLogs,
+  type AppLogEntry,
+  type WrittenMessage,
+} from './support/sdk-app.js';
 
 /** Gateways built on the SDK (@wecom-relay/gateway) against a real relay node and the fake WeCom. */
 describe('gateway SDK against a relay node', () => {
@@ -65,6 +73,63 @@ describe('gateway SDK against a relay node', () => {
     await waitForLogs(written, () => flaky.log, 30_000);
     expect(flaky.failures, 'handler failures the test planted').toBeGreaterThan(0);
     expectExactlyOnceInOrder(written, flaky.log);
+  });
+
+  it('the connection lost while the handler runs: the relay sends the message again and the SDK drops the repeat', async () => {
+    const tap = new TappedSockets();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let holding = false;
+    const slow = app({
+      sdk: { WebSocket: tap.WebSocket },
+      beforeLog: async (m) => {
+        if (m.content !== 'slow') return;
+        holding = true;
+        await gate;
+      },
+    });
+    await slow.gateway.start();
+    const user = newUserId();
+    await slow.bind(stack().fake.control, user);
+    const written = [await write(user, 'before', 0)];
+    await waitForLogs(written, () => slow.log, 15_000);
+    written.push(await write(user, 'slow', 1));
+    await eventually(() => expect(holding).toBe(true));
+    const opens = slow.opens;
+    tap.cut();
+    await eventually(() => expect(slow.opens).toBe(opens + 1));
+    // Give the relay time to send the unacknowledged message again on the new connection.
+    await sleep(500);
+    release();
+    written.push(await write(user, 'after', 2));
+    await waitForLogs(written, () => slow.log, 20_000);
+    await sleep(300);
+    expectExactlyOnceInOrder(written, slow.log);
+    expect(slow.gateway.duplicatesDropped, 'the repeat the relay sent was dropped by the SDK').toBeGreaterThanOrEqual(1);
+  });
+
+  it('a delivery_ack lost on the way: the SDK resumes after it, so the relay does not send the message again', async () => {
+    const tap = new TappedSockets();
+    const lossy = app({
+      sdk: { WebSocket: tap.WebSocket },
+      beforeLog: (m) => {
+        if (m.content === 'ack lost' && m.deliveryId) tap.loseAckOf.add(m.deliveryId);
+      },
+    });
+    await lossy.gateway.start();
+    const user = newUserId();
+    await lossy.bind(stack().fake.control, user);
+    const opens = lossy.opens;
+    const written = [await write(user, 'ack lost', 0)];
+    await waitForLogs(written, () => lossy.log, 15_000);
+    await eventually(() => expect(lossy.opens, 'reconnected after the cut').toBe(opens + 1));
+    written.push(await write(user, 'next', 1));
+    await waitForLogs(written, () => lossy.log, 15_000);
+    await sleep(300);
+    expectExactlyOnceInOrder(written, lossy.log);
+    expect(lossy.gateway.duplicatesDropped, 'messages the relay sent again (resume_after should have prevented it)').toBe(0);
   });
 
   it('an app process SIGKILLed mid-message and started again sees every message exactly once (file store)', async () => {

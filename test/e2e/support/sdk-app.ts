@@ -28,6 +28,44 @@ export interface SdkAppOptions {
   failFirstAttempt?: (message: InboundMessage) => boolean;
   /** Extra SDK options. */
   sdk?: Partial<RelayGatewayOptions>;
+  /** Runs in the handler before the message is logged (e.g. to hold it). */
+  beforeLog?: (message: InboundMessage) => Promise<void> | void;
+}
+
+/**
+ * A `ws` WebSocket class whose sockets the test can reach: to cut the connection as a network fault would, or to
+ * lose a delivery_ack on the way (the socket dies right after the frame was "sent").
+ */
+export class TappedSockets {
+  readonly sockets: WebSocket[] = [];
+  /** Delivery ids whose delivery_ack is lost, cutting the connection. */
+  readonly loseAckOf = new Set<string>();
+  readonly WebSocket: typeof WebSocket;
+
+  constructor() {
+    const tap = this;
+    this.WebSocket = class extends WebSocket {
+      constructor(url: string) {
+        super(url);
+        tap.sockets.push(this);
+      }
+
+      override send(data: unknown, ...rest: unknown[]): void {
+        const text = typeof data === 'string' ? data : '';
+        const ack = text.includes('delivery_ack') ? (JSON.parse(text) as { delivery_id?: string }).delivery_id : undefined;
+        if (ack !== undefined && tap.loseAckOf.delete(ack)) {
+          this.terminate();
+          return;
+        }
+        (super.send as (...a: unknown[]) => void)(data, ...rest);
+      }
+    } as typeof WebSocket;
+  }
+
+  /** Drops the newest connection without a close handshake. */
+  cut(): void {
+    this.sockets.at(-1)?.terminate();
+  }
 }
 
 /**
@@ -41,6 +79,8 @@ export class SdkApp {
   failures = 0;
   /** Every close code the app's connection saw. */
   readonly closeCodes: number[] = [];
+  /** How many times the connection has opened. */
+  opens = 0;
   private readonly attempted = new Set<string>();
   private readonly bound = new Set<string>();
 
@@ -56,12 +96,13 @@ export class SdkApp {
       ...(o.store ? { store: o.store } : {}),
       ...o.sdk,
     });
-    this.gateway.on('inbound', (message) => {
+    this.gateway.on('inbound', async (message) => {
       if (o.failFirstAttempt?.(message) && !this.attempted.has(message.id)) {
         this.attempted.add(message.id);
         this.failures += 1;
         throw new Error(`planned failure for ${message.id}`);
       }
+      await o.beforeLog?.(message);
       this.log.push({ msgid: message.id, user: message.externalUserId, content: message.content });
     });
     this.gateway.on('binding_resolved', (event) => {
@@ -69,6 +110,7 @@ export class SdkApp {
     });
     this.gateway.on('state', (change) => {
       if (change.state === 'reconnecting' && change.code !== undefined) this.closeCodes.push(change.code);
+      if (change.state === 'open') this.opens += 1;
     });
   }
 
