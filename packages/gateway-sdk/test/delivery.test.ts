@@ -184,11 +184,15 @@ describe('RelayGateway delivery to the application', () => {
     });
     r.socket().serverSend({ type: 'binding_cleared', gateway_id: 'gw-1' });
     await flush();
-    expect(got).toEqual([
-      { type: 'binding_cleared', gatewayId: 'gw-1' },
-      { type: 'binding_resolved', externalUserId: 'wm-a', gatewayId: 'gw-1', deliveryId: '1-0' },
-      { type: 'send_failed', id: 'r-1', externalUserId: 'wm-a', msgid: 'wx-1', failType: 6, reason: 'over the limit', deliveryId: '2-0' },
-    ]);
+    // binding_cleared is not a queued delivery, so its place relative to the queued events is not promised.
+    expect(got).toHaveLength(3);
+    expect(got).toEqual(
+      expect.arrayContaining([
+        { type: 'binding_cleared', gatewayId: 'gw-1' },
+        { type: 'binding_resolved', externalUserId: 'wm-a', gatewayId: 'gw-1', deliveryId: '1-0' },
+        { type: 'send_failed', id: 'r-1', externalUserId: 'wm-a', msgid: 'wx-1', failType: 6, reason: 'over the limit', deliveryId: '2-0' },
+      ]),
+    );
     expect(acks(r.socket())).toEqual(['1-0', '2-0']);
   });
 
