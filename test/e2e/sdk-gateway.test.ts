@@ -132,6 +132,37 @@ describe('gateway SDK against a relay node', () => {
     expect(lossy.gateway.duplicatesDropped, 'messages the relay sent again (resume_after should have prevented it)').toBe(0);
   });
 
+  it('the example app (examples/cli-gateway) prints the message and answers with an echo', async () => {
+    const gatewayId = uid('cli');
+    // Bound first by an in-process gateway of the same id (bindings stay with the gateway id).
+    const binder = app({ gatewayId });
+    await binder.gateway.start();
+    const user = newUserId();
+    await binder.bind(stack().fake.control, user);
+    await binder.gateway.close();
+    const example = new ManagedProcess({
+      name: 'cli-gateway',
+      script: 'examples/cli-gateway/main.ts',
+      env: childEnv({
+        RELAY_URL: stack().relay.wsUrl,
+        GATEWAY_ID: gatewayId,
+        GATEWAY_TOKEN: stack().tokenFor(gatewayId),
+        STATE_DIR: join(work, `${gatewayId}-state`),
+      }),
+    });
+    try {
+      await example.waitForLine((l) => l === '[state] open', 60_000);
+      await write(user, 'hi example', 0);
+      await example.waitForLine((l) => l === `[message] ${user}: hi example`, 20_000);
+      const replied = await example.waitForLine((l) => l.startsWith(`[replied] ${user}`), 20_000);
+      const sent = (await stack().fake.control.sent({ touser: user })).filter((m) => m.content === 'echo: hi example');
+      expect(sent).toHaveLength(1);
+      expect(replied).toBe(`[replied] ${user} (WeCom msgid ${sent[0]!.msgid})`);
+    } finally {
+      await example.stop();
+    }
+  }, 120_000);
+
   it('an app process SIGKILLed mid-message and started again sees every message exactly once (file store)', async () => {
     const gatewayId = uid('sdk-child');
     const appLog = join(work, `${gatewayId}.log`);
