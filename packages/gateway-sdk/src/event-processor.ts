@@ -129,9 +129,7 @@ export class EventProcessor {
   push(event: DeliveredEvent): boolean {
     if (this.queue.length >= this.maxQueued) return false;
     this.queue.push(event);
-    this.running ??= this.run().finally(() => {
-      this.running = null;
-    });
+    this.running ??= this.run();
     return true;
   }
 
@@ -149,8 +147,13 @@ export class EventProcessor {
   }
 
   private async run(): Promise<void> {
-    for (let event = this.queue.shift(); event; event = this.queue.shift()) {
-      await this.process(event);
+    try {
+      for (let event = this.queue.shift(); event; event = this.queue.shift()) {
+        await this.process(event);
+      }
+    } finally {
+      // In the same turn as the last empty shift, so an event pushed after it always starts a new run.
+      this.running = null;
     }
   }
 

@@ -121,6 +121,16 @@ describe('RelayGateway connection', () => {
     expect(r.states.at(-1)).toMatchObject({ state: 'reconnecting', code: 4000 });
   });
 
+  it('without visible pings and without livenessTimeoutMs (browsers) a quiet socket is kept', async () => {
+    const r = rig();
+    void r.gateway.start();
+    await flush();
+    r.socket().accept();
+    await r.clock.advance(600_000);
+    expect(FakeWebSocket.instances.length).toBe(1);
+    expect(r.gateway.state).toBe('open');
+  });
+
   it('abandons an attempt that gets no hello acknowledgement in time', async () => {
     const r = rig({ helloTimeoutMs: 5_000 });
     void r.gateway.start();

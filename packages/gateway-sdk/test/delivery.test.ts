@@ -238,4 +238,39 @@ describe('RelayGateway delivery to the application', () => {
     expect(r.socket().closedByClient?.code).toBe(4000);
     gate.resolve();
   });
+
+  it('a handler that keeps failing on the same event reconnects ever more slowly, even though each hello succeeds', async () => {
+    const r = await openRig({ reconnect: { initialDelayMs: 100, maxDelayMs: 10_000, factor: 2, jitter: 0.5 } });
+    r.gateway.on('inbound', () => {
+      throw new Error('poison');
+    });
+    const delays: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      r.socket().serverSend(inbound('poison', '1-0'));
+      await flush();
+      const delay = r.states.at(-1)!.delayMs!;
+      delays.push(delay);
+      await r.clock.advance(delay);
+      r.socket().accept();
+      await flush();
+    }
+    expect(delays).toEqual([200, 400, 800, 1600]);
+  });
+
+  it('close() gives up on a handler that does not finish within drainTimeoutMs', async () => {
+    const r = await openRig({ drainTimeoutMs: 3_000 });
+    r.gateway.on('inbound', () => new Promise<void>(() => undefined));
+    r.socket().serverSend(inbound('m1', '1-0'));
+    await flush();
+    let closed = false;
+    void r.gateway.close().then(() => {
+      closed = true;
+    });
+    await r.clock.advance(2_999);
+    expect(closed).toBe(false);
+    await r.clock.advance(1);
+    expect(closed).toBe(true);
+    expect(acks(r.socket())).toEqual([]);
+    expect(r.socket().closedByClient?.code).toBe(1000);
+  });
 });
