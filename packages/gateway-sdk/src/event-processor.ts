@@ -50,6 +50,9 @@ export interface ProcessorHost {
 }
 
 
+/** How many times more events without a delivery id may wait than acknowledged ones. */
+const REPLAY_ALLOWANCE = 100;
+
 /** A stable key for request ids derived from an event. */
 function eventKey(event: DeliveredEvent): string {
   switch (event.type) {
@@ -125,9 +128,13 @@ export class EventProcessor {
     private readonly maxQueued: number,
   ) {}
 
-  /** Queues an event; false when the queue is full. */
+  /**
+   * Queues an event; false when the queue is full. Events without a delivery id (the binding replay after hello,
+   * one per binding) are not held back by the relay's ack window, so they get a larger allowance.
+   */
   push(event: DeliveredEvent): boolean {
-    if (this.queue.length >= this.maxQueued) return false;
+    const bound = event.deliveryId === undefined ? this.maxQueued * REPLAY_ALLOWANCE : this.maxQueued;
+    if (this.queue.length >= bound) return false;
     this.queue.push(event);
     this.running ??= this.run();
     return true;

@@ -239,6 +239,19 @@ describe('RelayGateway delivery to the application', () => {
     gate.resolve();
   });
 
+  it('the binding replay after hello (no delivery ids) may exceed that limit: a gateway with many bindings still connects', async () => {
+    const r = await openRig();
+    const users: string[] = [];
+    r.gateway.on('binding_resolved', (e) => {
+      users.push(e.externalUserId);
+    });
+    for (let i = 0; i < 3_000; i++) r.socket().serverSend({ type: 'binding_resolved', external_user_id: `wm-${i}`, gateway_id: 'gw-1' });
+    await flush();
+    expect(r.socket().closedByClient).toBeNull();
+    expect(users).toHaveLength(3_000);
+    expect(acks(r.socket())).toEqual([]);
+  });
+
   it('a handler that keeps failing on the same event reconnects ever more slowly, even though each hello succeeds', async () => {
     const r = await openRig({ reconnect: { initialDelayMs: 100, maxDelayMs: 10_000, factor: 2, jitter: 0.5 } });
     r.gateway.on('inbound', () => {
