@@ -73,12 +73,15 @@ export class RelayNode {
       locale: config.locale,
       kfLinkId: config.wecom.kfLinkId,
       logger: logger.child({ component: 'binding' }),
+      metrics,
+      limits: config.binding,
     });
     const dispatcher = new InboundDispatcher({
       bindings: backend.bindings,
       ledger: backend.outbound,
       binding,
       delivery: this.delivery,
+      dedup: backend.dedup,
       logger: logger.child({ component: 'inbound' }),
       metrics,
       firstPullMaxAgeMs: config.sync.firstPullMaxAgeMs,

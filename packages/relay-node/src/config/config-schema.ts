@@ -71,6 +71,14 @@ export const envSchema = z.object({
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .default([]),
   DRAIN_SPREAD_MS: z.coerce.number().int().min(0).default(5_000),
+  /** create_binding again within this long gets the gateway's newest unused token back (0 = always a new one). */
+  BINDING_TOKEN_REUSE_MS: z.coerce.number().int().min(0).default(10_000),
+  /** Unused binding tokens a gateway may hold; more are refused until one is used or expires (10 min). */
+  BINDING_MAX_LIVE_TOKENS: z.coerce.number().int().min(1).max(100).default(100),
+  BINDING_CREATE_PER_MINUTE: ms.default(30),
+  /** Typed tokens naming none, per customer and window, before that customer's typed tokens are not tried. */
+  BINDING_GUESS_LIMIT: ms.default(5),
+  BINDING_GUESS_WINDOW_MS: ms.default(10 * 60_000),
 });
 
 /** Raw parsed environment. */

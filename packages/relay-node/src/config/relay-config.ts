@@ -48,6 +48,13 @@ export interface RelayConfig {
   readonly sync: { readonly pollIntervalMs: number; readonly firstPullMaxAgeMs: number };
   readonly queue: { readonly maxAgeMs: number; readonly maxItems: number };
   readonly drain: { readonly spreadMs: number };
+  readonly binding: {
+    readonly reuseWithinMs: number;
+    readonly maxLiveTokens: number;
+    readonly createPerMinute: number;
+    readonly guessLimit: number;
+    readonly guessWindowMs: number;
+  };
 }
 
 /** Shapes the parsed environment into the node's configuration. */
@@ -90,6 +97,13 @@ export function toRelayConfig(env: Env): RelayConfig {
     sync: { pollIntervalMs: env.SYNC_POLL_INTERVAL_MS, firstPullMaxAgeMs: env.SYNC_FIRST_PULL_MAX_AGE_MS },
     queue: { maxAgeMs: env.QUEUE_MAX_AGE_MS, maxItems: env.QUEUE_MAX_ITEMS },
     drain: { spreadMs: env.DRAIN_SPREAD_MS },
+    binding: {
+      reuseWithinMs: env.BINDING_TOKEN_REUSE_MS,
+      maxLiveTokens: env.BINDING_MAX_LIVE_TOKENS,
+      createPerMinute: env.BINDING_CREATE_PER_MINUTE,
+      guessLimit: env.BINDING_GUESS_LIMIT,
+      guessWindowMs: env.BINDING_GUESS_WINDOW_MS,
+    },
   });
 }
 

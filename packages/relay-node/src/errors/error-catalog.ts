@@ -43,6 +43,8 @@ export const ERROR_CATALOG = {
   CONTENT_TOO_LONG: { message: 'text content exceeds 2048 bytes' },
   IMAGE_INVALID: { message: 'image_data is not valid base64 of a supported image' },
   IMAGE_TOO_LARGE: { message: 'image exceeds the upload limit' },
+  RATE_LIMITED: { message: 'too many requests; slow down' },
+  TOO_MANY_BINDING_TOKENS: { message: 'this gateway holds too many unused binding tokens; wait until one is used or expires' },
 
   SEND_WINDOW_CLOSED: {
     message: "WeCom allows at most 5 messages within 48 h of the customer's last message, while the session is not with a human servicer",
