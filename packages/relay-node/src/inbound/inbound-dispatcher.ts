@@ -20,7 +20,7 @@ export interface InboundDispatcherOptions {
   bindings: BindingStore;
   ledger: OutboundLedger;
   binding: BindingService;
-  delivery: DeliveryService;
+  delivery: Pick<DeliveryService, 'enqueue'>;
   /** Where each message's routing decision is recorded (key `r:<msgid>`), cluster-wide. */
   dedup: DedupStore;
   logger: Logger;
