@@ -66,7 +66,7 @@ export function liveTokensInSqlite(databasePath: string, gatewayId: string): num
 /** Resident memory of the node process, from its /metrics. */
 export async function nodeRssBytes(httpUrl: string): Promise<number> {
   const text = await (await fetch(`${httpUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('relay_process_resident_memory_bytes'));
+  const line = text.split('\n').find((l) => !l.startsWith('#') && l.includes('resident_memory_bytes'));
   return line ? Number(line.trim().split(/\s+/).at(-1)) : Number.NaN;
 }
 
