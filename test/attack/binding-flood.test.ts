@@ -114,6 +114,30 @@ describe('a cluster node on Redis, the live-token cap in front (no reuse, no pra
     console.log(`binding token single use: scans_and_types=3 bound=1 not_bound=2 (node totals: bound=${bound} unknown_token=${refused})`);
   }, 240_000);
 
+  it('stops trying the typed tokens of a customer who guessed wrong 5 times; the token stays for someone else', async () => {
+    const gw = await stack.gateway();
+    const offer = await gw.createBinding();
+    const [guesser, honest] = [newUserId(), newUserId()];
+    for (let i = 0; i < 5; i++) {
+      await stack.fake.control.customerMessage({ external_userid: guesser, msgtype: 'text', content: `0000000${i}` });
+    }
+    await stack.fake.control.customerMessage({ external_userid: guesser, msgtype: 'text', content: offer.token });
+    await stack.fake.control.customerMessage({ external_userid: honest, msgtype: 'text', content: offer.token });
+    await gw.waitFor(isBindingResolvedFor(honest));
+
+    // Different customers' messages are handled side by side: wait until the guesser's last one was refused.
+    const logged = await eventually(() => {
+      const lines = stack.relay.logs.filter((l) => l.includes(guesser) && l.includes('typed binding token'));
+      expect(lines.filter((l) => l.includes('not tried'))).toHaveLength(1);
+      return lines;
+    });
+    expect(logged).toHaveLength(6);
+    const limited = await metricValue(stack.relay.httpUrl, 'relay_binding_attempts_total', { via: 'typed', outcome: 'guess_limited' });
+    expect(limited).toBe(1);
+    expect(gw.resolvedBindings()).toEqual([honest]);
+    console.log(`typed-token guesses: misses=5 then the live token: bound=false; guess_limited_total=${limited}; log_lines=${logged.length}`);
+  }, 120_000);
+
   it('gives a gateway that asks in hello a 32-hex token, which a customer may type', async () => {
     const gw = await stack.gateway({ features: ['long_binding_token'] });
     const offer = await gw.createBinding();

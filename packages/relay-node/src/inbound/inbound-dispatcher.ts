@@ -41,7 +41,8 @@ export interface InboundDispatcherOptions {
  * Where a customer message goes is decided once per msgid, cluster-wide, and recorded before the queue append:
  * a page pulled again (after a partial failure, or by the puller that took over) reuses the decision instead of
  * the user's binding at that moment, so a message sent while bound to G1 cannot also reach G2 after a rebind
- * later in the same page. The record is a few bytes (the gateway id) in the dedup keyspace.
+ * later in the same page. The record is one short string (`>` + the gateway id) in the dedup keyspace, kept as long
+ * as the queue's own dedup keys; a scan's decision is the token-use record BindingService keeps.
  */
 export class InboundDispatcher {
   private readonly now: () => number;

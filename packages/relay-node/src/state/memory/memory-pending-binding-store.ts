@@ -15,7 +15,6 @@ interface Token {
 }
 
 interface Window {
-  start: number;
   count: number;
   expiresAt: number;
 }
@@ -83,7 +82,7 @@ export class MemoryPendingBindingStore implements PendingBindingStore {
   async noteGuessMiss(externalUserId: string, windowMs: number): Promise<number> {
     const now = this.now();
     this.sweep(now);
-    const window = live(this.misses.get(externalUserId), now) ?? { start: now, count: 0, expiresAt: now + windowMs };
+    const window = live(this.misses.get(externalUserId), now) ?? { count: 0, expiresAt: now + windowMs };
     window.count += 1;
     this.misses.set(externalUserId, window);
     return window.count;
@@ -104,7 +103,7 @@ export class MemoryPendingBindingStore implements PendingBindingStore {
   }
 
   private count(gatewayId: string, rate: Window | undefined, now: number, windowMs: number): void {
-    const window = rate ?? { start: now, count: 0, expiresAt: now + windowMs };
+    const window = rate ?? { count: 0, expiresAt: now + windowMs };
     window.count += 1;
     this.rates.set(gatewayId, window);
   }
