@@ -141,7 +141,7 @@ export class BindingService {
         return false;
       }
     }
-    await this.bind(externalUserId, gatewayId, 'typed', event);
+    await this.applyBinding(externalUserId, gatewayId, 'typed', event);
     return true;
   }
 
@@ -160,11 +160,11 @@ export class BindingService {
       this.o.metrics.bindingAttempts.inc({ via: 'scan', outcome: 'unknown_token' });
       return false;
     }
-    await this.bind(externalUserId, gatewayId, 'scan', via);
+    await this.applyBinding(externalUserId, gatewayId, 'scan', via);
     return true;
   }
 
-  private async bind(
+  private async applyBinding(
     externalUserId: string,
     gatewayId: string,
     kind: 'scan' | 'typed',
