@@ -200,10 +200,11 @@ export class BindingService {
         case 'collision':
           continue;
         case 'rate_limited':
-          logger.warn({ gatewayId }, 'create_binding refused: rate limit');
+          // debug: a flooding gateway must not flood the log too; relay_binding_tokens_total counts every refusal.
+          logger.debug({ gatewayId }, 'create_binding refused: rate limit');
           throw new RelayError('RATE_LIMITED', undefined, { gatewayId });
         case 'too_many':
-          logger.warn({ gatewayId, maxLiveTokens: limits.maxLive }, 'create_binding refused: too many live binding tokens');
+          logger.debug({ gatewayId, maxLiveTokens: limits.maxLive }, 'create_binding refused: too many live binding tokens');
           throw new RelayError('TOO_MANY_BINDING_TOKENS', undefined, { gatewayId });
       }
     }
