@@ -67,9 +67,9 @@ describe('pnpm relay migrate sqlite:<file> redis://...', () => {
     return {
       alice: await bindings.gatewayFor('wmAlice'),
       bob: await bindings.gatewayFor('wmBob'),
-      live: await pending.lookup('0a1b2c3d'),
-      expired: await pending.lookup('deadbeef'),
-      ttl: await client.pttl(`${prefix}pending-binding:0a1b2c3d`),
+      ttl: await client.pttl(`${prefix}{binding-tokens}:token:0a1b2c3d`),
+      live: await pending.consume('0a1b2c3d', 'evt-live', 60_000),
+      expired: await pending.consume('deadbeef', 'evt-expired', 60_000),
       cursor,
       committable,
     };

@@ -27,6 +27,27 @@ describe('a message WeCom shows twice', () => {
     expect(gw.inbound().filter((m) => m.id === first.msgid)).toHaveLength(1);
   });
 
+  it('after the user moved to another gateway, reaches only the gateway it went to the first time', async () => {
+    const s = stack();
+    if (!proxy) throw new Error('the proxy did not start');
+    const first = await s.gateway();
+    const second = await s.gateway();
+    const user = newUserId();
+    await bindByScan(s, first, user);
+    const early = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'for the first gateway' });
+    await first.waitForInbound((m) => m.id === early.msgid);
+    await bindByScan(s, second, user);
+
+    const injectedBefore = proxy.injected;
+    proxy.replayInNextSync(early.msgid);
+    const later = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'for the second' });
+    await second.waitForInbound((m) => m.id === later.msgid);
+
+    expect(proxy.injected).toBe(injectedBefore + 1);
+    expect(second.inbound().map((m) => m.id)).not.toContain(early.msgid);
+    expect(first.inbound().filter((m) => m.id === early.msgid)).toHaveLength(1);
+  });
+
   it('passes media downloads through unchanged', async () => {
     const s = stack();
     const gw = await s.gateway();

@@ -74,12 +74,15 @@ export class RelayNode {
       openKfid: config.wecom.openKfid,
       locale: config.locale,
       logger: logger.child({ component: 'binding' }),
+      metrics,
+      limits: config.binding,
     });
     const dispatcher = new InboundDispatcher({
       bindings: backend.bindings,
       ledger: backend.outbound,
       binding,
       delivery: this.delivery,
+      dedup: backend.dedup,
       logger: logger.child({ component: 'inbound' }),
       metrics,
       firstPullMaxAgeMs: config.sync.firstPullMaxAgeMs,

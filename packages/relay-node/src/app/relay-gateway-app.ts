@@ -63,7 +63,8 @@ export class RelayGatewayApp implements GatewayApp {
         return;
       }
       case 'create_binding': {
-        const { token, customerServiceUrl } = await this.o.binding.createBinding(gatewayId);
+        const long = session.features.includes('long_binding_token');
+        const { token, customerServiceUrl } = await this.o.binding.createBinding(gatewayId, { long });
         await session.send({ type: 'create_binding_ack', token, customerServiceUrl });
         return;
       }

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BindingStore } from '../state/binding-store.js';
-import type { PendingBindingStore } from '../state/pending-binding-store.js';
+import type { PendingBindingStore, TokenIssueLimits } from '../state/pending-binding-store.js';
 import type { OutboundLedger } from '../state/outbound-ledger.js';
 import type { DedupStore } from '../state/dedup-store.js';
 import type { DeliveryService } from '../delivery/delivery-service.js';
+import type { RelayMetrics } from '../observability/metrics.js';
+import { RelayError } from '../errors/relay-error.js';
 import { bindingConfirmationText } from './confirmation-text.js';
 import { ContactLinkCache } from './contact-link.js';
 import { Semaphore } from '../util/semaphore.js';
@@ -12,11 +14,23 @@ import { Semaphore } from '../util/semaphore.js';
 /** Pending binding tokens expire after 10 minutes, as deployed. */
 export const BINDING_TOKEN_TTL_MS = 10 * 60_000;
 /** 4 random bytes as 8 hex characters, as deployed gateways expect. */
-const TOKEN_PATTERN = /^[0-9a-f]{8}$/;
+export const SHORT_TOKEN_BYTES = 4;
+/** 16 random bytes (32 hex characters) for gateways that ask (hello feature `long_binding_token`). */
+export const LONG_TOKEN_BYTES = 16;
+/** A typed token is either length, in any case. */
+const TYPED_TOKEN = /^(?:[0-9a-f]{8}|[0-9a-f]{32})$/;
+/** Whether a customer's text has the shape of a binding token (either length, any case, surrounding spaces). */
+export function looksLikeBindingToken(text: string): boolean {
+  return TYPED_TOKEN.test(text.trim().toLowerCase());
+}
+/** A new token that happens to equal a live one is drawn again, this many times at most. */
+const ISSUE_ATTEMPTS = 5;
 /** WeCom returns scene_param only for links created with a non-empty scene. */
 const BINDING_SCENE = 'relay_bind';
 /** A scan or typed token is in WeCom's 3-day window at most; remember confirmations a little longer. */
 const CONFIRM_DEDUP_TTL_MS = 4 * 24 * 3600 * 1000;
+/** How long the event that used a token is remembered: the same re-pull horizon. */
+const TOKEN_USE_TTL_MS = CONFIRM_DEDUP_TTL_MS;
 /** kf/service_state/trans state that ends a session. */
 const SESSION_ENDED = 4;
 /** kf/service_state/trans calls in flight at once per unbind_all: a gateway with many users cannot burst WeCom. */
@@ -28,6 +42,36 @@ export interface BindingWecom {
   sendText(req: { openKfid: string; toUser: string; content: string }): Promise<{ msgid: string }>;
   sendTextOnEvent(req: { code: string; content: string }): Promise<{ msgid: string }>;
   transServiceState(req: { openKfid: string; externalUserId: string; serviceState: number }): Promise<unknown>;
+}
+
+/** Limits on create_binding and on typed-token guesses (README: BINDING_*). */
+export interface BindingLimits {
+  /** create_binding again within this long gets the same token while it is unused. */
+  reuseWithinMs: number;
+  /** Live tokens per gateway; more are refused (TOO_MANY_BINDING_TOKENS) until one is used or expires. */
+  maxLiveTokens: number;
+  /** Tokens (new or reused) per gateway per minute; more are refused (RATE_LIMITED). */
+  createPerMinute: number;
+  /** Typed tokens that named none, per customer and window, after which typed tokens are not tried. */
+  guessLimit: number;
+  guessWindowMs: number;
+}
+
+/** Defaults of {@link BindingLimits}, as the README's configuration table lists them. */
+export const DEFAULT_BINDING_LIMITS: BindingLimits = {
+  reuseWithinMs: 10_000,
+  maxLiveTokens: 100,
+  createPerMinute: 30,
+  guessLimit: 5,
+  guessWindowMs: 10 * 60_000,
+};
+
+/** Where a binding event came from, for idempotency and ordering. */
+export interface BindingEventRef {
+  /** The WeCom msgid that carried the scan or the typed token. */
+  eventId: string;
+  /** Its WeCom send_time, unix seconds: binding changes apply in this order (see BindingStore.bindInOrder). */
+  at: number;
 }
 
 /** Options for {@link BindingService}. */
@@ -43,49 +87,131 @@ export interface BindingServiceOptions {
   openKfid: string;
   locale: 'zh' | 'en';
   logger: Logger;
+  metrics: Pick<RelayMetrics, 'bindingTokens' | 'bindingAttempts'>;
+  /** Default {@link DEFAULT_BINDING_LIMITS}. */
+  limits?: BindingLimits;
+  /** Random token source (hex of n random bytes); tests replace it to force collisions. */
+  randomToken?: (bytes: number) => string;
 }
 
 /** QR binding: issue tokens, bind users who scan or type them, unbind a gateway's users. */
 export class BindingService {
   private readonly links: ContactLinkCache;
+  private readonly limits: BindingLimits;
+  private readonly randomToken: (bytes: number) => string;
 
   constructor(private readonly o: BindingServiceOptions) {
     this.links = new ContactLinkCache({ source: o.wecom, scene: BINDING_SCENE });
+    this.limits = o.limits ?? DEFAULT_BINDING_LIMITS;
+    this.randomToken = o.randomToken ?? ((bytes) => randomBytes(bytes).toString('hex'));
   }
 
-  /** Issues a pending token for a gateway and the URL a WeCom user scans to bind to it. */
-  async createBinding(gatewayId: string): Promise<{ token: string; customerServiceUrl: string }> {
-    const token = randomBytes(4).toString('hex');
-    await this.o.pending.put(token, gatewayId, BINDING_TOKEN_TTL_MS);
+  /**
+   * Issues a pending token for a gateway and the URL a WeCom user scans to bind to it, within the gateway's
+   * limits: asked again soon, it reuses the gateway's newest unused token; beyond the rate or the live-token cap
+   * it refuses with RATE_LIMITED / TOO_MANY_BINDING_TOKENS. A new token never replaces a live one (of any gateway).
+   */
+  async createBinding(gatewayId: string, options: { long?: boolean } = {}): Promise<{ token: string; customerServiceUrl: string }> {
+    const token = await this.issueToken(gatewayId, options.long ? LONG_TOKEN_BYTES : SHORT_TOKEN_BYTES);
     const base = await this.baseUrl();
     const sep = base.includes('?') ? '&' : '?';
     return { token, customerServiceUrl: `${base}${sep}scene_param=${encodeURIComponent(token)}` };
   }
 
-  /** Binds a user who typed a token as a message; false when the text is not a live token (then it is a normal message). */
-  async bindByTypedToken(externalUserId: string, text: string, eventId: string): Promise<boolean> {
+  /**
+   * Binds a user who typed a token as a message; false when the text is not a token that binds (then it is a
+   * normal message). A customer whose typed tokens missed `guessLimit` times in the window is not tried again
+   * until the window passes, except that a message which already bound (a re-pull) binds again the same way.
+   */
+  async bindByTypedToken(externalUserId: string, text: string, event: BindingEventRef): Promise<boolean> {
     const token = text.trim().toLowerCase();
-    if (!TOKEN_PATTERN.test(token)) return false;
-    return this.bindByToken(externalUserId, token, { eventId });
+    if (!TYPED_TOKEN.test(token)) return false;
+    const { pending, metrics, logger } = this.o;
+    let gatewayId: string | null;
+    if ((await pending.guessMisses(externalUserId)) >= this.limits.guessLimit) {
+      gatewayId = await pending.consumedBy(event.eventId);
+      if (gatewayId === null) {
+        metrics.bindingAttempts.inc({ via: 'typed', outcome: 'guess_limited' });
+        logger.warn({ externalUserId, msgid: event.eventId }, 'typed binding token not tried: too many misses from this customer');
+        return false;
+      }
+    } else {
+      gatewayId = await pending.consume(token, event.eventId, TOKEN_USE_TTL_MS);
+      if (gatewayId === null) {
+        const misses = await pending.noteGuessMiss(externalUserId, this.limits.guessWindowMs);
+        metrics.bindingAttempts.inc({ via: 'typed', outcome: 'unknown_token' });
+        logger.warn({ externalUserId, msgid: event.eventId, misses }, 'typed binding token names no live token');
+        return false;
+      }
+    }
+    await this.applyBinding(externalUserId, gatewayId, 'typed', event);
+    return true;
   }
 
   /**
    * Binds (or moves) a user to the gateway a token was issued to, confirms to the user (through the welcome
-   * code when WeCom gave one), and tells the gateway wherever it is connected. False when the token is unknown.
-   * Idempotent per `eventId` (the WeCom msgid that carried the scan or the typed token).
+   * code when WeCom gave one), and tells the gateway wherever it is connected. False when the token is unknown,
+   * expired or used by another event: each token binds one event. Idempotent per `eventId`.
    */
   async bindByToken(
     externalUserId: string,
     token: string,
-    via: { welcomeCode?: string | undefined; eventId: string },
+    via: BindingEventRef & { welcomeCode?: string | undefined },
   ): Promise<boolean> {
-    const gatewayId = await this.o.pending.lookup(token);
-    if (!gatewayId) return false;
-    const previous = await this.o.bindings.bind(externalUserId, gatewayId);
-    this.o.logger.info({ externalUserId, gatewayId, previous }, 'user bound');
+    const gatewayId = await this.o.pending.consume(token, via.eventId, TOKEN_USE_TTL_MS);
+    if (!gatewayId) {
+      this.o.metrics.bindingAttempts.inc({ via: 'scan', outcome: 'unknown_token' });
+      return false;
+    }
+    await this.applyBinding(externalUserId, gatewayId, 'scan', via);
+    return true;
+  }
+
+  private async applyBinding(
+    externalUserId: string,
+    gatewayId: string,
+    kind: 'scan' | 'typed',
+    via: BindingEventRef & { welcomeCode?: string | undefined },
+  ): Promise<void> {
+    const { outcome, previous } = await this.o.bindings.bindInOrder(externalUserId, gatewayId, { at: via.at, eventId: via.eventId });
+    this.o.metrics.bindingAttempts.inc({ via: kind, outcome });
+    if (outcome === 'stale') {
+      // A newer binding event of this user was applied already (e.g. by the puller that took over this page).
+      this.o.logger.info({ externalUserId, gatewayId, current: previous, msgid: via.eventId }, 'older binding event not applied');
+      return;
+    }
+    if (outcome === 'bound') this.o.logger.info({ externalUserId, gatewayId, previous }, 'user bound');
     await this.o.delivery.enqueue(gatewayId, { type: 'binding_resolved', externalUserId, gatewayId }, { dedupKey: via.eventId });
     if (await this.o.dedup.claim(`confirm:${via.eventId}`, CONFIRM_DEDUP_TTL_MS)) await this.confirm(externalUserId, via.welcomeCode);
-    return true;
+  }
+
+  private async issueToken(gatewayId: string, bytes: number): Promise<string> {
+    const { pending, metrics, logger } = this.o;
+    const limits: TokenIssueLimits = {
+      reuseWithinMs: this.limits.reuseWithinMs,
+      maxLive: this.limits.maxLiveTokens,
+      ratePerWindow: this.limits.createPerMinute,
+      rateWindowMs: 60_000,
+    };
+    for (let attempt = 0; attempt < ISSUE_ATTEMPTS; attempt++) {
+      const result = await pending.issue(this.randomToken(bytes), gatewayId, BINDING_TOKEN_TTL_MS, limits);
+      metrics.bindingTokens.inc({ outcome: result.outcome });
+      switch (result.outcome) {
+        case 'created':
+        case 'reused':
+          return result.token;
+        case 'collision':
+          continue;
+        case 'rate_limited':
+          // debug: a flooding gateway must not flood the log too; relay_binding_tokens_total counts every refusal.
+          logger.debug({ gatewayId }, 'create_binding refused: rate limit');
+          throw new RelayError('RATE_LIMITED', undefined, { gatewayId });
+        case 'too_many':
+          logger.debug({ gatewayId, maxLiveTokens: limits.maxLive }, 'create_binding refused: too many live binding tokens');
+          throw new RelayError('TOO_MANY_BINDING_TOKENS', undefined, { gatewayId });
+      }
+    }
+    throw new RelayError('INTERNAL', 'no free binding token could be drawn', { gatewayId, attempts: ISSUE_ATTEMPTS });
   }
 
   /** Removes every binding of a gateway and ends those users' WeCom sessions; resolves to the users unbound. */

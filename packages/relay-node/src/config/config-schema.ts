@@ -83,6 +83,14 @@ export const envSchema = z.object({
   /** Per-gateway token bucket on replies: sustained replies per second, and how many may go at once. */
   REPLY_RATE_PER_SECOND: z.coerce.number().positive().max(10_000).default(5),
   REPLY_BURST: z.coerce.number().int().min(1).max(100_000).default(20),
+  /** create_binding again within this long gets the gateway's newest unused token back (0 = always a new one). */
+  BINDING_TOKEN_REUSE_MS: z.coerce.number().int().min(0).default(10_000),
+  /** Unused binding tokens a gateway may hold; more are refused until one is used or expires (10 min). */
+  BINDING_MAX_LIVE_TOKENS: z.coerce.number().int().min(1).max(100).default(100),
+  BINDING_CREATE_PER_MINUTE: ms.default(30),
+  /** Typed tokens naming none, per customer and window, before that customer's typed tokens are not tried. */
+  BINDING_GUESS_LIMIT: ms.default(5),
+  BINDING_GUESS_WINDOW_MS: ms.default(10 * 60_000),
 }).refine((env) => !isWeakSecret(env.RELAY_AUTH_SECRET) || env.RELAY_LEGACY_SHARED_SECRET_AUTH === true, {
   path: ['RELAY_AUTH_SECRET'],
   message:

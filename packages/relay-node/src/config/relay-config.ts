@@ -50,6 +50,13 @@ export interface RelayConfig {
   readonly drain: { readonly spreadMs: number };
   /** Per-gateway token bucket on replies. */
   readonly replies: { readonly ratePerSecond: number; readonly burst: number };
+  readonly binding: {
+    readonly reuseWithinMs: number;
+    readonly maxLiveTokens: number;
+    readonly createPerMinute: number;
+    readonly guessLimit: number;
+    readonly guessWindowMs: number;
+  };
 }
 
 /** Shapes the parsed environment into the node's configuration. */
@@ -93,6 +100,13 @@ export function toRelayConfig(env: Env): RelayConfig {
     queue: { maxAgeMs: env.QUEUE_MAX_AGE_MS, maxItems: env.QUEUE_MAX_ITEMS },
     drain: { spreadMs: env.DRAIN_SPREAD_MS },
     replies: { ratePerSecond: env.REPLY_RATE_PER_SECOND, burst: env.REPLY_BURST },
+    binding: {
+      reuseWithinMs: env.BINDING_TOKEN_REUSE_MS,
+      maxLiveTokens: env.BINDING_MAX_LIVE_TOKENS,
+      createPerMinute: env.BINDING_CREATE_PER_MINUTE,
+      guessLimit: env.BINDING_GUESS_LIMIT,
+      guessWindowMs: env.BINDING_GUESS_WINDOW_MS,
+    },
   });
 }
 

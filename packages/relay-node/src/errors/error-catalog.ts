@@ -43,6 +43,8 @@ export const ERROR_CATALOG = {
   CONTENT_TOO_LONG: { message: 'text content exceeds 10240 bytes (longer than 2048 it is sent in parts)' },
   IMAGE_INVALID: { message: 'image_data is not valid base64 of a supported image' },
   IMAGE_TOO_LARGE: { message: 'image exceeds the upload limit' },
+  RATE_LIMITED: { message: 'too many requests; slow down' },
+  TOO_MANY_BINDING_TOKENS: { message: 'this gateway holds too many unused binding tokens; wait until one is used or expires' },
 
   SEND_WINDOW_CLOSED: {
     message: "WeCom allows at most 5 messages within 48 h of the customer's last message, while the session is not with a human servicer",
@@ -51,7 +53,6 @@ export const ERROR_CATALOG = {
   WECOM_UNAVAILABLE: { message: 'WeCom could not be reached' },
   WECOM_MEDIA_TOO_LARGE: { message: 'media exceeds the download limit' },
   WECOM_MEDIA_FAILED: { message: 'media could not be downloaded' },
-  RATE_LIMITED: { message: 'this gateway sends replies faster than the relay allows; retry later' },
   REPLY_IN_PROGRESS: { message: 'a reply with this id is still being sent; retry later to get its ack' },
 
   INTERNAL: { message: 'internal error', status: 500 },

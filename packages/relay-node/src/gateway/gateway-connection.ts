@@ -368,6 +368,10 @@ function requestIdOf(command: SessionCommand): string | undefined {
       return command.id;
     case 'unbind_all':
       return 'unbind_all';
+    // create_binding carries no id; its refusals (RATE_LIMITED, TOO_MANY_BINDING_TOKENS) name the command, as
+    // unbind_all's do, so a gateway can tell them from other errors.
+    case 'create_binding':
+      return 'create_binding';
     default:
       return undefined;
   }

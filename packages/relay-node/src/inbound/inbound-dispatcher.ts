@@ -3,17 +3,26 @@ import { WECOM_ORIGIN, type KfEvent, type KfMessage } from '@wecom-relay/shared'
 import type { BindingStore } from '../state/binding-store.js';
 import type { OutboundLedger } from '../state/outbound-ledger.js';
 import type { RelayMetrics } from '../observability/metrics.js';
-import type { BindingService } from '../binding/binding-service.js';
+import type { DedupStore } from '../state/dedup-store.js';
+import { DEFAULT_QUEUE_DEDUP_TTL_MS } from '../state/delivery-queue.js';
+import { looksLikeBindingToken, type BindingService } from '../binding/binding-service.js';
 import type { DeliveryService } from '../delivery/delivery-service.js';
 import { toInboundEvent } from './message-mapper.js';
 
+/** Routing decisions live as long as the queue remembers a msgid: WeCom's re-pull horizon. */
+const ROUTE_DECISION_TTL_MS = DEFAULT_QUEUE_DEDUP_TTL_MS;
+/** A decision is one short string: `>` + gateway id, or one of these. */
+const UNBOUND = '-';
+const BINDING_EVENT = '#';
 
 /** Options for {@link InboundDispatcher}. */
 export interface InboundDispatcherOptions {
   bindings: BindingStore;
   ledger: OutboundLedger;
   binding: BindingService;
-  delivery: DeliveryService;
+  delivery: Pick<DeliveryService, 'enqueue'>;
+  /** Where each message's routing decision is recorded (key `r:<msgid>`), cluster-wide. */
+  dedup: DedupStore;
   logger: Logger;
   metrics: RelayMetrics;
   /**
@@ -28,6 +37,12 @@ export interface InboundDispatcherOptions {
  * Decides where each pulled message goes: a gateway's queue, the binding flow, or nowhere (with a reason).
  * Every step is idempotent per msgid (queue appends carry the msgid as their dedup key), so a page pulled twice
  * (a crash mid-page, a holder whose lease ran out) hands each message on once and leaves nothing half-done.
+ *
+ * Where a customer message goes is decided once per msgid, cluster-wide, and recorded before the queue append:
+ * a page pulled again (after a partial failure, or by the puller that took over) reuses the decision instead of
+ * the user's binding at that moment, so a message sent while bound to G1 cannot also reach G2 after a rebind
+ * later in the same page. The record is one short string (`>` + the gateway id) in the dedup keyspace, kept as long
+ * as the queue's own dedup keys; a scan's decision is the token-use record BindingService keeps.
  */
 export class InboundDispatcher {
   private readonly now: () => number;
@@ -49,7 +64,7 @@ export class InboundDispatcher {
       return;
     }
     if (msgtype === 'event' && message.event) {
-      await this.onEvent(message.msgid, message.event);
+      await this.onEvent(message.msgid, message.event, this.sendTimeOf(message));
       metrics.messagesIn.inc({ msgtype: `event:${String(message.event.event_type)}`, outcome: 'handled' });
       return;
     }
@@ -62,23 +77,41 @@ export class InboundDispatcher {
     // The customer wrote: WeCom's 48 h / 5-message send window starts again.
     await this.o.ledger.customerSpoke(user, (Number(message.send_time) || this.now() / 1000) * 1000, message.msgid);
     const text = msgtype === 'text' ? String((message.text as { content?: unknown } | undefined)?.content ?? '') : '';
-    if (text && (await this.o.binding.bindByTypedToken(user, text, message.msgid))) {
+    const decisionKey = `r:${message.msgid}`;
+    const at = this.sendTimeOf(message);
+    if (text && looksLikeBindingToken(text)) {
+      // A text that was routed as an ordinary message the first time stays one on a re-pull.
+      const prior = await this.o.dedup.recall(decisionKey);
+      if ((prior === null || prior === BINDING_EVENT) && (await this.o.binding.bindByTypedToken(user, text, { eventId: message.msgid, at }))) {
+        await this.o.dedup.decide(decisionKey, BINDING_EVENT, ROUTE_DECISION_TTL_MS);
+        metrics.messagesIn.inc({ msgtype, outcome: 'binding' });
+        return;
+      }
+    }
+    const current = await this.o.bindings.gatewayFor(user);
+    const decision = await this.o.dedup.decide(decisionKey, current ? `>${current}` : UNBOUND, ROUTE_DECISION_TTL_MS);
+    if (decision === BINDING_EVENT) {
       metrics.messagesIn.inc({ msgtype, outcome: 'binding' });
       return;
     }
-    const gatewayId = await this.o.bindings.gatewayFor(user);
-    if (!gatewayId) {
+    if (!decision.startsWith('>')) {
       logger.info({ msgid: message.msgid, externalUserId: user }, 'message from an unbound user dropped');
       metrics.messagesIn.inc({ msgtype, outcome: 'unbound' });
       return;
     }
+    const gatewayId = decision.slice(1);
     const appended = await this.o.delivery.enqueue(gatewayId, toInboundEvent({ ...message, external_userid: user }), {
       dedupKey: message.msgid,
     });
     metrics.messagesIn.inc({ msgtype, outcome: appended ? 'queued' : 'duplicate' });
   }
 
-  private async onEvent(msgid: string, event: KfEvent): Promise<void> {
+  /** WeCom's send_time in unix seconds (now, when WeCom gave none). */
+  private sendTimeOf(message: KfMessage): number {
+    return Number(message.send_time) || Math.floor(this.now() / 1000);
+  }
+
+  private async onEvent(msgid: string, event: KfEvent, at: number): Promise<void> {
     const e = event as Record<string, unknown>;
     switch (e.event_type) {
       case 'enter_session': {
@@ -86,7 +119,7 @@ export class InboundDispatcher {
         const sceneParam = typeof e.scene_param === 'string' ? e.scene_param : '';
         if (user && sceneParam) {
           const welcomeCode = typeof e.welcome_code === 'string' ? e.welcome_code : undefined;
-          const bound = await this.o.binding.bindByToken(user, sceneParam, { welcomeCode, eventId: msgid });
+          const bound = await this.o.binding.bindByToken(user, sceneParam, { welcomeCode, eventId: msgid, at });
           if (!bound) this.o.logger.info({ externalUserId: user }, 'scan with an unknown or expired binding token');
         }
         return;

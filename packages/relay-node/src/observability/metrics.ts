@@ -104,6 +104,18 @@ export function createMetrics(_nodeId?: string) {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300],
       registers: r,
     }),
+    bindingTokens: new Counter({
+      name: 'relay_binding_tokens_total',
+      help: 'create_binding outcomes: created, reused, collision (drawn again), rate_limited, too_many',
+      labelNames: ['outcome'] as const,
+      registers: r,
+    }),
+    bindingAttempts: new Counter({
+      name: 'relay_binding_attempts_total',
+      help: 'Scanned or typed binding tokens by via (scan, typed) and outcome (bound, repeat, stale, unknown_token, guess_limited)',
+      labelNames: ['via', 'outcome'] as const,
+      registers: r,
+    }),
     queueDropped: new Counter({
       name: 'relay_queue_dropped_total',
       help: 'Queued events dropped by the retention bound (age or count) before delivery',

@@ -161,7 +161,7 @@ export class ReplyService {
   private admit(gatewayId: string, id: string): void {
     if (this.buckets.take(gatewayId)) return;
     this.o.metrics.repliesRefused.inc({ reason: 'rate_limited' });
-    throw new RelayError('RATE_LIMITED', undefined, { id });
+    throw new RelayError('RATE_LIMITED', 'this gateway sends replies faster than the relay allows; retry later', { id });
   }
 
   private async assertBound(gatewayId: string, externalUserId: string, id: string): Promise<void> {

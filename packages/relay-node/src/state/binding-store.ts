@@ -1,9 +1,30 @@
+/** The WeCom event a binding comes from: its send_time (unix seconds) and msgid. */
+export interface BindingEventOrder {
+  at: number;
+  eventId: string;
+}
+
+/** What {@link BindingStore.bindInOrder} did: `repeat` = this very event set the current order already. */
+export type OrderedBindOutcome = 'bound' | 'repeat' | 'stale';
+
 /** Where each WeCom user is bound: external_userid → gateway_id, with an index by gateway. */
 export interface BindingStore {
   /** The gateway a user is bound to, or null. */
   gatewayFor(externalUserId: string): Promise<string | null>;
   /** Binds a user, moving them if bound elsewhere; resolves to the gateway they were bound to before, if any. */
   bind(externalUserId: string, gatewayId: string): Promise<string | null>;
+  /**
+   * Binds like {@link bind}, in the order of the WeCom events that ask for it. The store keeps, per user, the
+   * send_time and msgid of the last binding event applied (kept through unbindAll) and refuses (`stale`, nothing
+   * changes) an event older than that, and changes nothing for that same event again (`repeat`).
+   *
+   * Why event order and not the sync fence: a puller whose lease ran out only ever handles events the newer
+   * puller pulls too, and not later ones, so its binds are older events and are refused once the newer puller has
+   * applied a later one. A fence alone could not tell an old event re-pulled by a newer holder (a page retried
+   * after a partial failure, or after unbind_all) from a new one, and would let that re-pull bind the user back.
+   * Two binding events of one user within the same second both apply, in pull order.
+   */
+  bindInOrder(externalUserId: string, gatewayId: string, order: BindingEventOrder): Promise<{ outcome: OrderedBindOutcome; previous: string | null }>;
   /** The users bound to a gateway, in no particular order. */
   usersOf(gatewayId: string): Promise<string[]>;
   /** Removes every binding of a gateway; resolves to the users that were unbound. */

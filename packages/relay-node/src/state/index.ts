@@ -1,5 +1,5 @@
-export type { BindingStore } from './binding-store.js';
-export type { PendingBindingStore } from './pending-binding-store.js';
+export type { BindingStore, BindingEventOrder, OrderedBindOutcome } from './binding-store.js';
+export type { PendingBindingStore, TokenIssueLimits, TokenIssueResult } from './pending-binding-store.js';
 export type { DedupStore } from './dedup-store.js';
 export type { SyncCoordinator, SyncLease, CallbackToken } from './sync-coordinator.js';
 export type { PresenceMap, PresenceEntry } from './presence-map.js';

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { RelayGatewayApp } from '../../src/app/relay-gateway-app.js';
+import { createMetrics } from '../../src/observability/metrics.js';
 import { BindingService, UNBIND_CONCURRENCY, type BindingWecom } from '../../src/binding/binding-service.js';
 import { MemoryBindingStore, MemoryDedupStore, MemoryOutboundLedger, MemoryPendingBindingStore } from '../../src/state/memory/index.js';
 import type { GatewaySession } from '../../src/gateway/gateway-types.js';
@@ -47,6 +48,7 @@ async function appKit() {
     openKfid: 'wk-test',
     locale: 'en',
     logger,
+    metrics: createMetrics(),
   });
   const app = new RelayGatewayApp({
     authenticate: async () => undefined,
@@ -57,7 +59,7 @@ async function appKit() {
     logger,
   });
   const sent: GatewayEvent[] = [];
-  const session = { gatewayId: 'gw-1', send: async (e: GatewayEvent) => void sent.push(e) } as unknown as GatewaySession;
+  const session = { gatewayId: 'gw-1', features: [], send: async (e: GatewayEvent) => void sent.push(e) } as unknown as GatewaySession;
   return { ...k, app, session, sent, bindingWecom: wecom, bindingStore: bindings };
 }
 

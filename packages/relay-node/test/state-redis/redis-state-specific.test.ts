@@ -310,8 +310,16 @@ describe('keys and prefixes', () => {
     const bindings = new RedisBindingStore(base);
     await bindings.bind('wm-alice', 'gw-1');
     await bindings.bind('wm-alice', 'gw-2');
-    await new RedisPendingBindingStore(base).put('tok', 'gw-1', 60_000);
-    await new RedisDedupStore(base).claim('msg-1', 60_000);
+    const pending = new RedisPendingBindingStore(base);
+    const limits = { reuseWithinMs: 0, maxLive: 100, ratePerWindow: 1_000, rateWindowMs: 60_000 };
+    await pending.issue('tok-1', 'gw-1', 60_000, limits);
+    await pending.issue('tok-2', 'gw-1', 60_000, limits);
+    await pending.consume('tok-1', 'msg-1', 60_000);
+    await pending.noteGuessMiss('wm-alice', 60_000);
+    await bindings.bindInOrder('wm-bob', 'gw-1', { at: 1, eventId: 'msg-2' });
+    const dedup = new RedisDedupStore(base);
+    await dedup.claim('msg-1', 60_000);
+    await dedup.decide('r:msg-1', '>gw-1', 60_000);
     const sync = new RedisSyncCoordinator(base);
     await sync.notePending('wk-1', 'cb');
     const lease = (await sync.tryAcquire('wk-1', 60_000))!;

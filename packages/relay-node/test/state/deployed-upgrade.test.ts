@@ -79,13 +79,13 @@ describe("upgrading the deployed relay's database in place", () => {
     const db = openSqliteDatabase(path, { openKfid: KFID, logger });
     expect(readSchemaVersion(db)).toBe(SQLITE_SCHEMA_VERSION);
     expect(await bindingsOf(db)).toEqual(DEPLOYED.bindings);
-    const pending = new SqlitePendingBindingStore(db);
-    expect(await pending.lookup('0a1b2c3d')).toBe('gw-a');
-    expect(await pending.lookup('4e5f6a7b')).toBe('gw-b');
-    expect(await pending.lookup('deadbeef')).toBeNull();
     // The 3-minute token expires when the deployed relay said it would (epoch ms, give or take its 1 s precision).
     const expiry = (db.prepare('SELECT expires_at FROM pending_bindings WHERE token = ?').get('4e5f6a7b') as { expires_at: number }).expires_at;
     expect(Math.abs(expiry - (Date.now() + 3 * 60_000))).toBeLessThan(5_000);
+    const pending = new SqlitePendingBindingStore(db);
+    expect(await pending.consume('0a1b2c3d', 'evt-1', 60_000)).toBe('gw-a');
+    expect(await pending.consume('4e5f6a7b', 'evt-2', 60_000)).toBe('gw-b');
+    expect(await pending.consume('deadbeef', 'evt-3', 60_000)).toBeNull();
 
     const lease = await new SqliteSyncCoordinator(db).tryAcquire(KFID, 10_000);
     expect(await lease?.cursor()).toBe(DEPLOYED.cursor);

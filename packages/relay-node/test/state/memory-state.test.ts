@@ -37,6 +37,9 @@ nodeBusContract('memory', async () => {
 deliveryQueueContract('memory', async () => new MemoryDeliveryQueue());
 accessTokenStoreContract('memory', async () => new MemoryAccessTokenStore());
 
+/** Issue limits that never get in the way. */
+const OPEN_LIMITS = { reuseWithinMs: 0, maxLive: 100, ratePerWindow: 1_000, rateWindowMs: 60_000 };
+
 /** A clock the test moves by hand. */
 function manualClock(start = 1_700_000_000_000): { now: () => number; advance: (ms: number) => void } {
   let t = start;
@@ -49,13 +52,13 @@ describe('memory stores with an injected clock', () => {
     const pending = new MemoryPendingBindingStore({ now: clock.now });
     const dedup = new MemoryDedupStore({ now: clock.now });
     const presence = new MemoryPresenceMap({ now: clock.now });
-    await pending.put('t1', 'gw-1', 10 * 60_000);
+    await pending.issue('t1', 'gw-1', 10 * 60_000, OPEN_LIMITS);
     expect(await dedup.claim('m1', 60_000)).toBe(true);
     await presence.heartbeat('node-a', 30_000);
     await presence.claim('gw-1', 'node-a');
 
     clock.advance(29_999);
-    expect(await pending.lookup('t1')).toBe('gw-1');
+    expect(await pending.issue('t1', 'gw-2', 10 * 60_000, OPEN_LIMITS)).toEqual({ outcome: 'collision' });
     expect(await dedup.claim('m1', 60_000)).toBe(false);
     expect((await presence.lookup('gw-1'))?.nodeId).toBe('node-a');
 
@@ -64,7 +67,7 @@ describe('memory stores with an injected clock', () => {
     clock.advance(30_000);
     expect(await dedup.claim('m1', 60_000)).toBe(true);
     clock.advance(10 * 60_000);
-    expect(await pending.lookup('t1')).toBeNull();
+    expect(await pending.consume('t1', 'event-1', 60_000)).toBeNull();
   });
 
   it('sweeps expired dedup keys so they can be claimed afresh after many other claims', async () => {

@@ -27,6 +27,9 @@ import {
   syncCoordinatorContract,
 } from './contracts.js';
 
+/** Issue limits that never get in the way. */
+const OPEN_LIMITS = { reuseWithinMs: 0, maxLive: 100, ratePerWindow: 1_000, rateWindowMs: 60_000 };
+
 const dir = mkdtempSync(join(tmpdir(), 'wecom-relay-sqlite-'));
 const opened: Database[] = [];
 let fileCount = 0;
@@ -75,7 +78,7 @@ describe('SQLite state file', () => {
     const bindings = new SqliteBindingStore(first);
     await bindings.bind('wm-alice', 'gw-1');
     await bindings.bind('wm-bob', 'gw-2');
-    await new SqlitePendingBindingStore(first).put('a1b2c3d4', 'gw-1', 10 * 60_000);
+    await new SqlitePendingBindingStore(first).issue('a1b2c3d4', 'gw-1', 10 * 60_000, OPEN_LIMITS);
     const dedup = new SqliteDedupStore(first);
     expect(await dedup.claim('msg-1', 60_000)).toBe(true);
     const sync = new SqliteSyncCoordinator(first);
@@ -93,7 +96,7 @@ describe('SQLite state file', () => {
     const bindings2 = new SqliteBindingStore(second);
     expect(await bindings2.gatewayFor('wm-alice')).toBe('gw-1');
     expect(await bindings2.usersOf('gw-2')).toEqual(['wm-bob']);
-    expect(await new SqlitePendingBindingStore(second).lookup('a1b2c3d4')).toBe('gw-1');
+    expect(await new SqlitePendingBindingStore(second).consume('a1b2c3d4', 'event-1', 60_000)).toBe('gw-1');
     expect(await new SqliteDedupStore(second).claim('msg-1', 60_000)).toBe(false);
     const sync2 = new SqliteSyncCoordinator(second);
     expect(await sync2.hasPending('wk1')).toBe(true);
@@ -197,14 +200,14 @@ describe('SQLite state file', () => {
     const dedup = new SqliteDedupStore(db, { now, pruneIntervalMs: 1000 });
     const pending = new SqlitePendingBindingStore(db, { now, pruneIntervalMs: 1000 });
     for (let i = 0; i < 50; i += 1) await dedup.claim(`m${i}`, 500);
-    for (let i = 0; i < 50; i += 1) await pending.put(`t${i}`, 'gw-1', 500);
+    for (let i = 0; i < 50; i += 1) await pending.issue(`t${i}`, 'gw-1', 500, OPEN_LIMITS);
     const count = (table: string): number =>
       (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
     expect(count('dedup_keys')).toBe(50);
     expect(count('pending_bindings')).toBe(50);
     t += 2000;
     await dedup.claim('fresh', 500);
-    await pending.put('fresh', 'gw-1', 500);
+    await pending.issue('fresh', 'gw-1', 500, OPEN_LIMITS);
     expect(count('dedup_keys')).toBe(1);
     expect(count('pending_bindings')).toBe(1);
   });

@@ -35,10 +35,10 @@ const COMMAND_TYPES: ReadonlySet<string> = new Set<CommandType>([
   'delivery_ack',
 ]);
 
-const KNOWN_FEATURES: ReadonlySet<string> = new Set<GatewayFeature>(['send_failed']);
+const KNOWN_FEATURES: ReadonlySet<string> = new Set<GatewayFeature>(['send_failed', 'long_binding_token']);
 
 /** Ack/error ids that name a command rather than a gateway request id; the cs dialect prefixes these (`cs_hello`). */
-const COMMAND_NAMED_IDS: ReadonlySet<string> = new Set(['hello', 'unbind_all']);
+const COMMAND_NAMED_IDS: ReadonlySet<string> = new Set(['hello', 'unbind_all', 'create_binding']);
 
 /** Parses one text frame; never throws. requestId = the frame's string `id` when present, so errors can name the request. */
 export function decodeGatewayFrame(text: string): DecodeResult {

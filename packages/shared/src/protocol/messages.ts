@@ -30,8 +30,11 @@ export interface HelloCommand {
   features: GatewayFeature[];
 }
 
-/** Optional events a gateway may ask for in hello (`features`). */
-export type GatewayFeature = 'send_failed';
+/**
+ * Optional behaviour a gateway may ask for in hello (`features`): `send_failed` events; `long_binding_token`
+ * makes create_binding answer with 32 hex characters (16 random bytes) instead of 8.
+ */
+export type GatewayFeature = 'send_failed' | 'long_binding_token';
 
 /** Text back to a WeCom user. */
 export interface ReplyCommand {

@@ -1,10 +1,11 @@
-import type { BindingStore } from '../binding-store.js';
+import type { BindingEventOrder, BindingStore, OrderedBindOutcome } from '../binding-store.js';
 
 /** Bindings held in process memory; lost on exit, so for tests and throwaway single-node runs. */
 export class MemoryBindingStore implements BindingStore {
   private readonly gatewayByUser = new Map<string, string>();
   // The reverse index keeps usersOf/unbindAll proportional to one gateway's users, not to every binding.
   private readonly usersByGateway = new Map<string, Set<string>>();
+  private readonly orders = new Map<string, BindingEventOrder>();
 
   /** The gateway a user is bound to, or null. */
   async gatewayFor(externalUserId: string): Promise<string | null> {
@@ -23,6 +24,20 @@ export class MemoryBindingStore implements BindingStore {
     }
     users.add(externalUserId);
     return previous;
+  }
+
+  /** Binds unless an event as new or newer set the user's binding. */
+  async bindInOrder(
+    externalUserId: string,
+    gatewayId: string,
+    order: BindingEventOrder,
+  ): Promise<{ outcome: OrderedBindOutcome; previous: string | null }> {
+    const stored = this.orders.get(externalUserId);
+    const current = this.gatewayByUser.get(externalUserId) ?? null;
+    if (stored && stored.at > order.at) return { outcome: 'stale', previous: current };
+    if (stored && stored.at === order.at && stored.eventId === order.eventId) return { outcome: 'repeat', previous: current };
+    this.orders.set(externalUserId, { at: order.at, eventId: order.eventId });
+    return { outcome: 'bound', previous: await this.bind(externalUserId, gatewayId) };
   }
 
   /** The users bound to a gateway. */

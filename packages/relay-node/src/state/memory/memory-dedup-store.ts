@@ -11,6 +11,7 @@ export interface MemoryDedupStoreOptions {
 /** Claimed keys in process memory; correct only when one process handles every callback. */
 export class MemoryDedupStore implements DedupStore {
   private readonly expiries = new Map<string, number>();
+  private readonly decisions = new Map<string, { value: string; expiresAt: number }>();
   private readonly now: () => number;
   private readonly sweepIntervalMs: number;
   private lastSweep: number;
@@ -31,6 +32,22 @@ export class MemoryDedupStore implements DedupStore {
     return true;
   }
 
+  /** The first live value recorded under the key; records `value` when there is none. */
+  async decide(key: string, value: string, ttlMs: number): Promise<string> {
+    const now = this.now();
+    this.sweep(now);
+    const existing = this.decisions.get(key);
+    if (existing !== undefined && existing.expiresAt > now) return existing.value;
+    this.decisions.set(key, { value, expiresAt: now + ttlMs });
+    return value;
+  }
+
+  /** The live value recorded under the key, or null. */
+  async recall(key: string): Promise<string | null> {
+    const existing = this.decisions.get(key);
+    return existing !== undefined && existing.expiresAt > this.now() ? existing.value : null;
+  }
+
   /** Nothing to release. */
   async close(): Promise<void> {}
 
@@ -39,6 +56,9 @@ export class MemoryDedupStore implements DedupStore {
     this.lastSweep = now;
     for (const [key, expiresAt] of this.expiries) {
       if (expiresAt <= now) this.expiries.delete(key);
+    }
+    for (const [key, decision] of this.decisions) {
+      if (decision.expiresAt <= now) this.decisions.delete(key);
     }
   }
 }

@@ -6,8 +6,14 @@
  *
  *   P{bindings}:users                 hash  external_userid → gateway_id
  *   P{bindings}:gw:<gatewayId>        set   users bound to that gateway (kept in step by the bind/unbindAll scripts)
- *   Ppending-binding:<token>          string gateway_id, PX = token lifetime
+ *   P{bindings}:order                 hash  external_userid → '<send_time>:<msgid>' of the last binding event applied
+ *   P{binding-tokens}:token:<token>   string gateway_id, PX = token lifetime; taken (GET+DEL) by its first use
+ *   P{binding-tokens}:gw:<gatewayId>  zset  the gateway's unused tokens → issue time (server ms), for reuse and the cap
+ *   P{binding-tokens}:rate:<gatewayId> counter of tokens given out in the current window, PX = window
+ *   P{binding-tokens}:used:<msgid>    string gateway_id a token bound for that WeCom event, PX = re-pull horizon
+ *   Pbinding-guesses:<userid>         counter of typed tokens that named none, PX = guess window
  *   Pdedup:<msgid>                    string '1', SET NX PX
+ *   Pdedup:r:<msgid>                  string routing decision (`>gateway`, `-` unbound, `#` binding), PX = re-pull horizon
  *   P{kf:<open_kfid>}:lease           string fence of the current puller, PX = lease
  *   P{kf:<open_kfid>}:fence           counter (INCR) of issued fences
  *   P{kf:<open_kfid>}:cursor          hash  {value, fence that wrote it}

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { BindingStore } from '../binding-store.js';
+import type { BindingEventOrder, BindingStore, OrderedBindOutcome } from '../binding-store.js';
 import { checkPrefix, clientKeyPrefix } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
 
@@ -24,6 +24,28 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
 return prev
+`,
+);
+
+// KEYS[1] users hash, KEYS[2] target gateway's user set, KEYS[3] order hash (user → "<send_time>:<msgid>", kept by
+// UNBIND_ALL on purpose); ARGV: user, gateway, gateway-set key prefix, send_time, msgid. Returns {outcome, previous}.
+const BIND_IN_ORDER = new LuaScript(
+  'binding-bind-in-order',
+  `
+local prev = redis.call('HGET', KEYS[1], ARGV[1])
+local stored = redis.call('HGET', KEYS[3], ARGV[1])
+if stored then
+  local at, event = string.match(stored, '^(%d+):(.*)$')
+  if tonumber(at) > tonumber(ARGV[4]) then return {'stale', prev} end
+  if tonumber(at) == tonumber(ARGV[4]) and event == ARGV[5] then return {'repeat', prev} end
+end
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[4] .. ':' .. ARGV[5])
+if prev and prev ~= ARGV[2] then
+  redis.call('SREM', ARGV[3] .. prev, ARGV[1])
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+return {'bound', prev}
 `,
 );
 
@@ -71,6 +93,20 @@ export class RedisBindingStore implements BindingStore {
       setPrefix,
     ]);
     return typeof prev === 'string' ? prev : null;
+  }
+
+  async bindInOrder(
+    externalUserId: string,
+    gatewayId: string,
+    order: BindingEventOrder,
+  ): Promise<{ outcome: OrderedBindOutcome; previous: string | null }> {
+    const setPrefix = clientKeyPrefix(this.redis) + this.base + 'gw:';
+    const [outcome, previous] = (await BIND_IN_ORDER.run(
+      this.redis,
+      [this.usersKey(), this.gatewayKey(gatewayId), `${this.base}order`],
+      [externalUserId, gatewayId, setPrefix, Math.max(0, Math.floor(order.at)), order.eventId],
+    )) as [OrderedBindOutcome, string | null | undefined];
+    return { outcome, previous: typeof previous === 'string' ? previous : null };
   }
 
   async usersOf(gatewayId: string): Promise<string[]> {

@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { BindingStore } from '../binding-store.js';
+import type { BindingEventOrder, BindingStore, OrderedBindOutcome } from '../binding-store.js';
 
 /** Options for {@link SqliteBindingStore}. */
 export interface SqliteBindingStoreOptions {
@@ -16,6 +16,11 @@ export class SqliteBindingStore implements BindingStore {
   private readonly deleteGateway: Statement<[string], { external_user_id: string }>;
   private readonly selectPage: Statement<[string, number], { external_user_id: string; gateway_id: string }>;
   private readonly bindTx: (externalUserId: string, gatewayId: string) => string | null;
+  private readonly bindInOrderTx: (
+    externalUserId: string,
+    gatewayId: string,
+    order: BindingEventOrder,
+  ) => { outcome: OrderedBindOutcome; previous: string | null };
 
   /** `db` must come from openSqliteDatabase; the store never closes it. */
   constructor(db: Database, options: SqliteBindingStoreOptions = {}) {
@@ -35,6 +40,21 @@ export class SqliteBindingStore implements BindingStore {
       this.upsert.run(externalUserId, gatewayId);
       return previous;
     });
+    const selectOrder: Statement<[string], { at: number; event_id: string }> = db.prepare(
+      'SELECT at, event_id FROM binding_orders WHERE external_user_id = ?',
+    );
+    const upsertOrder: Statement<[string, number, string]> = db.prepare(
+      'INSERT INTO binding_orders (external_user_id, at, event_id) VALUES (?, ?, ?) ' +
+        'ON CONFLICT (external_user_id) DO UPDATE SET at = excluded.at, event_id = excluded.event_id',
+    );
+    this.bindInOrderTx = db.transaction((externalUserId: string, gatewayId: string, order: BindingEventOrder) => {
+      const stored = selectOrder.get(externalUserId);
+      const current = this.selectGateway.get(externalUserId)?.gateway_id ?? null;
+      if (stored && stored.at > order.at) return { outcome: 'stale' as const, previous: current };
+      if (stored && stored.at === order.at && stored.event_id === order.eventId) return { outcome: 'repeat' as const, previous: current };
+      upsertOrder.run(externalUserId, order.at, order.eventId);
+      return { outcome: 'bound' as const, previous: this.bindTx(externalUserId, gatewayId) };
+    }).immediate;
   }
 
   /** The gateway a user is bound to, or null. */
@@ -45,6 +65,15 @@ export class SqliteBindingStore implements BindingStore {
   /** Binds a user, moving them if bound elsewhere; resolves to the previous gateway. */
   async bind(externalUserId: string, gatewayId: string): Promise<string | null> {
     return this.bindTx(externalUserId, gatewayId);
+  }
+
+  /** Binds unless an event as new or newer set the user's binding, in one transaction. */
+  async bindInOrder(
+    externalUserId: string,
+    gatewayId: string,
+    order: BindingEventOrder,
+  ): Promise<{ outcome: OrderedBindOutcome; previous: string | null }> {
+    return this.bindInOrderTx(externalUserId, gatewayId, order);
   }
 
   /** The users bound to a gateway. */

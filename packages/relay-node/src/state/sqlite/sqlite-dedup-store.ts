@@ -16,6 +16,8 @@ export class SqliteDedupStore implements DedupStore {
   private lastPrune: number;
   private readonly claimRow: Statement<[string, number, number]>;
   private readonly deleteExpired: Statement<[number]>;
+  private readonly selectLiveValue: Statement<[string, number], { value: string | null }>;
+  private readonly decideTx: (key: string, value: string, ttlMs: number) => string;
 
   /** `db` must come from openSqliteDatabase; the store never closes it. */
   constructor(db: Database, options: SqliteDedupStoreOptions = {}) {
@@ -28,6 +30,18 @@ export class SqliteDedupStore implements DedupStore {
         'ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE dedup_keys.expires_at <= ?',
     );
     this.deleteExpired = db.prepare('DELETE FROM dedup_keys WHERE expires_at <= ?');
+    // Decisions share the dedup keyspace (their keys are the caller's, e.g. `r:<msgid>`), with the value beside.
+    const decideRow: Statement<[string, string, number, number]> = db.prepare(
+      'INSERT INTO dedup_keys (key, value, expires_at) VALUES (?, ?, ?) ' +
+        'ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at WHERE dedup_keys.expires_at <= ?',
+    );
+    const selectValue: Statement<[string], { value: string | null }> = db.prepare('SELECT value FROM dedup_keys WHERE key = ?');
+    this.selectLiveValue = db.prepare('SELECT value FROM dedup_keys WHERE key = ? AND expires_at > ?');
+    this.decideTx = db.transaction((key: string, value: string, ttlMs: number) => {
+      const now = this.now();
+      decideRow.run(key, value, now + ttlMs, now);
+      return selectValue.get(key)?.value ?? value;
+    }).immediate;
   }
 
   /** True the first time a key is claimed within ttlMs; false for every later claim until it expires. */
@@ -35,6 +49,17 @@ export class SqliteDedupStore implements DedupStore {
     const now = this.now();
     this.prune(now);
     return this.claimRow.run(key, now + ttlMs, now).changes === 1;
+  }
+
+  /** The first live value recorded under the key; records `value` when there is none. */
+  async decide(key: string, value: string, ttlMs: number): Promise<string> {
+    this.prune(this.now());
+    return this.decideTx(key, value, ttlMs);
+  }
+
+  /** The live value recorded under the key, or null. */
+  async recall(key: string): Promise<string | null> {
+    return this.selectLiveValue.get(key, this.now())?.value ?? null;
   }
 
   /** The Database belongs to the caller; nothing else to release. */

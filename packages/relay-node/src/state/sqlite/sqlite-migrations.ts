@@ -91,6 +91,32 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX reply_records_by_expiry ON reply_records (expires_at);
   ALTER TABLE send_windows ADD COLUMN last_ids TEXT NOT NULL DEFAULT '';
   `,
+  // 4 → 5: binding tokens used once within per-gateway limits, typed-guess counts, bindings ordered by the WeCom
+  // event that made them, and routing decisions kept beside the dedup keys.
+  `
+  ALTER TABLE pending_bindings ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX pending_bindings_by_gateway ON pending_bindings (gateway_id, created_at);
+  CREATE TABLE binding_tokens_used (
+    event_id TEXT PRIMARY KEY,
+    gateway_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX binding_tokens_used_by_expiry ON binding_tokens_used (expires_at);
+  CREATE TABLE binding_windows (
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (kind, subject)
+  ) WITHOUT ROWID;
+  CREATE INDEX binding_windows_by_expiry ON binding_windows (expires_at);
+  CREATE TABLE binding_orders (
+    external_user_id TEXT PRIMARY KEY,
+    at INTEGER NOT NULL,
+    event_id TEXT NOT NULL
+  ) WITHOUT ROWID;
+  ALTER TABLE dedup_keys ADD COLUMN value TEXT;
+  `,
 ];
 
 /** The schema version this code writes and expects. */

@@ -78,5 +78,40 @@ export function bindingStoreContract(name: string, make: () => Promise<BindingSt
       const store = await fresh();
       expect(await collect(store.entries())).toEqual([]);
     });
+
+    it('bindInOrder applies binding events in WeCom order: older refused, the same event again changes nothing', async () => {
+      const store = await fresh();
+      expect(await store.bindInOrder('wm-alice', 'gw-1', { at: 100, eventId: 'scan-1' })).toEqual({ outcome: 'bound', previous: null });
+      expect(await store.bindInOrder('wm-alice', 'gw-2', { at: 105, eventId: 'scan-2' })).toEqual({ outcome: 'bound', previous: 'gw-1' });
+      // A puller replaying the older scan (stale lease holder, re-pulled page) cannot move the user back.
+      expect(await store.bindInOrder('wm-alice', 'gw-1', { at: 100, eventId: 'scan-1' })).toEqual({ outcome: 'stale', previous: 'gw-2' });
+      expect(await store.bindInOrder('wm-alice', 'gw-2', { at: 105, eventId: 'scan-2' })).toEqual({ outcome: 'repeat', previous: 'gw-2' });
+      expect(await store.gatewayFor('wm-alice')).toBe('gw-2');
+      expect(await store.usersOf('gw-1')).toEqual([]);
+      // Two events in one second both apply, in the order they come.
+      expect(await store.bindInOrder('wm-alice', 'gw-3', { at: 105, eventId: 'scan-3' })).toEqual({ outcome: 'bound', previous: 'gw-2' });
+      expect(await store.gatewayFor('wm-alice')).toBe('gw-3');
+      expect(await store.bindInOrder('wm-bob', 'gw-1', { at: 1, eventId: 'scan-4' })).toEqual({ outcome: 'bound', previous: null });
+    });
+
+    it('bindInOrder remembers the order through unbindAll, so a replayed event cannot re-bind', async () => {
+      const store = await fresh();
+      await store.bindInOrder('wm-alice', 'gw-1', { at: 100, eventId: 'scan-1' });
+      expect(await store.unbindAll('gw-1')).toEqual(['wm-alice']);
+      expect((await store.bindInOrder('wm-alice', 'gw-1', { at: 100, eventId: 'scan-1' })).outcome).toBe('repeat');
+      expect((await store.bindInOrder('wm-alice', 'gw-1', { at: 99, eventId: 'scan-0' })).outcome).toBe('stale');
+      expect(await store.gatewayFor('wm-alice')).toBeNull();
+      expect((await store.bindInOrder('wm-alice', 'gw-1', { at: 200, eventId: 'scan-5' })).outcome).toBe('bound');
+      expect(await store.usersOf('gw-1')).toEqual(['wm-alice']);
+    });
+
+    it('concurrent bindInOrder of one user: the newest event wins whatever the arrival order', async () => {
+      const store = await fresh();
+      const events = Array.from({ length: 10 }, (_, i) => ({ at: 1000 + i, eventId: `scan-${i}`, gatewayId: `gw-${i}` }));
+      await Promise.all([...events].reverse().map((e) => store.bindInOrder('wm-alice', e.gatewayId, e)));
+      expect(await store.gatewayFor('wm-alice')).toBe('gw-9');
+      const holders = await Promise.all(events.map((e) => store.usersOf(e.gatewayId)));
+      expect(holders.flat()).toEqual(['wm-alice']);
+    });
   });
 }

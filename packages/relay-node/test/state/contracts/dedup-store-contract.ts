@@ -30,5 +30,24 @@ export function dedupStoreContract(name: string, make: () => Promise<DedupStore>
       expect(await store.claim('msg-1', LONG_TTL_MS)).toBe(true);
       expect(await store.claim('msg-1', LONG_TTL_MS)).toBe(false);
     });
+
+    it('decide: the first value stands, for every later caller, until its ttl', async () => {
+      const store = await fresh();
+      expect(await store.recall('r:msg-1')).toBeNull();
+      expect(await store.decide('r:msg-1', '>gw-1', LONG_TTL_MS)).toBe('>gw-1');
+      expect(await store.decide('r:msg-1', '>gw-2', LONG_TTL_MS)).toBe('>gw-1');
+      expect(await store.recall('r:msg-1')).toBe('>gw-1');
+      expect(await store.decide('r:msg-2', '-', LONG_TTL_MS)).toBe('-');
+      expect(await store.decide('r:short', '#', SHORT_TTL_MS)).toBe('#');
+      await sleep(PAST_SHORT_TTL_MS);
+      expect(await store.recall('r:short')).toBeNull();
+      expect(await store.decide('r:short', '>gw-3', LONG_TTL_MS)).toBe('>gw-3');
+    });
+
+    it('concurrent decides of one key all get the same value', async () => {
+      const store = await fresh();
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.decide('r:race', `>gw-${i}`, LONG_TTL_MS)));
+      expect(new Set(results).size).toBe(1);
+    });
   });
 }

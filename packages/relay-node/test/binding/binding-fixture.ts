@@ -1,0 +1,100 @@
+import type { QueuedEvent } from '@wecom-relay/shared';
+import { pino, type Logger } from 'pino';
+import { BindingService, DEFAULT_BINDING_LIMITS, type BindingLimits, type BindingWecom } from '../../src/binding/binding-service.js';
+import { InboundDispatcher } from '../../src/inbound/inbound-dispatcher.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import {
+  MemoryBindingStore,
+  MemoryDedupStore,
+  MemoryDeliveryQueue,
+  MemoryOutboundLedger,
+  MemoryPendingBindingStore,
+} from '../../src/state/memory/index.js';
+
+/** Stand-in for the kf calls the binding flow makes: records what would reach WeCom users. */
+export class RecordingKf implements BindingWecom {
+  readonly texts: Array<{ toUser: string; content: string }> = [];
+  private sent = 0;
+  async addContactWay(): Promise<string> {
+    return 'https://work.weixin.qq.com/kf/contact?enc_scene=TEST';
+  }
+  async sendText(req: { toUser: string; content: string }): Promise<{ msgid: string }> {
+    this.texts.push({ toUser: req.toUser, content: req.content });
+    return { msgid: `sent-${++this.sent}` };
+  }
+  async sendTextOnEvent(): Promise<{ msgid: string }> {
+    throw new Error('no welcome codes in these tests');
+  }
+  async transServiceState(): Promise<unknown> {
+    return {};
+  }
+}
+
+/** A clock the test moves by hand. */
+export function manualClock(start = 1_700_000_000_000): { now: () => number; advance: (ms: number) => void } {
+  let t = start;
+  return { now: () => t, advance: (ms) => (t += ms) };
+}
+
+/**
+ * The binding flow and the dispatcher over memory stores sharing one hand-moved clock. Queues are real
+ * (MemoryDeliveryQueue, with its per-gateway dedup); `queued(gw)` is what a gateway would be sent.
+ */
+export function bindingFixture(options: { limits?: Partial<BindingLimits>; randomToken?: (bytes: number) => string; logger?: Logger } = {}) {
+  const clock = manualClock();
+  const metrics = createMetrics('test-node');
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const bindings = new MemoryBindingStore();
+  const pending = new MemoryPendingBindingStore({ now: clock.now });
+  const dedup = new MemoryDedupStore({ now: clock.now });
+  const queue = new MemoryDeliveryQueue({ now: clock.now });
+  const ledger = new MemoryOutboundLedger({ now: clock.now });
+  const kf = new RecordingKf();
+  const delivery = {
+    enqueue: async (gatewayId: string, event: QueuedEvent, opts?: { dedupKey?: string }) => (await queue.append(gatewayId, event, opts)) !== null,
+  };
+  const binding = new BindingService({
+    bindings,
+    pending,
+    ledger,
+    dedup,
+    wecom: kf,
+    delivery,
+    openKfid: 'wk-test',
+    locale: 'en',
+    logger,
+    metrics,
+    limits: { ...DEFAULT_BINDING_LIMITS, ...options.limits },
+    ...(options.randomToken ? { randomToken: options.randomToken } : {}),
+  });
+  const dispatcher = new InboundDispatcher({
+    bindings,
+    ledger,
+    binding,
+    delivery,
+    dedup,
+    logger,
+    metrics,
+    firstPullMaxAgeMs: 10 * 60_000,
+    now: clock.now,
+  });
+  return {
+    clock,
+    metrics,
+    bindings,
+    pending,
+    dedup,
+    kf,
+    binding,
+    dispatcher,
+    /** Everything queued for a gateway, oldest first. */
+    async queued(gatewayId: string): Promise<QueuedEvent[]> {
+      return (await queue.readAfter(gatewayId, null, 10_000)).map((item) => item.event);
+    },
+    /** A counter's value for one label set. */
+    async count(metric: 'bindingTokens' | 'bindingAttempts' | 'messagesIn', labels: Record<string, string>): Promise<number> {
+      const { values } = await metrics[metric].get();
+      return values.filter((v) => Object.entries(labels).every(([k, want]) => (v.labels as Record<string, string | number | undefined>)[k] === want)).reduce((n, v) => n + v.value, 0);
+    },
+  };
+}
