@@ -3,7 +3,8 @@ import { GatewayClient } from '@wecom-relay/gateway-client';
 import { bindByScan } from './support/binding-steps.js';
 import { newUserId, useRelayStack } from './support/relay-stack.js';
 
-const stack = useRelayStack();
+const METRICS_TOKEN = 'metrics-token-for-the-operations-test';
+const stack = useRelayStack({ relayEnv: { METRICS_TOKEN } });
 
 /** Reads one sample's value from Prometheus text, matching the metric name and every given label. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -26,7 +27,7 @@ describe('what an operator sees', () => {
     gw.sendRaw('{not json');
     await gw.waitFor((f) => f.type === 'error' && f.code === 'FRAME_MALFORMED');
 
-    const res = await fetch(`${s.relay.httpUrl}/metrics`);
+    const res = await fetch(s.relay.metricsUrl, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
     expect(res.headers.get('content-type')).toContain('text/plain');
     const text = await res.text();
     expect(sample(text, 'relay_webhook_requests_total', { kind: 'callback', outcome: 'ok' })).toBeGreaterThan(0);
@@ -39,6 +40,21 @@ describe('what an operator sees', () => {
     expect(sample(text, 'relay_gateway_frame_errors_total', { code: 'FRAME_MALFORMED' })).toBeGreaterThan(0);
     expect(sample(text, 'relay_deliveries_total', { route: 'local' })).toBeGreaterThan(0);
     expect(sample(text, 'relay_process_process_resident_memory_bytes')).toBeGreaterThan(0);
+  });
+
+  it('serves /metrics on its own port only, and only with the bearer token when one is set', async () => {
+    const s = stack();
+    const onWebhookPort = await fetch(`${s.relay.httpUrl}/metrics`);
+    expect(onWebhookPort.status).toBe(404);
+    expect(await onWebhookPort.text()).not.toContain('relay_');
+    const noToken = await fetch(s.relay.metricsUrl);
+    expect(noToken.status).toBe(401);
+    expect(await noToken.text()).not.toContain('relay_webhook_requests_total');
+    const wrongToken = await fetch(s.relay.metricsUrl, { headers: { authorization: 'Bearer not-the-metrics-token-at-all' } });
+    expect(wrongToken.status).toBe(401);
+    const withToken = await fetch(s.relay.metricsUrl, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(withToken.status).toBe(200);
+    expect(await withToken.text()).toContain('relay_webhook_requests_total');
   });
 
   it('never writes a secret or a token to its logs', async () => {

@@ -11,6 +11,7 @@ export async function createStateBackend(config: RelayConfig, logger: Logger): P
       redis: config.storage.redis,
       prefix: config.storage.redisKeyPrefix,
       queueMaxAgeMs: config.queue.maxAgeMs,
+      health: config.redisHealth,
       bindings: config.storage.bindings,
       databasePath: config.storage.databasePath,
       logger: logger.child({ component: 'redis' }),

@@ -15,6 +15,7 @@ import {
   RedisPresenceMap,
   RedisSyncCoordinator,
 } from './redis/index.js';
+import { RedisHealthProbe } from './redis/redis-health-probe.js';
 import { openSqliteDatabase, SqliteBindingStore, SqlitePendingBindingStore } from './sqlite/index.js';
 
 /** Options for {@link createRedisBackend}. */
@@ -28,14 +29,21 @@ export interface RedisBackendOptions {
   prefix?: string;
   /** How long events may wait in a gateway's queue (QUEUE_MAX_AGE_MS); idle queues expire a day after that. */
   queueMaxAgeMs?: number;
+  /** Stall detection (REDIS_COMMAND_TIMEOUT_MS, REDIS_PING_INTERVAL_MS, REDIS_STALE_AFTER_MS); defaults 2 s, 1 s, 3 s. */
+  health?: { commandTimeoutMs: number; pingIntervalMs: number; staleAfterMs: number };
 }
 
 /**
  * Cluster mode: shared state in Redis. The node keeps running while Redis is away (commands fail fast and
- * callers retry); readiness reports false until the connection and the bus subscription are back.
+ * callers retry); readiness reports false until the connection and the bus subscription are back, and while
+ * the server does not answer a PING (a stalled server keeps its sockets open).
  */
 export async function createRedisBackend(o: RedisBackendOptions): Promise<StateBackend> {
+  const health = o.health ?? { commandTimeoutMs: 2_000, pingIntervalMs: 1_000, staleAfterMs: 3_000 };
   const common = {
+    // A server that stops answering (stopped, swapping, stuck on a slow script) keeps the socket open: without a
+    // timeout every command would wait forever and the webhook could not answer WeCom in time.
+    commandTimeout: health.commandTimeoutMs,
     // Fail commands quickly while Redis is away so pulls and deliveries retry on their own schedule
     // instead of piling up behind a queue that flushes all at once on reconnect.
     maxRetriesPerRequest: 2,
@@ -56,6 +64,13 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
         });
   redis.on('error', (err) => o.logger.warn({ err }, 'redis connection error'));
   redis.on('ready', () => o.logger.info({}, 'redis ready'));
+  const probe = new RedisHealthProbe({
+    redis,
+    intervalMs: health.pingIntervalMs,
+    staleAfterMs: health.staleAfterMs,
+    logger: o.logger,
+  });
+  probe.start();
   const prefix = o.prefix ?? 'wr:';
   const base = { redis, prefix };
   let db: ReturnType<typeof openSqliteDatabase> | null = null;
@@ -89,9 +104,10 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
   return {
     kind: 'redis',
     ...stores,
-    isLive: () => redis.status === 'ready' && bus.isLive(),
+    isLive: () => redis.status === 'ready' && bus.isLive() && probe.isAnswering(),
     close() {
       closing ??= (async () => {
+        probe.stop();
         await Promise.allSettled(Object.values(stores).map((s) => s.close()));
         db?.close();
         redis.disconnect();

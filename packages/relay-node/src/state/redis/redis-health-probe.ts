@@ -1,0 +1,80 @@
+import type { Redis } from 'ioredis';
+import type { StateLogger } from './state-logger.js';
+
+/** Construction options for {@link RedisHealthProbe}. */
+export interface RedisHealthProbeOptions {
+  /** The client whose round trips are measured; owned by the caller. */
+  redis: Redis;
+  /** PING this often. */
+  intervalMs: number;
+  /** The server counts as answering while its last reply is younger than this. */
+  staleAfterMs: number;
+  logger: StateLogger;
+  now?: () => number;
+}
+
+/**
+ * Knows whether Redis answers, not merely whether a socket is open: a stopped or overloaded server keeps its
+ * connections and answers nothing, so the connection state alone would report it healthy forever. A PING on a
+ * timer dates the last round trip; readiness holds only while that date is recent.
+ */
+export class RedisHealthProbe {
+  private readonly now: () => number;
+  private lastReplyAt: number | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight = false;
+  private answering = true;
+
+  constructor(private readonly o: RedisHealthProbeOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  /** Starts the periodic PING (the first one at once). */
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.tick(), this.o.intervalMs);
+    this.timer.unref();
+    this.ping();
+  }
+
+  /** Whether a reply arrived within the last `staleAfterMs`. */
+  isAnswering(): boolean {
+    return this.lastReplyAt !== null && this.now() - this.lastReplyAt <= this.o.staleAfterMs;
+  }
+
+  /** Milliseconds since the last reply, or null before the first one. */
+  lastReplyAgeMs(): number | null {
+    return this.lastReplyAt === null ? null : this.now() - this.lastReplyAt;
+  }
+
+  /** Stops the timer. */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Logs each change of state once, then pings. */
+  private tick(): void {
+    const answering = this.isAnswering();
+    if (answering !== this.answering) {
+      this.answering = answering;
+      if (answering) this.o.logger.info({}, 'redis answers again');
+      else this.o.logger.warn({ lastReplyMsAgo: this.lastReplyAgeMs() }, 'redis does not answer');
+    }
+    this.ping();
+  }
+
+  private ping(): void {
+    // One PING at a time: while the server is stalled, piling more up behind the first proves nothing.
+    if (this.inFlight || this.o.redis.status !== 'ready') return;
+    this.inFlight = true;
+    this.o.redis.ping().then(
+      () => {
+        this.lastReplyAt = this.now();
+      },
+      () => undefined, // the age of the last reply says it all
+    ).finally(() => {
+      this.inFlight = false;
+    });
+  }
+}
