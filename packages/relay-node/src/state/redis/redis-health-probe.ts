@@ -23,17 +23,19 @@ export class RedisHealthProbe {
   private lastReplyAt: number | null = null;
   private timer: NodeJS.Timeout | null = null;
   private inFlight = false;
-  private answering = true;
+  /** Last state logged; nothing is said before the first reply (the connection is still being made). */
+  private answering = false;
 
   constructor(private readonly o: RedisHealthProbeOptions) {
     this.now = o.now ?? Date.now;
   }
 
-  /** Starts the periodic PING (the first one at once). */
+  /** Starts the periodic PING, the first one as soon as the connection is ready. */
   start(): void {
     if (this.timer) return;
     this.timer = setInterval(() => this.tick(), this.o.intervalMs);
     this.timer.unref();
+    this.o.redis.on('ready', this.onReady);
     this.ping();
   }
 
@@ -51,12 +53,15 @@ export class RedisHealthProbe {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.o.redis.off('ready', this.onReady);
   }
+
+  private readonly onReady = (): void => this.ping();
 
   /** Logs each change of state once, then pings. */
   private tick(): void {
     const answering = this.isAnswering();
-    if (answering !== this.answering) {
+    if (answering !== this.answering && this.lastReplyAt !== null) {
       this.answering = answering;
       if (answering) this.o.logger.info({}, 'redis answers again');
       else this.o.logger.warn({ lastReplyMsAgo: this.lastReplyAgeMs() }, 'redis does not answer');
