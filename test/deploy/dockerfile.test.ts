@@ -55,9 +55,12 @@ describe('Dockerfile structure', () => {
     expect(runtimeEnv.NODE_ENV).toBe('production');
   });
 
-  it('exposes both ports, stops with SIGTERM and health-checks /healthz', () => {
+  it('exposes its three ports (webhook, WebSocket, metrics), stops with SIGTERM and health-checks /healthz', () => {
     const exposed = instructionArgs(runtime, 'EXPOSE').flatMap((a) => a.split(/\s+/)).map((p) => Number(p.split('/')[0]));
-    expect(exposed).toEqual(expect.arrayContaining([Number(runtimeEnv.PORT), Number(runtimeEnv.WS_PORT)]));
+    expect(exposed).toEqual(
+      expect.arrayContaining([Number(runtimeEnv.PORT), Number(runtimeEnv.WS_PORT), Number(runtimeEnv.METRICS_PORT)]),
+    );
+    expect(new Set([runtimeEnv.PORT, runtimeEnv.WS_PORT, runtimeEnv.METRICS_PORT]).size).toBe(3);
     expect(instructionArgs(runtime, 'STOPSIGNAL')).toEqual(['SIGTERM']);
     expect(healthcheckArgv.join(' ')).toContain('/healthz');
   });
@@ -89,6 +92,8 @@ describe('the image command, run on this checkout', () => {
     const corp = testCorp();
     const ports = await reserveRelayPorts();
     const unreachableWecom = (await reserveRelayPorts()).port;
+    // Not the image's fixed METRICS_PORT: other test runs on this machine may hold it.
+    const metricsPort = (await reserveRelayPorts()).wsPort;
     // The health check must be able to fail: nothing listens yet.
     expect(await healthcheckExit(ports.port)).toBe(1);
 
@@ -99,6 +104,7 @@ describe('the image command, run on this checkout', () => {
         HOST: '127.0.0.1',
         PORT: String(ports.port),
         WS_PORT: String(ports.wsPort),
+        METRICS_PORT: String(metricsPort),
         DATABASE_PATH: join(dataDir, 'relay.db'),
         WECOM_CORPID: corp.corpId,
         WECOM_APP_SECRET: corp.secret,
@@ -121,6 +127,7 @@ describe('the image command, run on this checkout', () => {
     expect(ready, `the node never became ready:\n${node.output}`).toBe(true);
     expect((await fetch(`http://127.0.0.1:${ports.port}/healthz`)).status).toBe(200);
     expect(await healthcheckExit(ports.port)).toBe(0);
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status).toBe(200);
 
     node.signal('SIGTERM');
     // Exit code 0 (not death by signal) shows the relay itself received SIGTERM and shut down in order.
