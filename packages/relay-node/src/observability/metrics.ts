@@ -94,6 +94,11 @@ export function createMetrics(nodeId: string) {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300],
       registers: r,
     }),
+    syncCursorStuck: new Counter({
+      name: 'relay_sync_cursor_stuck_total',
+      help: 'kf/sync_msg pages that said has_more=1 without moving the cursor (the pull backs off instead of spinning)',
+      registers: r,
+    }),
     queueDropped: new Counter({
       name: 'relay_queue_dropped_total',
       help: 'Queued events dropped by the retention bound (age or count) before delivery',
