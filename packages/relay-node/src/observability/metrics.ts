@@ -10,7 +10,7 @@ export function createMetrics(nodeId: string) {
     registry,
     webhookRequests: new Counter({
       name: 'relay_webhook_requests_total',
-      help: 'WeCom webhook requests by kind (verify, callback) and outcome (ok or an error code)',
+      help: 'WeCom webhook requests by kind (verify, callback) and outcome (ok, replay of an accepted callback, or an error code)',
       labelNames: ['kind', 'outcome'] as const,
       registers: r,
     }),
