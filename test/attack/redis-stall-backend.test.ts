@@ -67,4 +67,35 @@ describe('attack: the Redis state backend under a stalled server', () => {
     expect(await settledWithin(backend.sync.notePending('wk-stall', 'tok'), 10_000)).toBe('resolved');
     expect(await backend.sync.hasPending('wk-stall')).toBe(true);
   }, 60_000);
+
+  it('remakes a connection that stays silent too long, and serves again once the server answers', async () => {
+    const records: Array<Record<string, unknown>> = [];
+    const logger = createLogger(
+      { level: 'debug', nodeId: 'stall-backend-2' },
+      { write: (line: string) => void records.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    const second = await createRedisBackend({
+      redis: { kind: 'url', url: redis.url },
+      bindings: 'redis',
+      databasePath: ':memory:',
+      prefix: 'stall2:',
+      logger,
+      health: { commandTimeoutMs: 500, pingIntervalMs: 200, staleAfterMs: 1_000, reconnectAfterMs: 1_500 },
+    });
+    try {
+      await second.bus.subscribe('stall-backend-2', () => undefined);
+      expect(await becomes(() => second.isLive(), true, 10_000)).toBe(true);
+      redis.pause();
+      try {
+        const reconnecting = () => records.some((r) => r.msg === 'redis has not answered for too long; reconnecting');
+        expect(await becomes(reconnecting, true, 10_000)).toBe(true);
+      } finally {
+        redis.resume();
+      }
+      expect(await becomes(() => second.isLive(), true, 15_000)).toBe(true);
+      expect(await settledWithin(second.sync.notePending('wk-stall-2', null), 10_000)).toBe('resolved');
+    } finally {
+      await second.close();
+    }
+  }, 60_000);
 });

@@ -76,6 +76,8 @@ export const envSchema = z.object({
   /** How often the node PINGs Redis to know it answers; readiness needs a reply younger than REDIS_STALE_AFTER_MS. */
   REDIS_PING_INTERVAL_MS: ms.default(1_000),
   REDIS_STALE_AFTER_MS: ms.default(3_000),
+  /** With no PING reply for this long the connection is remade (a silently dead socket never recovers); 0 = never. */
+  REDIS_RECONNECT_AFTER_MS: z.coerce.number().int().min(0).default(15_000),
   /** A callback whose pull could not be noted within this long is answered 503 (WeCom gives up after 5 s). */
   WEBHOOK_DEADLINE_MS: ms.max(4_500).default(3_000),
   /** Callbacks whose timestamp or CreateTime is further than this from the node's clock are refused. */

@@ -48,7 +48,12 @@ export interface RelayConfig {
   readonly sync: { readonly pollIntervalMs: number; readonly firstPullMaxAgeMs: number };
   readonly queue: { readonly maxAgeMs: number; readonly maxItems: number };
   readonly drain: { readonly spreadMs: number };
-  readonly redisHealth: { readonly commandTimeoutMs: number; readonly pingIntervalMs: number; readonly staleAfterMs: number };
+  readonly redisHealth: {
+    readonly commandTimeoutMs: number;
+    readonly pingIntervalMs: number;
+    readonly staleAfterMs: number;
+    readonly reconnectAfterMs: number;
+  };
   readonly webhook: { readonly deadlineMs: number; readonly replayWindowMs: number; readonly seenCacheSize: number };
   readonly http: {
     readonly requestTimeoutMs: number;
@@ -104,6 +109,7 @@ export function toRelayConfig(env: Env): RelayConfig {
       commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
       pingIntervalMs: env.REDIS_PING_INTERVAL_MS,
       staleAfterMs: env.REDIS_STALE_AFTER_MS,
+      reconnectAfterMs: env.REDIS_RECONNECT_AFTER_MS,
     },
     webhook: {
       deadlineMs: env.WEBHOOK_DEADLINE_MS,

@@ -29,8 +29,11 @@ export interface RedisBackendOptions {
   prefix?: string;
   /** How long events may wait in a gateway's queue (QUEUE_MAX_AGE_MS); idle queues expire a day after that. */
   queueMaxAgeMs?: number;
-  /** Stall detection (REDIS_COMMAND_TIMEOUT_MS, REDIS_PING_INTERVAL_MS, REDIS_STALE_AFTER_MS); defaults 2 s, 1 s, 3 s. */
-  health?: { commandTimeoutMs: number; pingIntervalMs: number; staleAfterMs: number };
+  /**
+   * Stall detection (REDIS_COMMAND_TIMEOUT_MS, REDIS_PING_INTERVAL_MS, REDIS_STALE_AFTER_MS,
+   * REDIS_RECONNECT_AFTER_MS); defaults 2 s, 1 s, 3 s, 15 s.
+   */
+  health?: { commandTimeoutMs: number; pingIntervalMs: number; staleAfterMs: number; reconnectAfterMs?: number };
 }
 
 /**
@@ -39,7 +42,7 @@ export interface RedisBackendOptions {
  * the server does not answer a PING (a stalled server keeps its sockets open).
  */
 export async function createRedisBackend(o: RedisBackendOptions): Promise<StateBackend> {
-  const health = o.health ?? { commandTimeoutMs: 2_000, pingIntervalMs: 1_000, staleAfterMs: 3_000 };
+  const health = o.health ?? { commandTimeoutMs: 2_000, pingIntervalMs: 1_000, staleAfterMs: 3_000, reconnectAfterMs: 15_000 };
   const common = {
     // A server that stops answering (stopped, swapping, stuck on a slow script) keeps the socket open: without a
     // timeout every command would wait forever and the webhook could not answer WeCom in time.
@@ -68,6 +71,7 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
     redis,
     intervalMs: health.pingIntervalMs,
     staleAfterMs: health.staleAfterMs,
+    reconnectAfterMs: health.reconnectAfterMs ?? 15_000,
     logger: o.logger,
   });
   probe.start();

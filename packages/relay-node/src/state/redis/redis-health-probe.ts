@@ -9,6 +9,11 @@ export interface RedisHealthProbeOptions {
   intervalMs: number;
   /** The server counts as answering while its last reply is younger than this. */
   staleAfterMs: number;
+  /**
+   * With no reply for this long the connection is dropped and made again: a socket whose peer vanished without
+   * closing it (a host gone, a NAT entry dropped) would otherwise stay "ready" and silent forever. 0 = never.
+   */
+  reconnectAfterMs?: number;
   logger: StateLogger;
   now?: () => number;
 }
@@ -23,6 +28,7 @@ export class RedisHealthProbe {
   private lastReplyAt: number | null = null;
   private timer: NodeJS.Timeout | null = null;
   private inFlight = false;
+  private lastForcedAt: number | null = null;
   /** Last state logged; nothing is said before the first reply (the connection is still being made). */
   private answering = false;
 
@@ -66,7 +72,20 @@ export class RedisHealthProbe {
       if (answering) this.o.logger.info({}, 'redis answers again');
       else this.o.logger.warn({ lastReplyMsAgo: this.lastReplyAgeMs() }, 'redis does not answer');
     }
+    this.maybeReconnect();
     this.ping();
+  }
+
+  private maybeReconnect(): void {
+    const limit = this.o.reconnectAfterMs ?? 0;
+    const age = this.lastReplyAgeMs();
+    if (limit <= 0 || age === null || age <= limit || this.o.redis.status !== 'ready') return;
+    const now = this.now();
+    if (this.lastForcedAt !== null && now - this.lastForcedAt <= limit) return;
+    this.lastForcedAt = now;
+    this.o.logger.warn({ lastReplyMsAgo: age }, 'redis has not answered for too long; reconnecting');
+    // Commands waiting on the old socket fail now (callers retry); the new socket answers once the server does.
+    this.o.redis.disconnect(true);
   }
 
   private ping(): void {
