@@ -5,6 +5,9 @@ import { decodeBusMessage, encodeBusMessage } from './bus-message-codec.js';
 import { checkPrefix } from './keyspace.js';
 import type { StateLogger } from './state-logger.js';
 
+/** Delay before a subscription confirmation that failed is tried again on the same connection. */
+const CONFIRM_RETRY_MS = 1_000;
+
 /** Construction options for {@link RedisNodeBus}. */
 export interface RedisNodeBusOptions {
   /** Publishes on this client; subscribe() duplicates it for the subscriber connection. Never closed here. */
@@ -99,7 +102,15 @@ export class RedisNodeBus implements NodeBus {
         if (!this.live) this.logger.info({ channel }, 'node bus subscription live');
         this.live = true;
       },
-      (err: unknown) => this.logger.warn({ err, channel }, 'node bus could not confirm its subscription'),
+      (err: unknown) => {
+        this.logger.warn({ err, channel }, 'node bus could not confirm its subscription; trying again');
+        // A command timeout (a server that stalled right after reconnecting) would otherwise leave the bus
+        // unconfirmed, and the node unready, until the next reconnect.
+        const retry = setTimeout(() => {
+          if (epoch === this.connectionEpoch && sub.status === 'ready') this.confirm(sub, channel);
+        }, CONFIRM_RETRY_MS);
+        retry.unref();
+      },
     );
   }
 
