@@ -82,18 +82,26 @@ describe('attack: the Redis state backend under a stalled server', () => {
       logger,
       health: { commandTimeoutMs: 500, pingIntervalMs: 200, staleAfterMs: 1_000, reconnectAfterMs: 1_500 },
     });
+    const heard: string[] = [];
     try {
-      await second.bus.subscribe('stall-backend-2', () => undefined);
+      await second.bus.subscribe('stall-backend-2', (m) => {
+        if (m.kind === 'wake') heard.push(m.gatewayId);
+      });
       expect(await becomes(() => second.isLive(), true, 10_000)).toBe(true);
       redis.pause();
       try {
-        const reconnecting = () => records.some((r) => r.msg === 'redis has not answered for too long; reconnecting');
-        expect(await becomes(reconnecting, true, 10_000)).toBe(true);
+        // Both connections: the one commands use and the bus subscriber.
+        const reconnected = () =>
+          new Set(records.filter((r) => r.msg === 'redis has not answered for too long; reconnecting').map((r) => r.connection));
+        expect(await becomes(() => reconnected().size === 2, true, 10_000)).toBe(true);
       } finally {
         redis.resume();
       }
       expect(await becomes(() => second.isLive(), true, 15_000)).toBe(true);
       expect(await settledWithin(second.sync.notePending('wk-stall-2', null), 10_000)).toBe('resolved');
+      // The subscriber came back subscribed: a wake-up published now is heard.
+      await second.bus.publish('stall-backend-2', { kind: 'wake', gatewayId: 'gw-after', sentAt: Date.now() });
+      expect(await becomes(() => heard.includes('gw-after'), true, 10_000)).toBe(true);
     } finally {
       await second.close();
     }

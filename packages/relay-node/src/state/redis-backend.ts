@@ -72,6 +72,7 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
     intervalMs: health.pingIntervalMs,
     staleAfterMs: health.staleAfterMs,
     reconnectAfterMs: health.reconnectAfterMs ?? 15_000,
+    connection: 'commands',
     logger: o.logger,
   });
   probe.start();
@@ -88,7 +89,15 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
     bindings = new RedisBindingStore(base);
     pendingBindings = new RedisPendingBindingStore(base);
   }
-  const bus = new RedisNodeBus({ ...base, logger: o.logger });
+  const bus = new RedisNodeBus({
+    ...base,
+    logger: o.logger,
+    health: {
+      pingIntervalMs: health.pingIntervalMs,
+      staleAfterMs: health.staleAfterMs,
+      reconnectAfterMs: health.reconnectAfterMs ?? 15_000,
+    },
+  });
   const stores = {
     bindings,
     pendingBindings,

@@ -14,6 +14,8 @@ export interface RedisHealthProbeOptions {
    * closing it (a host gone, a NAT entry dropped) would otherwise stay "ready" and silent forever. 0 = never.
    */
   reconnectAfterMs?: number;
+  /** Which connection this is, in log lines (e.g. `commands`, `subscriber`). */
+  connection?: string;
   logger: StateLogger;
   now?: () => number;
 }
@@ -69,8 +71,8 @@ export class RedisHealthProbe {
     const answering = this.isAnswering();
     if (answering !== this.answering && this.lastReplyAt !== null) {
       this.answering = answering;
-      if (answering) this.o.logger.info({}, 'redis answers again');
-      else this.o.logger.warn({ lastReplyMsAgo: this.lastReplyAgeMs() }, 'redis does not answer');
+      if (answering) this.o.logger.info({ connection: this.o.connection }, 'redis answers again');
+      else this.o.logger.warn({ connection: this.o.connection, lastReplyMsAgo: this.lastReplyAgeMs() }, 'redis does not answer');
     }
     this.maybeReconnect();
     this.ping();
@@ -83,7 +85,7 @@ export class RedisHealthProbe {
     const now = this.now();
     if (this.lastForcedAt !== null && now - this.lastForcedAt <= limit) return;
     this.lastForcedAt = now;
-    this.o.logger.warn({ lastReplyMsAgo: age }, 'redis has not answered for too long; reconnecting');
+    this.o.logger.warn({ connection: this.o.connection, lastReplyMsAgo: age }, 'redis has not answered for too long; reconnecting');
     // Commands waiting on the old socket fail now (callers retry); the new socket answers once the server does.
     this.o.redis.disconnect(true);
   }
