@@ -41,7 +41,7 @@ const USERS = Math.min(Number(flags.users), GATEWAYS);
 const MESSAGES = Number(flags.messages);
 
 async function metric(node: RelayNodeHandle, name: string): Promise<number> {
-  const text = await (await fetch(`${node.httpUrl}/metrics`)).text();
+  const text = await (await fetch(node.metricsUrl)).text();
   // `name` may carry the first labels, e.g. relay_bus_messages_total{direction="received"
   const line = text.split('\n').find((l) => l.startsWith(name.includes('{') ? name : `${name}{`) || l.startsWith(`${name} `));
   return line ? Number(line.split(' ').pop()) : Number.NaN;

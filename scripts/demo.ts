@@ -133,7 +133,7 @@ try {
     say(
       'Everything keeps running (Ctrl-C to stop)',
       `fake WeCom control: ${fake?.url}/control/ (e.g. POST customer-message {"external_userid":"${CUSTOMER}","msgtype":"text","content":"hi"})\n` +
-        `relay: ${relay?.httpUrl}/healthz, ${relay?.httpUrl}/metrics\n` +
+        `relay: ${relay?.httpUrl}/healthz, ${relay?.metricsUrl}\n` +
         `the demo gateway prints what it receives from now on`,
     );
     let shown = frames.length;

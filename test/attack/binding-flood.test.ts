@@ -47,13 +47,13 @@ describe('a cluster node on Redis, the live-token cap in front (no reuse, no pra
   it('holds one gateway to 100 live tokens, refuses the rest with TOO_MANY_BINDING_TOKENS, and stays healthy', async () => {
     const gw = await stack.gateway();
     const memoryBefore = await usedMemory(redis);
-    const rssBefore = await nodeRssBytes(stack.relay.httpUrl);
+    const rssBefore = await nodeRssBytes(stack.relay.metricsUrl);
 
     const first = await floodCreateBinding(gw, 1500);
     const second = await floodCreateBinding(gw, 500);
     const live = await liveTokensInRedis(redis, prefix, gw.gatewayId);
     const memoryAfter = await usedMemory(redis);
-    const rssAfter = await nodeRssBytes(stack.relay.httpUrl);
+    const rssAfter = await nodeRssBytes(stack.relay.metricsUrl);
 
     expect(live).toBeLessThanOrEqual(100);
     expect(first.acks).toHaveLength(100);
@@ -62,7 +62,7 @@ describe('a cluster node on Redis, the live-token cap in front (no reuse, no pra
     expect(second.acks).toHaveLength(0);
     expect(errorCodes([...first.errors, ...second.errors])).toEqual({ TOO_MANY_BINDING_TOKENS: 1900 });
     expect(first.errors.every((e) => e.id === 'create_binding' && typeof e.message === 'string')).toBe(true);
-    expect(await metricValue(stack.relay.httpUrl, 'relay_binding_tokens_total', { outcome: 'too_many' })).toBe(1900);
+    expect(await metricValue(stack.relay.metricsUrl, 'relay_binding_tokens_total', { outcome: 'too_many' })).toBe(1900);
 
     // Healthy: probes answer, another gateway gets a token, and a token shown before the flood still binds.
     expect(await health(stack.relay.httpUrl)).toEqual({ healthz: 200, readyz: 200 });
@@ -109,8 +109,8 @@ describe('a cluster node on Redis, the live-token cap in front (no reuse, no pra
     await eventually(async () => expect(await confirmedTo(first)).toBe(true));
     expect(await confirmedTo(second)).toBe(false);
 
-    const bound = (await metricValue(stack.relay.httpUrl, 'relay_binding_attempts_total', { outcome: 'bound' })) | 0;
-    const refused = (await metricValue(stack.relay.httpUrl, 'relay_binding_attempts_total', { outcome: 'unknown_token' })) | 0;
+    const bound = (await metricValue(stack.relay.metricsUrl, 'relay_binding_attempts_total', { outcome: 'bound' })) | 0;
+    const refused = (await metricValue(stack.relay.metricsUrl, 'relay_binding_attempts_total', { outcome: 'unknown_token' })) | 0;
     console.log(`binding token single use: scans_and_types=3 bound=1 not_bound=2 (node totals: bound=${bound} unknown_token=${refused})`);
   }, 240_000);
 
@@ -132,7 +132,7 @@ describe('a cluster node on Redis, the live-token cap in front (no reuse, no pra
       return lines;
     });
     expect(logged).toHaveLength(6);
-    const limited = await metricValue(stack.relay.httpUrl, 'relay_binding_attempts_total', { via: 'typed', outcome: 'guess_limited' });
+    const limited = await metricValue(stack.relay.metricsUrl, 'relay_binding_attempts_total', { via: 'typed', outcome: 'guess_limited' });
     expect(limited).toBe(1);
     expect(gw.resolvedBindings()).toEqual([honest]);
     console.log(`typed-token guesses: misses=5 then the live token: bound=false; guess_limited_total=${limited}; log_lines=${logged.length}`);

@@ -37,7 +37,7 @@ describe('issue 8: no gateway can exhaust WeCom', () => {
     const spoke = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'hello?' });
     await gw.waitFor((f) => f.type === 'inbound' && f.id === spoke.msgid);
     const callsBefore = (await s.fake.control.stats()).calls['kf/send_msg'] ?? 0;
-    const refusedBefore = await scrapeCounter(s.relay.httpUrl, 'relay_replies_refused_total');
+    const refusedBefore = await scrapeCounter(s.relay.metricsUrl, 'relay_replies_refused_total');
 
     const answers = await fireReplies(gw, user, 200, 'flood');
 
@@ -58,9 +58,9 @@ describe('issue 8: no gateway can exhaust WeCom', () => {
     expect(acks).toHaveLength(5);
     expect(sent).toHaveLength(5);
     expect((await s.fake.control.stats()).errors['95001'] ?? 0).toBe(0);
-    expect(await scrapeCounter(s.relay.httpUrl, 'relay_replies_refused_total')).toBe(refusedBefore + errors.length);
-    expect(await scrapeCounter(s.relay.httpUrl, 'relay_replies_refused_total', { reason: 'rate_limited' })).toBeGreaterThan(0);
-    expect(await scrapeCounter(s.relay.httpUrl, 'relay_replies_refused_total', { reason: 'send_window_closed' })).toBeGreaterThan(0);
+    expect(await scrapeCounter(s.relay.metricsUrl, 'relay_replies_refused_total')).toBe(refusedBefore + errors.length);
+    expect(await scrapeCounter(s.relay.metricsUrl, 'relay_replies_refused_total', { reason: 'rate_limited' })).toBeGreaterThan(0);
+    expect(await scrapeCounter(s.relay.metricsUrl, 'relay_replies_refused_total', { reason: 'send_window_closed' })).toBeGreaterThan(0);
 
     // Healthy after: serving, ready, still delivering and replying once the customer writes again (and the bucket refills).
     expect((await fetch(`${s.relay.httpUrl}/healthz`)).status).toBe(200);

@@ -133,8 +133,9 @@ describe('cluster (docker-compose.yml)', () => {
     for (const [, s] of relays) expect(s.environment?.TRUSTED_PROXIES).toBe(addresses[0]);
   });
 
-  it('publishes only the balancer, on the webhook and WebSocket ports', () => {
+  it('publishes only the balancer, on the webhook and WebSocket ports (never the nodes\' /metrics port)', () => {
     expect(composePublishedPorts(haproxy).sort()).toEqual([8080, 8081]);
+    for (const [name, s] of relays) expect(Number(s.environment?.METRICS_PORT ?? 9464), `${name} METRICS_PORT`).not.toBe(8080);
     for (const [name, s] of [...relays, ['redis', redis] as const]) {
       expect(composePublishedPorts(s), `${name} publishes nothing`).toEqual([]);
     }

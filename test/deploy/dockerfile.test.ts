@@ -103,9 +103,12 @@ describe('Dockerfile structure', () => {
     }
   });
 
-  it('exposes its ports, stops with SIGTERM and health-checks /healthz', () => {
+  it('exposes its three ports (webhook, WebSocket, metrics), stops with SIGTERM and health-checks /healthz', () => {
     const exposed = instructionArgs(runtime, 'EXPOSE').flatMap((a) => a.split(/\s+/)).map((p) => Number(p.split('/')[0]));
-    expect(exposed).toEqual(expect.arrayContaining([Number(runtimeEnv.PORT), Number(runtimeEnv.WS_PORT), 9464]));
+    expect(exposed).toEqual(
+      expect.arrayContaining([Number(runtimeEnv.PORT), Number(runtimeEnv.WS_PORT), Number(runtimeEnv.METRICS_PORT)]),
+    );
+    expect(new Set([runtimeEnv.PORT, runtimeEnv.WS_PORT, runtimeEnv.METRICS_PORT]).size).toBe(3);
     expect(instructionArgs(runtime, 'STOPSIGNAL')).toEqual(['SIGTERM']);
     expect(healthcheckArgv.join(' ')).toContain('/healthz');
   });
@@ -165,6 +168,8 @@ describe('the runtime tree, assembled with the Dockerfile’s own commands and r
     const corp = testCorp();
     const ports = await reserveRelayPorts();
     const unreachableWecom = (await reserveRelayPorts()).port;
+    // Not the image's fixed METRICS_PORT: other test runs on this machine may hold it.
+    const metricsPort = (await reserveRelayPorts()).wsPort;
     // The health check must be able to fail: nothing listens yet.
     expect(await healthcheckExit(ports.port)).toBe(1);
 
@@ -175,6 +180,7 @@ describe('the runtime tree, assembled with the Dockerfile’s own commands and r
         HOST: '127.0.0.1',
         PORT: String(ports.port),
         WS_PORT: String(ports.wsPort),
+        METRICS_PORT: String(metricsPort),
         DATABASE_PATH: join(dataDir, 'relay.db'),
         WECOM_CORPID: corp.corpId,
         WECOM_APP_SECRET: corp.secret,
@@ -199,6 +205,7 @@ describe('the runtime tree, assembled with the Dockerfile’s own commands and r
     expect(await healthcheckExit(ports.port)).toBe(0);
     const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${node.pid}/status`, 'utf8'))?.[1];
     process.stdout.write(`[deploy] started node: RSS ${rss ? (Number(rss) / 1024).toFixed(1) : '?'} MiB\n`);
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status).toBe(200);
 
     node.signal('SIGTERM');
     // Exit code 0 (not death by signal) shows the relay itself received SIGTERM and shut down in order.

@@ -67,6 +67,7 @@ function imageTag(image: string): string | undefined {
 
 const portSetting = Number(config.PORT ?? 8080);
 const wsPortSetting = Number(config.WS_PORT ?? 8081);
+const metricsPortSetting = Number(config.METRICS_PORT ?? 9464);
 
 describe('deploy/k8s renders to valid Kubernetes objects', () => {
   it('renders the relay, its Services, its budget, its config and a Redis', () => {
@@ -178,11 +179,20 @@ describe('relay Deployment: what an operator relies on', () => {
     expect(relay?.resources?.limits?.memory).toBeDefined();
   });
 
-  it('asks Prometheus to scrape /metrics on every pod', () => {
+  it('asks Prometheus to scrape /metrics on every pod, on the metrics port no Service exposes', () => {
     const annotations = deployment.spec?.template.metadata?.annotations ?? {};
     expect(annotations['prometheus.io/scrape']).toBe('true');
     expect(annotations['prometheus.io/path']).toBe('/metrics');
-    expect(Number(annotations['prometheus.io/port'])).toBe(portSetting);
+    expect(Number(annotations['prometheus.io/port'])).toBe(metricsPortSetting);
+    expect(metricsPortSetting).not.toBe(portSetting);
+    expect(containerPort(relay, 'metrics')).toBe(metricsPortSetting);
+    const services = objects.filter((o) => o.kind === 'Service') as IService[];
+    for (const svc of services) {
+      for (const p of svc.spec?.ports ?? []) {
+        const target = containerPort(relay, p.targetPort ?? p.port);
+        expect(target, `${svc.metadata?.name} port ${p.name ?? p.port}`).not.toBe(metricsPortSetting);
+      }
+    }
   });
 });
 

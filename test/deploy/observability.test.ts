@@ -223,7 +223,7 @@ describe('a live node’s /metrics', () => {
     gw.sendRaw('{not json');
     await gw.waitFor((f) => f.type === 'error' && f.code === 'FRAME_MALFORMED');
     await stack.gateway({ authToken: 'f'.repeat(64), connect: false }).then((c) => c.connect().catch(() => undefined));
-    text = await (await fetch(`${stack.relay.httpUrl}/metrics`)).text();
+    text = await (await fetch(stack.relay.metricsUrl)).text();
   }, 180_000);
 
   afterAll(async () => {

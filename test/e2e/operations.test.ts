@@ -6,7 +6,11 @@ import { bindByScan } from './support/binding-steps.js';
 import { eventually } from './support/eventually.js';
 import { newUserId, useRelayStack } from './support/relay-stack.js';
 
-const stack = useRelayStack();
+const METRICS_TOKEN = 'metrics-token-for-the-operations-test';
+const stack = useRelayStack({ relayEnv: { METRICS_TOKEN } });
+/** The node's /metrics text, read with the bearer token this stack sets. */
+const scrape = async (url: string): Promise<string> =>
+  (await fetch(url, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
 
 /** Reads one sample's value from Prometheus text, matching the metric name and every given label. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -29,7 +33,7 @@ describe('what an operator sees', () => {
     gw.sendRaw('{not json');
     await gw.waitFor((f) => f.type === 'error' && f.code === 'FRAME_MALFORMED');
 
-    const res = await fetch(`${s.relay.httpUrl}/metrics`);
+    const res = await fetch(s.relay.metricsUrl, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
     expect(res.headers.get('content-type')).toContain('text/plain');
     const text = await res.text();
     expect(sample(text, 'relay_webhook_requests_total', { kind: 'callback', outcome: 'ok' })).toBeGreaterThan(0);
@@ -54,7 +58,7 @@ describe('what an operator sees', () => {
     expect(sample(text, 'relay_sync_lease_held', { open_kfid: s.corp.openKfid })).toBe(0);
     // Delivered events leave the queue once their write is recorded, which may trail the frame by a moment.
     await eventually(async () => {
-      const now = await (await fetch(`${s.relay.httpUrl}/metrics`)).text();
+      const now = await scrape(s.relay.metricsUrl);
       expect(sample(now, 'relay_queue_waiting_events')).toBe(0);
       expect(sample(now, 'relay_queue_oldest_event_age_seconds')).toBe(0);
     });
@@ -65,7 +69,7 @@ describe('what an operator sees', () => {
     const refused = new GatewayClient({ url: s.relay.wsUrl, gatewayId: 'who-knows', authToken: 'f'.repeat(64), dialect: 'plain' });
     await refused.connect().catch(() => undefined);
     await eventually(async () => {
-      const text = await (await fetch(`${s.relay.httpUrl}/metrics`)).text();
+      const text = await scrape(s.relay.metricsUrl);
       expect(sample(text, 'relay_gateway_closes_total', { code: '4003' })).toBeGreaterThan(0);
     });
 
@@ -75,9 +79,24 @@ describe('what an operator sees', () => {
     await bindByScan(s, gw, user);
     const sent = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'unconfirmed' });
     await gw.waitFor((f) => f.type === 'inbound' && f.id === sent.msgid);
-    const text = await (await fetch(`${s.relay.httpUrl}/metrics`)).text();
+    const text = await scrape(s.relay.metricsUrl);
     expect(sample(text, 'relay_queue_waiting_events')).toBeGreaterThan(0);
     expect(sample(text, 'relay_queue_oldest_event_age_seconds')).toBeGreaterThan(0);
+  });
+
+  it('serves /metrics on its own port only, and only with the bearer token when one is set', async () => {
+    const s = stack();
+    const onWebhookPort = await fetch(`${s.relay.httpUrl}/metrics`);
+    expect(onWebhookPort.status).toBe(404);
+    expect(await onWebhookPort.text()).not.toContain('relay_');
+    const noToken = await fetch(s.relay.metricsUrl);
+    expect(noToken.status).toBe(401);
+    expect(await noToken.text()).not.toContain('relay_webhook_requests_total');
+    const wrongToken = await fetch(s.relay.metricsUrl, { headers: { authorization: 'Bearer not-the-metrics-token-at-all' } });
+    expect(wrongToken.status).toBe(401);
+    const withToken = await fetch(s.relay.metricsUrl, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(withToken.status).toBe(200);
+    expect(await withToken.text()).toContain('relay_webhook_requests_total');
   });
 
   it('never writes a secret or a token to its logs', async () => {

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { WecomCrypto } from '@wecom-relay/shared';
+import { WecomCrypto, buildCallbackEnvelope, buildKfCallbackEvent } from '@wecom-relay/shared';
 import { bindByScan } from './support/binding-steps.js';
 import { newUserId, useRelayStack } from './support/relay-stack.js';
 
@@ -9,6 +9,37 @@ const stack = useRelayStack({ relayEnv: { SYNC_POLL_INTERVAL_MS: String(3_600_00
 
 function cryptoFor(s: ReturnType<typeof stack>): WecomCrypto {
   return new WecomCrypto({ token: s.corp.token, encodingAesKey: s.corp.encodingAesKey, receiveId: s.corp.corpId });
+}
+
+/** A genuine kf callback sealed for this stack's corp: its query fields (in order) and body. */
+function sealedCallback(s: ReturnType<typeof stack>, o: { timestamp?: number } = {}): { fields: Array<[string, string]>; body: string } {
+  const crypto = cryptoFor(s);
+  const now = Math.floor(Date.now() / 1000);
+  const timestamp = String(o.timestamp ?? now);
+  const nonce = String(randomInt(1e8, 1e9));
+  const xml = buildKfCallbackEvent({ toUserName: s.corp.corpId, createTime: o.timestamp ?? now, token: '', openKfid: s.corp.openKfid });
+  const { encrypt, msgSignature } = crypto.sealCallback(xml, timestamp, nonce);
+  return {
+    fields: [
+      ['msg_signature', msgSignature],
+      ['timestamp', timestamp],
+      ['nonce', nonce],
+    ],
+    body: buildCallbackEnvelope({ toUserName: s.corp.corpId, encrypt }),
+  };
+}
+
+async function postCallback(s: ReturnType<typeof stack>, fields: Array<[string, string]>, body: string): Promise<number> {
+  const query = fields.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
+  const res = await fetch(`${s.relay.webhookUrl}?${query}`, { method: 'POST', body, headers: { 'content-type': 'text/xml' } });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+async function replayCount(s: ReturnType<typeof stack>): Promise<number> {
+  const text = await (await fetch(s.relay.metricsUrl)).text();
+  const line = text.split('\n').find((l) => l.startsWith('relay_webhook_requests_total{') && l.includes('outcome="replay"'));
+  return line ? Number(line.split(' ').pop()) : 0;
 }
 
 async function syncCalls(s: ReturnType<typeof stack>): Promise<number> {
@@ -144,5 +175,57 @@ describe('callbacks (POST /webhook)', () => {
     expect(ack).toMatchObject({ type: 'ack' });
     expect(await s.fake.control.sent({ touser: user })).toContainEqual(expect.objectContaining({ content: 'still here' }));
     expect((await s.fake.control.stats()).tokens_issued).toBeGreaterThan(tokensBefore);
+  });
+
+  it('refuses a signed callback with a repeated or missing query field, and pulls nothing because of it', async () => {
+    const s = stack();
+    const syncsBefore = await syncCalls(s);
+    const cb = sealedCallback(s);
+    const [sig, ts, nonce] = cb.fields;
+    for (const fields of [
+      [sig!, ['msg_signature', 'b'] as [string, string], ts!, nonce!],
+      [['msg_signature', 'a'] as [string, string], sig!, ts!, nonce!],
+      [sig!, ts!, ts!, nonce!],
+      [sig!, ts!, nonce!, ['nonce', '1'] as [string, string]],
+      [sig!, ts!],
+      [['msg_signature', ''] as [string, string], ts!, nonce!],
+    ]) {
+      const status = await postCallback(s, fields, cb.body);
+      expect(status).toBeGreaterThanOrEqual(400);
+      expect(status).toBeLessThan(500);
+    }
+    expect(await syncCalls(s)).toBe(syncsBefore);
+    expect(await postCallback(s, cb.fields, cb.body)).toBe(200);
+  });
+
+  it('refuses a correctly signed callback whose timestamp is an hour old; the message waits for a genuine one', async () => {
+    const s = stack();
+    const gw = await s.gateway();
+    const user = newUserId();
+    await bindByScan(s, gw, user);
+    const pending = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'old callback', deliver: false });
+    const syncsBefore = await syncCalls(s);
+    const stale = sealedCallback(s, { timestamp: Math.floor(Date.now() / 1000) - 3600 });
+    expect(await postCallback(s, stale.fields, stale.body)).toBe(400);
+    expect(await syncCalls(s)).toBe(syncsBefore);
+    await s.fake.control.callback({});
+    await gw.waitForInbound((m) => m.id === pending.msgid);
+  });
+
+  it('answers an exact replay of an accepted callback 200, as a replay, and delivers its message once', async () => {
+    const s = stack();
+    const gw = await s.gateway();
+    const user = newUserId();
+    await bindByScan(s, gw, user);
+    const message = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'replayed', deliver: false });
+    const cb = sealedCallback(s);
+    const replaysBefore = await replayCount(s);
+    expect(await postCallback(s, cb.fields, cb.body)).toBe(200);
+    await gw.waitForInbound((m) => m.id === message.msgid);
+    expect(await postCallback(s, cb.fields, cb.body)).toBe(200);
+    expect(await replayCount(s)).toBe(replaysBefore + 1);
+    const marker = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'after the replay' });
+    await gw.waitForInbound((m) => m.id === marker.msgid);
+    expect(gw.inbound().filter((m) => m.id === message.msgid)).toHaveLength(1);
   });
 });

@@ -85,6 +85,13 @@ export async function handleCgi(state: FakeState, req: IncomingMessage, res: Ser
   const fault = state.faults.take(api);
   if (fault?.delayMs) await sleep(fault.delayMs);
   if (fault && !fault.after && applyFault(state, fault, req, res)) return;
+  if (fault?.stuckCursor) {
+    const json = parseJsonObject(await readBody(req, MAX_JSON_BODY_BYTES).catch(() => Buffer.alloc(0)));
+    const cursor = typeof json?.['cursor'] === 'string' ? json['cursor'] : '';
+    state.stats.answered(ERRCODE.OK);
+    sendJson(res, 200, ok({ next_cursor: cursor, has_more: 1, msg_list: [] }));
+    return;
+  }
 
   let reply: ApiReply | null;
   try {

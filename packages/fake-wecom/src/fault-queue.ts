@@ -16,6 +16,11 @@ export interface FaultSpec {
   after?: boolean;
   /** How many matching calls it affects; default 1. */
   times?: number;
+  /**
+   * kf/sync_msg only: answer has_more=1 with the request's own cursor (empty if it sent none) and no messages, as a
+   * WeCom that never moves the cursor on would, without handling the call.
+   */
+  stuckCursor?: boolean;
 }
 
 /** Normalises an API path to WeCom's name for it: "kf/sync_msg". */
@@ -39,7 +44,8 @@ function checkFault(spec: FaultSpec): void {
   if (spec.delayMs !== undefined && !(typeof spec.delayMs === 'number' && spec.delayMs >= 0 && spec.delayMs <= 120_000)) {
     throw new RangeError('delayMs must be 0-120000');
   }
-  for (const flag of ['dropConnection', 'after'] as const) {
+  if (spec.stuckCursor !== undefined && apiName(spec.path) !== 'kf/sync_msg') throw new RangeError('stuckCursor applies to kf/sync_msg only');
+  for (const flag of ['dropConnection', 'after', 'stuckCursor'] as const) {
     if (spec[flag] !== undefined && typeof spec[flag] !== 'boolean') throw new RangeError(`${flag} must be a boolean`);
   }
 }

@@ -31,6 +31,14 @@ describe('faults and limits', () => {
     expect(() => fake.faults({ path: 'kf/sync_msg', errmsg: 'no errcode' })).toThrow(/errmsg/);
   });
 
+  it('answers has_more=1 with the request\'s own cursor and no messages under a stuckCursor fault', async () => {
+    fake.faults({ path: 'kf/sync_msg', stuckCursor: true, times: 2 });
+    expect(await wecom.sync({}, token)).toMatchObject({ errcode: 0, has_more: 1, next_cursor: '', msg_list: [] });
+    expect(await wecom.sync({ cursor: 'abc' }, token)).toMatchObject({ errcode: 0, has_more: 1, next_cursor: 'abc', msg_list: [] });
+    expect(fake.faultsPending()).toEqual([]);
+    expect(() => fake.faults({ path: 'kf/send_msg', stuckCursor: true })).toThrow(/stuckCursor/);
+  });
+
   it('answers an HTTP status with a non-JSON body', async () => {
     fake.faults({ path: 'kf/sync_msg', httpStatus: 502 });
     const res = await fetch(`${fake.url}/cgi-bin/kf/sync_msg?access_token=${token}`, { method: 'POST', body: '{}' });

@@ -14,6 +14,7 @@ import { RelayGatewayApp } from './app/relay-gateway-app.js';
 import { createGatewayAuthenticator } from './app/gateway-authenticator.js';
 import { GatewayServer } from './gateway/gateway-server.js';
 import { RelayHttpServer } from './http/http-server.js';
+import { MetricsServer } from './http/metrics-server.js';
 import { createWebhookHandler } from './http/webhook-handler.js';
 import { ERROR_CATALOG } from './errors/error-catalog.js';
 import { Semaphore } from './util/semaphore.js';
@@ -41,6 +42,7 @@ export class RelayNode {
   readonly metrics: RelayMetrics;
   private status: RelayNodeStatus = 'created';
   private readonly http: RelayHttpServer;
+  private readonly metricsServer: MetricsServer;
   private readonly gateways: GatewayServer;
   private readonly delivery: DeliveryService;
   private readonly sync: SyncLoop;
@@ -137,10 +139,18 @@ export class RelayNode {
         closed: (code) => metrics.gatewayCloses.inc({ code: closeCodeLabel(code) }),
       },
     });
+    this.metricsServer = new MetricsServer({
+      host: config.metrics.host,
+      port: config.metrics.port,
+      registry: metrics.registry,
+      token: config.metrics.token,
+      logger: logger.child({ component: 'metrics' }),
+      limits: config.http,
+    });
     this.http = new RelayHttpServer({
       host: config.host,
       port: config.httpPort,
-      registry: metrics.registry,
+      limits: config.http,
       logger: logger.child({ component: 'http' }),
       webhook: createWebhookHandler({
         crypto: new WecomCrypto({
@@ -153,6 +163,11 @@ export class RelayNode {
         onKfCallback: (token) => this.sync.notify(token),
         logger: logger.child({ component: 'webhook' }),
         metrics,
+        deadlineMs: config.webhook.deadlineMs,
+        replayWindowMs: config.webhook.replayWindowMs,
+        seenCacheSize: config.webhook.seenCacheSize,
+        refusalLogIntervalMs: config.refusalLogIntervalMs,
+        trustedProxies: config.gateway.trustedProxies,
       }),
       health: () => ({ node: config.nodeId, status: this.status, gateways: this.delivery.localCount() }),
       readiness: () => this.readiness(),
@@ -168,8 +183,8 @@ export class RelayNode {
   }
 
   /** Ports actually bound (configured 0 picks free ones). */
-  ports(): { http: number; ws: number } {
-    return { http: this.http.port(), ws: this.gateways.address().port };
+  ports(): { http: number; ws: number; metrics: number } {
+    return { http: this.http.port(), ws: this.gateways.address().port, metrics: this.metricsServer.port() };
   }
 
   /** Opens the ports and starts pulling. */
@@ -177,6 +192,7 @@ export class RelayNode {
     this.setStatus('starting');
     // HTTP first, so orchestrators see /healthz (and a false /readyz) while Redis is still being reached.
     await this.http.listen();
+    await this.metricsServer.listen();
     await this.delivery.start();
     await this.gateways.start();
     this.sync.start();
@@ -205,6 +221,7 @@ export class RelayNode {
       await this.gateways.close({ code: 1001, reason: 'relay node stopping' });
       await this.delivery.close();
       await this.http.close();
+      await this.metricsServer.close();
       await this.deps.backend.close();
       this.setStatus('closed');
     })();

@@ -64,15 +64,15 @@ export function liveTokensInSqlite(databasePath: string, gatewayId: string): num
 }
 
 /** Resident memory of the node process, from its /metrics. */
-export async function nodeRssBytes(httpUrl: string): Promise<number> {
-  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+export async function nodeRssBytes(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
   const line = text.split('\n').find((l) => !l.startsWith('#') && l.includes('resident_memory_bytes'));
   return line ? Number(line.trim().split(/\s+/).at(-1)) : Number.NaN;
 }
 
 /** A counter's value from /metrics, summed over the series whose labels include all of `labels`. */
-export async function metricValue(httpUrl: string, name: string, labels: Record<string, string>): Promise<number> {
-  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+export async function metricValue(metricsUrl: string, name: string, labels: Record<string, string>): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
   let sum = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`)) continue;

@@ -23,8 +23,8 @@ export async function fireReplies(gateway: GatewayClient, user: string, count: n
 }
 
 /** Sum of a Prometheus counter's samples on a node's /metrics whose labels include `labels`. */
-export async function scrapeCounter(httpUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+export async function scrapeCounter(metricsUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
   let sum = 0;
   for (const line of text.split('\n')) {
     const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$/.exec(line);

@@ -91,6 +91,31 @@ export const envSchema = z.object({
   /** Typed tokens naming none, per customer and window, before that customer's typed tokens are not tried. */
   BINDING_GUESS_LIMIT: ms.default(5),
   BINDING_GUESS_WINDOW_MS: ms.default(10 * 60_000),
+  /** A Redis command with no answer within this long fails (a stalled server is seen, not waited on forever). */
+  REDIS_COMMAND_TIMEOUT_MS: ms.default(2_000),
+  /** How often the node PINGs Redis to know it answers; readiness needs a reply younger than REDIS_STALE_AFTER_MS. */
+  REDIS_PING_INTERVAL_MS: ms.default(1_000),
+  REDIS_STALE_AFTER_MS: ms.default(3_000),
+  /** With no PING reply for this long the connection is remade (a silently dead socket never recovers); 0 = never. */
+  REDIS_RECONNECT_AFTER_MS: z.coerce.number().int().min(0).default(15_000),
+  /** A callback whose pull could not be noted within this long is answered 503 (WeCom gives up after 5 s). */
+  WEBHOOK_DEADLINE_MS: ms.max(4_500).default(3_000),
+  /** Callbacks whose timestamp or CreateTime is further than this from the node's clock are refused. */
+  WEBHOOK_REPLAY_WINDOW_MS: ms.default(5 * 60_000),
+  /** How many recent callback signatures a node remembers, to answer exact replays without pulling again. */
+  WEBHOOK_SEEN_CACHE_SIZE: ms.default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: ms.default(15_000),
+  HTTP_HEADERS_TIMEOUT_MS: ms.default(10_000),
+  /** How often Node checks the two timeouts above; a slow request lives at most the timeout plus this. */
+  HTTP_CONNECTIONS_CHECK_MS: ms.default(1_000),
+  HTTP_MAX_CONNECTIONS: ms.default(1_024),
+  /** Prometheus /metrics on a port of its own, never the public webhook port. */
+  METRICS_PORT: port.default(9464),
+  METRICS_HOST: z.string().min(1).optional(),
+  /** When set, /metrics asks for `Authorization: Bearer <token>`. */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Refused requests are logged at most once per source address and reason within this interval. */
+  REFUSAL_LOG_INTERVAL_MS: ms.default(60_000),
 }).refine((env) => !isWeakSecret(env.RELAY_AUTH_SECRET) || env.RELAY_LEGACY_SHARED_SECRET_AUTH === true, {
   path: ['RELAY_AUTH_SECRET'],
   message:

@@ -57,6 +57,21 @@ export interface RelayConfig {
     readonly guessLimit: number;
     readonly guessWindowMs: number;
   };
+  readonly redisHealth: {
+    readonly commandTimeoutMs: number;
+    readonly pingIntervalMs: number;
+    readonly staleAfterMs: number;
+    readonly reconnectAfterMs: number;
+  };
+  readonly webhook: { readonly deadlineMs: number; readonly replayWindowMs: number; readonly seenCacheSize: number };
+  readonly http: {
+    readonly requestTimeoutMs: number;
+    readonly headersTimeoutMs: number;
+    readonly connectionsCheckMs: number;
+    readonly maxConnections: number;
+  };
+  readonly metrics: { readonly port: number; readonly host: string; readonly token: string | undefined };
+  readonly refusalLogIntervalMs: number;
 }
 
 /** Shapes the parsed environment into the node's configuration. */
@@ -107,6 +122,25 @@ export function toRelayConfig(env: Env): RelayConfig {
       guessLimit: env.BINDING_GUESS_LIMIT,
       guessWindowMs: env.BINDING_GUESS_WINDOW_MS,
     },
+    redisHealth: {
+      commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+      pingIntervalMs: env.REDIS_PING_INTERVAL_MS,
+      staleAfterMs: env.REDIS_STALE_AFTER_MS,
+      reconnectAfterMs: env.REDIS_RECONNECT_AFTER_MS,
+    },
+    webhook: {
+      deadlineMs: env.WEBHOOK_DEADLINE_MS,
+      replayWindowMs: env.WEBHOOK_REPLAY_WINDOW_MS,
+      seenCacheSize: env.WEBHOOK_SEEN_CACHE_SIZE,
+    },
+    http: {
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+      connectionsCheckMs: env.HTTP_CONNECTIONS_CHECK_MS,
+      maxConnections: env.HTTP_MAX_CONNECTIONS,
+    },
+    metrics: { port: env.METRICS_PORT, host: env.METRICS_HOST ?? env.HOST, token: env.METRICS_TOKEN },
+    refusalLogIntervalMs: env.REFUSAL_LOG_INTERVAL_MS,
   });
 }
 

@@ -352,7 +352,7 @@ export class DeliveryService {
    * just come back, ownership and queues are re-checked at once rather than at the next sweep.
    */
   private async heartbeat(): Promise<void> {
-    const remembered = await this.o.presence.heartbeat(this.o.nodeId, this.heartbeatTtl());
+    const remembered = await this.o.presence.heartbeat(this.o.nodeId, this.heartbeatTtl(), [...this.local.keys()]);
     const live = this.o.bus.isLive();
     const cameBack = live && !this.busWasLive;
     this.busWasLive = live;

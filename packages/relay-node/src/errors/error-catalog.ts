@@ -22,6 +22,8 @@ export const ERROR_CATALOG = {
   WEBHOOK_RECEIVE_ID_MISMATCH: { message: 'callback was encrypted for another receiver', status: 400 },
   WEBHOOK_BODY_TOO_LARGE: { message: 'callback body is too large', status: 413 },
   NOT_READY: { message: 'node is not ready', status: 503 },
+  WEBHOOK_STALE: { message: 'callback timestamp is outside the accepted window', status: 400 },
+  METRICS_UNAUTHORIZED: { message: 'metrics need the configured bearer token', status: 401 },
 
   HELLO_TIMEOUT: { message: 'no hello within 5 seconds', closeCode: 4001 },
   HELLO_REQUIRED: { message: 'first frame must be hello', closeCode: 4002 },

@@ -11,6 +11,7 @@ import { PendingSocketLimiter } from './pending-socket-limiter.js';
 import { clientAddress } from './client-address.js';
 import { safeObserver } from './safe-observer.js';
 import { closeSocket } from './socket-session.js';
+import { LogThrottle } from '../observability/log-throttle.js';
 
 /** Defaults for every optional GatewayServerOptions field. */
 export const GATEWAY_SERVER_DEFAULTS = {
@@ -46,6 +47,8 @@ export class GatewayServer {
   private readonly sessions = new Set<GatewayConnection>();
   /** Sockets refused right after the upgrade, still finishing their close handshake. */
   private readonly refused = new Set<WebSocket>();
+  /** One "too many sockets" line per address a minute: a client hammering the port must not flood the log. */
+  private readonly refusalLog = new LogThrottle({ intervalMs: 60_000 });
   private accepting = true;
   private closing: Promise<void> | undefined;
 
@@ -192,7 +195,13 @@ export class GatewayServer {
       return;
     }
     if (!this.pending.tryAcquire(remoteAddress)) {
-      this.logger.warn({ remoteAddress, pending: this.pending.count(remoteAddress) }, 'too many unauthenticated sockets from one address');
+      const decision = this.refusalLog.check(remoteAddress);
+      if (decision.log) {
+        this.logger.warn(
+          { remoteAddress, pending: this.pending.count(remoteAddress), suppressedSinceLast: decision.suppressed },
+          'too many unauthenticated sockets from one address',
+        );
+      }
       this.refuse(ws, ERROR_CATALOG.TOO_MANY_PENDING_SOCKETS.closeCode, ERROR_CATALOG.TOO_MANY_PENDING_SOCKETS.message);
       return;
     }

@@ -20,3 +20,27 @@ export function parseRawQuery(url: string): Map<string, string> | null {
   }
   return out;
 }
+
+/**
+ * Keys that appear more than once in the query. A signed request with two values for one field is ambiguous
+ * (which one did the signer mean?), so the webhook refuses it instead of picking one.
+ */
+export function repeatedKeys(url: string): string[] {
+  const q = url.indexOf('?');
+  if (q === -1) return [];
+  const seen = new Set<string>();
+  const repeated = new Set<string>();
+  for (const part of url.slice(q + 1).split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    let key: string;
+    try {
+      key = decodeURIComponent(eq === -1 ? part : part.slice(0, eq));
+    } catch {
+      continue; // parseRawQuery reports malformed encoding
+    }
+    if (seen.has(key)) repeated.add(key);
+    seen.add(key);
+  }
+  return [...repeated];
+}

@@ -9,9 +9,12 @@ import {
 } from '@wecom-relay/shared';
 import { RelayError } from '../errors/relay-error.js';
 import type { RelayMetrics } from '../observability/metrics.js';
-import { parseRawQuery } from './raw-query.js';
+import { LogThrottle } from '../observability/log-throttle.js';
+import { clientAddress } from '../gateway/client-address.js';
+import { parseRawQuery, repeatedKeys } from './raw-query.js';
 import { readBody } from './read-body.js';
 import { sendError, sendText } from './respond.js';
+import { SeenCallbacks } from './seen-callbacks.js';
 
 /** Options for {@link createWebhookHandler}. */
 export interface WebhookHandlerOptions {
@@ -22,33 +25,67 @@ export interface WebhookHandlerOptions {
   onKfCallback: (callbackToken: string | null) => Promise<void>;
   logger: Logger;
   metrics: RelayMetrics;
+  /** A callback not noted within this long is answered 503 so WeCom retries (it waits 5 s); default 3 s. */
+  deadlineMs?: number;
+  /** Timestamps (query and CreateTime) further than this from now are refused; default 5 minutes. */
+  replayWindowMs?: number;
+  /** Recent callbacks remembered to answer exact replays; default 10 000. */
+  seenCacheSize?: number;
+  /** Refusals are logged once per source address and code per this interval; default 60 s. */
+  refusalLogIntervalMs?: number;
+  /** Load balancers whose X-Forwarded-For names the source of a refused request. */
+  trustedProxies?: readonly string[];
+  now?: () => number;
 }
+
+/** Query fields a signed request carries; each must appear exactly once. */
+const SIGNED_FIELDS = ['msg_signature', 'timestamp', 'nonce', 'echostr'];
 
 /**
  * WeCom's side of a node: GET verifies the callback URL, POST receives "go pull" callbacks. A POST is answered
- * as soon as the pull is noted (WeCom retries after 5 s), never after the pull itself.
+ * as soon as the pull is noted (WeCom retries after 5 s), never after the pull itself, and with 503 when the
+ * note cannot be stored in time (WeCom retries any non-200).
  */
 export function createWebhookHandler(o: WebhookHandlerOptions) {
-  return async function handleWebhook(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const kind = req.method === 'GET' ? 'verify' : 'callback';
-    try {
-      const query = parseRawQuery(req.url ?? '');
-      const msgSignature = query?.get('msg_signature');
-      const timestamp = query?.get('timestamp');
-      const nonce = query?.get('nonce');
-      if (!msgSignature || !timestamp || !nonce) throw new RelayError('WEBHOOK_BAD_QUERY');
-      if (req.method === 'GET') {
-        const echostr = query?.get('echostr');
-        if (!echostr) throw new RelayError('WEBHOOK_BAD_QUERY', 'echostr is required for URL verification');
-        const plain = o.crypto.verifyUrl({ msgSignature, timestamp, nonce, echostr });
-        o.metrics.webhookRequests.inc({ kind, outcome: 'ok' });
-        sendText(res, 200, plain);
-        return;
-      }
-      const body = await readBody(req, o.maxBodyBytes);
-      const envelope = parseCallbackEnvelope(body.toString('utf8'));
-      const xml = o.crypto.openCallback({ msgSignature, timestamp, nonce }, envelope.encrypt);
-      const event = parseKfCallbackEvent(xml);
+  const now = o.now ?? Date.now;
+  const deadlineMs = o.deadlineMs ?? 3_000;
+  const windowMs = o.replayWindowMs ?? 5 * 60_000;
+  const seen = new SeenCallbacks({ ttlMs: 2 * windowMs, maxEntries: o.seenCacheSize ?? 10_000, now });
+  const throttle = new LogThrottle({ intervalMs: o.refusalLogIntervalMs ?? 60_000, now });
+  const proxies = new Set(o.trustedProxies ?? []);
+
+  const inWindow = (seconds: string): boolean => {
+    if (!/^\d{1,12}$/.test(seconds)) return false;
+    return Math.abs(now() - Number(seconds) * 1000) <= windowMs;
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse, kind: 'verify' | 'callback'): Promise<void> {
+    const url = req.url ?? '';
+    const query = parseRawQuery(url);
+    const msgSignature = query?.get('msg_signature');
+    const timestamp = query?.get('timestamp');
+    const nonce = query?.get('nonce');
+    if (!msgSignature || !timestamp || !nonce) throw new RelayError('WEBHOOK_BAD_QUERY');
+    const repeated = repeatedKeys(url).filter((k) => SIGNED_FIELDS.includes(k));
+    if (repeated.length > 0) throw new RelayError('WEBHOOK_BAD_QUERY', `query field given more than once: ${repeated.join(', ')}`);
+    if (kind === 'verify') {
+      const echostr = query?.get('echostr');
+      if (!echostr) throw new RelayError('WEBHOOK_BAD_QUERY', 'echostr is required for URL verification');
+      const plain = o.crypto.verifyUrl({ msgSignature, timestamp, nonce, echostr });
+      o.metrics.webhookRequests.inc({ kind, outcome: 'ok' });
+      sendText(res, 200, plain);
+      return;
+    }
+    // Before any decryption: a captured callback replayed later than the window costs nothing.
+    if (!inWindow(timestamp)) throw new RelayError('WEBHOOK_STALE');
+    const body = await readBody(req, o.maxBodyBytes);
+    const envelope = parseCallbackEnvelope(body.toString('utf8'));
+    const xml = o.crypto.openCallback({ msgSignature, timestamp, nonce }, envelope.encrypt);
+    const event = parseKfCallbackEvent(xml);
+    // The timestamp is signed, CreateTime is inside the ciphertext: both must be recent.
+    if (!inWindow(event.createTime)) throw new RelayError('WEBHOOK_STALE', 'callback CreateTime is outside the accepted window');
+    const key = `${msgSignature.toLowerCase()}|${timestamp}|${nonce}`;
+    const { replay, done } = seen.run(key, async () => {
       if (event.event !== 'kf_msg_or_event') {
         o.logger.debug({ msgType: event.msgType, event: event.event }, 'callback of another kind acknowledged');
       } else if (event.openKfid && event.openKfid !== o.openKfid) {
@@ -56,16 +93,47 @@ export function createWebhookHandler(o: WebhookHandlerOptions) {
       } else {
         await o.onKfCallback(event.token ?? null);
       }
-      o.metrics.webhookRequests.inc({ kind, outcome: 'ok' });
-      sendText(res, 200, '');
+    });
+    await done;
+    if (res.headersSent) return; // the deadline answered already
+    o.metrics.webhookRequests.inc({ kind, outcome: replay ? 'replay' : 'ok' });
+    sendText(res, 200, '');
+  }
+
+  return async function handleWebhook(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const kind = req.method === 'GET' ? 'verify' : 'callback';
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new RelayError('NOT_READY', `callback could not be recorded within ${deadlineMs} ms; retry`)),
+        deadlineMs,
+      );
+    });
+    try {
+      // The work goes on after the deadline (a late note is harmless); only the answer is not waited for.
+      await Promise.race([handle(req, res, kind), deadline]);
     } catch (err) {
       const relayErr = toRelayError(err);
       o.metrics.webhookRequests.inc({ kind, outcome: relayErr.code });
-      const level = relayErr.code === 'INTERNAL' || relayErr.code === 'NOT_READY' ? 'error' : 'warn';
-      o.logger[level]({ err: err as Error, code: relayErr.code, kind }, 'webhook request refused');
+      logRefusal(req, kind, relayErr);
       sendError(res, relayErr);
+    } finally {
+      clearTimeout(timer);
     }
   };
+
+  /** One line per source and code per interval, no stack: a flood of bad requests must not flood the log. */
+  function logRefusal(req: IncomingMessage, kind: string, err: RelayError): void {
+    const source = clientAddress(req, proxies);
+    const decision = throttle.check(`${source}|${err.code}`);
+    if (!decision.log) return;
+    const serverSide = err.code === 'INTERNAL' || err.code === 'NOT_READY';
+    const cause = err.cause instanceof Error ? err.cause.message : undefined;
+    o.logger[serverSide ? 'error' : 'warn'](
+      { code: err.code, kind, source, reason: err.message, ...(cause ? { cause } : {}), suppressedSinceLast: decision.suppressed },
+      'webhook request refused',
+    );
+  }
 }
 
 function toRelayError(err: unknown): RelayError {

@@ -33,6 +33,16 @@ export interface SyncLoopOptions {
   retryDelayMs?: number;
   /** How many users' messages of one page are handed on at once (each user's stay in order). */
   pageConcurrency?: number;
+  /**
+   * First wait when WeCom answers has_more=1 without moving the cursor; doubles (with jitter) up to
+   * `stuckMaxDelayMs` for as long as the cursor stays put. Defaults 1 s and 30 s.
+   */
+  stuckDelayMs?: number;
+  stuckMaxDelayMs?: number;
+  /** Random source for the jitter, in [0, 1). */
+  random?: () => number;
+  /** Waits a back-off step; default a timer that close() cuts short (tests pass one that records the steps). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 const CALLBACK_TOKEN_INVALID = 95007;
@@ -44,10 +54,15 @@ const CALLBACK_TOKEN_INVALID = 95007;
  * rather than skipping one.
  */
 export class SyncLoop {
-  private readonly o: Required<Omit<SyncLoopOptions, 'now' | 'pageConcurrency'>> & {
+  private readonly o: Required<Omit<SyncLoopOptions, 'now' | 'pageConcurrency' | 'sleep'>> & {
     now: () => number;
     pageConcurrency?: number;
+    sleep?: (ms: number) => Promise<void>;
   };
+  /** Wakes a back-off wait early when the loop closes. */
+  private wakeStuckWait: (() => void) | null = null;
+  /** Pages in a row that said has_more without moving the cursor (logged once per such episode). */
+  private stuckPages = 0;
   private running: Promise<void> | null = null;
   private rerun = false;
   private pollTimer: NodeJS.Timeout | null = null;
@@ -61,6 +76,9 @@ export class SyncLoop {
       leaseMs: 5_000,
       tokenMaxAgeMs: 9 * 60_000,
       retryDelayMs: 1_000,
+      stuckDelayMs: 1_000,
+      stuckMaxDelayMs: 30_000,
+      random: Math.random,
       now: Date.now,
       ...options,
     };
@@ -116,6 +134,7 @@ export class SyncLoop {
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.busyTimer) clearTimeout(this.busyTimer);
+    this.wakeStuckWait?.();
     await this.idle();
   }
 
@@ -204,6 +223,7 @@ export class SyncLoop {
         throw err;
       }
       metrics.syncPages.inc();
+      const previousCursor = cursor;
       await dispatchPage(page.msg_list ?? [], (message) => sink(message, { firstPull }), this.o.pageConcurrency ?? 32);
       if (page.next_cursor && page.next_cursor !== cursor) {
         if (!(await lease.commitCursor(page.next_cursor))) {
@@ -212,10 +232,41 @@ export class SyncLoop {
         }
         cursor = page.next_cursor;
       }
+      const moved = Boolean(page.next_cursor) && page.next_cursor !== previousCursor;
       // has_more can be 1 with an empty msg_list: keep going on has_more alone.
+      if (Number(page.has_more) !== 1 || moved) {
+        if (this.stuckPages > 0) logger.info({ pages: this.stuckPages }, 'sync cursor moves again');
+        this.stuckPages = 0;
+      }
       if (Number(page.has_more) !== 1) return 'done';
+      if (!moved) {
+        // "More" without a new cursor would ask for the same page again at once, forever: wait instead.
+        this.stuckPages += 1;
+        metrics.syncCursorStuck.inc();
+        if (this.stuckPages === 1) logger.warn({ cursor: cursor ?? null }, 'WeCom says has_more but the cursor does not move; backing off');
+        await this.stuckWait(this.stuckPages);
+        if (this.closed) return 'done';
+      }
       if (!(await lease.renew(this.o.leaseMs))) return 'stale';
     }
+  }
+
+  /** Bounded, jittered exponential wait (between half and all of the step), cut short by close(). */
+  private stuckWait(round: number): Promise<void> {
+    const step = Math.min(this.o.stuckMaxDelayMs, this.o.stuckDelayMs * 2 ** (round - 1));
+    const ms = step / 2 + (step / 2) * this.o.random();
+    if (this.o.sleep) return this.o.sleep(ms);
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeStuckWait = () => {
+        this.wakeStuckWait = null;
+        done();
+      };
+    });
   }
 
   private async freshToken(lease: SyncLease): Promise<string | undefined> {

@@ -20,7 +20,7 @@ export function createMetrics(_nodeId?: string) {
     registry,
     webhookRequests: new Counter({
       name: 'relay_webhook_requests_total',
-      help: 'WeCom webhook requests by kind (verify, callback) and outcome (ok or an error code)',
+      help: 'WeCom webhook requests by kind (verify, callback) and outcome (ok, replay of an accepted callback, or an error code)',
       labelNames: ['kind', 'outcome'] as const,
       registers: r,
     }),
@@ -114,6 +114,11 @@ export function createMetrics(_nodeId?: string) {
       name: 'relay_binding_attempts_total',
       help: 'Scanned or typed binding tokens by via (scan, typed) and outcome (bound, repeat, stale, unknown_token, guess_limited)',
       labelNames: ['via', 'outcome'] as const,
+      registers: r,
+    }),
+    syncCursorStuck: new Counter({
+      name: 'relay_sync_cursor_stuck_total',
+      help: 'kf/sync_msg pages that said has_more=1 without moving the cursor (the pull backs off instead of spinning)',
       registers: r,
     }),
     queueDropped: new Counter({

@@ -12,6 +12,7 @@ export async function createStateBackend(config: RelayConfig, logger: Logger, me
       redis: config.storage.redis,
       prefix: config.storage.redisKeyPrefix,
       queueMaxAgeMs: config.queue.maxAgeMs,
+      health: config.redisHealth,
       bindings: config.storage.bindings,
       databasePath: config.storage.databasePath,
       logger: logger.child({ component: 'redis' }),

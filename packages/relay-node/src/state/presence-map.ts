@@ -12,9 +12,10 @@ export interface PresenceMap {
   /**
    * Marks a node alive for ttlMs; a node that stops calling this loses its gateways when the ttl runs out.
    * Resolves to whether the node was still marked alive: false on the first beat, after a lapse, or when the
-   * store lost its data (an empty Redis), which is the node's cue to claim its gateways again.
+   * store lost its data (an empty Redis), which is the node's cue to claim its gateways again. `held` names the
+   * gateways the node holds, so a store whose owner records expire can keep them alive for as long as the node is.
    */
-  heartbeat(nodeId: string, ttlMs: number): Promise<boolean>;
+  heartbeat(nodeId: string, ttlMs: number, held?: readonly string[]): Promise<boolean>;
   /** How many gateways a node currently holds, for metrics. */
   countOwnedBy(nodeId: string): Promise<number>;
   close(): Promise<void>;

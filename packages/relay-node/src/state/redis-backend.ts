@@ -16,6 +16,7 @@ import {
   RedisReplyRecordStore,
   RedisSyncCoordinator,
 } from './redis/index.js';
+import { RedisHealthProbe } from './redis/redis-health-probe.js';
 import { openSqliteDatabase, SqliteBindingStore, SqlitePendingBindingStore } from './sqlite/index.js';
 import { instrumentRedisCommands, type RedisCommandMetrics } from '../observability/redis-command-metrics.js';
 
@@ -32,14 +33,24 @@ export interface RedisBackendOptions {
   queueMaxAgeMs?: number;
   /** Where the client's command latency and errors are counted (the node's metrics). */
   metrics?: RedisCommandMetrics;
+  /**
+   * Stall detection (REDIS_COMMAND_TIMEOUT_MS, REDIS_PING_INTERVAL_MS, REDIS_STALE_AFTER_MS,
+   * REDIS_RECONNECT_AFTER_MS); defaults 2 s, 1 s, 3 s, 15 s.
+   */
+  health?: { commandTimeoutMs: number; pingIntervalMs: number; staleAfterMs: number; reconnectAfterMs?: number };
 }
 
 /**
  * Cluster mode: shared state in Redis. The node keeps running while Redis is away (commands fail fast and
- * callers retry); readiness reports false until the connection and the bus subscription are back.
+ * callers retry); readiness reports false until the connection and the bus subscription are back, and while
+ * the server does not answer a PING (a stalled server keeps its sockets open).
  */
 export async function createRedisBackend(o: RedisBackendOptions): Promise<StateBackend> {
+  const health = o.health ?? { commandTimeoutMs: 2_000, pingIntervalMs: 1_000, staleAfterMs: 3_000, reconnectAfterMs: 15_000 };
   const common = {
+    // A server that stops answering (stopped, swapping, stuck on a slow script) keeps the socket open: without a
+    // timeout every command would wait forever and the webhook could not answer WeCom in time.
+    commandTimeout: health.commandTimeoutMs,
     // Fail commands quickly while Redis is away so pulls and deliveries retry on their own schedule
     // instead of piling up behind a queue that flushes all at once on reconnect.
     maxRetriesPerRequest: 2,
@@ -61,6 +72,15 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
   if (o.metrics) instrumentRedisCommands(redis, o.metrics);
   redis.on('error', (err) => o.logger.warn({ err }, 'redis connection error'));
   redis.on('ready', () => o.logger.info({}, 'redis ready'));
+  const probe = new RedisHealthProbe({
+    redis,
+    intervalMs: health.pingIntervalMs,
+    staleAfterMs: health.staleAfterMs,
+    reconnectAfterMs: health.reconnectAfterMs ?? 15_000,
+    connection: 'commands',
+    logger: o.logger,
+  });
+  probe.start();
   const prefix = o.prefix ?? 'wr:';
   const base = { redis, prefix };
   let db: ReturnType<typeof openSqliteDatabase> | null = null;
@@ -76,7 +96,15 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
     bindings = new RedisBindingStore(base);
     pendingBindings = new RedisPendingBindingStore(base);
   }
-  const bus = new RedisNodeBus({ ...base, logger: o.logger });
+  const bus = new RedisNodeBus({
+    ...base,
+    logger: o.logger,
+    health: {
+      pingIntervalMs: health.pingIntervalMs,
+      staleAfterMs: health.staleAfterMs,
+      reconnectAfterMs: health.reconnectAfterMs ?? 15_000,
+    },
+  });
   const stores = {
     bindings,
     pendingBindings,
@@ -97,9 +125,10 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
   return {
     kind: 'redis',
     ...stores,
-    isLive: () => redis.status === 'ready' && bus.isLive(),
+    isLive: () => redis.status === 'ready' && bus.isLive() && probe.isAnswering(),
     close() {
       closing ??= (async () => {
+        probe.stop();
         await Promise.allSettled(Object.values(stores).map((s) => s.close()));
         db?.close();
         redis.disconnect();

@@ -27,8 +27,10 @@ export interface SpawnRelayNodeOptions {
 
 /** A running relay node. */
 export interface RelayNodeHandle {
-  /** http://127.0.0.1:PORT: /webhook, /healthz, /readyz, /metrics. */
+  /** http://127.0.0.1:PORT: /webhook, /healthz, /readyz. */
   httpUrl: string;
+  /** http://127.0.0.1:METRICS_PORT/metrics: Prometheus text (its own port, never the webhook's). */
+  metricsUrl: string;
   /** ws://127.0.0.1:WS_PORT for gateways. */
   wsUrl: string;
   /** WeCom's callback URL for this node. */
@@ -113,21 +115,28 @@ const START_ATTEMPTS = 3;
 export async function spawnRelayNode(env: RelayNodeEnv, options: SpawnRelayNodeOptions = {}): Promise<RelayNodeHandle> {
   const fixedPorts = env.PORT !== undefined || env.WS_PORT !== undefined;
   let lastError: unknown;
-  for (let attempt = 1; attempt <= (fixedPorts ? 1 : START_ATTEMPTS); attempt += 1) {
+  // With fixed ports a retry can still help when the metrics port (picked here) was the one taken.
+  const attempts = fixedPorts && env.METRICS_PORT !== undefined ? 1 : START_ATTEMPTS;
+  for (let attempt = 1; attempt <= attempts; attempt += 1) {
     const ports = fixedPorts ? null : await reserveRelayPorts();
     const dataDir = env.DATABASE_PATH === undefined ? mkdtempSync(join(tmpdir(), 'relay-node-')) : null;
+    // Every node of a test machine would otherwise share the default 9464.
+    const metricsPort = env.METRICS_PORT ?? String(await freePort());
     const full: Record<string, string> = {};
     for (const [key, value] of Object.entries({
       HOST: '127.0.0.1',
       ...env,
       ...(ports ? { PORT: String(ports.port), WS_PORT: String(ports.wsPort) } : {}),
       ...(dataDir ? { DATABASE_PATH: join(dataDir, 'relay.db') } : {}),
+      METRICS_PORT: metricsPort,
     })) {
       if (value !== undefined) full[key] = value;
     }
     const host = full.HOST === '0.0.0.0' || full.HOST === undefined ? '127.0.0.1' : full.HOST;
     const httpUrl = `http://${host}:${full.PORT ?? '8080'}`;
     const wsUrl = `ws://${host}:${full.WS_PORT ?? '8081'}`;
+    const metricsHost = full.METRICS_HOST === undefined || full.METRICS_HOST === '0.0.0.0' ? host : full.METRICS_HOST;
+    const metricsUrl = `http://${metricsHost}:${metricsPort}/metrics`;
     const child = new ManagedProcess({
       name: options.name ?? full.NODE_ID ?? 'relay-node',
       script: options.compiled ? 'packages/relay-node/dist/main.js' : 'packages/relay-node/src/main.ts',
@@ -146,6 +155,7 @@ export async function spawnRelayNode(env: RelayNodeEnv, options: SpawnRelayNodeO
       await waitReady(child, httpUrl, options.readyTimeoutMs ?? 90_000);
       return {
         httpUrl,
+        metricsUrl,
         wsUrl,
         webhookUrl: `${httpUrl}/webhook`,
         pid: child.pid,

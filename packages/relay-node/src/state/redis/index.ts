@@ -19,7 +19,8 @@
  *   P{kf:<open_kfid>}:cursor          hash  {value, fence that wrote it}
  *   P{kf:<open_kfid>}:pending         string '1' while a pull is asked for and not taken
  *   P{kf:<open_kfid>}:token           hash  {value, receivedAt} of the freshest callback Token
- *   P{gw:<gatewayId>}:owner           hash  {node, gen}; gen survives release so generations only grow
+ *   P{gw:<gatewayId>}:owner           hash  {node, gen}; gen survives release so generations only grow; PX = a day
+ *                                     from the last claim, refreshed by the owner's heartbeat while it holds the gateway
  *   P{gw:<gatewayId>}:queue           stream of queued events (field `event` = JSON); ids are delivery ids
  *   P{gw:<gatewayId>}:acked           string last acked stream id (only moves forward)
  *   P{gw:<gatewayId>}:dedup:<key>     string stream id appended under that dedup key (e.g. msgid), PX = dedup ttl;

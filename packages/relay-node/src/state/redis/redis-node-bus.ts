@@ -4,6 +4,10 @@ import type { BusMessage, NodeBus } from '../node-bus.js';
 import { decodeBusMessage, encodeBusMessage } from './bus-message-codec.js';
 import { checkPrefix } from './keyspace.js';
 import type { StateLogger } from './state-logger.js';
+import { RedisHealthProbe } from './redis-health-probe.js';
+
+/** Delay before a subscription confirmation that failed is tried again on the same connection. */
+const CONFIRM_RETRY_MS = 1_000;
 
 /** Construction options for {@link RedisNodeBus}. */
 export interface RedisNodeBusOptions {
@@ -12,6 +16,11 @@ export interface RedisNodeBusOptions {
   /** Key (channel) prefix; default 'wr:'. */
   prefix?: string;
   logger: StateLogger;
+  /**
+   * When set, the subscriber connection is PINGed too: the bus counts as live only while it answers, and a
+   * subscriber silent for `reconnectAfterMs` is reconnected (ioredis subscribes again on the new connection).
+   */
+  health?: { pingIntervalMs: number; staleAfterMs: number; reconnectAfterMs: number };
 }
 
 /**
@@ -24,6 +33,8 @@ export class RedisNodeBus implements NodeBus {
   private readonly prefix: string;
   private readonly logger: StateLogger;
   private subscriber: Redis | null = null;
+  private probe: RedisHealthProbe | null = null;
+  private readonly health: RedisNodeBusOptions['health'];
   private live = false;
   private closed = false;
   // Bumped on every disconnect so a confirmation that raced a later disconnect is ignored.
@@ -33,6 +44,7 @@ export class RedisNodeBus implements NodeBus {
     this.redis = opts.redis;
     this.prefix = checkPrefix(opts.prefix);
     this.logger = opts.logger;
+    this.health = opts.health;
   }
 
   async publish(nodeId: string, message: BusMessage): Promise<boolean> {
@@ -66,16 +78,29 @@ export class RedisNodeBus implements NodeBus {
       throw err;
     }
     if (sub.status === 'ready' && !this.closed) this.live = true;
+    if (this.health && !this.closed) {
+      this.probe = new RedisHealthProbe({
+        redis: sub,
+        intervalMs: this.health.pingIntervalMs,
+        staleAfterMs: this.health.staleAfterMs,
+        reconnectAfterMs: this.health.reconnectAfterMs,
+        connection: 'subscriber',
+        logger: this.logger,
+      });
+      this.probe.start();
+    }
   }
 
   isLive(): boolean {
-    return this.live && !this.closed;
+    return this.live && !this.closed && (this.probe?.isAnswering() ?? true);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.live = false;
+    this.probe?.stop();
+    this.probe = null;
     const sub = this.subscriber;
     this.subscriber = null;
     if (!sub) return;
@@ -99,7 +124,15 @@ export class RedisNodeBus implements NodeBus {
         if (!this.live) this.logger.info({ channel }, 'node bus subscription live');
         this.live = true;
       },
-      (err: unknown) => this.logger.warn({ err, channel }, 'node bus could not confirm its subscription'),
+      (err: unknown) => {
+        this.logger.warn({ err, channel }, 'node bus could not confirm its subscription; trying again');
+        // A command timeout (a server that stalled right after reconnecting) would otherwise leave the bus
+        // unconfirmed, and the node unready, until the next reconnect.
+        const retry = setTimeout(() => {
+          if (epoch === this.connectionEpoch && sub.status === 'ready') this.confirm(sub, channel);
+        }, CONFIRM_RETRY_MS);
+        retry.unref();
+      },
     );
   }
 

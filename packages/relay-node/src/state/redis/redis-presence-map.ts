@@ -10,10 +10,17 @@ export interface RedisPresenceMapOptions {
   redis: Redis;
   /** Key prefix; default 'wr:'. */
   prefix?: string;
+  /**
+   * How long a gateway's owner record outlives its last claim or refresh; default a day. The owner's heartbeat
+   * refreshes the records of the gateways it holds every quarter of this, so only abandoned records expire.
+   */
+  ownerTtlMs?: number;
+  now?: () => number;
 }
 
-// KEYS: the gateway's owner hash {node, gen}; ARGV: node. The generation survives release so that it
-// only ever grows. Returns {gen} or {gen, previousNode, previousGen}.
+// KEYS: the gateway's owner hash {node, gen}; ARGV: node, owner ttl ms. The generation survives release so
+// that it grows for as long as anyone uses the gateway; a record nobody claimed or refreshed for the ttl (a
+// gateway that never came back) expires. Returns {gen} or {gen, previousNode, previousGen}.
 const CLAIM = new LuaScript(
   'presence-claim',
   `
@@ -21,10 +28,26 @@ local prevNode = redis.call('HGET', KEYS[1], 'node')
 local prevGen = redis.call('HGET', KEYS[1], 'gen')
 local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
 redis.call('HSET', KEYS[1], 'node', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 if prevNode then return {gen, prevNode, tonumber(prevGen)} end
 return {gen}
 `,
 );
+
+// KEYS: owner hash; ARGV: node, owner ttl ms. Extends the record only while this node still owns it, so a node
+// that lost a gateway cannot keep the new owner's record alive (nor an abandoned one).
+const REFRESH_OWNER = new LuaScript(
+  'presence-refresh-owner',
+  `
+if redis.call('HGET', KEYS[1], 'node') == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`,
+);
+
+/** Default lifetime of an owner record without a claim or refresh. */
+const OWNER_TTL_MS = 24 * 3600 * 1000;
 
 /** How long a node's owned-gateway set outlives the node's last heartbeat. */
 const OWNED_SET_TTL_MS = 24 * 3600 * 1000;
@@ -60,14 +83,20 @@ return 0
 export class RedisPresenceMap implements PresenceMap {
   private readonly redis: Redis;
   private readonly prefix: string;
+  private readonly ownerTtlMs: number;
+  private readonly now: () => number;
+  /** When this node last refreshed the owner records of the gateways it holds. */
+  private lastOwnerRefresh = Number.NEGATIVE_INFINITY;
 
   constructor(opts: RedisPresenceMapOptions) {
     this.redis = opts.redis;
     this.prefix = checkPrefix(opts.prefix);
+    this.ownerTtlMs = opts.ownerTtlMs ?? OWNER_TTL_MS;
+    this.now = opts.now ?? Date.now;
   }
 
   async claim(gatewayId: string, nodeId: string): Promise<{ generation: number; previous: PresenceEntry | null }> {
-    const reply = await CLAIM.run(this.redis, [this.ownerKey(gatewayId)], [nodeId]);
+    const reply = await CLAIM.run(this.redis, [this.ownerKey(gatewayId)], [nodeId, toPx(this.ownerTtlMs)]);
     const [generation, prevNode, prevGen] = Array.isArray(reply) ? reply : [];
     if (typeof generation !== 'number') {
       throw new RelayError('INTERNAL', 'presence claim script gave an unexpected reply', { reply: String(reply) });
@@ -97,9 +126,25 @@ export class RedisPresenceMap implements PresenceMap {
     return { nodeId: node, generation: Number(gen) };
   }
 
-  async heartbeat(nodeId: string, ttlMs: number): Promise<boolean> {
+  async heartbeat(nodeId: string, ttlMs: number, held?: readonly string[]): Promise<boolean> {
     const keys = [this.aliveKey(nodeId), this.ownedKey(nodeId)];
-    return (await HEARTBEAT.run(this.redis, keys, [toPx(ttlMs), OWNED_SET_TTL_MS])) === 1;
+    const remembered = (await HEARTBEAT.run(this.redis, keys, [toPx(ttlMs), OWNED_SET_TTL_MS])) === 1;
+    // A refresh that fails is tried again at the next beat; the alive key above is what this beat is for.
+    if (held) await this.refreshOwners(nodeId, held).catch(() => undefined);
+    return remembered;
+  }
+
+  /**
+   * Extends the owner records of the gateways this node holds, a quarter of their lifetime at a time (one
+   * command per gateway, so not on every beat). A failed refresh is tried again at the next beat.
+   */
+  private async refreshOwners(nodeId: string, held: readonly string[]): Promise<void> {
+    const now = this.now();
+    if (now - this.lastOwnerRefresh < this.ownerTtlMs / 4) return;
+    const ttl = toPx(this.ownerTtlMs);
+    // Owner records sit in different slots: one single-key script each, pipelined together.
+    await Promise.all(held.map((gatewayId) => REFRESH_OWNER.run(this.redis, [this.ownerKey(gatewayId)], [nodeId, ttl])));
+    this.lastOwnerRefresh = now;
   }
 
   async countOwnedBy(nodeId: string): Promise<number> {

@@ -1,0 +1,82 @@
+import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { RelayError } from '../errors/relay-error.js';
+import { DEFAULT_HTTP_LIMITS, limitedServerOptions, type HttpLimits } from './http-server.js';
+import { sendError, sendText } from './respond.js';
+
+/** Options for {@link MetricsServer}. */
+export interface MetricsServerOptions {
+  host: string;
+  port: number;
+  registry: Registry;
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  token?: string | undefined;
+  logger: Logger;
+  limits?: HttpLimits;
+}
+
+/**
+ * Prometheus /metrics on a port of its own, so the port WeCom reaches from the internet does not publish the
+ * node's traffic figures. Meant for the private network only; the optional bearer token is a second lock.
+ */
+export class MetricsServer {
+  private readonly server: Server;
+  private closing: Promise<void> | null = null;
+
+  constructor(private readonly o: MetricsServerOptions) {
+    const limits = o.limits ?? DEFAULT_HTTP_LIMITS;
+    this.server = createServer(limitedServerOptions(limits), (req, res) => {
+      this.route(req, res).catch((err: unknown) => {
+        o.logger.error({ err }, 'metrics handler failed');
+        sendError(res, new RelayError('INTERNAL'));
+      });
+    });
+    this.server.maxConnections = Math.min(64, limits.maxConnections);
+  }
+
+  /** Starts listening. */
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.o.port, this.o.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** The bound port (useful when configured as 0). */
+  port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Stops listening and closes idle connections. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+    });
+    return this.closing;
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/metrics') return sendText(res, 404, 'not found\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'method not allowed\n');
+    if (this.o.token && !bearerMatches(req.headers.authorization, this.o.token)) {
+      return sendError(res, new RelayError('METRICS_UNAUTHORIZED'));
+    }
+    return sendText(res, 200, await this.o.registry.metrics(), this.o.registry.contentType);
+  }
+}
+
+/** Constant-time comparison of the presented bearer token (hashed first, so lengths do not leak either). */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const match = /^Bearer (.+)$/i.exec(header ?? '');
+  if (!match) return false;
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(match[1]!.trim()), digest(token));
+}
