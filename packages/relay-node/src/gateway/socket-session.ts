@@ -4,8 +4,10 @@ import { encodeGatewayEvent, type DeliveryMode, type Dialect, type GatewayEvent,
 import { ERROR_CATALOG } from '../errors/error-catalog.js';
 import { RelayError } from '../errors/relay-error.js';
 import { clampCloseReason } from './frame-peek.js';
-import type { GatewayObserver, GatewaySession } from './gateway-types.js';
+import type { GatewaySession } from './gateway-types.js';
+import type { SafeObserver } from './safe-observer.js';
 import { GatewaySessionClosedError } from './session-closed-error.js';
+import type { SendBudget } from './send-budget.js';
 
 /** Starts a close handshake unless one is already under way; never throws. */
 export function closeSocket(ws: WebSocket, code: number, reason: string): void {
@@ -24,11 +26,22 @@ export class EventWriter {
     private readonly ws: WebSocket,
     private readonly maxBufferedBytes: number,
     private readonly logger: Logger,
-    private readonly observer: GatewayObserver,
+    private readonly observer: SafeObserver,
+    private readonly budget: SendBudget,
+    private readonly owner: string,
   ) {}
 
-  /** Encodes in the dialect and writes; resolves once the bytes are handed to the socket. */
+  /**
+   * Encodes in the dialect and writes; resolves once the bytes are handed to the socket. While the node's send
+   * budget pauses this gateway the frame waits (rejecting if the socket closes meanwhile); otherwise it is
+   * written synchronously, so frames written one after another keep their order on the wire.
+   */
   write(dialect: Dialect, event: GatewayEvent): Promise<void> {
+    if (this.budget.canWrite(this.owner)) return this.writeNow(dialect, event);
+    return this.budget.whenWritable(this.owner).then(() => this.writeNow(dialect, event));
+  }
+
+  private writeNow(dialect: Dialect, event: GatewayEvent): Promise<void> {
     if (this.ws.readyState !== WebSocket.OPEN) return Promise.reject(new GatewaySessionClosedError());
     let text: string;
     try {
@@ -36,15 +49,20 @@ export class EventWriter {
     } catch (err) {
       return Promise.reject(new RelayError('INTERNAL', `event ${event.type} could not be encoded`, {}, { cause: err }));
     }
+    const bytes = Buffer.byteLength(text);
     const buffered = this.ws.bufferedAmount;
     // An empty buffer always takes one frame, so a single large media frame is never refused outright.
-    if (buffered > 0 && buffered + Buffer.byteLength(text) > this.maxBufferedBytes) {
+    if (buffered > 0 && buffered + bytes > this.maxBufferedBytes) {
       this.logger.warn({ bufferedBytes: buffered, eventType: event.type }, 'gateway is not reading; closing its socket');
+      this.observer.slowClosed('buffer_full');
       closeSocket(this.ws, ERROR_CATALOG.SEND_BUFFER_FULL.closeCode, ERROR_CATALOG.SEND_BUFFER_FULL.message);
       return Promise.reject(new RelayError('SEND_BUFFER_FULL'));
     }
+    // Counted until ws hands the bytes to the kernel (or fails), which is when its copy is freed.
+    const charge = this.budget.isRegistered(this.owner) ? this.budget.chargeSocket(this.owner, bytes) : undefined;
     return new Promise((resolve, reject) => {
       this.ws.send(text, (err) => {
+        charge?.release();
         if (err) {
           reject(new GatewaySessionClosedError('gateway socket closed before the event was written', { cause: err }));
           return;
