@@ -204,7 +204,8 @@ export class SendBudget {
     const now = this.now();
     const share = this.share();
     for (const owner of this.owners.values()) {
-      const over = owner.socketBytes > 0 && owner.socketBytes + owner.mediaBytes > share;
+      // At or past its share the gateway is paused (see canWrite), so that is where the grace period starts.
+      const over = owner.socketBytes > 0 && owner.socketBytes + owner.mediaBytes >= share;
       if (!over || owner.stuck) {
         owner.overSince = undefined;
         continue;

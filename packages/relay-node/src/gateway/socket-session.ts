@@ -22,6 +22,10 @@ export function closeSocket(ws: WebSocket, code: number, reason: string): void {
 
 /** Writes encoded events to one socket, refusing to queue more than the buffer cap for a peer that stopped reading. */
 export class EventWriter {
+  /** Frames waiting for the budget to admit them, and the settling of the last one's admission. */
+  private waiting = 0;
+  private turn: Promise<void> = Promise.resolve();
+
   constructor(
     private readonly ws: WebSocket,
     private readonly maxBufferedBytes: number,
@@ -37,8 +41,28 @@ export class EventWriter {
    * written synchronously, so frames written one after another keep their order on the wire.
    */
   write(dialect: Dialect, event: GatewayEvent): Promise<void> {
-    if (this.budget.canWrite(this.owner)) return this.writeNow(dialect, event);
-    return this.budget.whenWritable(this.owner).then(() => this.writeNow(dialect, event));
+    if (this.waiting === 0 && this.budget.canWrite(this.owner)) return this.writeNow(dialect, event);
+    // One frame at a time past the budget: each is admitted only after the one before it has been counted, and
+    // later writes queue behind, so order holds and a burst of writes cannot all slip through one wake-up.
+    this.waiting += 1;
+    const previous = this.turn;
+    let done: () => void = () => {};
+    this.turn = new Promise((resolve) => (done = resolve));
+    return previous
+      .then(() => this.budget.whenWritable(this.owner))
+      .then(
+        () => {
+          this.waiting -= 1;
+          const written = this.writeNow(dialect, event);
+          done();
+          return written;
+        },
+        (err: unknown) => {
+          this.waiting -= 1;
+          done();
+          throw err;
+        },
+      );
   }
 
   private writeNow(dialect: Dialect, event: GatewayEvent): Promise<void> {
