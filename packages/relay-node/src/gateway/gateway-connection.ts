@@ -91,11 +91,11 @@ export class GatewayConnection {
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
     this.log = init.logger.child({ sessionId: this.sessionId, remoteAddress: init.remoteAddress });
     this.writer = new EventWriter(this.ws, init.limits.maxBufferedBytes, this.log, init.observer, init.budget, this.sessionId);
-    this.preAuth = new PreAuthGuard(init.socket, init.pendingBytes, init.limits.maxHelloBytes, (reason, fatal) =>
+    this.preAuth = new PreAuthGuard(init.socket, init.pendingBytes, init.limits.maxHelloBytes, (reason, fatal, bytes) =>
       this.safely('overrun', () => {
         // While the hello is decided, more than a hello's worth of bytes just waits in the kernel.
         if (!fatal) this.ws.pause();
-        else this.onOverrun(reason === 'hello_too_large' ? 'hello_too_large' : 'node_byte_limit');
+        else this.onOverrun(reason === 'hello_too_large' ? 'hello_too_large' : 'node_byte_limit', bytes);
       }),
     );
     this.preAuth.start();
@@ -151,11 +151,11 @@ export class GatewayConnection {
   }
 
   /** Sent more before hello than a hello can be: the guard destroys the socket, this marks it refused. */
-  private onOverrun(reason: RefusalReason): void {
+  private onOverrun(reason: RefusalReason, bytes: number): void {
     this.phase = 'refused';
     this.refusedEarly = true;
     this.clearHelloTimer();
-    this.init.onRefused(reason, { bytes: this.preAuth.counted, maxHelloBytes: this.init.limits.maxHelloBytes });
+    this.init.onRefused(reason, { bytes, maxHelloBytes: this.init.limits.maxHelloBytes });
   }
 
   /** Ends a socket that never authenticated: close code sent, then gone at once (no handshake to wait for). */

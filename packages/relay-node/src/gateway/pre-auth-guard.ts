@@ -49,7 +49,7 @@ export class PreAuthGuard {
     private readonly socket: Duplex,
     private readonly pool: PendingBytePool,
     private readonly maxBytes: number,
-    private readonly onOverrun: (reason: PreAuthOverrun, fatal: boolean) => void,
+    private readonly onOverrun: (reason: PreAuthOverrun, fatal: boolean, bytes: number) => void,
   ) {
     this.onData = this.onData.bind(this);
   }
@@ -98,9 +98,10 @@ export class PreAuthGuard {
       return;
     }
     const fatal = this.mode === 'destroy';
+    const bytes = this.bytes + length;
     this.stop();
     // The owner marks the socket refused (or pauses it) first, so a frame completed by this very chunk is ignored.
-    this.onOverrun(reason, fatal);
+    this.onOverrun(reason, fatal, bytes);
     if (fatal) this.socket.destroy();
   }
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestClient, cleanup, startServer, until } from './gateway-harness.js';
-import { RawSocket } from './raw-socket.js';
+import { RawWebSocket as RawSocket } from '@wecom-relay/testkit';
 
 const raws: RawSocket[] = [];
 afterEach(async () => {

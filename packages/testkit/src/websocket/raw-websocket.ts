@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net';
  * and stall, never answer a close frame, never read. Client frames are masked with a zero key (allowed by the
  * protocol), so payload bytes go out as given.
  */
-export class RawSocket {
+export class RawWebSocket {
   /** Bytes received after the upgrade response. */
   received = Buffer.alloc(0);
   /** Resolves when the server ended or destroyed the connection (the client never closes first). */
@@ -20,9 +20,9 @@ export class RawSocket {
   }
 
   /** Opens a TCP connection and completes the upgrade; extra headers (X-Forwarded-For) are sent as given. */
-  static async open(port: number, headers: Record<string, string> = {}): Promise<RawSocket> {
+  static async open(port: number, headers: Record<string, string> = {}): Promise<RawWebSocket> {
     const socket = connect({ host: '127.0.0.1', port });
-    const raw = new RawSocket(socket);
+    const raw = new RawWebSocket(socket);
     const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
     socket.write(
       `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
@@ -69,7 +69,7 @@ export class RawSocket {
   /** Writes a whole text frame. */
   sendText(text: string): void {
     const payload = Buffer.from(text);
-    this.socket.write(Buffer.concat([RawSocket.frameHeader(payload.length), payload]));
+    this.socket.write(Buffer.concat([RawWebSocket.frameHeader(payload.length), payload]));
   }
 
   /** The close code of the first close frame the server sent, if any (server frames are unmasked). */
