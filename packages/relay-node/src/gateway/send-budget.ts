@@ -75,11 +75,12 @@ export class SendBudget {
     return this.o.totalBytes;
   }
 
-  /** Each busy gateway's share: the budget split evenly between gateways that currently hold bytes. */
+  /** Each busy gateway's share: the budget split evenly between gateways that hold bytes or wait for some. */
   share(): number {
-    let busy = 0;
-    for (const owner of this.owners.values()) if (owner.socketBytes + owner.mediaBytes > 0) busy += 1;
-    return this.o.totalBytes / Math.max(1, busy);
+    const busy = new Set<string>();
+    for (const [id, owner] of this.owners) if (owner.socketBytes + owner.mediaBytes > 0) busy.add(id);
+    for (const waiter of this.waiters) busy.add(waiter.ownerId);
+    return this.o.totalBytes / Math.max(1, busy.size);
   }
 
   /** Starts accounting for a gateway socket. */
@@ -199,13 +200,17 @@ export class SendBudget {
     }
   }
 
-  /** Finds gateways over their share whose buffers have not moved for the grace period. */
+  /**
+   * Finds gateways whose socket buffers have not moved for the grace period while they are at or past their share
+   * (they are paused then, see canWrite) or while others wait for the budget: memory held by a gateway that does
+   * not read must not keep the gateways that do from being served.
+   */
   check(): void {
     const now = this.now();
     const share = this.share();
+    const contended = this.waiters.length > 0;
     for (const owner of this.owners.values()) {
-      // At or past its share the gateway is paused (see canWrite), so that is where the grace period starts.
-      const over = owner.socketBytes > 0 && owner.socketBytes + owner.mediaBytes >= share;
+      const over = owner.socketBytes > 0 && (contended || owner.socketBytes + owner.mediaBytes >= share);
       if (!over || owner.stuck) {
         owner.overSince = undefined;
         continue;
