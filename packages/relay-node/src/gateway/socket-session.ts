@@ -67,13 +67,13 @@ export class EventWriter {
 
   private writeNow(dialect: Dialect, event: GatewayEvent): Promise<void> {
     if (this.ws.readyState !== WebSocket.OPEN) return Promise.reject(new GatewaySessionClosedError());
-    let text: string;
+    let data: Buffer;
     try {
-      text = encodeGatewayEvent(dialect, event);
+      data = encodeToBuffer(dialect, event);
     } catch (err) {
       return Promise.reject(new RelayError('INTERNAL', `event ${event.type} could not be encoded`, {}, { cause: err }));
     }
-    const bytes = Buffer.byteLength(text);
+    const bytes = data.length;
     const buffered = this.ws.bufferedAmount;
     // An empty buffer always takes one frame, so a single large media frame is never refused outright.
     if (buffered > 0 && buffered + bytes > this.maxBufferedBytes) {
@@ -85,7 +85,7 @@ export class EventWriter {
     // Counted until ws hands the bytes to the kernel (or fails), which is when its copy is freed.
     const charge = this.budget.isRegistered(this.owner) ? this.budget.chargeSocket(this.owner, bytes) : undefined;
     return new Promise((resolve, reject) => {
-      this.ws.send(text, (err) => {
+      this.ws.send(data, { binary: false }, (err) => {
         charge?.release();
         if (err) {
           reject(new GatewaySessionClosedError('gateway socket closed before the event was written', { cause: err }));
@@ -96,6 +96,14 @@ export class EventWriter {
       });
     });
   }
+}
+
+/**
+ * The frame as the bytes ws writes as they are (no copy of its own). The JSON string lives only in here, so a frame
+ * waiting in a slow socket's buffer holds one copy, the one the send budget counts, not two.
+ */
+function encodeToBuffer(dialect: Dialect, event: GatewayEvent): Buffer {
+  return Buffer.from(encodeGatewayEvent(dialect, event), 'utf8');
 }
 
 /** The facts a session is opened with. */
