@@ -9,7 +9,7 @@ import { closedForNotReading } from './support/slow-gateway-logs.js';
 
 const MiB = 1024 * 1024;
 const BUDGET = 32 * MiB;
-const GC_ALLOWANCE = 128 * MiB;
+const GC_ALLOWANCE = 96 * MiB;
 const GATEWAYS = 12;
 const IMAGES_EACH = 6;
 const stack = useRelayStack({
@@ -76,8 +76,8 @@ describe('slow gateways with media', () => {
     expect(codes.filter((c) => c === 4009).length).toBeGreaterThanOrEqual(GATEWAYS / 2);
     expect(overShare).toBeGreaterThanOrEqual(1);
     // The budget bounds what the node holds; the allowance is for garbage not yet collected: every image that
-    // reached a socket (most of them go straight into the kernel's buffers of a paused loopback peer) left ~5
-    // transient copies behind (download chunks, joined bytes, base64, JSON text, ws buffer).
+    // reached a socket (most go straight into the kernel buffers of a paused loopback peer) left transient copies
+    // behind (download chunks, joined bytes, base64, JSON text). Unbounded code measured +144 MiB here.
     expect(peak - baseline).toBeLessThanOrEqual(BUDGET + GC_ALLOWANCE);
 
     // Back, reading (closed ones reconnect, open ones just read on): every image arrives, whole.
