@@ -80,6 +80,7 @@ async function main(): Promise<void> {
           SYNC_POLL_INTERVAL_MS: '600000',
           // Every benchmark gateway connects from this one host.
           MAX_PENDING_SOCKETS_PER_ADDRESS: '100000',
+          MAX_PENDING_SOCKETS: '100000',
         }),
         // The production build, as deployed (`pnpm bench` builds it first).
         { name: `bench-${i}`, compiled: true },

@@ -210,6 +210,16 @@ export class GatewayClient {
     this.requireSocket().send(data, { binary: typeof data !== 'string' });
   }
 
+  /** Stops reading the socket, like a gateway whose host stalled (tests of slow gateways); frames pile up at the relay. */
+  pauseReading(): void {
+    this.requireSocket().pause();
+  }
+
+  /** Reads the socket again after pauseReading(). */
+  resumeReading(): void {
+    this.socket?.resume();
+  }
+
   /** The first received frame (from `fromIndex` on) matching the predicate, waiting for it if needed. */
   waitFor(
     predicate: (frame: WireFrame) => boolean,

@@ -13,6 +13,7 @@ import { SyncLoop } from './inbound/sync-loop.js';
 import { RelayGatewayApp } from './app/relay-gateway-app.js';
 import { createGatewayAuthenticator } from './app/gateway-authenticator.js';
 import { GatewayServer } from './gateway/gateway-server.js';
+import { SendBudget } from './gateway/send-budget.js';
 import { RelayHttpServer } from './http/http-server.js';
 import { MetricsServer } from './http/metrics-server.js';
 import { createWebhookHandler } from './http/webhook-handler.js';
@@ -55,7 +56,10 @@ export class RelayNode {
     // One bound for every media transfer (inbound downloads, reply uploads), so a burst of large images cannot
     // hold more than a few buffers at once.
     const transfers = new Semaphore(config.limits.mediaConcurrency);
-    const media = new MediaInliner({ source: wecom.media, maxBytes: config.limits.mediaMaxBytes, transfers, logger });
+    // One budget for what slow gateways make the node hold: frames in their sockets and media fetched for them.
+    const sendBudget = new SendBudget({ totalBytes: config.gateway.sendBudgetBytes, graceMs: config.gateway.slowGatewayGraceMs });
+    metrics.observeSendBudget(() => sendBudget.usedBytes);
+    const media = new MediaInliner({ source: wecom.media, maxBytes: config.limits.mediaMaxBytes, transfers, logger, budget: sendBudget });
     this.delivery = new DeliveryService({
       nodeId: config.nodeId,
       queue: backend.queue,
@@ -131,12 +135,18 @@ export class RelayNode {
       pongTimeoutMs: config.gateway.pongTimeoutMs,
       maxPendingSocketsPerAddress: config.gateway.maxPendingSocketsPerAddress,
       trustedProxies: config.gateway.trustedProxies,
+      maxPendingSockets: config.gateway.maxPendingSockets,
+      maxHelloBytes: config.gateway.maxHelloBytes,
+      maxPendingBytes: config.gateway.maxPendingBytes,
+      sendBudget,
       observer: {
         connected: () => undefined, // the delivery service keeps the gauge, counting only attached gateways
         frameError: (code) => metrics.frameErrors.inc({ code }),
         framesIn: (type) => metrics.gatewayFrames.inc({ direction: 'in', type }),
         framesOut: (type) => metrics.gatewayFrames.inc({ direction: 'out', type }),
         closed: (code) => metrics.gatewayCloses.inc({ code: closeCodeLabel(code) }),
+        socketRefused: (reason) => metrics.socketsRefused.inc({ reason }),
+        slowClosed: (reason) => metrics.slowGatewaysClosed.inc({ reason }),
       },
     });
     this.metricsServer = new MetricsServer({

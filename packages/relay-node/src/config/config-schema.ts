@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { compileProxyTrust } from '../gateway/client-address.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
@@ -74,10 +75,20 @@ export const envSchema = z.object({
   QUEUE_MAX_AGE_MS: ms.default(3 * 24 * 3600 * 1000),
   QUEUE_MAX_ITEMS: ms.default(1_000),
   MAX_PENDING_SOCKETS_PER_ADDRESS: ms.default(64),
-  /** Load balancers whose X-Forwarded-For is trusted (comma-separated IPs), so per-client limits see clients. */
+  /**
+   * Load balancers whose X-Forwarded-For is trusted, so per-client limits see clients: comma-separated addresses,
+   * CIDR ranges, or `loopback` / `linklocal` / `uniquelocal`.
+   */
   TRUSTED_PROXIES: z
     .string()
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .superRefine((entries, ctx) => {
+      try {
+        compileProxyTrust(entries);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `must be IP addresses or CIDR ranges (${(err as Error).message})` });
+      }
+    })
     .default([]),
   DRAIN_SPREAD_MS: z.coerce.number().int().min(0).default(5_000),
   /** Per-gateway token bucket on replies: sustained replies per second, and how many may go at once. */
@@ -116,6 +127,16 @@ export const envSchema = z.object({
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Refused requests are logged at most once per source address and reason within this interval. */
   REFUSAL_LOG_INTERVAL_MS: ms.default(60_000),
+  /** Unauthenticated sockets on the whole node. */
+  MAX_PENDING_SOCKETS: ms.default(1_024),
+  /** Bytes a socket may send before its hello is read (a hello is a few hundred bytes). */
+  MAX_HELLO_BYTES: z.coerce.number().int().min(1_024).default(8 * 1024),
+  /** Bytes all unauthenticated sockets together may have sent before their hellos are read. */
+  MAX_PENDING_BYTES: ms.default(4 * 1024 * 1024),
+  /** Node-wide bytes held for gateways: frames waiting in their sockets and media in flight. */
+  SEND_BUDGET_BYTES: ms.default(128 * 1024 * 1024),
+  /** A gateway over its share of the send budget whose socket does not drain for this long is closed 4009. */
+  SLOW_GATEWAY_GRACE_MS: ms.default(10_000),
 }).refine((env) => !isWeakSecret(env.RELAY_AUTH_SECRET) || env.RELAY_LEGACY_SHARED_SECRET_AUTH === true, {
   path: ['RELAY_AUTH_SECRET'],
   message:

@@ -43,6 +43,11 @@ export interface RelayConfig {
     readonly pongTimeoutMs: number;
     readonly maxPendingSocketsPerAddress: number;
     readonly trustedProxies: readonly string[];
+    readonly maxPendingSockets: number;
+    readonly maxHelloBytes: number;
+    readonly maxPendingBytes: number;
+    readonly sendBudgetBytes: number;
+    readonly slowGatewayGraceMs: number;
   };
   readonly limits: { readonly maxWebhookBytes: number; readonly mediaMaxBytes: number; readonly mediaConcurrency: number };
   readonly sync: { readonly pollIntervalMs: number; readonly firstPullMaxAgeMs: number };
@@ -105,6 +110,11 @@ export function toRelayConfig(env: Env): RelayConfig {
       pongTimeoutMs: env.PONG_TIMEOUT_MS,
       maxPendingSocketsPerAddress: env.MAX_PENDING_SOCKETS_PER_ADDRESS,
       trustedProxies: env.TRUSTED_PROXIES,
+      maxPendingSockets: env.MAX_PENDING_SOCKETS,
+      maxHelloBytes: env.MAX_HELLO_BYTES,
+      maxPendingBytes: env.MAX_PENDING_BYTES,
+      sendBudgetBytes: env.SEND_BUDGET_BYTES,
+      slowGatewayGraceMs: env.SLOW_GATEWAY_GRACE_MS,
     },
     limits: {
       maxWebhookBytes: env.MAX_WEBHOOK_BYTES,

@@ -6,7 +6,7 @@ import type { BusMessage, NodeBus } from '../state/node-bus.js';
 import type { RelayMetrics } from '../observability/metrics.js';
 import { ERROR_CATALOG } from '../errors/error-catalog.js';
 import type { DeliverySession } from './delivery-session.js';
-import { TransientMediaError, type MediaInliner } from './media-inliner.js';
+import { TransientMediaError, type MediaCharge, type MediaInliner } from './media-inliner.js';
 
 /** Options for {@link DeliveryService}; timings default to what a production cluster wants. */
 export interface DeliveryServiceOptions {
@@ -290,9 +290,14 @@ export class DeliveryService {
       (event.type === 'binding_resolved' && entry.replayed.delete(event.externalUserId)) ||
       (event.type === 'send_failed' && !entry.session.features.includes('send_failed'));
     if (!skip) {
-      const frame = await this.toFrame(event);
+      const { frame, charge } = await this.toFrame(event, entry.session.sessionId);
       if (ackMode) frame.deliveryId = item.id;
-      await entry.session.send(frame);
+      try {
+        // Rejects (and the item stays queued) when the socket closes, e.g. with 4009 for not reading.
+        await entry.session.send(frame);
+      } finally {
+        charge?.release();
+      }
       const route = remoteSentAt === undefined ? 'local' : 'remote';
       this.o.metrics.deliveries.inc({ route });
       this.o.metrics.deliveryLatency.observe({ route }, Math.max(0, this.now() - item.enqueuedAt) / 1000);
@@ -309,12 +314,16 @@ export class DeliveryService {
     }
   }
 
-  private async toFrame(event: QueuedEvent): Promise<GatewayEvent & { deliveryId?: string }> {
-    if (event.type !== 'inbound') return { ...event };
+  private async toFrame(
+    event: QueuedEvent,
+    owner: string,
+  ): Promise<{ frame: GatewayEvent & { deliveryId?: string }; charge?: MediaCharge | undefined }> {
+    if (event.type !== 'inbound') return { frame: { ...event } };
     const { mediaId, ...rest } = event;
-    if (!mediaId) return { ...rest };
-    const media = await this.o.media.fetch(mediaId);
-    return 'error' in media ? { ...rest, mediaError: media.error } : { ...rest, mediaData: media.base64, mediaMime: media.mime };
+    if (!mediaId) return { frame: { ...rest } };
+    const media = await this.o.media.fetch(mediaId, owner);
+    if ('error' in media) return { frame: { ...rest, mediaError: media.error } };
+    return { frame: { ...rest, mediaData: media.base64, mediaMime: media.mime }, charge: media.charge };
   }
 
   private maybeTrim(gatewayId: string): void {

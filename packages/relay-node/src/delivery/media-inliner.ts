@@ -7,6 +7,26 @@ export interface MediaSource {
   download(mediaId: string, options: { maxBytes: number }): Promise<{ data: Buffer; mime: string }>;
 }
 
+/** Bytes held against the node's send budget until released. */
+export interface MediaCharge {
+  resize(bytes: number): void;
+  release(): void;
+}
+
+/** The node-wide byte budget media in flight is counted in (the gateway layer's SendBudget). */
+export interface MediaBudget {
+  /** Waits until the bytes fit, then counts them for the gateway socket `owner`; rejects if that socket closes. */
+  reserveMedia(owner: string, bytes: number): Promise<MediaCharge>;
+}
+
+/**
+ * What one media file costs while it is delivered: the downloaded bytes, their base64 string, and the encoded
+ * frame that carries it (until the socket has written it).
+ */
+export function mediaFootprint(rawBytes: number): number {
+  return rawBytes + 2 * 4 * Math.ceil(rawBytes / 3);
+}
+
 /** Thrown when a download failed for a reason that may pass (WeCom busy, network): retry later, deliver nothing yet. */
 export class TransientMediaError extends Error {
   readonly code = 'WECOM_MEDIA_FAILED';
@@ -17,14 +37,23 @@ export class TransientMediaError extends Error {
  * images cannot exhaust the heap. Media that cannot ever be fetched (expired, too large) yields null.
  */
 export class MediaInliner {
-  constructor(private readonly o: { source: MediaSource; maxBytes: number; transfers: Semaphore; logger: Logger }) {}
+  constructor(
+    private readonly o: { source: MediaSource; maxBytes: number; transfers: Semaphore; logger: Logger; budget?: MediaBudget },
+  ) {}
 
-  /** The media as base64 and its Content-Type, or why it can never be inlined. */
-  async fetch(mediaId: string): Promise<{ base64: string; mime: string } | { error: MediaError }> {
+  /**
+   * The media as base64 and its Content-Type, or why it can never be inlined. With `owner` (the gateway socket it
+   * is for) and a budget, the file's footprint is counted from before the download (at the size limit, then at its
+   * real size) until the caller releases `charge`, once the frame is written or abandoned.
+   */
+  async fetch(mediaId: string, owner?: string): Promise<{ base64: string; mime: string; charge?: MediaCharge } | { error: MediaError }> {
+    const charge = owner !== undefined && this.o.budget ? await this.o.budget.reserveMedia(owner, mediaFootprint(this.o.maxBytes)) : undefined;
     try {
       const { data, mime } = await this.o.transfers.run(() => this.o.source.download(mediaId, { maxBytes: this.o.maxBytes }));
-      return { base64: data.toString('base64'), mime };
+      charge?.resize(mediaFootprint(data.length));
+      return charge ? { base64: data.toString('base64'), mime, charge } : { base64: data.toString('base64'), mime };
     } catch (err) {
+      charge?.release();
       const code = (err as { code?: unknown }).code;
       if (code === 'WECOM_UNAVAILABLE') throw new TransientMediaError('media download failed; will retry', { cause: err });
       this.o.logger.warn({ err, mediaId }, 'media cannot be downloaded; delivering the message without it');

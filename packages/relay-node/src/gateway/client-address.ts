@@ -1,25 +1,45 @@
 import type { IncomingMessage } from 'node:http';
+import proxyAddr from 'proxy-addr';
+import ipaddr from 'ipaddr.js';
 
-/** Normalizes IPv4-mapped IPv6 (`::ffff:10.0.0.1`) so one client has one spelling. */
-function normalize(address: string): string {
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
+/** Decides whether a hop (the TCP peer or an X-Forwarded-For entry) is one of our load balancers. */
+export type ProxyTrust = (address: string, hop: number) => boolean;
+
+/**
+ * Compiles TRUSTED_PROXIES entries: single addresses, CIDR ranges (`10.0.0.0/8`, `fd00::/8`) or the names
+ * `loopback`, `linklocal`, `uniquelocal`. Throws a TypeError naming the first entry that is none of these.
+ */
+export function compileProxyTrust(entries: readonly string[]): ProxyTrust {
+  return proxyAddr.compile([...entries]);
 }
+
+/** Trusts nobody: the TCP peer is the client. */
+export const TRUST_NO_PROXY: ProxyTrust = () => false;
 
 /**
  * The address a socket's limits are counted against. Behind a load balancer every socket comes from the
  * balancer, so when the peer is a trusted proxy the client is the right-most X-Forwarded-For hop that is not
  * itself a trusted proxy; anything left of that could be forged by the client.
  */
-export function clientAddress(req: IncomingMessage, trustedProxies: ReadonlySet<string>): string {
-  const peer = normalize(req.socket.remoteAddress ?? 'unknown');
-  if (!trustedProxies.has(peer)) return peer;
-  const header = req.headers['x-forwarded-for'];
-  const hops = (Array.isArray(header) ? header.join(',') : (header ?? ''))
-    .split(',')
-    .map((h) => normalize(h.trim()))
-    .filter(Boolean);
-  for (let i = hops.length - 1; i >= 0; i--) {
-    if (!trustedProxies.has(hops[i]!)) return hops[i]!;
-  }
-  return peer;
+export function clientAddress(req: IncomingMessage, trust: ProxyTrust): string {
+  if (req.socket.remoteAddress === undefined) return 'unknown';
+  return normalizeAddress(proxyAddr(req, trust));
+}
+
+/** Normalizes IPv4-mapped IPv6 (`::ffff:10.0.0.1`) so one client has one spelling. */
+export function normalizeAddress(address: string): string {
+  if (!ipaddr.isValid(address)) return address;
+  return ipaddr.process(address).toString();
+}
+
+/**
+ * The key per-source limits count under: an IPv4 address as it is, an IPv6 address by its /64, because one
+ * customer line (and so one attacker) is routinely handed a whole /64 and can pick any address in it.
+ */
+export function sourceKey(address: string): string {
+  if (!ipaddr.isValid(address)) return address;
+  const ip = ipaddr.process(address);
+  if (ip.kind() === 'ipv4') return ip.toString();
+  const parts = (ip as ipaddr.IPv6).parts;
+  return `${new ipaddr.IPv6([...parts.slice(0, 4), 0, 0, 0, 0]).toString()}/64`;
 }

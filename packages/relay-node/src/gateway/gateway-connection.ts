@@ -1,11 +1,17 @@
 import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
 import type { Logger } from 'pino';
 import { decodeGatewayFrame, type Dialect, type ErrorEvent, type GatewayEvent, type HelloCommand } from '@wecom-relay/shared';
 import { ERROR_CATALOG, type ErrorCode } from '../errors/error-catalog.js';
 import { isRelayError } from '../errors/relay-error.js';
 import { peekFrame, rawDataToBuffer } from './frame-peek.js';
-import type { GatewayApp, GatewayObserver, SessionCommand } from './gateway-types.js';
+import type { GatewayApp, SessionCommand } from './gateway-types.js';
+import { PreAuthGuard, type PendingBytePool } from './pre-auth-guard.js';
+import type { RefusalReason } from './refusal-log.js';
+import type { SafeObserver } from './safe-observer.js';
+import type { SendBudget } from './send-budget.js';
+import { dropSocket } from './socket-drop.js';
 import { SerialTaskQueue } from './serial-task-queue.js';
 import { SocketHeartbeat } from './socket-heartbeat.js';
 import { EventWriter, SocketSession, closeSocket } from './socket-session.js';
@@ -17,17 +23,29 @@ export interface ConnectionLimits {
   pongTimeoutMs: number;
   maxFrameBytes: number;
   maxBufferedBytes: number;
+  /** Raw bytes a socket may send before its hello is read. */
+  maxHelloBytes: number;
+  /** How long a socket closed for not reading gets to finish the close handshake before it is cut off. */
+  closeGraceMs: number;
 }
 
 /** What the server hands each accepted socket. */
 export interface GatewayConnectionInit {
   ws: WebSocket;
+  /** The TCP socket under ws, whose raw bytes are counted before authentication and which refusals destroy. */
+  socket: Duplex;
   remoteAddress: string;
   app: GatewayApp;
   logger: Logger;
-  observer: GatewayObserver;
+  observer: SafeObserver;
   now: () => number;
   limits: ConnectionLimits;
+  /** Node-wide bytes of unauthenticated sockets. */
+  pendingBytes: PendingBytePool;
+  /** Node-wide bytes held for slow gateways. */
+  budget: SendBudget;
+  /** Counts and (rate-limited) logs a socket refused before authenticating. */
+  onRefused(reason: RefusalReason, detail?: Record<string, number | string>): void;
   /** Called exactly once, when the socket stops being unauthenticated (session opened or socket closed). */
   onLeavePending(): void;
   /** Called when hello was accepted, before the ack is written. */
@@ -64,22 +82,33 @@ export class GatewayConnection {
   private helloTimer: NodeJS.Timeout | undefined;
   private readonly heartbeat: SocketHeartbeat;
   private graceTimer: NodeJS.Timeout | undefined;
+  private readonly preAuth: PreAuthGuard;
+  /** Refused before a session opened: its close is routine and logged at debug, the refusal itself was logged. */
+  private refusedEarly = false;
 
   constructor(private readonly init: GatewayConnectionInit) {
     this.ws = init.ws;
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
     this.log = init.logger.child({ sessionId: this.sessionId, remoteAddress: init.remoteAddress });
-    this.writer = new EventWriter(this.ws, init.limits.maxBufferedBytes, this.log, init.observer);
+    this.writer = new EventWriter(this.ws, init.limits.maxBufferedBytes, this.log, init.observer, init.budget, this.sessionId);
+    this.preAuth = new PreAuthGuard(init.socket, init.pendingBytes, init.limits.maxHelloBytes, (reason, fatal, bytes) =>
+      this.safely('overrun', () => {
+        // While the hello is decided, more than a hello's worth of bytes just waits in the kernel.
+        if (!fatal) this.ws.pause();
+        else this.onOverrun(reason === 'hello_too_large' ? 'hello_too_large' : 'node_byte_limit', bytes);
+      }),
+    );
+    this.preAuth.start();
     this.queue = new SerialTaskQueue(
       (err) => this.log.error({ err }, 'gateway task failed'),
       () => this.liftBackpressure(),
     );
 
-    this.ws.on('message', (data, isBinary) => this.guard('message', () => this.onMessage(data, isBinary)));
-    this.ws.on('close', (code, reason) => this.guard('close', () => this.onClose(code, reason.toString('utf8'))));
+    this.ws.on('message', (data, isBinary) => this.safely('message', () => this.onMessage(data, isBinary)));
+    this.ws.on('close', (code, reason) => this.safely('close', () => this.onClose(code, reason.toString('utf8'))));
     this.ws.on('error', (err) => this.log.info({ err }, 'gateway socket error'));
 
-    this.helloTimer = setTimeout(() => this.guard('hello timeout', () => this.onHelloTimeout()), init.limits.helloTimeoutMs);
+    this.helloTimer = setTimeout(() => this.safely('hello timeout', () => this.onHelloTimeout()), init.limits.helloTimeoutMs);
     this.heartbeat = new SocketHeartbeat(
       this.ws,
       init.limits.pingIntervalMs,
@@ -113,12 +142,29 @@ export class GatewayConnection {
     }
   }
 
-  private guard(what: string, fn: () => void): void {
+  private safely(what: string, fn: () => void): void {
     try {
       fn();
     } catch (err) {
       this.log.error({ err, event: what }, 'gateway socket handler failed');
     }
+  }
+
+  /** Sent more before hello than a hello can be: the guard destroys the socket, this marks it refused. */
+  private onOverrun(reason: RefusalReason, bytes: number): void {
+    this.phase = 'refused';
+    this.refusedEarly = true;
+    this.clearHelloTimer();
+    this.init.onRefused(reason, { bytes, maxHelloBytes: this.init.limits.maxHelloBytes });
+  }
+
+  /** Ends a socket that never authenticated: close code sent, then gone at once (no handshake to wait for). */
+  private refuseEarly(code: number, message: string, reason: RefusalReason | undefined): void {
+    this.phase = 'refused';
+    this.refusedEarly = true;
+    this.clearHelloTimer();
+    if (reason !== undefined) this.init.onRefused(reason, { closeCode: code });
+    dropSocket(this.ws, this.init.socket, code, message);
   }
 
   private onMessage(data: RawData, isBinary: boolean): void {
@@ -164,14 +210,14 @@ export class GatewayConnection {
     }
     this.init.observer.framesIn(decoded.command.type);
     if (decoded.command.type !== 'hello') {
-      this.phase = 'refused';
-      this.clearHelloTimer();
-      this.log.info({ frameType: decoded.command.type }, 'gateway did not start with hello');
-      closeSocket(this.ws, ERROR_CATALOG.HELLO_REQUIRED.closeCode, ERROR_CATALOG.HELLO_REQUIRED.message);
+      this.refuseEarly(ERROR_CATALOG.HELLO_REQUIRED.closeCode, ERROR_CATALOG.HELLO_REQUIRED.message, 'not_hello');
       return;
     }
     this.phase = 'authenticating';
     this.clearHelloTimer();
+    // Until the hello is decided the socket may send at most another hello's worth before reads pause, so a
+    // refused gateway never gets a large frame in; the normal frame limit applies once the session is open.
+    this.preAuth.restartForAuthentication();
     const hello = decoded.command;
     const dialect = decoded.dialect;
     this.queue.push(() => this.runHello(hello, dialect));
@@ -180,10 +226,9 @@ export class GatewayConnection {
   /** The error is written before the close frame; ws keeps that order on the wire. */
   private refuseFirstFrame(event: ErrorEvent, dialect: Dialect | undefined): void {
     this.phase = 'refused';
-    this.clearHelloTimer();
-    this.log.info({ code: event.code }, 'gateway first frame undecodable');
+    // Written synchronously (an unauthenticated socket is outside the send budget), so it precedes the close frame.
     this.writer.write(dialect ?? 'plain', event).catch((err: unknown) => this.log.debug({ err }, 'error frame not written'));
-    closeSocket(this.ws, ERROR_CATALOG.HELLO_REQUIRED.closeCode, ERROR_CATALOG.HELLO_REQUIRED.message);
+    this.refuseEarly(ERROR_CATALOG.HELLO_REQUIRED.closeCode, ERROR_CATALOG.HELLO_REQUIRED.message, 'not_hello');
   }
 
   private async runHello(hello: HelloCommand, dialect: Dialect): Promise<void> {
@@ -198,6 +243,12 @@ export class GatewayConnection {
     if (this.socketClosed || this.ws.readyState !== WebSocket.OPEN) return;
 
     this.phase = 'open';
+    this.preAuth.stop();
+    this.init.budget.register(this.sessionId, {
+      buffered: () => this.ws.bufferedAmount,
+      onStuck: () => this.safely('stuck', () => this.closeSlow()),
+    });
+    this.liftBackpressure();
     const session = new SocketSession(
       {
         gatewayId: hello.gatewayId,
@@ -234,15 +285,22 @@ export class GatewayConnection {
   }
 
   private refuseHello(err: unknown, gatewayId: string): void {
-    this.phase = 'refused';
     if (isRelayError(err) && err.closeCode !== undefined) {
-      this.log.info({ gatewayId, code: err.code }, 'gateway hello refused');
-      closeSocket(this.ws, err.closeCode, err.message);
+      this.refuseEarly(err.closeCode, err.message, 'auth_failed');
       return;
     }
     // Not a refusal but a failure (store unreachable, bug): 1011 tells the gateway to retry later.
     this.log.error({ err, gatewayId }, 'gateway authentication failed unexpectedly');
-    closeSocket(this.ws, INTERNAL_ERROR_CLOSE, ERROR_CATALOG.INTERNAL.message);
+    this.refuseEarly(INTERNAL_ERROR_CLOSE, ERROR_CATALOG.INTERNAL.message, undefined);
+  }
+
+  /** Over its share of the node's send budget without reading: closed 4009, its undelivered events stay queued. */
+  private closeSlow(): void {
+    if (this.socketClosed) return;
+    this.log.warn({ bufferedBytes: this.ws.bufferedAmount }, 'gateway is not reading and holds more than its share of the send budget; closing');
+    this.init.observer.slowClosed('over_share');
+    const { closeCode, message } = ERROR_CATALOG.SEND_BUFFER_FULL;
+    this.shutdown(closeCode, message, this.init.limits.closeGraceMs);
   }
 
   private async handleFrame(text: string): Promise<void> {
@@ -301,9 +359,7 @@ export class GatewayConnection {
   private onHelloTimeout(): void {
     this.helloTimer = undefined;
     if (this.phase !== 'awaiting_hello') return;
-    this.phase = 'refused';
-    this.log.info({}, 'gateway sent no hello in time');
-    closeSocket(this.ws, ERROR_CATALOG.HELLO_TIMEOUT.closeCode, ERROR_CATALOG.HELLO_TIMEOUT.message);
+    this.refuseEarly(ERROR_CATALOG.HELLO_TIMEOUT.closeCode, ERROR_CATALOG.HELLO_TIMEOUT.message, 'hello_timeout');
   }
 
   private applyBackpressure(): void {
@@ -315,7 +371,8 @@ export class GatewayConnection {
   }
 
   private liftBackpressure(): void {
-    if (!this.ws.isPaused) return;
+    // Before the session opens a pause is the pre-auth byte bound's (see onFirstFrame).
+    if (!this.ws.isPaused || this.phase !== 'open') return;
     if (this.queue.length <= RESUME_AT_QUEUED_FRAMES && this.queue.weight <= this.init.limits.maxFrameBytes) {
       this.ws.resume();
     }
@@ -326,9 +383,12 @@ export class GatewayConnection {
     this.clearHelloTimer();
     this.heartbeat.stop();
     clearTimeout(this.graceTimer);
+    this.preAuth.stop();
+    this.init.budget.unregister(this.sessionId);
     this.leavePending();
     this.init.onSocketClosed(this);
-    this.log.info({ code, reason, wasOpen: this.session !== undefined }, 'gateway socket closed');
+    const level = this.refusedEarly ? 'debug' : 'info';
+    this.log[level]({ code, reason, wasOpen: this.session !== undefined }, 'gateway socket closed');
     const session = this.session;
     // Queued behind every command already received, so the application sees open → commands → close in order.
     this.queue.push(async () => {

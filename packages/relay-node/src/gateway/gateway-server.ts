@@ -6,12 +6,14 @@ import type { Logger } from 'pino';
 import { ERROR_CATALOG } from '../errors/error-catalog.js';
 import { RelayError } from '../errors/relay-error.js';
 import { GatewayConnection, type ConnectionLimits } from './gateway-connection.js';
-import type { GatewayApp, GatewayCloseOptions, GatewayDrainOptions, GatewayObserver, GatewayServerOptions } from './gateway-types.js';
+import type { GatewayApp, GatewayCloseOptions, GatewayDrainOptions, GatewayServerOptions } from './gateway-types.js';
 import { PendingSocketLimiter } from './pending-socket-limiter.js';
-import { clientAddress } from './client-address.js';
-import { safeObserver } from './safe-observer.js';
-import { closeSocket } from './socket-session.js';
-import { LogThrottle } from '../observability/log-throttle.js';
+import { TRUST_NO_PROXY, clientAddress, compileProxyTrust, sourceKey, type ProxyTrust } from './client-address.js';
+import { safeObserver, type SafeObserver } from './safe-observer.js';
+import { PendingBytePool, PreAuthGuard } from './pre-auth-guard.js';
+import { RefusalLog, type RefusalReason } from './refusal-log.js';
+import { SendBudget } from './send-budget.js';
+import { dropSocket } from './socket-drop.js';
 
 /** Defaults for every optional GatewayServerOptions field. */
 export const GATEWAY_SERVER_DEFAULTS = {
@@ -20,8 +22,14 @@ export const GATEWAY_SERVER_DEFAULTS = {
   pongTimeoutMs: 10_000,
   maxFrameBytes: 4 * 1024 * 1024,
   maxPendingSocketsPerAddress: 64,
+  maxPendingSockets: 1_024,
+  maxHelloBytes: 8 * 1024,
+  maxPendingBytes: 4 * 1024 * 1024,
   maxBufferedBytes: 8 * 1024 * 1024,
   closeGraceMs: 5_000,
+  sendBudgetBytes: 128 * 1024 * 1024,
+  slowGatewayGraceMs: 10_000,
+  refusalLogIntervalMs: 60_000,
 } as const;
 
 // ws itself refuses frames past this multiple of maxFrameBytes (close 1009); between the two the frame is
@@ -35,20 +43,21 @@ export class GatewayServer {
   private readonly wss: WebSocketServer;
   private readonly app: GatewayApp;
   private readonly logger: Logger;
-  private readonly observer: GatewayObserver;
+  private readonly observer: SafeObserver;
   private readonly now: () => number;
   private readonly limits: ConnectionLimits;
   private readonly closeGraceMs: number;
   private readonly pending: PendingSocketLimiter;
-  private readonly trustedProxies: ReadonlySet<string>;
+  private readonly pendingBytes: PendingBytePool;
+  private readonly trust: ProxyTrust;
+  private readonly budget: SendBudget;
+  private readonly refusals: RefusalLog;
   /** Every accepted connection until its close handling finished. */
   private readonly connections = new Set<GatewayConnection>();
   /** Connections with an open session (hello accepted, socket not closed). */
   private readonly sessions = new Set<GatewayConnection>();
   /** Sockets refused right after the upgrade, still finishing their close handshake. */
   private readonly refused = new Set<WebSocket>();
-  /** One "too many sockets" line per address a minute: a client hammering the port must not flood the log. */
-  private readonly refusalLog = new LogThrottle({ intervalMs: 60_000 });
   private accepting = true;
   private closing: Promise<void> | undefined;
 
@@ -64,10 +73,24 @@ export class GatewayServer {
       pongTimeoutMs: options.pongTimeoutMs ?? d.pongTimeoutMs,
       maxFrameBytes: options.maxFrameBytes ?? d.maxFrameBytes,
       maxBufferedBytes: options.maxBufferedBytes ?? d.maxBufferedBytes,
+      maxHelloBytes: options.maxHelloBytes ?? d.maxHelloBytes,
+      closeGraceMs: options.closeGraceMs ?? d.closeGraceMs,
     };
-    this.closeGraceMs = options.closeGraceMs ?? d.closeGraceMs;
-    this.pending = new PendingSocketLimiter(options.maxPendingSocketsPerAddress ?? d.maxPendingSocketsPerAddress);
-    this.trustedProxies = new Set(options.trustedProxies ?? []);
+    this.closeGraceMs = this.limits.closeGraceMs;
+    this.pending = new PendingSocketLimiter(
+      options.maxPendingSocketsPerAddress ?? d.maxPendingSocketsPerAddress,
+      options.maxPendingSockets ?? d.maxPendingSockets,
+    );
+    this.pendingBytes = new PendingBytePool(options.maxPendingBytes ?? d.maxPendingBytes);
+    this.trust = options.trustedProxies?.length ? compileProxyTrust(options.trustedProxies) : TRUST_NO_PROXY;
+    this.budget =
+      options.sendBudget ?? new SendBudget({ totalBytes: d.sendBudgetBytes, graceMs: d.slowGatewayGraceMs, now: this.now });
+    this.refusals = new RefusalLog({
+      logger: this.logger,
+      count: (reason) => this.observer.socketRefused(reason),
+      intervalMs: options.refusalLogIntervalMs ?? d.refusalLogIntervalMs,
+      now: this.now,
+    });
 
     this.wss = new WebSocketServer({
       noServer: true,
@@ -179,41 +202,40 @@ export class GatewayServer {
       return;
     }
     try {
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, req));
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, req, socket));
     } catch (err) {
       this.logger.info({ err }, 'gateway upgrade failed');
       socket.destroy();
     }
   }
 
-  private onSocket(ws: WebSocket, req: IncomingMessage): void {
-    const remoteAddress = clientAddress(req, this.trustedProxies);
+  private onSocket(ws: WebSocket, req: IncomingMessage, socket: Duplex): void {
+    const remoteAddress = clientAddress(req, this.trust);
+    const source = sourceKey(remoteAddress);
     ws.on('error', (err) => this.logger.debug({ err, remoteAddress }, 'gateway socket error'));
     ws.once('close', (code) => this.observer.closed?.(code));
     if (!this.accepting || this.closing !== undefined) {
-      this.refuse(ws, ERROR_CATALOG.SERVICE_RESTART.closeCode, ERROR_CATALOG.SERVICE_RESTART.message);
+      this.refuse(ws, socket, source, 'not_accepting');
       return;
     }
-    if (!this.pending.tryAcquire(remoteAddress)) {
-      const decision = this.refusalLog.check(remoteAddress);
-      if (decision.log) {
-        this.logger.warn(
-          { remoteAddress, pending: this.pending.count(remoteAddress), suppressedSinceLast: decision.suppressed },
-          'too many unauthenticated sockets from one address',
-        );
-      }
-      this.refuse(ws, ERROR_CATALOG.TOO_MANY_PENDING_SOCKETS.closeCode, ERROR_CATALOG.TOO_MANY_PENDING_SOCKETS.message);
+    const slot = this.pending.tryAcquire(source);
+    if (slot !== true) {
+      this.refuse(ws, socket, source, slot === 'per_source' ? 'per_source_limit' : 'node_socket_limit');
       return;
     }
     const connection = new GatewayConnection({
       ws,
+      socket,
       remoteAddress,
       app: this.app,
       logger: this.logger,
       observer: this.observer,
       now: this.now,
       limits: this.limits,
-      onLeavePending: () => this.pending.release(remoteAddress),
+      pendingBytes: this.pendingBytes,
+      budget: this.budget,
+      onRefused: (reason, detail) => this.refusals.record(source, reason, detail),
+      onLeavePending: () => this.pending.release(source),
       onSessionOpened: (c) => {
         this.sessions.add(c);
         this.observer.connected(1);
@@ -226,14 +248,27 @@ export class GatewayServer {
     void connection.finished.then(() => this.connections.delete(connection));
   }
 
-  private refuse(ws: WebSocket, code: number, reason: string): void {
+  /**
+   * Refuses a socket right after the upgrade: the close code is sent and the socket destroyed at once, with its
+   * bytes bounded meanwhile like any unauthenticated socket's.
+   */
+  private refuse(ws: WebSocket, socket: Duplex, source: string, reason: RefusalReason): void {
+    this.refusals.record(source, reason, { pendingSockets: this.pending.size, pendingFromSource: this.pending.count(source) });
     if (this.closing !== undefined) {
       // close() already swept the refused set; a socket upgraded since would hold the listener open.
       ws.terminate();
       return;
     }
+    new PreAuthGuard(socket, this.pendingBytes, this.limits.maxHelloBytes, () => undefined).start();
     this.refused.add(ws);
     ws.once('close', () => this.refused.delete(ws));
-    closeSocket(ws, code, reason);
+    const { closeCode, message } = reason === 'not_accepting' ? ERROR_CATALOG.SERVICE_RESTART : ERROR_CATALOG.TOO_MANY_PENDING_SOCKETS;
+    const text = reason === 'node_socket_limit' ? 'too many unauthenticated sockets on this node' : message;
+    dropSocket(ws, socket, closeCode, text);
+  }
+
+  /** Node-wide byte budget this server's gateways write under (shared with media fetching). */
+  get sendBudget(): SendBudget {
+    return this.budget;
   }
 }

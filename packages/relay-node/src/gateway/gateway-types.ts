@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { SendBudget } from './send-budget.js';
 import type { DeliveryMode, Dialect, GatewayCommand, GatewayEvent, GatewayFeature, HelloCommand } from '@wecom-relay/shared';
 
 /** One authenticated gateway connection, as the application sees it. */
@@ -53,6 +54,10 @@ export interface GatewayObserver {
   framesOut(type: string): void;
   /** Any gateway socket closed (authenticated or not), with the close code the socket reported. */
   closed?(code: number): void;
+  /** A socket refused or cut off before it authenticated, by reason (see RefusalReason). */
+  socketRefused?(reason: string): void;
+  /** A gateway closed 4009 for not reading: `buffer_full` (its socket's cap) or `over_share` (the node's send budget). */
+  slowClosed?(reason: string): void;
 }
 
 /** How the server is configured; every optional field documents its default. */
@@ -78,13 +83,26 @@ export interface GatewayServerOptions {
    * Default 4 MiB. Frames above twice this are beyond the hard cap: ws closes the socket with 1009.
    */
   maxFrameBytes?: number;
-  /** Unauthenticated sockets allowed per remote address; beyond this a new socket is closed 4008. Default 64. */
+  /** Unauthenticated sockets allowed per source (IPv4 address, IPv6 /64); beyond this a new socket is refused 4008. Default 64. */
   maxPendingSocketsPerAddress?: number;
+  /** Unauthenticated sockets allowed on the node; beyond this a new socket is refused 4008. Default 1024. */
+  maxPendingSockets?: number;
+  /**
+   * Bytes a socket may send before its hello is read (the whole first frame, with framing); past this it is
+   * destroyed before anything is decoded. Default 8 KiB. After authentication maxFrameBytes applies.
+   */
+  maxHelloBytes?: number;
+  /** Bytes all unauthenticated sockets together may have sent and not yet had read as a hello; past this the socket that overflows is destroyed. Default 4 MiB. */
+  maxPendingBytes?: number;
   /**
    * Peers (load balancers) whose X-Forwarded-For names the real client, so limits count clients rather than the
-   * balancer. Default none: the TCP peer is the client.
+   * balancer: addresses, CIDR ranges, or `loopback` / `linklocal` / `uniquelocal`. Default none: the TCP peer is the client.
    */
   trustedProxies?: readonly string[];
+  /** Node-wide budget for frames in slow gateways' socket buffers and media in flight; shared with media fetching. Default: its own, 128 MiB. */
+  sendBudget?: SendBudget;
+  /** A refused socket is logged at most once per source and reason within this many ms. Default 60000. */
+  refusalLogIntervalMs?: number;
   /** Bytes a socket may have waiting to be written; beyond this send() rejects and the socket is closed 4009. Default 8 MiB. */
   maxBufferedBytes?: number;
   /** During close()/drain(), a socket whose close handshake has not finished after this many ms is terminated. Default 5000. */

@@ -1,4 +1,5 @@
 export { GatewayServer, GATEWAY_SERVER_DEFAULTS } from './gateway-server.js';
+export { SendBudget, type BudgetCharge, type SendBudgetOptions } from './send-budget.js';
 export type {
   GatewayApp,
   GatewaySession,

@@ -1,8 +1,11 @@
 import type { Logger } from 'pino';
 import type { GatewayObserver } from './gateway-types.js';
 
+/** Every hook present, none able to throw. */
+export type SafeObserver = Required<GatewayObserver>;
+
 /** Wraps optional metrics hooks so a missing or throwing hook can never break a socket. */
-export function safeObserver(observer: GatewayObserver | undefined, logger: Logger): GatewayObserver {
+export function safeObserver(observer: GatewayObserver | undefined, logger: Logger): SafeObserver {
   const call = (hook: string, fn: () => void): void => {
     try {
       fn();
@@ -10,14 +13,13 @@ export function safeObserver(observer: GatewayObserver | undefined, logger: Logg
       logger.warn({ err, hook }, 'gateway observer hook failed');
     }
   };
-  if (observer === undefined) {
-    return { connected: () => {}, frameError: () => {}, framesIn: () => {}, framesOut: () => {}, closed: () => {} };
-  }
   return {
-    connected: (delta) => call('connected', () => observer.connected(delta)),
-    frameError: (code) => call('frameError', () => observer.frameError(code)),
-    framesIn: (type) => call('framesIn', () => observer.framesIn(type)),
-    framesOut: (type) => call('framesOut', () => observer.framesOut(type)),
-    closed: (code) => call('closed', () => observer.closed?.(code)),
+    connected: (delta) => call('connected', () => observer?.connected(delta)),
+    frameError: (code) => call('frameError', () => observer?.frameError(code)),
+    framesIn: (type) => call('framesIn', () => observer?.framesIn(type)),
+    framesOut: (type) => call('framesOut', () => observer?.framesOut(type)),
+    socketRefused: (reason) => call('socketRefused', () => observer?.socketRefused?.(reason)),
+    closed: (code) => call('closed', () => observer?.closed?.(code)),
+    slowClosed: (reason) => call('slowClosed', () => observer?.slowClosed?.(reason)),
   };
 }

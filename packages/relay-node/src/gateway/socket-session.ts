@@ -4,8 +4,10 @@ import { encodeGatewayEvent, type DeliveryMode, type Dialect, type GatewayEvent,
 import { ERROR_CATALOG } from '../errors/error-catalog.js';
 import { RelayError } from '../errors/relay-error.js';
 import { clampCloseReason } from './frame-peek.js';
-import type { GatewayObserver, GatewaySession } from './gateway-types.js';
+import type { GatewaySession } from './gateway-types.js';
+import type { SafeObserver } from './safe-observer.js';
 import { GatewaySessionClosedError } from './session-closed-error.js';
+import type { SendBudget } from './send-budget.js';
 
 /** Starts a close handshake unless one is already under way; never throws. */
 export function closeSocket(ws: WebSocket, code: number, reason: string): void {
@@ -20,31 +22,71 @@ export function closeSocket(ws: WebSocket, code: number, reason: string): void {
 
 /** Writes encoded events to one socket, refusing to queue more than the buffer cap for a peer that stopped reading. */
 export class EventWriter {
+  /** Frames waiting for the budget to admit them, and the settling of the last one's admission. */
+  private waiting = 0;
+  private turn: Promise<void> = Promise.resolve();
+
   constructor(
     private readonly ws: WebSocket,
     private readonly maxBufferedBytes: number,
     private readonly logger: Logger,
-    private readonly observer: GatewayObserver,
+    private readonly observer: SafeObserver,
+    private readonly budget: SendBudget,
+    private readonly owner: string,
   ) {}
 
-  /** Encodes in the dialect and writes; resolves once the bytes are handed to the socket. */
+  /**
+   * Encodes in the dialect and writes; resolves once the bytes are handed to the socket. While the node's send
+   * budget pauses this gateway the frame waits (rejecting if the socket closes meanwhile); otherwise it is
+   * written synchronously, so frames written one after another keep their order on the wire.
+   */
   write(dialect: Dialect, event: GatewayEvent): Promise<void> {
+    if (this.waiting === 0 && this.budget.canWrite(this.owner)) return this.writeNow(dialect, event);
+    // One frame at a time past the budget: each is admitted only after the one before it has been counted, and
+    // later writes queue behind, so order holds and a burst of writes cannot all slip through one wake-up.
+    this.waiting += 1;
+    const previous = this.turn;
+    let done: () => void = () => {};
+    this.turn = new Promise((resolve) => (done = resolve));
+    return previous
+      .then(() => this.budget.whenWritable(this.owner))
+      .then(
+        () => {
+          this.waiting -= 1;
+          const written = this.writeNow(dialect, event);
+          done();
+          return written;
+        },
+        (err: unknown) => {
+          this.waiting -= 1;
+          done();
+          throw err;
+        },
+      );
+  }
+
+  private writeNow(dialect: Dialect, event: GatewayEvent): Promise<void> {
     if (this.ws.readyState !== WebSocket.OPEN) return Promise.reject(new GatewaySessionClosedError());
-    let text: string;
+    let data: Buffer;
     try {
-      text = encodeGatewayEvent(dialect, event);
+      data = encodeToBuffer(dialect, event);
     } catch (err) {
       return Promise.reject(new RelayError('INTERNAL', `event ${event.type} could not be encoded`, {}, { cause: err }));
     }
+    const bytes = data.length;
     const buffered = this.ws.bufferedAmount;
     // An empty buffer always takes one frame, so a single large media frame is never refused outright.
-    if (buffered > 0 && buffered + Buffer.byteLength(text) > this.maxBufferedBytes) {
+    if (buffered > 0 && buffered + bytes > this.maxBufferedBytes) {
       this.logger.warn({ bufferedBytes: buffered, eventType: event.type }, 'gateway is not reading; closing its socket');
+      this.observer.slowClosed('buffer_full');
       closeSocket(this.ws, ERROR_CATALOG.SEND_BUFFER_FULL.closeCode, ERROR_CATALOG.SEND_BUFFER_FULL.message);
       return Promise.reject(new RelayError('SEND_BUFFER_FULL'));
     }
+    // Counted until ws hands the bytes to the kernel (or fails), which is when its copy is freed.
+    const charge = this.budget.isRegistered(this.owner) ? this.budget.chargeSocket(this.owner, bytes) : undefined;
     return new Promise((resolve, reject) => {
-      this.ws.send(text, (err) => {
+      this.ws.send(data, { binary: false }, (err) => {
+        charge?.release();
         if (err) {
           reject(new GatewaySessionClosedError('gateway socket closed before the event was written', { cause: err }));
           return;
@@ -54,6 +96,14 @@ export class EventWriter {
       });
     });
   }
+}
+
+/**
+ * The frame as the bytes ws writes as they are (no copy of its own). The JSON string lives only in here, so a frame
+ * waiting in a slow socket's buffer holds one copy, the one the send budget counts, not two.
+ */
+function encodeToBuffer(dialect: Dialect, event: GatewayEvent): Buffer {
+  return Buffer.from(encodeGatewayEvent(dialect, event), 'utf8');
 }
 
 /** The facts a session is opened with. */

@@ -10,7 +10,7 @@ import {
 import { RelayError } from '../errors/relay-error.js';
 import type { RelayMetrics } from '../observability/metrics.js';
 import { LogThrottle } from '../observability/log-throttle.js';
-import { clientAddress } from '../gateway/client-address.js';
+import { TRUST_NO_PROXY, clientAddress, compileProxyTrust, sourceKey } from '../gateway/client-address.js';
 import { parseRawQuery, repeatedKeys } from './raw-query.js';
 import { readBody } from './read-body.js';
 import { sendError, sendText } from './respond.js';
@@ -52,7 +52,7 @@ export function createWebhookHandler(o: WebhookHandlerOptions) {
   const windowMs = o.replayWindowMs ?? 5 * 60_000;
   const seen = new SeenCallbacks({ ttlMs: 2 * windowMs, maxEntries: o.seenCacheSize ?? 10_000, now });
   const throttle = new LogThrottle({ intervalMs: o.refusalLogIntervalMs ?? 60_000, now });
-  const proxies = new Set(o.trustedProxies ?? []);
+  const proxies = o.trustedProxies?.length ? compileProxyTrust(o.trustedProxies) : TRUST_NO_PROXY;
 
   const inWindow = (seconds: string): boolean => {
     if (!/^\d{1,12}$/.test(seconds)) return false;
@@ -124,7 +124,8 @@ export function createWebhookHandler(o: WebhookHandlerOptions) {
 
   /** One line per source and code per interval, no stack: a flood of bad requests must not flood the log. */
   function logRefusal(req: IncomingMessage, kind: string, err: RelayError): void {
-    const source = clientAddress(req, proxies);
+    // IPv6 clients count by /64, as on the gateway port: one host holds a whole /64.
+    const source = sourceKey(clientAddress(req, proxies));
     const decision = throttle.check(`${source}|${err.code}`);
     if (!decision.log) return;
     const serverSide = err.code === 'INTERNAL' || err.code === 'NOT_READY';

@@ -35,9 +35,10 @@ export class LogThrottle {
   check(key: string): ThrottleDecision {
     const now = this.now();
     let k = key;
-    if (!this.entries.has(k) && this.entries.size >= this.maxKeys) {
+    // One slot stays for the shared overflow bucket, so the map never holds more than maxKeys keys.
+    if (!this.entries.has(k) && this.entries.size >= this.maxKeys - 1) {
       this.prune(now);
-      if (this.entries.size >= this.maxKeys) k = OVERFLOW_KEY;
+      if (this.entries.size >= this.maxKeys - 1) k = OVERFLOW_KEY;
     }
     const entry = this.entries.get(k);
     if (entry && now < entry.until) {
@@ -48,6 +49,11 @@ export class LogThrottle {
     this.entries.delete(k);
     this.entries.set(k, { until: now + this.o.intervalMs, suppressed: 0 });
     return { log: true, suppressed };
+  }
+
+  /** Keys remembered now (at most maxKeys + the shared overflow bucket). */
+  get size(): number {
+    return this.entries.size;
   }
 
   private prune(now: number): void {

@@ -16,6 +16,7 @@ export function createMetrics(_nodeId?: string) {
     registry.removeSingleMetric(name);
   }
   const r = [registry];
+  let sendBudgetUsed: () => number = () => 0;
   return {
     registry,
     webhookRequests: new Counter({
@@ -121,6 +122,30 @@ export function createMetrics(_nodeId?: string) {
       help: 'kf/sync_msg pages that said has_more=1 without moving the cursor (the pull backs off instead of spinning)',
       registers: r,
     }),
+    socketsRefused: new Counter({
+      name: 'relay_gateway_sockets_refused_total',
+      help: 'Gateway sockets refused or cut off before authenticating, by reason (per_source_limit, node_socket_limit, node_byte_limit, hello_too_large, hello_timeout, not_hello, auth_failed, not_accepting)',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    slowGatewaysClosed: new Counter({
+      name: 'relay_gateway_slow_closed_total',
+      help: 'Gateways closed 4009 for not reading, by reason (buffer_full: their socket cap; over_share: the node send budget)',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    sendBudgetUsed: new Gauge({
+      name: 'relay_gateway_send_budget_used_bytes',
+      help: 'Bytes held for gateways: frames waiting in socket buffers and media in flight',
+      registers: r,
+      collect() {
+        this.set(sendBudgetUsed());
+      },
+    }),
+    /** Where relay_gateway_send_budget_used_bytes reads its figure at each scrape. */
+    observeSendBudget(read: () => number): void {
+      sendBudgetUsed = read;
+    },
     queueDropped: new Counter({
       name: 'relay_queue_dropped_total',
       help: 'Queued events dropped by the retention bound (age or count) before delivery',

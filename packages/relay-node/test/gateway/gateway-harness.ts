@@ -99,6 +99,8 @@ export class CountingObserver implements GatewayObserver {
   readonly frameErrors: string[] = [];
   readonly inbound: string[] = [];
   readonly outbound: string[] = [];
+  readonly refused: string[] = [];
+  readonly slowCloses: string[] = [];
   connected(delta: number): void {
     this.connectedNow += delta;
   }
@@ -110,6 +112,12 @@ export class CountingObserver implements GatewayObserver {
   }
   framesOut(type: string): void {
     this.outbound.push(type);
+  }
+  socketRefused(reason: string): void {
+    this.refused.push(reason);
+  }
+  slowClosed(reason: string): void {
+    this.slowCloses.push(reason);
   }
 }
 

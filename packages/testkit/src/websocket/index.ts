@@ -1,0 +1,1 @@
+export { RawWebSocket } from './raw-websocket.js';
