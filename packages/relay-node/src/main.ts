@@ -1,5 +1,6 @@
 import { loadConfig } from './config/load-config.js';
 import { createLogger } from './observability/logger.js';
+import { prettyLogStream, wantsPrettyLogs } from './observability/pretty-log-stream.js';
 import { createStateBackend } from './state/create-state-backend.js';
 import { RelayNode } from './relay-node.js';
 import { isRelayError } from './errors/relay-error.js';
@@ -16,7 +17,11 @@ async function main(): Promise<void> {
     process.stderr.write(`${isRelayError(err) ? err.message : String(err)}\n`);
     process.exit(78); // EX_CONFIG
   }
-  const logger = createLogger({ level: config.logLevel, nodeId: config.nodeId });
+  const pretty = wantsPrettyLogs(config.logFormat, process.stdout.isTTY === true);
+  const logger = createLogger(
+    { level: config.logLevel, nodeId: config.nodeId },
+    pretty ? prettyLogStream(process.stdout, process.stdout.isTTY === true) : undefined,
+  );
   const backend = await createStateBackend(config, logger);
   const node = new RelayNode({ config, logger, backend });
   let stopping = false;

@@ -3,7 +3,7 @@ import { parseEnv } from 'node:util';
 import { gatewayAuthToken } from '@wecom-relay/shared';
 import { copyBindings, openBindingStore } from './binding-transfer.js';
 
-const USAGE = `usage: pnpm relay <command>
+const USAGE = `usage: pnpm relay <command>   (pnpm relay --help prints this)
 
   token <gateway_id>                 print the auth_token a gateway sends in hello
                                      (HMAC-SHA256 of the gateway id with RELAY_AUTH_SECRET)
@@ -17,6 +17,10 @@ RELAY_AUTH_SECRET and REDIS_KEY_PREFIX (default wr:) are read from the environme
 /** Operator commands: gateway tokens and moving bindings between SQLite and Redis. */
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...args] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return cmd === undefined ? 64 : 0;
+  }
   if (cmd === 'token' && args.length === 1) {
     const secret = process.env.RELAY_AUTH_SECRET ?? fromEnvFile('RELAY_AUTH_SECRET');
     if (!secret || secret.length < 16) {

@@ -71,6 +71,8 @@ export const envSchema = z.object({
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .default([]),
   DRAIN_SPREAD_MS: z.coerce.number().int().min(0).default(5_000),
+  /** `auto`: one readable line per event at a terminal, JSON when stdout is a file or pipe. */
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
 });
 
 /** Raw parsed environment. */

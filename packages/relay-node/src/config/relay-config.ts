@@ -48,6 +48,7 @@ export interface RelayConfig {
   readonly sync: { readonly pollIntervalMs: number; readonly firstPullMaxAgeMs: number };
   readonly queue: { readonly maxAgeMs: number; readonly maxItems: number };
   readonly drain: { readonly spreadMs: number };
+  readonly logFormat: Env['LOG_FORMAT'];
 }
 
 /** Shapes the parsed environment into the node's configuration. */
@@ -90,6 +91,7 @@ export function toRelayConfig(env: Env): RelayConfig {
     sync: { pollIntervalMs: env.SYNC_POLL_INTERVAL_MS, firstPullMaxAgeMs: env.SYNC_FIRST_PULL_MAX_AGE_MS },
     queue: { maxAgeMs: env.QUEUE_MAX_AGE_MS, maxItems: env.QUEUE_MAX_ITEMS },
     drain: { spreadMs: env.DRAIN_SPREAD_MS },
+    logFormat: env.LOG_FORMAT,
   });
 }
 
