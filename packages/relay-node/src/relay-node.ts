@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { WecomCrypto } from '@wecom-relay/shared';
 import type { RelayConfig } from './config/relay-config.js';
 import { createMetrics, type RelayMetrics } from './observability/metrics.js';
 import type { StateBackend } from './state/state-backend.js';
@@ -17,6 +16,8 @@ import { RelayHttpServer } from './http/http-server.js';
 import { createWebhookHandler } from './http/webhook-handler.js';
 import { ERROR_CATALOG } from './errors/error-catalog.js';
 import { Semaphore } from './util/semaphore.js';
+import { createOperatorMetrics, type OperatorMetrics } from './observability/operator-metrics.js';
+import { RotatingCallbackCrypto } from './http/rotating-callback-crypto.js';
 
 /** Lifecycle of a node; changed only by {@link RelayNode.setStatus}. */
 export type RelayNodeStatus = 'created' | 'starting' | 'running' | 'draining' | 'closing' | 'closed';
@@ -37,6 +38,8 @@ export interface RelayNodeDeps {
  */
 export class RelayNode {
   readonly metrics: RelayMetrics;
+  /** Rotation, admin and rebalancing metrics, on the same registry. */
+  readonly operatorMetrics: OperatorMetrics;
   private status: RelayNodeStatus = 'created';
   private readonly http: RelayHttpServer;
   private readonly gateways: GatewayServer;
@@ -47,6 +50,7 @@ export class RelayNode {
   constructor(private readonly deps: RelayNodeDeps) {
     const { config, logger, backend } = deps;
     const metrics = (this.metrics = deps.metrics ?? createMetrics(config.nodeId));
+    const operatorMetrics = (this.operatorMetrics = createOperatorMetrics(metrics.registry));
     const wecom = deps.wecom ?? createWecomApis({ config, logger, metrics, tokenStore: backend.accessTokens });
     // One bound for every media transfer (inbound downloads, reply uploads), so a burst of large images cannot
     // hold more than a few buffers at once.
@@ -92,8 +96,17 @@ export class RelayNode {
       metrics,
       pollIntervalMs: config.sync.pollIntervalMs,
     });
+    const authenticate = createGatewayAuthenticator({ ...config.auth, previousSecret: config.previous.authSecret }, (hello, used) => {
+      operatorMetrics.gatewayAuths.inc({ secret: used.secret, mode: used.mode });
+      // Field names avoid the redacted ones (secret, token): this says which, never what.
+      const fields = { gatewayId: hello.gatewayId, credential: used.secret, mode: used.mode };
+      if (used.secret === 'previous') logger.info(fields, 'gateway authenticated with the previous RELAY_AUTH_SECRET');
+      else logger.debug(fields, 'gateway authenticated');
+    });
     const app = new RelayGatewayApp({
-      authenticate: createGatewayAuthenticator(config.auth),
+      authenticate: async (hello) => {
+        await authenticate(hello);
+      },
       bindings: backend.bindings,
       binding,
       replies: new ReplyService({
@@ -135,11 +148,21 @@ export class RelayNode {
       registry: metrics.registry,
       logger: logger.child({ component: 'http' }),
       webhook: createWebhookHandler({
-        crypto: new WecomCrypto({
-          token: config.wecom.token,
-          encodingAesKey: config.wecom.encodingAesKey,
-          receiveId: config.wecom.corpId,
-        }),
+        crypto: new RotatingCallbackCrypto(
+          {
+            token: config.wecom.token,
+            encodingAesKey: config.wecom.encodingAesKey,
+            receiveId: config.wecom.corpId,
+            previousToken: config.previous.wecomToken,
+            previousEncodingAesKey: config.previous.wecomEncodingAesKey,
+          },
+          (use) => {
+            operatorMetrics.webhookCredentials.inc({ token: use.token, aes_key: use.aesKey });
+            if (use.token === 'previous' || use.aesKey === 'previous') {
+              logger.info({ callbackToken: use.token, callbackAesKey: use.aesKey }, 'callback verified with a previous WeCom credential');
+            }
+          },
+        ),
         openKfid: config.wecom.openKfid,
         maxBodyBytes: config.limits.maxWebhookBytes,
         onKfCallback: (token) => this.sync.notify(token),

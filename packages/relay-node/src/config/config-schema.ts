@@ -73,6 +73,15 @@ export const envSchema = z.object({
   DRAIN_SPREAD_MS: z.coerce.number().int().min(0).default(5_000),
   /** `auto`: one readable line per event at a terminal, JSON when stdout is a file or pipe. */
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
+  /** During a rotation: tokens derived from this retiring secret are still accepted (see docs/operations.md). */
+  RELAY_AUTH_SECRET_PREVIOUS: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** During a change in WeCom's console: callbacks signed with the old Token are still accepted. */
+  WECOM_TOKEN_PREVIOUS: z.string().min(1).optional(),
+  /** During a change in WeCom's console: callbacks encrypted with the old EncodingAESKey are still accepted. */
+  WECOM_ENCODING_AES_KEY_PREVIOUS: z
+    .string()
+    .regex(/^[a-zA-Z0-9]{43}$/, 'must be the 43-character EncodingAESKey from the WeCom admin console')
+    .optional(),
 });
 
 /** Raw parsed environment. */

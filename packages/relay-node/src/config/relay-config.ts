@@ -49,6 +49,12 @@ export interface RelayConfig {
   readonly queue: { readonly maxAgeMs: number; readonly maxItems: number };
   readonly drain: { readonly spreadMs: number };
   readonly logFormat: Env['LOG_FORMAT'];
+  /** Values being retired during a rotation; accepted beside the current ones until removed. */
+  readonly previous: {
+    readonly authSecret: string | undefined;
+    readonly wecomToken: string | undefined;
+    readonly wecomEncodingAesKey: string | undefined;
+  };
 }
 
 /** Shapes the parsed environment into the node's configuration. */
@@ -92,6 +98,11 @@ export function toRelayConfig(env: Env): RelayConfig {
     queue: { maxAgeMs: env.QUEUE_MAX_AGE_MS, maxItems: env.QUEUE_MAX_ITEMS },
     drain: { spreadMs: env.DRAIN_SPREAD_MS },
     logFormat: env.LOG_FORMAT,
+    previous: {
+      authSecret: env.RELAY_AUTH_SECRET_PREVIOUS,
+      wecomToken: env.WECOM_TOKEN_PREVIOUS,
+      wecomEncodingAesKey: env.WECOM_ENCODING_AES_KEY_PREVIOUS,
+    },
   });
 }
 
