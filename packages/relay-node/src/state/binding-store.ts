@@ -6,6 +6,8 @@ export interface BindingStore {
   bind(externalUserId: string, gatewayId: string): Promise<string | null>;
   /** The users bound to a gateway, in no particular order. */
   usersOf(gatewayId: string): Promise<string[]>;
+  /** Removes one user's binding; resolves to the gateway they were bound to, or null when they were not bound. */
+  unbind(externalUserId: string): Promise<string | null>;
   /** Removes every binding of a gateway; resolves to the users that were unbound. */
   unbindAll(gatewayId: string): Promise<string[]>;
   /** Every binding as [externalUserId, gatewayId], for export and migration. */

@@ -23,6 +23,9 @@ import {
   pendingBindingStoreContract,
   presenceMapContract,
   syncCoordinatorContract,
+  presenceDirectoryContract,
+  queueBacklogContract,
+  bindingUnbindContract,
 } from '../state/contracts.js';
 
 // One server for the whole file; every store gets its own prefix, so tests cannot see each other's keys.
@@ -56,4 +59,7 @@ nodeBusContract('redis', async () => {
 });
 deliveryQueueContract('redis', async () => new RedisDeliveryQueue({ ...base('queue'), logger }));
 accessTokenStoreContract('redis', async () => new RedisAccessTokenStore(base('access-token')));
+presenceDirectoryContract('redis', async () => new RedisPresenceMap(base('presence-dir')));
+queueBacklogContract('redis', async () => new RedisDeliveryQueue({ ...base('queue-backlog'), logger }));
+bindingUnbindContract('redis', async () => new RedisBindingStore(base('bindings-unbind')));
 outboundLedgerContract('redis', async () => new RedisOutboundLedger(base('outbound')));

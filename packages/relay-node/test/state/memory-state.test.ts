@@ -21,6 +21,9 @@ import {
   pendingBindingStoreContract,
   presenceMapContract,
   syncCoordinatorContract,
+  presenceDirectoryContract,
+  queueBacklogContract,
+  bindingUnbindContract,
 } from './contracts.js';
 
 bindingStoreContract('memory', async () => new MemoryBindingStore());
@@ -33,6 +36,9 @@ nodeBusContract('memory', async () => {
   return { a: new MemoryNodeBus({ hub }), b: new MemoryNodeBus({ hub }) };
 });
 deliveryQueueContract('memory', async () => new MemoryDeliveryQueue());
+presenceDirectoryContract('memory', async () => new MemoryPresenceMap());
+queueBacklogContract('memory', async () => new MemoryDeliveryQueue());
+bindingUnbindContract('memory', async () => new MemoryBindingStore());
 accessTokenStoreContract('memory', async () => new MemoryAccessTokenStore());
 
 /** A clock the test moves by hand. */

@@ -23,6 +23,8 @@ import {
   outboundLedgerContract,
   pendingBindingStoreContract,
   syncCoordinatorContract,
+  queueBacklogContract,
+  bindingUnbindContract,
 } from './contracts.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wecom-relay-sqlite-'));
@@ -47,6 +49,8 @@ pendingBindingStoreContract('sqlite', async () => new SqlitePendingBindingStore(
 dedupStoreContract('sqlite', async () => new SqliteDedupStore(freshDatabase()));
 syncCoordinatorContract('sqlite', async () => new SqliteSyncCoordinator(freshDatabase()));
 deliveryQueueContract('sqlite', async () => new SqliteDeliveryQueue(freshDatabase()));
+queueBacklogContract('sqlite', async () => new SqliteDeliveryQueue(freshDatabase()));
+bindingUnbindContract('sqlite', async () => new SqliteBindingStore(freshDatabase()));
 
 describe('SQLite state file', () => {
   const toClose: Database[] = [];
