@@ -23,7 +23,8 @@ async function main(): Promise<void> {
     pretty ? prettyLogStream(process.stdout, process.stdout.isTTY === true) : undefined,
   );
   const backend = await createStateBackend(config, logger);
-  const node = new RelayNode({ config, logger, backend });
+  // An operator's drain (admin API) ends the process like SIGTERM does, once the gateways are handed over.
+  const node = new RelayNode({ config, logger, backend, onDrainRequested: () => stop('admin drain') });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

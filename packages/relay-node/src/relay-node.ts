@@ -18,6 +18,8 @@ import { ERROR_CATALOG } from './errors/error-catalog.js';
 import { Semaphore } from './util/semaphore.js';
 import { createOperatorMetrics, type OperatorMetrics } from './observability/operator-metrics.js';
 import { RotatingCallbackCrypto } from './http/rotating-callback-crypto.js';
+import { AdminServer } from './admin/admin-server.js';
+import { AdminOperations } from './admin/admin-operations.js';
 
 /** Lifecycle of a node; changed only by {@link RelayNode.setStatus}. */
 export type RelayNodeStatus = 'created' | 'starting' | 'running' | 'draining' | 'closing' | 'closed';
@@ -30,6 +32,11 @@ export interface RelayNodeDeps {
   metrics?: RelayMetrics;
   /** Overrides for tests: WeCom clients built elsewhere. */
   wecom?: WecomApis;
+  /**
+   * Called when an operator asks this node to drain (admin API, directly or over the bus); the process entry point
+   * drains and exits. Default: {@link RelayNode.drain}.
+   */
+  onDrainRequested?: (by: string) => void;
 }
 
 /**
@@ -45,6 +52,7 @@ export class RelayNode {
   private readonly gateways: GatewayServer;
   private readonly delivery: DeliveryService;
   private readonly sync: SyncLoop;
+  private readonly admin: AdminServer | null;
   private closing: Promise<void> | null = null;
 
   constructor(private readonly deps: RelayNodeDeps) {
@@ -65,6 +73,9 @@ export class RelayNode {
       logger: logger.child({ component: 'delivery' }),
       metrics,
       retention: config.queue,
+      onControl: (message) => {
+        if (message.kind === 'drain') this.requestDrain(message.by);
+      },
     });
     const binding = new BindingService({
       bindings: backend.bindings,
@@ -172,6 +183,27 @@ export class RelayNode {
       health: () => ({ node: config.nodeId, status: this.status, gateways: this.delivery.localCount() }),
       readiness: () => this.readiness(),
     });
+    this.admin =
+      config.admin.tokens.length === 0
+        ? null
+        : new AdminServer({
+            host: config.admin.host,
+            port: config.admin.port,
+            tokens: config.admin.tokens,
+            logger: logger.child({ component: 'admin' }),
+            onRequest: (route, status) => operatorMetrics.adminRequests.inc({ route, status: String(status) }),
+            operations: new AdminOperations({
+              nodeId: config.nodeId,
+              presence: backend.presence,
+              queue: backend.queue,
+              bindings: backend.bindings,
+              bus: backend.bus,
+              unbindGateway: (gatewayId) => binding.unbindAll(gatewayId),
+              redeliverLocal: (gatewayId, afterId) => this.delivery.redeliver(gatewayId, afterId),
+              drainSelf: (by) => this.requestDrain(by),
+              logger: logger.child({ component: 'admin' }),
+            }),
+          });
   }
 
   /** Current lifecycle status. */
@@ -184,16 +216,30 @@ export class RelayNode {
     return { http: this.http.port(), ws: this.gateways.address().port };
   }
 
+  /** The admin API's bound port, or null when it is off (no ADMIN_TOKEN/ADMIN_TOKENS). */
+  adminPort(): number | null {
+    return this.admin?.port() ?? null;
+  }
+
+  /** An operator asked for a drain: hand it to the entry point (which exits afterwards), or drain in place. */
+  private requestDrain(by: string): void {
+    if (this.status !== 'running') return;
+    this.deps.logger.info({ admin: by }, 'drain requested by an operator');
+    if (this.deps.onDrainRequested) this.deps.onDrainRequested(by);
+    else void this.drain().catch((err: unknown) => this.deps.logger.error({ err }, 'drain failed'));
+  }
+
   /** Opens the ports and starts pulling. */
   async start(): Promise<void> {
     this.setStatus('starting');
     // HTTP first, so orchestrators see /healthz (and a false /readyz) while Redis is still being reached.
     await this.http.listen();
+    await this.admin?.listen();
     await this.delivery.start();
     await this.gateways.start();
     this.sync.start();
     this.setStatus('running');
-    this.deps.logger.info({ ...this.ports(), backend: this.deps.backend.kind }, 'relay node running');
+    this.deps.logger.info({ ...this.ports(), admin: this.adminPort(), backend: this.deps.backend.kind }, 'relay node running');
   }
 
   /**
@@ -217,6 +263,7 @@ export class RelayNode {
       await this.gateways.close({ code: 1001, reason: 'relay node stopping' });
       await this.delivery.close();
       await this.http.close();
+      await this.admin?.close();
       await this.deps.backend.close();
       this.setStatus('closed');
     })();

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { gatewayAuthToken } from '@wecom-relay/shared';
 import { copyBindings, openBindingStore } from './binding-transfer.js';
+import { ADMIN_USAGE, runAdminCli } from './admin-cli.js';
 
 const USAGE = `usage: pnpm relay <command>   (pnpm relay --help prints this)
 
@@ -11,6 +12,7 @@ const USAGE = `usage: pnpm relay <command>   (pnpm relay --help prints this)
                                        pnpm relay bindings copy sqlite:./data/relay.db redis://127.0.0.1:6379
                                      and back: pnpm relay bindings copy redis://... sqlite:./backup.db
   bindings list <store>              print every binding as "external_userid<TAB>gateway_id"
+${ADMIN_USAGE}
 
 RELAY_AUTH_SECRET and REDIS_KEY_PREFIX (default wr:) are read from the environment or .env.`;
 
@@ -21,6 +23,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return cmd === undefined ? 64 : 0;
   }
+  if (cmd === 'admin') return runAdminCli(args, (name) => process.env[name] ?? fromEnvFile(name));
   if (cmd === 'token' && args.length === 1) {
     const secret = process.env.RELAY_AUTH_SECRET ?? fromEnvFile('RELAY_AUTH_SECRET');
     if (!secret || secret.length < 16) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseAdminTokens } from '../admin/admin-tokens.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
@@ -81,6 +82,23 @@ export const envSchema = z.object({
   WECOM_ENCODING_AES_KEY_PREVIOUS: z
     .string()
     .regex(/^[a-zA-Z0-9]{43}$/, 'must be the 43-character EncodingAESKey from the WeCom admin console')
+    .optional(),
+  /** Admin API: off unless ADMIN_TOKEN or ADMIN_TOKENS is set; loopback by default. */
+  ADMIN_PORT: port.default(9465),
+  ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
+  /** One bearer token for the admin API (logged as `admin`). */
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Named bearer tokens, `name:token,name:token`; the name is logged with every action. */
+  ADMIN_TOKENS: z
+    .string()
+    .min(1)
+    .superRefine((value, ctx) => {
+      try {
+        parseAdminTokens(value, undefined);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })
     .optional(),
 });
 

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Env } from './config-schema.js';
+import { parseAdminTokens, type AdminToken } from '../admin/admin-tokens.js';
 
 /** How to reach Redis. */
 export type RedisTarget =
@@ -49,6 +50,8 @@ export interface RelayConfig {
   readonly queue: { readonly maxAgeMs: number; readonly maxItems: number };
   readonly drain: { readonly spreadMs: number };
   readonly logFormat: Env['LOG_FORMAT'];
+  /** The admin API; `tokens` empty means it is off. */
+  readonly admin: { readonly host: string; readonly port: number; readonly tokens: readonly AdminToken[] };
   /** Values being retired during a rotation; accepted beside the current ones until removed. */
   readonly previous: {
     readonly authSecret: string | undefined;
@@ -98,6 +101,7 @@ export function toRelayConfig(env: Env): RelayConfig {
     queue: { maxAgeMs: env.QUEUE_MAX_AGE_MS, maxItems: env.QUEUE_MAX_ITEMS },
     drain: { spreadMs: env.DRAIN_SPREAD_MS },
     logFormat: env.LOG_FORMAT,
+    admin: { host: env.ADMIN_HOST, port: env.ADMIN_PORT, tokens: parseAdminTokens(env.ADMIN_TOKENS, env.ADMIN_TOKEN) },
     previous: {
       authSecret: env.RELAY_AUTH_SECRET_PREVIOUS,
       wecomToken: env.WECOM_TOKEN_PREVIOUS,

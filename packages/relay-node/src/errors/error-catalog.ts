@@ -52,6 +52,11 @@ export const ERROR_CATALOG = {
   WECOM_MEDIA_TOO_LARGE: { message: 'media exceeds the download limit' },
   WECOM_MEDIA_FAILED: { message: 'media could not be downloaded' },
 
+  ADMIN_UNAUTHORIZED: { message: 'a valid admin bearer token is required', status: 401 },
+  ADMIN_BAD_REQUEST: { message: 'the admin request is malformed', status: 400 },
+  ADMIN_NOT_FOUND: { message: 'no such admin resource', status: 404 },
+  ADMIN_CONFLICT: { message: 'the admin request cannot be done in the current state', status: 409 },
+
   INTERNAL: { message: 'internal error', status: 500 },
 } as const satisfies Record<string, CatalogEntry>;
 

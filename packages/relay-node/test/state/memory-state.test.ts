@@ -121,7 +121,7 @@ describe('memory stores with an injected clock', () => {
     const received: string[] = [];
     const got = new Promise<void>((resolve) =>
       void single.subscribe('node-1', (message) => {
-        received.push(message.gatewayId);
+        received.push('gatewayId' in message ? message.gatewayId : message.kind);
         resolve();
       }),
     );
