@@ -20,6 +20,7 @@ import { createOperatorMetrics, type OperatorMetrics } from './observability/ope
 import { RotatingCallbackCrypto } from './http/rotating-callback-crypto.js';
 import { AdminServer } from './admin/admin-server.js';
 import { AdminOperations } from './admin/admin-operations.js';
+import { Rebalancer } from './delivery/rebalancer.js';
 
 /** Lifecycle of a node; changed only by {@link RelayNode.setStatus}. */
 export type RelayNodeStatus = 'created' | 'starting' | 'running' | 'draining' | 'closing' | 'closed';
@@ -53,6 +54,7 @@ export class RelayNode {
   private readonly delivery: DeliveryService;
   private readonly sync: SyncLoop;
   private readonly admin: AdminServer | null;
+  private readonly rebalancer: Rebalancer;
   private closing: Promise<void> | null = null;
 
   constructor(private readonly deps: RelayNodeDeps) {
@@ -183,6 +185,15 @@ export class RelayNode {
       health: () => ({ node: config.nodeId, status: this.status, gateways: this.delivery.localCount() }),
       readiness: () => this.readiness(),
     });
+    this.rebalancer = new Rebalancer({
+      ...config.rebalance,
+      nodeId: config.nodeId,
+      presence: backend.presence,
+      localCount: () => this.delivery.localCount(),
+      shed: (n) => this.delivery.shed(n, 'rebalancing: reconnect to a less loaded node'),
+      logger: logger.child({ component: 'rebalance' }),
+      onShed: (n) => operatorMetrics.rebalanceClosed.inc(n),
+    });
     this.admin =
       config.admin.tokens.length === 0
         ? null
@@ -238,6 +249,7 @@ export class RelayNode {
     await this.delivery.start();
     await this.gateways.start();
     this.sync.start();
+    this.rebalancer.start();
     this.setStatus('running');
     this.deps.logger.info({ ...this.ports(), admin: this.adminPort(), backend: this.deps.backend.kind }, 'relay node running');
   }
@@ -249,6 +261,7 @@ export class RelayNode {
   async drain(): Promise<void> {
     if (this.status !== 'running') return this.close();
     this.setStatus('draining');
+    this.rebalancer.stop();
     this.gateways.stopAccepting();
     const { closeCode, message } = ERROR_CATALOG.SERVICE_RESTART;
     await this.gateways.drain({ closeCode, reason: message, spreadMs: this.deps.config.drain.spreadMs });
@@ -259,6 +272,7 @@ export class RelayNode {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.setStatus('closing');
+      this.rebalancer.stop();
       await this.sync.close();
       await this.gateways.close({ code: 1001, reason: 'relay node stopping' });
       await this.delivery.close();

@@ -18,6 +18,7 @@ import {
   type RedisHandle,
   type RelayNodeEnv,
   type RelayNodeHandle,
+  type RelayPorts,
   type TestCorp,
 } from '@wecom-relay/testkit';
 
@@ -33,6 +34,8 @@ export interface AdminCluster {
   adminUrls: string[];
   /** Named admin tokens every node accepts. */
   tokens: Record<string, string>;
+  /** Ports of node i (reserved for two nodes more than started, for addNode). */
+  ports: RelayPorts[];
   gateway(node: number, gatewayId: string, options?: Partial<GatewayClientOptions>): Promise<GatewayClient>;
   /** Starts one more node (NODE_ID node-<index>) with the same settings. */
   addNode(extra?: RelayNodeEnv): Promise<RelayNodeHandle>;
@@ -45,7 +48,7 @@ export async function startAdminCluster(count: number, extra: RelayNodeEnv = {})
   const redis = await startRedis();
   const keyPrefix = uniquePrefix('ops');
   const tokens = { alice: `alice-${randomBytes(16).toString('hex')}`, bob: `bob-${randomBytes(16).toString('hex')}` };
-  const ports: Awaited<ReturnType<typeof reserveRelayPorts>>[] = [];
+  const ports: RelayPorts[] = [];
   for (let i = 0; i < count + 2; i++) ports.push(await reserveRelayPorts());
   // Two spare nodes' webhooks are known to the fake from the start, so nodes added later get callbacks too.
   const fake = await spawnFakeWecom({ corp, callbackUrls: ports.map((p) => p.webhookUrl) });
@@ -90,6 +93,7 @@ export async function startAdminCluster(count: number, extra: RelayNodeEnv = {})
     nodes,
     adminUrls,
     tokens,
+    ports,
     addNode,
     async gateway(node, gatewayId, options = {}) {
       const client = new GatewayClient({

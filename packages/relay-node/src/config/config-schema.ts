@@ -89,6 +89,11 @@ export const envSchema = z.object({
   /** One bearer token for the admin API (logged as `admin`). */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Named bearer tokens, `name:token,name:token`; the name is logged with every action. */
+  /** Rebalancing: every interval, a node above the cluster average by more than the tolerance closes some sockets. */
+  REBALANCE_INTERVAL_MS: ms.default(10_000),
+  /** At most this many sockets closed (1012) per node per interval; 0 turns rebalancing off. */
+  REBALANCE_MAX_PER_INTERVAL: z.coerce.number().int().min(0).default(5),
+  REBALANCE_TOLERANCE_PERCENT: z.coerce.number().int().min(0).max(1000).default(20),
   ADMIN_TOKENS: z
     .string()
     .min(1)

@@ -50,6 +50,7 @@ export interface RelayConfig {
   readonly queue: { readonly maxAgeMs: number; readonly maxItems: number };
   readonly drain: { readonly spreadMs: number };
   readonly logFormat: Env['LOG_FORMAT'];
+  readonly rebalance: { readonly intervalMs: number; readonly maxPerInterval: number; readonly tolerancePercent: number };
   /** The admin API; `tokens` empty means it is off. */
   readonly admin: { readonly host: string; readonly port: number; readonly tokens: readonly AdminToken[] };
   /** Values being retired during a rotation; accepted beside the current ones until removed. */
@@ -101,6 +102,11 @@ export function toRelayConfig(env: Env): RelayConfig {
     queue: { maxAgeMs: env.QUEUE_MAX_AGE_MS, maxItems: env.QUEUE_MAX_ITEMS },
     drain: { spreadMs: env.DRAIN_SPREAD_MS },
     logFormat: env.LOG_FORMAT,
+    rebalance: {
+      intervalMs: env.REBALANCE_INTERVAL_MS,
+      maxPerInterval: env.REBALANCE_MAX_PER_INTERVAL,
+      tolerancePercent: env.REBALANCE_TOLERANCE_PERCENT,
+    },
     admin: { host: env.ADMIN_HOST, port: env.ADMIN_PORT, tokens: parseAdminTokens(env.ADMIN_TOKENS, env.ADMIN_TOKEN) },
     previous: {
       authSecret: env.RELAY_AUTH_SECRET_PREVIOUS,
