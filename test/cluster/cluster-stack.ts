@@ -55,6 +55,8 @@ export async function startCluster(options: { nodes?: number; redisAppendOnly?: 
       SYNC_POLL_INTERVAL_MS: '60000',
       DRAIN_SPREAD_MS: '500',
       TRUSTED_PROXIES: '127.0.0.1',
+      // These tests place gateways on chosen nodes; rebalancing would move them (test/ops/rebalancing.test.ts covers it).
+      REBALANCE_MAX_PER_INTERVAL: '0',
     });
   const started = await Promise.allSettled(ports.map((_, i) => spawnRelayNode(envFor(i), { name: `node-${i}` })));
   const nodes = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
