@@ -50,8 +50,8 @@ async function metric(node: RelayNodeHandle, name: string): Promise<number> {
 async function memory(nodes: RelayNodeHandle[]): Promise<{ rss: number; heap: number }[]> {
   return Promise.all(
     nodes.map(async (n) => ({
-      rss: await metric(n, 'relay_process_process_resident_memory_bytes'),
-      heap: await metric(n, 'relay_process_nodejs_heap_size_used_bytes'),
+      rss: await metric(n, 'process_resident_memory_bytes'),
+      heap: await metric(n, 'nodejs_heap_size_used_bytes'),
     })),
   );
 }
@@ -81,7 +81,8 @@ async function main(): Promise<void> {
           // Every benchmark gateway connects from this one host.
           MAX_PENDING_SOCKETS_PER_ADDRESS: '100000',
         }),
-        { name: `bench-${i}` },
+        // The production build, as deployed (`pnpm bench` builds it first).
+        { name: `bench-${i}`, compiled: true },
       ),
     ),
   );

@@ -35,10 +35,22 @@ export interface ClusterStack {
   stop(): Promise<void>;
 }
 
+/** How to boot a cluster. */
+export interface ClusterOptions {
+  nodes?: number;
+  redisAppendOnly?: boolean;
+  /** Credentials shared by the fake and the nodes; fresh ones by default. */
+  corp?: TestCorp;
+  /** Extra environment for every node. */
+  env?: Record<string, string>;
+  /** Runs once Redis and the fake WeCom are up and before any node starts (e.g. to migrate state into Redis). */
+  beforeNodes?: (ctx: { corp: TestCorp; redis: RedisHandle; keyPrefix: string; fake: FakeWecomHandle }) => Promise<void>;
+}
+
 /** Boots the cluster. Nodes get NODE_ID node-0, node-1, ... */
-export async function startCluster(options: { nodes?: number; redisAppendOnly?: boolean } = {}): Promise<ClusterStack> {
+export async function startCluster(options: ClusterOptions = {}): Promise<ClusterStack> {
   const count = options.nodes ?? 3;
-  const corp = testCorp();
+  const corp = options.corp ?? testCorp();
   // The suite restarts Redis, so it needs its own even when REDIS_URL names a shared one.
   const redis = await startRedis({ appendOnly: options.redisAppendOnly ?? false, restartable: true });
   const keyPrefix = uniquePrefix('cluster');
@@ -57,7 +69,15 @@ export async function startCluster(options: { nodes?: number; redisAppendOnly?: 
       TRUSTED_PROXIES: '127.0.0.1',
       // These tests place gateways on chosen nodes; rebalancing would move them (test/ops/rebalancing.test.ts covers it).
       REBALANCE_MAX_PER_INTERVAL: '0',
+      ...options.env,
     });
+  try {
+    await options.beforeNodes?.({ corp, redis, keyPrefix, fake });
+  } catch (err) {
+    await fake.stop();
+    await redis.stop();
+    throw err;
+  }
   const started = await Promise.allSettled(ports.map((_, i) => spawnRelayNode(envFor(i), { name: `node-${i}` })));
   const nodes = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   let lb: HaproxyHandle;

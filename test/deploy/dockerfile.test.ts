@@ -1,15 +1,17 @@
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoPath, reserveRelayPorts, testCorp } from '@wecom-relay/testkit';
 import { execForm, instructionArgs, parseDockerfile, stageEnv, stageWorkdir } from './support/dockerfile.js';
 import { IMAGE_APP_ROOT, ImageCommand, hostPath, runImageCommand } from './support/image-command.js';
+import { findLayoutStep, runLayoutStep, treeBytes, virtualStorePackages } from './support/runtime-layout.js';
 
 // No Docker engine exists where these tests run, so the image is never built here. What can be checked offline:
-// the Dockerfile's structure, and that the exact commands it runs work on this checkout with tsx as installed.
+// the Dockerfile's structure, and the runtime tree assembled with the Dockerfile's own layout commands (build,
+// `pnpm deploy --prod`, prune) into a temporary directory, started the way its ENTRYPOINT/CMD start it.
 
 const DOCKERFILE = repoPath('deploy/docker/Dockerfile');
 const stages = parseDockerfile(readFileSync(DOCKERFILE, 'utf8'));
@@ -17,22 +19,50 @@ const build = stages[0]!;
 const runtime = stages[stages.length - 1]!;
 const runtimeEnv = stageEnv(runtime);
 const workdir = stageWorkdir(runtime);
-const argv = [...execForm(instructionArgs(runtime, 'ENTRYPOINT')[0] ?? 'null'), ...execForm(instructionArgs(runtime, 'CMD')[0] ?? '[]')];
+const entrypoint = execForm(instructionArgs(runtime, 'ENTRYPOINT')[0] ?? 'null');
+const cmd = execForm(instructionArgs(runtime, 'CMD')[0] ?? '[]');
 const healthcheck = instructionArgs(runtime, 'HEALTHCHECK')[0] ?? '';
 const healthcheckArgv = execForm(healthcheck.slice(healthcheck.indexOf('CMD ') + 4));
+const layout = findLayoutStep(build);
+const relayPackage = JSON.parse(readFileSync(repoPath('packages/relay-node/package.json'), 'utf8')) as {
+  name: string;
+  dependencies: Record<string, string>;
+};
+
+/** The init the ENTRYPOINT starts first; on the host the command after `--` runs directly (tini only forwards). */
+const INIT = ['/usr/bin/tini', '--'];
+const nodeArgv = entrypoint.slice(INIT.length);
+
+/** Packages only tests, builds or development use: none may reach the image. */
+const DEV_ONLY = [
+  'testcontainers',
+  'dockerode',
+  'docker-modem',
+  'ssh2',
+  'vitest',
+  'vite',
+  'tsx',
+  'esbuild',
+  'typescript',
+  'kubernetes-models',
+  'yaml',
+  '@types/node',
+  '@wecom-relay/testkit',
+  '@wecom-relay/shared',
+];
 
 function runs(stage: typeof build): string {
   return instructionArgs(stage, 'RUN').join('\n');
 }
 
 describe('Dockerfile structure', () => {
-  it('builds in one stage and runs from another, both on Node 20 slim (bookworm)', () => {
+  it('builds in one stage and runs from another, both on the current Node LTS (24) slim image', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    for (const stage of [build, runtime]) expect(stage.from).toMatch(/^node:20[\w.]*-bookworm-slim$/);
+    for (const stage of [build, runtime]) expect(stage.from).toMatch(/^node:24[\w.]*(-\w+)?-slim$/);
     expect(runtime.instructions.some((i) => i.keyword === 'COPY' && i.args.includes(`--from=${build.alias}`))).toBe(true);
   });
 
-  it('compiles better-sqlite3 in the build stage: toolchain, Node headers, the pinned pnpm, a frozen lockfile', () => {
+  it('compiles better-sqlite3 and the sources in the build stage: toolchain, Node headers, the pinned pnpm, a frozen lockfile', () => {
     const ciPnpm = /pnpm@(\d+\.\d+\.\d+)/.exec(readFileSync(repoPath('.ci/run'), 'utf8'))?.[1];
     expect(runs(build)).toMatch(/apt-get install .*\bpython3\b/);
     expect(runs(build)).toMatch(/\bmake\b/);
@@ -40,13 +70,24 @@ describe('Dockerfile structure', () => {
     expect(stageEnv(build).npm_config_nodedir).toBeTruthy();
     expect(runs(build)).toContain(`npm install -g pnpm@${ciPnpm ?? 'unknown'}`);
     expect(runs(build)).toMatch(/pnpm install --frozen-lockfile\b/);
-    // The copied workspace must be the one the frozen install ran in.
     expect(stageWorkdir(build)).toBe(IMAGE_APP_ROOT);
     expect(instructionArgs(build, 'COPY')).toContain('. .');
+    expect(layout.command).toMatch(/\bpnpm build\b/);
+    expect(layout.command).toContain(`--filter ${relayPackage.name} deploy --prod`);
   });
 
-  it('leaves compilers out of the runtime stage', () => {
-    expect(runs(runtime)).not.toMatch(/apt-get install|g\+\+|python3|\bmake\b/);
+  it('copies only the deployed relay package into the runtime stage, at its working directory', () => {
+    const copies = instructionArgs(runtime, 'COPY').filter((a) => a.includes(`--from=${build.alias}`));
+    const tree = copies.find((a) => a.includes(` ${layout.targetDir} `) || a.includes(` ${layout.targetDir}/ `));
+    expect(tree, copies.join('\n')).toBeDefined();
+    expect(tree!.trim().split(/\s+/).at(-1)).toMatch(/^(\.\/?|\/app\/?)$/);
+    expect(workdir).toBe(IMAGE_APP_ROOT);
+    // Nothing of the repository beyond the deployed tree and the init.
+    expect(copies.filter((a) => a !== tree)).toEqual([`--from=${build.alias} ${INIT[0]} ${INIT[0]}`]);
+  });
+
+  it('leaves compilers and package managers out of the runtime stage', () => {
+    expect(runs(runtime)).not.toMatch(/apt-get install|g\+\+|python3|\bmake\b|pnpm|npm install/);
   });
 
   it('runs as a non-root user in production mode', () => {
@@ -55,30 +96,65 @@ describe('Dockerfile structure', () => {
     expect(runtimeEnv.NODE_ENV).toBe('production');
   });
 
-  it('exposes both ports, stops with SIGTERM and health-checks /healthz', () => {
+  it('carries the OCI labels', () => {
+    const labels = instructionArgs(runtime, 'LABEL').join(' ');
+    for (const key of ['title', 'description', 'version', 'revision']) {
+      expect(labels).toContain(`org.opencontainers.image.${key}=`);
+    }
+  });
+
+  it('exposes its ports, stops with SIGTERM and health-checks /healthz', () => {
     const exposed = instructionArgs(runtime, 'EXPOSE').flatMap((a) => a.split(/\s+/)).map((p) => Number(p.split('/')[0]));
-    expect(exposed).toEqual(expect.arrayContaining([Number(runtimeEnv.PORT), Number(runtimeEnv.WS_PORT)]));
+    expect(exposed).toEqual(expect.arrayContaining([Number(runtimeEnv.PORT), Number(runtimeEnv.WS_PORT), 9464]));
     expect(instructionArgs(runtime, 'STOPSIGNAL')).toEqual(['SIGTERM']);
     expect(healthcheckArgv.join(' ')).toContain('/healthz');
   });
 
-  it('starts node itself, so SIGTERM reaches the relay rather than a package manager or a shell', () => {
-    expect(argv[0]).toBe('node');
-    const wrappers = argv.filter((a) => /(^|\/)(pnpm|npm|npx|sh|bash|dash)$|\.bin\/tsx$|tsx\/dist\/cli/.test(a));
+  it('starts tini, then node itself on the compiled output: SIGTERM reaches the relay, not a package manager, shell or tsx', () => {
+    expect(entrypoint.slice(0, INIT.length)).toEqual(INIT);
+    expect(nodeArgv[0]).toBe('node');
+    const argv = [...nodeArgv, ...cmd];
+    const wrappers = argv.filter((a) => /(^|\/)(pnpm|npm|npx|sh|bash|dash|tsx)$|tsx|\.ts$/.test(a));
     expect(wrappers).toEqual([]);
-    expect(argv.at(-1)).toBe('src/main.ts');
+    expect(cmd).toEqual(['dist/main.js']);
   });
 });
 
-describe('the image command, run on this checkout', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'deploy-image-'));
+describe('the runtime tree, assembled with the Dockerfile’s own commands and run with plain node', () => {
+  const deployDir = mkdtempSync(join(tmpdir(), 'deploy-image-tree-'));
+  const dataDir = mkdtempSync(join(tmpdir(), 'deploy-image-data-'));
   const running: ImageCommand[] = [];
+  let cwd = '';
+
+  beforeAll(() => {
+    // pnpm deploy wants an empty or absent target.
+    rmSync(deployDir, { recursive: true, force: true });
+    runLayoutStep(layout, deployDir);
+    cwd = hostPath(workdir, deployDir);
+    const bytes = treeBytes(deployDir);
+    process.stdout.write(`[deploy] runtime tree: ${(bytes / 1024 / 1024).toFixed(1)} MiB in ${deployDir}\n`);
+  }, 240_000);
+
   afterAll(() => {
     for (const command of running) command.signal('SIGKILL');
+    rmSync(deployDir, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const cwd = hostPath(workdir);
+  it('holds the compiled output and exactly the relay package’s production dependencies, none of the test-only packages', () => {
+    expect(existsSync(join(cwd, cmd[0]!))).toBe(true);
+    expect(existsSync(join(cwd, 'src'))).toBe(false);
+    const topLevel = readdirSync(join(cwd, 'node_modules')).filter((n) => !n.startsWith('.'));
+    const expanded = topLevel.flatMap((n) => (n.startsWith('@') ? readdirSync(join(cwd, 'node_modules', n)).map((s) => `${n}/${s}`) : [n]));
+    expect(expanded.sort()).toEqual(Object.keys(relayPackage.dependencies).sort());
+    const installed = virtualStorePackages(join(cwd, 'node_modules'));
+    expect(installed.length).toBeGreaterThan(topLevel.length);
+    expect(installed.filter((p) => DEV_ONLY.includes(p))).toEqual([]);
+    // The compiled native addon is kept, its sources and objects are pruned.
+    const sqlite = join(cwd, 'node_modules', 'better-sqlite3');
+    expect(readdirSync(join(sqlite, 'build', 'Release'))).toEqual(['better_sqlite3.node']);
+    expect(existsSync(join(sqlite, 'deps'))).toBe(false);
+  });
 
   async function healthcheckExit(port: number): Promise<number | null> {
     const result = await runImageCommand(healthcheckArgv, { cwd, env: { PORT: String(port) }, timeoutMs: 10_000 });
@@ -92,7 +168,7 @@ describe('the image command, run on this checkout', () => {
     // The health check must be able to fail: nothing listens yet.
     expect(await healthcheckExit(ports.port)).toBe(1);
 
-    const node = new ImageCommand(argv, {
+    const node = new ImageCommand([...nodeArgv, ...cmd], {
       cwd,
       env: {
         ...runtimeEnv,
@@ -121,15 +197,18 @@ describe('the image command, run on this checkout', () => {
     expect(ready, `the node never became ready:\n${node.output}`).toBe(true);
     expect((await fetch(`http://127.0.0.1:${ports.port}/healthz`)).status).toBe(200);
     expect(await healthcheckExit(ports.port)).toBe(0);
+    const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${node.pid}/status`, 'utf8'))?.[1];
+    process.stdout.write(`[deploy] started node: RSS ${rss ? (Number(rss) / 1024).toFixed(1) : '?'} MiB\n`);
 
     node.signal('SIGTERM');
     // Exit code 0 (not death by signal) shows the relay itself received SIGTERM and shut down in order.
     expect(await node.waitExit(), node.output).toEqual({ code: 0, signal: null });
+    expect(node.output).toContain('draining');
   });
 
-  it('runs the operator CLI the same way: `IMAGE src/cli/relay-cli.ts token GATEWAY_ID`', { timeout: 30_000 }, async () => {
+  it('runs the operator CLI the same way: `IMAGE dist/relay-cli.js token GATEWAY_ID`', { timeout: 30_000 }, async () => {
     const secret = testCorp().relaySecret;
-    const result = await runImageCommand([...argv.slice(0, -1), 'src/cli/relay-cli.ts', 'token', 'gw-deploy'], {
+    const result = await runImageCommand([...nodeArgv, 'dist/relay-cli.js', 'token', 'gw-deploy'], {
       cwd,
       env: { ...runtimeEnv, RELAY_AUTH_SECRET: secret },
     });

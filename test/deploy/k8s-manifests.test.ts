@@ -6,6 +6,9 @@ import type { IService } from 'kubernetes-models/v1/Service';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IStatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import type { IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { IContainer as Container } from 'kubernetes-models/v1/Container';
 import type { IProbe as Probe } from 'kubernetes-models/v1/Probe';
 import { repoPath, testCorp } from '@wecom-relay/testkit';
@@ -23,6 +26,7 @@ import {
 
 const K8S_DIR = repoPath('deploy/k8s');
 const SECRET_TEMPLATE = repoPath('deploy/k8s/secret.example.yaml');
+const REDIS_SECRET_TEMPLATE = repoPath('deploy/k8s/redis/secret.example.yaml');
 
 // Rendered once: every check below reads what `kubectl apply -k deploy/k8s` would send to the cluster.
 const objects = renderKustomization(K8S_DIR);
@@ -39,10 +43,10 @@ const relay: Container | undefined = podSpec?.containers.find((c) => c.name === 
 const configMap = only<IConfigMap>('ConfigMap');
 const config = configMap.data ?? {};
 
-function secretTemplate(): ISecret {
-  const docs = parseYamlDocuments(readFileSync(SECRET_TEMPLATE, 'utf8'), SECRET_TEMPLATE);
+function secretTemplate(file = SECRET_TEMPLATE): ISecret {
+  const docs = parseYamlDocuments(readFileSync(file, 'utf8'), file);
   const [secret] = docs;
-  if (docs.length !== 1 || !isK8sObject(secret) || secret.kind !== 'Secret') throw new Error(`${SECRET_TEMPLATE} must hold one Secret`);
+  if (docs.length !== 1 || !isK8sObject(secret) || secret.kind !== 'Secret') throw new Error(`${file} must hold one Secret`);
   return secret as ISecret;
 }
 
@@ -77,6 +81,10 @@ describe('deploy/k8s renders to valid Kubernetes objects', () => {
         'PodDisruptionBudget/wecom-relay',
         'ServiceAccount/wecom-relay',
         'NetworkPolicy/wecom-relay-redis',
+        'NetworkPolicy/wecom-relay',
+        'HorizontalPodAutoscaler/wecom-relay',
+        'Ingress/wecom-relay',
+        'PodDisruptionBudget/wecom-relay-redis',
       ]),
     );
     expect(configMap.metadata?.name).toMatch(/^wecom-relay-config-/);
@@ -100,14 +108,17 @@ describe('deploy/k8s renders to valid Kubernetes objects', () => {
     expect(() => validateK8sObject(broken)).toThrow(/replicas/);
   });
 
-  it('the Secret template matches the Secret schema', () => {
+  it('the Secret templates (relay and Redis) match the Secret schema', () => {
     expect(() => validateK8sObject(secretTemplate() as unknown as K8sObject)).not.toThrow();
+    expect(() => validateK8sObject(secretTemplate(REDIS_SECRET_TEMPLATE) as unknown as K8sObject)).not.toThrow();
   });
 });
 
 describe('relay Deployment: what an operator relies on', () => {
-  it('runs three replicas and rolls without losing capacity', () => {
-    expect(deployment.spec?.replicas).toBe(3);
+  it('leaves the replica count to the autoscaler (at least three) and rolls without losing capacity', () => {
+    // A fixed count here would scale a busy cluster back down on every `kubectl apply`.
+    expect(deployment.spec?.replicas).toBeUndefined();
+    expect(only<IHorizontalPodAutoscaler>('HorizontalPodAutoscaler').spec?.minReplicas).toBeGreaterThanOrEqual(3);
     expect(deployment.spec?.strategy?.rollingUpdate?.maxUnavailable).toBe(0);
   });
 
@@ -140,7 +151,7 @@ describe('relay Deployment: what an operator relies on', () => {
     expect(sources.map((s) => s.secretRef?.name).filter(Boolean)).toEqual([secretTemplate().metadata?.name]);
   });
 
-  it('runs as a non-root user on a read-only root filesystem, with a writable /tmp for the TypeScript cache', () => {
+  it('runs as a non-root user on a read-only root filesystem, with a writable /tmp', () => {
     expect(podSpec?.securityContext?.runAsNonRoot).toBe(true);
     expect(podSpec?.securityContext?.runAsUser).not.toBe(0);
     expect(relay?.securityContext?.readOnlyRootFilesystem).toBe(true);
@@ -148,6 +159,17 @@ describe('relay Deployment: what an operator relies on', () => {
     const tmp = relay?.volumeMounts?.find((m) => m.mountPath === '/tmp');
     const volume = podSpec?.volumes?.find((v) => v.name === tmp?.name);
     expect(volume?.emptyDir).toBeDefined();
+  });
+
+  it('spreads its pods across zones, then across machines', () => {
+    const keys = (podSpec?.topologySpreadConstraints ?? []).map((c) => ({
+      key: c.topologyKey,
+      selects: Object.entries(c.labelSelector?.matchLabels ?? {}).every(([k, v]) => deployment.spec?.template.metadata?.labels?.[k] === v),
+    }));
+    expect(keys).toEqual([
+      { key: 'topology.kubernetes.io/zone', selects: true },
+      { key: 'kubernetes.io/hostname', selects: true },
+    ]);
   });
 
   it('sets resource requests and a memory limit', () => {
@@ -232,7 +254,7 @@ describe('Services and disruption budget', () => {
   });
 
   it('lets at most one relay pod be evicted at a time', () => {
-    const pdb = only<IPodDisruptionBudget>('PodDisruptionBudget');
+    const pdb = only<IPodDisruptionBudget>('PodDisruptionBudget', 'wecom-relay');
     expect(selects(pdb.spec?.selector?.matchLabels)).toBe(true);
     expect(pdb.spec?.maxUnavailable).toBe(1);
   });
@@ -301,5 +323,95 @@ describe('an operator overlay, as deploy/README.md shows it', () => {
     expect(relayEnvProblems(podEnv)).toEqual([]);
     // And the base alone, with the Secret still empty, is refused rather than run half-configured.
     expect(relayEnvProblems({ ...config, ...secretTemplate().stringData }).length).toBeGreaterThan(0);
+  });
+});
+
+describe('autoscaling, network policy and ingress', () => {
+  const hpa = only<IHorizontalPodAutoscaler>('HorizontalPodAutoscaler');
+  const policy = only<INetworkPolicy>('NetworkPolicy', 'wecom-relay');
+  const ingress = only<IIngress>('Ingress');
+
+  it('scales the relay Deployment on CPU and on connected gateways per pod (prometheus-adapter metric)', () => {
+    expect(hpa.spec?.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: deployment.metadata?.name });
+    expect(hpa.spec?.maxReplicas).toBeGreaterThan(hpa.spec?.minReplicas ?? 1);
+    const cpu = hpa.spec?.metrics?.find((m) => m.type === 'Resource');
+    expect(cpu?.resource?.name).toBe('cpu');
+    const gateways = hpa.spec?.metrics?.find((m) => m.type === 'Pods');
+    expect(gateways?.pods?.metric.name).toBe('relay_gateways_connected');
+    expect(gateways?.pods?.target.type).toBe('AverageValue');
+    // Scaling down closes sockets: one pod at a time.
+    expect(hpa.spec?.behavior?.scaleDown?.policies).toEqual([expect.objectContaining({ type: 'Pods', value: 1 })]);
+  });
+
+  it('lets gateways and callbacks in on their ports and Prometheus on the metrics port only', () => {
+    const podLabels = deployment.spec?.template.metadata?.labels ?? {};
+    expect(Object.entries(policy.spec?.podSelector.matchLabels ?? {}).every(([k, v]) => podLabels[k] === v)).toBe(true);
+    expect(policy.spec?.policyTypes).toEqual(['Ingress', 'Egress']);
+    const rules = policy.spec?.ingress ?? [];
+    const open = rules.filter((r) => !r.from).flatMap((r) => (r.ports ?? []).map((p) => containerPort(relay, p.port)));
+    expect(open.sort()).toEqual([portSetting, wsPortSetting].sort());
+    const restricted = rules.filter((r) => r.from).flatMap((r) => (r.ports ?? []).map((p) => containerPort(relay, p.port)));
+    expect(restricted).toEqual([9464]);
+  });
+
+  it('lets the relay reach DNS, the bundled Redis and HTTPS (WeCom), and nothing else', () => {
+    const egress = policy.spec?.egress ?? [];
+    const ports = egress.flatMap((r) => (r.ports ?? []).map((p) => `${p.protocol ?? 'TCP'}/${p.port}`)).sort();
+    expect(ports).toEqual(['TCP/443', 'TCP/53', 'TCP/6379', 'UDP/53']);
+    const toRedis = egress.find((r) => r.ports?.some((p) => p.port === 6379));
+    const redisLabels = only<IStatefulSet>('StatefulSet', 'wecom-relay-redis').spec?.template.metadata?.labels ?? {};
+    const selector = toRedis?.to?.[0]?.podSelector?.matchLabels ?? {};
+    expect(Object.keys(selector).length).toBeGreaterThan(0);
+    expect(Object.entries(selector).every(([k, v]) => redisLabels[k] === v)).toBe(true);
+  });
+
+  it('routes exactly /webhook, over TLS, to the HTTP Service', () => {
+    const rules = ingress.spec?.rules ?? [];
+    const paths = rules.flatMap((r) => r.http?.paths ?? []);
+    expect(paths.map((p) => ({ path: p.path, type: p.pathType, service: p.backend.service?.name }))).toEqual([
+      { path: '/webhook', type: 'Exact', service: 'wecom-relay-http' },
+    ]);
+    const tlsHosts = (ingress.spec?.tls ?? []).flatMap((t) => t.hosts ?? []);
+    expect(rules.every((r) => r.host && tlsHosts.includes(r.host))).toBe(true);
+    expect(ingress.spec?.tls?.every((t) => t.secretName)).toBe(true);
+    const http = only<IService>('Service', 'wecom-relay-http');
+    const port = paths[0]?.backend.service?.port;
+    expect(http.spec?.ports?.some((p) => p.name === port?.name || p.port === port?.number)).toBe(true);
+  });
+});
+
+describe('Redis: bounded, protected and kept', () => {
+  const redis = only<IStatefulSet>('StatefulSet', 'wecom-relay-redis');
+  const container = redis.spec?.template.spec?.containers[0];
+  const argv = [...(container?.command ?? []), ...(container?.args ?? [])];
+  const flag = (name: string): string | undefined => argv[argv.indexOf(name) + 1];
+  const envRef = (name: string) => container?.env?.find((e) => e.name === name)?.valueFrom?.secretKeyRef;
+
+  it('caps its memory below the container limit and refuses writes when full instead of evicting', () => {
+    expect(flag('--maxmemory-policy')).toBe('noeviction');
+    const maxBytes = Number(/^(\d+)mb$/i.exec(flag('--maxmemory') ?? '')?.[1] ?? Number.NaN) * 1024 * 1024;
+    const limit = /^(\d+)Gi$/.exec(String(container?.resources?.limits?.memory ?? ''))?.[1];
+    expect(maxBytes).toBeGreaterThan(0);
+    expect(maxBytes).toBeLessThan(Number(limit) * 1024 ** 3);
+  });
+
+  it('requires a password from its own Secret, which its probes use too', () => {
+    expect(flag('--requirepass')).toBe('$(REDIS_PASSWORD)');
+    const secret = secretTemplate(REDIS_SECRET_TEMPLATE);
+    for (const name of ['REDIS_PASSWORD', 'REDISCLI_AUTH']) {
+      expect(envRef(name), name).toEqual({ name: secret.metadata?.name, key: 'password' });
+    }
+    expect(Object.keys(secret.stringData ?? {})).toEqual(['password']);
+    expect(secret.stringData?.password).toBe('');
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    // The relay's REDIS_URL template carries a password for it.
+    expect(new URL(secretTemplate().stringData?.REDIS_URL ?? '').password).not.toBe('');
+  });
+
+  it('is not evicted by voluntary disruptions', () => {
+    const pdb = only<IPodDisruptionBudget>('PodDisruptionBudget', 'wecom-relay-redis');
+    const labels = redis.spec?.template.metadata?.labels ?? {};
+    expect(Object.entries(pdb.spec?.selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v)).toBe(true);
+    expect(pdb.spec?.minAvailable).toBe(redis.spec?.replicas ?? 1);
   });
 });

@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { repoPath } from '@wecom-relay/testkit';
 import { GatewayClient } from '@wecom-relay/gateway-client';
 import { bindByScan } from './support/binding-steps.js';
+import { eventually } from './support/eventually.js';
 import { newUserId, useRelayStack } from './support/relay-stack.js';
 
 const stack = useRelayStack();
@@ -38,7 +41,43 @@ describe('what an operator sees', () => {
     expect(sample(text, 'relay_gateways_connected')).toBeGreaterThan(0);
     expect(sample(text, 'relay_gateway_frame_errors_total', { code: 'FRAME_MALFORMED' })).toBeGreaterThan(0);
     expect(sample(text, 'relay_deliveries_total', { route: 'local' })).toBeGreaterThan(0);
-    expect(sample(text, 'relay_process_process_resident_memory_bytes')).toBeGreaterThan(0);
+    // The standard process/runtime names (no prefix), and no label naming the node on any series.
+    expect(sample(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(sample(text, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+    expect(text).not.toMatch(/\bnode="/);
+    const { version } = JSON.parse(readFileSync(repoPath('packages/relay-node/package.json'), 'utf8')) as { version: string };
+    expect(sample(text, 'relay_build_info', { version, node_version: process.version })).toBe(1);
+    expect(sample(text, 'relay_draining')).toBe(0);
+    expect(sample(text, 'relay_ready')).toBe(1);
+    expect(sample(text, 'relay_state_backend_up')).toBe(1);
+    expect(sample(text, 'relay_sync_last_success_timestamp_seconds', { open_kfid: s.corp.openKfid })).toBeGreaterThan(Date.now() / 1000 - 600);
+    expect(sample(text, 'relay_sync_lease_held', { open_kfid: s.corp.openKfid })).toBe(0);
+    // Delivered events leave the queue once their write is recorded, which may trail the frame by a moment.
+    await eventually(async () => {
+      const now = await (await fetch(`${s.relay.httpUrl}/metrics`)).text();
+      expect(sample(now, 'relay_queue_waiting_events')).toBe(0);
+      expect(sample(now, 'relay_queue_oldest_event_age_seconds')).toBe(0);
+    });
+  });
+
+  it('counts gateway socket closes by close code, and events waiting for a connected gateway that does not read', async () => {
+    const s = stack();
+    const refused = new GatewayClient({ url: s.relay.wsUrl, gatewayId: 'who-knows', authToken: 'f'.repeat(64), dialect: 'plain' });
+    await refused.connect().catch(() => undefined);
+    await eventually(async () => {
+      const text = await (await fetch(`${s.relay.httpUrl}/metrics`)).text();
+      expect(sample(text, 'relay_gateway_closes_total', { code: '4003' })).toBeGreaterThan(0);
+    });
+
+    // An ack-mode gateway that never confirms: what it was sent stays waiting in its queue.
+    const gw = await s.gateway({ delivery: 'ack', autoAck: false });
+    const user = newUserId();
+    await bindByScan(s, gw, user);
+    const sent = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'unconfirmed' });
+    await gw.waitFor((f) => f.type === 'inbound' && f.id === sent.msgid);
+    const text = await (await fetch(`${s.relay.httpUrl}/metrics`)).text();
+    expect(sample(text, 'relay_queue_waiting_events')).toBeGreaterThan(0);
+    expect(sample(text, 'relay_queue_oldest_event_age_seconds')).toBeGreaterThan(0);
   });
 
   it('never writes a secret or a token to its logs', async () => {

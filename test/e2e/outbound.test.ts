@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayClientError } from '@wecom-relay/gateway-client';
 import { bindByScan } from './support/binding-steps.js';
+import { eventually } from './support/eventually.js';
 import { newUserId, useRelayStack } from './support/relay-stack.js';
 
 const stack = useRelayStack();
@@ -21,8 +22,12 @@ describe("WeCom's send window and late send failures", () => {
     );
     expect(refused).toBeInstanceOf(GatewayClientError);
     const frame = (refused as GatewayClientError).frame;
-    expect(frame).toMatchObject({ type: 'error', id: 'r-6', code: 'SEND_WINDOW_CLOSED', wecom_errcode: 95001 });
-    expect(String(frame?.message)).toContain('5 message(s) were sent since');
+    // Refused by the relay itself: WeCom is not called, so there is no wecom_errcode.
+    expect(frame).toMatchObject({ type: 'error', id: 'r-6', code: 'SEND_WINDOW_CLOSED' });
+    expect(frame?.wecom_errcode).toBeUndefined();
+    expect(String(frame?.message)).toContain('5 were sent since');
+    const viaSendMsg = (await s.fake.control.sent({ touser: user })).filter((m) => m.via === 'send_msg');
+    expect(viaSendMsg.map((m) => m.content)).toEqual([1, 2, 3, 4, 5].map((i) => `answer ${i}`));
 
     // The customer writes again: the window opens again.
     const again = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'one more' });
@@ -59,5 +64,67 @@ describe("WeCom's send window and late send failures", () => {
     const marker = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'marker' });
     await gw.waitFor((f) => f.type === 'inbound' && f.id === marker.msgid);
     expect(gw.received.some((f) => f.type === 'send_failed')).toBe(false);
+  });
+});
+
+describe('long replies and resent replies', () => {
+  it('sends a 5,000-byte Chinese reply in parts of at most 2048 bytes, in order, joined equal to the original', async () => {
+    const s = stack();
+    const gw = await s.gateway();
+    const user = newUserId();
+    await bindByScan(s, gw, user);
+    const spoke = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'tell me everything' });
+    await gw.waitFor((f) => f.type === 'inbound' && f.id === spoke.msgid);
+    const long = '微信客服的长回复会被分成几段发送，每段不超过两千零四十八个字节。\n'.repeat(52); // 5,044 bytes
+    expect(Buffer.byteLength(long, 'utf8')).toBeGreaterThan(5_000);
+
+    const ack = await gw.reply(user, long, 'long-1');
+    const sent = await s.fake.control.sent({ touser: user });
+    const parts = sent.filter((m) => m.via === 'send_msg').map((m) => m.content ?? '');
+    expect(parts.length).toBe(3);
+    for (const part of parts) expect(Buffer.byteLength(part, 'utf8')).toBeLessThanOrEqual(2048);
+    expect(parts.join('')).toBe(long);
+    // Cut at line breaks, so no part starts or ends mid-sentence.
+    for (const part of parts) expect(part.endsWith('\n')).toBe(true);
+    expect(ack).toMatchObject({ type: 'ack', id: 'long-1', parts: 3, msgid: sent.at(-3)?.msgid, msgids: sent.slice(-3).map((m) => m.msgid) });
+    expect(ack.unsent).toBeUndefined();
+  });
+
+  it('a reply resent with the same id after a reconnect is sent once and answered with the same ack', async () => {
+    const s = stack();
+    const first = await s.gateway();
+    const user = newUserId();
+    await bindByScan(s, first, user);
+    const ack = await first.reply(user, 'only once, please', 'resent-1');
+    await first.close();
+
+    const again = await s.gateway({ gatewayId: first.gatewayId });
+    const repeat = await again.reply(user, 'only once, please', 'resent-1');
+    expect(repeat).toEqual(ack);
+    expect((await s.fake.control.sent({ touser: user })).filter((m) => m.content === 'only once, please')).toHaveLength(1);
+
+    // An old gateway that restarted its id counter: same id, new content, so a new reply.
+    const fresh = await again.reply(user, 'a different answer', 'resent-1');
+    expect(fresh.msgid).not.toBe(ack.msgid);
+    expect((await s.fake.control.sent({ touser: user })).map((m) => m.content)).toContain('a different answer');
+  });
+
+  it("an error from WeCom reaches the gateway with WeCom's errcode, never its errmsg (which names the relay's IP)", async () => {
+    const s = stack();
+    const gw = await s.gateway();
+    const user = newUserId();
+    await bindByScan(s, gw, user);
+    const errmsg = 'invalid parameter, hint: [1700000000_77_x], from ip: 203.0.113.50, more info at https://open.work.weixin.qq.com';
+    await s.fake.control.faults({ path: 'kf/send_msg', errcode: 40058, errmsg });
+    const err = await gw.reply(user, 'refused', 'ip-1').then(
+      () => null,
+      (e: unknown) => e as GatewayClientError,
+    );
+    expect(err?.frame).toMatchObject({ type: 'error', id: 'ip-1', code: 'WECOM_API_ERROR', wecom_errcode: 40058 });
+    expect(JSON.stringify(err?.frame)).not.toContain('203.0.113.50');
+    expect(JSON.stringify(err?.frame)).not.toContain('hint');
+    // Refused, so not remembered: the gateway may retry it and it goes.
+    await eventually(async () => expect(await s.fake.control.faultsPending()).toEqual([]));
+    expect((await gw.reply(user, 'refused', 'ip-1')).type).toBe('ack');
   });
 });

@@ -91,7 +91,7 @@ export function sendMsgOnEvent(state: FakeState, body: Record<string, unknown>):
   return ok({ msgid: finalId });
 }
 
-/** POST kf/add_contact_way: a URL whose enc_scene the fake remembers, so a scan can recover the scene. */
+/** POST kf/add_contact_way: a URL the fake remembers with its scene, so a scan can tell an issued link from any other. */
 export function addContactWay(state: FakeState, body: Record<string, unknown>): JsonReply {
   const bad = checkOpenKfid(state, body);
   if (bad) return bad;
@@ -99,9 +99,7 @@ export function addContactWay(state: FakeState, body: Record<string, unknown>): 
   if (typeof scene !== 'string' || !SCENE.test(scene)) {
     return fail(ERRCODE.INVALID_PARAMETER, 'scene must be at most 32 of [0-9a-zA-Z_-]');
   }
-  const encScene = `ENC${randomId(24)}`;
-  state.contactWays.set(encScene, scene);
-  return ok({ url: `https://work.weixin.qq.com/kf/${state.kfcId}?enc_scene=${encScene}` });
+  return ok({ url: state.contactWays.issue(scene) });
 }
 
 /** POST kf/service_state/trans: moves a customer's session; answers a msg_code for send_msg_on_event. */

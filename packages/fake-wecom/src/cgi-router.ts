@@ -72,7 +72,7 @@ function applyFault(state: FakeState, fault: FaultSpec, req: IncomingMessage, re
   }
   if (fault.errcode !== undefined) {
     state.stats.answered(fault.errcode);
-    sendJson(res, 200, fail(fault.errcode, 'injected fault'));
+    sendJson(res, 200, fault.errmsg !== undefined ? { errcode: fault.errcode, errmsg: fault.errmsg } : fail(fault.errcode, 'injected fault'));
     return true;
   }
   return false;

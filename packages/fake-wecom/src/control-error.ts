@@ -1,7 +1,7 @@
 /** A control-surface request the fake cannot act on; answered with HTTP 400 and this code. */
 export class ControlError extends Error {
   constructor(
-    readonly code: 'CONTROL_BAD_REQUEST' | 'CONTROL_NOT_FOUND',
+    readonly code: 'CONTROL_BAD_REQUEST' | 'CONTROL_NOT_FOUND' | 'CONTROL_SCAN_REFUSED',
     message: string,
   ) {
     super(message);

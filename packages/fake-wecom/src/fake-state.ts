@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { WecomCrypto } from '@wecom-relay/shared';
 import { AccessTokenRegistry } from './access-tokens.js';
 import { ApiStats } from './api-stats.js';
+import { ContactWays } from './contact-ways.js';
 import { CallbackDelivery } from './callback-delivery.js';
 import { CallbackTokens } from './callback-tokens.js';
 import { FakeClock } from './clock.js';
@@ -31,8 +32,8 @@ export interface FakeState {
   readonly stats: ApiStats;
   readonly sent: SentLog;
   readonly callbacks: CallbackDelivery;
-  /** enc_scene of every add_contact_way URL issued → its scene. */
-  readonly contactWays: Map<string, string>;
+  /** Every link kf/add_contact_way issued, and the check a scan applies to it. */
+  readonly contactWays: ContactWays;
   /** The kfc… id in this kf account's contact-way URLs. */
   readonly kfcId: string;
   /** Where callbacks go; tests may change it after relays start. */
@@ -48,6 +49,7 @@ export function createFakeState(opts: ResolvedFakeWecomOptions, logger: Logger):
   const stats = new ApiStats();
   const callbackTokens = new CallbackTokens(clock);
   const accountKey = createHash('sha256').update(`${opts.corpId}\n${opts.corpSecret}\n${opts.openKfid}`).digest('hex');
+  const kfcId = `kfc${accountKey.slice(0, 16)}`;
   return {
     opts,
     logger,
@@ -74,8 +76,8 @@ export function createFakeState(opts: ResolvedFakeWecomOptions, logger: Logger):
       retries: opts.callbackRetries,
       onAttempt: (ok) => stats.callback(ok),
     }),
-    contactWays: new Map(),
-    kfcId: `kfc${accountKey.slice(0, 16)}`,
+    contactWays: new ContactWays(kfcId),
+    kfcId,
     callbackUrls: [...opts.callbackUrls],
     largeMediaThresholdBytes: opts.largeMediaThresholdBytes,
   };

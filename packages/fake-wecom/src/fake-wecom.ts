@@ -174,7 +174,8 @@ export class FakeWecom {
 
   /**
    * Back to an empty world: messages, sessions, media, sends, codes, faults, rate windows and stats. Issued access
-   * tokens stay valid and cursors stay meaningful, because relays that hold them keep running across tests.
+   * tokens and contact-way links stay valid and cursors stay meaningful, because relays that hold them keep running
+   * across tests.
    */
   reset(): void {
     const s = this.#state;
@@ -190,7 +191,7 @@ export class FakeWecom {
     s.stats.reset();
     s.accessTokens.resetCount();
     s.callbackTokens.reset();
-    s.contactWays.clear();
+    // Issued contact-way links stay valid (WeCom does not forget them): relays cache them across tests.
   }
 
   /** Stops listening and cuts open connections. */

@@ -4,6 +4,8 @@ export interface FaultSpec {
   path: string;
   /** Answer this errcode (HTTP 200, as WeCom does). */
   errcode?: number;
+  /** With `errcode`: this errmsg instead of the usual one (WeCom's errmsg names the caller's IP: test it stays hidden). */
+  errmsg?: string;
   /** Answer this HTTP status with a non-JSON body, as a broken proxy would. */
   httpStatus?: number;
   /** Wait this long before answering (or before handling, unless `after`). */
@@ -28,6 +30,9 @@ function checkFault(spec: FaultSpec): void {
   if (!Number.isInteger(times) || times < 1) throw new RangeError('times must be a positive integer');
   if (typeof spec.path !== 'string' || spec.path === '') throw new RangeError('path is required');
   if (spec.errcode !== undefined && !Number.isInteger(spec.errcode)) throw new RangeError('errcode must be an integer');
+  if (spec.errmsg !== undefined && (typeof spec.errmsg !== 'string' || spec.errcode === undefined)) {
+    throw new RangeError('errmsg must be a string, given with errcode');
+  }
   if (spec.httpStatus !== undefined && !(Number.isInteger(spec.httpStatus) && spec.httpStatus >= 100 && spec.httpStatus <= 599)) {
     throw new RangeError('httpStatus must be 100-599');
   }

@@ -75,23 +75,14 @@ export async function customerMessage(state: FakeState, input: CustomerMessageIn
   return appendAndAnnounce(state, message, input.deliver);
 }
 
-/** A WeCom customer scans a contact-way URL: an enter_session event with scene, scene_param and welcome_code. */
+/**
+ * A WeCom customer scans a contact-way URL: an enter_session event with scene, scene_param (only for a link created
+ * with a scene) and welcome_code. A link the fake did not issue, or whose parameters were altered, is refused.
+ */
 export async function scan(state: FakeState, input: ScanInput): Promise<ScanResult> {
   const externalUserid = requireString(input, 'external_userid');
-  let url: URL;
-  try {
-    url = new URL(requireString(input, 'url'));
-  } catch (err) {
-    if (err instanceof ControlError) throw err;
-    throw new ControlError('CONTROL_BAD_REQUEST', 'url is not a URL');
-  }
-  const encScene = url.searchParams.get('enc_scene');
-  const scene = encScene === null ? undefined : state.contactWays.get(encScene);
-  if (url.host !== 'work.weixin.qq.com' || url.pathname !== `/kf/${state.kfcId}` || scene === undefined) {
-    // WeCom sends no callback for a URL it did not issue or whose parameters were altered (reference §3.3).
-    throw new ControlError('CONTROL_BAD_REQUEST', 'url is not a contact-way URL issued by this fake');
-  }
-  const sceneParam = url.searchParams.get('scene_param');
+  // Refused links produce no event at all, as WeCom sends no callback for them (reference §3.3).
+  const { scene, sceneParam } = state.contactWays.open(requireString(input, 'url'));
   if (sceneParam !== null && Buffer.byteLength(sceneParam, 'utf8') > MAX_SCENE_PARAM_BYTES) {
     throw new ControlError('CONTROL_BAD_REQUEST', `scene_param exceeds ${MAX_SCENE_PARAM_BYTES} bytes`);
   }

@@ -107,6 +107,15 @@ describe('fake-wecom as a process, driven by FakeWecomControl', () => {
     expect((await control.stats()).calls).toEqual({});
   });
 
+  it('reports why a scan is refused: a link it did not issue produces no callback', async () => {
+    const before = relay.received.length;
+    const err = await control
+      .scan({ external_userid: 'wmProc', url: 'https://work.weixin.qq.com/kfid/kfc0123456789?scene_param=abcd1234' })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CONTROL_SCAN_REFUSED', status: 400, message: expect.stringMatching(/not .*issued/) });
+    expect(relay.received.length).toBe(before);
+  });
+
   it('answers a bad control request with a clear error and keeps running', async () => {
     const err = await control.customerMessage({ external_userid: '', msgtype: 'text' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FakeWecomControlError);

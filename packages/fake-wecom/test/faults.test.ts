@@ -25,6 +25,12 @@ describe('faults and limits', () => {
     expect(fake.stats().errors).toMatchObject({ '42001': 2, '-1': 1 });
   });
 
+  it('answers a queued errcode with a given errmsg, as WeCom names the caller’s IP in it', async () => {
+    fake.faults({ path: 'kf/sync_msg', errcode: 48002, errmsg: 'api forbidden, from ip: 203.0.113.9' });
+    expect(await wecom.sync({}, token)).toMatchObject({ errcode: 48002, errmsg: 'api forbidden, from ip: 203.0.113.9' });
+    expect(() => fake.faults({ path: 'kf/sync_msg', errmsg: 'no errcode' })).toThrow(/errmsg/);
+  });
+
   it('answers an HTTP status with a non-JSON body', async () => {
     fake.faults({ path: 'kf/sync_msg', httpStatus: 502 });
     const res = await fetch(`${fake.url}/cgi-bin/kf/sync_msg?access_token=${token}`, { method: 'POST', body: '{}' });

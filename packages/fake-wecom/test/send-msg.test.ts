@@ -129,6 +129,45 @@ describe('binding flow: add_contact_way, scan, send_msg_on_event', () => {
     expect((await wecom.post('kf/add_contact_way', { open_kfid: fake.options.openKfid, scene: 'no spaces' }, token)).errcode).toBe(40058);
   });
 
+  it('refuses, with no enter_session, a hand-built link and an issued link whose parameters were altered', async () => {
+    const way = await wecom.post('kf/add_contact_way', { open_kfid: fake.options.openKfid, scene: 'bind' }, token);
+    const issued = way['url'] as string;
+    const kfc = new URL(issued).pathname.split('/').pop() ?? '';
+    const refused = [
+      `https://work.weixin.qq.com/kfid/${kfc}?scene_param=abcd1234`, // built by hand from the kf link id
+      `https://work.weixin.qq.com/kf/${kfc}?scene_param=abcd1234`,
+      `${issued}X&scene_param=abcd1234`, // enc_scene changed
+      `${issued}&scene=other&scene_param=abcd1234`, // a parameter added
+      `${issued.replace('/kf/', '/kfid/')}&scene_param=abcd1234`, // its parameters copied into another link
+      `${issued}&scene_param=abcd1234&scene_param=ffff0000`,
+    ];
+    for (const url of refused) {
+      const err = await fake.scan({ external_userid: 'wmForged', url, deliver: false }).catch((e: unknown) => e);
+      expect(err, url).toMatchObject({ code: 'CONTROL_SCAN_REFUSED' });
+    }
+    expect((await wecom.sync({}, token))['msg_list']).toEqual([]);
+  });
+
+  it('passes scene_param on only for a link created with a non-empty scene', async () => {
+    const withScene = (await wecom.post('kf/add_contact_way', { open_kfid: fake.options.openKfid, scene: 'bind' }, token))['url'];
+    const noScene = (await wecom.post('kf/add_contact_way', { open_kfid: fake.options.openKfid }, token))['url'];
+    const bound = await fake.scan({ external_userid: 'wmScene', url: `${withScene as string}&scene_param=abcd1234`, deliver: false });
+    expect(bound.scene_param).toBe('abcd1234');
+    const lost = await fake.scan({ external_userid: 'wmNoScene', url: `${noScene as string}&scene_param=abcd1234`, deliver: false });
+    expect(lost.scene_param).toBeNull();
+    const events = ((await wecom.sync({}, token))['msg_list'] as { event: Record<string, unknown> }[]).map((m) => m.event);
+    expect(events[0]).toMatchObject({ external_userid: 'wmScene', scene: 'bind', scene_param: 'abcd1234' });
+    expect(events[1]).toMatchObject({ external_userid: 'wmNoScene', scene: '' });
+    expect(events[1]).not.toHaveProperty('scene_param');
+  });
+
+  it('keeps issued links valid across reset, as relays cache them', async () => {
+    const url = (await wecom.post('kf/add_contact_way', { open_kfid: fake.options.openKfid, scene: 'bind' }, token))['url'];
+    fake.reset();
+    const scan = await fake.scan({ external_userid: 'wmAfterReset', url: `${url as string}&scene_param=abcd1234`, deliver: false });
+    expect(scan.scene_param).toBe('abcd1234');
+  });
+
   it('a scan opens the send window for a confirmation text', async () => {
     const way = await wecom.post('kf/add_contact_way', { open_kfid: fake.options.openKfid, scene: 'bind' }, token);
     await fake.scan({ external_userid: 'wmConfirm', url: way['url'] as string, with_welcome_code: false, deliver: false });

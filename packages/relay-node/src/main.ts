@@ -4,6 +4,7 @@ import { prettyLogStream, wantsPrettyLogs } from './observability/pretty-log-str
 import { createStateBackend } from './state/create-state-backend.js';
 import { RelayNode } from './relay-node.js';
 import { isRelayError } from './errors/relay-error.js';
+import { createMetrics } from './observability/metrics.js';
 
 /** Beyond the drain window: time for in-flight replies and close handshakes. Kubernetes' default grace is 30 s. */
 const DRAIN_DEADLINE_MARGIN_MS = 15_000;
@@ -22,9 +23,18 @@ async function main(): Promise<void> {
     { level: config.logLevel, nodeId: config.nodeId },
     pretty ? prettyLogStream(process.stdout, process.stdout.isTTY === true) : undefined,
   );
-  const backend = await createStateBackend(config, logger);
+  // Created before the backend, so the Redis client reports its commands into the node's registry.
+  const metrics = createMetrics(config.nodeId);
+  let backend;
+  try {
+    backend = await createStateBackend(config, logger, metrics);
+  } catch (err) {
+    // E.g. a database file of unknown shape: one fatal line with its code and exit, not an unhandled rejection.
+    logger.fatal({ err, code: isRelayError(err) ? err.code : undefined }, isRelayError(err) ? err.message : 'state could not be opened');
+    process.exit(1);
+  }
   // An operator's drain (admin API) ends the process like SIGTERM does, once the gateways are handed over.
-  const node = new RelayNode({ config, logger, backend, onDrainRequested: () => stop('admin drain') });
+  const node = new RelayNode({ config, logger, backend, metrics, onDrainRequested: () => stop('admin drain') });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -16,7 +16,9 @@ import { RelayHttpServer } from './http/http-server.js';
 import { createWebhookHandler } from './http/webhook-handler.js';
 import { ERROR_CATALOG } from './errors/error-catalog.js';
 import { Semaphore } from './util/semaphore.js';
-import { createOperatorMetrics, type OperatorMetrics } from './observability/operator-metrics.js';
+import { closeCodeLabel } from './observability/operator-metrics.js';
+import { sumQueueBacklog } from './observability/queue-backlog.js';
+import { createControlMetrics, type ControlMetrics } from './observability/control-metrics.js';
 import { RotatingCallbackCrypto } from './http/rotating-callback-crypto.js';
 import { AdminServer } from './admin/admin-server.js';
 import { AdminOperations } from './admin/admin-operations.js';
@@ -47,7 +49,7 @@ export interface RelayNodeDeps {
 export class RelayNode {
   readonly metrics: RelayMetrics;
   /** Rotation, admin and rebalancing metrics, on the same registry. */
-  readonly operatorMetrics: OperatorMetrics;
+  readonly controlMetrics: ControlMetrics;
   private status: RelayNodeStatus = 'created';
   private readonly http: RelayHttpServer;
   private readonly gateways: GatewayServer;
@@ -60,7 +62,7 @@ export class RelayNode {
   constructor(private readonly deps: RelayNodeDeps) {
     const { config, logger, backend } = deps;
     const metrics = (this.metrics = deps.metrics ?? createMetrics(config.nodeId));
-    const operatorMetrics = (this.operatorMetrics = createOperatorMetrics(metrics.registry));
+    const controlMetrics = (this.controlMetrics = createControlMetrics(metrics.registry));
     const wecom = deps.wecom ?? createWecomApis({ config, logger, metrics, tokenStore: backend.accessTokens });
     // One bound for every media transfer (inbound downloads, reply uploads), so a burst of large images cannot
     // hold more than a few buffers at once.
@@ -88,7 +90,6 @@ export class RelayNode {
       delivery: this.delivery,
       openKfid: config.wecom.openKfid,
       locale: config.locale,
-      kfLinkId: config.wecom.kfLinkId,
       logger: logger.child({ component: 'binding' }),
     });
     const dispatcher = new InboundDispatcher({
@@ -109,8 +110,8 @@ export class RelayNode {
       metrics,
       pollIntervalMs: config.sync.pollIntervalMs,
     });
-    const authenticate = createGatewayAuthenticator({ ...config.auth, previousSecret: config.previous.authSecret }, (hello, used) => {
-      operatorMetrics.gatewayAuths.inc({ secret: used.secret, mode: used.mode });
+    const authenticate = createGatewayAuthenticator({ ...config.auth, previousSecret: config.previous.authSecret }, logger.child({ component: 'auth' }), (hello, used) => {
+      controlMetrics.gatewayAuths.inc({ secret: used.secret, mode: used.mode });
       // Field names avoid the redacted ones (secret, token): this says which, never what.
       const fields = { gatewayId: hello.gatewayId, credential: used.secret, mode: used.mode };
       if (used.secret === 'previous') logger.info(fields, 'gateway authenticated with the previous RELAY_AUTH_SECRET');
@@ -125,6 +126,9 @@ export class RelayNode {
       replies: new ReplyService({
         bindings: backend.bindings,
         ledger: backend.outbound,
+        records: backend.replies,
+        nodeId: config.nodeId,
+        rateLimit: { perSecond: config.replies.ratePerSecond, burst: config.replies.burst },
         wecom: {
           sendText: (req) => wecom.kf.sendText(req),
           sendImage: (req) => wecom.kf.sendImage(req),
@@ -153,6 +157,7 @@ export class RelayNode {
         frameError: (code) => metrics.frameErrors.inc({ code }),
         framesIn: (type) => metrics.gatewayFrames.inc({ direction: 'in', type }),
         framesOut: (type) => metrics.gatewayFrames.inc({ direction: 'out', type }),
+        closed: (code) => metrics.gatewayCloses.inc({ code: closeCodeLabel(code) }),
       },
     });
     this.http = new RelayHttpServer({
@@ -170,7 +175,7 @@ export class RelayNode {
             previousEncodingAesKey: config.previous.wecomEncodingAesKey,
           },
           (use) => {
-            operatorMetrics.webhookCredentials.inc({ token: use.token, aes_key: use.aesKey });
+            controlMetrics.webhookCredentials.inc({ token: use.token, aes_key: use.aesKey });
             if (use.token === 'previous' || use.aesKey === 'previous') {
               logger.info({ callbackToken: use.token, callbackAesKey: use.aesKey }, 'callback verified with a previous WeCom credential');
             }
@@ -185,6 +190,9 @@ export class RelayNode {
       health: () => ({ node: config.nodeId, status: this.status, gateways: this.delivery.localCount() }),
       readiness: () => this.readiness(),
     });
+    metrics.observeQueueBacklog(() => sumQueueBacklog(backend.queue, this.delivery.localGatewayIds(), Date.now()));
+    metrics.observeReadiness(() => this.readiness());
+    metrics.draining.set(0);
     this.rebalancer = new Rebalancer({
       ...config.rebalance,
       nodeId: config.nodeId,
@@ -192,7 +200,7 @@ export class RelayNode {
       localCount: () => this.delivery.localCount(),
       shed: (n) => this.delivery.shed(n, 'rebalancing: reconnect to a less loaded node'),
       logger: logger.child({ component: 'rebalance' }),
-      onShed: (n) => operatorMetrics.rebalanceClosed.inc(n),
+      onShed: (n) => controlMetrics.rebalanceClosed.inc(n),
     });
     this.admin =
       config.admin.tokens.length === 0
@@ -202,7 +210,7 @@ export class RelayNode {
             port: config.admin.port,
             tokens: config.admin.tokens,
             logger: logger.child({ component: 'admin' }),
-            onRequest: (route, status) => operatorMetrics.adminRequests.inc({ route, status: String(status) }),
+            onRequest: (route, status) => controlMetrics.adminRequests.inc({ route, status: String(status) }),
             operations: new AdminOperations({
               nodeId: config.nodeId,
               presence: backend.presence,
@@ -292,5 +300,6 @@ export class RelayNode {
   private setStatus(next: RelayNodeStatus): void {
     this.deps.logger.debug({ from: this.status, to: next }, 'node status');
     this.status = next;
+    this.metrics.draining.set(next === 'draining' || next === 'closing' ? 1 : 0);
   }
 }

@@ -162,20 +162,22 @@ describe('decodeGatewayFrame: bad frames', () => {
     expect(err(`{"type":"create_binding","gateway_id":"${'g'.repeat(257)}"}`).code).toBe('FRAME_INVALID');
   });
 
-  it('reply content over 2048 UTF-8 bytes is CONTENT_TOO_LONG, counted in bytes not characters', () => {
+  it('reply content over 10240 UTF-8 bytes (5 parts of 2048) is CONTENT_TOO_LONG, counted in bytes not characters', () => {
     const frame = (content: string) => JSON.stringify({ type: 'reply', id: 'r-5', external_user_id: 'u', content });
-    expect(ok(frame('a'.repeat(2048))).ok).toBe(true);
-    expect(err(frame('a'.repeat(2049)))).toEqual({
+    // Over WeCom's 2048 bytes is accepted: the relay sends it in parts.
+    expect(ok(frame('a'.repeat(2049))).ok).toBe(true);
+    expect(ok(frame('a'.repeat(10240))).ok).toBe(true);
+    expect(err(frame('a'.repeat(10241)))).toEqual({
       ok: false,
       code: 'CONTENT_TOO_LONG',
-      message: 'reply: content is 2049 UTF-8 bytes, WeCom allows 2048',
+      message: 'reply: content is 10241 UTF-8 bytes; a reply may have at most 10240 (sent in parts of 2048)',
       requestId: 'r-5',
       dialect: 'plain',
     });
-    // 683 three-byte characters = 2049 bytes, although only 683 characters.
-    expect(err(frame('好'.repeat(683))).code).toBe('CONTENT_TOO_LONG');
-    expect(ok(frame('好'.repeat(682))).ok).toBe(true);
-    expect(err(JSON.stringify({ type: 'cs_reply', id: 'r', customer_id: 'u', content: '😀'.repeat(513) }))).toMatchObject({
+    // 3414 three-byte characters = 10242 bytes, although only 3414 characters.
+    expect(err(frame('好'.repeat(3414))).code).toBe('CONTENT_TOO_LONG');
+    expect(ok(frame('好'.repeat(3413))).ok).toBe(true);
+    expect(err(JSON.stringify({ type: 'cs_reply', id: 'r', customer_id: 'u', content: '😀'.repeat(2561) }))).toMatchObject({
       code: 'CONTENT_TOO_LONG',
       dialect: 'cs',
     });
@@ -269,6 +271,20 @@ describe('encodeGatewayEvent', () => {
     expect(encodeGatewayEvent('cs', { type: 'ack', id: 'unbind_all' })).toBe('{"type":"cs_ack","platform":"wecom","id":"cs_unbind_all"}');
     expect(encodeGatewayEvent('plain', { type: 'ack', id: 'r-1', msgid: 'm-1' })).toBe('{"type":"ack","id":"r-1","msgid":"m-1"}');
     expect(encodeGatewayEvent('cs', { type: 'ack', id: 'r-1', msgid: 'm-1' })).toBe('{"type":"cs_ack","platform":"wecom","id":"r-1","msgid":"m-1"}');
+    expect(
+      encodeGatewayEvent('plain', {
+        type: 'ack',
+        id: 'r-2',
+        msgid: 'm-1',
+        parts: 2,
+        partsTotal: 3,
+        msgids: ['m-1', 'm-2'],
+        unsent: { code: 'SEND_WINDOW_CLOSED', message: 'closed', offset: 4096 },
+      }),
+    ).toBe(
+      '{"type":"ack","id":"r-2","msgid":"m-1","parts":2,"parts_total":3,"msgids":["m-1","m-2"],' +
+        '"unsent":{"code":"SEND_WINDOW_CLOSED","message":"closed","offset":4096}}',
+    );
   });
 
   it('error', () => {

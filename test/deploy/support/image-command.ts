@@ -1,16 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO_ROOT } from '@wecom-relay/testkit';
 
-/** Where the Dockerfile puts the repository inside the image (`WORKDIR /app` + `COPY . .`). */
+/** Where both stages of the Dockerfile work: the repository in the build stage, the deployed relay in the runtime one. */
 export const IMAGE_APP_ROOT = '/app';
 
-/** An image path mapped onto this checkout: /app/packages/relay-node -> <repo>/packages/relay-node. */
-export function hostPath(imagePath: string): string {
+/** An image path under /app mapped onto a host directory holding the same tree: /app/dist -> <hostRoot>/dist. */
+export function hostPath(imagePath: string, hostRoot: string): string {
   if (imagePath !== IMAGE_APP_ROOT && !imagePath.startsWith(`${IMAGE_APP_ROOT}/`)) {
-    throw new Error(`${imagePath} is outside ${IMAGE_APP_ROOT}, where the image keeps the repository`);
+    throw new Error(`${imagePath} is outside ${IMAGE_APP_ROOT}, where the image keeps the application`);
   }
-  return join(REPO_ROOT, imagePath.slice(IMAGE_APP_ROOT.length));
+  return join(hostRoot, imagePath.slice(IMAGE_APP_ROOT.length));
 }
 
 /** How a command started the way the image starts it ended. */
@@ -21,7 +20,7 @@ export interface CommandExit {
 
 /**
  * A command run as the container would run it: the exec-form argv (`node` is this Node), the image's working
- * directory mapped onto the checkout, and only the given environment (a container inherits nothing else).
+ * directory mapped onto a host copy of its tree, and only the given environment (a container inherits nothing else).
  */
 export class ImageCommand {
   /** stdout and stderr, in arrival order. */

@@ -6,6 +6,8 @@ import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
 import type { IService } from 'kubernetes-models/v1/Service';
@@ -14,6 +16,8 @@ import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IStatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import type { IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
+import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 
 /** What every Kubernetes object has, before it is known to be valid. */
 export interface K8sObject {
@@ -37,6 +41,8 @@ const VALIDATORS: ReadonlyMap<string, Validate> = new Map<string, Validate>([
   ['apps/v1/StatefulSet', (d) => new StatefulSet(d as IStatefulSet).validate()],
   ['policy/v1/PodDisruptionBudget', (d) => new PodDisruptionBudget(d as IPodDisruptionBudget).validate()],
   ['networking.k8s.io/v1/NetworkPolicy', (d) => new NetworkPolicy(d as INetworkPolicy).validate()],
+  ['networking.k8s.io/v1/Ingress', (d) => new Ingress(d as IIngress).validate()],
+  ['autoscaling/v2/HorizontalPodAutoscaler', (d) => new HorizontalPodAutoscaler(d as IHorizontalPodAutoscaler).validate()],
 ]);
 
 /** Raised when an object does not match its Kubernetes schema, or has a type no schema is registered for. */

@@ -89,7 +89,7 @@ export class AdminOperations {
 
   /** A gateway's queue depth and the age of its oldest waiting event. */
   async backlog(gatewayId: string): Promise<BacklogView> {
-    const { depth, oldestEnqueuedAt } = await this.d.queue.backlog(gatewayId);
+    const { items: depth, oldestEnqueuedAt } = await this.d.queue.backlog(gatewayId);
     return {
       depth,
       oldestEnqueuedAt: oldestEnqueuedAt === null ? null : new Date(oldestEnqueuedAt).toISOString(),

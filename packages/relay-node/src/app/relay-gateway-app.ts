@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
-import type { HelloCommand } from '@wecom-relay/shared';
+import type { AckEvent, HelloCommand } from '@wecom-relay/shared';
 import type { GatewayApp, GatewaySession, SessionCommand } from '../gateway/gateway-types.js';
 import type { BindingStore } from '../state/binding-store.js';
 import type { BindingService } from '../binding/binding-service.js';
-import type { ReplyService } from '../outbound/reply-service.js';
+import type { ReplyOutcome, ReplyService } from '../outbound/reply-service.js';
+import { gatewaySafeError } from '../errors/gateway-safe-error.js';
 import type { DeliveryService } from '../delivery/delivery-service.js';
 
 /** Options for {@link RelayGatewayApp}. */
@@ -40,11 +41,20 @@ export class RelayGatewayApp implements GatewayApp {
   }
 
   async onCommand(session: GatewaySession, command: SessionCommand): Promise<void> {
+    try {
+      await this.handle(session, command);
+    } catch (err) {
+      // Every error frame is built from what is thrown here: WeCom's own words never reach a gateway.
+      throw gatewaySafeError(err);
+    }
+  }
+
+  private async handle(session: GatewaySession, command: SessionCommand): Promise<void> {
     const gatewayId = session.gatewayId;
     switch (command.type) {
       case 'reply': {
-        const msgid = await this.o.replies.reply(gatewayId, command);
-        await session.send({ type: 'ack', id: command.id, msgid });
+        const outcome = await this.o.replies.reply(gatewayId, command);
+        await session.send(replyAck(command.id, outcome));
         return;
       }
       case 'image_reply': {
@@ -72,4 +82,15 @@ export class RelayGatewayApp implements GatewayApp {
     this.o.logger.info({ gatewayId: session.gatewayId, code: info.code }, 'gateway disconnected');
     await this.o.delivery.detach(session);
   }
+}
+
+/** The ack of a text reply: WeCom's msgid (of the first part), how many parts went, and what did not go, if any. */
+function replyAck(id: string, outcome: ReplyOutcome): AckEvent {
+  const ack: AckEvent = { type: 'ack', id, msgid: outcome.msgids[0] ?? '', parts: outcome.msgids.length };
+  if (outcome.msgids.length > 1) ack.msgids = [...outcome.msgids];
+  if (outcome.unsent) {
+    ack.partsTotal = outcome.partsTotal;
+    ack.unsent = { ...outcome.unsent };
+  }
+  return ack;
 }

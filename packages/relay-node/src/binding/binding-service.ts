@@ -6,6 +6,8 @@ import type { OutboundLedger } from '../state/outbound-ledger.js';
 import type { DedupStore } from '../state/dedup-store.js';
 import type { DeliveryService } from '../delivery/delivery-service.js';
 import { bindingConfirmationText } from './confirmation-text.js';
+import { ContactLinkCache } from './contact-link.js';
+import { Semaphore } from '../util/semaphore.js';
 
 /** Pending binding tokens expire after 10 minutes, as deployed. */
 export const BINDING_TOKEN_TTL_MS = 10 * 60_000;
@@ -17,6 +19,8 @@ const BINDING_SCENE = 'relay_bind';
 const CONFIRM_DEDUP_TTL_MS = 4 * 24 * 3600 * 1000;
 /** kf/service_state/trans state that ends a session. */
 const SESSION_ENDED = 4;
+/** kf/service_state/trans calls in flight at once per unbind_all: a gateway with many users cannot burst WeCom. */
+export const UNBIND_CONCURRENCY = 4;
 
 /** The WeCom calls the binding flow makes. */
 export interface BindingWecom {
@@ -38,16 +42,16 @@ export interface BindingServiceOptions {
   delivery: Pick<DeliveryService, 'enqueue'>;
   openKfid: string;
   locale: 'zh' | 'en';
-  /** When set, links are built from this kf link id instead of kf/add_contact_way. */
-  kfLinkId?: string | undefined;
   logger: Logger;
 }
 
 /** QR binding: issue tokens, bind users who scan or type them, unbind a gateway's users. */
 export class BindingService {
-  private contactUrl: Promise<string> | null = null;
+  private readonly links: ContactLinkCache;
 
-  constructor(private readonly o: BindingServiceOptions) {}
+  constructor(private readonly o: BindingServiceOptions) {
+    this.links = new ContactLinkCache({ source: o.wecom, scene: BINDING_SCENE });
+  }
 
   /** Issues a pending token for a gateway and the URL a WeCom user scans to bind to it. */
   async createBinding(gatewayId: string): Promise<{ token: string; customerServiceUrl: string }> {
@@ -87,10 +91,11 @@ export class BindingService {
   /** Removes every binding of a gateway and ends those users' WeCom sessions; resolves to the users unbound. */
   async unbindAll(gatewayId: string): Promise<string[]> {
     const users = await this.o.bindings.unbindAll(gatewayId);
+    const calls = new Semaphore(UNBIND_CONCURRENCY);
     await Promise.all(
       users.map((externalUserId) =>
-        this.o.wecom
-          .transServiceState({ openKfid: this.o.openKfid, externalUserId, serviceState: SESSION_ENDED })
+        calls
+          .run(() => this.o.wecom.transServiceState({ openKfid: this.o.openKfid, externalUserId, serviceState: SESSION_ENDED }))
           .catch((err: unknown) =>
             // The binding is gone either way; a session WeCom already ended answers with an error.
             this.o.logger.warn({ err, externalUserId, gatewayId }, 'could not end the WeCom session of an unbound user'),
@@ -121,15 +126,8 @@ export class BindingService {
     }
   }
 
+  /** Always a link kf/add_contact_way returned: WeCom drops scene_param on any other (reference §3.3). */
   private baseUrl(): Promise<string> {
-    if (this.o.kfLinkId) return Promise.resolve(`https://work.weixin.qq.com/kfid/${encodeURIComponent(this.o.kfLinkId)}`);
-    if (!this.contactUrl) {
-      this.contactUrl = this.o.wecom.addContactWay({ openKfid: this.o.openKfid, scene: BINDING_SCENE });
-      // A failure is not cached: the next create_binding asks again.
-      this.contactUrl.catch(() => {
-        this.contactUrl = null;
-      });
-    }
-    return this.contactUrl;
+    return this.links.get(this.o.openKfid);
   }
 }

@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { parseEnv } from 'node:util';
+import { parseArgs, parseEnv } from 'node:util';
 import { gatewayAuthToken } from '@wecom-relay/shared';
 import { copyBindings, openBindingStore } from './binding-transfer.js';
 import { ADMIN_USAGE, runAdminCli } from './admin-cli.js';
+import { migrateSqliteToRedis } from './state-migration.js';
 
 const USAGE = `usage: pnpm relay <command>   (pnpm relay --help prints this)
 
@@ -12,9 +13,14 @@ const USAGE = `usage: pnpm relay <command>   (pnpm relay --help prints this)
                                        pnpm relay bindings copy sqlite:./data/relay.db redis://127.0.0.1:6379
                                      and back: pnpm relay bindings copy redis://... sqlite:./backup.db
   bindings list <store>              print every binding as "external_userid<TAB>gateway_id"
+  migrate sqlite:<file> <redis-url> [--open-kfid <open_kfid>]
+                                     move a single-node database (this relay's or the deployed relay's, read
+                                     only) into a cluster's Redis: bindings, live pending tokens and the sync
+                                     cursor; run it before the cluster's nodes start
 ${ADMIN_USAGE}
 
-RELAY_AUTH_SECRET and REDIS_KEY_PREFIX (default wr:) are read from the environment or .env.`;
+RELAY_AUTH_SECRET, REDIS_KEY_PREFIX (default wr:) and WECOM_OPEN_KFID (for migrate) are read from the environment
+or .env.`;
 
 /** Operator commands: gateway tokens and moving bindings between SQLite and Redis. */
 async function main(argv: string[]): Promise<number> {
@@ -55,8 +61,31 @@ async function main(argv: string[]): Promise<number> {
       await from.close();
     }
   }
+  if (cmd === 'migrate') return migrate(args);
   process.stderr.write(`${USAGE}\n`);
   return 64;
+}
+
+/** `migrate sqlite:<file> <redis-url> [--open-kfid X]`. */
+async function migrate(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({ args, options: { 'open-kfid': { type: 'string' } }, allowPositionals: true, strict: true });
+  const [from, to] = positionals;
+  if (positionals.length !== 2 || !from?.startsWith('sqlite:') || !/^rediss?:\/\//.test(to ?? '')) {
+    process.stderr.write(`${USAGE}\n`);
+    return 64;
+  }
+  const openKfid = values['open-kfid'] ?? process.env.WECOM_OPEN_KFID ?? fromEnvFile('WECOM_OPEN_KFID');
+  if (!openKfid) {
+    process.stderr.write('the kf account whose sync cursor is moved is needed: --open-kfid <open_kfid> or WECOM_OPEN_KFID\n');
+    return 78;
+  }
+  const report = await migrateSqliteToRedis({ sqlitePath: from.slice('sqlite:'.length), redisUrl: to!, prefix: keyPrefix(), openKfid });
+  process.stdout.write(
+    `migrated ${report.source === 'deployed' ? "the deployed relay's" : 'a single-node'} database to ${redact(to!)}: ` +
+      `${report.bindings} bindings, ${report.pendingTokens} pending tokens (${report.expiredTokensDropped} expired left out), ` +
+      `sync cursor of ${openKfid}: ${report.cursor}\n`,
+  );
+  return 0;
 }
 
 /** The Redis key prefix the relay nodes use (REDIS_KEY_PREFIX), so copies land where the nodes look. */

@@ -10,6 +10,14 @@ const ms = z.coerce.number().int().min(1);
 const required = (what: string) =>
   z.string({ error: (iss) => (iss.input === undefined ? `is required (${what})` : 'must be a string') }).min(1, `is required (${what})`);
 
+/** Below this, HMAC-derived gateway tokens are only as strong as a guessable secret. */
+export const MIN_SECRET_LENGTH = 16;
+
+/** Whether a RELAY_AUTH_SECRET is shorter than the minimum (tolerated only in the deployed relay's shared-secret mode). */
+export function isWeakSecret(secret: unknown): boolean {
+  return typeof secret === 'string' && secret.length < MIN_SECRET_LENGTH;
+}
+
 /**
  * The environment variables a node reads. The deployed single-node relay's names keep working unchanged;
  * everything added since has a default so an existing `.env` still starts a node.
@@ -22,15 +30,16 @@ export const envSchema = z.object({
     .regex(/^[a-zA-Z0-9]{43}$/, 'must be the 43-character EncodingAESKey from the WeCom admin console'),
   WECOM_OPEN_KFID: required('the open_kfid of the kf account'),
   /**
-   * Accepted for compatibility with the deployed relay. When set, binding links are built from this kf link id
-   * instead of asking kf/add_contact_way (UNCONFIRMED whether WeCom returns scene_param for such links).
+   * Accepted so a deployed relay's `.env` starts unchanged, and ignored: binding links always come from
+   * kf/add_contact_way with a scene, because WeCom returns scene_param only on such a link, unaltered.
    */
   WECOM_KF_LINK_ID: z.string().min(1).optional(),
   WECOM_API_BASE: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://qyapi.weixin.qq.com' })
     .default('https://qyapi.weixin.qq.com')
     .transform((u) => u.replace(/\/+$/, '')),
-  RELAY_AUTH_SECRET: required('gateway tokens are derived from it').min(16, 'must be at least 16 characters'),
+  /** At least 16 characters; a shorter one (the deployed relay allowed any) only with the legacy mode, see below. */
+  RELAY_AUTH_SECRET: required('gateway tokens are derived from it'),
   /** Weaker, opt-in: accept the shared secret itself as every gateway's auth_token, as the deployed relay did. */
   RELAY_LEGACY_SHARED_SECRET_AUTH: bool.default(false),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -72,10 +81,13 @@ export const envSchema = z.object({
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .default([]),
   DRAIN_SPREAD_MS: z.coerce.number().int().min(0).default(5_000),
+  /** Per-gateway token bucket on replies: sustained replies per second, and how many may go at once. */
+  REPLY_RATE_PER_SECOND: z.coerce.number().positive().max(10_000).default(5),
+  REPLY_BURST: z.coerce.number().int().min(1).max(100_000).default(20),
   /** `auto`: one readable line per event at a terminal, JSON when stdout is a file or pipe. */
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   /** During a rotation: tokens derived from this retiring secret are still accepted (see docs/operations.md). */
-  RELAY_AUTH_SECRET_PREVIOUS: z.string().min(16, 'must be at least 16 characters').optional(),
+  RELAY_AUTH_SECRET_PREVIOUS: z.string().min(1).optional(),
   /** During a change in WeCom's console: callbacks signed with the old Token are still accepted. */
   WECOM_TOKEN_PREVIOUS: z.string().min(1).optional(),
   /** During a change in WeCom's console: callbacks encrypted with the old EncodingAESKey are still accepted. */
@@ -88,12 +100,12 @@ export const envSchema = z.object({
   ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
   /** One bearer token for the admin API (logged as `admin`). */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  /** Named bearer tokens, `name:token,name:token`; the name is logged with every action. */
   /** Rebalancing: every interval, a node above the cluster average by more than the tolerance closes some sockets. */
   REBALANCE_INTERVAL_MS: ms.default(10_000),
   /** At most this many sockets closed (1012) per node per interval; 0 turns rebalancing off. */
   REBALANCE_MAX_PER_INTERVAL: z.coerce.number().int().min(0).default(5),
   REBALANCE_TOLERANCE_PERCENT: z.coerce.number().int().min(0).max(1000).default(20),
+  /** Named bearer tokens, `name:token,name:token`; the name is logged with every action. */
   ADMIN_TOKENS: z
     .string()
     .min(1)
@@ -105,6 +117,14 @@ export const envSchema = z.object({
       }
     })
     .optional(),
+}).refine((env) => !isWeakSecret(env.RELAY_AUTH_SECRET) || env.RELAY_LEGACY_SHARED_SECRET_AUTH === true, {
+  path: ['RELAY_AUTH_SECRET'],
+  message:
+    `must be at least ${MIN_SECRET_LENGTH} characters: set a longer secret and give each gateway its token from ` +
+    '`pnpm relay token <gateway_id>` (a shorter secret from the deployed relay is accepted only with ' +
+    'RELAY_LEGACY_SHARED_SECRET_AUTH=true)',
+  // Checked even when other variables are invalid, so every problem is reported at once.
+  when: () => true,
 });
 
 /** Raw parsed environment. */

@@ -49,6 +49,8 @@ export interface RelayConfig {
   readonly sync: { readonly pollIntervalMs: number; readonly firstPullMaxAgeMs: number };
   readonly queue: { readonly maxAgeMs: number; readonly maxItems: number };
   readonly drain: { readonly spreadMs: number };
+  /** Per-gateway token bucket on replies. */
+  readonly replies: { readonly ratePerSecond: number; readonly burst: number };
   readonly logFormat: Env['LOG_FORMAT'];
   readonly rebalance: { readonly intervalMs: number; readonly maxPerInterval: number; readonly tolerancePercent: number };
   /** The admin API; `tokens` empty means it is off. */
@@ -101,6 +103,7 @@ export function toRelayConfig(env: Env): RelayConfig {
     sync: { pollIntervalMs: env.SYNC_POLL_INTERVAL_MS, firstPullMaxAgeMs: env.SYNC_FIRST_PULL_MAX_AGE_MS },
     queue: { maxAgeMs: env.QUEUE_MAX_AGE_MS, maxItems: env.QUEUE_MAX_ITEMS },
     drain: { spreadMs: env.DRAIN_SPREAD_MS },
+    replies: { ratePerSecond: env.REPLY_RATE_PER_SECOND, burst: env.REPLY_BURST },
     logFormat: env.LOG_FORMAT,
     rebalance: {
       intervalMs: env.REBALANCE_INTERVAL_MS,

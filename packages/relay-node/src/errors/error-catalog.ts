@@ -40,7 +40,7 @@ export const ERROR_CATALOG = {
   HELLO_REPEATED: { message: 'hello was already accepted on this connection' },
   GATEWAY_ID_MISMATCH: { message: 'gateway_id differs from the one this connection authenticated as' },
   NOT_BOUND: { message: 'that WeCom user is not bound to this gateway' },
-  CONTENT_TOO_LONG: { message: 'text content exceeds 2048 bytes' },
+  CONTENT_TOO_LONG: { message: 'text content exceeds 10240 bytes (longer than 2048 it is sent in parts)' },
   IMAGE_INVALID: { message: 'image_data is not valid base64 of a supported image' },
   IMAGE_TOO_LARGE: { message: 'image exceeds the upload limit' },
 
@@ -51,6 +51,8 @@ export const ERROR_CATALOG = {
   WECOM_UNAVAILABLE: { message: 'WeCom could not be reached' },
   WECOM_MEDIA_TOO_LARGE: { message: 'media exceeds the download limit' },
   WECOM_MEDIA_FAILED: { message: 'media could not be downloaded' },
+  RATE_LIMITED: { message: 'this gateway sends replies faster than the relay allows; retry later' },
+  REPLY_IN_PROGRESS: { message: 'a reply with this id is still being sent; retry later to get its ack' },
 
   ADMIN_UNAUTHORIZED: { message: 'a valid admin bearer token is required', status: 401 },
   ADMIN_BAD_REQUEST: { message: 'the admin request is malformed', status: 400 },
@@ -58,6 +60,8 @@ export const ERROR_CATALOG = {
   ADMIN_CONFLICT: { message: 'the admin request cannot be done in the current state', status: 409 },
 
   INTERNAL: { message: 'internal error', status: 500 },
+
+  STATE_SCHEMA_UNKNOWN: { message: "the database file is neither this relay's nor the deployed relay's" },
 } as const satisfies Record<string, CatalogEntry>;
 
 /** A code from the catalog. */

@@ -186,6 +186,7 @@ export class GatewayServer {
   private onSocket(ws: WebSocket, req: IncomingMessage): void {
     const remoteAddress = clientAddress(req, this.trustedProxies);
     ws.on('error', (err) => this.logger.debug({ err, remoteAddress }, 'gateway socket error'));
+    ws.once('close', (code) => this.observer.closed?.(code));
     if (!this.accepting || this.closing !== undefined) {
       this.refuse(ws, ERROR_CATALOG.SERVICE_RESTART.closeCode, ERROR_CATALOG.SERVICE_RESTART.message);
       return;

@@ -51,6 +51,8 @@ export interface GatewayObserver {
   framesIn(type: string): void;
   /** An event written to a socket, by dialect-neutral type. */
   framesOut(type: string): void;
+  /** Any gateway socket closed (authenticated or not), with the close code the socket reported. */
+  closed?(code: number): void;
 }
 
 /** How the server is configured; every optional field documents its default. */

@@ -11,12 +11,13 @@ export function safeObserver(observer: GatewayObserver | undefined, logger: Logg
     }
   };
   if (observer === undefined) {
-    return { connected: () => {}, frameError: () => {}, framesIn: () => {}, framesOut: () => {} };
+    return { connected: () => {}, frameError: () => {}, framesIn: () => {}, framesOut: () => {}, closed: () => {} };
   }
   return {
     connected: (delta) => call('connected', () => observer.connected(delta)),
     frameError: (code) => call('frameError', () => observer.frameError(code)),
     framesIn: (type) => call('framesIn', () => observer.framesIn(type)),
     framesOut: (type) => call('framesOut', () => observer.framesOut(type)),
+    closed: (code) => call('closed', () => observer.closed?.(code)),
   };
 }

@@ -60,7 +60,7 @@ export class InboundDispatcher {
     }
     const user = message.external_userid;
     // The customer wrote: WeCom's 48 h / 5-message send window starts again.
-    await this.o.ledger.customerSpoke(user, (Number(message.send_time) || this.now() / 1000) * 1000);
+    await this.o.ledger.customerSpoke(user, (Number(message.send_time) || this.now() / 1000) * 1000, message.msgid);
     const text = msgtype === 'text' ? String((message.text as { content?: unknown } | undefined)?.content ?? '') : '';
     if (text && (await this.o.binding.bindByTypedToken(user, text, message.msgid))) {
       metrics.messagesIn.inc({ msgtype, outcome: 'binding' });

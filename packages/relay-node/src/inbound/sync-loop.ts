@@ -68,6 +68,7 @@ export class SyncLoop {
 
   /** Starts the periodic pull. */
   start(): void {
+    this.o.metrics.syncLeaseHeld.set({ open_kfid: this.o.openKfid }, 0);
     this.pollTimer = setInterval(() => void this.request(null), this.o.pollIntervalMs);
     this.pollTimer.unref();
     void this.request(null);
@@ -147,6 +148,7 @@ export class SyncLoop {
       return false;
     }
     const stop = metrics.syncDuration.startTimer();
+    metrics.syncLeaseHeld.set({ open_kfid: openKfid }, 1);
     let outcome: 'ok' | 'error' | 'stale' = 'ok';
     const held = lease;
     const renewal = setInterval(() => {
@@ -156,6 +158,7 @@ export class SyncLoop {
     try {
       while (!this.closed && (await lease.takePending())) {
         const result = await this.pullAll(lease);
+        if (result === 'done') metrics.syncLastSuccess.set({ open_kfid: openKfid }, this.o.now() / 1000);
         if (result === 'stale') {
           outcome = 'stale';
           // The pull stopped part-way: whoever holds the lease now must continue it.
@@ -174,6 +177,7 @@ export class SyncLoop {
       clearInterval(renewal);
       stop();
       metrics.syncRuns.inc({ outcome });
+      metrics.syncLeaseHeld.set({ open_kfid: openKfid }, 0);
       await lease.release().catch((err: unknown) => logger.warn({ err }, 'could not release the sync lease'));
     }
     if (outcome !== 'ok') return false;

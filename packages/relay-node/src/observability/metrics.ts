@@ -1,10 +1,20 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createOperatorMetrics } from './operator-metrics.js';
 
-/** Every metric a node exports on /metrics. Created once per node with its own registry. */
-export function createMetrics(nodeId: string) {
+/**
+ * Every metric a node exports on /metrics. Created once per node with its own registry. No label names the node:
+ * Prometheus adds the target's own (`instance`, `pod`), and a `node` label would collide with Kubernetes' node name.
+ * The node id stays accepted for callers that pass it.
+ */
+export function createMetrics(_nodeId?: string) {
   const registry = new Registry();
-  registry.setDefaultLabels({ node: nodeId });
-  collectDefaultMetrics({ register: registry, prefix: 'relay_process_' });
+  // The standard process_* and nodejs_* names, so stock Node.js dashboards work unchanged.
+  collectDefaultMetrics({ register: registry });
+  // Gauges named *_total break Prometheus' naming rules (promtool warns); the same counts stay in
+  // nodejs_active_handles / nodejs_active_requests / nodejs_active_resources, by type (sum them for the total).
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
   const r = [registry];
   return {
     registry,
@@ -99,6 +109,23 @@ export function createMetrics(nodeId: string) {
       help: 'Queued events dropped by the retention bound (age or count) before delivery',
       registers: r,
     }),
+    repliesRefused: new Counter({
+      name: 'relay_replies_refused_total',
+      help: 'Replies the relay refused without sending, by reason (rate_limited, send_window_closed, in_progress)',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    repliesRepeated: new Counter({
+      name: 'relay_replies_repeated_total',
+      help: 'Resent replies (same gateway, id, customer and content) answered with the first ack, not sent again',
+      registers: r,
+    }),
+    replyParts: new Counter({
+      name: 'relay_reply_parts_total',
+      help: 'Parts of text replies sent to WeCom (a reply over 2048 UTF-8 bytes is sent in several)',
+      registers: r,
+    }),
+    ...createOperatorMetrics(r),
   };
 }
 

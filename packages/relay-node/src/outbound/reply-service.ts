@@ -1,12 +1,23 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { ImageReplyCommand, ReplyCommand } from '@wecom-relay/shared';
+import { MAX_TEXT_CONTENT_BYTES, type ImageReplyCommand, type ReplyCommand } from '@wecom-relay/shared';
 import type { BindingStore } from '../state/binding-store.js';
-import type { OutboundLedger } from '../state/outbound-ledger.js';
-import { WINDOW_ERRCODES, explainClosedWindow } from './send-window.js';
+import type { OutboundLedger, SentReply } from '../state/outbound-ledger.js';
+import type { ReplyRecord, ReplyRecordStore } from '../state/reply-record-store.js';
+import {
+  WECOM_WINDOW_RULE,
+  WINDOW_ERRCODES,
+  WINDOW_EXHAUSTED_ERRCODES,
+  explainClosedWindow,
+  explainLocalRefusal,
+} from './send-window.js';
 import type { RelayMetrics } from '../observability/metrics.js';
-import { RelayError } from '../errors/relay-error.js';
+import { RelayError, isRelayError } from '../errors/relay-error.js';
+import { gatewaySafeError } from '../errors/gateway-safe-error.js';
 import type { Semaphore } from '../util/semaphore.js';
+import { splitText } from './text-splitter.js';
+import { TokenBuckets } from './token-buckets.js';
+import { ReplyOnce, replyFingerprint, type ClaimHandle } from './reply-once.js';
 
 /** WeCom's documented image cap is 10 MB but older docs say 2 MB; stay within the smaller (see the API reference). */
 export const MAX_IMAGE_BYTES = 2 * 1024 * 1024;
@@ -25,34 +36,101 @@ export interface ReplyWecom {
   upload(type: 'image', data: Buffer, filename: string, mime: string): Promise<string>;
 }
 
+/** Options for {@link ReplyService}. */
+export interface ReplyServiceOptions {
+  bindings: BindingStore;
+  ledger: OutboundLedger;
+  /** Replies sent, so a resent reply is answered with its first ack. */
+  records: ReplyRecordStore;
+  wecom: ReplyWecom;
+  /** Shared with inbound media downloads: bounds how many media transfers hold buffers at once. */
+  transfers: Semaphore;
+  openKfid: string;
+  nodeId: string;
+  /** Per-gateway token bucket on replies (text and image). */
+  rateLimit: { perSecond: number; burst: number };
+  logger: Logger;
+  metrics: RelayMetrics;
+  now?: () => number;
+  /** For tests: how resent replies wait for a copy in flight. */
+  sleep?: (ms: number) => Promise<void>;
+  inFlightWaitMs?: number;
+}
+
+/** What a reply produced: the WeCom msgids of the parts sent, and why the rest was not sent, if so. */
+export type ReplyOutcome = ReplyRecord;
+
 /** WeCom can report a failed delivery (msg_send_fail) up to the 3 days it keeps messages. */
 const SENDER_TTL_MS = 3 * 24 * 3600 * 1000;
 
-/** Sends gateways' replies to WeCom users, only to users bound to the replying gateway. */
+/**
+ * Sends gateways' replies to WeCom users, only to users bound to the replying gateway: long texts in parts, each
+ * reply once however often it is resent, never past WeCom's send window or the gateway's rate.
+ */
 export class ReplyService {
-  constructor(
-    private readonly o: {
-      bindings: BindingStore;
-      ledger: OutboundLedger;
-      wecom: ReplyWecom;
-      /** Shared with inbound media downloads: bounds how many media transfers hold buffers at once. */
-      transfers: Semaphore;
-      openKfid: string;
-      logger: Logger;
-      metrics: RelayMetrics;
-    },
-  ) {}
+  private readonly now: () => number;
+  private readonly buckets: TokenBuckets;
+  private readonly once: ReplyOnce;
 
-  /** Sends a text reply; resolves to WeCom's msgid. */
-  async reply(gatewayId: string, cmd: ReplyCommand): Promise<string> {
+  constructor(private readonly o: ReplyServiceOptions) {
+    this.now = o.now ?? Date.now;
+    this.buckets = new TokenBuckets({ ratePerSecond: o.rateLimit.perSecond, burst: o.rateLimit.burst, now: this.now });
+    this.once = new ReplyOnce({
+      records: o.records,
+      nodeId: o.nodeId,
+      logger: o.logger,
+      now: this.now,
+      ...(o.sleep ? { sleep: o.sleep } : {}),
+      ...(o.inFlightWaitMs !== undefined ? { inFlightWaitMs: o.inFlightWaitMs } : {}),
+      onRepeat: () => o.metrics.repliesRepeated.inc(),
+      onInProgress: () => o.metrics.repliesRefused.inc({ reason: 'in_progress' }),
+    });
+  }
+
+  /**
+   * Sends a text reply, split into parts of at most 2048 UTF-8 bytes when longer. Resolves once at least one part
+   * went (the outcome says which did not and why); throws when none did.
+   */
+  async reply(gatewayId: string, cmd: ReplyCommand): Promise<ReplyOutcome> {
+    this.admit(gatewayId, cmd.id);
     await this.assertBound(gatewayId, cmd.externalUserId, cmd.id);
-    return this.observe('text', gatewayId, cmd, () =>
-      this.o.wecom.sendText({ openKfid: this.o.openKfid, toUser: cmd.externalUserId, content: cmd.content, msgid: clientMsgid() }),
-    );
+    const user = cmd.externalUserId;
+    const key = { gatewayId, requestId: cmd.id, fingerprint: replyFingerprint('text', user, cmd.content) };
+    return this.once.run(key, async (claim) => {
+      const parts = splitText(cmd.content, MAX_TEXT_CONTENT_BYTES);
+      const sender = { gatewayId, requestId: cmd.id, externalUserId: user };
+      const msgids: string[] = [];
+      let offset = 0;
+      for (const part of parts) {
+        if (msgids.length > 0) await claim.extend();
+        try {
+          msgids.push(
+            await this.sendOne('text', sender, cmd.id, async () =>
+              this.o.wecom.sendText({ openKfid: this.o.openKfid, toUser: user, content: part, msgid: clientMsgid() }),
+            ),
+          );
+          this.o.metrics.replyParts.inc();
+        } catch (cause) {
+          if (msgids.length === 0) throw cause;
+          // Some parts went: the reply is acked (and remembered) with what went, whatever stopped the rest.
+          const err = isRelayError(cause) ? cause : new RelayError('INTERNAL', 'the relay could not send the rest of the reply');
+          this.o.logger.info({ gatewayId, requestId: cmd.id, sent: msgids.length, parts: parts.length, err: cause }, 'reply sent in part');
+          const wecomErrcode = err.details['wecomErrcode'];
+          return {
+            msgids,
+            partsTotal: parts.length,
+            unsent: { code: err.code, message: err.message, offset, ...(typeof wecomErrcode === 'number' ? { wecomErrcode } : {}) },
+          };
+        }
+        offset += Buffer.byteLength(part, 'utf8');
+      }
+      return { msgids, partsTotal: parts.length };
+    });
   }
 
   /** Uploads the image as WeCom media, then sends it; resolves to WeCom's msgid. */
   async imageReply(gatewayId: string, cmd: ImageReplyCommand): Promise<string> {
+    this.admit(gatewayId, cmd.id);
     await this.assertBound(gatewayId, cmd.externalUserId, cmd.id);
     const ext = IMAGE_MIMES[cmd.imageMime.toLowerCase()];
     if (!ext) {
@@ -63,12 +141,27 @@ export class ReplyService {
     if (data.length > MAX_IMAGE_BYTES) {
       throw new RelayError('IMAGE_TOO_LARGE', `image is ${data.length} bytes; the limit is ${MAX_IMAGE_BYTES}`, { id: cmd.id });
     }
-    return this.observe('image', gatewayId, cmd, async () => {
-      const mediaId = await this.o.transfers.run(() =>
-        this.o.wecom.upload('image', data, `reply.${ext}`, cmd.imageMime.toLowerCase()),
-      );
-      return this.o.wecom.sendImage({ openKfid: this.o.openKfid, toUser: cmd.externalUserId, mediaId, msgid: clientMsgid() });
+    const user = cmd.externalUserId;
+    const mime = cmd.imageMime.toLowerCase();
+    const digest = createHash('sha256').update(data).digest('base64url');
+    const key = { gatewayId, requestId: cmd.id, fingerprint: replyFingerprint('image', user, mime, digest) };
+    const record = await this.once.run(key, async (claim: ClaimHandle) => {
+      const sender = { gatewayId, requestId: cmd.id, externalUserId: user };
+      const msgid = await this.sendOne('image', sender, cmd.id, async () => {
+        const mediaId = await this.o.transfers.run(() => this.o.wecom.upload('image', data, `reply.${ext}`, mime));
+        await claim.extend();
+        return this.o.wecom.sendImage({ openKfid: this.o.openKfid, toUser: user, mediaId, msgid: clientMsgid() });
+      });
+      return { msgids: [msgid], partsTotal: 1 };
     });
+    return record.msgids[0] ?? '';
+  }
+
+  /** The per-gateway rate: refused before anything else is done, so a flood costs the relay little. */
+  private admit(gatewayId: string, id: string): void {
+    if (this.buckets.take(gatewayId)) return;
+    this.o.metrics.repliesRefused.inc({ reason: 'rate_limited' });
+    throw new RelayError('RATE_LIMITED', undefined, { id });
   }
 
   private async assertBound(gatewayId: string, externalUserId: string, id: string): Promise<void> {
@@ -77,41 +170,50 @@ export class ReplyService {
     }
   }
 
-  private async observe(
-    msgtype: string,
-    gatewayId: string,
-    cmd: { id: string; externalUserId: string },
-    send: () => Promise<{ msgid: string }>,
-  ): Promise<string> {
-    const user = cmd.externalUserId;
+  /**
+   * One WeCom message: takes a slot in the customer's window first (atomically, cluster-wide), so a closed window
+   * is refused here without calling WeCom; gives the slot back when WeCom surely did not send the message.
+   */
+  private async sendOne(msgtype: string, sender: SentReply, id: string, send: () => Promise<{ msgid: string }>): Promise<string> {
+    const user = sender.externalUserId;
+    const rule = WECOM_WINDOW_RULE;
+    const at = this.now();
+    const reservation = await this.o.ledger.reserveSend(user, at, rule);
+    if (!reservation.granted) {
+      this.o.metrics.repliesRefused.inc({ reason: 'send_window_closed' });
+      throw new RelayError('SEND_WINDOW_CLOSED', explainLocalRefusal(reservation.window, at, rule), { id });
+    }
     try {
       const { msgid } = await send();
       this.o.metrics.messagesOut.inc({ msgtype, outcome: 'ok' });
       await this.o.ledger
-        .recordSend(user, msgid, { gatewayId, requestId: cmd.id, externalUserId: user }, SENDER_TTL_MS)
+        .rememberSender(msgid, sender, SENDER_TTL_MS)
         .catch((err: unknown) => this.o.logger.warn({ err, msgid }, 'could not record a sent message'));
       return msgid;
     } catch (err) {
       const errcode = (err as { errcode?: unknown }).errcode;
       const code = (err as { code?: unknown }).code;
       this.o.metrics.messagesOut.inc({ msgtype, outcome: typeof errcode === 'number' ? String(errcode) : 'unavailable' });
+      this.o.logger.info({ err, externalUserId: user, requestId: id }, 'WeCom did not take a reply');
+      if (typeof errcode === 'number' && WINDOW_EXHAUSTED_ERRCODES.has(errcode)) {
+        // WeCom knows better than the ledger (a send the relay did not count): nothing more until the customer writes.
+        await this.o.ledger.closeWindow(user, rule).catch(() => undefined);
+      } else if (code !== 'WECOM_UNAVAILABLE') {
+        // WeCom refused, so nothing was sent; a call that got no (final) answer may have gone through: keep it counted.
+        await this.o.ledger.releaseSend(user, reservation.window.lastCustomerAt).catch(() => undefined);
+      }
       if (typeof errcode === 'number' && WINDOW_ERRCODES.has(errcode)) {
-        const window = await this.o.ledger.window(user).catch(() => ({ lastCustomerAt: null, sentSince: 0 }));
-        throw new RelayError('SEND_WINDOW_CLOSED', explainClosedWindow(errcode, window), { wecomErrcode: errcode }, { cause: err });
+        const window = await this.o.ledger.window(user).catch(() => reservation.window);
+        throw new RelayError('SEND_WINDOW_CLOSED', explainClosedWindow(errcode, window), { wecomErrcode: errcode, id }, { cause: err });
       }
-      if (code === 'WECOM_API_ERROR' || code === 'WECOM_UNAVAILABLE') {
-        throw new RelayError(code, (err as Error).message, typeof errcode === 'number' ? { wecomErrcode: errcode } : {}, {
-          cause: err,
-        });
-      }
-      throw err;
+      throw gatewaySafeError(err);
     }
   }
 }
 
 /**
- * A fresh client msgid per reply: the WeCom client retries with the same one, so WeCom cannot send a retried
- * reply twice. Not derived from the gateway's id, which old gateways may reuse across restarts.
+ * A fresh client msgid per WeCom message: the WeCom client retries with the same one, so WeCom cannot send a retried
+ * message twice. Not derived from the gateway's id, which old gateways may reuse across restarts.
  */
 function clientMsgid(): string {
   return `r${randomBytes(15).toString('base64url')}`;

@@ -17,3 +17,21 @@ export function explainClosedWindow(errcode: number, window: SendWindow): string
         : 'the session does not allow sending now (a human servicer may have taken it, or the 48 h window passed)';
   return `WeCom refused the message (${errcode}): ${why}; ${since}. It can be sent once the customer writes again.`;
 }
+
+/** WeCom's rule (reference §3.1): at most 5 messages within 48 h of the customer's last message. */
+export const WECOM_WINDOW_RULE = { maxSends: 5, windowMs: 48 * 3600 * 1000 } as const;
+
+/** Codes after which nothing may be sent until the customer writes again (the count or the 48 h are used up). */
+export const WINDOW_EXHAUSTED_ERRCODES: ReadonlySet<number> = new Set([95001, 95002]);
+
+/** Explains why the relay refused a reply itself, from its own record of the window, without calling WeCom. */
+export function explainLocalRefusal(window: SendWindow, atMs: number, rule: { maxSends: number; windowMs: number }): string {
+  const last = window.lastCustomerAt === null ? null : new Date(window.lastCustomerAt).toISOString();
+  const why =
+    last !== null && atMs - (window.lastCustomerAt ?? 0) > rule.windowMs
+      ? `more than ${rule.windowMs / 3_600_000} h have passed since the customer last wrote (at ${last})`
+      : `at most ${rule.maxSends} messages may follow each customer message and ${window.sentSince} were sent since ${
+          last === null ? 'the relay started counting' : `the customer last wrote at ${last}`
+        }`;
+  return `The relay did not send the message (WeCom would refuse it): ${why}. It can be sent once the customer writes again.`;
+}

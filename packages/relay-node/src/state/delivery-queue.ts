@@ -10,13 +10,6 @@ export interface QueuedItem {
   enqueuedAt: number;
 }
 
-/** A gateway's waiting events, for operators. */
-export interface QueueBacklog {
-  depth: number;
-  /** Epoch ms of the oldest waiting event, or null when none waits. */
-  oldestEnqueuedAt: number | null;
-}
-
 /** Options for {@link DeliveryQueue.append}. */
 export interface QueueAppendOptions {
   /**
@@ -77,8 +70,8 @@ export interface DeliveryQueue {
   ack(gatewayId: string, id: string): Promise<void>;
   /** The last id recorded as delivered, or null. */
   lastAcked(gatewayId: string): Promise<string | null>;
-  /** What waits for a gateway: items not yet acknowledged (ack mode: including those sent but unconfirmed). */
-  backlog(gatewayId: string): Promise<QueueBacklog>;
+  /** How many items wait in a gateway's queue (appended, not yet acknowledged or trimmed) and when the oldest was appended (epoch ms). */
+  backlog(gatewayId: string): Promise<{ items: number; oldestEnqueuedAt: number | null }>;
   /** Drops items older than maxAgeMs or beyond maxItems per gateway; resolves to how many were dropped. */
   trim(gatewayId: string, limits: { maxAgeMs: number; maxItems: number }): Promise<number>;
   close(): Promise<void>;

@@ -7,3 +7,5 @@ export type { NodeBus, BusMessage } from './node-bus.js';
 export type { AccessTokenStore } from './access-token-store.js';
 export type { OutboundLedger, SentReply, SendWindow } from './outbound-ledger.js';
 export type { DeliveryQueue, QueuedItem, QueueAppendOptions } from './delivery-queue.js';
+export type { ReplyRecordStore, ReplyKey, ReplyRecord, ReplyClaim } from './reply-record-store.js';
+export type { WindowRule, SendReservation } from './outbound-ledger.js';

@@ -14,12 +14,44 @@ export interface SendWindow {
   sentSince: number;
 }
 
+/** The window's rule: how many messages may follow one customer message, and for how long. */
+export interface WindowRule {
+  maxSends: number;
+  windowMs: number;
+}
+
+/** Outcome of asking for a send slot: granted (counted), or refused with the window as it stood. */
+export interface SendReservation {
+  granted: boolean;
+  /** The window before the reservation. */
+  window: SendWindow;
+}
+
 /** Tracks outbound messages per user: the send window and who sent what. */
 export interface OutboundLedger {
-  /** The user wrote at atMs (older notes are ignored): their window starts again. */
-  customerSpoke(externalUserId: string, atMs: number): Promise<void>;
+  /**
+   * The user wrote at atMs: their window starts again. Older notes are ignored, and so is a note of the same time
+   * unless it names a message (`msgid`) not yet seen at that time: WeCom's times are whole seconds, so two messages
+   * can share one, while a page pulled twice repeats the same msgids.
+   */
+  customerSpoke(externalUserId: string, atMs: number, msgid?: string): Promise<void>;
   /** WeCom accepted message `msgid` for the user; remembers its sender (if a gateway) for ttlMs. */
   recordSend(externalUserId: string, msgid: string, sender: SentReply | null, ttlMs: number): Promise<void>;
+  /**
+   * Atomically takes one send slot in the user's window, cluster-wide: granted (and counted) only while fewer than
+   * `rule.maxSends` were sent since the customer last wrote and, when that time is known, at most `rule.windowMs`
+   * ago. A user the relay never saw write may still receive up to maxSends (WeCom decides).
+   */
+  reserveSend(externalUserId: string, atMs: number, rule: WindowRule): Promise<SendReservation>;
+  /**
+   * Gives back a slot taken by reserveSend whose message was not sent, unless the customer wrote since
+   * (`lastCustomerAt` as the reservation saw it): the count started again then.
+   */
+  releaseSend(externalUserId: string, lastCustomerAt: number | null): Promise<void>;
+  /** WeCom said the window is closed: no slot is granted until the customer writes again. */
+  closeWindow(externalUserId: string, rule: WindowRule): Promise<void>;
+  /** Remembers who sent `msgid` for ttlMs (the send itself was counted by reserveSend). */
+  rememberSender(msgid: string, sender: SentReply, ttlMs: number): Promise<void>;
   /** The user's current window. */
   window(externalUserId: string): Promise<SendWindow>;
   /** Who sent `msgid`, while remembered. */

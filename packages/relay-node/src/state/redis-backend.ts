@@ -13,9 +13,11 @@ import {
   RedisOutboundLedger,
   RedisPendingBindingStore,
   RedisPresenceMap,
+  RedisReplyRecordStore,
   RedisSyncCoordinator,
 } from './redis/index.js';
 import { openSqliteDatabase, SqliteBindingStore, SqlitePendingBindingStore } from './sqlite/index.js';
+import { instrumentRedisCommands, type RedisCommandMetrics } from '../observability/redis-command-metrics.js';
 
 /** Options for {@link createRedisBackend}. */
 export interface RedisBackendOptions {
@@ -28,6 +30,8 @@ export interface RedisBackendOptions {
   prefix?: string;
   /** How long events may wait in a gateway's queue (QUEUE_MAX_AGE_MS); idle queues expire a day after that. */
   queueMaxAgeMs?: number;
+  /** Where the client's command latency and errors are counted (the node's metrics). */
+  metrics?: RedisCommandMetrics;
 }
 
 /**
@@ -54,6 +58,7 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
           name: o.redis.name,
           ...(o.redis.password ? { password: o.redis.password } : {}),
         });
+  if (o.metrics) instrumentRedisCommands(redis, o.metrics);
   redis.on('error', (err) => o.logger.warn({ err }, 'redis connection error'));
   redis.on('ready', () => o.logger.info({}, 'redis ready'));
   const prefix = o.prefix ?? 'wr:';
@@ -62,7 +67,9 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
   let bindings: BindingStore;
   let pendingBindings: PendingBindingStore;
   if (o.bindings === 'sqlite') {
-    db = openSqliteDatabase(o.databasePath);
+    // No open_kfid: in cluster mode a deployed file's cursor belongs in Redis (pnpm relay migrate), so a deployed
+    // file holding one is refused here rather than upgraded with its cursor stranded in SQLite.
+    db = openSqliteDatabase(o.databasePath, { logger: o.logger });
     bindings = new SqliteBindingStore(db);
     pendingBindings = new SqlitePendingBindingStore(db);
   } else {
@@ -84,6 +91,7 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
     }),
     accessTokens: new RedisAccessTokenStore(base),
     outbound: new RedisOutboundLedger(base),
+    replies: new RedisReplyRecordStore(base),
   };
   let closing: Promise<void> | null = null;
   return {

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { StateBackend } from './state-backend.js';
 import {
   openSqliteDatabase,
@@ -5,6 +6,7 @@ import {
   SqliteDedupStore,
   SqliteDeliveryQueue,
   SqliteOutboundLedger,
+  SqliteReplyRecordStore,
   SqlitePendingBindingStore,
   SqliteSyncCoordinator,
 } from './sqlite/index.js';
@@ -15,8 +17,16 @@ import { MemoryAccessTokenStore } from './memory/memory-access-token-store.js';
  * One node alone: what must survive a restart (bindings, pending tokens, msgid dedup, the sync cursor, queued
  * events) lives in SQLite at `databasePath`; presence and the bus are in-process.
  */
-export function createSingleNodeBackend(options: { databasePath: string }): StateBackend {
-  const db = openSqliteDatabase(options.databasePath);
+export function createSingleNodeBackend(options: {
+  databasePath: string;
+  /** The kf account served: a deployed relay's sync cursor is carried to it when its file is upgraded. */
+  openKfid?: string;
+  logger?: Logger;
+}): StateBackend {
+  const db = openSqliteDatabase(options.databasePath, {
+    ...(options.openKfid !== undefined ? { openKfid: options.openKfid } : {}),
+    ...(options.logger !== undefined ? { logger: options.logger } : {}),
+  });
   const stores = {
     bindings: new SqliteBindingStore(db),
     pendingBindings: new SqlitePendingBindingStore(db),
@@ -27,6 +37,7 @@ export function createSingleNodeBackend(options: { databasePath: string }): Stat
     queue: new SqliteDeliveryQueue(db),
     accessTokens: new MemoryAccessTokenStore(),
     outbound: new SqliteOutboundLedger(db),
+    replies: new SqliteReplyRecordStore(db),
   };
   let closing: Promise<void> | null = null;
   return {

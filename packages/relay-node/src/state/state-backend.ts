@@ -7,6 +7,7 @@ import type { PendingBindingStore } from './pending-binding-store.js';
 import type { PresenceMap } from './presence-map.js';
 import type { SyncCoordinator } from './sync-coordinator.js';
 import type { OutboundLedger } from './outbound-ledger.js';
+import type { ReplyRecordStore } from './reply-record-store.js';
 
 /** Every piece of shared state a node uses, from one backend (single-node SQLite + memory, or Redis). */
 export interface StateBackend {
@@ -20,6 +21,7 @@ export interface StateBackend {
   readonly queue: DeliveryQueue;
   readonly accessTokens: AccessTokenStore;
   readonly outbound: OutboundLedger;
+  readonly replies: ReplyRecordStore;
   /** Whether the backend is reachable right now (readiness). */
   isLive(): boolean;
   /** Closes every store, then the connections the backend opened. Idempotent. */

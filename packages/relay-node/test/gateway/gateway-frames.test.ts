@@ -18,7 +18,7 @@ describe('gateway frames after hello', () => {
     const invalid = await client.next();
     expect(invalid).toMatchObject({ type: 'error', code: 'FRAME_INVALID', id: 'r-invalid' });
     expect(String(invalid.message)).toContain('external_user_id');
-    client.send(reply('r-long', 'x'.repeat(3000)));
+    client.send(reply('r-long', 'x'.repeat(10241)));
     expect(await client.next()).toMatchObject({ type: 'error', code: 'CONTENT_TOO_LONG', id: 'r-long' });
 
     client.send(reply('r-ok'));

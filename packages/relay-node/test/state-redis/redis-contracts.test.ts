@@ -12,6 +12,7 @@ import {
   RedisPresenceMap,
   RedisSyncCoordinator,
   RedisOutboundLedger,
+  RedisReplyRecordStore,
 } from '../../src/state/redis/index.js';
 import {
   accessTokenStoreContract,
@@ -19,12 +20,12 @@ import {
   dedupStoreContract,
   deliveryQueueContract,
   outboundLedgerContract,
+  replyRecordStoreContract,
   nodeBusContract,
   pendingBindingStoreContract,
   presenceMapContract,
   syncCoordinatorContract,
   presenceDirectoryContract,
-  queueBacklogContract,
   bindingUnbindContract,
 } from '../state/contracts.js';
 
@@ -60,6 +61,14 @@ nodeBusContract('redis', async () => {
 deliveryQueueContract('redis', async () => new RedisDeliveryQueue({ ...base('queue'), logger }));
 accessTokenStoreContract('redis', async () => new RedisAccessTokenStore(base('access-token')));
 presenceDirectoryContract('redis', async () => new RedisPresenceMap(base('presence-dir')));
-queueBacklogContract('redis', async () => new RedisDeliveryQueue({ ...base('queue-backlog'), logger }));
 bindingUnbindContract('redis', async () => new RedisBindingStore(base('bindings-unbind')));
 outboundLedgerContract('redis', async () => new RedisOutboundLedger(base('outbound')));
+replyRecordStoreContract('redis', async () => {
+  const prefix = uniquePrefix('replies');
+  // A second client stands for a second node.
+  const other = new Redis(server.url);
+  return {
+    a: new RedisReplyRecordStore({ redis, prefix }),
+    b: Object.assign(new RedisReplyRecordStore({ redis: other, prefix }), { close: async () => void (await other.quit()) }),
+  };
+});

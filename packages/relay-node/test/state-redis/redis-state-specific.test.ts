@@ -7,6 +7,7 @@ import { startRedis, uniquePrefix, type RedisHandle } from '@wecom-relay/testkit
 import type { BusMessage } from '../../src/state/index.js';
 import {
   REDIS_KEY_LAYOUT,
+  RedisReplyRecordStore,
   RedisAccessTokenStore,
   RedisBindingStore,
   RedisDedupStore,
@@ -287,6 +288,22 @@ describe('keys and prefixes', () => {
     }
   });
 
+  it('a reply claim and a reply record live beside their gateway’s keys and always expire', async () => {
+    const prefix = uniquePrefix('reply-ttl');
+    const store = new RedisReplyRecordStore({ redis, prefix });
+    const key = { gatewayId: 'gw-ttl', requestId: 'r-1', fingerprint: 'f' };
+    await store.claim(key, 'node-a', 30_000);
+    const [name] = await redis.keys(`${prefix}*`);
+    expect(name).toMatch(new RegExp(`^${prefix}\\{gw:gw-ttl\\}:reply:`));
+    const claimTtl = await redis.pttl(name!);
+    expect(claimTtl).toBeGreaterThan(0);
+    expect(claimTtl).toBeLessThanOrEqual(30_000);
+    await store.complete(key, { msgids: ['m'], partsTotal: 1 }, 24 * 3600_000);
+    const recordTtl = await redis.pttl(name!);
+    expect(recordTtl).toBeGreaterThan(30_000);
+    expect(recordTtl).toBeLessThanOrEqual(24 * 3600_000);
+  });
+
   it('every key the stores write matches REDIS_KEY_LAYOUT, and the layout lists nothing unused', async () => {
     const prefix = uniquePrefix('layout');
     const base = { redis, prefix };
@@ -313,6 +330,7 @@ describe('keys and prefixes', () => {
     const ledger = new RedisOutboundLedger(base);
     await ledger.customerSpoke('wm-alice', 1_000);
     await ledger.recordSend('wm-alice', 'wecom-msg-1', { gatewayId: 'gw-1', requestId: 'r-1', externalUserId: 'wm-alice' }, 60_000);
+    await new RedisReplyRecordStore(base).claim({ gatewayId: 'gw-1', requestId: 'r-1', fingerprint: 'f' }, 'node-a', 60_000);
 
     const keys = new Set<string>();
     let cursor = '0';

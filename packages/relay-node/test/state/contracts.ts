@@ -12,4 +12,5 @@ export { nodeBusContract } from './contracts/node-bus-contract.js';
 export { deliveryQueueContract } from './contracts/delivery-queue-contract.js';
 export { accessTokenStoreContract } from './contracts/access-token-store-contract.js';
 export { outboundLedgerContract } from './contracts/outbound-ledger-contract.js';
-export { presenceDirectoryContract, queueBacklogContract, bindingUnbindContract } from './contracts/operator-state-contract.js';
+export { replyRecordStoreContract } from './contracts/reply-record-store-contract.js';
+export { presenceDirectoryContract, bindingUnbindContract } from './contracts/operator-state-contract.js';

@@ -10,6 +10,7 @@ import {
   MemoryPresenceMap,
   MemorySyncCoordinator,
   MemoryOutboundLedger,
+  MemoryReplyRecordStore,
 } from '../../src/state/memory/index.js';
 import {
   accessTokenStoreContract,
@@ -17,12 +18,12 @@ import {
   dedupStoreContract,
   deliveryQueueContract,
   outboundLedgerContract,
+  replyRecordStoreContract,
   nodeBusContract,
   pendingBindingStoreContract,
   presenceMapContract,
   syncCoordinatorContract,
   presenceDirectoryContract,
-  queueBacklogContract,
   bindingUnbindContract,
 } from './contracts.js';
 
@@ -37,7 +38,6 @@ nodeBusContract('memory', async () => {
 });
 deliveryQueueContract('memory', async () => new MemoryDeliveryQueue());
 presenceDirectoryContract('memory', async () => new MemoryPresenceMap());
-queueBacklogContract('memory', async () => new MemoryDeliveryQueue());
 bindingUnbindContract('memory', async () => new MemoryBindingStore());
 accessTokenStoreContract('memory', async () => new MemoryAccessTokenStore());
 
@@ -134,3 +134,7 @@ describe('memory stores with an injected clock', () => {
   });
 });
 outboundLedgerContract('memory', async () => new MemoryOutboundLedger());
+replyRecordStoreContract('memory', async () => {
+  const shared = new MemoryReplyRecordStore();
+  return { a: shared, b: shared };
+});

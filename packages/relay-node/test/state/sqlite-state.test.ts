@@ -15,15 +15,16 @@ import {
   openSqliteDatabase,
   readSchemaVersion,
   SqliteOutboundLedger,
+  SqliteReplyRecordStore,
 } from '../../src/state/sqlite/index.js';
 import {
   bindingStoreContract,
   dedupStoreContract,
   deliveryQueueContract,
   outboundLedgerContract,
+  replyRecordStoreContract,
   pendingBindingStoreContract,
   syncCoordinatorContract,
-  queueBacklogContract,
   bindingUnbindContract,
 } from './contracts.js';
 
@@ -49,7 +50,6 @@ pendingBindingStoreContract('sqlite', async () => new SqlitePendingBindingStore(
 dedupStoreContract('sqlite', async () => new SqliteDedupStore(freshDatabase()));
 syncCoordinatorContract('sqlite', async () => new SqliteSyncCoordinator(freshDatabase()));
 deliveryQueueContract('sqlite', async () => new SqliteDeliveryQueue(freshDatabase()));
-queueBacklogContract('sqlite', async () => new SqliteDeliveryQueue(freshDatabase()));
 bindingUnbindContract('sqlite', async () => new SqliteBindingStore(freshDatabase()));
 
 describe('SQLite state file', () => {
@@ -212,3 +212,7 @@ describe('SQLite state file', () => {
   });
 });
 outboundLedgerContract('sqlite', async () => new SqliteOutboundLedger(freshDatabase()));
+replyRecordStoreContract('sqlite', async () => {
+  const db = freshDatabase();
+  return { a: new SqliteReplyRecordStore(db), b: new SqliteReplyRecordStore(db) };
+});

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import {
-  MAX_TEXT_CONTENT_BYTES,
+  MAX_REPLY_CONTENT_BYTES,
   createBindingFrameSchema,
   csPlatformSchema,
   deliveryAckFrameSchema,
@@ -90,8 +90,12 @@ export function decodeGatewayFrame(text: string): DecodeResult {
   if (!command.ok) return invalid(command.error);
   if (command.value.type === 'reply') {
     const bytes = Buffer.byteLength(command.value.content, 'utf8');
-    if (bytes > MAX_TEXT_CONTENT_BYTES) {
-      return fail('CONTENT_TOO_LONG', `${rawType}: content is ${bytes} UTF-8 bytes, WeCom allows ${MAX_TEXT_CONTENT_BYTES}`, dialect);
+    if (bytes > MAX_REPLY_CONTENT_BYTES) {
+      return fail(
+        'CONTENT_TOO_LONG',
+        `${rawType}: content is ${bytes} UTF-8 bytes; a reply may have at most ${MAX_REPLY_CONTENT_BYTES} (sent in parts of 2048)`,
+        dialect,
+      );
     }
   }
   return { ok: true, dialect, command: command.value };
@@ -196,7 +200,21 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
     case 'ack':
       // The deployed relay's hello ack is exactly {"type":"cs_ack","id":"cs_hello"}; gateways may compare it whole.
       if (event.id === 'hello') return JSON.stringify({ type, id: commandId(event.id) });
-      return JSON.stringify({ type, platform, id: commandId(event.id), msgid: event.msgid });
+      return JSON.stringify({
+        type,
+        platform,
+        id: commandId(event.id),
+        msgid: event.msgid,
+        parts: event.parts,
+        parts_total: event.partsTotal,
+        msgids: event.msgids,
+        unsent: event.unsent && {
+          code: event.unsent.code,
+          message: event.unsent.message,
+          offset: event.unsent.offset,
+          wecom_errcode: event.unsent.wecomErrcode,
+        },
+      });
     case 'send_failed':
       return JSON.stringify({
         type,

@@ -6,6 +6,12 @@ export const MAX_ID_LENGTH = 256;
 /** WeCom's kf/send_msg text limit, in UTF-8 bytes (reference §3.1). */
 export const MAX_TEXT_CONTENT_BYTES = 2048;
 
+/**
+ * Longest reply a gateway may send, in UTF-8 bytes: the relay splits a longer reply into parts of at most
+ * MAX_TEXT_CONTENT_BYTES, and WeCom's window lets at most 5 messages follow each customer message.
+ */
+export const MAX_REPLY_CONTENT_BYTES = 5 * MAX_TEXT_CONTENT_BYTES;
+
 /** Longest auth_token accepted; our HMAC tokens are 64 hex chars, the headroom is for older shared-secret gateways. */
 export const MAX_AUTH_TOKEN_LENGTH = 1024;
 
@@ -34,7 +40,7 @@ export const helloFrameSchema = z.object({
   features: z.array(z.string().max(64)).max(32).nullish(),
 });
 
-/** `reply` / `cs_reply`; the byte limit on content is checked by the codec so it can answer CONTENT_TOO_LONG. */
+/** `reply` / `cs_reply`; the byte cap on content is checked by the codec so it can answer CONTENT_TOO_LONG. */
 export const replyFrameSchema = z.object({
   id: id(),
   external_user_id: id(),

@@ -131,8 +131,26 @@ export interface CreateBindingAckEvent {
 export interface AckEvent {
   type: 'ack';
   id: string;
-  /** Additive: WeCom's msgid of the message a reply produced. */
+  /** Additive: WeCom's msgid of the message a reply produced (of its first part when it was split). */
   msgid?: string;
+  /** Additive (text replies): how many parts were sent; a reply over 2048 UTF-8 bytes is sent in several. */
+  parts?: number;
+  /** Additive: how many parts the reply was split into, when not all of them were sent. */
+  partsTotal?: number;
+  /** Additive: WeCom's msgid of every part sent, in order, when the reply was split. */
+  msgids?: string[];
+  /** Additive: why the rest of a split reply was not sent, and where in the content the unsent text starts. */
+  unsent?: UnsentRest;
+}
+
+/** The part of a split reply that was not sent. */
+export interface UnsentRest {
+  /** Error code from the relay's catalog (e.g. SEND_WINDOW_CLOSED). */
+  code: string;
+  message: string;
+  /** UTF-8 byte offset in the reply's content where the unsent text starts. */
+  offset: number;
+  wecomErrcode?: number;
 }
 
 /** Something the gateway sent failed. `message` is what old gateways read; the rest is additive. */

@@ -13,7 +13,7 @@ export interface ExitInfo {
 export interface ManagedProcessOptions {
   /** Short name used in diagnostics ("relay-node", "fake-wecom"). */
   name: string;
-  /** Repository-relative TypeScript entry point, run with the repo's tsx. */
+  /** Repository-relative entry point: TypeScript runs with the repo's tsx, compiled JavaScript (.js) with plain node. */
   script: string;
   /** The complete environment of the child. */
   env: NodeJS.ProcessEnv;
@@ -78,7 +78,8 @@ export class ManagedProcess {
     this.name = options.name;
     this.maxLogLines = options.maxLogLines ?? 5_000;
     if (options.onLine) this.lineListeners.add(options.onLine);
-    this.child = spawn(process.execPath, [GUARD_SCRIPT, TSX_BIN, repoPath(options.script)], {
+    const runner = /\.[cm]?js$/.test(options.script) ? [process.execPath, '--enable-source-maps'] : [TSX_BIN];
+    this.child = spawn(process.execPath, [GUARD_SCRIPT, ...runner, repoPath(options.script)], {
       cwd: REPO_ROOT,
       env: options.env,
       detached: true,

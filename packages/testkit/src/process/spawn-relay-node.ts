@@ -21,6 +21,8 @@ export interface SpawnRelayNodeOptions {
   onLine?: (line: string) => void;
   /** Name used in diagnostics; default relay-node or the NODE_ID. */
   name?: string;
+  /** Run the production build (`packages/relay-node/dist/main.js`, made by `pnpm build`) with plain node instead of the sources under tsx. */
+  compiled?: boolean;
 }
 
 /** A running relay node. */
@@ -104,7 +106,7 @@ async function waitReady(child: ManagedProcess, httpUrl: string, timeoutMs: numb
 const START_ATTEMPTS = 3;
 
 /**
- * Starts `packages/relay-node/src/main.ts` and resolves once GET /readyz answers 200. Without PORT/WS_PORT in
+ * Starts `packages/relay-node/src/main.ts` (or the compiled build, see `compiled`) and resolves once GET /readyz answers 200. Without PORT/WS_PORT in
  * `env` it picks free ports (retrying if another process grabs one first); without DATABASE_PATH it uses a
  * fresh temporary directory. HOST defaults to 127.0.0.1.
  */
@@ -128,7 +130,7 @@ export async function spawnRelayNode(env: RelayNodeEnv, options: SpawnRelayNodeO
     const wsUrl = `ws://${host}:${full.WS_PORT ?? '8081'}`;
     const child = new ManagedProcess({
       name: options.name ?? full.NODE_ID ?? 'relay-node',
-      script: 'packages/relay-node/src/main.ts',
+      script: options.compiled ? 'packages/relay-node/dist/main.js' : 'packages/relay-node/src/main.ts',
       env: childEnv(full),
       ...(options.onLine ? { onLine: options.onLine } : {}),
     });

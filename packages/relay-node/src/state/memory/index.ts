@@ -8,3 +8,4 @@ export { MemoryDeliveryQueue, type MemoryDeliveryQueueOptions } from './memory-d
 export { MemoryAccessTokenStore, type MemoryAccessTokenStoreOptions } from './memory-access-token-store.js';
 export { parseNumericDeliveryId } from './numeric-delivery-id.js';
 export { MemoryOutboundLedger } from './memory-outbound-ledger.js';
+export { MemoryReplyRecordStore } from './memory-reply-record-store.js';

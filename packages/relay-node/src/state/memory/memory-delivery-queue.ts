@@ -1,5 +1,5 @@
 import type { QueuedEvent } from '@wecom-relay/shared';
-import { queueDedupOf, type DeliveryQueue, type QueueAppendOptions, type QueueBacklog, type QueuedItem } from '../delivery-queue.js';
+import { queueDedupOf, type DeliveryQueue, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
 import { parseNumericDeliveryId } from './numeric-delivery-id.js';
 
 /** Options for {@link MemoryDeliveryQueue}. */
@@ -83,10 +83,10 @@ export class MemoryDeliveryQueue implements DeliveryQueue {
     return acked === null ? null : String(acked);
   }
 
-  /** Acknowledged items are removed, so everything kept is waiting. */
-  async backlog(gatewayId: string): Promise<QueueBacklog> {
+  /** Items still kept for the gateway and when the oldest was appended. */
+  async backlog(gatewayId: string): Promise<{ items: number; oldestEnqueuedAt: number | null }> {
     const items = this.queues.get(gatewayId)?.items ?? [];
-    return { depth: items.length, oldestEnqueuedAt: items[0]?.item.enqueuedAt ?? null };
+    return { items: items.length, oldestEnqueuedAt: items[0]?.item.enqueuedAt ?? null };
   }
 
   /** Drops items older than maxAgeMs, then the oldest beyond maxItems; resolves to how many went. */

@@ -1,11 +1,14 @@
-import type { OutboundLedger, SendWindow, SentReply } from '../outbound-ledger.js';
+import type { OutboundLedger, SendReservation, SendWindow, SentReply, WindowRule } from '../outbound-ledger.js';
 
 /** Windows are forgotten after this long without activity; WeCom's window lasts 48 h. */
 const WINDOW_TTL_MS = 3 * 24 * 3600 * 1000;
 
+/** msgids remembered per customer second (to tell a new message from a repeated one). */
+const MAX_IDS = 50;
+
 /** In-memory outbound ledger with lazy expiry. */
 export class MemoryOutboundLedger implements OutboundLedger {
-  private readonly windows = new Map<string, SendWindow & { touchedAt: number }>();
+  private readonly windows = new Map<string, SendWindow & { touchedAt: number; ids?: string[] }>();
   private readonly senders = new Map<string, { sender: SentReply; expiresAt: number }>();
   private readonly now: () => number;
 
@@ -13,16 +16,46 @@ export class MemoryOutboundLedger implements OutboundLedger {
     this.now = options.now ?? Date.now;
   }
 
-  async customerSpoke(externalUserId: string, atMs: number): Promise<void> {
+  async customerSpoke(externalUserId: string, atMs: number, msgid?: string): Promise<void> {
     const w = this.current(externalUserId);
-    if (w.lastCustomerAt !== null && w.lastCustomerAt >= atMs) return;
-    this.windows.set(externalUserId, { lastCustomerAt: atMs, sentSince: 0, touchedAt: this.now() });
+    const last = w.lastCustomerAt;
+    if (last === null || atMs > last) {
+      this.windows.set(externalUserId, { lastCustomerAt: atMs, sentSince: 0, touchedAt: this.now(), ids: msgid ? [msgid] : [] });
+      return;
+    }
+    const ids = w.ids ?? [];
+    if (atMs === last && msgid && !ids.includes(msgid)) {
+      this.windows.set(externalUserId, { ...w, sentSince: 0, touchedAt: this.now(), ids: [...ids, msgid].slice(-MAX_IDS) });
+    }
   }
 
   async recordSend(externalUserId: string, msgid: string, sender: SentReply | null, ttlMs: number): Promise<void> {
     const w = this.current(externalUserId);
     this.windows.set(externalUserId, { ...w, sentSince: w.sentSince + 1, touchedAt: this.now() });
     if (sender) this.senders.set(msgid, { sender: { ...sender }, expiresAt: this.now() + ttlMs });
+  }
+
+  async reserveSend(externalUserId: string, atMs: number, rule: WindowRule): Promise<SendReservation> {
+    const w = this.current(externalUserId);
+    const window = { lastCustomerAt: w.lastCustomerAt, sentSince: w.sentSince };
+    const open = w.sentSince < rule.maxSends && (w.lastCustomerAt === null || atMs - w.lastCustomerAt <= rule.windowMs);
+    if (open) this.windows.set(externalUserId, { ...w, sentSince: w.sentSince + 1, touchedAt: this.now() });
+    return { granted: open, window };
+  }
+
+  async releaseSend(externalUserId: string, lastCustomerAt: number | null): Promise<void> {
+    const w = this.windows.get(externalUserId);
+    if (!w || w.lastCustomerAt !== lastCustomerAt || w.sentSince <= 0) return;
+    w.sentSince -= 1;
+  }
+
+  async closeWindow(externalUserId: string, rule: WindowRule): Promise<void> {
+    const w = this.current(externalUserId);
+    this.windows.set(externalUserId, { ...w, sentSince: Math.max(w.sentSince, rule.maxSends), touchedAt: this.now() });
+  }
+
+  async rememberSender(msgid: string, sender: SentReply, ttlMs: number): Promise<void> {
+    this.senders.set(msgid, { sender: { ...sender }, expiresAt: this.now() + ttlMs });
   }
 
   async window(externalUserId: string): Promise<SendWindow> {
@@ -42,7 +75,7 @@ export class MemoryOutboundLedger implements OutboundLedger {
 
   async close(): Promise<void> {}
 
-  private current(user: string): SendWindow & { touchedAt: number } {
+  private current(user: string): SendWindow & { touchedAt: number; ids?: string[] } {
     const w = this.windows.get(user);
     if (!w || this.now() - w.touchedAt > WINDOW_TTL_MS) return { lastCustomerAt: null, sentSince: 0, touchedAt: this.now() };
     return w;

@@ -19,6 +19,8 @@
  *   P{gw:<gatewayId>}:acked           string last acked stream id (only moves forward)
  *   P{gw:<gatewayId>}:dedup:<key>     string stream id appended under that dedup key (e.g. msgid), PX = dedup ttl;
  *                                     separate from the stream so it outlives acks and trims
+ *   P{gw:<gatewayId>}:reply:<digest>  string a reply's claim (`p:<owner>`, PX = claim ttl) or its ack as JSON (PX = a day);
+ *                                     digest = sha256(request id, fingerprint of customer and content)
  *   P{node:<nodeId>}:alive            string '1', PX = heartbeat ttl; the node's claims count only while it exists
  *   P{node:<nodeId>}:owned            set   gateways the node holds (best effort, for metrics)
  *   P{nodes}:known                    zset  node ids by last heartbeat (ms); live ones are those with an alive key
@@ -38,3 +40,4 @@ export { RedisAccessTokenStore, type RedisAccessTokenStoreOptions } from './redi
 export { DEFAULT_KEY_PREFIX } from './keyspace.js';
 export { REDIS_KEY_LAYOUT } from './key-layout.js';
 export { RedisOutboundLedger, type RedisOutboundLedgerOptions } from './redis-outbound-ledger.js';
+export { RedisReplyRecordStore, type RedisReplyRecordStoreOptions } from './redis-reply-record-store.js';

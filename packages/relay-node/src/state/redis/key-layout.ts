@@ -24,4 +24,5 @@ export const REDIS_KEY_LAYOUT = {
   busChannel: 'Pbus:<nodeId>',
   outboundWindow: 'P{user:<externalUserId>}:window',
   outboundSender: 'Psent:<msgid>',
+  replyRecord: 'P{gw:<gatewayId>}:reply:<digest>',
 } as const;

@@ -1,7 +1,7 @@
 import type { QueuedEvent } from '@wecom-relay/shared';
 import type { Redis } from 'ioredis';
 import { RelayError } from '../../errors/relay-error.js';
-import { queueDedupOf, type DeliveryQueue, type QueueAppendOptions, type QueueBacklog, type QueuedItem } from '../delivery-queue.js';
+import { queueDedupOf, type DeliveryQueue, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
 import type { StateLogger } from './state-logger.js';
@@ -167,13 +167,12 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     return await this.redis.get(this.ackedKey(gatewayId));
   }
 
-  /** Acknowledged entries are trimmed from the stream, so its length is what waits; ids carry the append time. */
-  async backlog(gatewayId: string): Promise<QueueBacklog> {
+  /** Entries still in the stream (acknowledged ones are deleted) and the server time of the first. */
+  async backlog(gatewayId: string): Promise<{ items: number; oldestEnqueuedAt: number | null }> {
     const key = this.streamKey(gatewayId);
-    const [[lenErr, depth] = [], [rangeErr, first] = []] = (await this.redis.multi().xlen(key).xrange(key, '-', '+', 'COUNT', 1).exec()) ?? [];
-    if (lenErr || rangeErr) throw lenErr ?? rangeErr;
-    const oldest = Array.isArray(first) && first.length > 0 ? (first[0] as [string, string[]])[0] : null;
-    return { depth: Number(depth ?? 0), oldestEnqueuedAt: oldest === null ? null : streamIdMillis(oldest) };
+    const [items, first] = await Promise.all([this.redis.xlen(key), this.redis.xrange(key, '-', '+', 'COUNT', 1)]);
+    const oldestId = first[0]?.[0];
+    return { items, oldestEnqueuedAt: oldestId === undefined ? null : streamIdMillis(oldestId) };
   }
 
   async trim(gatewayId: string, limits: { maxAgeMs: number; maxItems: number }): Promise<number> {

@@ -1,18 +1,62 @@
 import type { Redis } from 'ioredis';
-import type { OutboundLedger, SendWindow, SentReply } from '../outbound-ledger.js';
+import type { OutboundLedger, SendReservation, SendWindow, SentReply, WindowRule } from '../outbound-ledger.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
 
 /** A window is forgotten this long after it was last touched; WeCom's lasts 48 h. */
 const WINDOW_TTL_MS = 3 * 24 * 3600 * 1000;
 
-// KEYS: window hash; ARGV: at (ms), ttl (ms). A newer customer message restarts the window; an older note is ignored.
+// KEYS: window hash; ARGV: at (ms), ttl (ms), msgid ('' = none). A newer customer message restarts the window; so does
+// one of the same second not seen before (WeCom's times are seconds); an older or repeated note is ignored.
 const CUSTOMER_SPOKE = new LuaScript(
   'outbound-customer-spoke',
-  `local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '-1')
-if tonumber(ARGV[1]) > last then
-  redis.call('HSET', KEYS[1], 'last', ARGV[1], 'sent', 0)
+  `local v = redis.call('HMGET', KEYS[1], 'last', 'ids')
+local last = tonumber(v[1] or '-1')
+local at = tonumber(ARGV[1])
+if at > last then
+  redis.call('HSET', KEYS[1], 'last', ARGV[1], 'sent', 0, 'ids', ARGV[3])
+elseif at == last and ARGV[3] ~= '' then
+  local ids = v[2] or ''
+  if not string.find('\\n' .. ids .. '\\n', '\\n' .. ARGV[3] .. '\\n', 1, true) then
+    if #ids > 4096 then ids = '' end
+    redis.call('HSET', KEYS[1], 'sent', 0, 'ids', ids .. '\\n' .. ARGV[3])
+  end
 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1`,
+);
+
+// KEYS: window hash; ARGV: at (ms), max sends, window (ms), ttl (ms). Check and count in one step, so concurrent
+// replies on any number of nodes cannot all take the last slot. Returns {granted 0/1, last or '', sent before}.
+const RESERVE_SEND = new LuaScript(
+  'outbound-reserve-send',
+  `local v = redis.call('HMGET', KEYS[1], 'last', 'sent')
+local last = tonumber(v[1])
+local sent = tonumber(v[2]) or 0
+local granted = 0
+if sent < tonumber(ARGV[2]) and (last == nil or tonumber(ARGV[1]) - last <= tonumber(ARGV[3])) then
+  redis.call('HSET', KEYS[1], 'sent', sent + 1)
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  granted = 1
+end
+return {granted, v[1] or '', sent}`,
+);
+
+// KEYS: window hash; ARGV: last as the reservation saw it ('' = none). A slot is given back only within the same window.
+const RELEASE_SEND = new LuaScript(
+  'outbound-release-send',
+  `local v = redis.call('HMGET', KEYS[1], 'last', 'sent')
+if (v[1] or '') ~= ARGV[1] then return 0 end
+local sent = tonumber(v[2]) or 0
+if sent > 0 then redis.call('HSET', KEYS[1], 'sent', sent - 1) end
+return 1`,
+);
+
+// KEYS: window hash; ARGV: max sends, ttl (ms). The window counts as full until the customer writes again.
+const CLOSE_WINDOW = new LuaScript(
+  'outbound-close-window',
+  `local sent = tonumber(redis.call('HGET', KEYS[1], 'sent') or '0')
+if sent < tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 'sent', ARGV[1]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`,
 );
@@ -35,8 +79,8 @@ export class RedisOutboundLedger implements OutboundLedger {
     this.prefix = checkPrefix(opts.prefix);
   }
 
-  async customerSpoke(externalUserId: string, atMs: number): Promise<void> {
-    await CUSTOMER_SPOKE.run(this.redis, [this.windowKey(externalUserId)], [Math.floor(atMs), toPx(WINDOW_TTL_MS)]);
+  async customerSpoke(externalUserId: string, atMs: number, msgid?: string): Promise<void> {
+    await CUSTOMER_SPOKE.run(this.redis, [this.windowKey(externalUserId)], [Math.floor(atMs), toPx(WINDOW_TTL_MS), msgid ?? '']);
   }
 
   async recordSend(externalUserId: string, msgid: string, sender: SentReply | null, ttlMs: number): Promise<void> {
@@ -44,6 +88,27 @@ export class RedisOutboundLedger implements OutboundLedger {
     const tx = this.redis.multi().hincrby(key, 'sent', 1).pexpire(key, toPx(WINDOW_TTL_MS));
     await tx.exec();
     if (sender) await this.redis.set(this.senderKey(msgid), JSON.stringify(sender), 'PX', toPx(ttlMs));
+  }
+
+  async reserveSend(externalUserId: string, atMs: number, rule: WindowRule): Promise<SendReservation> {
+    const [granted, last, sent] = (await RESERVE_SEND.run(
+      this.redis,
+      [this.windowKey(externalUserId)],
+      [Math.floor(atMs), rule.maxSends, Math.floor(rule.windowMs), toPx(WINDOW_TTL_MS)],
+    )) as [number, string, number];
+    return { granted: granted === 1, window: { lastCustomerAt: last === '' ? null : Number(last), sentSince: Number(sent) } };
+  }
+
+  async releaseSend(externalUserId: string, lastCustomerAt: number | null): Promise<void> {
+    await RELEASE_SEND.run(this.redis, [this.windowKey(externalUserId)], [lastCustomerAt === null ? '' : String(lastCustomerAt)]);
+  }
+
+  async closeWindow(externalUserId: string, rule: WindowRule): Promise<void> {
+    await CLOSE_WINDOW.run(this.redis, [this.windowKey(externalUserId)], [rule.maxSends, toPx(WINDOW_TTL_MS)]);
+  }
+
+  async rememberSender(msgid: string, sender: SentReply, ttlMs: number): Promise<void> {
+    await this.redis.set(this.senderKey(msgid), JSON.stringify(sender), 'PX', toPx(ttlMs));
   }
 
   async window(externalUserId: string): Promise<SendWindow> {

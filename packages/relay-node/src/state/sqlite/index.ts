@@ -7,3 +7,4 @@ export { SqliteSyncCoordinator, type SqliteSyncCoordinatorOptions } from './sqli
 export { SqliteLeaseTable, leaseTableFor } from './sqlite-lease-table.js';
 export { SqliteDeliveryQueue, type SqliteDeliveryQueueOptions } from './sqlite-delivery-queue.js';
 export { SqliteOutboundLedger } from './sqlite-outbound-ledger.js';
+export { SqliteReplyRecordStore } from './sqlite-reply-record-store.js';

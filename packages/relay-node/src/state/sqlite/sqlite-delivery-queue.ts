@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { QueuedEvent } from '@wecom-relay/shared';
-import { queueDedupOf, type DeliveryQueue, type QueueAppendOptions, type QueueBacklog, type QueuedItem } from '../delivery-queue.js';
+import { queueDedupOf, type DeliveryQueue, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
 import { parseNumericDeliveryId } from '../memory/numeric-delivery-id.js';
 
 /** Options for {@link SqliteDeliveryQueue}. */
@@ -38,13 +38,11 @@ export class SqliteDeliveryQueue implements DeliveryQueue {
   private readonly deleteBeyond: Statement<[{ gateway: string; keep: number }]>;
   private readonly ackTx: (gatewayId: string, seq: number) => void;
   private readonly trimTx: (gatewayId: string, cutoff: number, maxItems: number) => number;
+  private readonly selectBacklog: Statement<[string], { items: number; oldest: number | null }>;
 
   /** `db` must come from openSqliteDatabase; the queue never closes it. */
-  private readonly selectBacklog: Statement<[string], { depth: number; oldest: number | null }>;
-
   constructor(db: Database, options: SqliteDeliveryQueueOptions = {}) {
     this.now = options.now ?? Date.now;
-    this.selectBacklog = db.prepare('SELECT COUNT(*) AS depth, MIN(enqueued_at) AS oldest FROM delivery_queue WHERE gateway_id = ?');
     this.pruneIntervalMs = options.pruneIntervalMs ?? 60_000;
     this.insert = db.prepare('INSERT INTO delivery_queue (gateway_id, event, enqueued_at) VALUES (?, ?, ?)');
     // One statement decides: a new key inserts, an expired key is taken over, a live key changes nothing.
@@ -64,6 +62,7 @@ export class SqliteDeliveryQueue implements DeliveryQueue {
     );
     this.deleteUpTo = db.prepare('DELETE FROM delivery_queue WHERE gateway_id = ? AND id <= ?');
     this.selectAck = db.prepare('SELECT acked_id FROM delivery_acks WHERE gateway_id = ?');
+    this.selectBacklog = db.prepare('SELECT COUNT(*) AS items, MIN(enqueued_at) AS oldest FROM delivery_queue WHERE gateway_id = ?');
     this.deleteOlderThan = db.prepare('DELETE FROM delivery_queue WHERE gateway_id = ? AND enqueued_at < ?');
     this.deleteBeyond = db.prepare(
       'DELETE FROM delivery_queue WHERE gateway_id = @gateway AND id <= (' +
@@ -121,10 +120,10 @@ export class SqliteDeliveryQueue implements DeliveryQueue {
     return row === undefined ? null : String(row.acked_id);
   }
 
-  /** Acknowledged rows are deleted, so every row kept is waiting. */
-  async backlog(gatewayId: string): Promise<QueueBacklog> {
+  /** Rows still kept for the gateway and when the oldest was appended. */
+  async backlog(gatewayId: string): Promise<{ items: number; oldestEnqueuedAt: number | null }> {
     const row = this.selectBacklog.get(gatewayId);
-    return { depth: row?.depth ?? 0, oldestEnqueuedAt: row?.oldest ?? null };
+    return { items: row?.items ?? 0, oldestEnqueuedAt: row?.oldest ?? null };
   }
 
   /** Drops items older than maxAgeMs, then the oldest beyond maxItems; resolves to how many went. */

@@ -76,6 +76,21 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX sent_messages_by_expiry ON sent_messages (expires_at);
   `,
+  // 3 → 4: replies already sent (or being sent), so a resent reply is answered with its first ack; and the msgids of
+  // the customer's last second, so a second message in the same second restarts the window.
+  `
+  CREATE TABLE reply_records (
+    gateway_id TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    owner TEXT,
+    record TEXT,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (gateway_id, request_id, fingerprint)
+  ) WITHOUT ROWID;
+  CREATE INDEX reply_records_by_expiry ON reply_records (expires_at);
+  ALTER TABLE send_windows ADD COLUMN last_ids TEXT NOT NULL DEFAULT '';
+  `,
 ];
 
 /** The schema version this code writes and expects. */

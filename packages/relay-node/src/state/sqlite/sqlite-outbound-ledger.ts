@@ -1,6 +1,8 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { OutboundLedger, SendWindow, SentReply } from '../outbound-ledger.js';
+import type { OutboundLedger, SendReservation, SendWindow, SentReply, WindowRule } from '../outbound-ledger.js';
 
+/** msgids remembered per customer second (to tell a new message from a repeated one). */
+const MAX_IDS = 50;
 /** Windows untouched this long are forgotten; WeCom's lasts 48 h. */
 const WINDOW_TTL_MS = 3 * 24 * 3600 * 1000;
 
@@ -8,24 +10,41 @@ const WINDOW_TTL_MS = 3 * 24 * 3600 * 1000;
 export class SqliteOutboundLedger implements OutboundLedger {
   private readonly now: () => number;
   private lastPrune = Number.NEGATIVE_INFINITY;
-  private readonly spoke: Statement<[string, number, number]>;
+  private readonly spoke: (user: string, atMs: number, msgid: string) => void;
   private readonly sent: Statement<[string, number]>;
   private readonly remember: Statement<[string, string, string, string, number]>;
   private readonly selectWindow: Statement<[string, number], { last_customer_at: number | null; sent_since: number }>;
   private readonly selectSender: Statement<[string, number], { gateway_id: string; request_id: string; external_user_id: string }>;
   private readonly prune: Statement<[number]>;
+  private readonly reserve: (user: string, atMs: number, rule: WindowRule) => SendReservation;
+  private readonly unreserve: Statement<[string, number | null]>;
+  private readonly close_: Statement<[string, number, number, number]>;
   private readonly pruneSenders: Statement<[number]>;
 
   /** `db` must come from openSqliteDatabase; the ledger never closes it. */
   constructor(db: Database, options: { now?: () => number } = {}) {
     this.now = options.now ?? Date.now;
-    this.spoke = db.prepare(
-      `INSERT INTO send_windows (external_user_id, last_customer_at, sent_since, touched_at) VALUES (?, ?, 0, ?)
-       ON CONFLICT (external_user_id) DO UPDATE SET
-         sent_since = CASE WHEN last_customer_at IS NULL OR excluded.last_customer_at > last_customer_at THEN 0 ELSE sent_since END,
-         last_customer_at = MAX(COALESCE(last_customer_at, 0), excluded.last_customer_at),
-         touched_at = excluded.touched_at`,
+    const selectLast = db.prepare<[string], { last_customer_at: number | null; last_ids: string }>(
+      'SELECT last_customer_at, last_ids FROM send_windows WHERE external_user_id = ?',
     );
+    const restart = db.prepare<[string, number, string, number]>(
+      `INSERT INTO send_windows (external_user_id, last_customer_at, sent_since, last_ids, touched_at) VALUES (?, ?, 0, ?, ?)
+       ON CONFLICT (external_user_id) DO UPDATE SET
+         last_customer_at = excluded.last_customer_at, sent_since = 0, last_ids = excluded.last_ids, touched_at = excluded.touched_at`,
+    );
+    // A newer message restarts the window; so does one of the same second not seen before (WeCom's times are seconds).
+    this.spoke = db.transaction((user: string, atMs: number, msgid: string) => {
+      const row = selectLast.get(user);
+      const last = row?.last_customer_at ?? null;
+      if (last === null || atMs > last) {
+        restart.run(user, atMs, msgid, this.now());
+        return;
+      }
+      const ids = row?.last_ids ? row.last_ids.split('\n') : [];
+      if (atMs === last && msgid !== '' && !ids.includes(msgid)) {
+        restart.run(user, atMs, [...ids, msgid].slice(-MAX_IDS).join('\n'), this.now());
+      }
+    }).immediate;
     this.sent = db.prepare(
       `INSERT INTO send_windows (external_user_id, last_customer_at, sent_since, touched_at) VALUES (?, NULL, 1, ?)
        ON CONFLICT (external_user_id) DO UPDATE SET sent_since = sent_since + 1, touched_at = excluded.touched_at`,
@@ -40,17 +59,58 @@ export class SqliteOutboundLedger implements OutboundLedger {
       'SELECT gateway_id, request_id, external_user_id FROM sent_messages WHERE msgid = ? AND expires_at > ?',
     );
     this.prune = db.prepare('DELETE FROM send_windows WHERE touched_at <= ?');
+    this.unreserve = db.prepare(
+      `UPDATE send_windows SET sent_since = sent_since - 1
+       WHERE external_user_id = ? AND last_customer_at IS ? AND sent_since > 0`,
+    );
+    this.close_ = db.prepare(
+      `INSERT INTO send_windows (external_user_id, last_customer_at, sent_since, touched_at) VALUES (?, NULL, ?, ?)
+       ON CONFLICT (external_user_id) DO UPDATE SET sent_since = MAX(sent_since, ?), touched_at = excluded.touched_at`,
+    );
+    // A window forgotten by age starts over; its stale row may still be in the file until the next prune.
+    const startOver = db.prepare<[string, number]>(
+      `INSERT INTO send_windows (external_user_id, last_customer_at, sent_since, touched_at) VALUES (?, NULL, 1, ?)
+       ON CONFLICT (external_user_id) DO UPDATE SET last_customer_at = NULL, sent_since = 1, touched_at = excluded.touched_at`,
+    );
+    // One transaction, so two reservations (two connections to the file) cannot both take the last slot.
+    this.reserve = db.transaction((user: string, atMs: number, rule: WindowRule): SendReservation => {
+      const row = this.selectWindow.get(user, this.now() - WINDOW_TTL_MS);
+      const window = row ? { lastCustomerAt: row.last_customer_at, sentSince: row.sent_since } : { lastCustomerAt: null, sentSince: 0 };
+      const granted =
+        window.sentSince < rule.maxSends && (window.lastCustomerAt === null || atMs - window.lastCustomerAt <= rule.windowMs);
+      if (granted) {
+        if (row) this.sent.run(user, this.now());
+        else startOver.run(user, this.now());
+      }
+      return { granted, window };
+    }).immediate;
     this.pruneSenders = db.prepare('DELETE FROM sent_messages WHERE expires_at <= ?');
   }
 
-  async customerSpoke(externalUserId: string, atMs: number): Promise<void> {
+  async customerSpoke(externalUserId: string, atMs: number, msgid?: string): Promise<void> {
     this.maybePrune();
-    this.spoke.run(externalUserId, Math.floor(atMs), this.now());
+    this.spoke(externalUserId, Math.floor(atMs), msgid ?? '');
   }
 
   async recordSend(externalUserId: string, msgid: string, sender: SentReply | null, ttlMs: number): Promise<void> {
     this.sent.run(externalUserId, this.now());
     if (sender) this.remember.run(msgid, sender.gatewayId, sender.requestId, sender.externalUserId, this.now() + ttlMs);
+  }
+
+  async reserveSend(externalUserId: string, atMs: number, rule: WindowRule): Promise<SendReservation> {
+    return this.reserve(externalUserId, atMs, rule);
+  }
+
+  async releaseSend(externalUserId: string, lastCustomerAt: number | null): Promise<void> {
+    this.unreserve.run(externalUserId, lastCustomerAt);
+  }
+
+  async closeWindow(externalUserId: string, rule: WindowRule): Promise<void> {
+    this.close_.run(externalUserId, rule.maxSends, this.now(), rule.maxSends);
+  }
+
+  async rememberSender(msgid: string, sender: SentReply, ttlMs: number): Promise<void> {
+    this.remember.run(msgid, sender.gatewayId, sender.requestId, sender.externalUserId, this.now() + ttlMs);
   }
 
   async window(externalUserId: string): Promise<SendWindow> {

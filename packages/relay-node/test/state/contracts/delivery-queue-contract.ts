@@ -45,6 +45,21 @@ export function deliveryQueueContract(name: string, make: () => Promise<Delivery
       }
     });
 
+    it('reports its backlog: what waits after acks and trims, and when the oldest of it was appended', async () => {
+      const queue = await fresh();
+      expect(await queue.backlog('gw-1')).toEqual({ items: 0, oldestEnqueuedAt: null });
+      const ids: string[] = [];
+      for (let n = 1; n <= 4; n += 1) ids.push(await queue.append('gw-1', inbound(n)));
+      await queue.append('gw-2', RESOLVED);
+      const items = await queue.readAfter('gw-1', null, 10);
+      expect(await queue.backlog('gw-1')).toEqual({ items: 4, oldestEnqueuedAt: items[0]!.enqueuedAt });
+      await queue.ack('gw-1', ids[1]!);
+      expect(await queue.backlog('gw-1')).toEqual({ items: 2, oldestEnqueuedAt: items[2]!.enqueuedAt });
+      await queue.trim('gw-1', { maxAgeMs: NO_AGE_LIMIT, maxItems: 1 });
+      expect(await queue.backlog('gw-1')).toEqual({ items: 1, oldestEnqueuedAt: items[3]!.enqueuedAt });
+      expect((await queue.backlog('gw-2')).items).toBe(1);
+    });
+
     it('pages with readAfter and limit', async () => {
       const queue = await fresh();
       const ids: string[] = [];

@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { QueuedEvent } from '@wecom-relay/shared';
-import type { BindingStore, DeliveryQueue, PresenceMap } from '../../../src/state/index.js';
+import type { BindingStore, PresenceMap } from '../../../src/state/index.js';
 import { LONG_TTL_MS, PAST_SHORT_TTL_MS, SHORT_TTL_MS, tracked } from './contract-helpers.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-const EVENT: QueuedEvent = { type: 'binding_resolved', externalUserId: 'wm-1', gatewayId: 'gw-1' } as QueuedEvent;
 
 /** PresenceMap, as operators and rebalancing read it: live nodes with their loads, a node's gateways, connection details. */
 export function presenceDirectoryContract(name: string, make: () => Promise<PresenceMap>): void {
@@ -59,32 +57,6 @@ export function presenceDirectoryContract(name: string, make: () => Promise<Pres
       expect((await presence.details('gw-1'))?.details).toEqual({ since: 2, dialect: 'cs', delivery: 'legacy' });
       await presence.release('gw-1', 'node-a', second.generation);
       expect(await presence.details('gw-1')).toBeNull();
-    });
-  });
-}
-
-/** DeliveryQueue.backlog: what waits, and since when. */
-export function queueBacklogContract(name: string, make: () => Promise<DeliveryQueue>): void {
-  describe(`DeliveryQueue backlog contract: ${name}`, () => {
-    const fresh = tracked(make);
-
-    it('counts unacknowledged items and reports the oldest one’s enqueue time', async () => {
-      const queue = await fresh();
-      expect(await queue.backlog('gw-1')).toEqual({ depth: 0, oldestEnqueuedAt: null });
-      const before = Date.now();
-      const first = await queue.append('gw-1', EVENT);
-      await queue.append('gw-1', EVENT);
-      const third = await queue.append('gw-1', EVENT);
-      await queue.append('gw-2', EVENT);
-      const all = await queue.readAfter('gw-1', null, 10);
-      const backlog = await queue.backlog('gw-1');
-      expect(backlog).toEqual({ depth: 3, oldestEnqueuedAt: all[0]!.enqueuedAt });
-      expect(backlog.oldestEnqueuedAt).toBeGreaterThanOrEqual(before - 1_000);
-      await queue.ack('gw-1', first);
-      expect(await queue.backlog('gw-1')).toEqual({ depth: 2, oldestEnqueuedAt: all[1]!.enqueuedAt });
-      await queue.ack('gw-1', third);
-      expect(await queue.backlog('gw-1')).toEqual({ depth: 0, oldestEnqueuedAt: null });
-      expect((await queue.backlog('gw-2')).depth).toBe(1);
     });
   });
 }

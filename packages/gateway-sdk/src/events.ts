@@ -1,0 +1,77 @@
+/** Message kinds the protocol names; anything else WeCom sends arrives as `unknown` (see `wecomMsgType`). */
+export type InboundMsgType = 'text' | 'image' | 'voice' | 'unknown';
+
+/** A WeCom customer's message. */
+export interface InboundMessage {
+  type: 'inbound';
+  /** WeCom's msgid: unique per message, the key repeats are dropped by. */
+  id: string;
+  externalUserId: string;
+  msgType: InboundMsgType | (string & {});
+  /** The text; empty for media. */
+  content: string;
+  /** WeCom's send_time, unix seconds. */
+  timestamp: number;
+  /** WeCom's own msgtype (`file`, `video`, `location`, ...), when the relay says it. */
+  wecomMsgType?: string;
+  /** Base64 of the downloaded media. */
+  mediaData?: string;
+  mediaMime?: string;
+  /** Why the media is not inlined: `too_large` or `unavailable`. */
+  mediaError?: string;
+  /** The relay's delivery id (acknowledged for you). */
+  deliveryId?: string;
+}
+
+/** A WeCom user is now bound to this gateway (also sent once per existing binding after every connect). */
+export interface BindingResolved {
+  type: 'binding_resolved';
+  externalUserId: string;
+  gatewayId: string;
+  deliveryId?: string;
+}
+
+/** The gateway has no binding (cs dialect only, after connect). */
+export interface BindingCleared {
+  type: 'binding_cleared';
+  gatewayId: string;
+}
+
+/** WeCom reported later that a reply it had accepted was not delivered to the user. */
+export interface SendFailed {
+  type: 'send_failed';
+  /** The request id of your reply. */
+  id: string;
+  externalUserId: string;
+  /** WeCom's msgid of the failed message. */
+  msgid: string;
+  /** WeCom's fail_type (4 session expired, 6 over the 5-message limit, 10 user rejected, ...). */
+  failType: number;
+  reason: string;
+  deliveryId?: string;
+}
+
+/** An error frame that answers no pending request of this SDK. */
+export interface RelayErrorFrame {
+  type: 'error';
+  message: string;
+  code?: string;
+  id?: string;
+  wecomErrcode?: number;
+}
+
+/** Events the relay delivers through the gateway's durable queue: acknowledged after your handlers finish. */
+export type DeliveredEvent = InboundMessage | BindingResolved | SendFailed;
+
+/** The connection's state. */
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** What a state change says. */
+export interface StateChange {
+  state: ConnectionState;
+  /** For `reconnecting`: the delay before the next attempt. */
+  delayMs?: number;
+  /** For `reconnecting`/`closed`: the close code and reason of the socket that ended, or why the SDK ended it. */
+  code?: number;
+  reason?: string;
+}

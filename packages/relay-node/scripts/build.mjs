@@ -1,0 +1,54 @@
+// Compiles the relay node for production: one ES module per entry point in dist/, run with plain `node`.
+// The project's own workspace packages (TypeScript sources) are bundled in; every npm dependency stays an import,
+// resolved at run time from node_modules, so native modules (better-sqlite3) and pino's workers load as installed.
+// Plain JavaScript so it runs before anything is compiled.
+import { readFileSync, rmSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const runtimeDeps = new Set(Object.keys(pkg.dependencies ?? {}));
+const builtins = new Set(builtinModules);
+
+/** The package a bare specifier names: `@scope/name/sub` -> `@scope/name`, `name/sub` -> `name`. */
+function packageOf(specifier) {
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+}
+
+/**
+ * Decides, for every bare import, between bundling (workspace packages) and leaving it to node_modules (the
+ * package's runtime dependencies). Anything else fails the build: in production only `dependencies` are installed,
+ * so an import of a dev-only or undeclared package would otherwise fail only when the image starts.
+ */
+const dependencyGuard = {
+  name: 'dependency-guard',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
+      const name = packageOf(args.path);
+      if (args.path.startsWith('node:') || builtins.has(name)) return { path: args.path, external: true };
+      if (name.startsWith('@wecom-relay/')) return undefined;
+      if (runtimeDeps.has(name)) return { path: args.path, external: true };
+      return { errors: [{ text: `${args.path} is imported by ${args.importer} but is not in ${pkg.name}'s dependencies` }] };
+    });
+  },
+};
+
+rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
+await build({
+  absWorkingDir: root,
+  entryPoints: { main: 'src/main.ts', 'relay-cli': 'src/cli/relay-cli.ts' },
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20.12',
+  sourcemap: 'linked',
+  sourcesContent: false,
+  chunkNames: 'chunks/[name]-[hash]',
+  plugins: [dependencyGuard],
+  logLevel: 'warning',
+});

@@ -1,0 +1,33 @@
+import type { Redis } from 'ioredis';
+import type { Counter, Histogram } from 'prom-client';
+
+/** The metrics a Redis client reports into. */
+export interface RedisCommandMetrics {
+  redisCommandDuration: Histogram<'command'>;
+  redisCommandErrors: Counter<'command'>;
+}
+
+/**
+ * Times every command this client sends and counts the failed ones, by command name (a fixed set: the relay's
+ * own commands). Commands replayed from the offline queue after a reconnect pass through sendCommand again; each
+ * is measured once, from its first issue, so the time spent waiting for Redis to come back shows in the latency.
+ */
+export function instrumentRedisCommands(redis: Redis, metrics: RedisCommandMetrics): void {
+  const seen = new WeakSet<object>();
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = ((command, ...rest) => {
+    if (!seen.has(command)) {
+      seen.add(command);
+      const labels = { command: command.name.toLowerCase() };
+      const end = metrics.redisCommandDuration.startTimer(labels);
+      command.promise.then(
+        () => end(),
+        () => {
+          end();
+          metrics.redisCommandErrors.inc(labels);
+        },
+      );
+    }
+    return send(command, ...rest);
+  }) as Redis['sendCommand'];
+}

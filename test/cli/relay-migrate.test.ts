@@ -1,0 +1,138 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisBindingStore, RedisPendingBindingStore, RedisSyncCoordinator, openSqliteDatabase } from '@wecom-relay/relay-node';
+import { REPO_ROOT, TSX_BIN, startRedis, uniquePrefix, type RedisHandle } from '@wecom-relay/testkit';
+import { createDeployedDatabase, inspectStateFile } from '../../packages/relay-node/test/support/deployed-database.js';
+
+const run = promisify(execFile);
+const KFID = 'wkMIGRATE0001';
+
+/** Runs `pnpm relay ...` the way an operator would. */
+async function relayCli(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(TSX_BIN, ['packages/relay-node/src/cli/relay-cli.ts', ...args], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+const DEPLOYED = {
+  bindings: [
+    ['wmAlice', 'gw-a'],
+    ['wmBob', 'gw-b'],
+  ] as Array<[string, string]>,
+  pending: [
+    { token: '0a1b2c3d', gatewayId: 'gw-a' },
+    { token: 'deadbeef', gatewayId: 'gw-b', minutesLeft: -1 },
+  ],
+  cursor: 'DEPLOYED-CURSOR-7',
+};
+
+describe('pnpm relay migrate sqlite:<file> redis://...', () => {
+  let redis: RedisHandle;
+  let client: Redis;
+  let dir: string;
+  beforeAll(async () => {
+    redis = await startRedis();
+    client = new Redis(redis.url);
+    dir = mkdtempSync(join(tmpdir(), 'relay-migrate-'));
+  }, 60_000);
+  afterAll(async () => {
+    await client?.quit();
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** What a cluster node would find in Redis under `prefix`. */
+  async function inRedis(prefix: string) {
+    const bindings = new RedisBindingStore({ redis: client, prefix });
+    const pending = new RedisPendingBindingStore({ redis: client, prefix });
+    const lease = await new RedisSyncCoordinator({ redis: client, prefix }).tryAcquire(KFID, 5_000);
+    if (!lease) throw new Error('lease held');
+    const cursor = await lease.cursor();
+    // The cursor must be one a puller can move on from: its fenced commit goes through.
+    const committable = await lease.commitCursor(cursor ?? '');
+    if (cursor !== null) await lease.commitCursor(cursor);
+    await lease.release();
+    return {
+      alice: await bindings.gatewayFor('wmAlice'),
+      bob: await bindings.gatewayFor('wmBob'),
+      live: await pending.lookup('0a1b2c3d'),
+      expired: await pending.lookup('deadbeef'),
+      ttl: await client.pttl(`${prefix}pending-binding:0a1b2c3d`),
+      cursor,
+      committable,
+    };
+  }
+
+  it("carries bindings, live tokens and the cursor from the deployed relay's file, which stays as it was", async () => {
+    const file = join(dir, 'deployed.db');
+    createDeployedDatabase(file, DEPLOYED);
+    const env = { REDIS_KEY_PREFIX: uniquePrefix('migrate'), WECOM_OPEN_KFID: KFID };
+
+    const out = await relayCli(['migrate', `sqlite:${file}`, redis.url], env);
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain("migrated the deployed relay's database");
+    expect(out.stdout).toContain('2 bindings, 1 pending tokens (1 expired left out)');
+    expect(out.stdout).toContain(`sync cursor of ${KFID}: carried`);
+
+    const state = await inRedis(env.REDIS_KEY_PREFIX);
+    expect(state).toMatchObject({ alice: 'gw-a', bob: 'gw-b', live: 'gw-a', expired: null, cursor: DEPLOYED.cursor, committable: true });
+    expect(state.ttl).toBeGreaterThan(8 * 60_000);
+    expect(state.ttl).toBeLessThanOrEqual(10 * 60_000);
+
+    expect(inspectStateFile(file)).toEqual({ tables: ['bindings', 'kv', 'pending_bindings'], deployedCursor: DEPLOYED.cursor });
+
+    const again = await relayCli(['migrate', `sqlite:${file}`, redis.url], env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('sync cursor of wkMIGRATE0001: same');
+  }, 60_000);
+
+  it("carries the cursor from this relay's own (upgraded) file too, with --open-kfid", async () => {
+    const file = join(dir, 'upgraded.db');
+    createDeployedDatabase(file, DEPLOYED);
+    openSqliteDatabase(file, { openKfid: KFID }).close();
+    const env = { REDIS_KEY_PREFIX: uniquePrefix('migrate') };
+    const out = await relayCli(['migrate', `sqlite:${file}`, redis.url, '--open-kfid', KFID], env);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain('a single-node database');
+    expect(await inRedis(env.REDIS_KEY_PREFIX)).toMatchObject({ alice: 'gw-a', live: 'gw-a', cursor: DEPLOYED.cursor, committable: true });
+  }, 60_000);
+
+  it('refuses to overwrite a different cursor, or to write while a node holds the sync lease', async () => {
+    const file = join(dir, 'deployed-2.db');
+    createDeployedDatabase(file, DEPLOYED);
+    const prefix = uniquePrefix('migrate');
+    const coordinator = new RedisSyncCoordinator({ redis: client, prefix });
+    const lease = await coordinator.tryAcquire(KFID, 60_000);
+    const busy = await relayCli(['migrate', `sqlite:${file}`, redis.url, '--open-kfid', KFID], { REDIS_KEY_PREFIX: prefix });
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toContain('stop the nodes');
+    await lease?.commitCursor('ANOTHER-CURSOR');
+    await lease?.release();
+
+    const other = await relayCli(['migrate', `sqlite:${file}`, redis.url, '--open-kfid', KFID], { REDIS_KEY_PREFIX: prefix });
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain('different sync cursor');
+    expect(await new RedisBindingStore({ redis: client, prefix }).gatewayFor('wmAlice')).toBeNull();
+  }, 60_000);
+
+  it('asks for the kf account when none is given', async () => {
+    const file = join(dir, 'deployed-3.db');
+    createDeployedDatabase(file, DEPLOYED);
+    const out = await relayCli(['migrate', `sqlite:${file}`, redis.url]);
+    expect(out.code).toBe(78);
+    expect(out.stderr).toContain('--open-kfid');
+  }, 60_000);
+});
