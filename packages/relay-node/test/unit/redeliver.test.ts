@@ -82,7 +82,7 @@ describe('redeliver from an id (ack mode)', () => {
 
     // The gateway confirms the last one; nothing waits, and an id it was never sent is refused.
     await service.acknowledge(session, ids[7]!);
-    expect(await queue.backlog('gw-1')).toEqual({ depth: 0, oldestEnqueuedAt: null });
+    expect(await queue.backlog('gw-1')).toEqual({ items: 0, oldestEnqueuedAt: null });
     expect(await service.redeliver('gw-1', 'not-an-id')).toEqual({ result: 'not_waiting' });
     expect(await service.redeliver('gw-other', null)).toEqual({ result: 'not_connected' });
     await service.close();
