@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { parseEnv, promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayAuthToken } from '@wecom-relay/shared';
@@ -81,4 +81,39 @@ describe('operator CLI', () => {
     expect(out.code).toBe(64);
     expect(out.stderr).toContain('usage: pnpm relay');
   });
+
+  it('lists its commands on --help and exits 0', async () => {
+    for (const flag of ['--help', '-h', 'help']) {
+      const out = await relayCli([flag]);
+      expect(out.code).toBe(0);
+      for (const command of ['token <gateway_id>', 'bindings copy', 'bindings list']) expect(out.stdout).toContain(command);
+    }
+  }, 60_000);
+
+  it("refuses to start a node with .env.example's placeholder secret against a WeCom that is not local", async () => {
+    const example = parseEnv(readFileSync(join(REPO_ROOT, '.env.example'), 'utf8'));
+    const env = { ...example, WECOM_API_BASE: 'http://192.0.2.1:9', DATABASE_PATH: join(dir, 'never.db') } as Record<string, string>;
+    const out = await runScript('packages/relay-node/src/main.ts', env);
+    expect(out.code).toBe(78);
+    expect(out.stderr).toContain('RELAY_AUTH_SECRET: is the placeholder from .env.example');
+    expect(out.stderr).not.toContain(example.WECOM_APP_SECRET!);
+  }, 60_000);
 });
+
+/** Runs a TypeScript entry point with only the given environment, from an empty directory (no .env). */
+async function runScript(script: string, env: Record<string, string>) {
+  const cwd = mkdtempSync(join(tmpdir(), 'relay-start-'));
+  try {
+    const { stdout, stderr } = await run(TSX_BIN, [join(REPO_ROOT, script)], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+      timeout: 30_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+}

@@ -67,6 +67,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       SYNC_POLL_INTERVAL_MS: '60000',
       DRAIN_SPREAD_MS: '500',
       TRUSTED_PROXIES: '127.0.0.1',
+      // These tests place gateways on chosen nodes; rebalancing would move them (test/ops/rebalancing.test.ts covers it).
+      REBALANCE_MAX_PER_INTERVAL: '0',
       ...options.env,
     });
   try {

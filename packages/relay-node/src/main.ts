@@ -1,5 +1,6 @@
 import { loadConfig } from './config/load-config.js';
 import { createLogger } from './observability/logger.js';
+import { prettyLogStream, wantsPrettyLogs } from './observability/pretty-log-stream.js';
 import { createStateBackend } from './state/create-state-backend.js';
 import { RelayNode } from './relay-node.js';
 import { isRelayError } from './errors/relay-error.js';
@@ -17,7 +18,11 @@ async function main(): Promise<void> {
     process.stderr.write(`${isRelayError(err) ? err.message : String(err)}\n`);
     process.exit(78); // EX_CONFIG
   }
-  const logger = createLogger({ level: config.logLevel, nodeId: config.nodeId });
+  const pretty = wantsPrettyLogs(config.logFormat, process.stdout.isTTY === true);
+  const logger = createLogger(
+    { level: config.logLevel, nodeId: config.nodeId },
+    pretty ? prettyLogStream(process.stdout, process.stdout.isTTY === true) : undefined,
+  );
   // Created before the backend, so the Redis client reports its commands into the node's registry.
   const metrics = createMetrics(config.nodeId);
   let backend;
@@ -28,7 +33,8 @@ async function main(): Promise<void> {
     logger.fatal({ err, code: isRelayError(err) ? err.code : undefined }, isRelayError(err) ? err.message : 'state could not be opened');
     process.exit(1);
   }
-  const node = new RelayNode({ config, logger, backend, metrics });
+  // An operator's drain (admin API) ends the process like SIGTERM does, once the gateways are handed over.
+  const node = new RelayNode({ config, logger, backend, metrics, onDrainRequested: () => stop('admin drain') });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

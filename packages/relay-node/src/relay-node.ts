@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { WecomCrypto } from '@wecom-relay/shared';
 import type { RelayConfig } from './config/relay-config.js';
 import { createMetrics, type RelayMetrics } from './observability/metrics.js';
 import type { StateBackend } from './state/state-backend.js';
@@ -21,6 +20,11 @@ import { ERROR_CATALOG } from './errors/error-catalog.js';
 import { Semaphore } from './util/semaphore.js';
 import { closeCodeLabel } from './observability/operator-metrics.js';
 import { sumQueueBacklog } from './observability/queue-backlog.js';
+import { createControlMetrics, type ControlMetrics } from './observability/control-metrics.js';
+import { RotatingCallbackCrypto } from './http/rotating-callback-crypto.js';
+import { AdminServer } from './admin/admin-server.js';
+import { AdminOperations } from './admin/admin-operations.js';
+import { Rebalancer } from './delivery/rebalancer.js';
 
 /** Lifecycle of a node; changed only by {@link RelayNode.setStatus}. */
 export type RelayNodeStatus = 'created' | 'starting' | 'running' | 'draining' | 'closing' | 'closed';
@@ -33,6 +37,11 @@ export interface RelayNodeDeps {
   metrics?: RelayMetrics;
   /** Overrides for tests: WeCom clients built elsewhere. */
   wecom?: WecomApis;
+  /**
+   * Called when an operator asks this node to drain (admin API, directly or over the bus); the process entry point
+   * drains and exits. Default: {@link RelayNode.drain}.
+   */
+  onDrainRequested?: (by: string) => void;
 }
 
 /**
@@ -41,17 +50,22 @@ export interface RelayNodeDeps {
  */
 export class RelayNode {
   readonly metrics: RelayMetrics;
+  /** Rotation, admin and rebalancing metrics, on the same registry. */
+  readonly controlMetrics: ControlMetrics;
   private status: RelayNodeStatus = 'created';
   private readonly http: RelayHttpServer;
   private readonly metricsServer: MetricsServer;
   private readonly gateways: GatewayServer;
   private readonly delivery: DeliveryService;
   private readonly sync: SyncLoop;
+  private readonly admin: AdminServer | null;
+  private readonly rebalancer: Rebalancer;
   private closing: Promise<void> | null = null;
 
   constructor(private readonly deps: RelayNodeDeps) {
     const { config, logger, backend } = deps;
     const metrics = (this.metrics = deps.metrics ?? createMetrics(config.nodeId));
+    const controlMetrics = (this.controlMetrics = createControlMetrics(metrics.registry));
     const wecom = deps.wecom ?? createWecomApis({ config, logger, metrics, tokenStore: backend.accessTokens });
     // One bound for every media transfer (inbound downloads, reply uploads), so a burst of large images cannot
     // hold more than a few buffers at once.
@@ -69,6 +83,9 @@ export class RelayNode {
       logger: logger.child({ component: 'delivery' }),
       metrics,
       retention: config.queue,
+      onControl: (message) => {
+        if (message.kind === 'drain') this.requestDrain(message.by);
+      },
     });
     const binding = new BindingService({
       bindings: backend.bindings,
@@ -102,8 +119,17 @@ export class RelayNode {
       metrics,
       pollIntervalMs: config.sync.pollIntervalMs,
     });
+    const authenticate = createGatewayAuthenticator({ ...config.auth, previousSecret: config.previous.authSecret }, logger.child({ component: 'auth' }), (hello, used) => {
+      controlMetrics.gatewayAuths.inc({ secret: used.secret, mode: used.mode });
+      // Field names avoid the redacted ones (secret, token): this says which, never what.
+      const fields = { gatewayId: hello.gatewayId, credential: used.secret, mode: used.mode };
+      if (used.secret === 'previous') logger.info(fields, 'gateway authenticated with the previous RELAY_AUTH_SECRET');
+      else logger.debug(fields, 'gateway authenticated');
+    });
     const app = new RelayGatewayApp({
-      authenticate: createGatewayAuthenticator(config.auth, logger.child({ component: 'auth' })),
+      authenticate: async (hello) => {
+        await authenticate(hello);
+      },
       bindings: backend.bindings,
       binding,
       replies: new ReplyService({
@@ -163,11 +189,21 @@ export class RelayNode {
       limits: config.http,
       logger: logger.child({ component: 'http' }),
       webhook: createWebhookHandler({
-        crypto: new WecomCrypto({
-          token: config.wecom.token,
-          encodingAesKey: config.wecom.encodingAesKey,
-          receiveId: config.wecom.corpId,
-        }),
+        crypto: new RotatingCallbackCrypto(
+          {
+            token: config.wecom.token,
+            encodingAesKey: config.wecom.encodingAesKey,
+            receiveId: config.wecom.corpId,
+            previousToken: config.previous.wecomToken,
+            previousEncodingAesKey: config.previous.wecomEncodingAesKey,
+          },
+          (use) => {
+            controlMetrics.webhookCredentials.inc({ token: use.token, aes_key: use.aesKey });
+            if (use.token === 'previous' || use.aesKey === 'previous') {
+              logger.info({ callbackToken: use.token, callbackAesKey: use.aesKey }, 'callback verified with a previous WeCom credential');
+            }
+          },
+        ),
         openKfid: config.wecom.openKfid,
         maxBodyBytes: config.limits.maxWebhookBytes,
         onKfCallback: (token) => this.sync.notify(token),
@@ -185,6 +221,36 @@ export class RelayNode {
     metrics.observeQueueBacklog(() => sumQueueBacklog(backend.queue, this.delivery.localGatewayIds(), Date.now()));
     metrics.observeReadiness(() => this.readiness());
     metrics.draining.set(0);
+    this.rebalancer = new Rebalancer({
+      ...config.rebalance,
+      nodeId: config.nodeId,
+      presence: backend.presence,
+      localCount: () => this.delivery.localCount(),
+      shed: (n) => this.delivery.shed(n, 'rebalancing: reconnect to a less loaded node'),
+      logger: logger.child({ component: 'rebalance' }),
+      onShed: (n) => controlMetrics.rebalanceClosed.inc(n),
+    });
+    this.admin =
+      config.admin.tokens.length === 0
+        ? null
+        : new AdminServer({
+            host: config.admin.host,
+            port: config.admin.port,
+            tokens: config.admin.tokens,
+            logger: logger.child({ component: 'admin' }),
+            onRequest: (route, status) => controlMetrics.adminRequests.inc({ route, status: String(status) }),
+            operations: new AdminOperations({
+              nodeId: config.nodeId,
+              presence: backend.presence,
+              queue: backend.queue,
+              bindings: backend.bindings,
+              bus: backend.bus,
+              unbindGateway: (gatewayId) => binding.unbindAll(gatewayId),
+              redeliverLocal: (gatewayId, afterId) => this.delivery.redeliver(gatewayId, afterId),
+              drainSelf: (by) => this.requestDrain(by),
+              logger: logger.child({ component: 'admin' }),
+            }),
+          });
   }
 
   /** Current lifecycle status. */
@@ -197,17 +263,32 @@ export class RelayNode {
     return { http: this.http.port(), ws: this.gateways.address().port, metrics: this.metricsServer.port() };
   }
 
+  /** The admin API's bound port, or null when it is off (no ADMIN_TOKEN/ADMIN_TOKENS). */
+  adminPort(): number | null {
+    return this.admin?.port() ?? null;
+  }
+
+  /** An operator asked for a drain: hand it to the entry point (which exits afterwards), or drain in place. */
+  private requestDrain(by: string): void {
+    if (this.status !== 'running') return;
+    this.deps.logger.info({ admin: by }, 'drain requested by an operator');
+    if (this.deps.onDrainRequested) this.deps.onDrainRequested(by);
+    else void this.drain().catch((err: unknown) => this.deps.logger.error({ err }, 'drain failed'));
+  }
+
   /** Opens the ports and starts pulling. */
   async start(): Promise<void> {
     this.setStatus('starting');
     // HTTP first, so orchestrators see /healthz (and a false /readyz) while Redis is still being reached.
     await this.http.listen();
     await this.metricsServer.listen();
+    await this.admin?.listen();
     await this.delivery.start();
     await this.gateways.start();
     this.sync.start();
+    this.rebalancer.start();
     this.setStatus('running');
-    this.deps.logger.info({ ...this.ports(), backend: this.deps.backend.kind }, 'relay node running');
+    this.deps.logger.info({ ...this.ports(), admin: this.adminPort(), backend: this.deps.backend.kind }, 'relay node running');
   }
 
   /**
@@ -217,6 +298,7 @@ export class RelayNode {
   async drain(): Promise<void> {
     if (this.status !== 'running') return this.close();
     this.setStatus('draining');
+    this.rebalancer.stop();
     this.gateways.stopAccepting();
     const { closeCode, message } = ERROR_CATALOG.SERVICE_RESTART;
     await this.gateways.drain({ closeCode, reason: message, spreadMs: this.deps.config.drain.spreadMs });
@@ -227,11 +309,13 @@ export class RelayNode {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.setStatus('closing');
+      this.rebalancer.stop();
       await this.sync.close();
       await this.gateways.close({ code: 1001, reason: 'relay node stopping' });
       await this.delivery.close();
       await this.http.close();
       await this.metricsServer.close();
+      await this.admin?.close();
       await this.deps.backend.close();
       this.setStatus('closed');
     })();

@@ -6,12 +6,32 @@ import { isWeakSecret } from '../config/config-schema.js';
 /** Gateway ids already warned about sending the shared secret; bounded so a flood of ids cannot grow it. */
 const MAX_WARNED_GATEWAYS = 1_000;
 
+/** The secrets a node accepts gateway tokens from. */
+export interface GatewayAuthSecrets {
+  secret: string;
+  /** During a rotation, the secret being retired: tokens derived from it keep working until it is removed. */
+  previousSecret?: string | undefined;
+  legacySharedSecret: boolean;
+}
+
+/** Which secret a hello's token came from, so operators can tell when the previous one is no longer used. */
+export interface GatewayAuthOutcome {
+  secret: 'current' | 'previous';
+  /** `derived`: the gateway's own HMAC token; `legacy`: the shared secret itself (RELAY_LEGACY_SHARED_SECRET_AUTH). */
+  mode: 'derived' | 'legacy';
+}
+
 /**
  * Checks a hello's auth_token: each gateway has its own token, HMAC-SHA256(RELAY_AUTH_SECRET, gateway_id),
  * so holding one gateway's token does not let anyone claim another gateway id. The shared-secret mode of the
- * deployed relay exists only when the operator turns it on.
+ * deployed relay exists only when the operator turns it on. During a rotation the previous secret counts too. Every
+ * candidate is compared (in constant time) so the time taken does not tell which one matched.
  */
-export function createGatewayAuthenticator(auth: { secret: string; legacySharedSecret: boolean }, logger?: Logger) {
+export function createGatewayAuthenticator(
+  auth: GatewayAuthSecrets,
+  logger?: Logger,
+  onAuthenticated?: (hello: HelloCommand, outcome: GatewayAuthOutcome) => void,
+) {
   if (auth.legacySharedSecret) {
     logger?.warn(
       { weakSecret: isWeakSecret(auth.secret) },
@@ -19,15 +39,24 @@ export function createGatewayAuthenticator(auth: { secret: string; legacySharedS
         'move gateways to their own tokens (pnpm relay token <gateway_id>) and turn it off',
     );
   }
+  const secrets: Array<[GatewayAuthOutcome['secret'], string]> = [['current', auth.secret]];
+  if (auth.previousSecret) secrets.push(['previous', auth.previousSecret]);
   const warned = new Set<string>();
-  return async function authenticate(hello: HelloCommand): Promise<void> {
-    const expected = gatewayAuthToken(auth.secret, hello.gatewayId);
-    if (timingSafeStringEqual(hello.authToken, expected)) return;
-    const sentSecret = timingSafeStringEqual(hello.authToken, auth.secret);
-    if (sentSecret && auth.legacySharedSecret) {
+  return async function authenticate(hello: HelloCommand): Promise<GatewayAuthOutcome> {
+    let outcome: GatewayAuthOutcome | null = null;
+    let sentSecret = false;
+    for (const [which, secret] of secrets) {
+      const derived = timingSafeStringEqual(hello.authToken, gatewayAuthToken(secret, hello.gatewayId));
+      const isSecret = timingSafeStringEqual(hello.authToken, secret);
+      sentSecret ||= isSecret;
+      const legacy = auth.legacySharedSecret && isSecret;
+      if (outcome === null && (derived || legacy)) outcome = { secret: which, mode: derived ? 'derived' : 'legacy' };
+    }
+    if (outcome !== null) {
       // Lets the operator see which gateways still need their own token before turning legacy mode off.
-      logger?.info({ gatewayId: hello.gatewayId }, 'gateway authenticated with the shared secret (legacy mode)');
-      return;
+      if (outcome.mode === 'legacy') logger?.info({ gatewayId: hello.gatewayId }, 'gateway authenticated with the shared secret (legacy mode)');
+      onAuthenticated?.(hello, outcome);
+      return outcome;
     }
     if (sentSecret && warned.size < MAX_WARNED_GATEWAYS && !warned.has(hello.gatewayId)) {
       // A deployed gateway still sends the shared secret: say once per gateway what the operator can do.

@@ -2,9 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs, parseEnv } from 'node:util';
 import { gatewayAuthToken } from '@wecom-relay/shared';
 import { copyBindings, openBindingStore } from './binding-transfer.js';
+import { ADMIN_USAGE, runAdminCli } from './admin-cli.js';
 import { migrateSqliteToRedis } from './state-migration.js';
 
-const USAGE = `usage: pnpm relay <command>
+const USAGE = `usage: pnpm relay <command>   (pnpm relay --help prints this)
 
   token <gateway_id>                 print the auth_token a gateway sends in hello
                                      (HMAC-SHA256 of the gateway id with RELAY_AUTH_SECRET)
@@ -16,6 +17,7 @@ const USAGE = `usage: pnpm relay <command>
                                      move a single-node database (this relay's or the deployed relay's, read
                                      only) into a cluster's Redis: bindings, live pending tokens and the sync
                                      cursor; run it before the cluster's nodes start
+${ADMIN_USAGE}
 
 RELAY_AUTH_SECRET, REDIS_KEY_PREFIX (default wr:) and WECOM_OPEN_KFID (for migrate) are read from the environment
 or .env.`;
@@ -23,6 +25,11 @@ or .env.`;
 /** Operator commands: gateway tokens and moving bindings between SQLite and Redis. */
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...args] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return cmd === undefined ? 64 : 0;
+  }
+  if (cmd === 'admin') return runAdminCli(args, (name) => process.env[name] ?? fromEnvFile(name));
   if (cmd === 'token' && args.length === 1) {
     const secret = process.env.RELAY_AUTH_SECRET ?? fromEnvFile('RELAY_AUTH_SECRET');
     if (!secret || secret.length < 16) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { compileProxyTrust } from '../gateway/client-address.js';
+import { parseAdminTokens } from '../admin/admin-tokens.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
@@ -137,6 +138,39 @@ export const envSchema = z.object({
   SEND_BUDGET_BYTES: ms.default(128 * 1024 * 1024),
   /** A gateway over its share of the send budget whose socket does not drain for this long is closed 4009. */
   SLOW_GATEWAY_GRACE_MS: ms.default(10_000),
+  /** `auto`: one readable line per event at a terminal, JSON when stdout is a file or pipe. */
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
+  /** During a rotation: tokens derived from this retiring secret are still accepted (see docs/operations.md). */
+  RELAY_AUTH_SECRET_PREVIOUS: z.string().min(1).optional(),
+  /** During a change in WeCom's console: callbacks signed with the old Token are still accepted. */
+  WECOM_TOKEN_PREVIOUS: z.string().min(1).optional(),
+  /** During a change in WeCom's console: callbacks encrypted with the old EncodingAESKey are still accepted. */
+  WECOM_ENCODING_AES_KEY_PREVIOUS: z
+    .string()
+    .regex(/^[a-zA-Z0-9]{43}$/, 'must be the 43-character EncodingAESKey from the WeCom admin console')
+    .optional(),
+  /** Admin API: off unless ADMIN_TOKEN or ADMIN_TOKENS is set; loopback by default. */
+  ADMIN_PORT: port.default(9465),
+  ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
+  /** One bearer token for the admin API (logged as `admin`). */
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Rebalancing: every interval, a node above the cluster average by more than the tolerance closes some sockets. */
+  REBALANCE_INTERVAL_MS: ms.default(10_000),
+  /** At most this many sockets closed (1012) per node per interval; 0 turns rebalancing off. */
+  REBALANCE_MAX_PER_INTERVAL: z.coerce.number().int().min(0).default(5),
+  REBALANCE_TOLERANCE_PERCENT: z.coerce.number().int().min(0).max(1000).default(20),
+  /** Named bearer tokens, `name:token,name:token`; the name is logged with every action. */
+  ADMIN_TOKENS: z
+    .string()
+    .min(1)
+    .superRefine((value, ctx) => {
+      try {
+        parseAdminTokens(value, undefined);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })
+    .optional(),
 }).refine((env) => !isWeakSecret(env.RELAY_AUTH_SECRET) || env.RELAY_LEGACY_SHARED_SECRET_AUTH === true, {
   path: ['RELAY_AUTH_SECRET'],
   message:

@@ -4,6 +4,7 @@ import { parseEnv } from 'node:util';
 import { envSchema } from './config-schema.js';
 import { toRelayConfig, type RelayConfig } from './relay-config.js';
 import { RelayError } from '../errors/relay-error.js';
+import { placeholderSecretProblems } from './placeholder-secret.js';
 
 /**
  * Reads the configuration once: variables from the environment override those in `.env` (when the file exists).
@@ -22,6 +23,10 @@ export function loadConfig(
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
     throw new RelayError('CONFIG_INVALID', `configuration is invalid:\n  - ${problems.join('\n  - ')}`, { problems });
+  }
+  const unsafe = placeholderSecretProblems(parsed.data);
+  if (unsafe.length > 0) {
+    throw new RelayError('CONFIG_INVALID', `configuration is invalid:\n  - ${unsafe.join('\n  - ')}`, { problems: unsafe });
   }
   return toRelayConfig(parsed.data);
 }

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Env } from './config-schema.js';
+import { parseAdminTokens, type AdminToken } from '../admin/admin-tokens.js';
 
 /** How to reach Redis. */
 export type RedisTarget =
@@ -77,6 +78,16 @@ export interface RelayConfig {
   };
   readonly metrics: { readonly port: number; readonly host: string; readonly token: string | undefined };
   readonly refusalLogIntervalMs: number;
+  readonly logFormat: Env['LOG_FORMAT'];
+  readonly rebalance: { readonly intervalMs: number; readonly maxPerInterval: number; readonly tolerancePercent: number };
+  /** The admin API; `tokens` empty means it is off. */
+  readonly admin: { readonly host: string; readonly port: number; readonly tokens: readonly AdminToken[] };
+  /** Values being retired during a rotation; accepted beside the current ones until removed. */
+  readonly previous: {
+    readonly authSecret: string | undefined;
+    readonly wecomToken: string | undefined;
+    readonly wecomEncodingAesKey: string | undefined;
+  };
 }
 
 /** Shapes the parsed environment into the node's configuration. */
@@ -151,6 +162,18 @@ export function toRelayConfig(env: Env): RelayConfig {
     },
     metrics: { port: env.METRICS_PORT, host: env.METRICS_HOST ?? env.HOST, token: env.METRICS_TOKEN },
     refusalLogIntervalMs: env.REFUSAL_LOG_INTERVAL_MS,
+    logFormat: env.LOG_FORMAT,
+    rebalance: {
+      intervalMs: env.REBALANCE_INTERVAL_MS,
+      maxPerInterval: env.REBALANCE_MAX_PER_INTERVAL,
+      tolerancePercent: env.REBALANCE_TOLERANCE_PERCENT,
+    },
+    admin: { host: env.ADMIN_HOST, port: env.ADMIN_PORT, tokens: parseAdminTokens(env.ADMIN_TOKENS, env.ADMIN_TOKEN) },
+    previous: {
+      authSecret: env.RELAY_AUTH_SECRET_PREVIOUS,
+      wecomToken: env.WECOM_TOKEN_PREVIOUS,
+      wecomEncodingAesKey: env.WECOM_ENCODING_AES_KEY_PREVIOUS,
+    },
   });
 }
 

@@ -29,7 +29,19 @@ export interface DeliveryServiceOptions {
   sweepMs?: number;
   /** Ack-mode gateways: how many unacknowledged events may be in flight. */
   ackWindow?: number;
+  /** Bus messages that are not delivery's own (an operator's drain), passed on. */
+  onControl?: (message: BusMessage) => void;
 }
+
+/** What {@link DeliveryService.redeliver} did. */
+export type RedeliverOutcome =
+  | { result: 'scheduled'; after: string | null }
+  /** The gateway holds no socket on this node. */
+  | { result: 'not_connected' }
+  /** A gateway without `delivery: ack` confirms nothing: what was written counts as delivered and is gone. */
+  | { result: 'not_ack_mode' }
+  /** The id is neither the last acknowledged one nor one sent and still unconfirmed. */
+  | { result: 'not_waiting' };
 
 /** A gateway held by this node. */
 interface LocalGateway {
@@ -48,6 +60,8 @@ interface LocalGateway {
   ready: boolean;
   draining: boolean;
   again: boolean;
+  /** Set by an operator's redeliver: where the drain restarts from, applied between two items, never during one. */
+  resetTo?: string | null;
 }
 
 const BATCH = 50;
@@ -164,6 +178,10 @@ export class DeliveryService {
     };
     this.local.set(gatewayId, entry);
     this.o.metrics.gatewaysConnected.set(this.local.size);
+    // For operators only (admin API): a failure here must not fail the connection.
+    this.o.presence
+      .describe(gatewayId, generation, { since: session.openedAt, dialect: session.dialect ?? 'plain', delivery: session.delivery })
+      .catch((err: unknown) => this.o.logger.debug({ err, gatewayId }, 'connection details not recorded'));
     entry.replayed = new Set((await beforeDrain()) ?? []);
     entry.ready = true;
     this.schedule(gatewayId);
@@ -212,6 +230,38 @@ export class DeliveryService {
     this.schedule(session.gatewayId);
   }
 
+  /**
+   * Ack mode: sends again, in order, every waiting event after `afterId` (null: after the last acknowledged one).
+   * Nothing is lost or reordered: the pointer moves back only between two deliveries, unconfirmed events after it
+   * are forgotten as in flight and re-read from the queue (acknowledged ones are no longer there), and the gateway
+   * drops repeats by delivery_id.
+   */
+  async redeliver(gatewayId: string, afterId: string | null): Promise<RedeliverOutcome> {
+    const entry = this.local.get(gatewayId);
+    if (!entry) return { result: 'not_connected' };
+    if (entry.session.delivery !== 'ack') return { result: 'not_ack_mode' };
+    const acked = await this.o.queue.lastAcked(gatewayId);
+    const target = afterId ?? acked;
+    if (this.local.get(gatewayId) !== entry) return { result: 'not_connected' };
+    if (target !== acked && !entry.inflight.some((i) => i.id === target)) return { result: 'not_waiting' };
+    entry.resetTo = target;
+    this.o.logger.info({ gatewayId, after: target }, 'redelivering on request');
+    this.schedule(gatewayId);
+    return { result: 'scheduled', after: target };
+  }
+
+  /**
+   * Closes up to `count` local sessions with 1012 so their gateways reconnect (through the balancer) elsewhere,
+   * the most recently attached first; resolves to how many were closed. Their events stay queued.
+   */
+  shed(count: number, reason: string): number {
+    const { closeCode } = ERROR_CATALOG.SERVICE_RESTART;
+    const newestFirst = [...this.local.values()].filter((e) => e.ready).sort((a, b) => b.session.openedAt - a.session.openedAt);
+    const chosen = newestFirst.slice(0, Math.max(0, Math.floor(count)));
+    for (const entry of chosen) entry.session.close(closeCode, reason);
+    return chosen.length;
+  }
+
   /** Stops timers. Sockets are the gateway layer's to close; presence is released as they detach. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -227,6 +277,13 @@ export class DeliveryService {
     } else if (message.kind === 'superseded') {
       const entry = this.local.get(message.gatewayId);
       if (entry && entry.generation < message.generation) this.supersede(entry);
+    } else if (message.kind === 'redeliver') {
+      this.redeliver(message.gatewayId, message.afterId).then(
+        (outcome) => this.o.logger.info({ gatewayId: message.gatewayId, by: message.by, ...outcome }, 'redeliver request from another node'),
+        (err: unknown) => this.o.logger.warn({ err, gatewayId: message.gatewayId }, 'redeliver request failed'),
+      );
+    } else {
+      this.o.onControl?.(message);
     }
   }
 
@@ -269,16 +326,32 @@ export class DeliveryService {
       entry.again = false;
       for (;;) {
         if (this.local.get(gatewayId) !== entry || !entry.session.isOpen) return;
+        this.applyReset(entry);
         const room = ackMode ? windowSize - entry.inflight.length : BATCH;
         if (room <= 0) break;
         const items = await this.o.queue.readAfter(gatewayId, entry.pointer, Math.min(BATCH, room));
         if (items.length === 0) break;
         for (const item of items) {
           if (this.local.get(gatewayId) !== entry || !entry.session.isOpen) return;
+          // A redeliver asked for meanwhile: re-read from its point rather than go on with this batch.
+          if (entry.resetTo !== undefined) break;
           await this.deliverOne(entry, item, ackMode, remoteSentAt);
         }
       }
     } while (entry.again);
+  }
+
+  /**
+   * Moves the pointer back for a redeliver: unconfirmed ids after the point are no longer in flight (they are read
+   * and sent again); when the point is not in flight (the last acknowledged id, or acknowledged meanwhile), nothing is.
+   */
+  private applyReset(entry: LocalGateway): void {
+    if (entry.resetTo === undefined) return;
+    const target = entry.resetTo;
+    entry.resetTo = undefined;
+    const at = entry.inflight.findIndex((i) => i.id === target);
+    entry.inflight = at === -1 ? [] : entry.inflight.slice(0, at + 1);
+    entry.pointer = target;
   }
 
   private async deliverOne(entry: LocalGateway, item: QueuedItem, ackMode: boolean, remoteSentAt: number | undefined) {

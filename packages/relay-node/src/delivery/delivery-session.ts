@@ -5,6 +5,8 @@ export interface DeliverySession {
   readonly gatewayId: string;
   readonly sessionId: string;
   readonly delivery: DeliveryMode;
+  /** Wire dialect (`plain` or `cs`), recorded for operators; absent in sessions that do not say. */
+  readonly dialect?: string;
   readonly resumeAfter: string | undefined;
   /** Optional events the gateway asked for; others are skipped at delivery. */
   readonly features: readonly GatewayFeature[];

@@ -57,6 +57,11 @@ export const ERROR_CATALOG = {
   WECOM_MEDIA_FAILED: { message: 'media could not be downloaded' },
   REPLY_IN_PROGRESS: { message: 'a reply with this id is still being sent; retry later to get its ack' },
 
+  ADMIN_UNAUTHORIZED: { message: 'a valid admin bearer token is required', status: 401 },
+  ADMIN_BAD_REQUEST: { message: 'the admin request is malformed', status: 400 },
+  ADMIN_NOT_FOUND: { message: 'no such admin resource', status: 404 },
+  ADMIN_CONFLICT: { message: 'the admin request cannot be done in the current state', status: 409 },
+
   INTERNAL: { message: 'internal error', status: 500 },
 
   STATE_SCHEMA_UNKNOWN: { message: "the database file is neither this relay's nor the deployed relay's" },

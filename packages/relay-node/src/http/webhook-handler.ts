@@ -18,7 +18,7 @@ import { SeenCallbacks } from './seen-callbacks.js';
 
 /** Options for {@link createWebhookHandler}. */
 export interface WebhookHandlerOptions {
-  crypto: WecomCrypto;
+  crypto: Pick<WecomCrypto, 'verifyUrl' | 'openCallback'>;
   openKfid: string;
   maxBodyBytes: number;
   /** Durably notes that WeCom announced messages and starts a pull; rejects if the note could not be stored. */

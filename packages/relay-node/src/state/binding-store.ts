@@ -27,6 +27,8 @@ export interface BindingStore {
   bindInOrder(externalUserId: string, gatewayId: string, order: BindingEventOrder): Promise<{ outcome: OrderedBindOutcome; previous: string | null }>;
   /** The users bound to a gateway, in no particular order. */
   usersOf(gatewayId: string): Promise<string[]>;
+  /** Removes one user's binding; resolves to the gateway they were bound to, or null when they were not bound. */
+  unbind(externalUserId: string): Promise<string | null>;
   /** Removes every binding of a gateway; resolves to the users that were unbound. */
   unbindAll(gatewayId: string): Promise<string[]>;
   /** Every binding as [externalUserId, gatewayId], for export and migration. */

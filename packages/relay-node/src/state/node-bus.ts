@@ -3,7 +3,11 @@ export type BusMessage =
   /** Items were appended to this gateway's delivery queue; the owner should drain it. */
   | { kind: 'wake'; gatewayId: string; sentAt: number }
   /** A newer connection for this gateway was claimed elsewhere; close any older local socket. */
-  | { kind: 'superseded'; gatewayId: string; generation: number };
+  | { kind: 'superseded'; gatewayId: string; generation: number }
+  /** An operator asked (admin API) that the node holding this ack-mode gateway send again from afterId. */
+  | { kind: 'redeliver'; gatewayId: string; afterId: string | null; by: string }
+  /** An operator asked (admin API) that this node hand its gateways over and stop. */
+  | { kind: 'drain'; by: string };
 
 /** Publishes to and listens on per-node channels. */
 export interface NodeBus {

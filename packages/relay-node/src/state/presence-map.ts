@@ -18,7 +18,29 @@ export interface PresenceMap {
   heartbeat(nodeId: string, ttlMs: number, held?: readonly string[]): Promise<boolean>;
   /** How many gateways a node currently holds, for metrics. */
   countOwnedBy(nodeId: string): Promise<number>;
+  /** Every node whose heartbeat is live, with how many gateways it holds (operators, rebalancing). */
+  liveNodes(): Promise<NodeLoad[]>;
+  /** The gateways a node holds (none when its heartbeat lapsed). */
+  ownedBy(nodeId: string): Promise<string[]>;
+  /** Records how the gateway's connection of this generation looks; ignored once a newer one claimed it. */
+  describe(gatewayId: string, generation: number, details: ConnectionDetails): Promise<void>;
+  /** The live owner and, when its node recorded them, the connection's details; null when no live node holds it. */
+  details(gatewayId: string): Promise<{ owner: PresenceEntry; details: ConnectionDetails | null } | null>;
   close(): Promise<void>;
+}
+
+/** How a gateway is connected, as the node holding it recorded at attach. */
+export interface ConnectionDetails {
+  /** Epoch ms the socket opened. */
+  since: number;
+  dialect: string;
+  delivery: string;
+}
+
+/** A live node and how many gateways it holds. */
+export interface NodeLoad {
+  nodeId: string;
+  gateways: number;
 }
 
 /** One gateway's owner. */

@@ -55,9 +55,9 @@ describe('RedisNodeBus across a Redis restart', () => {
 
     const after: BusMessage = { kind: 'superseded', gatewayId: 'after', generation: 2 };
     await publishUntilHeard(publisher, after);
-    await waitFor(() => received.some((m) => m.gatewayId === 'after'), 'the message after the restart');
+    await waitFor(() => received.some((m) => 'gatewayId' in m && m.gatewayId === 'after'), 'the message after the restart');
     expect(received[0]).toEqual(before);
-    expect(received.filter((m) => m.gatewayId === 'after')[0]).toEqual(after);
+    expect(received.filter((m) => 'gatewayId' in m && m.gatewayId === 'after')[0]).toEqual(after);
     await waitFor(() => listener.isLive(), 'isLive after resubscribing');
     expect(listener.isLive()).toBe(true);
   });

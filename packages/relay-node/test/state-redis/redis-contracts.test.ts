@@ -25,6 +25,8 @@ import {
   pendingBindingStoreContract,
   presenceMapContract,
   syncCoordinatorContract,
+  presenceDirectoryContract,
+  bindingUnbindContract,
 } from '../state/contracts.js';
 
 // One server for the whole file; every store gets its own prefix, so tests cannot see each other's keys.
@@ -58,6 +60,8 @@ nodeBusContract('redis', async () => {
 });
 deliveryQueueContract('redis', async () => new RedisDeliveryQueue({ ...base('queue'), logger }));
 accessTokenStoreContract('redis', async () => new RedisAccessTokenStore(base('access-token')));
+presenceDirectoryContract('redis', async () => new RedisPresenceMap(base('presence-dir')));
+bindingUnbindContract('redis', async () => new RedisBindingStore(base('bindings-unbind')));
 outboundLedgerContract('redis', async () => new RedisOutboundLedger(base('outbound')));
 replyRecordStoreContract('redis', async () => {
   const prefix = uniquePrefix('replies');

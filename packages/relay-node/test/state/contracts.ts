@@ -13,3 +13,4 @@ export { deliveryQueueContract } from './contracts/delivery-queue-contract.js';
 export { accessTokenStoreContract } from './contracts/access-token-store-contract.js';
 export { outboundLedgerContract } from './contracts/outbound-ledger-contract.js';
 export { replyRecordStoreContract } from './contracts/reply-record-store-contract.js';
+export { presenceDirectoryContract, bindingUnbindContract } from './contracts/operator-state-contract.js';

@@ -23,6 +23,8 @@ import {
   pendingBindingStoreContract,
   presenceMapContract,
   syncCoordinatorContract,
+  presenceDirectoryContract,
+  bindingUnbindContract,
 } from './contracts.js';
 
 bindingStoreContract('memory', async () => new MemoryBindingStore());
@@ -35,6 +37,8 @@ nodeBusContract('memory', async () => {
   return { a: new MemoryNodeBus({ hub }), b: new MemoryNodeBus({ hub }) };
 });
 deliveryQueueContract('memory', async () => new MemoryDeliveryQueue());
+presenceDirectoryContract('memory', async () => new MemoryPresenceMap());
+bindingUnbindContract('memory', async () => new MemoryBindingStore());
 accessTokenStoreContract('memory', async () => new MemoryAccessTokenStore());
 
 /** Issue limits that never get in the way. */
@@ -120,7 +124,7 @@ describe('memory stores with an injected clock', () => {
     const received: string[] = [];
     const got = new Promise<void>((resolve) =>
       void single.subscribe('node-1', (message) => {
-        received.push(message.gatewayId);
+        received.push('gatewayId' in message ? message.gatewayId : message.kind);
         resolve();
       }),
     );

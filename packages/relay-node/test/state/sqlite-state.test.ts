@@ -25,6 +25,7 @@ import {
   replyRecordStoreContract,
   pendingBindingStoreContract,
   syncCoordinatorContract,
+  bindingUnbindContract,
 } from './contracts.js';
 
 /** Issue limits that never get in the way. */
@@ -52,6 +53,7 @@ pendingBindingStoreContract('sqlite', async () => new SqlitePendingBindingStore(
 dedupStoreContract('sqlite', async () => new SqliteDedupStore(freshDatabase()));
 syncCoordinatorContract('sqlite', async () => new SqliteSyncCoordinator(freshDatabase()));
 deliveryQueueContract('sqlite', async () => new SqliteDeliveryQueue(freshDatabase()));
+bindingUnbindContract('sqlite', async () => new SqliteBindingStore(freshDatabase()));
 
 describe('SQLite state file', () => {
   const toClose: Database[] = [];

@@ -45,6 +45,15 @@ export class MemoryBindingStore implements BindingStore {
     return [...(this.usersByGateway.get(gatewayId) ?? [])];
   }
 
+  /** Removes one user's binding; resolves to the gateway they were bound to. */
+  async unbind(externalUserId: string): Promise<string | null> {
+    const previous = this.gatewayByUser.get(externalUserId) ?? null;
+    if (previous === null) return null;
+    this.gatewayByUser.delete(externalUserId);
+    this.removeFromIndex(previous, externalUserId);
+    return previous;
+  }
+
   /** Removes every binding of a gateway; resolves to the users that were unbound. */
   async unbindAll(gatewayId: string): Promise<string[]> {
     const users = [...(this.usersByGateway.get(gatewayId) ?? [])];

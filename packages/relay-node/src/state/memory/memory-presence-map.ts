@@ -1,4 +1,4 @@
-import type { PresenceEntry, PresenceMap } from '../presence-map.js';
+import type { ConnectionDetails, NodeLoad, PresenceEntry, PresenceMap } from '../presence-map.js';
 
 /** Options for {@link MemoryPresenceMap}. */
 export interface MemoryPresenceMapOptions {
@@ -12,6 +12,7 @@ export class MemoryPresenceMap implements PresenceMap {
   // Kept after release so a gateway's generation never repeats, even across disconnects.
   private readonly lastGeneration = new Map<string, number>();
   private readonly aliveUntil = new Map<string, number>();
+  private readonly connections = new Map<string, { generation: number; details: ConnectionDetails }>();
   private readonly now: () => number;
 
   constructor(options: MemoryPresenceMapOptions = {}) {
@@ -57,6 +58,32 @@ export class MemoryPresenceMap implements PresenceMap {
     let count = 0;
     for (const entry of this.owners.values()) if (entry.nodeId === nodeId) count += 1;
     return count;
+  }
+
+  /** Every node whose heartbeat has not lapsed, with its gateway count. */
+  async liveNodes(): Promise<NodeLoad[]> {
+    const nodes = [...this.aliveUntil.keys()].filter((n) => this.isAlive(n)).sort();
+    return Promise.all(nodes.map(async (nodeId) => ({ nodeId, gateways: await this.countOwnedBy(nodeId) })));
+  }
+
+  /** The gateways a live node holds. */
+  async ownedBy(nodeId: string): Promise<string[]> {
+    if (!this.isAlive(nodeId)) return [];
+    return [...this.owners].filter(([, e]) => e.nodeId === nodeId).map(([g]) => g).sort();
+  }
+
+  /** Keeps the details only while this generation is the gateway's current one. */
+  async describe(gatewayId: string, generation: number, details: ConnectionDetails): Promise<void> {
+    if (this.owners.get(gatewayId)?.generation !== generation) return;
+    this.connections.set(gatewayId, { generation, details: { ...details } });
+  }
+
+  /** The live owner and the details recorded for its generation. */
+  async details(gatewayId: string): Promise<{ owner: PresenceEntry; details: ConnectionDetails | null } | null> {
+    const owner = await this.lookup(gatewayId);
+    if (owner === null) return null;
+    const recorded = this.connections.get(gatewayId);
+    return { owner, details: recorded?.generation === owner.generation ? { ...recorded.details } : null };
   }
 
   /** Nothing to release. */

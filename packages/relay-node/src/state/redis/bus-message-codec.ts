@@ -18,7 +18,11 @@ export function decodeBusMessage(raw: string): BusMessage | null {
   }
   if (typeof value !== 'object' || value === null) return null;
   const m = value as Record<string, unknown>;
+  if (m.kind === 'drain' && typeof m.by === 'string') return { kind: 'drain', by: m.by };
   if (typeof m.gatewayId !== 'string') return null;
+  if (m.kind === 'redeliver' && typeof m.by === 'string' && (m.afterId === null || typeof m.afterId === 'string')) {
+    return { kind: 'redeliver', gatewayId: m.gatewayId, afterId: m.afterId, by: m.by };
+  }
   if (m.kind === 'wake' && isFiniteNumber(m.sentAt)) {
     return { kind: 'wake', gatewayId: m.gatewayId, sentAt: m.sentAt };
   }

@@ -19,8 +19,9 @@
  *   P{kf:<open_kfid>}:cursor          hash  {value, fence that wrote it}
  *   P{kf:<open_kfid>}:pending         string '1' while a pull is asked for and not taken
  *   P{kf:<open_kfid>}:token           hash  {value, receivedAt} of the freshest callback Token
- *   P{gw:<gatewayId>}:owner           hash  {node, gen}; gen survives release so generations only grow; PX = a day
- *                                     from the last claim, refreshed by the owner's heartbeat while it holds the gateway
+ *   P{gw:<gatewayId>}:owner           hash  {node, gen, conn}; gen survives release so generations only grow;
+ *                                     conn = JSON {gen, since, dialect, delivery} of that generation's socket;
+ *                                     PX = a day from the last claim, refreshed by the owner's heartbeat while held
  *   P{gw:<gatewayId>}:queue           stream of queued events (field `event` = JSON); ids are delivery ids
  *   P{gw:<gatewayId>}:acked           string last acked stream id (only moves forward)
  *   P{gw:<gatewayId>}:dedup:<key>     string stream id appended under that dedup key (e.g. msgid), PX = dedup ttl;
@@ -29,6 +30,7 @@
  *                                     digest = sha256(request id, fingerprint of customer and content)
  *   P{node:<nodeId>}:alive            string '1', PX = heartbeat ttl; the node's claims count only while it exists
  *   P{node:<nodeId>}:owned            set   gateways the node holds (best effort, for metrics)
+ *   P{nodes}:known                    zset  node ids by last heartbeat (ms); live ones are those with an alive key
  *   P{access-token}:value             hash  {token, expiresAt}
  *   P{access-token}:refresh-lock      string unique holder id, SET NX PX
  *   Pbus:<nodeId>                     pub/sub channel (not a key) carrying JSON BusMessages to one node

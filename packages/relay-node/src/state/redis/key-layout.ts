@@ -24,6 +24,7 @@ export const REDIS_KEY_LAYOUT = {
   deliveryDedup: 'P{gw:<gatewayId>}:dedup:<dedupKey>',
   nodeAlive: 'P{node:<nodeId>}:alive',
   nodeOwned: 'P{node:<nodeId>}:owned',
+  nodesKnown: 'P{nodes}:known',
   accessToken: 'P{access-token}:value',
   accessTokenRefreshLock: 'P{access-token}:refresh-lock',
   busChannel: 'Pbus:<nodeId>',

@@ -67,6 +67,18 @@ return unbound
 `,
 );
 
+// KEYS[1] users hash; ARGV: user, gateway-set key prefix. Returns the gateway the user was bound to, if any.
+const UNBIND = new LuaScript(
+  'binding-unbind',
+  `
+local prev = redis.call('HGET', KEYS[1], ARGV[1])
+if not prev then return false end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SREM', ARGV[2] .. prev, ARGV[1])
+return prev
+`,
+);
+
 /**
  * Bindings in Redis: one hash user → gateway plus one set of users per gateway, all under the
  * `{bindings}` hash tag so that moving a user between gateways and unbinding a gateway are single
@@ -111,6 +123,12 @@ export class RedisBindingStore implements BindingStore {
 
   async usersOf(gatewayId: string): Promise<string[]> {
     return await this.redis.smembers(this.gatewayKey(gatewayId));
+  }
+
+  async unbind(externalUserId: string): Promise<string | null> {
+    const setPrefix = clientKeyPrefix(this.redis) + this.base + 'gw:';
+    const prev = await UNBIND.run(this.redis, [this.usersKey()], [externalUserId, setPrefix]);
+    return typeof prev === 'string' ? prev : null;
   }
 
   async unbindAll(gatewayId: string): Promise<string[]> {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { RelayError } from '../../errors/relay-error.js';
-import type { PresenceEntry, PresenceMap } from '../presence-map.js';
+import type { ConnectionDetails, NodeLoad, PresenceEntry, PresenceMap } from '../presence-map.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
 
@@ -74,6 +74,16 @@ return 0
 `,
 );
 
+// KEYS: owner hash; ARGV: generation, details JSON. Written beside the owner so it goes when a newer claim does.
+const DESCRIBE = new LuaScript(
+  'presence-describe',
+  `
+if redis.call('HGET', KEYS[1], 'gen') ~= ARGV[1] or not redis.call('HGET', KEYS[1], 'node') then return 0 end
+redis.call('HSET', KEYS[1], 'conn', ARGV[2])
+return 1
+`,
+);
+
 /**
  * Gateway ownership in Redis. The owner record lives under the gateway's `{gw:<id>}` tag; liveness is
  * a per-node key with a TTL that the node's heartbeat refreshes, so a node killed outright stops owning
@@ -129,6 +139,10 @@ export class RedisPresenceMap implements PresenceMap {
   async heartbeat(nodeId: string, ttlMs: number, held?: readonly string[]): Promise<boolean> {
     const keys = [this.aliveKey(nodeId), this.ownedKey(nodeId)];
     const remembered = (await HEARTBEAT.run(this.redis, keys, [toPx(ttlMs), OWNED_SET_TTL_MS])) === 1;
+    // The roster of nodes ever seen, so operators and rebalancing can list the live ones without scanning keys;
+    // a node unseen for as long as its owned set lives is dropped from it.
+    const now = this.now();
+    await this.redis.multi().zadd(this.knownKey(), now, nodeId).zremrangebyscore(this.knownKey(), '-inf', now - OWNED_SET_TTL_MS).exec();
     // A refresh that fails is tried again at the next beat; the alive key above is what this beat is for.
     if (held) await this.refreshOwners(nodeId, held).catch(() => undefined);
     return remembered;
@@ -145,6 +159,39 @@ export class RedisPresenceMap implements PresenceMap {
     // Owner records sit in different slots: one single-key script each, pipelined together.
     await Promise.all(held.map((gatewayId) => REFRESH_OWNER.run(this.redis, [this.ownerKey(gatewayId)], [nodeId, ttl])));
     this.lastOwnerRefresh = now;
+  }
+
+  async liveNodes(): Promise<NodeLoad[]> {
+    const known = await this.redis.zrange(this.knownKey(), 0, -1);
+    if (known.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const nodeId of known) pipeline.exists(this.aliveKey(nodeId)).scard(this.ownedKey(nodeId));
+    const replies = (await pipeline.exec()) ?? [];
+    const nodes: NodeLoad[] = [];
+    known.forEach((nodeId, i) => {
+      const [aliveErr, alive] = replies[2 * i] ?? [];
+      const [countErr, count] = replies[2 * i + 1] ?? [];
+      if (aliveErr || countErr) throw aliveErr ?? countErr;
+      if (alive === 1) nodes.push({ nodeId, gateways: Number(count) });
+    });
+    return nodes.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+  }
+
+  async ownedBy(nodeId: string): Promise<string[]> {
+    if (!(await this.isAlive(nodeId))) return [];
+    return (await this.redis.smembers(this.ownedKey(nodeId))).sort();
+  }
+
+  async describe(gatewayId: string, generation: number, details: ConnectionDetails): Promise<void> {
+    const json = JSON.stringify({ gen: generation, since: details.since, dialect: details.dialect, delivery: details.delivery });
+    await DESCRIBE.run(this.redis, [this.ownerKey(gatewayId)], [String(generation), json]);
+  }
+
+  async details(gatewayId: string): Promise<{ owner: PresenceEntry; details: ConnectionDetails | null } | null> {
+    const [node, gen, conn] = await this.redis.hmget(this.ownerKey(gatewayId), 'node', 'gen', 'conn');
+    if (node == null || gen == null || !(await this.isAlive(node))) return null;
+    const owner = { nodeId: node, generation: Number(gen) };
+    return { owner, details: parseConnection(conn ?? null, owner.generation) };
   }
 
   async countOwnedBy(nodeId: string): Promise<number> {
@@ -165,11 +212,27 @@ export class RedisPresenceMap implements PresenceMap {
     return `${this.prefix}${hashTag('gw', gatewayId)}:owner`;
   }
 
+  private knownKey(): string {
+    return `${this.prefix}{nodes}:known`;
+  }
+
   private aliveKey(nodeId: string): string {
     return `${this.prefix}${hashTag('node', nodeId)}:alive`;
   }
 
   private ownedKey(nodeId: string): string {
     return `${this.prefix}${hashTag('node', nodeId)}:owned`;
+  }
+}
+
+/** Details recorded for this generation, or null (none recorded, an older connection's, or unreadable). */
+function parseConnection(raw: string | null, generation: number): ConnectionDetails | null {
+  if (raw == null) return null;
+  try {
+    const v = JSON.parse(raw) as Record<string, unknown>;
+    if (v.gen !== generation || typeof v.since !== 'number' || typeof v.dialect !== 'string' || typeof v.delivery !== 'string') return null;
+    return { since: v.since, dialect: v.dialect, delivery: v.delivery };
+  } catch {
+    return null;
   }
 }

@@ -14,6 +14,7 @@ export class SqliteBindingStore implements BindingStore {
   private readonly upsert: Statement<[string, string]>;
   private readonly selectUsers: Statement<[string], { external_user_id: string }>;
   private readonly deleteGateway: Statement<[string], { external_user_id: string }>;
+  private readonly deleteUser: Statement<[string], { gateway_id: string }>;
   private readonly selectPage: Statement<[string, number], { external_user_id: string; gateway_id: string }>;
   private readonly bindTx: (externalUserId: string, gatewayId: string) => string | null;
   private readonly bindInOrderTx: (
@@ -32,6 +33,7 @@ export class SqliteBindingStore implements BindingStore {
     );
     this.selectUsers = db.prepare('SELECT external_user_id FROM bindings WHERE gateway_id = ?');
     this.deleteGateway = db.prepare('DELETE FROM bindings WHERE gateway_id = ? RETURNING external_user_id');
+    this.deleteUser = db.prepare('DELETE FROM bindings WHERE external_user_id = ? RETURNING gateway_id');
     this.selectPage = db.prepare(
       'SELECT external_user_id, gateway_id FROM bindings WHERE external_user_id > ? ORDER BY external_user_id LIMIT ?',
     );
@@ -79,6 +81,11 @@ export class SqliteBindingStore implements BindingStore {
   /** The users bound to a gateway. */
   async usersOf(gatewayId: string): Promise<string[]> {
     return this.selectUsers.all(gatewayId).map((row) => row.external_user_id);
+  }
+
+  /** Removes one user's binding in one statement; resolves to the gateway they were bound to. */
+  async unbind(externalUserId: string): Promise<string | null> {
+    return this.deleteUser.get(externalUserId)?.gateway_id ?? null;
   }
 
   /** Removes every binding of a gateway in one statement; resolves to the users that were unbound. */

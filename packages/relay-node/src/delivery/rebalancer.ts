@@ -1,0 +1,86 @@
+import type { Logger } from 'pino';
+import type { PresenceMap } from '../state/presence-map.js';
+
+/** Settings of {@link Rebalancer}; `maxPerInterval` 0 turns it off. */
+export interface RebalanceSettings {
+  intervalMs: number;
+  /** Sockets one node closes per interval at most. */
+  maxPerInterval: number;
+  /** How far above the cluster average (in percent) a node may be before it sheds. */
+  tolerancePercent: number;
+}
+
+/** Options for {@link Rebalancer}. */
+export interface RebalancerOptions extends RebalanceSettings {
+  nodeId: string;
+  presence: Pick<PresenceMap, 'liveNodes'>;
+  /** Gateways attached to this node right now. */
+  localCount: () => number;
+  /** Closes up to n sockets with 1012 (the gateways reconnect through the balancer); how many were closed. */
+  shed: (n: number) => number;
+  logger: Logger;
+  onShed?: (n: number) => void;
+}
+
+/**
+ * How many sockets a node holding `mine` of the cluster's gateways should close this round: none while it is within
+ * the tolerance above the average (or at the average rounded up), else the excess over the rounded-up average,
+ * at most `maxPerInterval`. Only the fullest nodes shed; a new node fills as the balancer sends it the reconnects.
+ */
+export function shedCount(mine: number, loads: readonly number[], s: Pick<RebalanceSettings, 'maxPerInterval' | 'tolerancePercent'>): number {
+  if (loads.length < 2 || s.maxPerInterval <= 0) return 0;
+  const average = loads.reduce((a, b) => a + b, 0) / loads.length;
+  const fair = Math.ceil(average);
+  if (mine <= Math.max(fair, average * (1 + s.tolerancePercent / 100))) return 0;
+  return Math.min(s.maxPerInterval, mine - fair);
+}
+
+/**
+ * Gradual rebalancing: every interval, compares this node's gateway count with the cluster average from the presence
+ * map's heartbeat data and closes a bounded number of sockets (1012, "reconnect") when above it. Events stay
+ * queued while a gateway moves, so nothing is lost; ack-mode gateways resume after their last acknowledgement.
+ */
+export class Rebalancer {
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+
+  constructor(private readonly o: RebalancerOptions) {}
+
+  /** Starts the periodic check (nothing when turned off). */
+  start(): void {
+    if (this.o.maxPerInterval <= 0 || this.o.intervalMs <= 0 || this.timer) return;
+    this.timer = setInterval(() => void this.tick(), this.o.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops it; idempotent. */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** One round; resolves to how many sockets were closed. */
+  async tick(): Promise<number> {
+    if (this.running) return 0;
+    this.running = true;
+    try {
+      const nodes = await this.o.presence.liveNodes();
+      const mine = this.o.localCount();
+      // This node's own entry is its live count, fresher than the shared one.
+      const loads = nodes.map((n) => (n.nodeId === this.o.nodeId ? mine : n.gateways));
+      if (!nodes.some((n) => n.nodeId === this.o.nodeId)) loads.push(mine);
+      const n = shedCount(mine, loads, this.o);
+      if (n === 0) return 0;
+      const closed = this.o.shed(n);
+      this.o.onShed?.(closed);
+      const average = loads.reduce((a, b) => a + b, 0) / loads.length;
+      this.o.logger.info({ closed, gateways: mine, average: Number(average.toFixed(2)), nodes: loads.length }, 'rebalancing: closed sockets (1012) above the cluster average');
+      return closed;
+    } catch (err) {
+      this.o.logger.warn({ err }, 'rebalancing check failed');
+      return 0;
+    } finally {
+      this.running = false;
+    }
+  }
+}
