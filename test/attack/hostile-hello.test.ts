@@ -62,7 +62,7 @@ describe('hostile hellos', () => {
     expect(probe.failures).toEqual([]);
     expect(count).toBeGreaterThan(20);
     expect(worstMs).toBeLessThanOrEqual(250);
-    expect(await metricValue(s.relay.httpUrl, 'relay_gateway_sockets_refused_total', 'reason="hello_too_large"')).toBeGreaterThanOrEqual(18);
+    expect(await metricValue(s.relay.metricsUrl, 'relay_gateway_sockets_refused_total', 'reason="hello_too_large"')).toBeGreaterThanOrEqual(18);
     const gw = await s.gateway();
     expect(gw.isConnected).toBe(true);
   }, 120_000);

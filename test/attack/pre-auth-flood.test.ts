@@ -68,8 +68,8 @@ describe('pre-auth flood', () => {
 
     expect(gone.every((ms) => ms !== undefined)).toBe(true);
     expect(growth).toBeLessThanOrEqual(48 * MiB);
-    expect(await metricValue(s.relay.httpUrl, 'relay_gateway_sockets_refused_total', 'reason="hello_too_large"')).toBeGreaterThanOrEqual(PER_SOURCE);
-    expect(await metricValue(s.relay.httpUrl, 'relay_gateway_sockets_refused_total', 'reason="per_source_limit"')).toBeGreaterThanOrEqual(PER_SOURCE);
+    expect(await metricValue(s.relay.metricsUrl, 'relay_gateway_sockets_refused_total', 'reason="hello_too_large"')).toBeGreaterThanOrEqual(PER_SOURCE);
+    expect(await metricValue(s.relay.metricsUrl, 'relay_gateway_sockets_refused_total', 'reason="per_source_limit"')).toBeGreaterThanOrEqual(PER_SOURCE);
 
     // Still serving: health answers and a gateway gets in.
     const res = await fetch(`${s.relay.httpUrl}/healthz`);

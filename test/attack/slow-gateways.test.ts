@@ -65,8 +65,8 @@ describe('slow gateways with media', () => {
     const codes = await Promise.all(slow.map((g) => closing.get(g.gw.gatewayId) ?? Promise.resolve('open' as const)));
 
     const peak = watch.stop();
-    const overShare = await metricValue(s.relay.httpUrl, 'relay_gateway_slow_closed_total', 'reason="over_share"');
-    const bufferFull = await metricValue(s.relay.httpUrl, 'relay_gateway_slow_closed_total', 'reason="buffer_full"');
+    const overShare = await metricValue(s.relay.metricsUrl, 'relay_gateway_slow_closed_total', 'reason="over_share"');
+    const bufferFull = await metricValue(s.relay.metricsUrl, 'relay_gateway_slow_closed_total', 'reason="buffer_full"');
     console.log(
       `[attack] slow gateways: ${GATEWAYS} gateways not reading, ${IMAGES_EACH} × 2 MiB images each, send budget ${mib(BUDGET)} MiB: ` +
         `node RSS +${mib(peak - baseline)} MiB (baseline ${mib(baseline)}, peak ${mib(peak)}); closes ${codes.join(',')} (over_share ${overShare}, buffer_full ${bufferFull})`,
@@ -88,7 +88,7 @@ describe('slow gateways with media', () => {
         expect(message.mediaData?.length).toBe(image.length);
       }
     }
-    await eventually(async () => expect(await metricValue(s.relay.httpUrl, 'relay_gateway_send_budget_used_bytes')).toBe(0), 10_000);
+    await eventually(async () => expect(await metricValue(s.relay.metricsUrl, 'relay_gateway_send_budget_used_bytes')).toBe(0), 10_000);
     const res = await fetch(`${s.relay.httpUrl}/healthz`);
     expect(res.status).toBe(200);
     expect(s.relay.process.exited).toBe(false);

@@ -127,7 +127,7 @@ describe('rebalancing (real nodes behind haproxy on a real Redis)', () => {
 
     let closed = 0;
     for (const node of cluster.nodes.slice(0, 2)) {
-      const text = await (await fetch(`${node.httpUrl}/metrics`)).text();
+      const text = await (await fetch(node.metricsUrl)).text();
       closed += promMetric(text, 'relay_rebalance_closed_total') ?? 0;
     }
     expect(closed).toBeGreaterThanOrEqual(3);

@@ -81,7 +81,7 @@ describe('secret rotation', () => {
     clients.push(upgraded);
     await upgraded.connect();
 
-    const metrics = await (await fetch(`${node.httpUrl}/metrics`)).text();
+    const metrics = await (await fetch(node.metricsUrl)).text();
     expect(promMetric(metrics, 'relay_gateway_auth_total', { secret: 'previous', mode: 'derived' })).toBe(1);
     expect(promMetric(metrics, 'relay_gateway_auth_total', { secret: 'current', mode: 'derived' })).toBe(1);
     expect(promMetric(metrics, 'relay_webhook_credentials_total', { token: 'previous', aes_key: 'previous' })).toBeGreaterThan(0);

@@ -127,8 +127,8 @@ export class HealthProbe {
 }
 
 /** The value of one Prometheus sample from /metrics (0 when absent), matched by name and label text. */
-export async function metricValue(httpUrl: string, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+export async function metricValue(metricsUrl: string, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
   let total = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;

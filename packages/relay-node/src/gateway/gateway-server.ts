@@ -14,6 +14,7 @@ import { PendingBytePool, PreAuthGuard } from './pre-auth-guard.js';
 import { RefusalLog, type RefusalReason } from './refusal-log.js';
 import { SendBudget } from './send-budget.js';
 import { dropSocket } from './socket-drop.js';
+import { closeCodeOf } from './socket-session.js';
 
 /** Defaults for every optional GatewayServerOptions field. */
 export const GATEWAY_SERVER_DEFAULTS = {
@@ -213,7 +214,8 @@ export class GatewayServer {
     const remoteAddress = clientAddress(req, this.trust);
     const source = sourceKey(remoteAddress);
     ws.on('error', (err) => this.logger.debug({ err, remoteAddress }, 'gateway socket error'));
-    ws.once('close', (code) => this.observer.closed?.(code));
+    // Refused sockets are cut off after their close frame, so ws would report 1006: count the code that was sent.
+    ws.once('close', (code) => this.observer.closed?.(closeCodeOf(ws, code)));
     if (!this.accepting || this.closing !== undefined) {
       this.refuse(ws, socket, source, 'not_accepting');
       return;

@@ -33,7 +33,12 @@ export class RefusalLog {
   private readonly throttle: LogThrottle;
 
   constructor(private readonly o: RefusalLogOptions) {
-    this.throttle = new LogThrottle({ intervalMs: o.intervalMs ?? 60_000, maxKeys: o.maxSources ?? 10_000, now: o.now ?? Date.now });
+    this.throttle = new LogThrottle({
+      intervalMs: o.intervalMs ?? 60_000,
+      // Less one: the throttle's shared overflow bucket counts toward the bound too.
+      maxKeys: Math.max(1, (o.maxSources ?? 10_000) - 1),
+      now: o.now ?? Date.now,
+    });
   }
 
   /** Records one refusal of a socket from `source`. Returns whether a line was logged. */

@@ -9,9 +9,18 @@ import type { SafeObserver } from './safe-observer.js';
 import { GatewaySessionClosedError } from './session-closed-error.js';
 import type { SendBudget } from './send-budget.js';
 
+/** The close code this side sent on each socket it closed (ws reports only the peer's, or 1006 when cut off). */
+const sentCloseCodes = new WeakMap<WebSocket, number>();
+
+/** The code a socket was closed with: the one this side sent, else what ws reported (the peer's, or 1006). */
+export function closeCodeOf(ws: WebSocket, reported: number): number {
+  return sentCloseCodes.get(ws) ?? reported;
+}
+
 /** Starts a close handshake unless one is already under way; never throws. */
 export function closeSocket(ws: WebSocket, code: number, reason: string): void {
   if (ws.readyState !== WebSocket.OPEN && ws.readyState !== WebSocket.CONNECTING) return;
+  sentCloseCodes.set(ws, code);
   try {
     ws.close(code, clampCloseReason(reason));
   } catch {

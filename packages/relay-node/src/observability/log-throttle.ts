@@ -35,10 +35,9 @@ export class LogThrottle {
   check(key: string): ThrottleDecision {
     const now = this.now();
     let k = key;
-    // One slot stays for the shared overflow bucket, so the map never holds more than maxKeys keys.
-    if (!this.entries.has(k) && this.entries.size >= this.maxKeys - 1) {
+    if (!this.entries.has(k) && this.entries.size >= this.maxKeys) {
       this.prune(now);
-      if (this.entries.size >= this.maxKeys - 1) k = OVERFLOW_KEY;
+      if (this.entries.size >= this.maxKeys) k = OVERFLOW_KEY;
     }
     const entry = this.entries.get(k);
     if (entry && now < entry.until) {
@@ -51,7 +50,7 @@ export class LogThrottle {
     return { log: true, suppressed };
   }
 
-  /** Keys remembered now (at most maxKeys + the shared overflow bucket). */
+  /** Keys remembered now: at most maxKeys, plus the one bucket the overflow shares. */
   get size(): number {
     return this.entries.size;
   }
