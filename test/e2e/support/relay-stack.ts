@@ -4,7 +4,6 @@ import { GatewayClient, type GatewayClientOptions } from '@wecom-relay/gateway-c
 import { gatewayAuthToken } from '@wecom-relay/shared';
 import {
   relayEnvFor,
-  reserveRelayPorts,
   spawnFakeWecom,
   spawnRelayNode,
   testCorp,
@@ -47,23 +46,21 @@ export function newUserId(): string {
 }
 
 /**
- * Starts the fake first with the relay's webhook URL (ports are reserved before either starts), then the relay.
+ * Starts the fake, then the relay on ports it finds free itself (spawnRelayNode picks them and retries when
+ * another process takes one first), then points the fake's callbacks at the relay's webhook.
  */
 export async function startRelayStack(options: RelayStackOptions = {}): Promise<RelayStack> {
   const corp = testCorp();
-  const ports = await reserveRelayPorts();
-  const fake = await spawnFakeWecom({ corp, callbackUrls: [ports.webhookUrl] });
+  const fake = await spawnFakeWecom({ corp, callbackUrls: [] });
   let relay: RelayNodeHandle;
   let proxy: { url: string; stop(): Promise<void> } | undefined;
   try {
     proxy = options.apiProxy ? await options.apiProxy(fake.url) : undefined;
-    relay = await spawnRelayNode(
-      relayEnvFor(corp, proxy?.url ?? fake.url, {
-        PORT: String(ports.port),
-        WS_PORT: String(ports.wsPort),
-        ...options.relayEnv,
-      }),
-    );
+    relay = await spawnRelayNode(relayEnvFor(corp, proxy?.url ?? fake.url, { ...options.relayEnv }));
+    await fake.control.setCallbackUrls([relay.webhookUrl]).catch(async (err: unknown) => {
+      await relay.stop();
+      throw err;
+    });
   } catch (err) {
     await Promise.all([fake.stop(), proxy?.stop()]);
     throw err;
