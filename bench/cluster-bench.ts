@@ -10,7 +10,8 @@
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { GatewayClient } from '@wecom-relay/gateway-client';
+import WebSocket from 'ws';
+import { MemoryDeliveryStore, RelayGateway } from '@wecom-relay/gateway';
 import { gatewayAuthToken } from '@wecom-relay/shared';
 import { openSqliteDatabase, RedisBindingStore, SqliteBindingStore, type BindingStore } from '@wecom-relay/relay-node';
 import {
@@ -87,10 +88,13 @@ async function main(): Promise<void> {
       ),
     ),
   );
-  const gateways: GatewayClient[] = [];
+  const gateways: RelayGateway[] = [];
   const received = new Map<string, number>();
-  const onFrame = (f: { type: string; id?: unknown }) => {
-    if (f.type === 'inbound') received.set(String(f.id), Date.now());
+  // The gateways are apps on the SDK, as deployed ones are: acknowledged delivery, so each message costs the node
+  // a delivery_ack too. One store serves them all (it keeps each gateway apart), so an idle gateway holds no map.
+  const store = new MemoryDeliveryStore();
+  const onInbound = (message: { id: string }) => {
+    received.set(message.id, Date.now());
   };
   try {
     console.log(
@@ -104,16 +108,18 @@ async function main(): Promise<void> {
       const batch = [];
       for (let j = i; j < Math.min(GATEWAYS, i + 200); j++) {
         const gatewayId = `bench-gw-${j}`;
-        const client = new GatewayClient({
+        const client = new RelayGateway({
           url: nodes[j % NODES]!.wsUrl,
           gatewayId,
           authToken: gatewayAuthToken(corp.relaySecret, gatewayId),
           dialect: 'plain',
-          timeoutMs: 30_000,
-          onFrame,
+          WebSocket,
+          store,
+          helloTimeoutMs: 30_000,
         });
+        client.on('inbound', onInbound);
         gateways.push(client);
-        batch.push(client.connect());
+        batch.push(client.start());
       }
       await Promise.all(batch);
     }
@@ -161,7 +167,7 @@ async function main(): Promise<void> {
     );
     console.log(`  wake-ups received from other nodes: ${routedRemote}`);
   } finally {
-    await Promise.allSettled(gateways.map((g) => g.terminate()));
+    await Promise.allSettled(gateways.map((g) => g.close()));
     await Promise.allSettled(nodes.map((n) => n.stop()));
     await fake.stop();
     await redis?.stop();

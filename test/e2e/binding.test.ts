@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { GatewayClientError, baseType } from '@wecom-relay/gateway-client';
 import { bindByScan, isBindingResolvedFor } from './support/binding-steps.js';
 import { eventually } from './support/eventually.js';
-import { newUserId, useRelayStack } from './support/relay-stack.js';
+import { newUserId, uid, useRelayStack } from './support/relay-stack.js';
+import { useSdkApps, waitForLogs } from './support/sdk-app.js';
 
 const stack = useRelayStack({ relayEnv: { LOCALE: 'en' } });
+const sdkApp = useSdkApps(stack);
 
 /** The English confirmation a bound user receives contains this. */
 const CONFIRMATION = /connected/i;
@@ -33,17 +35,19 @@ describe('binding by QR scan', () => {
     await gw.waitForInbound((m) => m.id === hello.msgid);
   });
 
-  it('moves a user who scans another gateway\'s link to that gateway', async () => {
+  it('moves a user who scans another gateway\'s link to that gateway: only the second app gets their messages', async () => {
     const s = stack();
-    const first = await s.gateway();
-    const second = await s.gateway();
+    const first = sdkApp(uid('gw'));
+    const second = sdkApp(uid('gw'));
+    await Promise.all([first.gateway.start(), second.gateway.start()]);
     const user = newUserId();
-    await bindByScan(s, first, user);
-    await bindByScan(s, second, user);
+    await first.bind(s.fake.control, user);
+    await second.bind(s.fake.control, user);
 
     const sent = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'who has me now?' });
-    await second.waitForInbound((m) => m.id === sent.msgid);
-    expect(first.inbound().map((m) => m.id)).not.toContain(sent.msgid);
+    await waitForLogs([{ msgid: sent.msgid, user, seq: 0 }], () => second.log, 15_000);
+    expect(second.log).toEqual([{ msgid: sent.msgid, user, content: 'who has me now?' }]);
+    expect(first.log).toEqual([]);
   });
 });
 

@@ -1,17 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { bindByScan } from './support/binding-steps.js';
 import { eventually } from './support/eventually.js';
-import { newUserId, useRelayStack } from './support/relay-stack.js';
+import { newUserId, uid, useRelayStack } from './support/relay-stack.js';
+import { useSdkApps, waitForLogs } from './support/sdk-app.js';
 
 const stack = useRelayStack();
+const sdkApp = useSdkApps(stack);
 
 describe('acknowledged delivery', () => {
-  it('keeps a message for an offline gateway and delivers it when the gateway comes back', async () => {
+  it('keeps a message for an offline gateway app and hands it to the app when it comes back', async () => {
     const s = stack();
-    const gw = await s.gateway({ delivery: 'ack' });
+    const gatewayId = uid('gw');
+    const first = sdkApp(gatewayId);
+    await first.gateway.start();
     const user = newUserId();
-    await bindByScan(s, gw, user);
-    await gw.close();
+    await first.bind(s.fake.control, user);
+    await first.gateway.close();
 
     const syncsBefore = (await s.fake.control.stats()).calls['kf/sync_msg'] ?? 0;
     const sent = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'while you were away' });
@@ -19,11 +23,13 @@ describe('acknowledged delivery', () => {
     await eventually(async () => {
       expect((await s.fake.control.stats()).calls['kf/sync_msg'] ?? 0).toBeGreaterThan(syncsBefore);
     });
+    expect(first.log).toEqual([]);
 
-    const back = await s.gateway({ gatewayId: gw.gatewayId, delivery: 'ack' });
-    const message = await back.waitForInbound((m) => m.id === sent.msgid);
-    expect(message.content).toBe('while you were away');
-    expect(typeof message.deliveryId).toBe('string');
+    // The app restarts (a new process would start the same way): its handler gets the message, once.
+    const back = sdkApp(gatewayId);
+    await back.gateway.start();
+    await waitForLogs([{ msgid: sent.msgid, user, seq: 0 }], () => back.log, 15_000);
+    expect(back.log).toEqual([{ msgid: sent.msgid, user, content: 'while you were away' }]);
   });
 
   it('delivers an unacknowledged message again after a reconnect, with the same delivery id', async () => {

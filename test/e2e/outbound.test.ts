@@ -1,38 +1,41 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayClientError } from '@wecom-relay/gateway-client';
+import { GatewayError } from '../../packages/gateway-sdk/src/index.js';
 import { bindByScan } from './support/binding-steps.js';
 import { eventually } from './support/eventually.js';
-import { newUserId, useRelayStack } from './support/relay-stack.js';
+import { newUserId, uid, useRelayStack } from './support/relay-stack.js';
+import { useSdkApps, waitForLogs } from './support/sdk-app.js';
 
 const stack = useRelayStack();
+const sdkApp = useSdkApps(stack);
 
 describe("WeCom's send window and late send failures", () => {
-  it('tells the gateway why WeCom refused a sixth reply to one customer message', async () => {
+  it('tells the gateway app why WeCom refused a sixth reply to one customer message', async () => {
     const s = stack();
-    const gw = await s.gateway();
+    const app = sdkApp(uid('gw'));
+    await app.gateway.start();
     const user = newUserId();
-    await bindByScan(s, gw, user);
+    await app.bind(s.fake.control, user);
     const spoke = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'question' });
-    await gw.waitFor((f) => f.type === 'inbound' && f.id === spoke.msgid);
+    await waitForLogs([{ msgid: spoke.msgid, user, seq: 0 }], () => app.log, 15_000);
+    expect(app.log.map((e) => e.msgid)).toEqual([spoke.msgid]);
 
-    for (let i = 1; i <= 5; i++) expect((await gw.reply(user, `answer ${i}`, `r-${i}`)).type).toBe('ack');
-    const refused = await gw.reply(user, 'answer 6', 'r-6').then(
+    for (let i = 1; i <= 5; i++) expect((await app.gateway.reply(user, `answer ${i}`, { id: `r-${i}` })).msgid).toBeTruthy();
+    const refused = await app.gateway.reply(user, 'answer 6', { id: 'r-6' }).then(
       () => null,
       (err: unknown) => err,
     );
-    expect(refused).toBeInstanceOf(GatewayClientError);
-    const frame = (refused as GatewayClientError).frame;
-    // Refused by the relay itself: WeCom is not called, so there is no wecom_errcode.
-    expect(frame).toMatchObject({ type: 'error', id: 'r-6', code: 'SEND_WINDOW_CLOSED' });
-    expect(frame?.wecom_errcode).toBeUndefined();
-    expect(String(frame?.message)).toContain('5 were sent since');
+    expect(refused).toBeInstanceOf(GatewayError);
+    // Refused by the relay itself: WeCom is not called, so there is no WeCom errcode.
+    expect(refused).toMatchObject({ code: 'SEND_WINDOW_CLOSED', requestId: 'r-6', wecomErrcode: undefined });
+    expect((refused as GatewayError).message).toContain('5 were sent since');
     const viaSendMsg = (await s.fake.control.sent({ touser: user })).filter((m) => m.via === 'send_msg');
     expect(viaSendMsg.map((m) => m.content)).toEqual([1, 2, 3, 4, 5].map((i) => `answer ${i}`));
 
     // The customer writes again: the window opens again.
     const again = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'one more' });
-    await gw.waitFor((f) => f.type === 'inbound' && f.id === again.msgid);
-    expect((await gw.reply(user, 'answer 7', 'r-7')).type).toBe('ack');
+    await waitForLogs([{ msgid: again.msgid, user, seq: 1 }], () => app.log, 15_000);
+    expect((await app.gateway.reply(user, 'answer 7', { id: 'r-7' })).msgid).toBeTruthy();
   });
 
   it('reports a later msg_send_fail to the gateway that sent the reply, if it asked for send_failed', async () => {

@@ -29,6 +29,8 @@ interface Connection {
   helloTimer: TimerHandle;
   livenessTimer: TimerHandle;
   livenessMs: number;
+  /** When the socket last showed life (any frame, a ping, the open). */
+  lastSeen: number;
 }
 
 /** Close code the SDK uses when it ends a socket itself (handler failed, liveness, hello timeout). */
@@ -269,6 +271,7 @@ export class RelayGateway extends TypedEmitter<RelayGatewayEvents> {
       helloTimer: undefined,
       livenessTimer: undefined,
       livenessMs: 0,
+      lastSeen: 0,
     };
     this.conn = conn;
     conn.helloTimer = this.clock.setTimeout(
@@ -338,11 +341,20 @@ export class RelayGateway extends TypedEmitter<RelayGatewayEvents> {
 
   private touch(conn: Connection): void {
     if (conn.livenessMs <= 0 || conn.gone) return;
-    this.clock.clearTimeout(conn.livenessTimer);
-    conn.livenessTimer = this.clock.setTimeout(
-      () => this.abandon(conn, `nothing received for ${conn.livenessMs} ms`),
-      conn.livenessMs,
-    );
+    conn.lastSeen = this.clock.now();
+    // One timer per socket, armed once and moved only when it fires: a frame or ping then costs a clock read,
+    // not a timer replaced, which keeps thousands of sockets in one process cheap.
+    if (conn.livenessTimer === undefined) this.armLiveness(conn, conn.livenessMs);
+  }
+
+  private armLiveness(conn: Connection, ms: number): void {
+    conn.livenessTimer = this.clock.setTimeout(() => {
+      conn.livenessTimer = undefined;
+      if (conn.gone) return;
+      const quietMs = this.clock.now() - conn.lastSeen;
+      if (quietMs >= conn.livenessMs) this.abandon(conn, `nothing received for ${conn.livenessMs} ms`);
+      else this.armLiveness(conn, conn.livenessMs - quietMs);
+    }, ms);
   }
 
   /** Ends a socket from this side (dead, stuck or behind a failed handler) and reconnects. */

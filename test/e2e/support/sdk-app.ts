@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import {
   RelayGateway,
   type DeliveryStore,
@@ -173,4 +173,23 @@ export function expectExactlyOnceInOrder(written: readonly WrittenMessage[], log
     lastSeq.set(m.user, Math.max(prev, m.seq));
   }
   expect(disorder, 'customer messages out of the order they were written').toEqual([]);
+}
+
+/**
+ * Vitest wiring for SDK apps against a relay stack: `app()` creates one connected to the stack's relay, with its
+ * token; every app a test created is closed after it.
+ */
+export function useSdkApps(stack: () => { relay: { wsUrl: string }; tokenFor(gatewayId: string): string }): (
+  gatewayId: string,
+  options?: Partial<SdkAppOptions>,
+) => SdkApp {
+  const apps: SdkApp[] = [];
+  afterEach(async () => {
+    await Promise.allSettled(apps.splice(0).map((a) => a.gateway.close()));
+  });
+  return (gatewayId, options = {}) => {
+    const app = new SdkApp({ url: stack().relay.wsUrl, gatewayId, authToken: stack().tokenFor(gatewayId), ...options });
+    apps.push(app);
+    return app;
+  };
 }
