@@ -8,10 +8,12 @@ import type {
   FaultSpec,
   RawCallbackInput,
   RawCallbackResult,
+  RecallInput,
   ScanInput,
   ScanResult,
   SentMessage,
   ServicerMessageInput,
+  SessionChangeInput,
   SessionInfo,
 } from './control-types.js';
 import type { KfLogMessage } from './message-log.js';
@@ -56,6 +58,16 @@ export class FakeWecomControl {
   /** A customer scans a binding URL. */
   scan(input: ScanInput): Promise<ScanResult> {
     return this.#post('scan', input);
+  }
+
+  /** A servicer takes, transfers, ends or re-enters a session (session_status_change); see SessionChangeInput. */
+  sessionChange(input: SessionChangeInput): Promise<AppendResult> {
+    return this.#post('session-change', input);
+  }
+
+  /** The customer recalls a message (user_recall_msg). */
+  recall(input: RecallInput): Promise<AppendResult> {
+    return this.#post('recall', input);
   }
 
   /** A servicer writes (origin 5). */

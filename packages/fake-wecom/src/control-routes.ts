@@ -5,6 +5,8 @@ import type {
   CustomerMessageInput,
   EventInput,
   RawCallbackInput,
+  RecallInput,
+  SessionChangeInput,
   ScanInput,
   ServicerMessageInput,
 } from './control-types.js';
@@ -23,6 +25,8 @@ const POST_ROUTES: Record<string, Route> = {
   scan: (f, b) => f.scan(b as unknown as ScanInput),
   'servicer-message': (f, b) => f.servicerMessage(b as ServicerMessageInput),
   event: (f, b) => f.event(b as EventInput),
+  'session-change': (f, b) => f.sessionChange(b as unknown as SessionChangeInput),
+  recall: (f, b) => f.recall(b as unknown as RecallInput),
   callback: async (f, b) => ({ callbacks: await f.callback(b as CallbackInput) }),
   'callback-raw': (f, b) => f.callbackRaw(b as RawCallbackInput),
   faults: (f, b) => {

@@ -13,12 +13,15 @@ import type {
   FakeWecomStats,
   RawCallbackInput,
   RawCallbackResult,
+  RecallInput,
   ScanInput,
   ScanResult,
   SentMessage,
   ServicerMessageInput,
+  SessionChangeInput,
   SessionInfo,
 } from './control-types.js';
+import { customerRecall, sessionChange } from './session-actions.js';
 import { createFakeState, type FakeState } from './fake-state.js';
 import type { FaultSpec } from './fault-queue.js';
 import { sendJson } from './http-io.js';
@@ -71,6 +74,16 @@ export class FakeWecom {
   /** A customer scans a binding URL. */
   scan(input: ScanInput): Promise<ScanResult> {
     return scan(this.#state, input);
+  }
+
+  /** A servicer takes, transfers, ends or re-enters a customer's session (session_status_change). */
+  sessionChange(input: SessionChangeInput): Promise<AppendResult> {
+    return sessionChange(this.#state, input);
+  }
+
+  /** The customer recalls a message (user_recall_msg). */
+  recall(input: RecallInput): Promise<AppendResult> {
+    return customerRecall(this.#state, input);
   }
 
   /** A human servicer writes (origin 5). */

@@ -9,6 +9,7 @@ import { ReplyService } from './outbound/reply-service.js';
 import { DeliveryService } from './delivery/delivery-service.js';
 import { MediaInliner } from './delivery/media-inliner.js';
 import { InboundDispatcher } from './inbound/inbound-dispatcher.js';
+import { SessionEventRouter } from './inbound/session-event-router.js';
 import { SyncLoop } from './inbound/sync-loop.js';
 import { RelayGatewayApp } from './app/relay-gateway-app.js';
 import { createGatewayAuthenticator } from './app/gateway-authenticator.js';
@@ -83,6 +84,11 @@ export class RelayNode {
       logger: logger.child({ component: 'inbound' }),
       metrics,
       firstPullMaxAgeMs: config.sync.firstPullMaxAgeMs,
+      sessionEvents: new SessionEventRouter({
+        bindings: backend.bindings,
+        delivery: this.delivery,
+        logger: logger.child({ component: 'session-events' }),
+      }),
     });
     this.sync = new SyncLoop({
       openKfid: config.wecom.openKfid,

@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
-import type { AckEvent, HelloCommand } from '@wecom-relay/shared';
+import type { AckEvent, GatewayFeature, HelloCommand } from '@wecom-relay/shared';
 import type { GatewayApp, GatewaySession, SessionCommand } from '../gateway/gateway-types.js';
 import type { BindingStore } from '../state/binding-store.js';
 import type { BindingService } from '../binding/binding-service.js';
 import type { ReplyOutcome, ReplyService } from '../outbound/reply-service.js';
 import { gatewaySafeError } from '../errors/gateway-safe-error.js';
+import { takeoverAware, takeoverAwareUnsent } from './session-takeover.js';
 import type { DeliveryService } from '../delivery/delivery-service.js';
 
 /** Options for {@link RelayGatewayApp}. */
@@ -45,7 +46,7 @@ export class RelayGatewayApp implements GatewayApp {
       await this.handle(session, command);
     } catch (err) {
       // Every error frame is built from what is thrown here: WeCom's own words never reach a gateway.
-      throw gatewaySafeError(err);
+      throw takeoverAware(session.features, gatewaySafeError(err));
     }
   }
 
@@ -54,7 +55,7 @@ export class RelayGatewayApp implements GatewayApp {
     switch (command.type) {
       case 'reply': {
         const outcome = await this.o.replies.reply(gatewayId, command);
-        await session.send(replyAck(command.id, outcome));
+        await session.send(replyAck(command.id, outcome, session.features));
         return;
       }
       case 'image_reply': {
@@ -85,12 +86,12 @@ export class RelayGatewayApp implements GatewayApp {
 }
 
 /** The ack of a text reply: WeCom's msgid (of the first part), how many parts went, and what did not go, if any. */
-function replyAck(id: string, outcome: ReplyOutcome): AckEvent {
+function replyAck(id: string, outcome: ReplyOutcome, features: readonly GatewayFeature[]): AckEvent {
   const ack: AckEvent = { type: 'ack', id, msgid: outcome.msgids[0] ?? '', parts: outcome.msgids.length };
   if (outcome.msgids.length > 1) ack.msgids = [...outcome.msgids];
   if (outcome.unsent) {
     ack.partsTotal = outcome.partsTotal;
-    ack.unsent = { ...outcome.unsent };
+    ack.unsent = takeoverAwareUnsent(features, { ...outcome.unsent });
   }
   return ack;
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { GatewayEvent, QueuedEvent } from '@wecom-relay/shared';
+import type { GatewayEvent, GatewayFeature, QueuedEvent } from '@wecom-relay/shared';
 import type { DeliveryQueue, QueueAppendOptions, QueuedItem } from '../state/delivery-queue.js';
 import type { PresenceMap } from '../state/presence-map.js';
 import type { BusMessage, NodeBus } from '../state/node-bus.js';
@@ -7,6 +7,7 @@ import type { RelayMetrics } from '../observability/metrics.js';
 import { ERROR_CATALOG } from '../errors/error-catalog.js';
 import type { DeliverySession } from './delivery-session.js';
 import { TransientMediaError, type MediaInliner } from './media-inliner.js';
+import { featureRequiredFor, shapeMessage } from './feature-gates.js';
 
 /** Options for {@link DeliveryService}; timings default to what a production cluster wants. */
 export interface DeliveryServiceOptions {
@@ -286,11 +287,12 @@ export class DeliveryService {
     const event = item.event;
     // A binding queued before this socket opened was already announced by the hello replay; an opt-in event
     // goes only to gateways that asked for it.
+    const feature = featureRequiredFor(event);
     const skip =
       (event.type === 'binding_resolved' && entry.replayed.delete(event.externalUserId)) ||
-      (event.type === 'send_failed' && !entry.session.features.includes('send_failed'));
+      (feature !== null && !entry.session.features.includes(feature));
     if (!skip) {
-      const frame = await this.toFrame(event);
+      const frame = await this.toFrame(event, entry.session.features);
       if (ackMode) frame.deliveryId = item.id;
       await entry.session.send(frame);
       const route = remoteSentAt === undefined ? 'local' : 'remote';
@@ -309,9 +311,9 @@ export class DeliveryService {
     }
   }
 
-  private async toFrame(event: QueuedEvent): Promise<GatewayEvent & { deliveryId?: string }> {
-    if (event.type !== 'inbound') return { ...event };
-    const { mediaId, ...rest } = event;
+  private async toFrame(event: QueuedEvent, features: readonly GatewayFeature[]): Promise<GatewayEvent & { deliveryId?: string }> {
+    if (event.type !== 'inbound' && event.type !== 'servicer_message') return { ...event };
+    const { frame: rest, mediaId } = shapeMessage(event, features);
     if (!mediaId) return { ...rest };
     const media = await this.o.media.fetch(mediaId);
     return 'error' in media ? { ...rest, mediaError: media.error } : { ...rest, mediaData: media.base64, mediaMime: media.mime };

@@ -53,6 +53,7 @@ export const ERROR_CATALOG = {
   WECOM_MEDIA_FAILED: { message: 'media could not be downloaded' },
   RATE_LIMITED: { message: 'this gateway sends replies faster than the relay allows; retry later' },
   REPLY_IN_PROGRESS: { message: 'a reply with this id is still being sent; retry later to get its ack' },
+  SESSION_TAKEN_OVER: { message: 'a human servicer holds this customer\'s session; WeCom refuses bot messages until it is handed back' },
 
   INTERNAL: { message: 'internal error', status: 500 },
 

@@ -6,6 +6,7 @@ import type { RelayMetrics } from '../observability/metrics.js';
 import type { BindingService } from '../binding/binding-service.js';
 import type { DeliveryService } from '../delivery/delivery-service.js';
 import { toInboundEvent } from './message-mapper.js';
+import type { SessionEventRouter } from './session-event-router.js';
 
 
 /** Options for {@link InboundDispatcher}. */
@@ -22,6 +23,8 @@ export interface InboundDispatcherOptions {
    */
   firstPullMaxAgeMs: number;
   now?: () => number;
+  /** Session events and servicers' messages for gateways that ask (`session_events`); without it they are dropped. */
+  sessionEvents?: SessionEventRouter;
 }
 
 /**
@@ -49,8 +52,13 @@ export class InboundDispatcher {
       return;
     }
     if (msgtype === 'event' && message.event) {
-      await this.onEvent(message.msgid, message.event);
+      await this.onEvent(message.msgid, message.event, Number(message.send_time) || 0);
       metrics.messagesIn.inc({ msgtype: `event:${String(message.event.event_type)}`, outcome: 'handled' });
+      return;
+    }
+    if (Number(message.origin) === WECOM_ORIGIN.SERVICER && this.o.sessionEvents) {
+      // A human agent's words go out as servicer_message, which only session_events gateways receive (no echo loop).
+      metrics.messagesIn.inc({ msgtype, outcome: `servicer_${await this.o.sessionEvents.servicerMessage(message)}` });
       return;
     }
     if (Number(message.origin) !== WECOM_ORIGIN.CUSTOMER || !message.external_userid) {
@@ -78,7 +86,7 @@ export class InboundDispatcher {
     metrics.messagesIn.inc({ msgtype, outcome: appended ? 'queued' : 'duplicate' });
   }
 
-  private async onEvent(msgid: string, event: KfEvent): Promise<void> {
+  private async onEvent(msgid: string, event: KfEvent, sendTime: number): Promise<void> {
     const e = event as Record<string, unknown>;
     switch (e.event_type) {
       case 'enter_session': {
@@ -87,8 +95,10 @@ export class InboundDispatcher {
         if (user && sceneParam) {
           const welcomeCode = typeof e.welcome_code === 'string' ? e.welcome_code : undefined;
           const bound = await this.o.binding.bindByToken(user, sceneParam, { welcomeCode, eventId: msgid });
-          if (!bound) this.o.logger.info({ externalUserId: user }, 'scan with an unknown or expired binding token');
+          if (bound) return;
+          this.o.logger.info({ externalUserId: user }, 'scan with an unknown or expired binding token');
         }
+        await this.o.sessionEvents?.event(msgid, sendTime, event);
         return;
       }
       case 'msg_send_fail': {
@@ -113,7 +123,9 @@ export class InboundDispatcher {
         return;
       }
       default:
-        this.o.logger.debug({ eventType: e.event_type }, 'kf event ignored');
+        if (!(await this.o.sessionEvents?.event(msgid, sendTime, event))) {
+          this.o.logger.debug({ eventType: e.event_type }, 'kf event ignored');
+        }
     }
   }
 }

@@ -35,7 +35,7 @@ const COMMAND_TYPES: ReadonlySet<string> = new Set<CommandType>([
   'delivery_ack',
 ]);
 
-const KNOWN_FEATURES: ReadonlySet<string> = new Set<GatewayFeature>(['send_failed']);
+const KNOWN_FEATURES: ReadonlySet<string> = new Set<GatewayFeature>(['send_failed', 'rich_inbound', 'session_events']);
 
 /** Ack/error ids that name a command rather than a gateway request id; the cs dialect prefixes these (`cs_hello`). */
 const COMMAND_NAMED_IDS: ReadonlySet<string> = new Set(['hello', 'unbind_all']);
@@ -183,6 +183,63 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
         media_mime: event.mediaMime,
         media_error: event.mediaError,
         wecom_msg_type: event.wecomMsgType,
+        ...(event.detail ? { [event.detail.key]: event.detail.fields } : {}),
+        delivery_id: event.deliveryId,
+      });
+    case 'servicer_message':
+      return JSON.stringify({
+        type,
+        platform,
+        id: event.id,
+        [userKey]: event.externalUserId,
+        servicer_userid: event.servicerUserId,
+        msg_type: event.msgType,
+        content: event.content,
+        timestamp: event.timestamp,
+        media_data: event.mediaData,
+        media_mime: event.mediaMime,
+        media_error: event.mediaError,
+        wecom_msg_type: event.wecomMsgType,
+        ...(event.detail ? { [event.detail.key]: event.detail.fields } : {}),
+        delivery_id: event.deliveryId,
+      });
+    case 'session_entered':
+      return JSON.stringify({
+        type,
+        platform,
+        id: event.id,
+        [userKey]: event.externalUserId,
+        timestamp: event.timestamp,
+        scene: event.scene,
+        scene_param: event.sceneParam,
+        welcome_code: event.welcomeCode,
+        wechat_channels: event.wechatChannels,
+        delivery_id: event.deliveryId,
+      });
+    case 'session_status':
+      return JSON.stringify({
+        type,
+        platform,
+        id: event.id,
+        [userKey]: event.externalUserId,
+        timestamp: event.timestamp,
+        change_type: event.changeType,
+        change: event.change,
+        human_servicing: event.humanServicing,
+        old_servicer_userid: event.oldServicerUserId,
+        new_servicer_userid: event.newServicerUserId,
+        delivery_id: event.deliveryId,
+      });
+    case 'message_recalled':
+      return JSON.stringify({
+        type,
+        platform,
+        id: event.id,
+        [userKey]: event.externalUserId,
+        timestamp: event.timestamp,
+        recall_msgid: event.recallMsgid,
+        by: event.by,
+        servicer_userid: event.servicerUserId,
         delivery_id: event.deliveryId,
       });
     case 'binding_resolved':

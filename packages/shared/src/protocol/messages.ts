@@ -9,6 +9,28 @@ export type Dialect = 'plain' | 'cs';
 /** Message kinds the deployed protocol names; anything else WeCom sends is forwarded as `unknown`. */
 export type InboundMsgType = 'text' | 'image' | 'voice' | 'unknown';
 
+/**
+ * Kinds a `rich_inbound` gateway sees in `msg_type` (reference §2.2); a kind WeCom adds later still arrives as
+ * `unknown`, with WeCom's payload under `payload`. `menu` is a text that answers a menu click (it has a menu_id).
+ */
+export type RichMsgType =
+  | InboundMsgType
+  | 'menu'
+  | 'video'
+  | 'file'
+  | 'location'
+  | 'link'
+  | 'business_card'
+  | 'miniprogram'
+  | 'msgmenu'
+  | 'channels_shop_product'
+  | 'channels_shop_order'
+  | 'merged_msg'
+  | 'channels'
+  | 'note'
+  | 'meeting'
+  | 'schedule';
+
 /** Why media was not inlined into an inbound frame. */
 export type MediaError = 'too_large' | 'unavailable';
 
@@ -30,8 +52,12 @@ export interface HelloCommand {
   features: GatewayFeature[];
 }
 
-/** Optional events a gateway may ask for in hello (`features`). */
-export type GatewayFeature = 'send_failed';
+/**
+ * Optional behaviour a gateway may ask for in hello (`features`); docs/protocol.md says what each adds.
+ * `rich_inbound`: every WeCom message kind typed (`msg_type` names it, an object of its fields beside it).
+ * `session_events`: session_entered, session_status, message_recalled, servicer_message frames, SESSION_TAKEN_OVER.
+ */
+export type GatewayFeature = 'send_failed' | 'rich_inbound' | 'session_events';
 
 /** Text back to a WeCom user. */
 export interface ReplyCommand {
@@ -85,7 +111,8 @@ export interface InboundEvent {
   /** WeCom's msgid. */
   id: string;
   externalUserId: string;
-  msgType: InboundMsgType;
+  /** One of InboundMsgType for old gateways; a RichMsgType for `rich_inbound` ones. */
+  msgType: RichMsgType;
   /** The text; a short readable summary for non-media kinds the protocol does not name; empty for media. */
   content: string;
   /** WeCom's send_time, unix seconds. */
@@ -102,6 +129,74 @@ export interface InboundEvent {
    */
   mediaError?: MediaError;
   /** Additive, ack-mode gateways only: the delivery id to acknowledge (and resume after). */
+  deliveryId?: string;
+  /**
+   * Opt-in (`rich_inbound`): the message's own fields, written as `<key>: {...fields}` beside the others
+   * (e.g. `location: {latitude, longitude, name, address}`). `msgType` then names the kind instead of `unknown`.
+   */
+  detail?: InboundDetail;
+}
+
+/** The typed part of a rich inbound frame: which key it is written under, and WeCom's fields for that kind. */
+export interface InboundDetail {
+  key: string;
+  fields: Record<string, unknown>;
+}
+
+/**
+ * Opt-in (`session_events`): a human servicer wrote to the customer from the WeCom client (origin 5). Same fields as
+ * `inbound` (typed like a rich inbound), plus who wrote.
+ */
+export interface ServicerMessageEvent extends Omit<InboundEvent, 'type'> {
+  type: 'servicer_message';
+  servicerUserId: string;
+}
+
+/** Opt-in (`session_events`): the customer opened the conversation (WeCom's enter_session, not a binding scan). */
+export interface SessionEnteredEvent {
+  type: 'session_entered';
+  /** WeCom's msgid of the event. */
+  id: string;
+  externalUserId: string;
+  timestamp: number;
+  scene?: string;
+  sceneParam?: string;
+  /** Present when WeCom allows one welcome message (valid 20 s). */
+  welcomeCode?: string;
+  /** When the customer came from WeChat Channels: nickname, shop_nickname, scene (1..5). */
+  wechatChannels?: Record<string, unknown>;
+  deliveryId?: string;
+}
+
+/** WeCom's session_status_change change_type in words. */
+export type SessionChange = 'taken_from_pool' | 'transferred' | 'ended' | 'reentered' | 'unknown';
+
+/** Opt-in (`session_events`): a servicer took, passed on, ended or reopened the customer's session in the WeCom client. */
+export interface SessionStatusEvent {
+  type: 'session_status';
+  id: string;
+  externalUserId: string;
+  timestamp: number;
+  /** WeCom's change_type: 1 taken from the pool, 2 transferred, 3 ended, 4 re-entered. */
+  changeType: number;
+  change: SessionChange;
+  /** Whether a human servicer now holds the session (replies are then refused with SESSION_TAKEN_OVER). */
+  humanServicing: boolean;
+  oldServicerUserId?: string;
+  newServicerUserId?: string;
+  deliveryId?: string;
+}
+
+/** Opt-in (`session_events`): a message was recalled, by the customer (user_recall_msg) or a servicer. */
+export interface MessageRecalledEvent {
+  type: 'message_recalled';
+  id: string;
+  externalUserId: string;
+  timestamp: number;
+  /** WeCom's msgid of the recalled message (the `id` of the inbound frame it was). */
+  recallMsgid: string;
+  by: 'customer' | 'servicer';
+  servicerUserId?: string;
   deliveryId?: string;
 }
 
@@ -188,6 +283,10 @@ export type GatewayEvent =
   | InboundEvent
   | BindingResolvedEvent
   | SendFailedEvent
+  | ServicerMessageEvent
+  | SessionEnteredEvent
+  | SessionStatusEvent
+  | MessageRecalledEvent
   | BindingClearedEvent
   | CreateBindingAckEvent
   | AckEvent
@@ -198,6 +297,17 @@ export type GatewayEvent =
  * Inbound media is not inlined in the queue: the owning node downloads it when it writes the frame.
  */
 export type QueuedEvent =
-  | (Omit<InboundEvent, 'mediaData' | 'mediaMime' | 'mediaError'> & { mediaId?: string })
+  | (Omit<InboundEvent, 'mediaData' | 'mediaMime' | 'mediaError' | 'detail'> & QueuedMessageExtras)
+  | (Omit<ServicerMessageEvent, 'mediaData' | 'mediaMime' | 'mediaError' | 'detail'> & QueuedMessageExtras)
   | BindingResolvedEvent
-  | SendFailedEvent;
+  | SendFailedEvent
+  | SessionEnteredEvent
+  | SessionStatusEvent
+  | MessageRecalledEvent;
+
+/** What a queued message keeps so the delivering node can build any gateway's frame from it. */
+export interface QueuedMessageExtras {
+  mediaId?: string;
+  /** WeCom's payload object for the msgtype, as pulled; typed per gateway when it is written (rich_inbound). */
+  wecomPayload?: Record<string, unknown>;
+}
