@@ -136,6 +136,8 @@ export interface SentMessage {
   code?: string;
   /** Unix seconds (fake clock). */
   sent_at: number;
+  /** Set once the relay recalled it with kf/recall_msg. */
+  recalled?: boolean;
   /** The request body as received. */
   body: Record<string, unknown>;
 }

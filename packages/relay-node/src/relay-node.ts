@@ -9,6 +9,7 @@ import { ReplyService } from './outbound/reply-service.js';
 import { DeliveryService } from './delivery/delivery-service.js';
 import { MediaInliner } from './delivery/media-inliner.js';
 import { InboundDispatcher } from './inbound/inbound-dispatcher.js';
+import { RichSendService } from './outbound/rich-send.js';
 import { SessionEventRouter } from './inbound/session-event-router.js';
 import { SyncLoop } from './inbound/sync-loop.js';
 import { RelayGatewayApp } from './app/relay-gateway-app.js';
@@ -99,28 +100,42 @@ export class RelayNode {
       metrics,
       pollIntervalMs: config.sync.pollIntervalMs,
     });
+    const replies = new ReplyService({
+      bindings: backend.bindings,
+      ledger: backend.outbound,
+      records: backend.replies,
+      nodeId: config.nodeId,
+      rateLimit: { perSecond: config.replies.ratePerSecond, burst: config.replies.burst },
+      wecom: {
+        sendText: (req) => wecom.kf.sendText(req),
+        sendImage: (req) => wecom.kf.sendImage(req),
+        upload: (type, data, filename, mime) => wecom.media.upload(type, data, filename, mime),
+      },
+      transfers,
+      openKfid: config.wecom.openKfid,
+      logger: logger.child({ component: 'reply' }),
+      metrics,
+    });
     const app = new RelayGatewayApp({
       authenticate: createGatewayAuthenticator(config.auth, logger.child({ component: 'auth' })),
       bindings: backend.bindings,
       binding,
-      replies: new ReplyService({
-        bindings: backend.bindings,
-        ledger: backend.outbound,
-        records: backend.replies,
-        nodeId: config.nodeId,
-        rateLimit: { perSecond: config.replies.ratePerSecond, burst: config.replies.burst },
-        wecom: {
-          sendText: (req) => wecom.kf.sendText(req),
-          sendImage: (req) => wecom.kf.sendImage(req),
-          upload: (type, data, filename, mime) => wecom.media.upload(type, data, filename, mime),
-        },
-        transfers,
-        openKfid: config.wecom.openKfid,
-        logger: logger.child({ component: 'reply' }),
-        metrics,
-      }),
+      replies,
       delivery: this.delivery,
       logger: logger.child({ component: 'gateway' }),
+      richSend: new RichSendService({
+        replies,
+        ledger: backend.outbound,
+        transfers,
+        openKfid: config.wecom.openKfid,
+        wecom: {
+          sendMessage: (req) => wecom.kf.sendMessage(req),
+          upload: (type, data, filename, mime) => wecom.media.upload(type, data, filename, mime),
+          recallMsg: (req) => wecom.kf.recallMsg(req),
+          getServiceState: (req) => wecom.kf.getServiceState(req),
+          transServiceState: (req) => wecom.kf.transServiceState(req),
+        },
+      }),
     });
     this.gateways = new GatewayServer({
       port: config.wsPort,

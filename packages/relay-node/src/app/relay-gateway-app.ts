@@ -1,5 +1,14 @@
 import type { Logger } from 'pino';
-import type { AckEvent, GatewayFeature, HelloCommand } from '@wecom-relay/shared';
+import type {
+  AckEvent,
+  GatewayFeature,
+  HelloCommand,
+  RecallCommand,
+  SendCommand,
+  ServiceStateCommand,
+} from '@wecom-relay/shared';
+import { RelayError } from '../errors/relay-error.js';
+import type { RichSendService } from '../outbound/rich-send.js';
 import type { GatewayApp, GatewaySession, SessionCommand } from '../gateway/gateway-types.js';
 import type { BindingStore } from '../state/binding-store.js';
 import type { BindingService } from '../binding/binding-service.js';
@@ -16,6 +25,8 @@ export interface RelayGatewayAppOptions {
   replies: ReplyService;
   delivery: DeliveryService;
   logger: Logger;
+  /** The `rich_outbound` commands (send, recall, service_state); without it they are unknown frames. */
+  richSend?: RichSendService;
 }
 
 /** What a relay node does with each gateway's socket: the protocol's commands mapped onto the node's services. */
@@ -76,6 +87,30 @@ export class RelayGatewayApp implements GatewayApp {
       case 'delivery_ack':
         await this.o.delivery.acknowledge(session, command.deliveryId);
         return;
+      case 'send':
+      case 'recall':
+      case 'service_state':
+        await session.send(await this.richOutbound(session, command));
+        return;
+    }
+  }
+
+  private async richOutbound(session: GatewaySession, command: SendCommand | RecallCommand | ServiceStateCommand): Promise<AckEvent> {
+    const richSend = this.o.richSend;
+    if (!richSend || !session.features.includes('rich_outbound')) {
+      // Exactly what a gateway that did not ask got before these commands existed.
+      const type = session.dialect === 'cs' ? `cs_${command.type}` : command.type;
+      throw new RelayError('FRAME_UNKNOWN_TYPE', `unknown frame type ${JSON.stringify(type)}`, { id: command.id });
+    }
+    const gatewayId = session.gatewayId;
+    switch (command.type) {
+      case 'send':
+        return { type: 'ack', id: command.id, msgid: await richSend.send(gatewayId, command) };
+      case 'recall':
+        await richSend.recall(gatewayId, command);
+        return { type: 'ack', id: command.id };
+      case 'service_state':
+        return richSend.serviceState(gatewayId, command);
     }
   }
 

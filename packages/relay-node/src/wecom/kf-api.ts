@@ -4,6 +4,8 @@ import {
   addContactWayResponseSchema,
   parseSyncMsgPage,
   sendMsgResponseSchema,
+  okResponseSchema,
+  serviceStateGetResponseSchema,
   serviceStateTransResponseSchema,
   type SyncMsgResponse,
 } from '@wecom-relay/shared';
@@ -148,6 +150,37 @@ export class KfApi {
       read: jsonReader(api, serviceStateTransResponseSchema),
     });
     return answer.msg_code === undefined ? {} : { msgCode: answer.msg_code };
+  }
+
+  /** kf/send_msg of any msgtype; `payload` is WeCom's object for it (media already uploaded). */
+  sendMessage(req: { openKfid: string; toUser: string; msgtype: string; payload: Record<string, unknown>; msgid?: string }) {
+    return this.#send('kf/send_msg', req.msgid, (msgid) => ({
+      touser: req.toUser,
+      open_kfid: req.openKfid,
+      msgid,
+      msgtype: req.msgtype,
+      [req.msgtype]: req.payload,
+    }));
+  }
+
+  /** kf/recall_msg: withdraws a message the API sent. Not retried: a repeat of a recall that went would be refused. */
+  async recallMsg(req: { openKfid: string; msgid: string }): Promise<void> {
+    const api = 'kf/recall_msg';
+    await this.http.call({ api, method: 'POST', body: json({ open_kfid: req.openKfid, msgid: req.msgid }), read: jsonReader(api, okResponseSchema) });
+  }
+
+  /** kf/service_state/get: the session's state and, when a human holds it, who. */
+  async getServiceState(req: { openKfid: string; externalUserId: string }): Promise<{ serviceState: number; servicerUserId?: string }> {
+    const api = 'kf/service_state/get';
+    const a = await this.http.call({
+      api,
+      method: 'POST',
+      body: json({ open_kfid: req.openKfid, external_userid: req.externalUserId }),
+      retryable: true,
+      read: jsonReader(api, serviceStateGetResponseSchema),
+    });
+    const servicer = a.servicer_userid ?? a.service_userid;
+    return { serviceState: a.service_state, ...(servicer ? { servicerUserId: servicer } : {}) };
   }
 
   async #send(api: string, msgid: string | undefined, build: (msgid: string) => Record<string, unknown>): Promise<{ msgid: string }> {

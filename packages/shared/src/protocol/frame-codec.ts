@@ -10,6 +10,7 @@ import {
   unbindAllFrameSchema,
 } from './frame-schemas.js';
 import { jsonNestsDeeperThan } from './json-depth.js';
+import { toRichOutboundCommand } from './send-frame-codec.js';
 import type { Dialect, GatewayCommand, GatewayEvent, GatewayFeature } from './messages.js';
 
 /** Why a gateway frame could not be decoded; sent back to the gateway as the error's `code`. */
@@ -33,9 +34,12 @@ const COMMAND_TYPES: ReadonlySet<string> = new Set<CommandType>([
   'create_binding',
   'unbind_all',
   'delivery_ack',
+  'send',
+  'recall',
+  'service_state',
 ]);
 
-const KNOWN_FEATURES: ReadonlySet<string> = new Set<GatewayFeature>(['send_failed', 'rich_inbound', 'session_events']);
+const KNOWN_FEATURES: ReadonlySet<string> = new Set<GatewayFeature>(['send_failed', 'rich_inbound', 'session_events', 'rich_outbound']);
 
 /** Ack/error ids that name a command rather than a gateway request id; the cs dialect prefixes these (`cs_hello`). */
 const COMMAND_NAMED_IDS: ReadonlySet<string> = new Set(['hello', 'unbind_all']);
@@ -147,6 +151,10 @@ function toCommand(type: CommandType, input: Record<string, unknown>): Parsed {
       const r = deliveryAckFrameSchema.safeParse(input);
       return r.success ? { ok: true, value: { type, deliveryId: r.data.delivery_id } } : { ok: false, error: r.error };
     }
+    case 'send':
+    case 'recall':
+    case 'service_state':
+      return toRichOutboundCommand(type, input);
   }
 }
 
@@ -265,6 +273,8 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
         parts: event.parts,
         parts_total: event.partsTotal,
         msgids: event.msgids,
+        service_state: event.serviceState,
+        servicer_userid: event.servicerUserId,
         unsent: event.unsent && {
           code: event.unsent.code,
           message: event.unsent.message,

@@ -56,8 +56,9 @@ export interface HelloCommand {
  * Optional behaviour a gateway may ask for in hello (`features`); docs/protocol.md says what each adds.
  * `rich_inbound`: every WeCom message kind typed (`msg_type` names it, an object of its fields beside it).
  * `session_events`: session_entered, session_status, message_recalled, servicer_message frames, SESSION_TAKEN_OVER.
+ * `rich_outbound`: the `send` (any kf/send_msg kind), `recall` and `service_state` commands.
  */
-export type GatewayFeature = 'send_failed' | 'rich_inbound' | 'session_events';
+export type GatewayFeature = 'send_failed' | 'rich_inbound' | 'session_events' | 'rich_outbound';
 
 /** Text back to a WeCom user. */
 export interface ReplyCommand {
@@ -94,8 +95,39 @@ export interface DeliveryAckCommand {
   deliveryId: string;
 }
 
+/**
+ * Opt-in (`rich_outbound`): one message of any kind kf/send_msg takes. `payload` is the frame's object for `msgtype`,
+ * already checked against WeCom's limits; media travel as base64 (`media_data`, `thumb_data`) and are uploaded first.
+ */
+export interface SendCommand {
+  type: 'send';
+  id: string;
+  externalUserId: string;
+  msgtype: import('./send-frame-schemas.js').SendMsgType;
+  payload: Record<string, unknown>;
+}
+
+/** Opt-in (`rich_outbound`): withdraw a message this gateway sent (kf/recall_msg), by WeCom's msgid. */
+export interface RecallCommand {
+  type: 'recall';
+  id: string;
+  msgid: string;
+}
+
+/** Opt-in (`rich_outbound`): read the customer's session state, or move it when `serviceState` is given. */
+export interface ServiceStateCommand {
+  type: 'service_state';
+  id: string;
+  externalUserId: string;
+  serviceState?: number;
+  servicerUserId?: string;
+}
+
 /** Everything a gateway may send, after decoding. */
 export type GatewayCommand =
+  | SendCommand
+  | RecallCommand
+  | ServiceStateCommand
   | HelloCommand
   | ReplyCommand
   | ImageReplyCommand
@@ -236,6 +268,9 @@ export interface AckEvent {
   msgids?: string[];
   /** Additive: why the rest of a split reply was not sent, and where in the content the unsent text starts. */
   unsent?: UnsentRest;
+  /** `service_state` answers: the session's state (0 new, 1 bot, 2 queued, 3 human, 4 ended) and its servicer. */
+  serviceState?: number;
+  servicerUserId?: string;
 }
 
 /** The part of a split reply that was not sent. */
