@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fail, isBytesReply, ok, type ApiReply } from './api-reply.js';
 import { getServiceState, recallMsg } from './cgi-kf-session.js';
+import { batchGetCustomers } from './customer-profiles.js';
 import { addContactWay, sendMsg, sendMsgOnEvent, syncMsg, transServiceState } from './cgi-kf.js';
 import { MAX_UPLOAD_REQUEST_BYTES, getMedia, uploadMedia } from './cgi-media.js';
 import { ERRCODE } from './errcodes.js';
@@ -22,6 +23,7 @@ const JSON_POST_APIS: Record<string, JsonHandler> = {
   'kf/service_state/trans': transServiceState,
   'kf/service_state/get': getServiceState,
   'kf/recall_msg': recallMsg,
+  'kf/customer/batchget': batchGetCustomers,
 };
 
 const GET_APIS = new Set(['gettoken', 'media/get']);

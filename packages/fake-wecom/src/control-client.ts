@@ -9,6 +9,7 @@ import type {
   RawCallbackInput,
   RawCallbackResult,
   RecallInput,
+  CustomerProfileInput,
   ScanInput,
   ScanResult,
   SentMessage,
@@ -68,6 +69,16 @@ export class FakeWecomControl {
   /** The customer recalls a message (user_recall_msg). */
   recall(input: RecallInput): Promise<AppendResult> {
     return this.#post('recall', input);
+  }
+
+  /** Sets the profile kf/customer/batchget returns for a customer. */
+  async customerProfile(input: CustomerProfileInput): Promise<void> {
+    await this.#post('customer-profile', input);
+  }
+
+  /** How many ids each kf/customer/batchget asked for, oldest first. */
+  async profileBatches(): Promise<number[]> {
+    return (await this.#post<{ batches: number[] }>('profile-batches', {})).batches;
   }
 
   /** A servicer writes (origin 5). */

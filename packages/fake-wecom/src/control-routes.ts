@@ -6,6 +6,7 @@ import type {
   EventInput,
   RawCallbackInput,
   RecallInput,
+  CustomerProfileInput,
   SessionChangeInput,
   ScanInput,
   ServicerMessageInput,
@@ -27,6 +28,11 @@ const POST_ROUTES: Record<string, Route> = {
   event: (f, b) => f.event(b as EventInput),
   'session-change': (f, b) => f.sessionChange(b as unknown as SessionChangeInput),
   recall: (f, b) => f.recall(b as unknown as RecallInput),
+  'customer-profile': (f, b) => {
+    f.setCustomerProfile(b as unknown as CustomerProfileInput);
+    return {};
+  },
+  'profile-batches': (f) => ({ batches: f.profileBatches }),
   callback: async (f, b) => ({ callbacks: await f.callback(b as CallbackInput) }),
   'callback-raw': (f, b) => f.callbackRaw(b as RawCallbackInput),
   faults: (f, b) => {

@@ -87,6 +87,13 @@ export interface RecallInput {
   deliver?: boolean;
 }
 
+/** The profile kf/customer/batchget returns for a customer (nickname, avatar, gender, unionid, ...). */
+export interface CustomerProfileInput {
+  external_userid: string;
+  nickname: string;
+  [field: string]: unknown;
+}
+
 /** Deliver a callback without a new message: WeCom's retries and duplicate callbacks. */
 export interface CallbackInput {
   /** Target URLs; default every configured callback URL. */

@@ -14,6 +14,7 @@ import type {
   RawCallbackInput,
   RawCallbackResult,
   RecallInput,
+  CustomerProfileInput,
   ScanInput,
   ScanResult,
   SentMessage,
@@ -84,6 +85,16 @@ export class FakeWecom {
   /** The customer recalls a message (user_recall_msg). */
   recall(input: RecallInput): Promise<AppendResult> {
     return customerRecall(this.#state, input);
+  }
+
+  /** Sets the profile kf/customer/batchget returns for a customer. */
+  setCustomerProfile(input: CustomerProfileInput): void {
+    this.#state.profiles.set(input);
+  }
+
+  /** How many ids each kf/customer/batchget asked for, oldest first. */
+  get profileBatches(): number[] {
+    return [...this.#state.profiles.batches];
   }
 
   /** A human servicer writes (origin 5). */
@@ -197,6 +208,7 @@ export class FakeWecom {
     s.eventCodes.reset();
     s.media.reset();
     s.sent.reset();
+    s.profiles.reset();
     s.faults.clear();
     s.rateLimiter.reset();
     s.rateLimiter.setLimit(s.opts.rateLimitPerMinute);

@@ -9,6 +9,7 @@ import { ReplyService } from './outbound/reply-service.js';
 import { DeliveryService } from './delivery/delivery-service.js';
 import { MediaInliner } from './delivery/media-inliner.js';
 import { InboundDispatcher } from './inbound/inbound-dispatcher.js';
+import { CustomerProfileCache } from './delivery/customer-profiles.js';
 import { RichSendService } from './outbound/rich-send.js';
 import { SessionEventRouter } from './inbound/session-event-router.js';
 import { SyncLoop } from './inbound/sync-loop.js';
@@ -56,7 +57,12 @@ export class RelayNode {
     // hold more than a few buffers at once.
     const transfers = new Semaphore(config.limits.mediaConcurrency);
     const media = new MediaInliner({ source: wecom.media, maxBytes: config.limits.mediaMaxBytes, transfers, logger });
+    const profiles = new CustomerProfileCache({
+      fetch: (ids) => wecom.kf.batchGetCustomers(ids),
+      logger: logger.child({ component: 'profiles' }),
+    });
     this.delivery = new DeliveryService({
+      profiles,
       nodeId: config.nodeId,
       queue: backend.queue,
       presence: backend.presence,
@@ -123,6 +129,7 @@ export class RelayNode {
       replies,
       delivery: this.delivery,
       logger: logger.child({ component: 'gateway' }),
+      profiles,
       richSend: new RichSendService({
         replies,
         ledger: backend.outbound,

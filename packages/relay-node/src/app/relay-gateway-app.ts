@@ -9,6 +9,8 @@ import type {
 } from '@wecom-relay/shared';
 import { RelayError } from '../errors/relay-error.js';
 import type { RichSendService } from '../outbound/rich-send.js';
+import type { CustomerProfileCache } from '../delivery/customer-profiles.js';
+import { withProfile } from '../delivery/feature-gates.js';
 import type { GatewayApp, GatewaySession, SessionCommand } from '../gateway/gateway-types.js';
 import type { BindingStore } from '../state/binding-store.js';
 import type { BindingService } from '../binding/binding-service.js';
@@ -27,6 +29,8 @@ export interface RelayGatewayAppOptions {
   logger: Logger;
   /** The `rich_outbound` commands (send, recall, service_state); without it they are unknown frames. */
   richSend?: RichSendService;
+  /** Profiles for `customer_profile` gateways (on the binding_resolved frames of the hello replay too). */
+  profiles?: CustomerProfileCache;
 }
 
 /** What a relay node does with each gateway's socket: the protocol's commands mapped onto the node's services. */
@@ -42,8 +46,11 @@ export class RelayGatewayApp implements GatewayApp {
     this.o.logger.info({ gatewayId: session.gatewayId, dialect: session.dialect, delivery: session.delivery }, 'gateway connected');
     await this.o.delivery.attach(session, async () => {
       const users = await this.o.bindings.usersOf(session.gatewayId);
+      // Looked up together, so a gateway with many customers costs one WeCom call per 100 of them.
+      if (session.features.includes('customer_profile')) await Promise.all(users.map((u) => this.o.profiles?.get(u)));
       for (const externalUserId of users) {
-        await session.send({ type: 'binding_resolved', externalUserId, gatewayId: session.gatewayId });
+        const frame = { type: 'binding_resolved', externalUserId, gatewayId: session.gatewayId } as const;
+        await session.send(await withProfile(frame, session.features, this.o.profiles));
       }
       if (users.length === 0 && session.dialect === 'cs') {
         await session.send({ type: 'binding_cleared', gatewayId: session.gatewayId });

@@ -7,7 +7,8 @@ import type { RelayMetrics } from '../observability/metrics.js';
 import { ERROR_CATALOG } from '../errors/error-catalog.js';
 import type { DeliverySession } from './delivery-session.js';
 import { TransientMediaError, type MediaInliner } from './media-inliner.js';
-import { featureRequiredFor, shapeMessage } from './feature-gates.js';
+import { featureRequiredFor, shapeMessage, withProfile } from './feature-gates.js';
+import type { CustomerProfileCache } from './customer-profiles.js';
 
 /** Options for {@link DeliveryService}; timings default to what a production cluster wants. */
 export interface DeliveryServiceOptions {
@@ -30,6 +31,8 @@ export interface DeliveryServiceOptions {
   sweepMs?: number;
   /** Ack-mode gateways: how many unacknowledged events may be in flight. */
   ackWindow?: number;
+  /** Profiles for `customer_profile` gateways; without it no frame carries one. */
+  profiles?: CustomerProfileCache;
 }
 
 /** A gateway held by this node. */
@@ -292,7 +295,7 @@ export class DeliveryService {
       (event.type === 'binding_resolved' && entry.replayed.delete(event.externalUserId)) ||
       (feature !== null && !entry.session.features.includes(feature));
     if (!skip) {
-      const frame = await this.toFrame(event, entry.session.features);
+      const frame = await withProfile(await this.toFrame(event, entry.session.features), entry.session.features, this.o.profiles);
       if (ackMode) frame.deliveryId = item.id;
       await entry.session.send(frame);
       const route = remoteSentAt === undefined ? 'local' : 'remote';

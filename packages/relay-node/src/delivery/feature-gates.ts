@@ -1,10 +1,12 @@
 import {
   richInbound,
+  type GatewayEvent,
   type GatewayFeature,
   type InboundEvent,
   type QueuedEvent,
   type ServicerMessageEvent,
 } from '@wecom-relay/shared';
+import type { CustomerProfileCache } from './customer-profiles.js';
 
 /** The hello feature without which a gateway never sees this event (null: every gateway sees it). */
 export function featureRequiredFor(event: QueuedEvent): GatewayFeature | null {
@@ -37,4 +39,16 @@ export function shapeMessage(event: QueuedMessage, features: readonly GatewayFea
   if (rest.type === 'inbound' && !features.includes('rich_inbound')) return { frame: rest, ...media };
   const { msgType, detail } = richInbound(rest.wecomMsgType, wecomPayload);
   return { frame: { ...rest, msgType, detail }, ...media };
+}
+
+/** The frame with the customer's profile when the gateway asked for `customer_profile` and one is known. */
+export async function withProfile<F extends GatewayEvent>(
+  frame: F,
+  features: readonly GatewayFeature[],
+  profiles: CustomerProfileCache | undefined,
+): Promise<F> {
+  if (!profiles || !features.includes('customer_profile')) return frame;
+  if (frame.type !== 'inbound' && frame.type !== 'binding_resolved') return frame;
+  const customer = await profiles.get(frame.externalUserId);
+  return customer ? { ...frame, customer } : frame;
 }

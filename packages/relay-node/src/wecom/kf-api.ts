@@ -5,6 +5,7 @@ import {
   parseSyncMsgPage,
   sendMsgResponseSchema,
   okResponseSchema,
+  customerBatchGetResponseSchema,
   serviceStateGetResponseSchema,
   serviceStateTransResponseSchema,
   type SyncMsgResponse,
@@ -181,6 +182,19 @@ export class KfApi {
     });
     const servicer = a.servicer_userid ?? a.service_userid;
     return { serviceState: a.service_state, ...(servicer ? { servicerUserId: servicer } : {}) };
+  }
+
+  /** kf/customer/batchget (1-100 ids): profiles by external_userid; ids WeCom does not know are absent. */
+  async batchGetCustomers(externalUserIds: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+    const api = 'kf/customer/batchget';
+    const a = await this.http.call({
+      api,
+      method: 'POST',
+      body: json({ external_userid_list: externalUserIds, need_enter_session_context: 0 }),
+      retryable: true,
+      read: jsonReader(api, customerBatchGetResponseSchema),
+    });
+    return new Map(a.customer_list.map((c) => [c.external_userid, c as Record<string, unknown>]));
   }
 
   async #send(api: string, msgid: string | undefined, build: (msgid: string) => Record<string, unknown>): Promise<{ msgid: string }> {

@@ -39,7 +39,13 @@ const COMMAND_TYPES: ReadonlySet<string> = new Set<CommandType>([
   'service_state',
 ]);
 
-const KNOWN_FEATURES: ReadonlySet<string> = new Set<GatewayFeature>(['send_failed', 'rich_inbound', 'session_events', 'rich_outbound']);
+const KNOWN_FEATURES: ReadonlySet<string> = new Set<GatewayFeature>([
+  'send_failed',
+  'rich_inbound',
+  'session_events',
+  'rich_outbound',
+  'customer_profile',
+]);
 
 /** Ack/error ids that name a command rather than a gateway request id; the cs dialect prefixes these (`cs_hello`). */
 const COMMAND_NAMED_IDS: ReadonlySet<string> = new Set(['hello', 'unbind_all']);
@@ -192,6 +198,7 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
         media_error: event.mediaError,
         wecom_msg_type: event.wecomMsgType,
         ...(event.detail ? { [event.detail.key]: event.detail.fields } : {}),
+        customer: event.customer,
         delivery_id: event.deliveryId,
       });
     case 'servicer_message':
@@ -256,6 +263,7 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
         platform,
         [userKey]: event.externalUserId,
         gateway_id: event.gatewayId,
+        customer: event.customer,
         delivery_id: event.deliveryId,
       });
     case 'binding_cleared':

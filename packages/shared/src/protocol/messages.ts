@@ -57,8 +57,9 @@ export interface HelloCommand {
  * `rich_inbound`: every WeCom message kind typed (`msg_type` names it, an object of its fields beside it).
  * `session_events`: session_entered, session_status, message_recalled, servicer_message frames, SESSION_TAKEN_OVER.
  * `rich_outbound`: the `send` (any kf/send_msg kind), `recall` and `service_state` commands.
+ * `customer_profile`: `customer` (WeCom's profile: nickname, avatar, ...) on inbound and binding_resolved frames.
  */
-export type GatewayFeature = 'send_failed' | 'rich_inbound' | 'session_events' | 'rich_outbound';
+export type GatewayFeature = 'send_failed' | 'rich_inbound' | 'session_events' | 'rich_outbound' | 'customer_profile';
 
 /** Text back to a WeCom user. */
 export interface ReplyCommand {
@@ -167,6 +168,8 @@ export interface InboundEvent {
    * (e.g. `location: {latitude, longitude, name, address}`). `msgType` then names the kind instead of `unknown`.
    */
   detail?: InboundDetail;
+  /** Opt-in (`customer_profile`): the customer's WeCom profile (nickname, avatar, gender, unionid...), when known. */
+  customer?: Record<string, unknown>;
 }
 
 /** The typed part of a rich inbound frame: which key it is written under, and WeCom's fields for that kind. */
@@ -239,6 +242,8 @@ export interface BindingResolvedEvent {
   gatewayId: string;
   /** Additive, ack-mode gateways only: the delivery id to acknowledge. */
   deliveryId?: string;
+  /** Opt-in (`customer_profile`): the customer's WeCom profile, when known. */
+  customer?: Record<string, unknown>;
 }
 
 /** Dialect 2 only: sent after hello when the gateway has no binding. */

@@ -181,3 +181,10 @@ export type ServiceStateGetResponse = z.infer<typeof serviceStateGetResponseSche
 
 /** kf/recall_msg answer: only the envelope. */
 export const okResponseSchema = z.looseObject({ ...okEnvelope });
+
+/** kf/customer/batchget answer: profiles (fields vary with the app's rights; kept loose) and the ids WeCom did not know. */
+export const customerBatchGetResponseSchema = z.looseObject({
+  ...okEnvelope,
+  customer_list: z.array(z.looseObject({ external_userid: z.string() })).default([]),
+  invalid_external_userid: z.array(z.string()).default([]),
+});
