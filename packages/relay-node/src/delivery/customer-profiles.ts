@@ -25,7 +25,9 @@ type Entry = { profile: Record<string, unknown> | null };
  */
 export class CustomerProfileCache {
   private readonly cache: LRUCache<string, Entry>;
-  private waiting = new Map<string, ((entry: Entry | null) => void)[]>();
+  /** Lookups asked for and not answered yet: a second ask for the same customer shares the first. */
+  private readonly inflight = new Map<string, Promise<Entry | null>>();
+  private waiting = new Map<string, (entry: Entry | null) => void>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: CustomerProfileCacheOptions) {
@@ -36,14 +38,17 @@ export class CustomerProfileCache {
   async get(externalUserId: string): Promise<Record<string, unknown> | null> {
     const hit = this.cache.get(externalUserId);
     if (hit) return hit.profile;
-    const entry = await new Promise<Entry | null>((resolve) => {
-      const list = this.waiting.get(externalUserId);
-      if (list) list.push(resolve);
-      else this.waiting.set(externalUserId, [resolve]);
-      if (this.waiting.size >= MAX_BATCH) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.o.batchDelayMs ?? 20);
-    });
-    return entry?.profile ?? null;
+    let pending = this.inflight.get(externalUserId);
+    if (!pending) {
+      pending = new Promise<Entry | null>((resolve) => {
+        this.waiting.set(externalUserId, resolve);
+        if (this.waiting.size >= MAX_BATCH) this.flush();
+        else this.timer ??= setTimeout(() => this.flush(), this.o.batchDelayMs ?? 20);
+      });
+      this.inflight.set(externalUserId, pending);
+      void pending.then(() => this.inflight.delete(externalUserId));
+    }
+    return (await pending)?.profile ?? null;
   }
 
   private flush(): void {
@@ -55,7 +60,7 @@ export class CustomerProfileCache {
     for (let i = 0; i < ids.length; i += MAX_BATCH) void this.lookup(ids.slice(i, i + MAX_BATCH), batch);
   }
 
-  private async lookup(ids: string[], waiters: Map<string, ((entry: Entry | null) => void)[]>): Promise<void> {
+  private async lookup(ids: string[], waiters: Map<string, (entry: Entry | null) => void>): Promise<void> {
     let found: Map<string, Record<string, unknown>> | null = null;
     try {
       found = await this.o.fetch(ids);
@@ -68,7 +73,7 @@ export class CustomerProfileCache {
         entry = { profile: profileFields(found.get(id)) };
         this.cache.set(id, entry);
       }
-      for (const resolve of waiters.get(id) ?? []) resolve(entry);
+      waiters.get(id)?.(entry);
     }
   }
 }
