@@ -47,10 +47,10 @@ export class RelayGatewayApp implements GatewayApp {
     await this.o.delivery.attach(session, async () => {
       const users = await this.o.bindings.usersOf(session.gatewayId);
       // Looked up together, so a gateway with many customers costs one WeCom call per 100 of them.
-      if (session.features.includes('customer_profile')) await Promise.all(users.map((u) => this.o.profiles?.get(u)));
+      if (featuresOf(session).includes('customer_profile')) await Promise.all(users.map((u) => this.o.profiles?.get(u)));
       for (const externalUserId of users) {
         const frame = { type: 'binding_resolved', externalUserId, gatewayId: session.gatewayId } as const;
-        await session.send(await withProfile(frame, session.features, this.o.profiles));
+        await session.send(await withProfile(frame, featuresOf(session), this.o.profiles));
       }
       if (users.length === 0 && session.dialect === 'cs') {
         await session.send({ type: 'binding_cleared', gatewayId: session.gatewayId });
@@ -64,7 +64,7 @@ export class RelayGatewayApp implements GatewayApp {
       await this.handle(session, command);
     } catch (err) {
       // Every error frame is built from what is thrown here: WeCom's own words never reach a gateway.
-      throw takeoverAware(session.features, gatewaySafeError(err));
+      throw takeoverAware(featuresOf(session), gatewaySafeError(err));
     }
   }
 
@@ -73,7 +73,7 @@ export class RelayGatewayApp implements GatewayApp {
     switch (command.type) {
       case 'reply': {
         const outcome = await this.o.replies.reply(gatewayId, command);
-        await session.send(replyAck(command.id, outcome, session.features));
+        await session.send(replyAck(command.id, outcome, featuresOf(session)));
         return;
       }
       case 'image_reply': {
@@ -104,7 +104,7 @@ export class RelayGatewayApp implements GatewayApp {
 
   private async richOutbound(session: GatewaySession, command: SendCommand | RecallCommand | ServiceStateCommand): Promise<AckEvent> {
     const richSend = this.o.richSend;
-    if (!richSend || !session.features.includes('rich_outbound')) {
+    if (!richSend || !featuresOf(session).includes('rich_outbound')) {
       // Exactly what a gateway that did not ask got before these commands existed.
       const type = session.dialect === 'cs' ? `cs_${command.type}` : command.type;
       throw new RelayError('FRAME_UNKNOWN_TYPE', `unknown frame type ${JSON.stringify(type)}`, { id: command.id });
@@ -136,4 +136,9 @@ function replyAck(id: string, outcome: ReplyOutcome, features: readonly GatewayF
     ack.unsent = takeoverAwareUnsent(features, { ...outcome.unsent });
   }
   return ack;
+}
+
+/** The session's hello features; sessions built without any (older test doubles, embedders) have none. */
+function featuresOf(session: GatewaySession): readonly GatewayFeature[] {
+  return (session as { features?: readonly GatewayFeature[] }).features ?? [];
 }
