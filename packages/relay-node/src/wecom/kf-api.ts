@@ -164,10 +164,19 @@ export class KfApi {
     }));
   }
 
-  /** kf/recall_msg: withdraws a message the API sent. Not retried: a repeat of a recall that went would be refused. */
+  /**
+   * kf/recall_msg: withdraws a message the API sent. Not retried: the repeat of a recall whose answer was lost would
+   * be refused, reporting a failure for a recall that worked; the gateway sees WECOM_UNAVAILABLE and decides.
+   */
   async recallMsg(req: { openKfid: string; msgid: string }): Promise<void> {
     const api = 'kf/recall_msg';
-    await this.http.call({ api, method: 'POST', body: json({ open_kfid: req.openKfid, msgid: req.msgid }), read: jsonReader(api, okResponseSchema) });
+    await this.http.call({
+      api,
+      method: 'POST',
+      body: json({ open_kfid: req.openKfid, msgid: req.msgid }),
+      retryable: false,
+      read: jsonReader(api, okResponseSchema),
+    });
   }
 
   /** kf/service_state/get: the session's state and, when a human holds it, who. */
