@@ -99,6 +99,17 @@ describe('session_events: what happens around the conversation reaches the gatew
       recall_msgid: oops.msgid,
       by: 'customer',
     });
+    const unsaid = await s.fake.control.event({
+      event_type: 'servicer_recall_msg',
+      external_userid: user,
+      servicer_userid: 'agent-li',
+      recall_msgid: said.msgid,
+    });
+    expect(await gw.waitFor(ofType('message_recalled', unsaid.msgid))).toMatchObject({
+      recall_msgid: said.msgid,
+      by: 'servicer',
+      servicer_userid: 'agent-li',
+    });
     const frames = await framesUntilMarker(s, gw, user, mark);
     expect(frames.filter((f) => f.type === 'inbound').map((f) => f.content)).toEqual(['wrong chat', 'marker']);
   });

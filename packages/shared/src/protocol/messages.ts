@@ -3,6 +3,8 @@
  * gateway-protocol-v1.md); the relay speaks these types internally and the codec translates at the socket.
  */
 
+import type { SendMsgType } from './send-frame-schemas.js';
+
 /** Which wire dialect a gateway spoke in its hello; every frame the relay sends it uses the same one. */
 export type Dialect = 'plain' | 'cs';
 
@@ -104,7 +106,7 @@ export interface SendCommand {
   type: 'send';
   id: string;
   externalUserId: string;
-  msgtype: import('./send-frame-schemas.js').SendMsgType;
+  msgtype: SendMsgType;
   payload: Record<string, unknown>;
 }
 
