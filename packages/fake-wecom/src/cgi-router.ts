@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fail, isBytesReply, ok, type ApiReply } from './api-reply.js';
+import { getServiceState, recallMsg } from './cgi-kf-session.js';
+import { batchGetCustomers } from './customer-profiles.js';
 import { addContactWay, sendMsg, sendMsgOnEvent, syncMsg, transServiceState } from './cgi-kf.js';
 import { MAX_UPLOAD_REQUEST_BYTES, getMedia, uploadMedia } from './cgi-media.js';
 import { ERRCODE } from './errcodes.js';
@@ -19,6 +21,9 @@ const JSON_POST_APIS: Record<string, JsonHandler> = {
   'kf/send_msg_on_event': sendMsgOnEvent,
   'kf/add_contact_way': addContactWay,
   'kf/service_state/trans': transServiceState,
+  'kf/service_state/get': getServiceState,
+  'kf/recall_msg': recallMsg,
+  'kf/customer/batchget': batchGetCustomers,
 };
 
 const GET_APIS = new Set(['gettoken', 'media/get']);

@@ -8,10 +8,13 @@ import type {
   FaultSpec,
   RawCallbackInput,
   RawCallbackResult,
+  RecallInput,
+  CustomerProfileInput,
   ScanInput,
   ScanResult,
   SentMessage,
   ServicerMessageInput,
+  SessionChangeInput,
   SessionInfo,
 } from './control-types.js';
 import type { KfLogMessage } from './message-log.js';
@@ -56,6 +59,26 @@ export class FakeWecomControl {
   /** A customer scans a binding URL. */
   scan(input: ScanInput): Promise<ScanResult> {
     return this.#post('scan', input);
+  }
+
+  /** A servicer takes, transfers, ends or re-enters a session (session_status_change); see SessionChangeInput. */
+  sessionChange(input: SessionChangeInput): Promise<AppendResult> {
+    return this.#post('session-change', input);
+  }
+
+  /** The customer recalls a message (user_recall_msg). */
+  recall(input: RecallInput): Promise<AppendResult> {
+    return this.#post('recall', input);
+  }
+
+  /** Sets the profile kf/customer/batchget returns for a customer. */
+  async customerProfile(input: CustomerProfileInput): Promise<void> {
+    await this.#post('customer-profile', input);
+  }
+
+  /** How many ids each kf/customer/batchget asked for, oldest first. */
+  async profileBatches(): Promise<number[]> {
+    return (await this.#post<{ batches: number[] }>('profile-batches', {})).batches;
   }
 
   /** A servicer writes (origin 5). */

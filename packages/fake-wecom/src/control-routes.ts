@@ -5,6 +5,9 @@ import type {
   CustomerMessageInput,
   EventInput,
   RawCallbackInput,
+  RecallInput,
+  CustomerProfileInput,
+  SessionChangeInput,
   ScanInput,
   ServicerMessageInput,
 } from './control-types.js';
@@ -23,6 +26,13 @@ const POST_ROUTES: Record<string, Route> = {
   scan: (f, b) => f.scan(b as unknown as ScanInput),
   'servicer-message': (f, b) => f.servicerMessage(b as ServicerMessageInput),
   event: (f, b) => f.event(b as EventInput),
+  'session-change': (f, b) => f.sessionChange(b as unknown as SessionChangeInput),
+  recall: (f, b) => f.recall(b as unknown as RecallInput),
+  'customer-profile': (f, b) => {
+    f.setCustomerProfile(b as unknown as CustomerProfileInput);
+    return {};
+  },
+  'profile-batches': (f) => ({ batches: f.profileBatches }),
   callback: async (f, b) => ({ callbacks: await f.callback(b as CallbackInput) }),
   'callback-raw': (f, b) => f.callbackRaw(b as RawCallbackInput),
   faults: (f, b) => {

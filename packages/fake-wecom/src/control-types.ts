@@ -70,6 +70,30 @@ export interface EventInput {
   [field: string]: unknown;
 }
 
+/** A servicer acts on a customer's session in the WeCom client (session_status_change). */
+export interface SessionChangeInput {
+  external_userid: string;
+  /** 1 taken from the pool (default), 2 transferred, 3 ended, 4 re-entered. A human holds it after 1, 2, 4. */
+  change_type?: number;
+  /** The servicer who now holds it; required except for 3. */
+  servicer_userid?: string;
+  deliver?: boolean;
+}
+
+/** The customer recalls a message they wrote (user_recall_msg). */
+export interface RecallInput {
+  external_userid: string;
+  recall_msgid: string;
+  deliver?: boolean;
+}
+
+/** The profile kf/customer/batchget returns for a customer (nickname, avatar, gender, unionid, ...). */
+export interface CustomerProfileInput {
+  external_userid: string;
+  nickname: string;
+  [field: string]: unknown;
+}
+
 /** Deliver a callback without a new message: WeCom's retries and duplicate callbacks. */
 export interface CallbackInput {
   /** Target URLs; default every configured callback URL. */
@@ -119,6 +143,8 @@ export interface SentMessage {
   code?: string;
   /** Unix seconds (fake clock). */
   sent_at: number;
+  /** Set once the relay recalled it with kf/recall_msg. */
+  recalled?: boolean;
   /** The request body as received. */
   body: Record<string, unknown>;
 }

@@ -36,10 +36,14 @@ export const ERRCODE = {
   SEND_COUNT_LIMIT: 95001,
   SEND_TIME_LIMIT: 95002,
   INVALID_MSG_TOKEN: 95007,
+  MENU_TOO_MANY_ITEMS: 95008,
+  INVALID_MENU_ITEM_TYPE: 95009,
   INVALID_SERVICE_STATE_TRANSITION: 95016,
   SESSION_STATE_FORBIDS_SEND: 95018,
   /** UNCONFIRMED: WeCom documents that a reused send_msg msgid errors but not with which code. */
   DUPLICATE_MSGID: 95019,
+  /** UNCONFIRMED: kf/recall_msg of a message older than 2 minutes (or not sent by the API, or already recalled). */
+  RECALL_NOT_ALLOWED: 95020,
 } as const;
 
 const DESCRIPTIONS: Record<number, string> = {

@@ -4,6 +4,7 @@ import { WecomCrypto } from '@wecom-relay/shared';
 import { AccessTokenRegistry } from './access-tokens.js';
 import { ApiStats } from './api-stats.js';
 import { ContactWays } from './contact-ways.js';
+import { CustomerProfiles } from './customer-profiles.js';
 import { CallbackDelivery } from './callback-delivery.js';
 import { CallbackTokens } from './callback-tokens.js';
 import { FakeClock } from './clock.js';
@@ -32,6 +33,8 @@ export interface FakeState {
   readonly stats: ApiStats;
   readonly sent: SentLog;
   readonly callbacks: CallbackDelivery;
+  /** Customer profiles kf/customer/batchget serves. */
+  readonly profiles: CustomerProfiles;
   /** Every link kf/add_contact_way issued, and the check a scan applies to it. */
   readonly contactWays: ContactWays;
   /** The kfc… id in this kf account's contact-way URLs. */
@@ -77,6 +80,7 @@ export function createFakeState(opts: ResolvedFakeWecomOptions, logger: Logger):
       onAttempt: (ok) => stats.callback(ok),
     }),
     contactWays: new ContactWays(kfcId),
+    profiles: new CustomerProfiles(),
     kfcId,
     callbackUrls: [...opts.callbackUrls],
     largeMediaThresholdBytes: opts.largeMediaThresholdBytes,

@@ -13,12 +13,16 @@ import type {
   FakeWecomStats,
   RawCallbackInput,
   RawCallbackResult,
+  RecallInput,
+  CustomerProfileInput,
   ScanInput,
   ScanResult,
   SentMessage,
   ServicerMessageInput,
+  SessionChangeInput,
   SessionInfo,
 } from './control-types.js';
+import { customerRecall, sessionChange } from './session-actions.js';
 import { createFakeState, type FakeState } from './fake-state.js';
 import type { FaultSpec } from './fault-queue.js';
 import { sendJson } from './http-io.js';
@@ -71,6 +75,26 @@ export class FakeWecom {
   /** A customer scans a binding URL. */
   scan(input: ScanInput): Promise<ScanResult> {
     return scan(this.#state, input);
+  }
+
+  /** A servicer takes, transfers, ends or re-enters a customer's session (session_status_change). */
+  sessionChange(input: SessionChangeInput): Promise<AppendResult> {
+    return sessionChange(this.#state, input);
+  }
+
+  /** The customer recalls a message (user_recall_msg). */
+  recall(input: RecallInput): Promise<AppendResult> {
+    return customerRecall(this.#state, input);
+  }
+
+  /** Sets the profile kf/customer/batchget returns for a customer. */
+  setCustomerProfile(input: CustomerProfileInput): void {
+    this.#state.profiles.set(input);
+  }
+
+  /** How many ids each kf/customer/batchget asked for, oldest first. */
+  get profileBatches(): number[] {
+    return [...this.#state.profiles.batches];
   }
 
   /** A human servicer writes (origin 5). */
@@ -184,6 +208,7 @@ export class FakeWecom {
     s.eventCodes.reset();
     s.media.reset();
     s.sent.reset();
+    s.profiles.reset();
     s.faults.clear();
     s.rateLimiter.reset();
     s.rateLimiter.setLimit(s.opts.rateLimitPerMinute);

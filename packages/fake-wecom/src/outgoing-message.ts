@@ -3,6 +3,7 @@ import { fail } from './api-reply.js';
 import { ERRCODE } from './errcodes.js';
 import { obj, str } from './http-io.js';
 import type { MediaStore, StoredMedia } from './media-store.js';
+import { checkStructured } from './outgoing-limits.js';
 
 /** msgtypes kf/send_msg accepts (reference §3.1). */
 export const SEND_MSG_TYPES = new Set([
@@ -55,9 +56,10 @@ export function checkOutgoing(
     const mediaId = str(payload, 'media_id');
     const stored = mediaId ? media.get(mediaId) : null;
     if (!stored) return fail(ERRCODE.INVALID_MEDIA_ID, 'invalid media_id');
+    if (stored.type !== msgtype) return fail(ERRCODE.INVALID_MEDIA_ID, `media_id is a ${stored.type}, not a ${msgtype}`);
     return { msgtype, media: stored };
   }
-  return { msgtype };
+  return checkStructured(msgtype, payload) ?? { msgtype };
 }
 
 /** Checks an optional client msgid; an error reply, or the msgid (undefined when none was given). */

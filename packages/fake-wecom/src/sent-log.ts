@@ -16,6 +16,11 @@ export class SentLog {
     this.#sent.push(message);
   }
 
+  /** The message sent with this msgid (the live record: kf/recall_msg marks it). */
+  find(msgid: string): SentMessage | undefined {
+    return this.#sent.find((m) => m.msgid === msgid);
+  }
+
   /** Messages to one customer, or all, oldest first. */
   list(touser?: string): SentMessage[] {
     return touser === undefined ? [...this.#sent] : this.#sent.filter((m) => m.touser === touser);

@@ -21,6 +21,13 @@ export interface InboundMessage {
   mediaError?: string;
   /** The relay's delivery id (acknowledged for you). */
   deliveryId?: string;
+  /**
+   * With the `rich_inbound` feature: the message kind's own fields (e.g. `{latitude, longitude, name, address}` for
+   * `location`, `{menu_id, content}` for `menu`); WeCom's payload for `unknown` kinds. See the relay's docs/protocol.md.
+   */
+  details?: Record<string, unknown>;
+  /** With the `customer_profile` feature: the customer's WeCom profile (nickname, avatar, ...), when known. */
+  customer?: Record<string, unknown>;
 }
 
 /** A WeCom user is now bound to this gateway (also sent once per existing binding after every connect). */
@@ -29,6 +36,8 @@ export interface BindingResolved {
   externalUserId: string;
   gatewayId: string;
   deliveryId?: string;
+  /** With the `customer_profile` feature: the customer's WeCom profile, when known. */
+  customer?: Record<string, unknown>;
 }
 
 /** The gateway has no binding (cs dialect only, after connect). */

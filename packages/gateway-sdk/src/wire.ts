@@ -27,6 +27,11 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 /** Copies the listed optional string fields that are present. */
+/** A JSON object field, or undefined. */
+function record(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
 function optional<T extends object>(target: T, source: Json, fields: Array<[keyof T & string, string]>): T {
   for (const [to, from] of fields) {
     const value = str(source[from]);
@@ -99,11 +104,17 @@ export function parseFrame(text: string): IncomingFrame {
         ['mediaError', 'media_error'],
         ['deliveryId', 'delivery_id'],
       ]);
+      const details = record(f[event.msgType === 'unknown' ? 'payload' : event.msgType]);
+      if (details) event.details = details;
+      const customer = record(f.customer);
+      if (customer) event.customer = customer;
       return { kind: 'event', event };
     }
     case 'binding_resolved': {
       const event: DeliveredEvent = { type: 'binding_resolved', externalUserId: user, gatewayId: str(f.gateway_id) ?? '' };
       optional(event, f, [['deliveryId', 'delivery_id']]);
+      const customer = record(f.customer);
+      if (customer) event.customer = customer;
       return { kind: 'event', event };
     }
     case 'send_failed': {

@@ -8,6 +8,9 @@ import { ReplyService } from './outbound/reply-service.js';
 import { DeliveryService } from './delivery/delivery-service.js';
 import { MediaInliner } from './delivery/media-inliner.js';
 import { InboundDispatcher } from './inbound/inbound-dispatcher.js';
+import { CustomerProfileCache } from './delivery/customer-profiles.js';
+import { RichSendService } from './outbound/rich-send.js';
+import { SessionEventRouter } from './inbound/session-event-router.js';
 import { SyncLoop } from './inbound/sync-loop.js';
 import { RelayGatewayApp } from './app/relay-gateway-app.js';
 import { createGatewayAuthenticator } from './app/gateway-authenticator.js';
@@ -74,7 +77,12 @@ export class RelayNode {
     const sendBudget = new SendBudget({ totalBytes: config.gateway.sendBudgetBytes, graceMs: config.gateway.slowGatewayGraceMs });
     metrics.observeSendBudget(() => sendBudget.usedBytes);
     const media = new MediaInliner({ source: wecom.media, maxBytes: config.limits.mediaMaxBytes, transfers, logger, budget: sendBudget });
+    const profiles = new CustomerProfileCache({
+      fetch: (ids) => wecom.kf.batchGetCustomers(ids),
+      logger: logger.child({ component: 'profiles' }),
+    });
     this.delivery = new DeliveryService({
+      profiles,
       nodeId: config.nodeId,
       queue: backend.queue,
       presence: backend.presence,
@@ -109,6 +117,11 @@ export class RelayNode {
       logger: logger.child({ component: 'inbound' }),
       metrics,
       firstPullMaxAgeMs: config.sync.firstPullMaxAgeMs,
+      sessionEvents: new SessionEventRouter({
+        bindings: backend.bindings,
+        delivery: this.delivery,
+        logger: logger.child({ component: 'session-events' }),
+      }),
     });
     this.sync = new SyncLoop({
       openKfid: config.wecom.openKfid,
@@ -126,30 +139,45 @@ export class RelayNode {
       if (used.secret === 'previous') logger.info(fields, 'gateway authenticated with the previous RELAY_AUTH_SECRET');
       else logger.debug(fields, 'gateway authenticated');
     });
+    const replies = new ReplyService({
+      bindings: backend.bindings,
+      ledger: backend.outbound,
+      records: backend.replies,
+      nodeId: config.nodeId,
+      rateLimit: { perSecond: config.replies.ratePerSecond, burst: config.replies.burst },
+      wecom: {
+        sendText: (req) => wecom.kf.sendText(req),
+        sendImage: (req) => wecom.kf.sendImage(req),
+        upload: (type, data, filename, mime) => wecom.media.upload(type, data, filename, mime),
+      },
+      transfers,
+      openKfid: config.wecom.openKfid,
+      logger: logger.child({ component: 'reply' }),
+      metrics,
+    });
     const app = new RelayGatewayApp({
       authenticate: async (hello) => {
         await authenticate(hello);
       },
       bindings: backend.bindings,
       binding,
-      replies: new ReplyService({
-        bindings: backend.bindings,
-        ledger: backend.outbound,
-        records: backend.replies,
-        nodeId: config.nodeId,
-        rateLimit: { perSecond: config.replies.ratePerSecond, burst: config.replies.burst },
-        wecom: {
-          sendText: (req) => wecom.kf.sendText(req),
-          sendImage: (req) => wecom.kf.sendImage(req),
-          upload: (type, data, filename, mime) => wecom.media.upload(type, data, filename, mime),
-        },
-        transfers,
-        openKfid: config.wecom.openKfid,
-        logger: logger.child({ component: 'reply' }),
-        metrics,
-      }),
+      replies,
       delivery: this.delivery,
       logger: logger.child({ component: 'gateway' }),
+      profiles,
+      richSend: new RichSendService({
+        replies,
+        ledger: backend.outbound,
+        transfers,
+        openKfid: config.wecom.openKfid,
+        wecom: {
+          sendMessage: (req) => wecom.kf.sendMessage(req),
+          upload: (type, data, filename, mime) => wecom.media.upload(type, data, filename, mime),
+          recallMsg: (req) => wecom.kf.recallMsg(req),
+          getServiceState: (req) => wecom.kf.getServiceState(req),
+          transServiceState: (req) => wecom.kf.transServiceState(req),
+        },
+      }),
     });
     this.gateways = new GatewayServer({
       port: config.wsPort,

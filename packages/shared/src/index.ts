@@ -6,3 +6,5 @@ export * from './wecom/callback-xml.js';
 export * from './wecom/api-types.js';
 export * from './auth/gateway-token.js';
 export * from './wecom/sync-page.js';
+export * from './protocol/rich-inbound.js';
+export * from './protocol/send-frame-schemas.js';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { GatewayEvent, QueuedEvent } from '@wecom-relay/shared';
+import type { GatewayEvent, GatewayFeature, QueuedEvent } from '@wecom-relay/shared';
 import type { DeliveryQueue, QueueAppendOptions, QueuedItem } from '../state/delivery-queue.js';
 import type { PresenceMap } from '../state/presence-map.js';
 import type { BusMessage, NodeBus } from '../state/node-bus.js';
@@ -7,6 +7,8 @@ import type { RelayMetrics } from '../observability/metrics.js';
 import { ERROR_CATALOG } from '../errors/error-catalog.js';
 import type { DeliverySession } from './delivery-session.js';
 import { TransientMediaError, type MediaCharge, type MediaInliner } from './media-inliner.js';
+import { featureRequiredFor, shapeMessage, withProfile } from './feature-gates.js';
+import type { CustomerProfileCache } from './customer-profiles.js';
 
 /** Options for {@link DeliveryService}; timings default to what a production cluster wants. */
 export interface DeliveryServiceOptions {
@@ -31,6 +33,8 @@ export interface DeliveryServiceOptions {
   ackWindow?: number;
   /** Bus messages that are not delivery's own (an operator's drain), passed on. */
   onControl?: (message: BusMessage) => void;
+  /** Profiles for `customer_profile` gateways; without it no frame carries one. */
+  profiles?: CustomerProfileCache;
 }
 
 /** What {@link DeliveryService.redeliver} did. */
@@ -359,13 +363,15 @@ export class DeliveryService {
     const event = item.event;
     // A binding queued before this socket opened was already announced by the hello replay; an opt-in event
     // goes only to gateways that asked for it.
+    const feature = featureRequiredFor(event);
     const skip =
       (event.type === 'binding_resolved' && entry.replayed.delete(event.externalUserId)) ||
-      (event.type === 'send_failed' && !entry.session.features.includes('send_failed'));
+      (feature !== null && !entry.session.features.includes(feature));
     if (!skip) {
-      const { frame, charge } = await this.toFrame(event, entry.session.sessionId);
-      if (ackMode) frame.deliveryId = item.id;
+      const { frame: shaped, charge } = await this.toFrame(event, entry.session.sessionId, entry.session.features);
       try {
+        const frame = await withProfile(shaped, entry.session.features, this.o.profiles);
+        if (ackMode) frame.deliveryId = item.id;
         // Rejects (and the item stays queued) when the socket closes, e.g. with 4009 for not reading.
         await entry.session.send(frame);
       } finally {
@@ -390,9 +396,10 @@ export class DeliveryService {
   private async toFrame(
     event: QueuedEvent,
     owner: string,
+    features: readonly GatewayFeature[],
   ): Promise<{ frame: GatewayEvent & { deliveryId?: string }; charge?: MediaCharge | undefined }> {
-    if (event.type !== 'inbound') return { frame: { ...event } };
-    const { mediaId, ...rest } = event;
+    if (event.type !== 'inbound' && event.type !== 'servicer_message') return { frame: { ...event } };
+    const { frame: rest, mediaId } = shapeMessage(event, features);
     if (!mediaId) return { frame: { ...rest } };
     const media = await this.o.media.fetch(mediaId, owner);
     if ('error' in media) return { frame: { ...rest, mediaError: media.error } };

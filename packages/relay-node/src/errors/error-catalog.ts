@@ -56,6 +56,10 @@ export const ERROR_CATALOG = {
   WECOM_MEDIA_TOO_LARGE: { message: 'media exceeds the download limit' },
   WECOM_MEDIA_FAILED: { message: 'media could not be downloaded' },
   REPLY_IN_PROGRESS: { message: 'a reply with this id is still being sent; retry later to get its ack' },
+  MEDIA_INVALID: { message: 'media_data is not valid base64 of a file of the kind WeCom accepts for this msgtype' },
+  MEDIA_TOO_LARGE: { message: 'media exceeds WeCom\'s upload limit for its msgtype' },
+  NOT_YOUR_MESSAGE: { message: 'that msgid is not a message this gateway sent (or the relay no longer remembers it)' },
+  SESSION_TAKEN_OVER: { message: 'a human servicer holds this customer\'s session; WeCom refuses bot messages until it is handed back' },
 
   ADMIN_UNAUTHORIZED: { message: 'a valid admin bearer token is required', status: 401 },
   ADMIN_BAD_REQUEST: { message: 'the admin request is malformed', status: 400 },

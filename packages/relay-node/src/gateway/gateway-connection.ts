@@ -425,6 +425,9 @@ function requestIdOf(command: SessionCommand): string | undefined {
   switch (command.type) {
     case 'reply':
     case 'image_reply':
+    case 'send':
+    case 'recall':
+    case 'service_state':
       return command.id;
     case 'unbind_all':
       return 'unbind_all';

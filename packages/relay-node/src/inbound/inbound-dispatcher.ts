@@ -8,6 +8,7 @@ import { DEFAULT_QUEUE_DEDUP_TTL_MS } from '../state/delivery-queue.js';
 import { looksLikeBindingToken, type BindingService } from '../binding/binding-service.js';
 import type { DeliveryService } from '../delivery/delivery-service.js';
 import { toInboundEvent } from './message-mapper.js';
+import type { SessionEventRouter } from './session-event-router.js';
 
 /** Routing decisions live as long as the queue remembers a msgid: WeCom's re-pull horizon. */
 const ROUTE_DECISION_TTL_MS = DEFAULT_QUEUE_DEDUP_TTL_MS;
@@ -31,6 +32,8 @@ export interface InboundDispatcherOptions {
    */
   firstPullMaxAgeMs: number;
   now?: () => number;
+  /** Session events and servicers' messages for gateways that ask (`session_events`); without it they are dropped. */
+  sessionEvents?: SessionEventRouter;
 }
 
 /**
@@ -66,6 +69,11 @@ export class InboundDispatcher {
     if (msgtype === 'event' && message.event) {
       await this.onEvent(message.msgid, message.event, this.sendTimeOf(message));
       metrics.messagesIn.inc({ msgtype: `event:${String(message.event.event_type)}`, outcome: 'handled' });
+      return;
+    }
+    if (Number(message.origin) === WECOM_ORIGIN.SERVICER && this.o.sessionEvents) {
+      // A human agent's words go out as servicer_message, which only session_events gateways receive (no echo loop).
+      metrics.messagesIn.inc({ msgtype, outcome: `servicer_${await this.o.sessionEvents.servicerMessage(message)}` });
       return;
     }
     if (Number(message.origin) !== WECOM_ORIGIN.CUSTOMER || !message.external_userid) {
@@ -120,8 +128,10 @@ export class InboundDispatcher {
         if (user && sceneParam) {
           const welcomeCode = typeof e.welcome_code === 'string' ? e.welcome_code : undefined;
           const bound = await this.o.binding.bindByToken(user, sceneParam, { welcomeCode, eventId: msgid, at });
-          if (!bound) this.o.logger.info({ externalUserId: user }, 'scan with an unknown or expired binding token');
+          if (bound) return;
+          this.o.logger.info({ externalUserId: user }, 'scan with an unknown or expired binding token');
         }
+        await this.o.sessionEvents?.event(msgid, at, event);
         return;
       }
       case 'msg_send_fail': {
@@ -146,7 +156,9 @@ export class InboundDispatcher {
         return;
       }
       default:
-        this.o.logger.debug({ eventType: e.event_type }, 'kf event ignored');
+        if (!(await this.o.sessionEvents?.event(msgid, at, event))) {
+          this.o.logger.debug({ eventType: e.event_type }, 'kf event ignored');
+        }
     }
   }
 }

@@ -8,7 +8,7 @@ const MEDIA_TYPES: ReadonlySet<string> = new Set(['image', 'voice', 'video', 'fi
  * name go out as `unknown` with WeCom's msgtype beside it and, where the payload has words, a readable summary,
  * so an old gateway shows something rather than nothing.
  */
-export function toInboundEvent(message: KfMessage & { external_userid: string }): QueuedEvent {
+export function toInboundEvent(message: KfMessage & { external_userid: string }): Extract<QueuedEvent, { type: 'inbound' }> {
   const msgtype = String(message.msgtype ?? 'unknown');
   const msgType: InboundMsgType = NAMED_TYPES.has(msgtype) ? (msgtype as InboundMsgType) : 'unknown';
   const payload = (message as Record<string, unknown>)[msgtype] as Record<string, unknown> | undefined;
@@ -22,7 +22,18 @@ export function toInboundEvent(message: KfMessage & { external_userid: string })
     timestamp: Number(message.send_time) || 0,
     wecomMsgType: msgtype,
     ...(mediaId ? { mediaId } : {}),
+    ...(isObject(payload) ? { wecomPayload: payload } : {}),
   };
+}
+
+/** A servicer's message (origin 5) as the event queued for the customer's gateway (session_events gateways only). */
+export function toServicerMessageEvent(message: KfMessage & { external_userid: string }): QueuedEvent {
+  const inbound = toInboundEvent(message);
+  return { ...inbound, type: 'servicer_message', servicerUserId: String(message.servicer_userid ?? '') };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function summarize(msgtype: string, p: Record<string, unknown> | undefined): string {

@@ -157,6 +157,33 @@ export class ReplyService {
     return record.msgids[0] ?? '';
   }
 
+  /**
+   * One message of any kind (`send`), under the same rules as replies: the gateway's rate, only to its own customers,
+   * a slot in the customer's window, and sent once per request id and fingerprint however often it is resent.
+   * `send` gets a fresh client msgid and does any upload itself.
+   */
+  async sendPrepared(
+    gatewayId: string,
+    req: { id: string; externalUserId: string; msgtype: string; fingerprint: string },
+    send: (clientMsgid: string) => Promise<{ msgid: string }>,
+  ): Promise<string> {
+    this.admit(gatewayId, req.id);
+    await this.assertBound(gatewayId, req.externalUserId, req.id);
+    const user = req.externalUserId;
+    const key = { gatewayId, requestId: req.id, fingerprint: replyFingerprint(req.msgtype, user, req.fingerprint) };
+    const record = await this.once.run(key, async () => {
+      const sender = { gatewayId, requestId: req.id, externalUserId: user };
+      return { msgids: [await this.sendOne(req.msgtype, sender, req.id, () => send(clientMsgid()))], partsTotal: 1 };
+    });
+    return record.msgids[0] ?? '';
+  }
+
+  /** The rate and binding checks alone, for requests that send no message (recall, service state). */
+  async admitFor(gatewayId: string, id: string, externalUserId: string): Promise<void> {
+    this.admit(gatewayId, id);
+    await this.assertBound(gatewayId, externalUserId, id);
+  }
+
   /** The per-gateway rate: refused before anything else is done, so a flood costs the relay little. */
   private admit(gatewayId: string, id: string): void {
     if (this.buckets.take(gatewayId)) return;

@@ -4,6 +4,9 @@ import {
   addContactWayResponseSchema,
   parseSyncMsgPage,
   sendMsgResponseSchema,
+  okResponseSchema,
+  customerBatchGetResponseSchema,
+  serviceStateGetResponseSchema,
   serviceStateTransResponseSchema,
   type SyncMsgResponse,
 } from '@wecom-relay/shared';
@@ -148,6 +151,59 @@ export class KfApi {
       read: jsonReader(api, serviceStateTransResponseSchema),
     });
     return answer.msg_code === undefined ? {} : { msgCode: answer.msg_code };
+  }
+
+  /** kf/send_msg of any msgtype; `payload` is WeCom's object for it (media already uploaded). */
+  sendMessage(req: { openKfid: string; toUser: string; msgtype: string; payload: Record<string, unknown>; msgid?: string }) {
+    return this.#send('kf/send_msg', req.msgid, (msgid) => ({
+      touser: req.toUser,
+      open_kfid: req.openKfid,
+      msgid,
+      msgtype: req.msgtype,
+      [req.msgtype]: req.payload,
+    }));
+  }
+
+  /**
+   * kf/recall_msg: withdraws a message the API sent. Not retried: the repeat of a recall whose answer was lost would
+   * be refused, reporting a failure for a recall that worked; the gateway sees WECOM_UNAVAILABLE and decides.
+   */
+  async recallMsg(req: { openKfid: string; msgid: string }): Promise<void> {
+    const api = 'kf/recall_msg';
+    await this.http.call({
+      api,
+      method: 'POST',
+      body: json({ open_kfid: req.openKfid, msgid: req.msgid }),
+      retryable: false,
+      read: jsonReader(api, okResponseSchema),
+    });
+  }
+
+  /** kf/service_state/get: the session's state and, when a human holds it, who. */
+  async getServiceState(req: { openKfid: string; externalUserId: string }): Promise<{ serviceState: number; servicerUserId?: string }> {
+    const api = 'kf/service_state/get';
+    const a = await this.http.call({
+      api,
+      method: 'POST',
+      body: json({ open_kfid: req.openKfid, external_userid: req.externalUserId }),
+      retryable: true,
+      read: jsonReader(api, serviceStateGetResponseSchema),
+    });
+    const servicer = a.servicer_userid ?? a.service_userid;
+    return { serviceState: a.service_state, ...(servicer ? { servicerUserId: servicer } : {}) };
+  }
+
+  /** kf/customer/batchget (1-100 ids): profiles by external_userid; ids WeCom does not know are absent. */
+  async batchGetCustomers(externalUserIds: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+    const api = 'kf/customer/batchget';
+    const a = await this.http.call({
+      api,
+      method: 'POST',
+      body: json({ external_userid_list: externalUserIds, need_enter_session_context: 0 }),
+      retryable: true,
+      read: jsonReader(api, customerBatchGetResponseSchema),
+    });
+    return new Map(a.customer_list.map((c) => [c.external_userid, c as Record<string, unknown>]));
   }
 
   async #send(api: string, msgid: string | undefined, build: (msgid: string) => Record<string, unknown>): Promise<{ msgid: string }> {

@@ -10,6 +10,7 @@ import {
   unbindAllFrameSchema,
 } from './frame-schemas.js';
 import { jsonNestsDeeperThan } from './json-depth.js';
+import { toRichOutboundCommand } from './send-frame-codec.js';
 import type { Dialect, GatewayCommand, GatewayEvent, GatewayFeature } from './messages.js';
 
 /** Why a gateway frame could not be decoded; sent back to the gateway as the error's `code`. */
@@ -33,9 +34,19 @@ const COMMAND_TYPES: ReadonlySet<string> = new Set<CommandType>([
   'create_binding',
   'unbind_all',
   'delivery_ack',
+  'send',
+  'recall',
+  'service_state',
 ]);
 
-const KNOWN_FEATURES: ReadonlySet<string> = new Set<GatewayFeature>(['send_failed', 'long_binding_token']);
+const KNOWN_FEATURES: ReadonlySet<string> = new Set<GatewayFeature>([
+  'send_failed',
+  'rich_inbound',
+  'session_events',
+  'rich_outbound',
+  'customer_profile',
+  'long_binding_token',
+]);
 
 /** Ack/error ids that name a command rather than a gateway request id; the cs dialect prefixes these (`cs_hello`). */
 const COMMAND_NAMED_IDS: ReadonlySet<string> = new Set(['hello', 'unbind_all', 'create_binding']);
@@ -147,6 +158,10 @@ function toCommand(type: CommandType, input: Record<string, unknown>): Parsed {
       const r = deliveryAckFrameSchema.safeParse(input);
       return r.success ? { ok: true, value: { type, deliveryId: r.data.delivery_id } } : { ok: false, error: r.error };
     }
+    case 'send':
+    case 'recall':
+    case 'service_state':
+      return toRichOutboundCommand(type, input);
   }
 }
 
@@ -183,6 +198,64 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
         media_mime: event.mediaMime,
         media_error: event.mediaError,
         wecom_msg_type: event.wecomMsgType,
+        ...(event.detail ? { [event.detail.key]: event.detail.fields } : {}),
+        customer: event.customer,
+        delivery_id: event.deliveryId,
+      });
+    case 'servicer_message':
+      return JSON.stringify({
+        type,
+        platform,
+        id: event.id,
+        [userKey]: event.externalUserId,
+        servicer_userid: event.servicerUserId,
+        msg_type: event.msgType,
+        content: event.content,
+        timestamp: event.timestamp,
+        media_data: event.mediaData,
+        media_mime: event.mediaMime,
+        media_error: event.mediaError,
+        wecom_msg_type: event.wecomMsgType,
+        ...(event.detail ? { [event.detail.key]: event.detail.fields } : {}),
+        delivery_id: event.deliveryId,
+      });
+    case 'session_entered':
+      return JSON.stringify({
+        type,
+        platform,
+        id: event.id,
+        [userKey]: event.externalUserId,
+        timestamp: event.timestamp,
+        scene: event.scene,
+        scene_param: event.sceneParam,
+        welcome_code: event.welcomeCode,
+        wechat_channels: event.wechatChannels,
+        delivery_id: event.deliveryId,
+      });
+    case 'session_status':
+      return JSON.stringify({
+        type,
+        platform,
+        id: event.id,
+        [userKey]: event.externalUserId,
+        timestamp: event.timestamp,
+        change_type: event.changeType,
+        change: event.change,
+        human_servicing: event.humanServicing,
+        old_servicer_userid: event.oldServicerUserId,
+        new_servicer_userid: event.newServicerUserId,
+        delivery_id: event.deliveryId,
+      });
+    case 'message_recalled':
+      return JSON.stringify({
+        type,
+        platform,
+        id: event.id,
+        [userKey]: event.externalUserId,
+        timestamp: event.timestamp,
+        recall_msgid: event.recallMsgid,
+        by: event.by,
+        servicer_userid: event.servicerUserId,
         delivery_id: event.deliveryId,
       });
     case 'binding_resolved':
@@ -191,6 +264,7 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
         platform,
         [userKey]: event.externalUserId,
         gateway_id: event.gatewayId,
+        customer: event.customer,
         delivery_id: event.deliveryId,
       });
     case 'binding_cleared':
@@ -208,6 +282,8 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
         parts: event.parts,
         parts_total: event.partsTotal,
         msgids: event.msgids,
+        service_state: event.serviceState,
+        servicer_userid: event.servicerUserId,
         unsent: event.unsent && {
           code: event.unsent.code,
           message: event.unsent.message,

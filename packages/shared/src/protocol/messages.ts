@@ -3,11 +3,35 @@
  * gateway-protocol-v1.md); the relay speaks these types internally and the codec translates at the socket.
  */
 
+import type { SendMsgType } from './send-frame-schemas.js';
+
 /** Which wire dialect a gateway spoke in its hello; every frame the relay sends it uses the same one. */
 export type Dialect = 'plain' | 'cs';
 
 /** Message kinds the deployed protocol names; anything else WeCom sends is forwarded as `unknown`. */
 export type InboundMsgType = 'text' | 'image' | 'voice' | 'unknown';
+
+/**
+ * Kinds a `rich_inbound` gateway sees in `msg_type` (reference §2.2); a kind WeCom adds later still arrives as
+ * `unknown`, with WeCom's payload under `payload`. `menu` is a text that answers a menu click (it has a menu_id).
+ */
+export type RichMsgType =
+  | InboundMsgType
+  | 'menu'
+  | 'video'
+  | 'file'
+  | 'location'
+  | 'link'
+  | 'business_card'
+  | 'miniprogram'
+  | 'msgmenu'
+  | 'channels_shop_product'
+  | 'channels_shop_order'
+  | 'merged_msg'
+  | 'channels'
+  | 'note'
+  | 'meeting'
+  | 'schedule';
 
 /** Why media was not inlined into an inbound frame. */
 export type MediaError = 'too_large' | 'unavailable';
@@ -31,10 +55,14 @@ export interface HelloCommand {
 }
 
 /**
- * Optional behaviour a gateway may ask for in hello (`features`): `send_failed` events; `long_binding_token`
- * makes create_binding answer with 32 hex characters (16 random bytes) instead of 8.
+ * Optional behaviour a gateway may ask for in hello (`features`); docs/protocol.md says what each adds.
+ * `rich_inbound`: every WeCom message kind typed (`msg_type` names it, an object of its fields beside it).
+ * `session_events`: session_entered, session_status, message_recalled, servicer_message frames, SESSION_TAKEN_OVER.
+ * `rich_outbound`: the `send` (any kf/send_msg kind), `recall` and `service_state` commands.
+ * `customer_profile`: `customer` (WeCom's profile: nickname, avatar, ...) on inbound and binding_resolved frames.
  */
-export type GatewayFeature = 'send_failed' | 'long_binding_token';
+export type GatewayFeature = 'send_failed' | 'rich_inbound' | 'session_events' | 'rich_outbound' | 'customer_profile'
+  | 'long_binding_token';
 
 /** Text back to a WeCom user. */
 export interface ReplyCommand {
@@ -71,8 +99,39 @@ export interface DeliveryAckCommand {
   deliveryId: string;
 }
 
+/**
+ * Opt-in (`rich_outbound`): one message of any kind kf/send_msg takes. `payload` is the frame's object for `msgtype`,
+ * already checked against WeCom's limits; media travel as base64 (`media_data`, `thumb_data`) and are uploaded first.
+ */
+export interface SendCommand {
+  type: 'send';
+  id: string;
+  externalUserId: string;
+  msgtype: SendMsgType;
+  payload: Record<string, unknown>;
+}
+
+/** Opt-in (`rich_outbound`): withdraw a message this gateway sent (kf/recall_msg), by WeCom's msgid. */
+export interface RecallCommand {
+  type: 'recall';
+  id: string;
+  msgid: string;
+}
+
+/** Opt-in (`rich_outbound`): read the customer's session state, or move it when `serviceState` is given. */
+export interface ServiceStateCommand {
+  type: 'service_state';
+  id: string;
+  externalUserId: string;
+  serviceState?: number;
+  servicerUserId?: string;
+}
+
 /** Everything a gateway may send, after decoding. */
 export type GatewayCommand =
+  | SendCommand
+  | RecallCommand
+  | ServiceStateCommand
   | HelloCommand
   | ReplyCommand
   | ImageReplyCommand
@@ -88,7 +147,8 @@ export interface InboundEvent {
   /** WeCom's msgid. */
   id: string;
   externalUserId: string;
-  msgType: InboundMsgType;
+  /** One of InboundMsgType for old gateways; a RichMsgType for `rich_inbound` ones. */
+  msgType: RichMsgType;
   /** The text; a short readable summary for non-media kinds the protocol does not name; empty for media. */
   content: string;
   /** WeCom's send_time, unix seconds. */
@@ -106,6 +166,76 @@ export interface InboundEvent {
   mediaError?: MediaError;
   /** Additive, ack-mode gateways only: the delivery id to acknowledge (and resume after). */
   deliveryId?: string;
+  /**
+   * Opt-in (`rich_inbound`): the message's own fields, written as `<key>: {...fields}` beside the others
+   * (e.g. `location: {latitude, longitude, name, address}`). `msgType` then names the kind instead of `unknown`.
+   */
+  detail?: InboundDetail;
+  /** Opt-in (`customer_profile`): the customer's WeCom profile (nickname, avatar, gender, unionid...), when known. */
+  customer?: Record<string, unknown>;
+}
+
+/** The typed part of a rich inbound frame: which key it is written under, and WeCom's fields for that kind. */
+export interface InboundDetail {
+  key: string;
+  fields: Record<string, unknown>;
+}
+
+/**
+ * Opt-in (`session_events`): a human servicer wrote to the customer from the WeCom client (origin 5). Same fields as
+ * `inbound` (typed like a rich inbound), plus who wrote.
+ */
+export interface ServicerMessageEvent extends Omit<InboundEvent, 'type'> {
+  type: 'servicer_message';
+  servicerUserId: string;
+}
+
+/** Opt-in (`session_events`): the customer opened the conversation (WeCom's enter_session, not a binding scan). */
+export interface SessionEnteredEvent {
+  type: 'session_entered';
+  /** WeCom's msgid of the event. */
+  id: string;
+  externalUserId: string;
+  timestamp: number;
+  scene?: string;
+  sceneParam?: string;
+  /** Present when WeCom allows one welcome message (valid 20 s). */
+  welcomeCode?: string;
+  /** When the customer came from WeChat Channels: nickname, shop_nickname, scene (1..5). */
+  wechatChannels?: Record<string, unknown>;
+  deliveryId?: string;
+}
+
+/** WeCom's session_status_change change_type in words. */
+export type SessionChange = 'taken_from_pool' | 'transferred' | 'ended' | 'reentered' | 'unknown';
+
+/** Opt-in (`session_events`): a servicer took, passed on, ended or reopened the customer's session in the WeCom client. */
+export interface SessionStatusEvent {
+  type: 'session_status';
+  id: string;
+  externalUserId: string;
+  timestamp: number;
+  /** WeCom's change_type: 1 taken from the pool, 2 transferred, 3 ended, 4 re-entered. */
+  changeType: number;
+  change: SessionChange;
+  /** Whether a human servicer now holds the session (replies are then refused with SESSION_TAKEN_OVER). */
+  humanServicing: boolean;
+  oldServicerUserId?: string;
+  newServicerUserId?: string;
+  deliveryId?: string;
+}
+
+/** Opt-in (`session_events`): a message was recalled, by the customer (user_recall_msg) or a servicer. */
+export interface MessageRecalledEvent {
+  type: 'message_recalled';
+  id: string;
+  externalUserId: string;
+  timestamp: number;
+  /** WeCom's msgid of the recalled message (the `id` of the inbound frame it was). */
+  recallMsgid: string;
+  by: 'customer' | 'servicer';
+  servicerUserId?: string;
+  deliveryId?: string;
 }
 
 /** A WeCom user is now bound to this gateway. */
@@ -115,6 +245,8 @@ export interface BindingResolvedEvent {
   gatewayId: string;
   /** Additive, ack-mode gateways only: the delivery id to acknowledge. */
   deliveryId?: string;
+  /** Opt-in (`customer_profile`): the customer's WeCom profile, when known. */
+  customer?: Record<string, unknown>;
 }
 
 /** Dialect 2 only: sent after hello when the gateway has no binding. */
@@ -144,6 +276,9 @@ export interface AckEvent {
   msgids?: string[];
   /** Additive: why the rest of a split reply was not sent, and where in the content the unsent text starts. */
   unsent?: UnsentRest;
+  /** `service_state` answers: the session's state (0 new, 1 bot, 2 queued, 3 human, 4 ended) and its servicer. */
+  serviceState?: number;
+  servicerUserId?: string;
 }
 
 /** The part of a split reply that was not sent. */
@@ -191,6 +326,10 @@ export type GatewayEvent =
   | InboundEvent
   | BindingResolvedEvent
   | SendFailedEvent
+  | ServicerMessageEvent
+  | SessionEnteredEvent
+  | SessionStatusEvent
+  | MessageRecalledEvent
   | BindingClearedEvent
   | CreateBindingAckEvent
   | AckEvent
@@ -201,6 +340,17 @@ export type GatewayEvent =
  * Inbound media is not inlined in the queue: the owning node downloads it when it writes the frame.
  */
 export type QueuedEvent =
-  | (Omit<InboundEvent, 'mediaData' | 'mediaMime' | 'mediaError'> & { mediaId?: string })
+  | (Omit<InboundEvent, 'mediaData' | 'mediaMime' | 'mediaError' | 'detail'> & QueuedMessageExtras)
+  | (Omit<ServicerMessageEvent, 'mediaData' | 'mediaMime' | 'mediaError' | 'detail'> & QueuedMessageExtras)
   | BindingResolvedEvent
-  | SendFailedEvent;
+  | SendFailedEvent
+  | SessionEnteredEvent
+  | SessionStatusEvent
+  | MessageRecalledEvent;
+
+/** What a queued message keeps so the delivering node can build any gateway's frame from it. */
+export interface QueuedMessageExtras {
+  mediaId?: string;
+  /** WeCom's payload object for the msgtype, as pulled; typed per gateway when it is written (rich_inbound). */
+  wecomPayload?: Record<string, unknown>;
+}

@@ -165,3 +165,26 @@ export type MediaUploadResponse = z.infer<typeof mediaUploadResponseSchema>;
 export const serviceStateTransResponseSchema = z.looseObject({ ...okEnvelope, msg_code: z.string().optional() });
 /** Parsed service_state/trans answer. */
 export type ServiceStateTransResponse = z.infer<typeof serviceStateTransResponseSchema>;
+
+/**
+ * kf/service_state/get answer. The servicer field's official name is UNCONFIRMED (`servicer_userid` in a logged
+ * response, `service_userid` in one SDK): both are read.
+ */
+export const serviceStateGetResponseSchema = z.looseObject({
+  ...okEnvelope,
+  service_state: z.number().int(),
+  servicer_userid: z.string().optional(),
+  service_userid: z.string().optional(),
+});
+/** Parsed kf/service_state/get answer. */
+export type ServiceStateGetResponse = z.infer<typeof serviceStateGetResponseSchema>;
+
+/** kf/recall_msg answer: only the envelope. */
+export const okResponseSchema = z.looseObject({ ...okEnvelope });
+
+/** kf/customer/batchget answer: profiles (fields vary with the app's rights; kept loose) and the ids WeCom did not know. */
+export const customerBatchGetResponseSchema = z.looseObject({
+  ...okEnvelope,
+  customer_list: z.array(z.looseObject({ external_userid: z.string() })).default([]),
+  invalid_external_userid: z.array(z.string()).default([]),
+});

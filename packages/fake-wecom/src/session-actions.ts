@@ -1,0 +1,50 @@
+import type { AppendResult, RecallInput, SessionChangeInput } from './control-types.js';
+import { ControlError, requireString } from './control-error.js';
+import type { FakeState } from './fake-state.js';
+import { randomId } from './ids.js';
+import { systemEvent } from './wecom-users.js';
+
+/** A msg_code after a session is taken from the pool is usable for 48 h, after it ends for 20 s (reference §3.2). */
+const TAKEN_CODE_MS = 48 * 3600 * 1000;
+const ENDED_CODE_MS = 20_000;
+/** UNCONFIRMED: WeCom lets a WeChat user recall a message within 2 minutes (WeChat's own rule); the fake enforces it. */
+const RECALL_WINDOW_S = 120;
+
+/**
+ * A servicer acts on a customer's session in the WeCom client (session_status_change, reference §2.2): 1 takes it
+ * from the pool, 2 transfers it, 4 re-enters an ended one (a human then holds it: state 3, and send_msg answers
+ * 95018), 3 ends it (state 4).
+ */
+export async function sessionChange(state: FakeState, input: SessionChangeInput): Promise<AppendResult> {
+  const user = requireString(input, 'external_userid');
+  const changeType = Number(input.change_type ?? 1);
+  if (![1, 2, 3, 4].includes(changeType)) throw new ControlError('CONTROL_BAD_REQUEST', 'change_type must be 1, 2, 3 or 4');
+  const before = state.sessions.all().find((s) => s.external_userid === user);
+  if (!before) throw new ControlError('CONTROL_BAD_REQUEST', `no session with ${user}`);
+  const servicer = typeof input.servicer_userid === 'string' ? input.servicer_userid : undefined;
+  if (changeType !== 3 && !servicer) throw new ControlError('CONTROL_BAD_REQUEST', 'servicer_userid is required');
+  state.sessions.trans(user, changeType === 3 ? 4 : 3, servicer);
+  const fields: Record<string, unknown> = { event_type: 'session_status_change', external_userid: user, change_type: changeType };
+  if (changeType !== 1 && before.servicer_userid) fields.old_servicer_userid = before.servicer_userid;
+  if (changeType !== 3) fields.new_servicer_userid = servicer;
+  if (changeType === 1 || changeType === 3) {
+    const code = randomId(43);
+    state.eventCodes.register(code, user, changeType === 1 ? TAKEN_CODE_MS : ENDED_CODE_MS);
+    fields.msg_code = code;
+  }
+  return systemEvent(state, { ...fields, event_type: 'session_status_change', deliver: input.deliver });
+}
+
+/** The customer recalls one of their messages (user_recall_msg). */
+export async function customerRecall(state: FakeState, input: RecallInput): Promise<AppendResult> {
+  const user = requireString(input, 'external_userid');
+  const recallMsgid = requireString(input, 'recall_msgid');
+  const original = state.log.all().find((m) => m.msgid === recallMsgid);
+  if (!original || original['external_userid'] !== user || original.origin !== 3) {
+    throw new ControlError('CONTROL_BAD_REQUEST', `${user} wrote no message ${recallMsgid}`);
+  }
+  if (state.clock.nowSeconds() - original.send_time > RECALL_WINDOW_S) {
+    throw new ControlError('CONTROL_BAD_REQUEST', `a message may be recalled within ${RECALL_WINDOW_S} s`);
+  }
+  return systemEvent(state, { event_type: 'user_recall_msg', external_userid: user, recall_msgid: recallMsgid, deliver: input.deliver });
+}
