@@ -23,7 +23,7 @@ function layout(msg: Buffer, receiveId = ''): Buffer {
 }
 
 /** The call throws a WecomCryptoError with this code and a message a human can act on. */
-function expectCryptoError(fn: () => unknown, code: WecomCryptoErrorCode): void {
+function expectCryptoError(fn: () => unknown, code: WecomCryptoErrorCode, message?: RegExp): void {
   let thrown: unknown;
   try {
     fn();
@@ -35,6 +35,7 @@ function expectCryptoError(fn: () => unknown, code: WecomCryptoErrorCode): void 
   expect(err.code).toBe(code);
   expect(err.name).toBe('WecomCryptoError');
   expect(err.message.length).toBeGreaterThan(10);
+  if (message) expect(err.message).toMatch(message);
 }
 
 const noReceiver = new WecomCrypto({ token: 't', encodingAesKey: KEY, receiveId: '' });
@@ -42,14 +43,14 @@ const withReceiver = new WecomCrypto({ token: 't', encodingAesKey: KEY, receiveI
 
 describe('WecomCrypto edges: every refusal has its code and a readable message', () => {
   it('an EncodingAESKey must be exactly 43 alphanumerics (no prefix, no suffix)', () => {
-    expectCryptoError(() => new WecomCrypto({ token: 't', encodingAesKey: `${KEY}A`, receiveId: '' }), 'invalid_aes_key');
+    expectCryptoError(() => new WecomCrypto({ token: 't', encodingAesKey: `${KEY}A`, receiveId: '' }), 'invalid_aes_key', /43 characters/);
     expectCryptoError(() => new WecomCrypto({ token: 't', encodingAesKey: `!${KEY}`, receiveId: '' }), 'invalid_aes_key');
     expectCryptoError(() => new WecomCrypto({ token: 't', encodingAesKey: `${KEY.slice(1)}!`, receiveId: '' }), 'invalid_aes_key');
   });
 
   it('refuses ciphertext that is not whole AES blocks, and non-base64', () => {
-    expectCryptoError(() => noReceiver.decrypt('AAAA'), 'decrypt_failed');
-    expectCryptoError(() => noReceiver.decrypt(Buffer.alloc(17).toString('base64')), 'decrypt_failed');
+    expectCryptoError(() => noReceiver.decrypt('AAAA'), 'decrypt_failed', /ciphertext length 3 is not a multiple/);
+    expectCryptoError(() => noReceiver.decrypt(Buffer.alloc(17).toString('base64')), 'decrypt_failed', /length 17 /);
     expectCryptoError(() => noReceiver.decrypt('@@@@'), 'base64_invalid');
   });
 
@@ -79,7 +80,8 @@ describe('WecomCrypto edges: every refusal has its code and a readable message',
   it('a msg_len beyond the bytes present is bad_length', () => {
     const plain = layout(Buffer.from('abc'));
     plain.writeUInt32BE(4 + 32, 16);
-    expectCryptoError(() => noReceiver.decrypt(sealRaw(plain)), 'bad_length');
+    // 23 bytes before the padding: 3 after the 20-byte header, of which msg_len claims 36.
+    expectCryptoError(() => noReceiver.decrypt(sealRaw(plain)), 'bad_length', /msg_len 36 exceeds the 3 bytes present/);
   });
 
   it('a message that is not valid UTF-8 is refused rather than garbled', () => {
