@@ -17,7 +17,7 @@ export const MUTATION_SCOPES = {
   },
   'sync-loop': {
     mutate: ['packages/relay-node/src/inbound/sync-loop.ts'],
-    tests: ['packages/relay-node/test/core/sync-loop.test.ts', 'packages/relay-node/test/core/sync-loop-timers.test.ts'],
+    tests: ['packages/relay-node/test/core/sync-loop.test.ts', 'packages/relay-node/test/core/sync-loop-timers.test.ts', 'packages/relay-node/test/core/sync-loop-edges.test.ts'],
   },
   reply: {
     mutate: ['packages/relay-node/src/outbound/reply-service.ts'],
