@@ -22,7 +22,9 @@ class ScriptedWecom implements ReplyWecom {
     this.sent.push({ kind: 'image', ...req });
     return { msgid: `w${this.sent.length}` };
   }
-  async upload(_type: 'image', data: Buffer) {
+  readonly uploads: string[] = [];
+  async upload(type: 'image', data: Buffer, filename: string) {
+    this.uploads.push(`${type}:${filename}`);
     return `media-${data.length}`;
   }
 }
@@ -104,5 +106,51 @@ describe('ReplyService', () => {
     await replies.imageReply('gw-1', { type: 'image_reply', id: 'i2', externalUserId: 'u1', imageData: ` ${data.toString('base64')}\n`, imageMime: 'image/gif' });
     expect(wecom.sent.map((s) => s.mediaId)).toEqual(['media-8', 'media-8']);
     expect(await outcomes()).toEqual({ 'image:ok': 2 });
+  });
+});
+
+describe('ReplyService: refusals carry the request id and say why', () => {
+  const image = (imageData: string, imageMime = 'image/png') => ({ type: 'image_reply' as const, id: 'img-9', externalUserId: 'u1', imageData, imageMime });
+
+  it('image refusals name the request, the allowed types and the sizes', async () => {
+    const { replies, wecom } = await setup();
+    const mime = await replies.imageReply('gw-1', image('AAAAAAAA', 'image/webp')).catch((e: unknown) => e);
+    expect(mime).toMatchObject({ code: 'IMAGE_INVALID', details: { id: 'img-9' } });
+    expect((mime as Error).message).toBe('image_mime must be one of image/png, image/jpeg, image/jpg, image/gif, image/bmp');
+    await expect(replies.imageReply('gw-1', image(Buffer.alloc(5, 7).toString('base64')))).rejects.toMatchObject({ code: 'IMAGE_INVALID', details: { id: 'img-9' } });
+    await replies.imageReply('gw-1', image(Buffer.alloc(6, 7).toString('base64')));
+    await expect(replies.imageReply('gw-1', image('AAAAdata:x,BBBBBBBB'))).rejects.toMatchObject({ code: 'IMAGE_INVALID' });
+    const big = await replies.imageReply('gw-1', image(Buffer.alloc(2 * 1024 * 1024 + 3).toString('base64'))).catch((e: unknown) => e);
+    expect(big).toMatchObject({ code: 'IMAGE_TOO_LARGE', details: { id: 'img-9' }, message: 'image is 2097155 bytes; the limit is 2097152' });
+    await expect(replies.imageReply('gw-2', image('AAAAAAAA'))).rejects.toMatchObject({ code: 'NOT_BOUND', details: { id: 'img-9' } });
+    await expect(replies.reply('gw-2', text())).rejects.toMatchObject({ code: 'NOT_BOUND', details: { id: 'req-1' } });
+    await replies.imageReply('gw-1', image('AAAAAAAA', 'image/jpg'));
+    await replies.imageReply('gw-1', image('AAAAAAAA', 'image/bmp'));
+    expect(wecom.uploads).toEqual(['image:reply.png', 'image:reply.jpg', 'image:reply.bmp']);
+  });
+
+  it('remembers the sender for 3 days, and explains a closed window even when the ledger cannot be read', async () => {
+    const ledger = new MemoryOutboundLedger();
+    const ttls: number[] = [];
+    const record = ledger.recordSend.bind(ledger);
+    ledger.recordSend = async (user, msgid, sender, ttl) => {
+      ttls.push(ttl);
+      return record(user, msgid, sender, ttl);
+    };
+    ledger.window = async () => {
+      throw new Error('ledger down');
+    };
+    const { replies, wecom } = await setup(ledger);
+    await replies.reply('gw-1', text());
+    expect(ttls).toEqual([3 * 24 * 3600 * 1000]);
+    const cause = Object.assign(new Error('refused'), { errcode: 95001, code: 'WECOM_API_ERROR' });
+    wecom.failWith = cause;
+    const err = await replies.reply('gw-1', text()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'SEND_WINDOW_CLOSED' });
+    expect((err as Error).message).toContain('the relay has not seen this customer write');
+    expect((err as Error).cause).toBe(cause);
+    const apiError = Object.assign(new Error('other'), { errcode: 40001, code: 'WECOM_API_ERROR' });
+    wecom.failWith = apiError;
+    expect(((await replies.reply('gw-1', text()).catch((e: unknown) => e)) as Error).cause).toBe(apiError);
   });
 });
