@@ -38,7 +38,7 @@ describe('DeliveryService: media', () => {
     await node.enqueue('gw-1', withMedia('m2', 'huge'));
     await node.enqueue('gw-1', withMedia('m3', 'gone'));
     await until(() => session.frames.length === 3, 'three frames');
-    const [ok, huge, gone] = session.frames as Array<Record<string, unknown>>;
+    const [ok, huge, gone] = session.frames as unknown as Array<Record<string, unknown>>;
     expect(ok).toMatchObject({ id: 'm1', mediaData: Buffer.from('bytes-of-pic').toString('base64'), mediaMime: 'image/jpeg' });
     expect(ok).not.toHaveProperty('mediaId');
     expect(huge).toMatchObject({ id: 'm2', mediaError: 'too_large' });
