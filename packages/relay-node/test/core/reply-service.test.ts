@@ -92,7 +92,7 @@ describe('ReplyService', () => {
     wecom.failWith = Object.assign(new Error('timeout'), { code: 'WECOM_UNAVAILABLE' });
     const unavailable = await replies.reply('gw-1', text()).catch((e: unknown) => e);
     expect(unavailable).toMatchObject({ code: 'WECOM_UNAVAILABLE', message: 'timeout' });
-    expect((unavailable as { details: object }).details).toEqual({});
+    expect((unavailable as { details: object }).details).toStrictEqual({});
     const bug = new TypeError('bug');
     wecom.failWith = bug;
     await expect(replies.reply('gw-1', text())).rejects.toBe(bug);
