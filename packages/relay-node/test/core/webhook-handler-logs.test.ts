@@ -9,8 +9,10 @@ import { createMetrics } from '../../src/observability/metrics.js';
 
 const CORP = 'ww-test-corp';
 const crypto = new WecomCrypto({ token: 'callback-token', encodingAesKey: 'b'.repeat(43), receiveId: CORP });
+/** The handler's clock stands at the moment the fixed callbacks below were signed, inside the replay window. */
+const SIGNED_AT_MS = 1_700_000_000_000;
 
-type Line = { level: number; msg: string; code?: string; kind?: string; openKfid?: string; msgType?: string; event?: string; err?: unknown };
+type Line = { level: number; msg: string; code?: string; kind?: string; openKfid?: string; msgType?: string; event?: string; cause?: string };
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -34,6 +36,7 @@ async function serve(failNote = false) {
     },
     logger: pino({ level: 'debug' }, stream),
     metrics: createMetrics('webhook-logs'),
+    now: () => SIGNED_AT_MS,
   });
   const server = createServer((req, res) => void handler(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -54,7 +57,7 @@ async function post(url: string, query: string, body: string) {
 describe('webhook handler: what a refusal says, and what gets logged', () => {
   it('client errors are logged at warn with code and kind; a store failure at error, answered with a retry hint', async () => {
     const s = await serve();
-    const c = sealed(buildKfCallbackEvent({ toUserName: CORP, createTime: 1, token: 't', openKfid: 'wk-served' }));
+    const c = sealed(buildKfCallbackEvent({ toUserName: CORP, createTime: 1_700_000_000, token: 't', openKfid: 'wk-served' }));
     const bad = await post(s.url, c.query.replace('msg_signature=', 'msg_signature=0'), c.body);
     expect(bad.status).toBe(401);
     expect(s.lines.at(-1)).toMatchObject({ level: 40, code: 'WEBHOOK_SIGNATURE_INVALID', kind: 'callback', msg: 'webhook request refused' });
@@ -63,7 +66,8 @@ describe('webhook handler: what a refusal says, and what gets logged', () => {
     const res = await post(failing.url, c.query, c.body);
     expect(res.json).toEqual({ code: 'NOT_READY', message: 'could not record the callback; retry' });
     expect(failing.lines.at(-1)).toMatchObject({ level: 50, code: 'NOT_READY', kind: 'callback', msg: 'webhook request refused' });
-    expect(JSON.stringify(failing.lines.at(-1)?.err)).toContain('store unavailable');
+    // Refusals are logged without a stack; the store's own words travel as `cause`.
+    expect(failing.lines.at(-1)?.cause).toContain('store unavailable');
   });
 
   it('refusals name the cause: missing echostr, undecryptable body, rejected XML, malformed percent-encoding', async () => {
@@ -91,11 +95,11 @@ describe('webhook handler: what a refusal says, and what gets logged', () => {
 
   it('logs a callback for another kf account (warn, with the account) and one of another kind (debug)', async () => {
     const s = await serve();
-    const other = sealed(buildKfCallbackEvent({ toUserName: CORP, createTime: 1, token: 't', openKfid: 'wk-elsewhere' }));
+    const other = sealed(buildKfCallbackEvent({ toUserName: CORP, createTime: 1_700_000_000, token: 't', openKfid: 'wk-elsewhere' }));
     expect((await post(s.url, other.query, other.body)).status).toBe(200);
     expect(s.lines.at(-1)).toMatchObject({ level: 40, openKfid: 'wk-elsewhere', msg: 'callback for a kf account this relay does not serve' });
     const kind = sealed(
-      buildKfCallbackEvent({ toUserName: CORP, createTime: 1, token: 't', openKfid: 'wk-served' }).replace('kf_msg_or_event', 'enter_session'),
+      buildKfCallbackEvent({ toUserName: CORP, createTime: 1_700_000_000, token: 't', openKfid: 'wk-served' }).replace('kf_msg_or_event', 'enter_session'),
     );
     expect((await post(s.url, kind.query, kind.body)).status).toBe(200);
     expect(s.lines.at(-1)).toMatchObject({ level: 20, msgType: 'event', event: 'enter_session', msg: 'callback of another kind acknowledged' });

@@ -10,6 +10,8 @@ const CORP = 'ww-test-corp';
 const KF = 'wk-served';
 const crypto = new WecomCrypto({ token: 'callback-token', encodingAesKey: 'a'.repeat(43), receiveId: CORP });
 const otherCorp = new WecomCrypto({ token: 'callback-token', encodingAesKey: 'a'.repeat(43), receiveId: 'ww-other' });
+/** The handler's clock stands at the moment the fixed callbacks below were signed, inside the replay window. */
+const SIGNED_AT_MS = 1_700_000_000_000;
 
 interface Served {
   url: string;
@@ -36,6 +38,7 @@ async function serve(options: { failNote?: boolean; maxBodyBytes?: number } = {}
     },
     logger: pino({ level: 'silent' }),
     metrics,
+    now: () => SIGNED_AT_MS,
   });
   const server = createServer((req, res) => void handler(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
