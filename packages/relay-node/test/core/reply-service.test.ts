@@ -4,9 +4,18 @@ import { Semaphore } from '../../src/util/semaphore.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { MemoryBindingStore, MemoryOutboundLedger, MemoryReplyRecordStore } from '../../src/state/memory/index.js';
 import type { OutboundLedger } from '../../src/state/outbound-ledger.js';
+import { WecomApiError } from '../../src/wecom/wecom-api-error.js';
 import { silent } from './delivery-harness.js';
 
 const KF = 'wk-test';
+/** The services' clock: one hour after the customer below last wrote, inside WeCom's 48 h window. */
+const SPOKE_AT = Date.UTC(2026, 0, 2, 3, 4, 5);
+const NOW = SPOKE_AT + 3600_000;
+const clock = () => NOW;
+
+/** A WeCom refusal as the client raises it; its errmsg is WeCom's and must never reach a gateway. */
+const refusal = (errcode: number, errmsg = 'refused, from ip: 203.0.113.7') =>
+  new WecomApiError('WECOM_API_ERROR', { api: 'kf/send_msg', errcode, errmsg });
 
 /** WeCom's send APIs: answer with a msgid, or throw what they are told to. */
 class ScriptedWecom implements ReplyWecom {
@@ -29,7 +38,7 @@ class ScriptedWecom implements ReplyWecom {
   }
 }
 
-async function setup(ledger: OutboundLedger = new MemoryOutboundLedger()) {
+async function setup(ledger: OutboundLedger = new MemoryOutboundLedger({ now: clock })) {
   const bindings = new MemoryBindingStore();
   await bindings.bind('u1', 'gw-1');
   const wecom = new ScriptedWecom();
@@ -37,7 +46,7 @@ async function setup(ledger: OutboundLedger = new MemoryOutboundLedger()) {
   const replies = new ReplyService({
     bindings,
     ledger,
-    records: new MemoryReplyRecordStore(),
+    records: new MemoryReplyRecordStore({ now: clock }),
     wecom,
     transfers: new Semaphore(1),
     openKfid: KF,
@@ -45,19 +54,22 @@ async function setup(ledger: OutboundLedger = new MemoryOutboundLedger()) {
     rateLimit: { perSecond: 1000, burst: 1000 },
     logger: silent,
     metrics,
+    now: clock,
   });
   const outcomes = async () => Object.fromEntries((await metrics.messagesOut.get()).values.map((v) => [`${v.labels.msgtype}:${v.labels.outcome}`, v.value]));
   return { replies, wecom, ledger, outcomes };
 }
 
-const text = (content = 'hi') => ({ type: 'reply' as const, id: 'req-1', externalUserId: 'u1', content });
+const text = (content = 'hi', id = 'req-1') => ({ type: 'reply' as const, id, externalUserId: 'u1', content });
+/** What a one-part reply resolves to. */
+const sentAs = (msgid: string) => ({ msgids: [msgid], partsTotal: 1 });
 
 describe('ReplyService', () => {
   it('sends to the kf account with a fresh msgid per reply, and remembers who sent it', async () => {
     const { replies, wecom, ledger, outcomes } = await setup();
     const first = await replies.reply('gw-1', text('one'));
     const second = await replies.reply('gw-1', text('two'));
-    expect([first, second]).toEqual(['w1', 'w2']);
+    expect([first, second]).toEqual([sentAs('w1'), sentAs('w2')]);
     expect(wecom.sent.map((s) => [s.openKfid, s.toUser, s.content])).toEqual([
       [KF, 'u1', 'one'],
       [KF, 'u1', 'two'],
@@ -72,37 +84,51 @@ describe('ReplyService', () => {
 
   it('a ledger that cannot record does not fail a reply WeCom accepted', async () => {
     const broken = new MemoryOutboundLedger();
-    broken.recordSend = async () => {
+    broken.rememberSender = async () => {
       throw new Error('ledger down');
     };
-    const { replies } = await setup(broken);
-    await expect(replies.reply('gw-1', text())).resolves.toBe('w1');
+    const { replies, wecom } = await setup(broken);
+    await expect(replies.reply('gw-1', text())).resolves.toEqual(sentAs('w1'));
+    expect(wecom.sent).toHaveLength(1);
   });
 
   it('a closed send window becomes SEND_WINDOW_CLOSED with the reason and what the relay saw', async () => {
     const { replies, wecom, ledger, outcomes } = await setup();
-    await ledger.customerSpoke('u1', Date.UTC(2026, 0, 2, 3, 4, 5));
     for (const [errcode, why] of [
       [95001, /at most 5 messages/],
       [95002, /more than 48 h/],
       [95018, /session does not allow sending/],
     ] as const) {
-      wecom.failWith = Object.assign(new Error('refused'), { errcode, code: 'WECOM_API_ERROR' });
+      // The customer writes (another message of the same second) so the ledger holds the window open and WeCom is asked.
+      await ledger.customerSpoke('u1', SPOKE_AT, `cm-${errcode}`);
+      wecom.failWith = refusal(errcode);
       const err = await replies.reply('gw-1', text()).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'SEND_WINDOW_CLOSED', details: { wecomErrcode: errcode } });
       expect((err as Error).message).toMatch(why);
       expect((err as Error).message).toContain('2026-01-02T03:04:05.000Z');
+      expect((err as Error).message).not.toContain('203.0.113.7');
     }
-    expect(await outcomes()).toEqual({ 'text:95001': 1, 'text:95002': 1, 'text:95018': 1 });
+    // After WeCom said the window is used up, the relay refuses by itself until the customer writes again.
+    await ledger.customerSpoke('u1', SPOKE_AT, 'cm-last');
+    wecom.failWith = refusal(95001);
+    await replies.reply('gw-1', text()).catch(() => undefined);
+    wecom.failWith = null;
+    const local = await replies.reply('gw-1', text('after')).catch((e: unknown) => e);
+    expect(local).toMatchObject({ code: 'SEND_WINDOW_CLOSED', details: { id: 'req-1' } });
+    expect((local as Error).message).toContain('2026-01-02T03:04:05.000Z');
+    expect(wecom.sent).toEqual([]);
+    expect(await outcomes()).toEqual({ 'text:95001': 2, 'text:95002': 1, 'text:95018': 1 });
   });
 
   it('other WeCom errors keep their code and errcode; an unavailable WeCom is counted as such; anything else is rethrown', async () => {
     const { replies, wecom, outcomes } = await setup();
-    wecom.failWith = Object.assign(new Error('invalid user'), { errcode: 95016, code: 'WECOM_API_ERROR' });
-    await expect(replies.reply('gw-1', text())).rejects.toMatchObject({ code: 'WECOM_API_ERROR', message: 'invalid user', details: { wecomErrcode: 95016 } });
-    wecom.failWith = Object.assign(new Error('timeout'), { code: 'WECOM_UNAVAILABLE' });
+    wecom.failWith = refusal(95016, 'invalid user, from ip: 203.0.113.7');
+    const refused = await replies.reply('gw-1', text()).catch((e: unknown) => e);
+    // Our words and WeCom's errcode; WeCom's errmsg stays in the logs.
+    expect(refused).toMatchObject({ code: 'WECOM_API_ERROR', message: 'WeCom refused kf/send_msg (errcode 95016)', details: { wecomErrcode: 95016 } });
+    wecom.failWith = new WecomApiError('WECOM_UNAVAILABLE', { api: 'kf/send_msg', errcode: null, message: 'connect ETIMEDOUT 198.51.100.1:443' });
     const unavailable = await replies.reply('gw-1', text()).catch((e: unknown) => e);
-    expect(unavailable).toMatchObject({ code: 'WECOM_UNAVAILABLE', message: 'timeout' });
+    expect(unavailable).toMatchObject({ code: 'WECOM_UNAVAILABLE', message: 'WeCom could not be reached (kf/send_msg); try again later' });
     expect((unavailable as { details: object }).details).toStrictEqual({});
     const bug = new TypeError('bug');
     wecom.failWith = bug;
@@ -141,27 +167,28 @@ describe('ReplyService: refusals carry the request id and say why', () => {
   });
 
   it('remembers the sender for 3 days, and explains a closed window even when the ledger cannot be read', async () => {
-    const ledger = new MemoryOutboundLedger();
+    const ledger = new MemoryOutboundLedger({ now: clock });
     const ttls: number[] = [];
-    const record = ledger.recordSend.bind(ledger);
-    ledger.recordSend = async (user, msgid, sender, ttl) => {
+    const remember = ledger.rememberSender.bind(ledger);
+    ledger.rememberSender = async (msgid, sender, ttl) => {
       ttls.push(ttl);
-      return record(user, msgid, sender, ttl);
+      return remember(msgid, sender, ttl);
     };
     ledger.window = async () => {
       throw new Error('ledger down');
     };
     const { replies, wecom } = await setup(ledger);
-    await replies.reply('gw-1', text());
+    await replies.reply('gw-1', text('first'));
     expect(ttls).toEqual([3 * 24 * 3600 * 1000]);
-    const cause = Object.assign(new Error('refused'), { errcode: 95001, code: 'WECOM_API_ERROR' });
+    // The gateway-safe error keeps WeCom's own error as its cause, for the logs.
+    const apiError = refusal(40001);
+    wecom.failWith = apiError;
+    expect(((await replies.reply('gw-1', text('second')).catch((e: unknown) => e)) as Error).cause).toBe(apiError);
+    const cause = refusal(95001);
     wecom.failWith = cause;
-    const err = await replies.reply('gw-1', text()).catch((e: unknown) => e);
+    const err = await replies.reply('gw-1', text('third')).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'SEND_WINDOW_CLOSED' });
     expect((err as Error).message).toContain('the relay has not seen this customer write');
     expect((err as Error).cause).toBe(cause);
-    const apiError = Object.assign(new Error('other'), { errcode: 40001, code: 'WECOM_API_ERROR' });
-    wecom.failWith = apiError;
-    expect(((await replies.reply('gw-1', text()).catch((e: unknown) => e)) as Error).cause).toBe(apiError);
   });
 });
