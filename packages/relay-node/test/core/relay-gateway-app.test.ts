@@ -114,7 +114,8 @@ describe('RelayGatewayApp: replies go only to users bound to the replying gatewa
     expect(wecom.calls).toEqual(['upload:reply.png:image/png:16', 'image:u1:media-1']);
     expect(session.frames).toEqual([{ type: 'ack', id: 'r2', msgid: 'w-image-2' }]);
     await app.onCommand(session, { type: 'reply', id: 'r3', externalUserId: 'u1', content: 'hello' });
-    expect(session.frames.at(-1)).toEqual({ type: 'ack', id: 'r3', msgid: 'w-text-3' });
+    // A text ack also says how many parts went (one, for a short reply); the image ack is unchanged.
+    expect(session.frames.at(-1)).toEqual({ type: 'ack', id: 'r3', msgid: 'w-text-3', parts: 1 });
   });
 
   it('refuses a bad image (mime, data, size) before anything reaches WeCom', async () => {
