@@ -1,0 +1,53 @@
+// Which sources each mutation scope mutates, and the fast in-process test files that guard them.
+// Shared by stryker.config.mjs and vitest.mutation.config.ts; pick one with MUTATION_SCOPE=<name>.
+
+/** @type {Record<string, { mutate: string[]; tests: string[] }>} */
+export const MUTATION_SCOPES = {
+  crypto: {
+    mutate: ['packages/shared/src/crypto/**/*.ts'],
+    tests: ['packages/shared/test/wecom-crypto.test.ts', 'packages/shared/test/wecom-crypto-edges.test.ts', 'packages/shared/test/callback-xml.test.ts'],
+  },
+  auth: {
+    mutate: ['packages/shared/src/auth/**/*.ts', 'packages/relay-node/src/app/gateway-authenticator.ts'],
+    tests: ['packages/shared/test/gateway-token.test.ts', 'packages/relay-node/test/unit/gateway-authenticator.test.ts', 'packages/relay-node/test/core/gateway-authenticator-logs.test.ts'],
+  },
+  webhook: {
+    mutate: ['packages/relay-node/src/http/webhook-handler.ts'],
+    tests: ['packages/relay-node/test/core/webhook-handler.test.ts', 'packages/relay-node/test/core/webhook-handler-logs.test.ts'],
+  },
+  'sync-loop': {
+    mutate: ['packages/relay-node/src/inbound/sync-loop.ts'],
+    tests: ['packages/relay-node/test/core/sync-loop.test.ts', 'packages/relay-node/test/core/sync-loop-timers.test.ts', 'packages/relay-node/test/core/sync-loop-edges.test.ts'],
+  },
+  reply: {
+    mutate: ['packages/relay-node/src/outbound/reply-service.ts'],
+    tests: ['packages/relay-node/test/core/relay-gateway-app.test.ts', 'packages/relay-node/test/core/reply-service.test.ts'],
+  },
+  binding: {
+    mutate: ['packages/relay-node/src/binding/**/*.ts'],
+    tests: ['packages/relay-node/test/binding/**/*.test.ts', 'packages/relay-node/test/core/binding-service.test.ts'],
+  },
+  delivery: {
+    mutate: ['packages/relay-node/src/delivery/**/*.ts'],
+    tests: ['packages/relay-node/test/core/delivery-service.test.ts', 'packages/relay-node/test/core/delivery-service-media.test.ts'],
+  },
+  stores: {
+    mutate: [
+      'packages/relay-node/src/state/memory/memory-delivery-queue.ts',
+      'packages/relay-node/src/state/memory/memory-presence-map.ts',
+      'packages/relay-node/src/state/memory/memory-sync-coordinator.ts',
+      'packages/relay-node/src/state/sqlite/sqlite-delivery-queue.ts',
+      'packages/relay-node/src/state/sqlite/sqlite-sync-coordinator.ts',
+      'packages/relay-node/src/state/delivery-queue.ts',
+    ],
+    tests: ['packages/relay-node/test/state/memory-state.test.ts', 'packages/relay-node/test/state/sqlite-state.test.ts'],
+  },
+};
+
+/** The scope named by MUTATION_SCOPE; throws with the list of names when it is missing or unknown. */
+export function selectedScope() {
+  const name = process.env.MUTATION_SCOPE ?? '';
+  const scope = MUTATION_SCOPES[name];
+  if (!scope) throw new Error(`set MUTATION_SCOPE to one of: ${Object.keys(MUTATION_SCOPES).join(', ')}`);
+  return { name, ...scope };
+}
