@@ -57,6 +57,7 @@ export const ERROR_CATALOG = {
   INTERNAL: { message: 'internal error', status: 500 },
 
   STATE_SCHEMA_UNKNOWN: { message: "the database file is neither this relay's nor the deployed relay's" },
+  REDIS_UNSUITABLE: { message: 'the Redis this node was given cannot hold its state safely' },
 } as const satisfies Record<string, CatalogEntry>;
 
 /** A code from the catalog. */

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { StateBackend } from './state-backend.js';
 import type { RedisTarget } from '../config/relay-config.js';
@@ -15,7 +15,12 @@ import {
   RedisPresenceMap,
   RedisReplyRecordStore,
   RedisSyncCoordinator,
+  RedisShardedBindingStore,
+  RedisShardedNodeBus,
+  type RedisClient,
 } from './redis/index.js';
+import { checkRedisAtStart } from './redis/redis-preflight.js';
+import { createClusterClient, redisConnectionName } from './redis/redis-cluster-client.js';
 import { openSqliteDatabase, SqliteBindingStore, SqlitePendingBindingStore } from './sqlite/index.js';
 import { instrumentRedisCommands, type RedisCommandMetrics } from '../observability/redis-command-metrics.js';
 
@@ -32,6 +37,8 @@ export interface RedisBackendOptions {
   queueMaxAgeMs?: number;
   /** Where the client's command latency and errors are counted (the node's metrics). */
   metrics?: RedisCommandMetrics;
+  /** Names the node's connections (CLIENT SETNAME `wecom-relay:<nodeId>:<role>`) so operators can tell them apart. */
+  nodeId?: string;
 }
 
 /**
@@ -49,11 +56,15 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
     // travel in one round trip.
     enableAutoPipelining: true,
   };
-  const redis =
-    o.redis.kind === 'url'
-      ? new Redis(o.redis.url, common)
+  const named = o.nodeId ? { connectionName: redisConnectionName(o.nodeId, 'commands') } : {};
+  const redis: RedisClient =
+    o.redis.kind === 'cluster'
+      ? createClusterClient(o.redis, { ...common, ...named })
+      : o.redis.kind === 'url'
+      ? new Redis(o.redis.url, { ...common, ...named })
       : new Redis({
           ...common,
+          ...named,
           sentinels: o.redis.sentinels.map((s) => ({ ...s })),
           name: o.redis.name,
           ...(o.redis.password ? { password: o.redis.password } : {}),
@@ -61,6 +72,13 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
   if (o.metrics) instrumentRedisCommands(redis, o.metrics);
   redis.on('error', (err) => o.logger.warn({ err }, 'redis connection error'));
   redis.on('ready', () => o.logger.info({}, 'redis ready'));
+  let preflight;
+  try {
+    preflight = await checkRedisAtStart(redis, o.logger);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
   const prefix = o.prefix ?? 'wr:';
   const base = { redis, prefix };
   let db: ReturnType<typeof openSqliteDatabase> | null = null;
@@ -73,10 +91,15 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
     bindings = new SqliteBindingStore(db);
     pendingBindings = new SqlitePendingBindingStore(db);
   } else {
-    bindings = new RedisBindingStore(base);
+    // On a cluster, bindings spread over every shard instead of sitting under one hash tag.
+    bindings = redis instanceof Cluster ? new RedisShardedBindingStore(base) : new RedisBindingStore(base);
     pendingBindings = new RedisPendingBindingStore(base);
   }
-  const bus = new RedisNodeBus({ ...base, logger: o.logger });
+  const busName = o.nodeId ? redisConnectionName(o.nodeId, 'bus') : undefined;
+  const bus =
+    redis instanceof Cluster
+      ? new RedisShardedNodeBus({ redis, prefix, logger: o.logger, ...(busName ? { connectionName: busName } : {}) })
+      : new RedisNodeBus({ redis, prefix, logger: o.logger, ...(busName ? { connectionName: busName } : {}) });
   const stores = {
     bindings,
     pendingBindings,
@@ -97,7 +120,7 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
   return {
     kind: 'redis',
     ...stores,
-    isLive: () => redis.status === 'ready' && bus.isLive(),
+    isLive: () => redis.status === 'ready' && bus.isLive() && preflight.passed(),
     close() {
       closing ??= (async () => {
         await Promise.allSettled(Object.values(stores).map((s) => s.close()));

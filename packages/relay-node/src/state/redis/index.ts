@@ -39,3 +39,6 @@ export { DEFAULT_KEY_PREFIX } from './keyspace.js';
 export { REDIS_KEY_LAYOUT } from './key-layout.js';
 export { RedisOutboundLedger, type RedisOutboundLedgerOptions } from './redis-outbound-ledger.js';
 export { RedisReplyRecordStore, type RedisReplyRecordStoreOptions } from './redis-reply-record-store.js';
+export { RedisShardedBindingStore, type RedisShardedBindingStoreOptions } from './redis-sharded-binding-store.js';
+export { RedisShardedNodeBus, type RedisShardedNodeBusOptions } from './redis-sharded-node-bus.js';
+export { isClusterClient, type RedisClient } from './redis-client.js';

@@ -12,6 +12,8 @@ export interface RedisNodeBusOptions {
   /** Key (channel) prefix; default 'wr:'. */
   prefix?: string;
   logger: StateLogger;
+  /** CLIENT SETNAME of the subscriber connection (the publishing client keeps its own). */
+  connectionName?: string;
 }
 
 /**
@@ -23,6 +25,7 @@ export class RedisNodeBus implements NodeBus {
   private readonly redis: Redis;
   private readonly prefix: string;
   private readonly logger: StateLogger;
+  private readonly connectionName: string | undefined;
   private subscriber: Redis | null = null;
   private live = false;
   private closed = false;
@@ -33,6 +36,7 @@ export class RedisNodeBus implements NodeBus {
     this.redis = opts.redis;
     this.prefix = checkPrefix(opts.prefix);
     this.logger = opts.logger;
+    this.connectionName = opts.connectionName;
   }
 
   async publish(nodeId: string, message: BusMessage): Promise<boolean> {
@@ -44,7 +48,7 @@ export class RedisNodeBus implements NodeBus {
     if (this.closed) throw new RelayError('INTERNAL', 'node bus is closed');
     if (this.subscriber) throw new RelayError('INTERNAL', 'node bus already subscribed; use one bus per node');
     const channel = this.channel(nodeId);
-    const sub = this.redis.duplicate();
+    const sub = this.redis.duplicate(this.connectionName ? { connectionName: this.connectionName } : undefined);
     this.subscriber = sub;
 
     sub.on('message', (from: string, raw: string) => {

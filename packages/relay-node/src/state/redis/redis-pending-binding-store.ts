@@ -1,18 +1,18 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { PendingBindingStore } from '../pending-binding-store.js';
 import { checkPrefix, toPx } from './keyspace.js';
 
 /** Construction options for {@link RedisPendingBindingStore}. */
 export interface RedisPendingBindingStoreOptions {
   /** A connected client owned by the caller; never closed here. */
-  redis: Redis;
+  redis: RedisClient;
   /** Key prefix; default 'wr:'. */
   prefix?: string;
 }
 
 /** QR binding tokens as one key per token, expired by Redis itself (PX). */
 export class RedisPendingBindingStore implements PendingBindingStore {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly base: string;
 
   constructor(opts: RedisPendingBindingStoreOptions) {

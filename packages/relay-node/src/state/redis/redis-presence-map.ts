@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import { RelayError } from '../../errors/relay-error.js';
 import type { PresenceEntry, PresenceMap } from '../presence-map.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
@@ -7,7 +7,7 @@ import { LuaScript } from './lua-script.js';
 /** Construction options for {@link RedisPresenceMap}. */
 export interface RedisPresenceMapOptions {
   /** A connected client owned by the caller; never closed here. */
-  redis: Redis;
+  redis: RedisClient;
   /** Key prefix; default 'wr:'. */
   prefix?: string;
 }
@@ -58,7 +58,7 @@ return 0
  * (two slots, two commands).
  */
 export class RedisPresenceMap implements PresenceMap {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly prefix: string;
 
   constructor(opts: RedisPresenceMapOptions) {

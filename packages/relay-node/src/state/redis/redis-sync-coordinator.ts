@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { CallbackToken, SyncCoordinator, SyncLease } from '../sync-coordinator.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
@@ -6,7 +6,7 @@ import { LuaScript } from './lua-script.js';
 /** Construction options for {@link RedisSyncCoordinator}. */
 export interface RedisSyncCoordinatorOptions {
   /** A connected client owned by the caller; never closed here. */
-  redis: Redis;
+  redis: RedisClient;
   /** Key prefix; default 'wr:'. */
   prefix?: string;
   /** Clock for callback tokens' receivedAt; default Date.now. */
@@ -95,7 +95,7 @@ interface KfKeys {
  * cursor, pending mark and callback token sit next to it so each step is one single-slot script.
  */
 export class RedisSyncCoordinator implements SyncCoordinator {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly now: () => number;
 
@@ -145,7 +145,7 @@ class RedisSyncLease implements SyncLease {
   private readonly fenceArg: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: KfKeys,
     readonly fence: number,
   ) {
