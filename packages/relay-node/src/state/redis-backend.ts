@@ -74,7 +74,13 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
   redis.on('ready', () => o.logger.info({}, 'redis ready'));
   let preflight;
   try {
-    preflight = await checkRedisAtStart(redis, o.logger);
+    preflight =
+      o.redis.kind === 'cluster'
+        ? await checkRedisAtStart(redis, o.logger, o.redis.nodes, {
+            ...(o.redis.password ? { password: o.redis.password } : {}),
+            ...(o.redis.tls ? { tls: {} } : {}),
+          })
+        : await checkRedisAtStart(redis, o.logger);
   } catch (err) {
     redis.disconnect();
     throw err;

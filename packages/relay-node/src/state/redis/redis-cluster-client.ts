@@ -21,8 +21,6 @@ export function createClusterClient(
       ...(retryStrategy ? { clusterRetryStrategy: retryStrategy } : {}),
       ...(enableReadyCheck !== undefined ? { enableReadyCheck } : {}),
       ...(enableAutoPipelining !== undefined ? { enableAutoPipelining } : {}),
-      // A node that restarts without slot changes (a replica) is reconnected instead of waiting for a MOVED.
-      clusterNodeRetryStrategy: (attempt: number) => Math.min(attempt * 200, 2_000),
       redisOptions: {
         ...perNode,
         ...(target.password ? { password: target.password } : {}),

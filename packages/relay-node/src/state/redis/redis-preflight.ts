@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { RelayError } from '../../errors/relay-error.js';
 import { isClusterClient, type RedisClient } from './redis-client.js';
 import type { StateLogger } from './state-logger.js';
@@ -26,7 +26,10 @@ export interface RedisPreflightReport {
  */
 export async function preflightRedis(client: RedisClient, logger: StateLogger): Promise<RedisPreflightReport> {
   const cluster = isClusterClient(client);
-  const servers: Redis[] = cluster ? client.nodes('all') : [client];
+  return await preflightServers(cluster ? client.nodes('all') : [client], cluster, logger);
+}
+
+async function preflightServers(servers: Redis[], cluster: boolean, logger: StateLogger): Promise<RedisPreflightReport> {
   if (servers.length === 0) throw new Error('the Redis Cluster client knows no node yet');
   const checked = await Promise.allSettled(servers.map((server) => checkServer(server, cluster, logger)));
   const report: RedisPreflightReport = { servers: [] };
@@ -130,17 +133,30 @@ export interface RedisPreflightGate {
  * line). A Redis that does not answer yet does not stop the start: the checks run on the first connection, and
  * until they pass the gate keeps the node unready; if they fail then, one fatal line says why and it stays unready.
  */
-export async function checkRedisAtStart(client: RedisClient, logger: StateLogger): Promise<RedisPreflightGate> {
+export async function checkRedisAtStart(
+  client: RedisClient,
+  logger: StateLogger,
+  /** A cluster's seed nodes, asked directly when the cluster does not become ready (its client never does while it fails). */
+  clusterSeeds: ReadonlyArray<{ host: string; port: number }> = [],
+  connectOptions: RedisOptions = {},
+): Promise<RedisPreflightGate> {
   let state: 'pending' | 'passed' | 'failed' = 'pending';
   const gate: RedisPreflightGate = { passed: () => state === 'passed' };
   try {
+    let ready = true;
     try {
       await whenReady(client, START_WAIT_MS);
     } catch (err) {
-      // A cluster that is not ok never becomes ready (ioredis' ready check); its seeds can still say why.
-      if (!isClusterClient(client) || client.nodes('all').length === 0) throw err;
+      if (!isClusterClient(client) || clusterSeeds.length === 0) throw err;
+      ready = false;
     }
-    await preflightRedis(client, logger);
+    if (ready) await preflightRedis(client, logger);
+    else {
+      // A cluster that is not ok never becomes ready (ioredis' ready check); its seeds can still say why. Passing
+      // here is not enough: the checks run again on the client once it is ready.
+      await probeSeeds(clusterSeeds, connectOptions, logger);
+      throw new Error('the Redis Cluster client is not ready yet');
+    }
     state = 'passed';
     return gate;
   } catch (err) {
@@ -166,6 +182,22 @@ export async function checkRedisAtStart(client: RedisClient, logger: StateLogger
   if (client.status === 'ready') retry();
   else client.once('ready', retry);
   return gate;
+}
+
+async function probeSeeds(
+  seeds: ReadonlyArray<{ host: string; port: number }>,
+  connectOptions: RedisOptions,
+  logger: StateLogger,
+): Promise<void> {
+  const servers = seeds.map(
+    (s) => new Redis({ ...connectOptions, host: s.host, port: s.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null }),
+  );
+  for (const server of servers) server.on('error', () => undefined);
+  try {
+    await preflightServers(servers, true, logger);
+  } finally {
+    for (const server of servers) server.disconnect();
+  }
 }
 
 function whenReady(client: RedisClient, deadlineMs: number): Promise<void> {
