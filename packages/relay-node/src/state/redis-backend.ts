@@ -20,6 +20,7 @@ import {
   type RedisClient,
 } from './redis/index.js';
 import { checkRedisAtStart } from './redis/redis-preflight.js';
+import { replicaBarrier } from './redis/redis-replica-barrier.js';
 import { createClusterClient, redisConnectionName } from './redis/redis-cluster-client.js';
 import { openSqliteDatabase, SqliteBindingStore, SqlitePendingBindingStore } from './sqlite/index.js';
 import { instrumentRedisCommands, type RedisCommandMetrics } from '../observability/redis-command-metrics.js';
@@ -110,7 +111,8 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
     bindings,
     pendingBindings,
     dedup: new RedisDedupStore(base),
-    sync: new RedisSyncCoordinator(base),
+    // On a cluster the cursor moves past a page only once the page's appends are on a replica (a failover loses nothing).
+    sync: new RedisSyncCoordinator(redis instanceof Cluster ? { ...base, beforeCommit: replicaBarrier(redis, { logger: o.logger }) } : base),
     presence: new RedisPresenceMap(base),
     bus,
     queue: new RedisDeliveryQueue({

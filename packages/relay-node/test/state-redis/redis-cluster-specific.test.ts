@@ -106,6 +106,27 @@ describe('relay state on a Redis Cluster', () => {
     }
   });
 
+  it('moves the sync cursor past a page only once the page’s appends are on a replica', { timeout: 60_000 }, async () => {
+    const prefix = uniquePrefix('wait');
+    const b = await backend('node-a', prefix);
+    const lease = (await b.sync.tryAcquire('kf-w', 60_000))!;
+    expect(await lease.commitCursor('c1')).toBe(true);
+    const master = await cluster.masterOf(`${prefix}{gw:gw-w}:queue`);
+    const [replica] = await cluster.replicasOf(master);
+    // A replica that stops acknowledging (stopped, not dead: the master still counts it as connected).
+    process.kill(replica!.pid!, 'SIGSTOP');
+    try {
+      await b.queue.append('gw-w', { type: 'text', n: 1 } as never, { dedupKey: 'm-w1' });
+      await expect(lease.commitCursor('c2')).rejects.toMatchObject({ code: 'STATE_NOT_REPLICATED' });
+      expect(await lease.cursor()).toBe('c1');
+    } finally {
+      process.kill(replica!.pid!, 'SIGCONT');
+    }
+    await waitFor(async () => (await lease.commitCursor('c2').catch(() => false)) === true, 'the commit once the replica caught up', 30_000);
+    expect(await lease.cursor()).toBe('c2');
+    await cluster.waitHealthy();
+  });
+
   it('keeps every script working after a master is SIGKILLed and its replica promoted (MOVED, NOSCRIPT)', { timeout: 60_000 }, async () => {
     const prefix = uniquePrefix('failover');
     const b = await backend('node-a', prefix);

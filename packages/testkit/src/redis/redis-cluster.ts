@@ -27,9 +27,11 @@ export interface RedisClusterHandle {
   readonly nodes: readonly RedisClusterNode[];
   /** The nodes that are masters right now (asks the cluster). */
   masters(): Promise<RedisClusterNode[]>;
+  /** The replicas of a master right now (asks the cluster). */
+  replicasOf(master: RedisClusterNode): Promise<RedisClusterNode[]>;
   /** The node serving a key's slot as master right now. */
   masterOf(key: string): Promise<RedisClusterNode>;
-  /** Resolves once every live node reports cluster_state:ok and agrees on who serves every slot. */
+  /** Resolves once every live node reports cluster_state:ok, agrees on who serves every slot, and replicas are in sync. */
   waitHealthy(): Promise<void>;
   /** Stops every node and removes their data directories. Idempotent. */
   stop(): Promise<void>;
@@ -71,6 +73,8 @@ export async function startRedisCluster(opts: StartRedisClusterOptions = {}): Pr
             '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 1_000),
             // A replica with stale data may still take over: a test kills masters on purpose.
             '--cluster-replica-validity-factor', '0',
+            // Replicas sync at once instead of after the default 5 s wait for more replicas.
+            '--repl-diskless-sync-delay', '0',
             ...(opts.serverArgs ?? []),
           ],
         }),
@@ -117,6 +121,16 @@ class LocalRedisCluster implements RedisClusterHandle {
     return this.servers.filter((s) => ports.has(s.port));
   }
 
+  async replicasOf(master: RedisClusterNode): Promise<RedisClusterNode[]> {
+    const live = this.servers.find((s) => s.pid !== null);
+    if (!live) return [];
+    const lines = String(await withClient(live, (c) => c.call('CLUSTER', 'NODES'))).trim().split('\n').map((l) => l.split(' '));
+    const portOf = (addr: string): number => Number(addr.split('@')[0]!.split(':').pop());
+    const masterId = lines.find((l) => portOf(l[1]!) === master.port)?.[0];
+    const ports = new Set(lines.filter((l) => l[3] === masterId && /slave/.test(l[2]!)).map((l) => portOf(l[1]!)));
+    return this.servers.filter((s) => ports.has(s.port));
+  }
+
   async masterOf(key: string): Promise<RedisClusterNode> {
     const live = this.servers.find((s) => s.pid !== null);
     if (!live) throw new RedisTestkitError('REDIS_UNAVAILABLE', 'no node of the cluster is running');
@@ -154,7 +168,11 @@ class LocalRedisCluster implements RedisClusterHandle {
         withClient(s, async (c) => {
           const info = (await c.call('CLUSTER', 'INFO')) as string;
           const slots = JSON.stringify(await c.call('CLUSTER', 'SLOTS'));
-          return { ok: /cluster_state:ok/.test(info) && /cluster_slots_ok:16384/.test(info), slots };
+          // A replica still loading its first copy (wait_bgsave, send_bulk) cannot acknowledge writes yet.
+          const replication = String(await c.info('replication'));
+          const replicasOnline = [...replication.matchAll(/^slave\d+:.*state=([a-z_]+)/gm)].every((m) => m[1] === 'online');
+          const linkUp = !/role:slave/.test(replication) || /master_link_status:up/.test(replication);
+          return { ok: /cluster_state:ok/.test(info) && /cluster_slots_ok:16384/.test(info) && replicasOnline && linkUp, slots };
         }),
       ),
     );

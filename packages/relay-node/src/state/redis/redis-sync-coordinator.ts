@@ -11,6 +11,8 @@ export interface RedisSyncCoordinatorOptions {
   prefix?: string;
   /** Clock for callback tokens' receivedAt; default Date.now. */
   now?: () => number;
+  /** Runs before every cursor commit and may refuse it by throwing (e.g. until the page's appends are on a replica). */
+  beforeCommit?: () => Promise<void>;
 }
 
 // KEYS: pending, token hash; ARGV: has-token ('1'/'0'), token, receivedAt.
@@ -98,11 +100,13 @@ export class RedisSyncCoordinator implements SyncCoordinator {
   private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly now: () => number;
+  private readonly beforeCommit: (() => Promise<void>) | undefined;
 
   constructor(opts: RedisSyncCoordinatorOptions) {
     this.redis = opts.redis;
     this.prefix = checkPrefix(opts.prefix);
     this.now = opts.now ?? Date.now;
+    this.beforeCommit = opts.beforeCommit;
   }
 
   async notePending(openKfid: string, callbackToken: string | null): Promise<void> {
@@ -122,7 +126,7 @@ export class RedisSyncCoordinator implements SyncCoordinator {
     const keys = this.keys(openKfid);
     const fence = await TRY_ACQUIRE.run(this.redis, [keys.lease, keys.fence], [toPx(leaseMs)]);
     if (typeof fence !== 'number') return null;
-    return new RedisSyncLease(this.redis, keys, fence);
+    return new RedisSyncLease(this.redis, keys, fence, this.beforeCommit);
   }
 
   async close(): Promise<void> {
@@ -148,6 +152,7 @@ class RedisSyncLease implements SyncLease {
     private readonly redis: RedisClient,
     private readonly keys: KfKeys,
     readonly fence: number,
+    private readonly beforeCommit?: () => Promise<void>,
   ) {
     this.fenceArg = String(fence);
   }
@@ -169,6 +174,7 @@ class RedisSyncLease implements SyncLease {
   }
 
   async commitCursor(cursor: string): Promise<boolean> {
+    await this.beforeCommit?.();
     return (await COMMIT_CURSOR.run(this.redis, [this.keys.lease, this.keys.cursor], [this.fenceArg, cursor])) === 1;
   }
 
