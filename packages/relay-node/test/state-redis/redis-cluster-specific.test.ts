@@ -2,6 +2,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisCluster, uniquePrefix, type RedisClusterHandle } from '@wecom-relay/testkit';
 import { createRedisBackend } from '../../src/state/redis-backend.js';
+import { REDIS_CLUSTER_KEY_LAYOUT, REDIS_KEY_LAYOUT } from '../../src/state/redis/index.js';
 import type { StateBackend } from '../../src/state/state-backend.js';
 import type { BusMessage } from '../../src/state/node-bus.js';
 import { capturingLogger, waitFor } from './helpers.js';
@@ -104,6 +105,32 @@ describe('relay state on a Redis Cluster', () => {
       expect(n).toBeGreaterThan(0);
       expect(n).toBeLessThan(180);
     }
+  });
+
+  it('writes only keys of REDIS_KEY_LAYOUT, with bindings as REDIS_CLUSTER_KEY_LAYOUT says', async () => {
+    const prefix = uniquePrefix('layout');
+    const b = await backend('node-a', prefix);
+    await b.bindings.bind('wm-alice', 'gw-1');
+    await b.bindings.bind('wm-alice', 'gw-2');
+    await b.bindings.bind('wm-bob', 'gw-1');
+    await b.presence.heartbeat('node-a', 60_000);
+    await b.presence.claim('gw-1', 'node-a');
+    await b.queue.append('gw-1', { type: 'text' } as never, { dedupKey: 'm-1' });
+    const keys: string[] = [];
+    for (const m of await cluster.masters()) {
+      let cursor = '0';
+      do {
+        const [next, batch] = await direct(m).scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        keys.push(...batch.map((k) => k.slice(prefix.length)));
+      } while (cursor !== '0');
+    }
+    const toRe = (p: string) => new RegExp('^' + p.slice(1).replace(/[{}]/g, '\\$&').replace(/<[A-Za-z]+>/g, '[^{}]+') + '$');
+    const spread = Object.values(REDIS_CLUSTER_KEY_LAYOUT).map(toRe);
+    const all = [...Object.values(REDIS_KEY_LAYOUT).filter((p) => !p.startsWith('P{bindings}')).map(toRe), ...spread];
+    expect(keys.filter((k) => !all.some((re) => re.test(k)))).toEqual([]);
+    for (const re of spread) expect(keys.some((k) => re.test(k))).toBe(true);
+    expect(keys.some((k) => k.startsWith('{bindings}'))).toBe(false);
   });
 
   it('moves the sync cursor past a page only once the page’s appends are on a replica', { timeout: 60_000 }, async () => {
