@@ -77,6 +77,19 @@ describe('Redis start-up checks', () => {
     expect(records.some((r) => r.level === 40 && /maxmemory-policy/.test(String(r.msg)))).toBe(true);
   });
 
+  it('warns instead of refusing when an ACL user may run neither INFO nor CONFIG', async () => {
+    const h = await server(['--user', 'relay', 'on', '>relay-pw', '~*', '&*', '+@all', '-info', '-config']);
+    const url = `redis://relay:relay-pw@127.0.0.1:${h.port}`;
+    await expect(client(url).config('GET', 'maxmemory-policy')).rejects.toThrow(/NOPERM/);
+    const { logger, records } = capturingLogger();
+    const b = await backendOn(url, logger);
+    await b.bus.subscribe('node-7', () => undefined);
+    await waitFor(() => b.isLive(), 'the backend to be live');
+    const warnings = records.filter((r) => r.level === 40).map((r) => String(r.msg));
+    expect(warnings.some((m) => /Redis version/.test(m))).toBe(true);
+    expect(warnings.some((m) => /maxmemory-policy/.test(m))).toBe(true);
+  });
+
   it('names every connection of the node so CLIENT LIST tells them apart', async () => {
     const h = await server([]);
     const b = await backendOn(h.url);

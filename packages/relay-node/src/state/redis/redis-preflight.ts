@@ -58,9 +58,11 @@ async function checkServer(server: Redis, cluster: boolean, logger: StateLogger)
       );
     }
   }
-  const version = parseInfo(String(await server.info('server'))).get('redis_version') ?? '0.0.0';
+  const version = await redisVersion(server);
   const min = cluster ? MIN_REDIS_CLUSTER_VERSION : MIN_REDIS_VERSION;
-  if (compareVersions(version, min) < 0) {
+  if (version === null) {
+    logger.warn({ address }, `could not read the Redis version (INFO is not allowed here); make sure it is ${min} or newer`);
+  } else if (compareVersions(version, min) < 0) {
     throw new RelayError(
       'REDIS_UNSUITABLE',
       `Redis ${version} at ${address} is too old: the relay needs Redis ${min} or newer` +
@@ -80,7 +82,21 @@ async function checkServer(server: Redis, cluster: boolean, logger: StateLogger)
         'cursor or fence is lost without a trace (set `maxmemory-policy noeviction`)',
     );
   }
-  return { address, version, maxmemoryPolicy: policy };
+  return { address, version: version ?? 'unknown', maxmemoryPolicy: policy };
+}
+
+async function redisVersion(server: Redis): Promise<string | null> {
+  try {
+    return parseInfo(String(await server.info('server'))).get('redis_version') ?? null;
+  } catch (err) {
+    if (isNotAllowed(err)) return null;
+    throw err;
+  }
+}
+
+/** NOPERM (ACL), an unknown or renamed command: the server is usable, just not inspectable this way. */
+function isNotAllowed(err: unknown): boolean {
+  return err instanceof Error && /^(NOPERM|ERR unknown command)/i.test(err.message);
 }
 
 function addressOf(server: Redis): string {
@@ -93,8 +109,7 @@ async function maxmemoryPolicy(server: Redis): Promise<string | null> {
     if (Array.isArray(reply) && typeof reply[1] === 'string') return reply[1];
     return null;
   } catch (err) {
-    // NOPERM (ACL), an unknown or renamed command: the server is still usable, just not inspectable.
-    if (err instanceof Error && /NOPERM|unknown command|ERR/i.test(err.message)) return null;
+    if (isNotAllowed(err)) return null;
     throw err;
   }
 }
