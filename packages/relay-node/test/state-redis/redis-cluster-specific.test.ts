@@ -1,7 +1,11 @@
-import { Cluster, Redis } from 'ioredis';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisCluster, uniquePrefix, type RedisClusterHandle } from '@wecom-relay/testkit';
 import { createRedisBackend } from '../../src/state/redis-backend.js';
+import { copyBindings, openBindingStore } from '../../src/cli/binding-transfer.js';
 import { REDIS_CLUSTER_KEY_LAYOUT, REDIS_KEY_LAYOUT } from '../../src/state/redis/index.js';
 import type { StateBackend } from '../../src/state/state-backend.js';
 import type { BusMessage } from '../../src/state/node-bus.js';
@@ -131,6 +135,28 @@ describe('relay state on a Redis Cluster', () => {
     expect(keys.filter((k) => !all.some((re) => re.test(k)))).toEqual([]);
     for (const re of spread) expect(keys.some((k) => re.test(k))).toBe(true);
     expect(keys.some((k) => k.startsWith('{bindings}'))).toBe(false);
+  });
+
+  it('copies bindings from a single-node database into the cluster with the operator tool', async () => {
+    const prefix = uniquePrefix('copy');
+    const dir = mkdtempSync(join(tmpdir(), 'relay-copy-'));
+    const from = await openBindingStore(`sqlite:${join(dir, 'relay.db')}`);
+    try {
+      await from.store.bind('wm-alice', 'gw-1');
+      await from.store.bind('wm-bob', 'gw-2');
+      const to = await openBindingStore(`redis-cluster://${cluster.seeds.join(',')}`, prefix);
+      try {
+        expect(await copyBindings(from.store, to.store)).toBe(2);
+      } finally {
+        await to.close();
+      }
+      const b = await backend('node-a', prefix);
+      expect(await b.bindings.gatewayFor('wm-alice')).toBe('gw-1');
+      expect(await b.bindings.usersOf('gw-2')).toEqual(['wm-bob']);
+    } finally {
+      await from.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('moves the sync cursor past a page only once the page’s appends are on a replica', { timeout: 60_000 }, async () => {
