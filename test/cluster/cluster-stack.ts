@@ -7,10 +7,12 @@ import {
   spawnRelayNode,
   startHaproxy,
   startRedis,
+  startRedisCluster,
   testCorp,
   uniquePrefix,
   type FakeWecomHandle,
   type HaproxyHandle,
+  type RedisClusterHandle,
   type RedisHandle,
   type RelayNodeHandle,
   type RelayPorts,
@@ -20,7 +22,10 @@ import {
 /** Three (or n) relay nodes as real processes on one real Redis, a fake WeCom calling all of them, and haproxy in front. */
 export interface ClusterStack {
   corp: TestCorp;
+  /** The Redis; on a Redis Cluster, a view of its first seed (kill and restart nodes through `redisCluster`). */
   redis: RedisHandle;
+  /** Set when the nodes run on a Redis Cluster (`redisCluster: true`). */
+  redisCluster: RedisClusterHandle | null;
   /** Every key the nodes write starts with this. */
   keyPrefix: string;
   fake: FakeWecomHandle;
@@ -39,6 +44,8 @@ export interface ClusterStack {
 export interface ClusterOptions {
   nodes?: number;
   redisAppendOnly?: boolean;
+  /** Run the nodes on a Redis Cluster of 3 masters + 3 replicas (REDIS_CLUSTER_NODES) instead of one Redis. */
+  redisCluster?: boolean;
   /** Credentials shared by the fake and the nodes; fresh ones by default. */
   corp?: TestCorp;
   /** Extra environment for every node. */
@@ -52,14 +59,17 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const count = options.nodes ?? 3;
   const corp = options.corp ?? testCorp();
   // The suite restarts Redis, so it needs its own even when REDIS_URL names a shared one.
-  const redis = await startRedis({ appendOnly: options.redisAppendOnly ?? false, restartable: true });
+  const redisCluster = options.redisCluster ? await startRedisCluster() : null;
+  const redis = redisCluster
+    ? seedView(redisCluster)
+    : await startRedis({ appendOnly: options.redisAppendOnly ?? false, restartable: true });
   const keyPrefix = uniquePrefix('cluster');
   const ports: RelayPorts[] = [];
   for (let i = 0; i < count; i++) ports.push(await reserveRelayPorts());
   const fake = await spawnFakeWecom({ corp, callbackUrls: ports.map((p) => p.webhookUrl) });
   const envFor = (i: number) =>
     relayEnvFor(corp, fake.url, {
-      REDIS_URL: redis.url,
+      ...(redisCluster ? { REDIS_CLUSTER_NODES: redisCluster.seeds.join(',') } : { REDIS_URL: redis.url }),
       REDIS_KEY_PREFIX: keyPrefix,
       NODE_ID: `node-${i}`,
       PORT: String(ports[i]!.port),
@@ -95,6 +105,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const stack: ClusterStack = {
     corp,
     redis,
+    redisCluster,
     keyPrefix,
     fake,
     nodes,
@@ -135,4 +146,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     },
   };
   return stack;
+}
+
+/** A RedisHandle on a Redis Cluster's first seed; stop() stops the whole cluster, kill/restart are refused. */
+function seedView(cluster: RedisClusterHandle): RedisHandle {
+  const [host, port] = [cluster.seeds[0]!.slice(0, cluster.seeds[0]!.lastIndexOf(':')), Number(cluster.seeds[0]!.split(':').pop())];
+  const refuse = () => Promise.reject(new Error('on a Redis Cluster, kill or restart nodes through stack.redisCluster'));
+  return { url: `redis://${host}:${port}`, host, port, ownServer: true, stop: () => cluster.stop(), kill: refuse, restart: refuse };
 }

@@ -1,9 +1,12 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { BindingStore } from '../state/binding-store.js';
 import { openSqliteDatabase, SqliteBindingStore } from '../state/sqlite/index.js';
-import { RedisBindingStore } from '../state/redis/index.js';
+import { RedisBindingStore, RedisShardedBindingStore } from '../state/redis/index.js';
 
-/** A binding store opened from a location such as `sqlite:./data/relay.db` or `redis://host:6379`. */
+/**
+ * A binding store opened from a location such as `sqlite:./data/relay.db`, `redis://host:6379` or
+ * `redis-cluster://host:7000,host:7001` (a Redis Cluster's seed nodes; `rediss-cluster://` for TLS, REDIS_PASSWORD).
+ */
 export async function openBindingStore(location: string, prefix = 'wr:'): Promise<{ store: BindingStore; close(): Promise<void> }> {
   if (location.startsWith('sqlite:')) {
     const db = openSqliteDatabase(location.slice('sqlite:'.length));
@@ -28,7 +31,30 @@ export async function openBindingStore(location: string, prefix = 'wr:'): Promis
       },
     };
   }
-  throw new Error(`unknown store location "${location}": use sqlite:<path> or redis://host:port`);
+  if (/^rediss?-cluster:\/\//.test(location)) {
+    // A Redis Cluster by its seed nodes: bindings spread as the cluster's nodes keep them.
+    const tls = location.startsWith('rediss-');
+    const seeds = location.replace(/^rediss?-cluster:\/\//, '').split(',').map((pair) => {
+      const at = pair.lastIndexOf(':');
+      return { host: pair.slice(0, at), port: Number(pair.slice(at + 1)) };
+    });
+    const password = process.env.REDIS_PASSWORD;
+    const cluster = new Cluster(seeds, {
+      lazyConnect: true,
+      enableAutoPipelining: true,
+      redisOptions: { maxRetriesPerRequest: 2, ...(password ? { password } : {}), ...(tls ? { tls: {} } : {}) },
+    });
+    await cluster.connect();
+    const store = new RedisShardedBindingStore({ redis: cluster, prefix });
+    return {
+      store,
+      close: async () => {
+        await store.close();
+        await cluster.quit();
+      },
+    };
+  }
+  throw new Error(`unknown store location "${location}": use sqlite:<path>, redis://host:port or redis-cluster://host:port,host:port`);
 }
 
 /** Copies every binding from one store to another; resolves to how many were copied. */

@@ -12,6 +12,7 @@ const USAGE = `usage: pnpm relay <command>   (pnpm relay --help prints this)
   bindings copy <from> <to>          copy every binding, e.g. from the single-node database into Redis:
                                        pnpm relay bindings copy sqlite:./data/relay.db redis://127.0.0.1:6379
                                      and back: pnpm relay bindings copy redis://... sqlite:./backup.db
+                                     a Redis Cluster by its seed nodes: redis-cluster://host:port,host:port
   bindings list <store>              print every binding as "external_userid<TAB>gateway_id"
   migrate sqlite:<file> <redis-url> [--open-kfid <open_kfid>]
                                      move a single-node database (this relay's or the deployed relay's, read

@@ -55,6 +55,15 @@ export const envSchema = z.object({
     .regex(/^[^,:\s]+:\d+(,[^,:\s]+:\d+)*$/, 'must be host:port pairs separated by commas')
     .optional(),
   REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
+  /** Redis Cluster instead of one Redis: seed nodes `host:port,host:port` (`rediss://host:port` entries for TLS). */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(
+      /^((rediss:\/\/)?[^,:\s/]+:\d+)(,(rediss:\/\/)?[^,:\s/]+:\d+)*$/,
+      'must be host:port (or rediss://host:port for TLS) entries separated by commas',
+    )
+    .refine((v) => new Set(v.split(',').map((e) => e.startsWith('rediss://'))).size === 1, 'use rediss:// for every entry or for none')
+    .optional(),
   REDIS_PASSWORD: z.string().min(1).optional(),
   /** Every key the relay writes starts with this, so several relays (or test runs) can share one Redis. */
   REDIS_KEY_PREFIX: z
@@ -179,6 +188,9 @@ export const envSchema = z.object({
     'RELAY_LEGACY_SHARED_SECRET_AUTH=true)',
   // Checked even when other variables are invalid, so every problem is reported at once.
   when: () => true,
+}).refine((env) => [env.REDIS_URL, env.REDIS_SENTINELS, env.REDIS_CLUSTER_NODES].filter(Boolean).length <= 1, {
+  path: ['REDIS_CLUSTER_NODES'],
+  message: 'set only one of REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES',
 });
 
 /** Raw parsed environment. */

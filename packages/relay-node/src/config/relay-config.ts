@@ -11,6 +11,13 @@ export type RedisTarget =
       readonly sentinels: ReadonlyArray<{ readonly host: string; readonly port: number }>;
       readonly name: string;
       readonly password: string | undefined;
+    }
+  | {
+      readonly kind: 'cluster';
+      /** Seed nodes; the client learns the rest of the cluster from them. */
+      readonly nodes: ReadonlyArray<{ readonly host: string; readonly port: number }>;
+      readonly tls: boolean;
+      readonly password: string | undefined;
     };
 
 /** The validated, frozen configuration every part of a node reads. */
@@ -113,7 +120,7 @@ export function toRelayConfig(env: Env): RelayConfig {
       databasePath: env.DATABASE_PATH,
       redis: redisTarget(env),
       redisKeyPrefix: env.REDIS_KEY_PREFIX,
-      bindings: env.BINDINGS_STORE ?? (env.REDIS_URL || env.REDIS_SENTINELS ? 'redis' : 'sqlite'),
+      bindings: env.BINDINGS_STORE ?? (env.REDIS_URL || env.REDIS_SENTINELS || env.REDIS_CLUSTER_NODES ? 'redis' : 'sqlite'),
     },
     gateway: {
       helloTimeoutMs: env.HELLO_TIMEOUT_MS,
@@ -178,6 +185,19 @@ export function toRelayConfig(env: Env): RelayConfig {
 }
 
 function redisTarget(env: Env): RedisTarget | undefined {
+  if (env.REDIS_CLUSTER_NODES) {
+    const entries = env.REDIS_CLUSTER_NODES.split(',');
+    return {
+      kind: 'cluster',
+      nodes: entries.map((entry) => {
+        const pair = entry.replace(/^rediss:\/\//, '');
+        const at = pair.lastIndexOf(':');
+        return { host: pair.slice(0, at), port: Number(pair.slice(at + 1)) };
+      }),
+      tls: entries[0]!.startsWith('rediss://'),
+      password: env.REDIS_PASSWORD,
+    };
+  }
   if (env.REDIS_SENTINELS) {
     return {
       kind: 'sentinel',

@@ -69,6 +69,8 @@ export const ERROR_CATALOG = {
   INTERNAL: { message: 'internal error', status: 500 },
 
   STATE_SCHEMA_UNKNOWN: { message: "the database file is neither this relay's nor the deployed relay's" },
+  REDIS_UNSUITABLE: { message: 'the Redis this node was given cannot hold its state safely' },
+  STATE_NOT_REPLICATED: { message: 'writes did not reach a Redis replica in time; the step is retried' },
 } as const satisfies Record<string, CatalogEntry>;
 
 /** A code from the catalog. */

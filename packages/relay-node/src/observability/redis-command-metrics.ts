@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Counter, Histogram } from 'prom-client';
 
 /** The metrics a Redis client reports into. */
@@ -12,10 +12,12 @@ export interface RedisCommandMetrics {
  * own commands). Commands replayed from the offline queue after a reconnect pass through sendCommand again; each
  * is measured once, from its first issue, so the time spent waiting for Redis to come back shows in the latency.
  */
-export function instrumentRedisCommands(redis: Redis, metrics: RedisCommandMetrics): void {
+export function instrumentRedisCommands(redis: Redis | Cluster, metrics: RedisCommandMetrics): void {
   const seen = new WeakSet<object>();
-  const send = redis.sendCommand.bind(redis);
-  redis.sendCommand = ((command, ...rest) => {
+  // A Cluster's sendCommand takes the same Command first (then where to send it), so one wrapper serves both.
+  const client = redis as Redis;
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = ((command, ...rest) => {
     if (!seen.has(command)) {
       seen.add(command);
       const labels = { command: command.name.toLowerCase() };

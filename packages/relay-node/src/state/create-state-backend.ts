@@ -16,6 +16,7 @@ export async function createStateBackend(config: RelayConfig, logger: Logger, me
       bindings: config.storage.bindings,
       databasePath: config.storage.databasePath,
       logger: logger.child({ component: 'redis' }),
+      nodeId: config.nodeId,
       ...(metrics ? { metrics } : {}),
     });
   }

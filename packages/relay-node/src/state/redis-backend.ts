@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { StateBackend } from './state-backend.js';
 import type { RedisTarget } from '../config/relay-config.js';
@@ -15,8 +15,14 @@ import {
   RedisPresenceMap,
   RedisReplyRecordStore,
   RedisSyncCoordinator,
+  RedisShardedBindingStore,
+  RedisShardedNodeBus,
+  type RedisClient,
 } from './redis/index.js';
 import { RedisHealthProbe } from './redis/redis-health-probe.js';
+import { checkRedisAtStart } from './redis/redis-preflight.js';
+import { replicaBarrier } from './redis/redis-replica-barrier.js';
+import { createClusterClient, redisConnectionName } from './redis/redis-cluster-client.js';
 import { openSqliteDatabase, SqliteBindingStore, SqlitePendingBindingStore } from './sqlite/index.js';
 import { instrumentRedisCommands, type RedisCommandMetrics } from '../observability/redis-command-metrics.js';
 
@@ -38,6 +44,8 @@ export interface RedisBackendOptions {
    * REDIS_RECONNECT_AFTER_MS); defaults 2 s, 1 s, 3 s, 15 s.
    */
   health?: { commandTimeoutMs: number; pingIntervalMs: number; staleAfterMs: number; reconnectAfterMs?: number };
+  /** Names the node's connections (CLIENT SETNAME `wecom-relay:<nodeId>:<role>`) so operators can tell them apart. */
+  nodeId?: string;
 }
 
 /**
@@ -60,11 +68,15 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
     // travel in one round trip.
     enableAutoPipelining: true,
   };
-  const redis =
-    o.redis.kind === 'url'
-      ? new Redis(o.redis.url, common)
+  const named = o.nodeId ? { connectionName: redisConnectionName(o.nodeId, 'commands') } : {};
+  const redis: RedisClient =
+    o.redis.kind === 'cluster'
+      ? createClusterClient(o.redis, { ...common, ...named })
+      : o.redis.kind === 'url'
+      ? new Redis(o.redis.url, { ...common, ...named })
       : new Redis({
           ...common,
+          ...named,
           sentinels: o.redis.sentinels.map((s) => ({ ...s })),
           name: o.redis.name,
           ...(o.redis.password ? { password: o.redis.password } : {}),
@@ -72,6 +84,19 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
   if (o.metrics) instrumentRedisCommands(redis, o.metrics);
   redis.on('error', (err) => o.logger.warn({ err }, 'redis connection error'));
   redis.on('ready', () => o.logger.info({}, 'redis ready'));
+  let preflight;
+  try {
+    preflight =
+      o.redis.kind === 'cluster'
+        ? await checkRedisAtStart(redis, o.logger, o.redis.nodes, {
+            ...(o.redis.password ? { password: o.redis.password } : {}),
+            ...(o.redis.tls ? { tls: {} } : {}),
+          })
+        : await checkRedisAtStart(redis, o.logger);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
   const probe = new RedisHealthProbe({
     redis,
     intervalMs: health.pingIntervalMs,
@@ -93,23 +118,24 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
     bindings = new SqliteBindingStore(db);
     pendingBindings = new SqlitePendingBindingStore(db);
   } else {
-    bindings = new RedisBindingStore(base);
+    // On a cluster, bindings spread over every shard instead of sitting under one hash tag.
+    bindings = redis instanceof Cluster ? new RedisShardedBindingStore(base) : new RedisBindingStore(base);
     pendingBindings = new RedisPendingBindingStore(base);
   }
-  const bus = new RedisNodeBus({
-    ...base,
-    logger: o.logger,
-    health: {
-      pingIntervalMs: health.pingIntervalMs,
-      staleAfterMs: health.staleAfterMs,
-      reconnectAfterMs: health.reconnectAfterMs ?? 15_000,
-    },
-  });
+  const busName = o.nodeId ? redisConnectionName(o.nodeId, 'bus') : undefined;
+  const busHealth = {
+    pingIntervalMs: health.pingIntervalMs,
+    staleAfterMs: health.staleAfterMs,
+    reconnectAfterMs: health.reconnectAfterMs ?? 15_000,
+  };
+  const busOptions = { prefix, logger: o.logger, health: busHealth, ...(busName ? { connectionName: busName } : {}) };
+  const bus = redis instanceof Cluster ? new RedisShardedNodeBus({ redis, ...busOptions }) : new RedisNodeBus({ redis, ...busOptions });
   const stores = {
     bindings,
     pendingBindings,
     dedup: new RedisDedupStore(base),
-    sync: new RedisSyncCoordinator(base),
+    // On a cluster the cursor moves past a page only once the page's appends are on a replica (a failover loses nothing).
+    sync: new RedisSyncCoordinator(redis instanceof Cluster ? { ...base, beforeCommit: replicaBarrier(redis, { logger: o.logger }) } : base),
     presence: new RedisPresenceMap(base),
     bus,
     queue: new RedisDeliveryQueue({
@@ -125,7 +151,7 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
   return {
     kind: 'redis',
     ...stores,
-    isLive: () => redis.status === 'ready' && bus.isLive() && probe.isAnswering(),
+    isLive: () => redis.status === 'ready' && bus.isLive() && probe.isAnswering() && preflight.passed(),
     close() {
       closing ??= (async () => {
         probe.stop();

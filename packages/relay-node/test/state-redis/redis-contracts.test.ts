@@ -13,6 +13,7 @@ import {
   RedisSyncCoordinator,
   RedisOutboundLedger,
   RedisReplyRecordStore,
+  RedisShardedBindingStore,
 } from '../../src/state/redis/index.js';
 import {
   accessTokenStoreContract,
@@ -62,6 +63,9 @@ deliveryQueueContract('redis', async () => new RedisDeliveryQueue({ ...base('que
 accessTokenStoreContract('redis', async () => new RedisAccessTokenStore(base('access-token')));
 presenceDirectoryContract('redis', async () => new RedisPresenceMap(base('presence-dir')));
 bindingUnbindContract('redis', async () => new RedisBindingStore(base('bindings-unbind')));
+// The spread binding layout a cluster uses holds to the same contract on one server.
+bindingStoreContract('redis, cluster binding layout', async () => new RedisShardedBindingStore(base('sharded-bindings')));
+bindingUnbindContract('redis, cluster binding layout', async () => new RedisShardedBindingStore(base('sharded-unbind')));
 outboundLedgerContract('redis', async () => new RedisOutboundLedger(base('outbound')));
 replyRecordStoreContract('redis', async () => {
   const prefix = uniquePrefix('replies');

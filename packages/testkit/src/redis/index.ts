@@ -3,3 +3,5 @@ export { RedisTestkitError, type RedisHandle, type RedisTestkitErrorCode } from 
 export { freePort } from './free-port.js';
 export { uniquePrefix } from './unique-prefix.js';
 export { findRedisServerBinary } from './redis-server-process.js';
+export { startRedisCluster, type RedisClusterHandle, type RedisClusterNode, type StartRedisClusterOptions } from './redis-cluster.js';
+export type { SpawnedRedis } from './redis-server-process.js';

@@ -32,18 +32,31 @@ export function findRedisServerBinary(env: NodeJS.ProcessEnv = process.env): str
 export interface SpawnRedisOptions {
   binary: string;
   appendOnly: boolean;
+  /** More `--name value` arguments for redis-server (e.g. `--maxmemory-policy allkeys-lru`); given after the defaults. */
+  extraArgs?: readonly string[];
+  /** A second free port is probed and passed to `portArg` (e.g. `--cluster-port`), so both are free together. */
+  secondPortArg?: string;
+}
+
+/** A redis-server child process started by the test kit. */
+export interface SpawnedRedis extends RedisHandle {
+  /** The process id while it runs (for SIGKILL from a test), else null. */
+  readonly pid: number | null;
+  /** The second port when `secondPortArg` was asked for, else null. */
+  readonly secondPort: number | null;
 }
 
 /**
  * Spawns redis-server on a free port with its own temp dir and waits until it answers PING. Retries on a
  * fresh port when the first one was taken between probing and binding.
  */
-export async function spawnRedisServer(opts: SpawnRedisOptions): Promise<RedisHandle> {
+export async function spawnRedisServer(opts: SpawnRedisOptions): Promise<SpawnedRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'wecom-relay-redis-'));
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const port = await freePort(HOST);
-    const server = new LocalRedisServer(opts, port, dir);
+    const secondPort = opts.secondPortArg ? await freePort(HOST) : null;
+    const server = new LocalRedisServer(opts, port, dir, secondPort);
     try {
       await server.start();
       return server;
@@ -68,7 +81,7 @@ function trackForExit(server: LocalRedisServer): void {
   });
 }
 
-class LocalRedisServer implements RedisHandle {
+class LocalRedisServer implements SpawnedRedis {
   readonly host = HOST;
   readonly url: string;
   readonly ownServer = true;
@@ -80,9 +93,14 @@ class LocalRedisServer implements RedisHandle {
     private readonly opts: SpawnRedisOptions,
     readonly port: number,
     private readonly dir: string,
+    readonly secondPort: number | null = null,
   ) {
     this.url = `redis://${HOST}:${port}`;
     trackForExit(this);
+  }
+
+  get pid(): number | null {
+    return this.child?.pid ?? null;
   }
 
   /** Last-resort cleanup from the process 'exit' hook, where only synchronous work runs. */
@@ -113,6 +131,8 @@ class LocalRedisServer implements RedisHandle {
         '--appendfsync', 'always',
         '--daemonize', 'no',
         '--logfile', logFile,
+        ...(this.opts.secondPortArg && this.secondPort !== null ? [this.opts.secondPortArg, String(this.secondPort)] : []),
+        ...(this.opts.extraArgs ?? []),
       ],
       { stdio: 'ignore' },
     );

@@ -12,6 +12,11 @@ export interface StartRedisOptions {
    * a redis-server child or a container is started regardless of REDIS_URL.
    */
   restartable?: boolean;
+  /**
+   * Extra redis-server arguments (e.g. `['--maxmemory-policy', 'allkeys-lru']`). Like `restartable`, this makes the
+   * server the test's own (a redis-server child only: a container or a shared server cannot take them).
+   */
+  serverArgs?: readonly string[];
 }
 
 /**
@@ -22,10 +27,13 @@ export interface StartRedisOptions {
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisHandle> {
   const appendOnly = opts.appendOnly ?? false;
   const fromEnv = process.env.REDIS_URL;
-  if (fromEnv && !opts.restartable) return sharedRedis(fromEnv);
+  if (fromEnv && !opts.restartable && !opts.serverArgs) return sharedRedis(fromEnv);
 
   const binary = findRedisServerBinary();
-  if (binary) return spawnRedisServer({ binary, appendOnly });
+  if (binary) return spawnRedisServer({ binary, appendOnly, ...(opts.serverArgs ? { extraArgs: opts.serverArgs } : {}) });
+  if (opts.serverArgs) {
+    throw new RedisTestkitError('REDIS_UNAVAILABLE', 'This test starts redis-server with its own arguments; put redis-server on PATH or set REDIS_SERVER_BIN.');
+  }
 
   const dockerProblem = await dockerUnavailableReason();
   if (dockerProblem === null) return startRedisContainer({ appendOnly });

@@ -34,6 +34,12 @@
  *   P{access-token}:value             hash  {token, expiresAt}
  *   P{access-token}:refresh-lock      string unique holder id, SET NX PX
  *   Pbus:<nodeId>                     pub/sub channel (not a key) carrying JSON BusMessages to one node
+ *
+ * On a Redis Cluster (REDIS_CLUSTER_KEY_LAYOUT) bindings are spread instead of sitting under `{bindings}`, and the bus
+ * channel is a sharded one (SSUBSCRIBE/SPUBLISH):
+ *
+ *   P{user:<externalUserId>}:binding  hash  {gw, seq}: the user's gateway, and a counter ordering the user's binds
+ *   P{gw:<gatewayId>}:users           hash  user → seq of the bind that indexed them; a superset, checked on read
  */
 export { RedisBindingStore, type RedisBindingStoreOptions } from './redis-binding-store.js';
 export { RedisPendingBindingStore, type RedisPendingBindingStoreOptions } from './redis-pending-binding-store.js';
@@ -45,6 +51,9 @@ export type { StateLogger } from './state-logger.js';
 export { RedisDeliveryQueue, type RedisDeliveryQueueOptions } from './redis-delivery-queue.js';
 export { RedisAccessTokenStore, type RedisAccessTokenStoreOptions } from './redis-access-token-store.js';
 export { DEFAULT_KEY_PREFIX } from './keyspace.js';
-export { REDIS_KEY_LAYOUT } from './key-layout.js';
+export { REDIS_KEY_LAYOUT, REDIS_CLUSTER_KEY_LAYOUT } from './key-layout.js';
 export { RedisOutboundLedger, type RedisOutboundLedgerOptions } from './redis-outbound-ledger.js';
 export { RedisReplyRecordStore, type RedisReplyRecordStoreOptions } from './redis-reply-record-store.js';
+export { RedisShardedBindingStore, type RedisShardedBindingStoreOptions } from './redis-sharded-binding-store.js';
+export { RedisShardedNodeBus, type RedisShardedNodeBusOptions } from './redis-sharded-node-bus.js';
+export { isClusterClient, type RedisClient } from './redis-client.js';

@@ -32,3 +32,13 @@ export const REDIS_KEY_LAYOUT = {
   outboundSender: 'Psent:<msgid>',
   replyRecord: 'P{gw:<gatewayId>}:reply:<digest>',
 } as const;
+
+/**
+ * Keys a Redis Cluster deployment writes instead of the `{bindings}` ones above: bindings spread over every shard.
+ * `seq` orders a user's binds, so a late index write or removal of an older bind changes nothing.
+ * The user's record also keeps `order`, the last binding event applied (as `{bindings}:order` does on one server).
+ */
+export const REDIS_CLUSTER_KEY_LAYOUT = {
+  bindingUser: 'P{user:<externalUserId>}:binding',
+  bindingGatewayIndex: 'P{gw:<gatewayId>}:users',
+} as const;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import { RelayError } from '../../errors/relay-error.js';
 
 /** The prefix every relay key starts with unless configured otherwise. */
@@ -21,7 +21,7 @@ export function checkPrefix(prefix: string | undefined): string {
  * The prefix ioredis adds to KEYS by itself (its keyPrefix option). Scripts that build key names from
  * ARGV must add it too, or they would touch a different key than the one the client names.
  */
-export function clientKeyPrefix(redis: Redis): string {
+export function clientKeyPrefix(redis: RedisClient): string {
   return redis.options.keyPrefix ?? '';
 }
 

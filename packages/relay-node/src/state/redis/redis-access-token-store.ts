@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { AccessTokenStore } from '../access-token-store.js';
 import { checkPrefix, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
@@ -7,7 +7,7 @@ import { LuaScript } from './lua-script.js';
 /** Construction options for {@link RedisAccessTokenStore}. */
 export interface RedisAccessTokenStoreOptions {
   /** A connected client owned by the caller; never closed here. */
-  redis: Redis;
+  redis: RedisClient;
   /** Key prefix; default 'wr:'. Relays of different WeCom corps sharing a Redis need different prefixes. */
   prefix?: string;
 }
@@ -35,7 +35,7 @@ return 0
  * unique per acquisition, so a holder whose lock expired cannot release someone else's.
  */
 export class RedisAccessTokenStore implements AccessTokenStore {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly tokenKey: string;
   private readonly lockKey: string;
   private lockHolder: string | null = null;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { BindingEventOrder, BindingStore, OrderedBindOutcome } from '../binding-store.js';
 import { checkPrefix, clientKeyPrefix } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
@@ -6,7 +6,7 @@ import { LuaScript } from './lua-script.js';
 /** Construction options for {@link RedisBindingStore}. */
 export interface RedisBindingStoreOptions {
   /** A connected client owned by the caller; never closed here. */
-  redis: Redis;
+  redis: RedisClient;
   /** Key prefix; default 'wr:'. */
   prefix?: string;
 }
@@ -85,7 +85,7 @@ return prev
  * atomic scripts.
  */
 export class RedisBindingStore implements BindingStore {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly base: string;
 
   constructor(opts: RedisBindingStoreOptions) {

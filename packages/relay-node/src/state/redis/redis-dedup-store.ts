@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { DedupStore } from '../dedup-store.js';
 import { checkPrefix, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
@@ -17,14 +17,14 @@ return ARGV[1]
 /** Construction options for {@link RedisDedupStore}. */
 export interface RedisDedupStoreOptions {
   /** A connected client owned by the caller; never closed here. */
-  redis: Redis;
+  redis: RedisClient;
   /** Key prefix; default 'wr:'. */
   prefix?: string;
 }
 
 /** Cluster-wide once-only claims: SET NX PX, so the first node to claim a msgid wins. */
 export class RedisDedupStore implements DedupStore {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly base: string;
 
   constructor(opts: RedisDedupStoreOptions) {

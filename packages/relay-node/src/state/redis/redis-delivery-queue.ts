@@ -1,5 +1,5 @@
 import type { QueuedEvent } from '@wecom-relay/shared';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import { RelayError } from '../../errors/relay-error.js';
 import { queueDedupOf, type DeliveryQueue, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
@@ -10,7 +10,7 @@ import { checkStreamId, notIssued, streamIdMillis } from './stream-id.js';
 /** Construction options for {@link RedisDeliveryQueue}. */
 export interface RedisDeliveryQueueOptions {
   /** A connected client owned by the caller; never closed here. */
-  redis: Redis;
+  redis: RedisClient;
   /** Key prefix; default 'wr:'. */
   prefix?: string;
   /** Where to report entries that cannot be decoded (and are therefore dropped). */
@@ -109,7 +109,7 @@ return dropped
  */
 export class RedisDeliveryQueue implements DeliveryQueue {
   private readonly idleTtlPx: number;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly logger: StateLogger | undefined;
 

@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { StateLogger } from './state-logger.js';
 
 /** Construction options for {@link RedisHealthProbe}. */
 export interface RedisHealthProbeOptions {
   /** The client whose round trips are measured; owned by the caller. */
-  redis: Redis;
+  redis: RedisClient;
   /** PING this often. */
   intervalMs: number;
   /** The server counts as answering while its last reply is younger than this. */

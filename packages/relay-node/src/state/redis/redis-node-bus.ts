@@ -21,6 +21,8 @@ export interface RedisNodeBusOptions {
    * subscriber silent for `reconnectAfterMs` is reconnected (ioredis subscribes again on the new connection).
    */
   health?: { pingIntervalMs: number; staleAfterMs: number; reconnectAfterMs: number };
+  /** CLIENT SETNAME of the subscriber connection (the publishing client keeps its own). */
+  connectionName?: string;
 }
 
 /**
@@ -32,6 +34,7 @@ export class RedisNodeBus implements NodeBus {
   private readonly redis: Redis;
   private readonly prefix: string;
   private readonly logger: StateLogger;
+  private readonly connectionName: string | undefined;
   private subscriber: Redis | null = null;
   private probe: RedisHealthProbe | null = null;
   private readonly health: RedisNodeBusOptions['health'];
@@ -45,6 +48,7 @@ export class RedisNodeBus implements NodeBus {
     this.prefix = checkPrefix(opts.prefix);
     this.logger = opts.logger;
     this.health = opts.health;
+    this.connectionName = opts.connectionName;
   }
 
   async publish(nodeId: string, message: BusMessage): Promise<boolean> {
@@ -56,7 +60,7 @@ export class RedisNodeBus implements NodeBus {
     if (this.closed) throw new RelayError('INTERNAL', 'node bus is closed');
     if (this.subscriber) throw new RelayError('INTERNAL', 'node bus already subscribed; use one bus per node');
     const channel = this.channel(nodeId);
-    const sub = this.redis.duplicate();
+    const sub = this.redis.duplicate(this.connectionName ? { connectionName: this.connectionName } : undefined);
     this.subscriber = sub;
 
     sub.on('message', (from: string, raw: string) => {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { OutboundLedger, SendReservation, SendWindow, SentReply, WindowRule } from '../outbound-ledger.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
@@ -64,14 +64,14 @@ return 1`,
 /** Construction options for {@link RedisOutboundLedger}. */
 export interface RedisOutboundLedgerOptions {
   /** A connected client owned by the caller; never closed here. */
-  redis: Redis;
+  redis: RedisClient;
   /** Key prefix; default 'wr:'. */
   prefix?: string;
 }
 
 /** Send windows as one hash per user; senders as one key per WeCom msgid, expired by Redis. */
 export class RedisOutboundLedger implements OutboundLedger {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly prefix: string;
 
   constructor(opts: RedisOutboundLedgerOptions) {

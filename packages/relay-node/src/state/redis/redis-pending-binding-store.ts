@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { PendingBindingStore, TokenIssueLimits, TokenIssueResult } from '../pending-binding-store.js';
 import { checkPrefix, clientKeyPrefix, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
@@ -6,7 +6,7 @@ import { LuaScript } from './lua-script.js';
 /** Construction options for {@link RedisPendingBindingStore}. */
 export interface RedisPendingBindingStoreOptions {
   /** A connected client owned by the caller; never closed here. */
-  redis: Redis;
+  redis: RedisClient;
   /** Key prefix; default 'wr:'. */
   prefix?: string;
 }
@@ -74,7 +74,7 @@ const MISS = new LuaScript('binding-guess-miss', BUMP + `return bump(KEYS[1], AR
  * counts are one short-lived counter per customer.
  */
 export class RedisPendingBindingStore implements PendingBindingStore {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly base: string;
   private readonly guessBase: string;
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import { RelayError } from '../../errors/relay-error.js';
 import type { ConnectionDetails, NodeLoad, PresenceEntry, PresenceMap } from '../presence-map.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
@@ -7,7 +7,7 @@ import { LuaScript } from './lua-script.js';
 /** Construction options for {@link RedisPresenceMap}. */
 export interface RedisPresenceMapOptions {
   /** A connected client owned by the caller; never closed here. */
-  redis: Redis;
+  redis: RedisClient;
   /** Key prefix; default 'wr:'. */
   prefix?: string;
   /**
@@ -91,7 +91,7 @@ return 1
  * (two slots, two commands).
  */
 export class RedisPresenceMap implements PresenceMap {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly ownerTtlMs: number;
   private readonly now: () => number;
@@ -164,16 +164,15 @@ export class RedisPresenceMap implements PresenceMap {
   async liveNodes(): Promise<NodeLoad[]> {
     const known = await this.redis.zrange(this.knownKey(), 0, -1);
     if (known.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const nodeId of known) pipeline.exists(this.aliveKey(nodeId)).scard(this.ownedKey(nodeId));
-    const replies = (await pipeline.exec()) ?? [];
-    const nodes: NodeLoad[] = [];
-    known.forEach((nodeId, i) => {
-      const [aliveErr, alive] = replies[2 * i] ?? [];
-      const [countErr, count] = replies[2 * i + 1] ?? [];
-      if (aliveErr || countErr) throw aliveErr ?? countErr;
-      if (alive === 1) nodes.push({ nodeId, gateways: Number(count) });
-    });
+    // Each node's keys sit in a slot of their own (a cluster refuses one pipeline across slots): separate
+    // commands, sent side by side (auto-pipelined per server where enabled).
+    const loads = await Promise.all(
+      known.map(async (nodeId) => {
+        const [alive, count] = await Promise.all([this.redis.exists(this.aliveKey(nodeId)), this.redis.scard(this.ownedKey(nodeId))]);
+        return alive === 1 ? { nodeId, gateways: Number(count) } : null;
+      }),
+    );
+    const nodes = loads.filter((n): n is NodeLoad => n !== null);
     return nodes.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
   }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { ReplyClaim, ReplyKey, ReplyRecord, ReplyRecordStore } from '../reply-record-store.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
@@ -33,14 +33,14 @@ return 0`,
 /** Construction options for {@link RedisReplyRecordStore}. */
 export interface RedisReplyRecordStoreOptions {
   /** A connected client owned by the caller; never closed here. */
-  redis: Redis;
+  redis: RedisClient;
   /** Key prefix; default 'wr:'. */
   prefix?: string;
 }
 
 /** One string key per reply, beside the gateway's other keys: a claim (`p:<owner>`) or the record's JSON. */
 export class RedisReplyRecordStore implements ReplyRecordStore {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly prefix: string;
 
   constructor(opts: RedisReplyRecordStoreOptions) {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { CallbackToken, SyncCoordinator, SyncLease } from '../sync-coordinator.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
@@ -6,11 +6,13 @@ import { LuaScript } from './lua-script.js';
 /** Construction options for {@link RedisSyncCoordinator}. */
 export interface RedisSyncCoordinatorOptions {
   /** A connected client owned by the caller; never closed here. */
-  redis: Redis;
+  redis: RedisClient;
   /** Key prefix; default 'wr:'. */
   prefix?: string;
   /** Clock for callback tokens' receivedAt; default Date.now. */
   now?: () => number;
+  /** Runs before every cursor commit and may refuse it by throwing (e.g. until the page's appends are on a replica). */
+  beforeCommit?: () => Promise<void>;
 }
 
 // KEYS: pending, token hash; ARGV: has-token ('1'/'0'), token, receivedAt.
@@ -95,14 +97,16 @@ interface KfKeys {
  * cursor, pending mark and callback token sit next to it so each step is one single-slot script.
  */
 export class RedisSyncCoordinator implements SyncCoordinator {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly now: () => number;
+  private readonly beforeCommit: (() => Promise<void>) | undefined;
 
   constructor(opts: RedisSyncCoordinatorOptions) {
     this.redis = opts.redis;
     this.prefix = checkPrefix(opts.prefix);
     this.now = opts.now ?? Date.now;
+    this.beforeCommit = opts.beforeCommit;
   }
 
   async notePending(openKfid: string, callbackToken: string | null): Promise<void> {
@@ -122,7 +126,7 @@ export class RedisSyncCoordinator implements SyncCoordinator {
     const keys = this.keys(openKfid);
     const fence = await TRY_ACQUIRE.run(this.redis, [keys.lease, keys.fence], [toPx(leaseMs)]);
     if (typeof fence !== 'number') return null;
-    return new RedisSyncLease(this.redis, keys, fence);
+    return new RedisSyncLease(this.redis, keys, fence, this.beforeCommit);
   }
 
   async close(): Promise<void> {
@@ -145,9 +149,10 @@ class RedisSyncLease implements SyncLease {
   private readonly fenceArg: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: KfKeys,
     readonly fence: number,
+    private readonly beforeCommit?: () => Promise<void>,
   ) {
     this.fenceArg = String(fence);
   }
@@ -169,6 +174,7 @@ class RedisSyncLease implements SyncLease {
   }
 
   async commitCursor(cursor: string): Promise<boolean> {
+    await this.beforeCommit?.();
     return (await COMMIT_CURSOR.run(this.redis, [this.keys.lease, this.keys.cursor], [this.fenceArg, cursor])) === 1;
   }
 

@@ -1,0 +1,227 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisCluster, uniquePrefix, type RedisClusterHandle } from '@wecom-relay/testkit';
+import { createRedisBackend } from '../../src/state/redis-backend.js';
+import { copyBindings, openBindingStore } from '../../src/cli/binding-transfer.js';
+import { REDIS_CLUSTER_KEY_LAYOUT, REDIS_KEY_LAYOUT } from '../../src/state/redis/index.js';
+import type { StateBackend } from '../../src/state/state-backend.js';
+import type { BusMessage } from '../../src/state/node-bus.js';
+import { capturingLogger, waitFor } from './helpers.js';
+
+// One Redis Cluster for the file; the last tests kill masters, so the order below matters.
+let cluster: RedisClusterHandle;
+const backends: StateBackend[] = [];
+const plain: Redis[] = [];
+
+const seeds = () => cluster.seeds.map((s) => ({ host: s.slice(0, s.lastIndexOf(':')), port: Number(s.slice(s.lastIndexOf(':') + 1)) }));
+
+async function backend(nodeId: string, prefix: string, logger = capturingLogger().logger): Promise<StateBackend> {
+  const b = await createRedisBackend({
+    redis: { kind: 'cluster', nodes: seeds(), tls: false, password: undefined },
+    bindings: 'redis',
+    databasePath: ':memory:',
+    logger,
+    prefix,
+    nodeId,
+  });
+  backends.push(b);
+  return b;
+}
+
+function direct(node: { port: number }): Redis {
+  const c = new Redis({ host: '127.0.0.1', port: node.port, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  c.on('error', () => undefined);
+  plain.push(c);
+  return c;
+}
+
+async function keysOn(node: { port: number }, match: string): Promise<number> {
+  const c = direct(node);
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await c.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+    cursor = next;
+    n += keys.length;
+  } while (cursor !== '0');
+  return n;
+}
+
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+}, 60_000);
+
+afterAll(async () => {
+  for (const b of backends.splice(0)) await b.close();
+  for (const c of plain.splice(0)) c.disconnect();
+  await cluster?.stop();
+});
+
+describe('relay state on a Redis Cluster', () => {
+  it('starts a backend from the seed list, live once its bus listens, with named connections on every master', async () => {
+    const b = await backend('node-a', uniquePrefix('start'));
+    await b.bus.subscribe('node-a', () => undefined);
+    await waitFor(() => b.isLive(), 'the backend to be live');
+    for (const master of await cluster.masters()) {
+      const names = String(await direct(master).client('LIST'));
+      expect(names).toContain('name=wecom-relay:node-a:commands');
+    }
+  });
+
+  it('a wake-up travels only within the shard of the channel it names (sharded pub/sub)', async () => {
+    const prefix = uniquePrefix('bus');
+    const a = await backend('node-a', prefix);
+    const b = await backend('node-b', prefix);
+    const got: BusMessage[] = [];
+    await b.bus.subscribe('node-b', (m) => void got.push(m));
+    const channel = `${prefix}bus:node-b`;
+    // Plain SUBSCRIBE on every master: a cluster-wide PUBLISH would reach each of them.
+    const overheard: string[] = [];
+    for (const master of await cluster.masters()) {
+      const sub = direct(master);
+      sub.on('message', (_c: string, m: string) => void overheard.push(m));
+      await sub.subscribe(channel);
+    }
+    expect(await a.bus.publish('node-b', { kind: 'wake', gatewayId: 'gw-1', sentAt: 1 })).toBe(true);
+    await waitFor(() => got.length === 1, 'the wake-up at node-b');
+    expect(got[0]).toEqual({ kind: 'wake', gatewayId: 'gw-1', sentAt: 1 });
+    // The one subscriber is on the master serving the channel's slot, and nobody else heard it.
+    const owner = await cluster.masterOf(channel);
+    const [, count] = (await direct(owner).call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number];
+    expect(count).toBe(1);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(overheard).toEqual([]);
+  });
+
+  it('spreads bindings over every shard, and still lists a gateway’s users from one read', async () => {
+    const prefix = uniquePrefix('spread');
+    const b = await backend('node-a', prefix);
+    const users = Array.from({ length: 300 }, (_, i) => `wm-user-${i}`);
+    await Promise.all(users.map((u) => b.bindings.bind(u, 'gw-big')));
+    expect((await b.bindings.usersOf('gw-big')).sort()).toEqual([...users].sort());
+    const perMaster = await Promise.all((await cluster.masters()).map((m) => keysOn(m, `${prefix}*binding*`)));
+    expect(perMaster.reduce((x, y) => x + y, 0)).toBe(300);
+    // No shard holds a disproportionate part: with 3 shards each holds well under 60 %.
+    for (const n of perMaster) {
+      expect(n).toBeGreaterThan(0);
+      expect(n).toBeLessThan(180);
+    }
+  });
+
+  it('writes only keys of REDIS_KEY_LAYOUT, with bindings as REDIS_CLUSTER_KEY_LAYOUT says', async () => {
+    const prefix = uniquePrefix('layout');
+    const b = await backend('node-a', prefix);
+    await b.bindings.bind('wm-alice', 'gw-1');
+    await b.bindings.bind('wm-alice', 'gw-2');
+    await b.bindings.bind('wm-bob', 'gw-1');
+    await b.presence.heartbeat('node-a', 60_000);
+    await b.presence.claim('gw-1', 'node-a');
+    await b.queue.append('gw-1', { type: 'text' } as never, { dedupKey: 'm-1' });
+    const keys: string[] = [];
+    for (const m of await cluster.masters()) {
+      let cursor = '0';
+      do {
+        const [next, batch] = await direct(m).scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        keys.push(...batch.map((k) => k.slice(prefix.length)));
+      } while (cursor !== '0');
+    }
+    const toRe = (p: string) => new RegExp('^' + p.slice(1).replace(/[{}]/g, '\\$&').replace(/<[A-Za-z]+>/g, '[^{}]+') + '$');
+    const spread = Object.values(REDIS_CLUSTER_KEY_LAYOUT).map(toRe);
+    const all = [...Object.values(REDIS_KEY_LAYOUT).filter((p) => !p.startsWith('P{bindings}')).map(toRe), ...spread];
+    expect(keys.filter((k) => !all.some((re) => re.test(k)))).toEqual([]);
+    for (const re of spread) expect(keys.some((k) => re.test(k))).toBe(true);
+    expect(keys.some((k) => k.startsWith('{bindings}'))).toBe(false);
+  });
+
+  it('copies bindings from a single-node database into the cluster with the operator tool', async () => {
+    const prefix = uniquePrefix('copy');
+    const dir = mkdtempSync(join(tmpdir(), 'relay-copy-'));
+    const from = await openBindingStore(`sqlite:${join(dir, 'relay.db')}`);
+    try {
+      await from.store.bind('wm-alice', 'gw-1');
+      await from.store.bind('wm-bob', 'gw-2');
+      const to = await openBindingStore(`redis-cluster://${cluster.seeds.join(',')}`, prefix);
+      try {
+        expect(await copyBindings(from.store, to.store)).toBe(2);
+      } finally {
+        await to.close();
+      }
+      const b = await backend('node-a', prefix);
+      expect(await b.bindings.gatewayFor('wm-alice')).toBe('gw-1');
+      expect(await b.bindings.usersOf('gw-2')).toEqual(['wm-bob']);
+    } finally {
+      await from.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('moves the sync cursor past a page only once the page’s appends are on a replica', { timeout: 60_000 }, async () => {
+    const prefix = uniquePrefix('wait');
+    const b = await backend('node-a', prefix);
+    const lease = (await b.sync.tryAcquire('kf-w', 60_000))!;
+    expect(await lease.commitCursor('c1')).toBe(true);
+    const master = await cluster.masterOf(`${prefix}{gw:gw-w}:queue`);
+    const [replica] = await cluster.replicasOf(master);
+    // A replica that stops acknowledging (stopped, not dead: the master still counts it as connected).
+    process.kill(replica!.pid!, 'SIGSTOP');
+    try {
+      await b.queue.append('gw-w', { type: 'text', n: 1 } as never, { dedupKey: 'm-w1' });
+      await expect(lease.commitCursor('c2')).rejects.toMatchObject({ code: 'STATE_NOT_REPLICATED' });
+      expect(await lease.cursor()).toBe('c1');
+    } finally {
+      process.kill(replica!.pid!, 'SIGCONT');
+    }
+    await waitFor(async () => (await lease.commitCursor('c2').catch(() => false)) === true, 'the commit once the replica caught up', 30_000);
+    expect(await lease.cursor()).toBe('c2');
+    await cluster.waitHealthy();
+  });
+
+  it('keeps every script working after a master is SIGKILLed and its replica promoted (MOVED, NOSCRIPT)', { timeout: 60_000 }, async () => {
+    const prefix = uniquePrefix('failover');
+    const b = await backend('node-a', prefix);
+    await b.presence.heartbeat('node-a', 60_000);
+    const first = await b.presence.claim('gw-f', 'node-a');
+    const id1 = await b.queue.append('gw-f', { type: 'test', n: 1 } as never, { dedupKey: 'm1', dedupTtlMs: 60_000 });
+    // The promoted replica has the data (WAIT) but not the script cache, so the next EVALSHA meets NOSCRIPT.
+    await direct(await cluster.masterOf(`${prefix}{gw:gw-f}:owner`)).wait(1, 5_000);
+    const master = await cluster.masterOf(`${prefix}{gw:gw-f}:owner`);
+    // A node whose bus channel lives on that master too: its subscription must move to the promoted replica.
+    let listener = '';
+    for (let i = 0; listener === ''; i += 1) {
+      if ((await cluster.masterOf(`${prefix}bus:node-${i}`)).port === master.port) listener = `node-${i}`;
+    }
+    const other = await backend(listener, prefix);
+    const got: BusMessage[] = [];
+    await other.bus.subscribe(listener, (m) => void got.push(m));
+    await waitFor(() => other.isLive(), 'the listener to be live');
+    await master.kill();
+    await cluster.waitHealthy();
+    await waitFor(async () => (await b.presence.lookup('gw-f').catch(() => null)) !== null, 'the owner through the promoted replica', 30_000);
+    const second = await b.presence.claim('gw-f', 'node-a');
+    expect(second.generation).toBe(first.generation + 1);
+    expect(await b.queue.append('gw-f', { type: 'test', n: 1 } as never, { dedupKey: 'm1', dedupTtlMs: 60_000 })).toBeNull();
+    await b.queue.ack('gw-f', id1 as string);
+    expect(await b.queue.lastAcked('gw-f')).toBe(id1);
+    await waitFor(() => other.isLive(), 'the listener to be live again', 30_000);
+    await waitFor(async () => (await b.bus.publish(listener, { kind: 'wake', gatewayId: 'gw-f', sentAt: 2 })) && got.length > 0, 'a wake-up through the promoted replica', 30_000);
+    expect(got[0]).toEqual({ kind: 'wake', gatewayId: 'gw-f', sentAt: 2 });
+  });
+
+  it('refuses to start on a cluster that is not cluster_state:ok', { timeout: 60_000 }, async () => {
+    // Kill a master and then the replica promoted in its place: that shard's slots have nobody left.
+    const key = 'any-key';
+    await (await cluster.masterOf(key)).kill();
+    await cluster.waitHealthy();
+    await (await cluster.masterOf(key)).kill();
+    const live = cluster.nodes.find((n) => n.pid !== null)!;
+    await waitFor(async () => /cluster_state:fail/.test(String(await direct(live).cluster('INFO'))), 'the cluster to report fail', 30_000);
+    await expect(backend('node-z', uniquePrefix('down'))).rejects.toMatchObject({
+      code: 'REDIS_UNSUITABLE',
+      message: expect.stringMatching(/cluster_state:fail/),
+    });
+  });
+});

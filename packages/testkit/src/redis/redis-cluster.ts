@@ -1,0 +1,201 @@
+import { execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { RedisTestkitError } from './redis-handle.js';
+import { findRedisServerBinary, spawnRedisServer, type SpawnedRedis } from './redis-server-process.js';
+
+const run = promisify(execFile);
+// A safety net for a cluster that never settles (shared, loaded machine), not a statement about speed.
+const SETTLE_DEADLINE_MS = 30_000;
+
+/** One redis-server of a test cluster. */
+export interface RedisClusterNode {
+  readonly host: string;
+  readonly port: number;
+  /** The process id while it runs (SIGKILL it to fail a master over), else null. */
+  readonly pid: number | null;
+  /** Kills the process abruptly (SIGKILL) and waits for it to exit. */
+  kill(): Promise<void>;
+}
+
+/** A Redis Cluster started by the test kit: 3 masters with one replica each on loopback. */
+export interface RedisClusterHandle {
+  /** `host:port` of every node, as REDIS_CLUSTER_NODES takes them. */
+  readonly seeds: readonly string[];
+  readonly nodes: readonly RedisClusterNode[];
+  /** The nodes that are masters right now (asks the cluster). */
+  masters(): Promise<RedisClusterNode[]>;
+  /** The replicas of a master right now (asks the cluster). */
+  replicasOf(master: RedisClusterNode): Promise<RedisClusterNode[]>;
+  /** The node serving a key's slot as master right now. */
+  masterOf(key: string): Promise<RedisClusterNode>;
+  /** Resolves once every live node reports cluster_state:ok, agrees on who serves every slot, and replicas are in sync. */
+  waitHealthy(): Promise<void>;
+  /** Stops every node and removes their data directories. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Options for {@link startRedisCluster}. */
+export interface StartRedisClusterOptions {
+  /** Milliseconds before a silent master is failed over (cluster-node-timeout); default 1000. */
+  nodeTimeoutMs?: number;
+  /** Extra redis-server arguments for every node. */
+  serverArgs?: readonly string[];
+}
+
+/**
+ * Starts six redis-server processes with `cluster-enabled yes`, joins them with
+ * `redis-cli --cluster create --cluster-replicas 1` and waits for `cluster_state:ok` everywhere.
+ */
+export async function startRedisCluster(opts: StartRedisClusterOptions = {}): Promise<RedisClusterHandle> {
+  const binary = findRedisServerBinary();
+  const cli = binary ? findCli(binary) : null;
+  if (!binary || !cli) {
+    throw new RedisTestkitError(
+      'REDIS_UNAVAILABLE',
+      'A Redis Cluster test needs redis-server and redis-cli on PATH (or REDIS_SERVER_BIN with redis-cli beside it).',
+    );
+  }
+  const servers: SpawnedRedis[] = [];
+  const handle = new LocalRedisCluster(servers);
+  try {
+    const spawned = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        spawnRedisServer({
+          binary,
+          appendOnly: false,
+          secondPortArg: '--cluster-port',
+          extraArgs: [
+            '--cluster-enabled', 'yes',
+            '--cluster-config-file', 'nodes.conf',
+            '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 1_000),
+            // A replica with stale data may still take over: a test kills masters on purpose.
+            '--cluster-replica-validity-factor', '0',
+            // Replicas sync at once instead of after the default 5 s wait for more replicas.
+            '--repl-diskless-sync-delay', '0',
+            ...(opts.serverArgs ?? []),
+          ],
+        }),
+      ),
+    );
+    servers.push(...spawned);
+    await run(cli, ['--cluster', 'create', ...handle.seeds, '--cluster-replicas', '1', '--cluster-yes'], {
+      timeout: SETTLE_DEADLINE_MS,
+    });
+    await handle.waitHealthy();
+    return handle;
+  } catch (err) {
+    await handle.stop();
+    throw err instanceof RedisTestkitError ? err : new RedisTestkitError('REDIS_START_FAILED', `Redis Cluster did not start: ${String(err)}`, { cause: err });
+  }
+}
+
+function findCli(serverBinary: string): string | null {
+  const candidate = join(dirname(serverBinary), 'redis-cli');
+  try {
+    accessSync(candidate, constants.X_OK);
+    return candidate;
+  } catch {
+    return null;
+  }
+}
+
+class LocalRedisCluster implements RedisClusterHandle {
+  private stopped = false;
+
+  constructor(private readonly servers: SpawnedRedis[]) {}
+
+  get seeds(): string[] {
+    return this.servers.map((s) => `${s.host}:${s.port}`);
+  }
+
+  get nodes(): RedisClusterNode[] {
+    return this.servers;
+  }
+
+  async masters(): Promise<RedisClusterNode[]> {
+    const shards = await this.slotMap();
+    const ports = new Set(shards.map((s) => s.masterPort));
+    return this.servers.filter((s) => ports.has(s.port));
+  }
+
+  async replicasOf(master: RedisClusterNode): Promise<RedisClusterNode[]> {
+    const live = this.servers.find((s) => s.pid !== null);
+    if (!live) return [];
+    const lines = String(await withClient(live, (c) => c.call('CLUSTER', 'NODES'))).trim().split('\n').map((l) => l.split(' '));
+    const portOf = (addr: string): number => Number(addr.split('@')[0]!.split(':').pop());
+    const masterId = lines.find((l) => portOf(l[1]!) === master.port)?.[0];
+    const ports = new Set(lines.filter((l) => l[3] === masterId && /slave/.test(l[2]!)).map((l) => portOf(l[1]!)));
+    return this.servers.filter((s) => ports.has(s.port));
+  }
+
+  async masterOf(key: string): Promise<RedisClusterNode> {
+    const live = this.servers.find((s) => s.pid !== null);
+    if (!live) throw new RedisTestkitError('REDIS_UNAVAILABLE', 'no node of the cluster is running');
+    const slot = await withClient(live, (c) => c.call('CLUSTER', 'KEYSLOT', key)) as number;
+    const shard = (await this.slotMap()).find((s) => slot >= s.from && slot <= s.to);
+    const node = this.servers.find((s) => s.port === shard?.masterPort);
+    if (!node) throw new RedisTestkitError('REDIS_UNAVAILABLE', `no master serves slot ${slot}`);
+    return node;
+  }
+
+  async waitHealthy(): Promise<void> {
+    const until = Date.now() + SETTLE_DEADLINE_MS;
+    let last = '';
+    while (Date.now() < until) {
+      try {
+        if (await this.healthy()) return;
+      } catch (err) {
+        last = String(err);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new RedisTestkitError('REDIS_START_FAILED', `Redis Cluster did not reach cluster_state:ok ${last}`);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.all(this.servers.map((s) => s.stop()));
+  }
+
+  private async healthy(): Promise<boolean> {
+    const live = this.servers.filter((s) => s.pid !== null);
+    const views = await Promise.all(
+      live.map((s) =>
+        withClient(s, async (c) => {
+          const info = (await c.call('CLUSTER', 'INFO')) as string;
+          const slots = JSON.stringify(await c.call('CLUSTER', 'SLOTS'));
+          // A replica still loading its first copy (wait_bgsave, send_bulk) cannot acknowledge writes yet.
+          const replication = String(await c.info('replication'));
+          const replicasOnline = [...replication.matchAll(/^slave\d+:.*state=([a-z_]+)/gm)].every((m) => m[1] === 'online');
+          const linkUp = !/role:slave/.test(replication) || /master_link_status:up/.test(replication);
+          return { ok: /cluster_state:ok/.test(info) && /cluster_slots_ok:16384/.test(info) && replicasOnline && linkUp, slots };
+        }),
+      ),
+    );
+    const masters = (await this.slotMap()).map((s) => s.masterPort);
+    const mastersAlive = masters.every((port) => live.some((s) => s.port === port));
+    return mastersAlive && views.every((v) => v.ok) && new Set(views.map((v) => v.slots)).size === 1;
+  }
+
+  private async slotMap(): Promise<Array<{ from: number; to: number; masterPort: number }>> {
+    const live = this.servers.find((s) => s.pid !== null);
+    if (!live) return [];
+    const reply = (await withClient(live, (c) => c.call('CLUSTER', 'SLOTS'))) as Array<[number, number, [string, number]]>;
+    return reply.map(([from, to, master]) => ({ from, to, masterPort: Number(master[1]) }));
+  }
+}
+
+async function withClient<T>(node: { host: string; port: number }, use: (c: Redis) => Promise<T>): Promise<T> {
+  const c = new Redis({ host: node.host, port: node.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    return await use(c);
+  } finally {
+    c.disconnect();
+  }
+}

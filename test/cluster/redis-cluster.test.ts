@@ -1,0 +1,112 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GatewayClient } from '@wecom-relay/gateway-client';
+import { startCluster, type ClusterStack } from './cluster-stack.js';
+
+/** Waits until check stops throwing (for state the cluster reaches asynchronously). */
+async function eventually<T>(check: () => T | Promise<T>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    await sleep(100);
+  }
+}
+
+// The key scenarios of cluster.test.ts, with the three nodes on a Redis Cluster (3 masters + 3 replicas).
+describe('three relay nodes on a Redis Cluster behind haproxy', () => {
+  let c: ClusterStack;
+  let redis: Cluster;
+  const text = (user: string, content: string, deliver = true) =>
+    c.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content, deliver });
+
+  async function settle(gateway: GatewayClient, user: string): Promise<void> {
+    const marker = await text(user, `marker-${Date.now()}`);
+    await c.fake.control.callback({ concurrent: true });
+    await gateway.waitForInbound((m) => m.id === marker.msgid, 15_000);
+  }
+
+  beforeAll(async () => {
+    c = await startCluster({ nodes: 3, redisCluster: true });
+    redis = new Cluster(c.redisCluster!.seeds.map((s) => ({ host: s.split(':')[0]!, port: Number(s.split(':')[1]) })));
+    redis.on('error', () => undefined);
+  }, 180_000);
+
+  afterAll(async () => {
+    redis?.disconnect();
+    await c?.stop();
+  }, 60_000);
+
+  it('delivers once to a gateway on node A a message whose callback landed on node B', async () => {
+    const [a, b] = [c.nodes[0]!, c.nodes[1]!];
+    const gw = await c.gateway(a.wsUrl, 'gw-ab');
+    await c.bind(gw, 'user-ab', b);
+    const sent = await text('user-ab', 'hello across nodes', false);
+    await c.fake.control.callback({ urls: [b.webhookUrl] });
+    const got = await gw.waitForInbound((m) => m.id === sent.msgid, 15_000);
+    expect(got.content).toBe('hello across nodes');
+    await settle(gw, 'user-ab');
+    expect(gw.inbound().filter((m) => m.id === sent.msgid)).toHaveLength(1);
+    // The binding is in the cluster, under the user's own slot.
+    expect(await redis.hget(`${c.keyPrefix}{user:user-ab}:binding`, 'gw')).toBe('gw-ab');
+  });
+
+  it('sends the next message to node C once the gateway moved there from node A', async () => {
+    const [a, cNode] = [c.nodes[0]!, c.nodes[2]!];
+    const first = await c.gateway(a.wsUrl, 'gw-move');
+    await c.bind(first, 'user-move');
+    await first.close();
+    const moved = await c.gateway(cNode.wsUrl, 'gw-move');
+    const sent = await text('user-move', 'after the move');
+    const got = await moved.waitForInbound((m) => m.id === sent.msgid, 15_000);
+    expect(got.content).toBe('after the move');
+    expect(first.inbound().some((m) => m.id === sent.msgid)).toBe(false);
+  });
+
+  it('delivers 2 × 90 messages from 9 users to 3 gateways exactly once, in per-user order, with callbacks on every node at once', async () => {
+    const gateways: GatewayClient[] = [];
+    for (let g = 0; g < 3; g++) gateways.push(await c.gateway(c.nodes[g]!.wsUrl, `gw-load-${g}`));
+    const users = Array.from({ length: 9 }, (_, u) => `load-user-${u}`);
+    for (const [u, user] of users.entries()) await c.bind(gateways[u % 3]!, user);
+
+    const expected = new Map<string, { user: string; order: number }>();
+    for (let round = 0; round < 2; round++) {
+      for (let seq = 0; seq < 90; seq++) {
+        const user = users[seq % 9]!;
+        const { msgid } = await text(user, `round ${round} seq ${seq}`, false);
+        expected.set(msgid, { user, order: round * 1000 + seq });
+      }
+      const results = await c.fake.control.callback({ concurrent: true });
+      expect(results).toHaveLength(3);
+    }
+    const isLoad = (id: string) => expected.has(id);
+    await eventually(() => {
+      const total = gateways.reduce((n, g) => n + g.inbound().filter((m) => isLoad(m.id)).length, 0);
+      expect(total).toBeGreaterThanOrEqual(180);
+    }, 60_000);
+    for (const [g, gw] of gateways.entries()) await settle(gw, users[g]!);
+
+    const seen = new Map<string, number>();
+    for (const [g, gw] of gateways.entries()) {
+      const lastByUser = new Map<string, number>();
+      for (const m of gw.inbound().filter((x) => isLoad(x.id))) {
+        const e = expected.get(m.id)!;
+        seen.set(m.id, (seen.get(m.id) ?? 0) + 1);
+        expect(users.indexOf(e.user) % 3, `message for ${e.user} reached gw-load-${g}`).toBe(g);
+        expect(e.order, `per-user order for ${e.user}`).toBeGreaterThan(lastByUser.get(e.user) ?? -1);
+        lastByUser.set(e.user, e.order);
+      }
+    }
+    expect(seen.size).toBe(180);
+    expect([...seen.values()].every((n) => n === 1)).toBe(true);
+    // Every node holds named connections to every master of the cluster.
+    for (const master of await c.redisCluster!.masters()) {
+      const list = String(await redis.nodes('master').find((n) => n.options.port === master.port)!.client('LIST'));
+      for (let i = 0; i < 3; i++) expect(list).toContain(`name=wecom-relay:node-${i}:commands`);
+    }
+  }, 120_000);
+});
