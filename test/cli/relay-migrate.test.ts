@@ -64,9 +64,13 @@ describe('pnpm relay migrate sqlite:<file> redis://...', () => {
     const committable = await lease.commitCursor(cursor ?? '');
     if (cursor !== null) await lease.commitCursor(cursor);
     await lease.release();
+    // The gateway asks for a QR right after the move: it must get a new token, never the carried one that a
+    // customer may still be about to type.
+    const asked = await pending.issue('feedf00d', 'gw-a', 10 * 60_000, { reuseWithinMs: 60_000, maxLive: 100, ratePerWindow: 100, rateWindowMs: 60_000 });
     return {
       alice: await bindings.gatewayFor('wmAlice'),
       bob: await bindings.gatewayFor('wmBob'),
+      asked,
       ttl: await client.pttl(`${prefix}{binding-tokens}:token:0a1b2c3d`),
       live: await pending.consume('0a1b2c3d', 'evt-live', 60_000),
       expired: await pending.consume('deadbeef', 'evt-expired', 60_000),
@@ -89,6 +93,7 @@ describe('pnpm relay migrate sqlite:<file> redis://...', () => {
 
     const state = await inRedis(env.REDIS_KEY_PREFIX);
     expect(state).toMatchObject({ alice: 'gw-a', bob: 'gw-b', live: 'gw-a', expired: null, cursor: DEPLOYED.cursor, committable: true });
+    expect(state.asked).toEqual({ outcome: 'created', token: 'feedf00d' });
     expect(state.ttl).toBeGreaterThan(8 * 60_000);
     expect(state.ttl).toBeLessThanOrEqual(10 * 60_000);
 

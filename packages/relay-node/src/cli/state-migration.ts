@@ -1,11 +1,7 @@
 import { Redis } from 'ioredis';
 import { RelayError } from '../errors/relay-error.js';
-import type { TokenIssueLimits } from '../state/pending-binding-store.js';
 import { exportSqliteState } from '../state/sqlite/sqlite-state-export.js';
 import { RedisBindingStore, RedisPendingBindingStore, RedisSyncCoordinator } from '../state/redis/index.js';
-
-/** Carried tokens are the deployed relay's own: none is refused or merged by the limits new tokens meet. */
-const CARRY_ALL: TokenIssueLimits = { reuseWithinMs: 0, maxLive: Number.MAX_SAFE_INTEGER, ratePerWindow: Number.MAX_SAFE_INTEGER, rateWindowMs: 1 };
 
 /** Long enough to write one cursor; a node that wants the lease meanwhile simply tries again later. */
 const MIGRATION_LEASE_MS = 30_000;
@@ -71,8 +67,8 @@ export async function migrateSqliteToRedis(o: StateMigrationOptions): Promise<St
     for (const b of state.bindings) await bindings.bind(b.externalUserId, b.gatewayId);
     const pending = new RedisPendingBindingStore({ redis, prefix: o.prefix });
     for (const p of state.pending) {
-      const left = p.expiresAt - now();
-      if (left > 0) await pending.issue(p.token, p.gatewayId, left, CARRY_ALL);
+      // A token the old relay handed out: bindable until it expires, never handed out again by create_binding.
+      await pending.carry(p.token, p.gatewayId, p.expiresAt, now());
     }
     return {
       source: state.kind,

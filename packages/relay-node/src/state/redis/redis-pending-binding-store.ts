@@ -106,6 +106,18 @@ export class RedisPendingBindingStore implements PendingBindingStore {
     throw new Error(`binding-token-issue returned ${JSON.stringify(reply)}`);
   }
 
+  /**
+   * Writes a live token issued elsewhere (a migration from another relay's database) until `expiresAtMs`; false
+   * when a live token already has that value (it is not overwritten). It stays out of its gateway's index: it was
+   * handed to a customer by the old relay, so create_binding must never hand it out again as a "recent" token, and
+   * the per-gateway cap bounds what gateways mint here, not what a migration brings.
+   */
+  async carry(token: string, gatewayId: string, expiresAtMs: number, nowMs = Date.now()): Promise<boolean> {
+    const left = Math.floor(expiresAtMs - nowMs);
+    if (left <= 0) return false;
+    return (await this.redis.set(this.tokenKey(token), gatewayId, 'PX', left, 'NX')) === 'OK';
+  }
+
   async consume(token: string, eventId: string, rememberMs: number): Promise<string | null> {
     const reply = await CONSUME.run(this.redis, [this.tokenKey(token), this.usedKey(eventId)], [
       toPx(rememberMs),
