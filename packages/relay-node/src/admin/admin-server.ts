@@ -1,11 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { RelayError, isRelayError } from '../errors/relay-error.js';
 import { readBody } from '../http/read-body.js';
 import { sendError } from '../http/respond.js';
 import { adminCaller, type AdminToken } from './admin-tokens.js';
 import type { AdminOperations } from './admin-operations.js';
+import { boundPort, closeServer, listenOn } from '../http/http-listener.js';
 
 /** Options for {@link AdminServer}. */
 export interface AdminServerOptions {
@@ -95,26 +95,17 @@ export class AdminServer {
 
   /** Starts listening. */
   listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.o.port, this.o.host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+    return listenOn(this.server, this.o.port, this.o.host);
   }
 
   /** The bound port. */
   port(): number {
-    return (this.server.address() as AddressInfo).port;
+    return boundPort(this.server);
   }
 
   /** Stops listening and closes idle connections. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeIdleConnections();
-    });
+    this.closing ??= closeServer(this.server);
     return this.closing;
   }
 

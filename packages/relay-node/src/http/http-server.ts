@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { RelayError } from '../errors/relay-error.js';
 import { sendError, sendText } from './respond.js';
+import { boundPort, closeServer, listenOn } from './http-listener.js';
 
 /** Options for {@link RelayHttpServer}. */
 export interface RelayHttpServerOptions {
@@ -68,26 +68,17 @@ export class RelayHttpServer {
 
   /** Starts listening. */
   listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.o.port, this.o.host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+    return listenOn(this.server, this.o.port, this.o.host);
   }
 
   /** The bound port (useful when configured as 0). */
   port(): number {
-    return (this.server.address() as AddressInfo).port;
+    return boundPort(this.server);
   }
 
   /** Stops accepting and closes idle connections. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeIdleConnections();
-    });
+    this.closing ??= closeServer(this.server);
     return this.closing;
   }
 

@@ -1,11 +1,11 @@
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { RelayError } from '../errors/relay-error.js';
 import { DEFAULT_HTTP_LIMITS, limitedServerOptions, type HttpLimits } from './http-server.js';
 import { sendError, sendText } from './respond.js';
+import { boundPort, closeServer, listenOn } from './http-listener.js';
 
 /** Options for {@link MetricsServer}. */
 export interface MetricsServerOptions {
@@ -39,26 +39,17 @@ export class MetricsServer {
 
   /** Starts listening. */
   listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.o.port, this.o.host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+    return listenOn(this.server, this.o.port, this.o.host);
   }
 
   /** The bound port (useful when configured as 0). */
   port(): number {
-    return (this.server.address() as AddressInfo).port;
+    return boundPort(this.server);
   }
 
   /** Stops listening and closes idle connections. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeIdleConnections();
-    });
+    this.closing ??= closeServer(this.server);
     return this.closing;
   }
 
