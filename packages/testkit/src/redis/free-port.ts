@@ -1,22 +1,52 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /**
- * A TCP port on 127.0.0.1 that was free a moment ago. Another process may still grab it before the
- * caller binds, so whoever listens on it must be ready to retry.
+ * Where ports are handed out: below the kernel's ephemeral range. Outgoing connections (Redis clients, fetches,
+ * WebSockets) take their local ports from that range, so a port reserved there can be taken by one of them in the
+ * moment between the reservation and the child process binding it; below it only another reservation can.
  */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
+function reservableRange(): { low: number; high: number } {
+  try {
+    const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (ephemeralLow !== undefined && ephemeralLow > 12_000) return { low: 10_000, high: ephemeralLow };
+  } catch {
+    // Not Linux: fall back to the kernel's own pick below.
+  }
+  return { low: 0, high: 0 };
+}
+
+const range = reservableRange();
+const span = range.high - range.low;
+// Each test process walks its own stretch of the range from a random start, so parallel processes rarely meet.
+let cursor = span > 0 ? Math.floor(Math.random() * span) : 0;
+
+function tryBind(port: number, host: string): Promise<number | null> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.once('error', reject);
-    server.listen({ host, port: 0, exclusive: true }, () => {
+    server.once('error', () => resolve(null));
+    server.listen({ host, port, exclusive: true }, () => {
       const address = server.address();
-      if (address === null || typeof address === 'string') {
-        server.close(() => reject(new Error('could not read the port of a probe socket')));
-        return;
-      }
-      const { port } = address;
-      server.close((err) => (err ? reject(err) : resolve(port)));
+      const bound = address !== null && typeof address !== 'string' ? address.port : null;
+      server.close(() => resolve(bound));
     });
   });
+}
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago. Another process may still grab it before the
+ * caller binds, so whoever listens on it must be ready to retry; taking it from below the ephemeral range
+ * makes that rare.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; span > 0 && attempt < 200; attempt += 1) {
+    const port = range.low + (cursor % span);
+    cursor += 1;
+    const bound = await tryBind(port, host);
+    if (bound !== null) return bound;
+  }
+  const picked = await tryBind(0, host);
+  if (picked === null) throw new Error('could not find a free TCP port');
+  return picked;
 }
