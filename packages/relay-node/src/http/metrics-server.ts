@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
-import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Logger } from 'pino';
+import { timingSafeStringEqual } from '@wecom-relay/shared';
 import type { Registry } from 'prom-client';
 import { RelayError } from '../errors/relay-error.js';
 import { DEFAULT_HTTP_LIMITS, limitedServerOptions, type HttpLimits } from './http-server.js';
@@ -64,10 +64,8 @@ export class MetricsServer {
   }
 }
 
-/** Constant-time comparison of the presented bearer token (hashed first, so lengths do not leak either). */
+/** Whether the request presents `token` as its bearer token (compared in constant time). */
 function bearerMatches(header: string | undefined, token: string): boolean {
   const match = /^Bearer (.+)$/i.exec(header ?? '');
-  if (!match) return false;
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(match[1]!.trim()), digest(token));
+  return match !== null && timingSafeStringEqual(match[1]!.trim(), token);
 }
