@@ -21,6 +21,12 @@ export interface QueueAppendOptions {
   dedupTtlMs?: number;
 }
 
+/** One event of a {@link DeliveryQueue.appendMany} batch. */
+export interface QueueAppendEntry {
+  event: QueuedEvent;
+  options?: QueueAppendOptions;
+}
+
 /** How long a dedup key is remembered when the caller gives none: 4 days, past WeCom's own retry horizon. */
 export const DEFAULT_QUEUE_DEDUP_TTL_MS = 4 * 24 * 3600_000;
 
@@ -64,6 +70,11 @@ export interface DeliveryQueue {
    * The check and the append are one atomic step, and the key is remembered even after its item is acked or trimmed.
    */
   append(gatewayId: string, event: QueuedEvent, options?: QueueAppendOptions): Promise<string | null>;
+  /**
+   * Appends several events to one gateway's queue, in order, as one step (one round trip to a remote store); resolves
+   * to each entry's id, or null where its dedupKey was remembered, from an earlier append or from earlier in the batch.
+   */
+  appendMany(gatewayId: string, entries: readonly QueueAppendEntry[]): Promise<Array<string | null>>;
   /** Items after `afterId` (exclusive; null = from the oldest kept), in order, at most `limit`. */
   readAfter(gatewayId: string, afterId: string | null, limit: number): Promise<QueuedItem[]>;
   /** Records that everything up to and including `id` was delivered; those items may be dropped. */

@@ -78,7 +78,9 @@ export class ManagedProcess {
     this.name = options.name;
     this.maxLogLines = options.maxLogLines ?? 5_000;
     if (options.onLine) this.lineListeners.add(options.onLine);
-    const runner = /\.[cm]?js$/.test(options.script) ? [process.execPath, '--enable-source-maps'] : [TSX_BIN];
+    // TESTKIT_NODE_FLAGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) reaches compiled nodes: NODE_OPTIONS refuses some flags.
+    const extra = process.env.TESTKIT_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+    const runner = /\.[cm]?js$/.test(options.script) ? [process.execPath, '--enable-source-maps', ...extra] : [TSX_BIN];
     this.child = spawn(process.execPath, [GUARD_SCRIPT, ...runner, repoPath(options.script)], {
       cwd: REPO_ROOT,
       env: options.env,

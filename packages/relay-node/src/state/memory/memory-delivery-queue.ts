@@ -1,5 +1,5 @@
 import type { QueuedEvent } from '@wecom-relay/shared';
-import { queueDedupOf, type DeliveryQueue, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
+import { queueDedupOf, type DeliveryQueue, type QueueAppendEntry, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
 import { parseNumericDeliveryId } from './numeric-delivery-id.js';
 
 /** Options for {@link MemoryDeliveryQueue}. */
@@ -36,6 +36,17 @@ export class MemoryDeliveryQueue implements DeliveryQueue {
   append(gatewayId: string, event: QueuedEvent): Promise<string>;
   append(gatewayId: string, event: QueuedEvent, options?: QueueAppendOptions): Promise<string | null>;
   async append(gatewayId: string, event: QueuedEvent, options?: QueueAppendOptions): Promise<string | null> {
+    return this.appendNow(gatewayId, event, options);
+  }
+
+  /** Appends each entry in order with no await in between, so the batch is one step. */
+  async appendMany(gatewayId: string, entries: readonly QueueAppendEntry[]): Promise<Array<string | null>> {
+    // Checked up front, so a malformed entry leaves the whole batch unappended.
+    for (const entry of entries) queueDedupOf(entry.options);
+    return entries.map((entry) => this.appendNow(gatewayId, entry.event, entry.options));
+  }
+
+  private appendNow(gatewayId: string, event: QueuedEvent, options?: QueueAppendOptions): string | null {
     const dedup = queueDedupOf(options);
     // A copy, as a persistent store would keep, so a caller mutating its object later changes nothing queued.
     // Taken before the key is recorded, so an event that cannot be copied leaves no key behind.

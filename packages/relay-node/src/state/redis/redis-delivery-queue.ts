@@ -1,7 +1,7 @@
 import type { QueuedEvent } from '@wecom-relay/shared';
 import type { RedisClient } from './redis-client.js';
 import { RelayError } from '../../errors/relay-error.js';
-import { queueDedupOf, type DeliveryQueue, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
+import { queueDedupOf, type DeliveryQueue, type QueueAppendEntry, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
 import type { StateLogger } from './state-logger.js';
@@ -59,6 +59,33 @@ local id = redis.call('XADD', KEYS[1], '*', '${EVENT_FIELD}', ARGV[1])
 redis.call('SET', KEYS[2], id, 'PX', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return id
+`,
+);
+
+// KEYS: stream, then one dedup marker per deduplicated entry; ARGV: queue idle ttl (ms), then per entry its event JSON
+// and its marker ttl (ms; 0 = no marker). Returns one id per entry, '' where the marker was alive (also when an
+// earlier entry of the same batch set it). Each marker is written right after its XADD, as in queue-append-once.
+const APPEND_MANY = new LuaScript(
+  'queue-append-many',
+  `
+local ids = {}
+local k = 1
+for i = 2, #ARGV, 2 do
+  local ttl = ARGV[i + 1]
+  local id = ''
+  if ttl == '0' then
+    id = redis.call('XADD', KEYS[1], '*', '${EVENT_FIELD}', ARGV[i])
+  else
+    k = k + 1
+    if redis.call('EXISTS', KEYS[k]) == 0 then
+      id = redis.call('XADD', KEYS[1], '*', '${EVENT_FIELD}', ARGV[i])
+      redis.call('SET', KEYS[k], id, 'PX', ttl)
+    end
+  end
+  ids[#ids + 1] = id
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return ids
 `,
 );
 
@@ -137,6 +164,23 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     if (addErr || expireErr) throw addErr ?? expireErr;
     if (typeof id !== 'string') throw new RelayError('INTERNAL', 'XADD returned no id', { gatewayId });
     return id;
+  }
+
+  /** Appends the entries with one script call: one round trip, all keys in the gateway's slot. */
+  async appendMany(gatewayId: string, entries: readonly QueueAppendEntry[]): Promise<Array<string | null>> {
+    const keys = [this.streamKey(gatewayId)];
+    const args: Array<string | number> = [this.idleTtlPx];
+    for (const { event, options } of entries) {
+      const dedup = queueDedupOf(options);
+      args.push(JSON.stringify(event), dedup === null ? 0 : toPx(dedup.ttlMs));
+      if (dedup !== null) keys.push(this.dedupKey(gatewayId, dedup.key));
+    }
+    if (entries.length === 0) return [];
+    const ids = await APPEND_MANY.run(this.redis, keys, args);
+    if (!Array.isArray(ids) || ids.length !== entries.length) {
+      throw new RelayError('INTERNAL', 'append script returned no ids', { gatewayId });
+    }
+    return ids.map((id) => (typeof id === 'string' && id !== '' ? id : null));
   }
 
   async readAfter(gatewayId: string, afterId: string | null, limit: number): Promise<QueuedItem[]> {

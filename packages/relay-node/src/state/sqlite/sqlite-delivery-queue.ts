@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { QueuedEvent } from '@wecom-relay/shared';
-import { queueDedupOf, type DeliveryQueue, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
+import { queueDedupOf, type DeliveryQueue, type QueueAppendEntry, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
 import { parseNumericDeliveryId } from '../memory/numeric-delivery-id.js';
 
 /** Options for {@link SqliteDeliveryQueue}. */
@@ -29,6 +29,7 @@ export class SqliteDeliveryQueue implements DeliveryQueue {
   private readonly claimKey: Statement<{ gateway: string; key: string; expiresAt: number; now: number }>;
   private readonly deleteExpiredKeys: Statement<[number]>;
   private readonly appendOnceTx: (gatewayId: string, key: string, expiresAt: number, now: number, event: string) => string | null;
+  private readonly appendManyTx: (gatewayId: string, entries: ReadonlyArray<{ json: string; key: string | null; ttlMs: number }>, now: number) => Array<string | null>;
   private readonly insert: Statement<[string, string, number]>;
   private readonly selectAfter: Statement<[string, number, number], QueueRow>;
   private readonly upsertAck: Statement<[string, number]>;
@@ -79,6 +80,13 @@ export class SqliteDeliveryQueue implements DeliveryQueue {
     });
     // IMMEDIATE takes the write lock up front, so another process sharing the file cannot interleave its own check.
     this.appendOnceTx = appendOnce.immediate;
+    const appendMany = db.transaction((gatewayId: string, entries: ReadonlyArray<{ json: string; key: string | null; ttlMs: number }>, now: number) =>
+      entries.map(({ json, key, ttlMs }) => {
+        if (key !== null && this.claimKey.run({ gateway: gatewayId, key, expiresAt: now + ttlMs, now }).changes !== 1) return null;
+        return String(this.insert.run(gatewayId, json, now).lastInsertRowid);
+      }),
+    );
+    this.appendManyTx = appendMany.immediate;
     this.trimTx = db.transaction((gatewayId: string, cutoff: number, maxItems: number) => {
       const byAge = this.deleteOlderThan.run(gatewayId, cutoff).changes;
       const byCount = this.deleteBeyond.run({ gateway: gatewayId, keep: maxItems }).changes;
@@ -96,6 +104,18 @@ export class SqliteDeliveryQueue implements DeliveryQueue {
     if (dedup === null) return String(this.insert.run(gatewayId, json, now).lastInsertRowid);
     this.prune(now);
     return this.appendOnceTx(gatewayId, dedup.key, now + dedup.ttlMs, now, json);
+  }
+
+  /** Appends the entries in order in one IMMEDIATE transaction: all of them or, on a failure, none. */
+  async appendMany(gatewayId: string, entries: readonly QueueAppendEntry[]): Promise<Array<string | null>> {
+    const rows = entries.map(({ event, options }) => {
+      const dedup = queueDedupOf(options);
+      return { json: JSON.stringify(event), key: dedup?.key ?? null, ttlMs: dedup?.ttlMs ?? 0 };
+    });
+    if (rows.length === 0) return [];
+    const now = this.now();
+    this.prune(now);
+    return this.appendManyTx(gatewayId, rows, now);
   }
 
   /** Items after afterId (exclusive), oldest first, at most limit. */

@@ -220,6 +220,79 @@ export function deliveryQueueContract(name: string, make: () => Promise<Delivery
       expect(items.map((item) => item.id)).toEqual(ids);
     });
 
+    it('appendMany appends a batch in order, each id after the one before, and reads back like single appends', async () => {
+      const queue = await fresh();
+      const single = await queue.append('gw-1', inbound(0));
+      const ids = await queue.appendMany('gw-1', [
+        { event: inbound(1), options: { dedupKey: 'msg-1' } },
+        { event: RESOLVED },
+        { event: inbound(3), options: { dedupKey: 'msg-3' } },
+      ]);
+      expect(ids).toHaveLength(3);
+      expect(ids).not.toContain(null);
+      const items = await queue.readAfter('gw-1', null, 10);
+      expect(items.map((item) => item.id)).toEqual([single, ...ids]);
+      expect(items.map((item) => item.event)).toEqual([inbound(0), inbound(1), RESOLVED, inbound(3)]);
+      expect(await queue.appendMany('gw-1', [])).toEqual([]);
+    });
+
+    it('appendMany keeps dedup per key inside the batch and across batches and single appends', async () => {
+      const queue = await fresh();
+      const first = await queue.append('gw-1', inbound(1), { dedupKey: 'msg-1' });
+      const ids = await queue.appendMany('gw-1', [
+        { event: inbound(1), options: { dedupKey: 'msg-1' } },
+        { event: inbound(2), options: { dedupKey: 'msg-2' } },
+        { event: inbound(2), options: { dedupKey: 'msg-2' } },
+        { event: inbound(5), options: { dedupKey: '' } },
+        { event: inbound(5), options: { dedupKey: '' } },
+      ]);
+      expect(ids[0]).toBeNull();
+      expect(ids[1]).toEqual(expect.any(String));
+      expect(ids[2]).toBeNull();
+      expect(ids[3]).toEqual(expect.any(String));
+      expect(ids[4]).toEqual(expect.any(String));
+      // A re-pulled page: the same batch again appends nothing, even after the first copies were acked and trimmed.
+      await queue.ack('gw-1', ids[4]!);
+      await queue.trim('gw-1', { maxAgeMs: NO_AGE_LIMIT, maxItems: 0 });
+      const again = await queue.appendMany('gw-1', [
+        { event: inbound(1), options: { dedupKey: 'msg-1' } },
+        { event: inbound(2), options: { dedupKey: 'msg-2' } },
+      ]);
+      expect(again).toEqual([null, null]);
+      expect(await queue.append('gw-1', inbound(2), { dedupKey: 'msg-2' })).toBeNull();
+      expect(await queue.readAfter('gw-1', null, 10)).toEqual([]);
+      // The same keys on another gateway are that gateway's own.
+      expect(await queue.appendMany('gw-2', [{ event: inbound(1), options: { dedupKey: 'msg-1' } }])).toEqual([expect.any(String)]);
+      expect(first).not.toBeNull();
+    });
+
+    it('concurrent appendMany batches sharing a key append it once', async () => {
+      const queue = await fresh();
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, n) =>
+          queue.appendMany('gw-1', [
+            { event: inbound(n), options: { dedupKey: `own-${n}`, dedupTtlMs: LONG_TTL_MS } },
+            { event: inbound(99), options: { dedupKey: 'shared', dedupTtlMs: LONG_TTL_MS } },
+          ]),
+        ),
+      );
+      expect(results.filter((ids) => ids[1] !== null)).toHaveLength(1);
+      expect(results.every((ids) => ids[0] !== null)).toBe(true);
+      expect(await queue.readAfter('gw-1', null, 50)).toHaveLength(11);
+    });
+
+    it('appendMany with a malformed dedupTtlMs appends nothing of the batch', async () => {
+      const queue = await fresh();
+      await expect(
+        queue.appendMany('gw-1', [
+          { event: inbound(1), options: { dedupKey: 'msg-1' } },
+          { event: inbound(2), options: { dedupKey: 'msg-2', dedupTtlMs: -1 } },
+        ]),
+      ).rejects.toMatchObject({ code: expect.any(String) });
+      expect(await queue.readAfter('gw-1', null, 10)).toEqual([]);
+      expect(await queue.append('gw-1', inbound(1), { dedupKey: 'msg-1' })).not.toBeNull();
+    });
+
     it('refuses a malformed dedupTtlMs with a coded error and appends nothing', async () => {
       const queue = await fresh();
       for (const bad of [0, -1, Number.NaN]) {
