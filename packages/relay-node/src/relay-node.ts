@@ -8,6 +8,8 @@ import { ReplyService } from './outbound/reply-service.js';
 import { DeliveryService } from './delivery/delivery-service.js';
 import { MediaInliner } from './delivery/media-inliner.js';
 import { InboundDispatcher } from './inbound/inbound-dispatcher.js';
+import { PageRouter } from './inbound/page-router.js';
+import { BatchEnqueuer } from './delivery/enqueue-batch.js';
 import { CustomerProfileCache } from './delivery/customer-profiles.js';
 import { RichSendService } from './outbound/rich-send.js';
 import { SessionEventRouter } from './inbound/session-event-router.js';
@@ -123,11 +125,29 @@ export class RelayNode {
         logger: logger.child({ component: 'session-events' }),
       }),
     });
+    const pages = new PageRouter({
+      dispatcher,
+      bindings: backend.bindings,
+      ledger: backend.outbound,
+      dedup: backend.dedup,
+      enqueuer: new BatchEnqueuer({
+        nodeId: config.nodeId,
+        queue: backend.queue,
+        presence: backend.presence,
+        bus: backend.bus,
+        delivery: this.delivery,
+        metrics,
+      }),
+      logger: logger.child({ component: 'inbound' }),
+      metrics,
+      firstPullMaxAgeMs: config.sync.firstPullMaxAgeMs,
+    });
     this.sync = new SyncLoop({
       openKfid: config.wecom.openKfid,
       source: wecom.kf,
       coordinator: backend.sync,
       sink: (message, ctx) => dispatcher.dispatch(message, ctx),
+      pageSink: (messages, ctx) => pages.route(messages, ctx),
       logger: logger.child({ component: 'sync' }),
       metrics,
       pollIntervalMs: config.sync.pollIntervalMs,

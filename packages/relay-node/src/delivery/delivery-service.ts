@@ -132,6 +132,16 @@ export class DeliveryService {
     return id !== null;
   }
 
+  /** For batches appended elsewhere (enqueue-batch.ts): counts `count` new items toward the gateway's trimming. */
+  noteAppended(gatewayId: string, count: number): void {
+    for (let i = 0; i < count; i++) this.maybeTrim(gatewayId);
+  }
+
+  /** Drains a gateway's queue soon if it is attached here (nothing otherwise). */
+  wakeLocal(gatewayId: string): void {
+    this.schedule(gatewayId);
+  }
+
   /** Tells whichever node holds the gateway to drain its queue. */
   private async wake(gatewayId: string): Promise<void> {
     const owner = await this.o.presence.lookup(gatewayId);
@@ -278,6 +288,8 @@ export class DeliveryService {
     this.o.metrics.busMessages.inc({ direction: 'received', kind: message.kind });
     if (message.kind === 'wake') {
       this.schedule(message.gatewayId, message.sentAt);
+    } else if (message.kind === 'wake-many') {
+      for (const gatewayId of message.gatewayIds) this.schedule(gatewayId, message.sentAt);
     } else if (message.kind === 'superseded') {
       const entry = this.local.get(message.gatewayId);
       if (entry && entry.generation < message.generation) this.supersede(entry);

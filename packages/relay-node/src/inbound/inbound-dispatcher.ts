@@ -4,17 +4,11 @@ import type { BindingStore } from '../state/binding-store.js';
 import type { OutboundLedger } from '../state/outbound-ledger.js';
 import type { RelayMetrics } from '../observability/metrics.js';
 import type { DedupStore } from '../state/dedup-store.js';
-import { DEFAULT_QUEUE_DEDUP_TTL_MS } from '../state/delivery-queue.js';
 import { looksLikeBindingToken, type BindingService } from '../binding/binding-service.js';
 import type { DeliveryService } from '../delivery/delivery-service.js';
 import { toInboundEvent } from './message-mapper.js';
 import type { SessionEventRouter } from './session-event-router.js';
-
-/** Routing decisions live as long as the queue remembers a msgid: WeCom's re-pull horizon. */
-const ROUTE_DECISION_TTL_MS = DEFAULT_QUEUE_DEDUP_TTL_MS;
-/** A decision is one short string: `>` + gateway id, or one of these. */
-const UNBOUND = '-';
-const BINDING_EVENT = '#';
+import { BINDING_EVENT, decidedGateway, gatewayDecision, ROUTE_DECISION_TTL_MS, routeDecisionKey, UNBOUND } from './route-decision.js';
 
 /** Options for {@link InboundDispatcher}. */
 export interface InboundDispatcherOptions {
@@ -85,7 +79,7 @@ export class InboundDispatcher {
     // The customer wrote: WeCom's 48 h / 5-message send window starts again.
     await this.o.ledger.customerSpoke(user, (Number(message.send_time) || this.now() / 1000) * 1000, message.msgid);
     const text = msgtype === 'text' ? String((message.text as { content?: unknown } | undefined)?.content ?? '') : '';
-    const decisionKey = `r:${message.msgid}`;
+    const decisionKey = routeDecisionKey(message.msgid);
     const at = this.sendTimeOf(message);
     if (text && looksLikeBindingToken(text)) {
       // A text that was routed as an ordinary message the first time stays one on a re-pull.
@@ -97,17 +91,17 @@ export class InboundDispatcher {
       }
     }
     const current = await this.o.bindings.gatewayFor(user);
-    const decision = await this.o.dedup.decide(decisionKey, current ? `>${current}` : UNBOUND, ROUTE_DECISION_TTL_MS);
+    const decision = await this.o.dedup.decide(decisionKey, current ? gatewayDecision(current) : UNBOUND, ROUTE_DECISION_TTL_MS);
     if (decision === BINDING_EVENT) {
       metrics.messagesIn.inc({ msgtype, outcome: 'binding' });
       return;
     }
-    if (!decision.startsWith('>')) {
+    const gatewayId = decidedGateway(decision);
+    if (gatewayId === null) {
       logger.info({ msgid: message.msgid, externalUserId: user }, 'message from an unbound user dropped');
       metrics.messagesIn.inc({ msgtype, outcome: 'unbound' });
       return;
     }
-    const gatewayId = decision.slice(1);
     const appended = await this.o.delivery.enqueue(gatewayId, toInboundEvent({ ...message, external_userid: user }), {
       dedupKey: message.msgid,
     });

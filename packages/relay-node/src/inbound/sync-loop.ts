@@ -11,12 +11,17 @@ export interface SyncSource {
 /** Receives every pulled message, in order; resolves once the message has been handed on (queued or dropped). */
 export type MessageSink = (message: KfMessage, context: { firstPull: boolean }) => Promise<void>;
 
+/** Receives a whole pulled page; resolves once every message of it has been handed on, rejects if any failed. */
+export type PageSink = (messages: KfMessage[], context: { firstPull: boolean }) => Promise<void>;
+
 /** Options for {@link SyncLoop}. */
 export interface SyncLoopOptions {
   openKfid: string;
   source: SyncSource;
   coordinator: SyncCoordinator;
   sink: MessageSink;
+  /** Takes whole pages instead of `sink` when given (the page router batches them). */
+  pageSink?: PageSink;
   logger: Logger;
   metrics: RelayMetrics;
   now?: () => number;
@@ -54,9 +59,10 @@ const CALLBACK_TOKEN_INVALID = 95007;
  * rather than skipping one.
  */
 export class SyncLoop {
-  private readonly o: Required<Omit<SyncLoopOptions, 'now' | 'pageConcurrency' | 'sleep'>> & {
+  private readonly o: Required<Omit<SyncLoopOptions, 'now' | 'pageConcurrency' | 'sleep' | 'pageSink'>> & {
     now: () => number;
     pageConcurrency?: number;
+    pageSink?: PageSink;
     sleep?: (ms: number) => Promise<void>;
   };
   /** Wakes a back-off wait early when the loop closes. */
@@ -224,7 +230,8 @@ export class SyncLoop {
       }
       metrics.syncPages.inc();
       const previousCursor = cursor;
-      await dispatchPage(page.msg_list ?? [], (message) => sink(message, { firstPull }), this.o.pageConcurrency ?? 32);
+      if (this.o.pageSink) await this.o.pageSink(page.msg_list ?? [], { firstPull });
+      else await dispatchPage(page.msg_list ?? [], (message) => sink(message, { firstPull }), this.o.pageConcurrency ?? 32);
       if (page.next_cursor && page.next_cursor !== cursor) {
         if (!(await lease.commitCursor(page.next_cursor))) {
           logger.warn({ fence: lease.fence }, 'sync lease lost mid-pull; another node continues from its cursor');

@@ -2,6 +2,8 @@
 export type BusMessage =
   /** Items were appended to this gateway's delivery queue; the owner should drain it. */
   | { kind: 'wake'; gatewayId: string; sentAt: number }
+  /** Items were appended to each of these gateways' queues (one pulled page); the owner should drain them. */
+  | { kind: 'wake-many'; gatewayIds: string[]; sentAt: number }
   /** A newer connection for this gateway was claimed elsewhere; close any older local socket. */
   | { kind: 'superseded'; gatewayId: string; generation: number }
   /** An operator asked (admin API) that the node holding this ack-mode gateway send again from afterId. */

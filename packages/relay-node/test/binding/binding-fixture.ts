@@ -81,6 +81,9 @@ export function bindingFixture(options: { limits?: Partial<BindingLimits>; rando
   return {
     clock,
     metrics,
+    logger,
+    queue,
+    ledger,
     bindings,
     pending,
     dedup,

@@ -19,6 +19,10 @@ export function decodeBusMessage(raw: string): BusMessage | null {
   if (typeof value !== 'object' || value === null) return null;
   const m = value as Record<string, unknown>;
   if (m.kind === 'drain' && typeof m.by === 'string') return { kind: 'drain', by: m.by };
+  if (m.kind === 'wake-many' && isFiniteNumber(m.sentAt) && Array.isArray(m.gatewayIds)) {
+    const gatewayIds = m.gatewayIds.filter((id): id is string => typeof id === 'string');
+    return gatewayIds.length === m.gatewayIds.length && gatewayIds.length > 0 ? { kind: 'wake-many', gatewayIds, sentAt: m.sentAt } : null;
+  }
   if (typeof m.gatewayId !== 'string') return null;
   if (m.kind === 'redeliver' && typeof m.by === 'string' && (m.afterId === null || typeof m.afterId === 'string')) {
     return { kind: 'redeliver', gatewayId: m.gatewayId, afterId: m.afterId, by: m.by };

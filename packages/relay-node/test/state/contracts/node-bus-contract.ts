@@ -57,6 +57,17 @@ export function nodeBusContract(name: string, make: () => Promise<{ a: NodeBus; 
       expect(atB.received).toEqual([superseded, marker]);
     });
 
+    it('carries a wake-up naming several gateways, and the single-gateway wake beside it', async () => {
+      const { a, b } = await fresh();
+      const atA = await listen(a, 'node-a');
+      const many: BusMessage = { kind: 'wake-many', gatewayIds: ['gw-1', 'gw:2', '{gw-3}'], sentAt: 1_700_000_000_002 };
+      const one: BusMessage = { kind: 'wake', gatewayId: 'gw-4', sentAt: 1_700_000_000_003 };
+      expect(await b.publish('node-a', many)).toBe(true);
+      expect(await b.publish('node-a', one)).toBe(true);
+      await atA.until(2);
+      expect(atA.received).toEqual([many, one]);
+    });
+
     it('a node can publish to itself', async () => {
       const { a } = await fresh();
       const atA = await listen(a, 'node-a');

@@ -1,0 +1,71 @@
+import type { DeliveryQueue, QueueAppendEntry } from '../state/delivery-queue.js';
+import type { NodeBus } from '../state/node-bus.js';
+import type { PresenceMap } from '../state/presence-map.js';
+import type { RelayMetrics } from '../observability/metrics.js';
+import type { DeliveryService } from './delivery-service.js';
+
+/** Options for {@link BatchEnqueuer}. */
+export interface BatchEnqueuerOptions {
+  nodeId: string;
+  queue: DeliveryQueue;
+  presence: Pick<PresenceMap, 'lookup'>;
+  bus: NodeBus;
+  /** The local engine: trims after appends and drains gateways attached here. */
+  delivery: Pick<DeliveryService, 'noteAppended' | 'wakeLocal'>;
+  metrics: RelayMetrics;
+  now?: () => number;
+}
+
+/**
+ * Queues a whole page at once: each gateway's events with one append (one round trip, the gateway's appends all in
+ * its own slot), every gateway side by side, then one wake-up per owning node naming all its gateways.
+ * The same order of steps as a single enqueue: append, then look up the owner (a new owner claims before it reads,
+ * so a gateway that moves in between is served by its new node either way), and wake even when every event was a
+ * duplicate (the first wake-up may be what failed, which is why the page came round again).
+ */
+export class BatchEnqueuer {
+  private readonly now: () => number;
+
+  constructor(private readonly o: BatchEnqueuerOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  /** Appends each gateway's batch in order; resolves to each batch's ids (null for a duplicate), by gateway. */
+  async enqueue(batches: ReadonlyMap<string, readonly QueueAppendEntry[]>): Promise<Map<string, Array<string | null>>> {
+    const results = new Map<string, Array<string | null>>();
+    await Promise.all(
+      [...batches].map(async ([gatewayId, entries]) => {
+        const ids = await this.o.queue.appendMany(gatewayId, entries);
+        results.set(gatewayId, ids);
+        this.o.delivery.noteAppended(gatewayId, ids.filter((id) => id !== null).length);
+      }),
+    );
+    await this.wake([...batches.keys()]);
+    return results;
+  }
+
+  private async wake(gatewayIds: string[]): Promise<void> {
+    const owners = await Promise.all(gatewayIds.map((id) => this.o.presence.lookup(id)));
+    const byNode = new Map<string, string[]>();
+    gatewayIds.forEach((gatewayId, i) => {
+      const owner = owners[i];
+      if (!owner) return;
+      if (owner.nodeId === this.o.nodeId) {
+        this.o.delivery.wakeLocal(gatewayId);
+        return;
+      }
+      const list = byNode.get(owner.nodeId);
+      if (list) list.push(gatewayId);
+      else byNode.set(owner.nodeId, [gatewayId]);
+    });
+    const sentAt = this.now();
+    await Promise.all(
+      [...byNode].map(async ([nodeId, ids]) => {
+        // One gateway goes as the plain wake-up every relay version understands.
+        const kind = ids.length === 1 ? 'wake' : 'wake-many';
+        this.o.metrics.busMessages.inc({ direction: 'sent', kind });
+        await this.o.bus.publish(nodeId, ids.length === 1 ? { kind: 'wake', gatewayId: ids[0]!, sentAt } : { kind: 'wake-many', gatewayIds: ids, sentAt });
+      }),
+    );
+  }
+}

@@ -1,0 +1,176 @@
+import type { Logger } from 'pino';
+import { WECOM_ORIGIN, type KfMessage } from '@wecom-relay/shared';
+import { looksLikeBindingToken } from '../binding/binding-service.js';
+import type { BatchEnqueuer } from '../delivery/enqueue-batch.js';
+import type { RelayMetrics } from '../observability/metrics.js';
+import type { BindingStore } from '../state/binding-store.js';
+import type { DedupStore } from '../state/dedup-store.js';
+import type { QueueAppendEntry } from '../state/delivery-queue.js';
+import type { OutboundLedger } from '../state/outbound-ledger.js';
+import type { InboundDispatcher } from './inbound-dispatcher.js';
+import { toInboundEvent } from './message-mapper.js';
+import { BINDING_EVENT, decidedGateway, gatewayDecision, ROUTE_DECISION_TTL_MS, routeDecisionKey, UNBOUND } from './route-decision.js';
+
+/** Options for {@link PageRouter}. */
+export interface PageRouterOptions {
+  /** Handles, one at a time in page order, the messages of every user whose part of the page is not plain. */
+  dispatcher: Pick<InboundDispatcher, 'dispatch'>;
+  bindings: Pick<BindingStore, 'gatewayFor'>;
+  ledger: Pick<OutboundLedger, 'customerSpoke'>;
+  /** Where each message's routing decision is recorded, as the dispatcher records it. */
+  dedup: Pick<DedupStore, 'decide'>;
+  enqueuer: Pick<BatchEnqueuer, 'enqueue'>;
+  logger: Logger;
+  metrics: RelayMetrics;
+  /** As {@link InboundDispatcherOptions.firstPullMaxAgeMs}. */
+  firstPullMaxAgeMs: number;
+  /** How many non-plain users are handled side by side; default 32. */
+  concurrency?: number;
+  now?: () => number;
+}
+
+/**
+ * Routes a pulled page as a whole instead of message by message. The customer messages of users whose part of the
+ * page holds nothing else (no event, no binding token, no servicer message) are "plain": their send windows, bindings
+ * and routing decisions are read side by side, then each gateway's messages are appended with one round trip and
+ * every owning node is woken once. A user with anything else on the page has all of it handled by the
+ * {@link InboundDispatcher}, one message after the other as before, so a binding in the middle of a user's messages
+ * still applies to exactly the messages after it.
+ *
+ * Every step is what the dispatcher does for one message, with the same records: the routing decision is still
+ * taken once per msgid, cluster-wide, before the append, and appends carry the msgid as their dedup key; so a page
+ * pulled twice, half by the dispatcher and half here, or by nodes of two versions, hands each message on once.
+ * Per-user order holds: a user's messages keep page order inside their gateway's batch.
+ */
+export class PageRouter {
+  private readonly now: () => number;
+
+  constructor(private readonly o: PageRouterOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  /** Handles one page from kf/sync_msg; safe to call again with the same page. Rejects if any message failed. */
+  async route(messages: readonly KfMessage[], context: { firstPull: boolean }): Promise<void> {
+    const byUser = new Map<string, KfMessage[]>();
+    for (const m of messages) {
+      const key = userOf(m);
+      const list = byUser.get(key);
+      if (list) list.push(m);
+      else byUser.set(key, [m]);
+    }
+    const others: KfMessage[][] = [];
+    for (const [user, list] of byUser) {
+      if (list.every(isPlainCustomerMessage)) continue;
+      others.push(list);
+      byUser.delete(user);
+    }
+    // Page order, so gateways receive their users' messages interleaved as WeCom served them.
+    const plain = messages.filter((m) => byUser.has(userOf(m)));
+    const results = await Promise.allSettled([this.routePlain(plain, context), this.dispatchInOrder(others, context)]);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+  }
+
+  private async routePlain(page: KfMessage[], context: { firstPull: boolean }): Promise<void> {
+    const { metrics, logger } = this.o;
+    const messages: KfMessage[] = [];
+    for (const m of page) {
+      if (context.firstPull && Number(m.send_time) * 1000 < this.now() - this.o.firstPullMaxAgeMs) {
+        metrics.messagesIn.inc({ msgtype: msgtypeOf(m), outcome: 'history' });
+      } else {
+        messages.push(m);
+      }
+    }
+    if (messages.length === 0) return;
+    // The customer wrote: WeCom's send window starts again. Only the user's latest message of the page matters to the
+    // window (an earlier one would be overtaken by it at once), so one call per user.
+    const latest = new Map<string, KfMessage>();
+    for (const m of messages) {
+      const prior = latest.get(m.external_userid!);
+      if (!prior || this.spokeAt(m) >= this.spokeAt(prior)) latest.set(m.external_userid!, m);
+    }
+    await Promise.all([...latest].map(([user, m]) => this.o.ledger.customerSpoke(user, this.spokeAt(m), m.msgid)));
+    const users = [...latest.keys()];
+    const bound = await Promise.all(users.map((user) => this.o.bindings.gatewayFor(user)));
+    const current = new Map(users.map((user, i) => [user, bound[i] ?? null]));
+    const decisions = await Promise.all(
+      messages.map((m) => {
+        const gatewayId = current.get(m.external_userid!);
+        return this.o.dedup.decide(routeDecisionKey(m.msgid!), gatewayId ? gatewayDecision(gatewayId) : UNBOUND, ROUTE_DECISION_TTL_MS);
+      }),
+    );
+    // Page order within each gateway's batch keeps every user's order.
+    const batches = new Map<string, QueueAppendEntry[]>();
+    const routed = new Map<string, KfMessage[]>();
+    messages.forEach((m, i) => {
+      const decision = decisions[i]!;
+      const msgtype = msgtypeOf(m);
+      if (decision === BINDING_EVENT) {
+        metrics.messagesIn.inc({ msgtype, outcome: 'binding' });
+        return;
+      }
+      const gatewayId = decidedGateway(decision);
+      if (gatewayId === null) {
+        logger.info({ msgid: m.msgid, externalUserId: m.external_userid }, 'message from an unbound user dropped');
+        metrics.messagesIn.inc({ msgtype, outcome: 'unbound' });
+        return;
+      }
+      const entry: QueueAppendEntry = { event: toInboundEvent({ ...m, external_userid: m.external_userid! }), options: { dedupKey: m.msgid! } };
+      const batch = batches.get(gatewayId);
+      if (batch) {
+        batch.push(entry);
+        routed.get(gatewayId)!.push(m);
+      } else {
+        batches.set(gatewayId, [entry]);
+        routed.set(gatewayId, [m]);
+      }
+    });
+    if (batches.size === 0) return;
+    const ids = await this.o.enqueuer.enqueue(batches);
+    for (const [gatewayId, list] of routed) {
+      const gatewayIds = ids.get(gatewayId) ?? [];
+      list.forEach((m, i) => metrics.messagesIn.inc({ msgtype: msgtypeOf(m), outcome: gatewayIds[i] ? 'queued' : 'duplicate' }));
+    }
+  }
+
+  /** Each user's messages strictly in order, different users side by side (at most `concurrency` at once). */
+  private async dispatchInOrder(lists: KfMessage[][], context: { firstPull: boolean }): Promise<void> {
+    let next = 0;
+    let failure: { error: unknown } | null = null;
+    const worker = async (): Promise<void> => {
+      while (next < lists.length && failure === null) {
+        const list = lists[next++]!;
+        try {
+          for (const m of list) await this.o.dispatcher.dispatch(m, context);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.o.concurrency ?? 32, lists.length) }, worker));
+    if (failure !== null) throw (failure as { error: unknown }).error;
+  }
+
+  /** When the customer spoke, in epoch ms (now, when WeCom gave no send_time), as the dispatcher records it. */
+  private spokeAt(m: KfMessage): number {
+    return (Number(m.send_time) || this.now() / 1000) * 1000;
+  }
+}
+
+/** A customer's own message that is routed to their gateway and nothing else: no event, no token, not a servicer's. */
+function isPlainCustomerMessage(m: KfMessage): boolean {
+  if (!m.msgid || !m.external_userid || m.msgtype === 'event' || m.event) return false;
+  if (Number(m.origin) !== WECOM_ORIGIN.CUSTOMER) return false;
+  if (m.msgtype !== 'text') return true;
+  const text = String((m.text as { content?: unknown } | undefined)?.content ?? '');
+  return !(text && looksLikeBindingToken(text));
+}
+
+/** The user a message belongs to, as the sync loop groups them (a message with no user is its own group). */
+function userOf(m: KfMessage): string {
+  const event = m.event as { external_userid?: unknown } | undefined;
+  return m.external_userid ?? (typeof event?.external_userid === 'string' ? event.external_userid : `msg:${m.msgid}`);
+}
+
+function msgtypeOf(m: KfMessage): string {
+  return String(m.msgtype ?? 'unknown');
+}

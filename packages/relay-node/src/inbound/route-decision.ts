@@ -1,0 +1,23 @@
+import { DEFAULT_QUEUE_DEDUP_TTL_MS } from '../state/delivery-queue.js';
+
+/** Routing decisions live as long as the queue remembers a msgid: WeCom's re-pull horizon. */
+export const ROUTE_DECISION_TTL_MS = DEFAULT_QUEUE_DEDUP_TTL_MS;
+/** The decision for a message from a user bound to no gateway. */
+export const UNBOUND = '-';
+/** The decision for a text that was a binding token and went to the binding flow. */
+export const BINDING_EVENT = '#';
+
+/** Where a msgid's routing decision is kept in the dedup store. */
+export function routeDecisionKey(msgid: string): string {
+  return `r:${msgid}`;
+}
+
+/** The decision that routes a message to a gateway: one short string, `>` + the gateway id. */
+export function gatewayDecision(gatewayId: string): string {
+  return `>${gatewayId}`;
+}
+
+/** The gateway a decision routes to, or null for {@link UNBOUND} and {@link BINDING_EVENT}. */
+export function decidedGateway(decision: string): string | null {
+  return decision.startsWith('>') ? decision.slice(1) : null;
+}
