@@ -1,17 +1,18 @@
 /**
- * Redis memory per queued event: appends N inbound text events (spread over G gateways, each with a msgid dedup key,
- * as the relay appends them) to a fresh redis-server and reports used_memory per event. For sizing (docs/operations.md).
- *   pnpm tsx bench/queue-memory-bench.ts [--events 20000] [--gateways 200] [--chars 60]
+ * Redis memory per message: appends N inbound text events (spread over G gateways, each with a msgid dedup key and a
+ * routing decision, as the relay records them) to a fresh redis-server and reports used_memory per event while queued,
+ * and what stays per message once every gateway acknowledged it. For sizing (README "How much Redis memory").
+ *   pnpm tsx bench/queue-memory-bench.ts [--events 10000] [--gateways 200] [--chars 60]
  */
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import type { QueuedEvent } from '@wecom-relay/shared';
-import { RedisDeliveryQueue } from '@wecom-relay/relay-node';
+import { RedisDedupStore, RedisDeliveryQueue } from '@wecom-relay/relay-node';
 import { startRedis } from '@wecom-relay/testkit';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
-  options: { events: { type: 'string', default: '20000' }, gateways: { type: 'string', default: '200' }, chars: { type: 'string', default: '60' } },
+  options: { events: { type: 'string', default: '10000' }, gateways: { type: 'string', default: '200' }, chars: { type: 'string', default: '60' } },
 });
 const events = Number(values.events);
 const gateways = Number(values.gateways);
@@ -19,23 +20,41 @@ const server = await startRedis();
 const redis = new Redis(server.url);
 try {
   const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
-  const queue = new RedisDeliveryQueue({ redis, prefix: 'bench:' });
+  const queue = new RedisDeliveryQueue({ redis, prefix: 'wr:' });
+  const dedup = new RedisDedupStore({ redis, prefix: 'wr:' });
   const before = await usedMemory();
+  const lastId = new Map<string, string>();
+  let sample = '';
   for (let i = 0; i < events; i++) {
-    const msgid = `msg${String(i).padStart(12, '0')}AbCdEfGhIjKlMnOpQrStUv`;
+    // WeCom's msgids look like this one from its documentation: from_msgid_4622416642169452483.
+    const msgid = `from_msgid_${4622416642169452483n + BigInt(i)}`;
+    const gatewayId = `gateway-${i % gateways}`;
     const event = {
       type: 'inbound',
       id: msgid,
-      externalUserId: `wmAbCdEfGhIjKlMnOpQrStUvWxYz${i % 1000}`,
+      externalUserId: `wmAJ2GCAAAme1XQRC-NI-q0_ZM9ukoA${i % 1000}`,
       msgType: 'text',
       content: 'x'.repeat(Number(values.chars)),
       timestamp: 1_700_000_000 + i,
       wecomMsgType: 'text',
     } as QueuedEvent;
-    await queue.append(`gateway-${i % gateways}`, event, { dedupKey: msgid });
+    await dedup.decide(`r:${msgid}`, `>${gatewayId}`, 4 * 24 * 3600_000);
+    const id = await queue.append(gatewayId, event, { dedupKey: msgid });
+    if (id) lastId.set(gatewayId, id);
+    sample = msgid;
   }
-  const after = await usedMemory();
-  console.log(`${events} events (${values.chars}-character texts) over ${gateways} gateways: ${((after - before) / 1024 / 1024).toFixed(1)} MiB, ${Math.round((after - before) / events)} bytes per queued event (stream entry + dedup key)`);
+  const queued = await usedMemory();
+  for (const [gatewayId, id] of lastId) await queue.ack(gatewayId, id);
+  const delivered = await usedMemory();
+  const per = (bytes: number) => Math.round(bytes / events);
+  console.log(`${events} messages (${values.chars}-character texts) over ${gateways} gateways:`);
+  console.log(`  queued:    ${per(queued - before)} bytes per message (stream entry + routing decision + dedup marker)`);
+  console.log(`  delivered: ${per(delivered - before)} bytes per message kept (routing decision + dedup marker), 4 days`);
+  console.log(
+    `  MEMORY USAGE of one message's keys: routing decision ${await redis.memory('USAGE', `wr:dedup:r:${sample}`)} B, ` +
+      `dedup marker ${await redis.memory('USAGE', `wr:{gw:gateway-${(events - 1) % gateways}}:dedup:${sample}`)} B`,
+  );
+  console.log(`  per idle gateway (acked pointer, empty stream): ${await redis.memory('USAGE', 'wr:{gw:gateway-0}:acked')} B + ${await redis.memory('USAGE', 'wr:{gw:gateway-0}:queue')} B`);
 } finally {
   await redis.quit();
   await server.stop();
