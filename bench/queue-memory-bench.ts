@@ -2,7 +2,7 @@
  * Redis memory per message: appends N inbound text events (spread over G gateways, each with a msgid dedup key and a
  * routing decision, as the relay records them) to a fresh redis-server and reports used_memory per event while queued,
  * and what stays per message once every gateway acknowledged it. For sizing (README "How much Redis memory").
- *   pnpm tsx bench/queue-memory-bench.ts [--events 10000] [--gateways 200] [--chars 60]
+ *   pnpm tsx bench/queue-memory-bench.ts [--events 10000] [--gateways 200] [--chars 60] [--rate 100] [--unpacked]
  */
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
@@ -12,7 +12,15 @@ import { startRedis } from '@wecom-relay/testkit';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
-  options: { events: { type: 'string', default: '10000' }, gateways: { type: 'string', default: '200' }, chars: { type: 'string', default: '60' } },
+  options: {
+    events: { type: 'string', default: '10000' },
+    gateways: { type: 'string', default: '200' },
+    chars: { type: 'string', default: '60' },
+    // Messages per second of WeCom send_time, which places the packed records.
+    rate: { type: 'string', default: '100' },
+    // Record each message one key at a time, as relays before packing did.
+    unpacked: { type: 'boolean', default: false },
+  },
 });
 const events = Number(values.events);
 const gateways = Number(values.gateways);
@@ -38,8 +46,10 @@ try {
       timestamp: 1_700_000_000 + i,
       wecomMsgType: 'text',
     } as QueuedEvent;
-    await dedup.decide(`r:${msgid}`, `>${gatewayId}`, 4 * 24 * 3600_000);
-    const id = await queue.append(gatewayId, event, { dedupKey: msgid });
+    const at = 1_700_000_000 + Math.floor(i / Number(values.rate));
+    const placement = values.unpacked ? undefined : { at };
+    await dedup.decide(`r:${msgid}`, `>${gatewayId}`, 4 * 24 * 3600_000, placement);
+    const id = await queue.append(gatewayId, event, { dedupKey: msgid, ...(placement ? { dedupAt: at } : {}) });
     if (id) lastId.set(gatewayId, id);
     sample = msgid;
   }
@@ -47,13 +57,15 @@ try {
   for (const [gatewayId, id] of lastId) await queue.ack(gatewayId, id);
   const delivered = await usedMemory();
   const per = (bytes: number) => Math.round(bytes / events);
-  console.log(`${events} messages (${values.chars}-character texts) over ${gateways} gateways:`);
+  console.log(`${events} messages (${values.chars}-character texts) over ${gateways} gateways, ${values.rate}/s, ${values.unpacked ? 'one key per record' : 'packed records'}:`);
   console.log(`  queued:    ${per(queued - before)} bytes per message (stream entry + routing decision + dedup marker)`);
-  console.log(`  delivered: ${per(delivered - before)} bytes per message kept (routing decision + dedup marker), 4 days`);
-  console.log(
-    `  MEMORY USAGE of one message's keys: routing decision ${await redis.memory('USAGE', `wr:dedup:r:${sample}`)} B, ` +
-      `dedup marker ${await redis.memory('USAGE', `wr:{gw:gateway-${(events - 1) % gateways}}:dedup:${sample}`)} B`,
-  );
+  console.log(`  delivered: ${per(delivered - before)} bytes per message kept (routing decision + dedup marker; used_memory, including each gateway's emptied stream)`);
+  if (values.unpacked) {
+    console.log(
+      `  MEMORY USAGE of one message's keys: routing decision ${await redis.memory('USAGE', `wr:dedup:r:${sample}`)} B, ` +
+        `dedup marker ${await redis.memory('USAGE', `wr:{gw:gateway-${(events - 1) % gateways}}:dedup:${sample}`)} B`,
+    );
+  }
   console.log(`  per idle gateway (acked pointer, empty stream): ${await redis.memory('USAGE', 'wr:{gw:gateway-0}:acked')} B + ${await redis.memory('USAGE', 'wr:{gw:gateway-0}:queue')} B`);
 } finally {
   await redis.quit();

@@ -8,7 +8,7 @@ import { looksLikeBindingToken, type BindingService } from '../binding/binding-s
 import type { DeliveryService } from '../delivery/delivery-service.js';
 import { toInboundEvent } from './message-mapper.js';
 import type { SessionEventRouter } from './session-event-router.js';
-import { BINDING_EVENT, decidedGateway, gatewayDecision, ROUTE_DECISION_TTL_MS, routeDecisionKey, UNBOUND } from './route-decision.js';
+import { BINDING_EVENT, decidedGateway, gatewayDecision, placementOf, ROUTE_DECISION_TTL_MS, routeDecisionKey, UNBOUND } from './route-decision.js';
 
 /** Options for {@link InboundDispatcher}. */
 export interface InboundDispatcherOptions {
@@ -80,18 +80,19 @@ export class InboundDispatcher {
     await this.o.ledger.customerSpoke(user, (Number(message.send_time) || this.now() / 1000) * 1000, message.msgid);
     const text = msgtype === 'text' ? String((message.text as { content?: unknown } | undefined)?.content ?? '') : '';
     const decisionKey = routeDecisionKey(message.msgid);
+    const placement = placementOf(message);
     const at = this.sendTimeOf(message);
     if (text && looksLikeBindingToken(text)) {
       // A text that was routed as an ordinary message the first time stays one on a re-pull.
-      const prior = await this.o.dedup.recall(decisionKey);
+      const prior = await this.o.dedup.recall(decisionKey, placement);
       if ((prior === null || prior === BINDING_EVENT) && (await this.o.binding.bindByTypedToken(user, text, { eventId: message.msgid, at }))) {
-        await this.o.dedup.decide(decisionKey, BINDING_EVENT, ROUTE_DECISION_TTL_MS);
+        await this.o.dedup.decide(decisionKey, BINDING_EVENT, ROUTE_DECISION_TTL_MS, placement);
         metrics.messagesIn.inc({ msgtype, outcome: 'binding' });
         return;
       }
     }
     const current = await this.o.bindings.gatewayFor(user);
-    const decision = await this.o.dedup.decide(decisionKey, current ? gatewayDecision(current) : UNBOUND, ROUTE_DECISION_TTL_MS);
+    const decision = await this.o.dedup.decide(decisionKey, current ? gatewayDecision(current) : UNBOUND, ROUTE_DECISION_TTL_MS, placement);
     if (decision === BINDING_EVENT) {
       metrics.messagesIn.inc({ msgtype, outcome: 'binding' });
       return;
@@ -104,6 +105,7 @@ export class InboundDispatcher {
     }
     const appended = await this.o.delivery.enqueue(gatewayId, toInboundEvent({ ...message, external_userid: user }), {
       dedupKey: message.msgid,
+      ...(placement ? { dedupAt: placement.at } : {}),
     });
     metrics.messagesIn.inc({ msgtype, outcome: appended ? 'queued' : 'duplicate' });
   }

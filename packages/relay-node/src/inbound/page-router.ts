@@ -9,7 +9,7 @@ import type { QueueAppendEntry } from '../state/delivery-queue.js';
 import type { OutboundLedger } from '../state/outbound-ledger.js';
 import type { InboundDispatcher } from './inbound-dispatcher.js';
 import { toInboundEvent } from './message-mapper.js';
-import { BINDING_EVENT, decidedGateway, gatewayDecision, ROUTE_DECISION_TTL_MS, routeDecisionKey, UNBOUND } from './route-decision.js';
+import { BINDING_EVENT, decidedGateway, gatewayDecision, placementOf, ROUTE_DECISION_TTL_MS, routeDecisionKey, UNBOUND } from './route-decision.js';
 
 /** Options for {@link PageRouter}. */
 export interface PageRouterOptions {
@@ -95,7 +95,8 @@ export class PageRouter {
     const decisions = await Promise.all(
       messages.map((m) => {
         const gatewayId = current.get(m.external_userid!);
-        return this.o.dedup.decide(routeDecisionKey(m.msgid!), gatewayId ? gatewayDecision(gatewayId) : UNBOUND, ROUTE_DECISION_TTL_MS);
+        const decision = gatewayId ? gatewayDecision(gatewayId) : UNBOUND;
+        return this.o.dedup.decide(routeDecisionKey(m.msgid!), decision, ROUTE_DECISION_TTL_MS, placementOf(m));
       }),
     );
     // Page order within each gateway's batch keeps every user's order.
@@ -114,7 +115,11 @@ export class PageRouter {
         metrics.messagesIn.inc({ msgtype, outcome: 'unbound' });
         return;
       }
-      const entry: QueueAppendEntry = { event: toInboundEvent({ ...m, external_userid: m.external_userid! }), options: { dedupKey: m.msgid! } };
+      const placement = placementOf(m);
+      const entry: QueueAppendEntry = {
+        event: toInboundEvent({ ...m, external_userid: m.external_userid! }),
+        options: { dedupKey: m.msgid!, ...(placement ? { dedupAt: placement.at } : {}) },
+      };
       const batch = batches.get(gatewayId);
       if (batch) {
         batch.push(entry);

@@ -1,3 +1,5 @@
+import type { KfMessage } from '@wecom-relay/shared';
+import type { DecisionPlacement } from '../state/dedup-store.js';
 import { DEFAULT_QUEUE_DEDUP_TTL_MS } from '../state/delivery-queue.js';
 
 /** Routing decisions live as long as the queue remembers a msgid: WeCom's re-pull horizon. */
@@ -20,4 +22,13 @@ export function gatewayDecision(gatewayId: string): string {
 /** The gateway a decision routes to, or null for {@link UNBOUND} and {@link BINDING_EVENT}. */
 export function decidedGateway(decision: string): string | null {
   return decision.startsWith('>') ? decision.slice(1) : null;
+}
+
+/**
+ * Where a message's records are placed: its WeCom send_time, the same on every pull of it. None when WeCom gave none
+ * (the records are then kept one per key, as a relay before packing kept them all).
+ */
+export function placementOf(message: Pick<KfMessage, 'send_time'>): DecisionPlacement | undefined {
+  const at = Number(message.send_time);
+  return Number.isFinite(at) && at > 0 ? { at: Math.floor(at) } : undefined;
 }

@@ -19,6 +19,13 @@ export interface QueueAppendOptions {
   dedupKey?: string;
   /** How long the key is remembered, in ms, from its first append; default {@link DEFAULT_QUEUE_DEDUP_TTL_MS}. */
   dedupTtlMs?: number;
+  /**
+   * When what the key names happened (unix seconds; a WeCom message's send_time): the same for every append with
+   * this key: pass it on every append with the key. A store may keep the keys of one hour together, compactly; a key
+   * is then remembered at least dedupTtlMs (up to an hour longer). A key appended without it (as a store kept them
+   * all before it packed them) still refuses appends with it.
+   */
+  dedupAt?: number;
 }
 
 /** One event of a {@link DeliveryQueue.appendMany} batch. */
@@ -38,6 +45,8 @@ export interface QueueDedup {
   key: string;
   /** Positive whole milliseconds. */
   ttlMs: number;
+  /** Whole unix seconds, when the caller gave a finite dedupAt. */
+  at?: number;
 }
 
 /**
@@ -54,7 +63,9 @@ export function queueDedupOf(options: QueueAppendOptions | undefined): QueueDedu
   if (typeof ttl !== 'number' || Number.isNaN(ttl) || ttl <= 0) {
     throw new RelayError('INTERNAL', 'dedupTtlMs must be a positive number of milliseconds', { dedupTtlMs: String(ttl) });
   }
-  return { key, ttlMs: Math.min(Math.ceil(ttl), MAX_DEDUP_TTL_MS) };
+  const at = options?.dedupAt;
+  const ttlMs = Math.min(Math.ceil(ttl), MAX_DEDUP_TTL_MS);
+  return typeof at === 'number' && Number.isFinite(at) && at >= 0 ? { key, ttlMs, at: Math.floor(at) } : { key, ttlMs };
 }
 
 /**

@@ -320,6 +320,7 @@ describe('keys and prefixes', () => {
     const dedup = new RedisDedupStore(base);
     await dedup.claim('msg-1', 60_000);
     await dedup.decide('r:msg-1', '>gw-1', 60_000);
+    await dedup.decide('r:msg-2', '>gw-1', 60_000, { at: 1_700_000_000 });
     const sync = new RedisSyncCoordinator(base);
     await sync.notePending('wk-1', 'cb');
     const lease = (await sync.tryAcquire('wk-1', 60_000))!;
@@ -331,6 +332,7 @@ describe('keys and prefixes', () => {
     const queue = new RedisDeliveryQueue({ ...base, logger: silent });
     const id = await queue.append('gw-1', INBOUND);
     await queue.append('gw-1', INBOUND, { dedupKey: 'msg-1', dedupTtlMs: 60_000 });
+    await queue.append('gw-1', INBOUND, { dedupKey: 'msg-2', dedupTtlMs: 60_000, dedupAt: 1_700_000_000 });
     await queue.ack('gw-1', id);
     const tokens = new RedisAccessTokenStore(base);
     await tokens.write('t', 1);

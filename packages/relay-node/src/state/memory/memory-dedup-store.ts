@@ -1,4 +1,4 @@
-import type { DedupStore } from '../dedup-store.js';
+import type { DecisionPlacement, DedupStore } from '../dedup-store.js';
 
 /** Options for {@link MemoryDedupStore}. */
 export interface MemoryDedupStoreOptions {
@@ -32,8 +32,8 @@ export class MemoryDedupStore implements DedupStore {
     return true;
   }
 
-  /** The first live value recorded under the key; records `value` when there is none. */
-  async decide(key: string, value: string, ttlMs: number): Promise<string> {
+  /** The first live value recorded under the key; records `value` when there is none. Placement changes nothing here. */
+  async decide(key: string, value: string, ttlMs: number, _placement?: DecisionPlacement): Promise<string> {
     const now = this.now();
     this.sweep(now);
     const existing = this.decisions.get(key);
@@ -43,7 +43,7 @@ export class MemoryDedupStore implements DedupStore {
   }
 
   /** The live value recorded under the key, or null. */
-  async recall(key: string): Promise<string | null> {
+  async recall(key: string, _placement?: DecisionPlacement): Promise<string | null> {
     const existing = this.decisions.get(key);
     return existing !== undefined && existing.expiresAt > this.now() ? existing.value : null;
   }

@@ -13,7 +13,10 @@
  *   P{binding-tokens}:used:<msgid>    string gateway_id a token bound for that WeCom event, PX = re-pull horizon
  *   Pbinding-guesses:<userid>         counter of typed tokens that named none, PX = guess window
  *   Pdedup:<msgid>                    string '1', SET NX PX
- *   Pdedup:r:<msgid>                  string routing decision (`>gateway`, `-` unbound, `#` binding), PX = re-pull horizon
+ *   Pdedup:r:<msgid>                  string routing decision (`>gateway`, `-` unbound, `#` binding), PX = re-pull horizon;
+ *                                     written by relays before packing (and for messages without send_time), still read
+ *   Pdp:<minute>:<shard>              hash  packed decisions of one minute of send_time: field = first 12 bytes of
+ *                                     SHA-1(`r:<msgid>`) → decision, shard from the same digest (mod 64); PX = re-pull horizon + a minute, from its latest field
  *   P{kf:<open_kfid>}:lease           string fence of the current puller, PX = lease
  *   P{kf:<open_kfid>}:fence           counter (INCR) of issued fences
  *   P{kf:<open_kfid>}:cursor          hash  {value, fence that wrote it}
@@ -25,7 +28,11 @@
  *   P{gw:<gatewayId>}:queue           stream of queued events (field `event` = JSON); ids are delivery ids
  *   P{gw:<gatewayId>}:acked           string last acked stream id (only moves forward)
  *   P{gw:<gatewayId>}:dedup:<key>     string stream id appended under that dedup key (e.g. msgid), PX = dedup ttl;
- *                                     separate from the stream so it outlives acks and trims
+ *                                     separate from the stream so it outlives acks and trims; written by relays before
+ *                                     packing (and for keys without a time), still read
+ *   P{gw:<gatewayId>}:dp:<hour>       hash  packed dedup markers of one hour of send_time: field = first 12 bytes of
+ *                                     SHA-1(dedup key) → '1';
+ *                                     PX = dedup ttl + an hour, from its latest field
  *   P{gw:<gatewayId>}:reply:<digest>  string a reply's claim (`p:<owner>`, PX = claim ttl) or its ack as JSON (PX = a day);
  *                                     digest = sha256(request id, fingerprint of customer and content)
  *   P{node:<nodeId>}:alive            string '1', PX = heartbeat ttl; the node's claims count only while it exists

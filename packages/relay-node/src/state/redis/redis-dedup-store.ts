@@ -1,6 +1,8 @@
 import type { RedisClient } from './redis-client.js';
-import type { DedupStore } from '../dedup-store.js';
+import type { DecisionPlacement, DedupStore } from '../dedup-store.js';
 import { checkPrefix, toPx } from './keyspace.js';
+import { isClusterClient } from './redis-client.js';
+import { packedField, packedShard } from './packed-keys.js';
 import { LuaScript } from './lua-script.js';
 
 // KEYS[1] the decision; ARGV: value, ttl ms. Resolves to the value that stands (SET NX GET needs Redis 7).
@@ -14,6 +16,26 @@ return ARGV[1]
 `,
 );
 
+// KEYS[1] the packed hash of the decision's minute, KEYS[2] where a relay before packing kept the decision alone;
+// ARGV: field, value, ttl ms. The old record, while it lives, stands; a new decision goes into the packed hash only.
+// Both keys are read in one step where one script may touch both (one server); on a Redis Cluster they sit in
+// different slots, so KEYS[2] is left out and the old record is read beforehand (a puller of the old version and one of
+// this version do not overlap on a page: the sync lease lets one pull at a time).
+const DECIDE_PACKED = new LuaScript(
+  'dedup-decide-packed',
+  `
+if KEYS[2] then
+  local old = redis.call('GET', KEYS[2])
+  if old then return old end
+end
+local existing = redis.call('HGET', KEYS[1], ARGV[1])
+if existing then return existing end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return ARGV[2]
+`,
+);
+
 /** Construction options for {@link RedisDedupStore}. */
 export interface RedisDedupStoreOptions {
   /** A connected client owned by the caller; never closed here. */
@@ -22,14 +44,23 @@ export interface RedisDedupStoreOptions {
   prefix?: string;
 }
 
-/** Cluster-wide once-only claims: SET NX PX, so the first node to claim a msgid wins. */
+/**
+ * Cluster-wide once-only claims: SET NX PX, so the first node to claim a msgid wins. Decisions with a placement are
+ * packed: one hash per minute of `at` and shard of the key (`dp:<minute>:<shard>`), each field a key's fingerprint
+ * and its value, small enough for Redis' compact hash encoding, instead of one string key each. Decisions recorded alone (`dedup:<key>`, without a placement or by an older relay) are still honoured.
+ */
 export class RedisDedupStore implements DedupStore {
   private readonly redis: RedisClient;
   private readonly base: string;
+  private readonly packedBase: string;
+  private readonly cluster: boolean;
 
   constructor(opts: RedisDedupStoreOptions) {
     this.redis = opts.redis;
-    this.base = `${checkPrefix(opts.prefix)}dedup:`;
+    const prefix = checkPrefix(opts.prefix);
+    this.base = `${prefix}dedup:`;
+    this.packedBase = `${prefix}dp:`;
+    this.cluster = isClusterClient(opts.redis);
   }
 
   async claim(key: string, ttlMs: number): Promise<boolean> {
@@ -37,12 +68,28 @@ export class RedisDedupStore implements DedupStore {
     return reply === 'OK';
   }
 
-  async decide(key: string, value: string, ttlMs: number): Promise<string> {
-    return String(await DECIDE.run(this.redis, [this.base + key], [value, toPx(ttlMs)]));
+  async decide(key: string, value: string, ttlMs: number, placement?: DecisionPlacement): Promise<string> {
+    if (!placement) return String(await DECIDE.run(this.redis, [this.base + key], [value, toPx(ttlMs)]));
+    // A minute's decisions live until the last of them is a ttl old.
+    const px = toPx(ttlMs + 60_000);
+    const field = packedField(key);
+    if (this.cluster) {
+      const old = await this.redis.get(this.base + key);
+      if (old !== null) return old;
+      return String(await DECIDE_PACKED.run(this.redis, [this.packedKey(field, placement)], [field, value, px]));
+    }
+    return String(await DECIDE_PACKED.run(this.redis, [this.packedKey(field, placement), this.base + key], [field, value, px]));
   }
 
-  async recall(key: string): Promise<string | null> {
-    return await this.redis.get(this.base + key);
+  async recall(key: string, placement?: DecisionPlacement): Promise<string | null> {
+    const old = await this.redis.get(this.base + key);
+    if (old !== null || !placement) return old;
+    const field = packedField(key);
+    return await this.redis.hget(this.packedKey(field, placement), field);
+  }
+
+  private packedKey(field: Buffer, placement: DecisionPlacement): string {
+    return `${this.packedBase}${Math.floor(placement.at / 60)}:${packedShard(field)}`;
   }
 
   async close(): Promise<void> {

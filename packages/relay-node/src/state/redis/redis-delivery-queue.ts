@@ -4,6 +4,7 @@ import { RelayError } from '../../errors/relay-error.js';
 import { queueDedupOf, type DeliveryQueue, type QueueAppendEntry, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
+import { packedField } from './packed-keys.js';
 import type { StateLogger } from './state-logger.js';
 import { checkStreamId, notIssued, streamIdMillis } from './stream-id.js';
 
@@ -62,24 +63,36 @@ return id
 `,
 );
 
-// KEYS: stream, then one dedup marker per deduplicated entry; ARGV: queue idle ttl (ms), then per entry its event JSON
-// and its marker ttl (ms; 0 = no marker). Returns one id per entry, '' where the marker was alive (also when an
-// earlier entry of the same batch set it). Each marker is written right after its XADD, as in queue-append-once.
+// KEYS: stream, then per deduplicated entry either its marker key, or (packed) its hour's marker hash and the marker key
+// a relay before packing would have written; ARGV: queue idle ttl (ms), then per entry its event JSON, its marker ttl
+// (ms; 0 = no marker) and its field in the hour's hash ('' = a marker key of its own). Returns one id per entry, ''
+// where a marker was alive (also when an earlier entry of the same batch set it). Markers are written right after
+// their XADD, as in queue-append-once.
 const APPEND_MANY = new LuaScript(
   'queue-append-many',
   `
 local ids = {}
 local k = 1
-for i = 2, #ARGV, 2 do
+for i = 2, #ARGV, 3 do
   local ttl = ARGV[i + 1]
+  local field = ARGV[i + 2]
   local id = ''
   if ttl == '0' then
     id = redis.call('XADD', KEYS[1], '*', '${EVENT_FIELD}', ARGV[i])
-  else
+  elseif field == '' then
     k = k + 1
     if redis.call('EXISTS', KEYS[k]) == 0 then
       id = redis.call('XADD', KEYS[1], '*', '${EVENT_FIELD}', ARGV[i])
       redis.call('SET', KEYS[k], id, 'PX', ttl)
+    end
+  else
+    local packed = KEYS[k + 1]
+    local alone = KEYS[k + 2]
+    k = k + 2
+    if redis.call('HEXISTS', packed, field) == 0 and redis.call('EXISTS', alone) == 0 then
+      id = redis.call('XADD', KEYS[1], '*', '${EVENT_FIELD}', ARGV[i])
+      redis.call('HSET', packed, field, '1')
+      if redis.call('PTTL', packed) < tonumber(ttl) then redis.call('PEXPIRE', packed, ttl) end
     end
   end
   ids[#ids + 1] = id
@@ -132,7 +145,9 @@ return dropped
 /**
  * Delivery queues as one Redis Stream per gateway; queue ids are the stream ids, so they order as the
  * stream does and carry the server time of the append. The acked pointer and the dedup markers share the
- * gateway's `{gw:<id>}` tag so ack and an idempotent append each run as one script.
+ * gateway's `{gw:<id>}` tag so ack and an idempotent append each run as one script. Markers with a `dedupAt` are
+ * packed, one hash per hour of it (`dp:<hour>`, each field a key's fingerprint), instead of a key each; a marker key of its own
+ * (written without dedupAt, or by an older relay) still refuses its key.
  */
 export class RedisDeliveryQueue implements DeliveryQueue {
   private readonly idleTtlPx: number;
@@ -152,6 +167,7 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   append(gatewayId: string, event: QueuedEvent, options?: QueueAppendOptions): Promise<string | null>;
   async append(gatewayId: string, event: QueuedEvent, options?: QueueAppendOptions): Promise<string | null> {
     const dedup = queueDedupOf(options);
+    if (dedup?.at !== undefined) return (await this.appendMany(gatewayId, [{ event, ...(options ? { options } : {}) }]))[0] ?? null;
     const json = JSON.stringify(event);
     if (dedup !== null) {
       const keys = [this.streamKey(gatewayId), this.dedupKey(gatewayId, dedup.key)];
@@ -169,11 +185,19 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   /** Appends the entries with one script call: one round trip, all keys in the gateway's slot. */
   async appendMany(gatewayId: string, entries: readonly QueueAppendEntry[]): Promise<Array<string | null>> {
     const keys = [this.streamKey(gatewayId)];
-    const args: Array<string | number> = [this.idleTtlPx];
+    const args: Array<string | number | Buffer> = [this.idleTtlPx];
     for (const { event, options } of entries) {
       const dedup = queueDedupOf(options);
-      args.push(JSON.stringify(event), dedup === null ? 0 : toPx(dedup.ttlMs));
-      if (dedup !== null) keys.push(this.dedupKey(gatewayId, dedup.key));
+      if (dedup === null) {
+        args.push(JSON.stringify(event), 0, '');
+      } else if (dedup.at === undefined) {
+        args.push(JSON.stringify(event), toPx(dedup.ttlMs), '');
+        keys.push(this.dedupKey(gatewayId, dedup.key));
+      } else {
+        // An hour's markers live until the last of them is a ttl old.
+        args.push(JSON.stringify(event), toPx(dedup.ttlMs + 3600_000), packedField(dedup.key));
+        keys.push(this.packedDedupKey(gatewayId, dedup.at), this.dedupKey(gatewayId, dedup.key));
+      }
     }
     if (entries.length === 0) return [];
     const ids = await APPEND_MANY.run(this.redis, keys, args);
@@ -242,6 +266,10 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   private dedupKey(gatewayId: string, key: string): string {
     // The key follows the tag, so braces or colons in it cannot move the marker to another slot.
     return `${this.prefix}${hashTag('gw', gatewayId)}:dedup:${key}`;
+  }
+
+  private packedDedupKey(gatewayId: string, at: number): string {
+    return `${this.prefix}${hashTag('gw', gatewayId)}:dp:${Math.floor(at / 3600)}`;
   }
 
   private ackedKey(gatewayId: string): string {

@@ -44,6 +44,26 @@ export function dedupStoreContract(name: string, make: () => Promise<DedupStore>
       expect(await store.decide('r:short', '>gw-3', LONG_TTL_MS)).toBe('>gw-3');
     });
 
+    it('decide with a placement: the first value stands, recall with it finds it, keys of one minute stay apart', async () => {
+      const store = await fresh();
+      const at = { at: 1_700_000_000 };
+      expect(await store.recall('r:msg-1', at)).toBeNull();
+      expect(await store.decide('r:msg-1', '>gw-1', LONG_TTL_MS, at)).toBe('>gw-1');
+      expect(await store.decide('r:msg-1', '>gw-2', LONG_TTL_MS, at)).toBe('>gw-1');
+      expect(await store.recall('r:msg-1', at)).toBe('>gw-1');
+      expect(await store.decide('r:msg-2', '-', LONG_TTL_MS, { at: 1_700_000_001 })).toBe('-');
+      expect(await store.recall('r:msg-2', { at: 1_700_000_001 })).toBe('-');
+      const racing = await Promise.all(Array.from({ length: 20 }, (_, n) => store.decide('r:msg-race', `>gw-${n}`, LONG_TTL_MS, at)));
+      expect(new Set(racing).size).toBe(1);
+    });
+
+    it('a decision recorded without a placement stands for calls with one', async () => {
+      const store = await fresh();
+      expect(await store.decide('r:msg-old', '>gw-1', LONG_TTL_MS)).toBe('>gw-1');
+      expect(await store.decide('r:msg-old', '>gw-2', LONG_TTL_MS, { at: 1_700_000_000 })).toBe('>gw-1');
+      expect(await store.recall('r:msg-old', { at: 1_700_000_000 })).toBe('>gw-1');
+    });
+
     it('concurrent decides of one key all get the same value', async () => {
       const store = await fresh();
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.decide('r:race', `>gw-${i}`, LONG_TTL_MS)));

@@ -281,6 +281,27 @@ export function deliveryQueueContract(name: string, make: () => Promise<Delivery
       expect(await queue.readAfter('gw-1', null, 50)).toHaveLength(11);
     });
 
+    it('with dedupAt, a key is refused within and across batches and single appends, and an older marker without it still counts', async () => {
+      const queue = await fresh();
+      const at = 1_700_000_000;
+      const old = await queue.append('gw-1', inbound(0), { dedupKey: 'msg-0' });
+      const ids = await queue.appendMany('gw-1', [
+        { event: inbound(0), options: { dedupKey: 'msg-0', dedupAt: at } },
+        { event: inbound(1), options: { dedupKey: 'msg-1', dedupAt: at } },
+        { event: inbound(1), options: { dedupKey: 'msg-1', dedupAt: at } },
+        { event: inbound(2), options: { dedupKey: 'msg-2', dedupAt: at + 7200 } },
+      ]);
+      expect(ids.map((id) => id !== null)).toEqual([false, true, false, true]);
+      expect(await queue.append('gw-1', inbound(1), { dedupKey: 'msg-1', dedupAt: at })).toBeNull();
+      expect(await queue.append('gw-1', inbound(2), { dedupKey: 'msg-2', dedupAt: at + 7200 })).toBeNull();
+      await queue.ack('gw-1', ids[3]!);
+      await queue.trim('gw-1', { maxAgeMs: NO_AGE_LIMIT, maxItems: 0 });
+      expect(await queue.appendMany('gw-1', [{ event: inbound(1), options: { dedupKey: 'msg-1', dedupAt: at } }])).toEqual([null]);
+      // Another gateway's keys are its own.
+      expect(await queue.append('gw-2', inbound(1), { dedupKey: 'msg-1', dedupAt: at })).not.toBeNull();
+      expect(old).not.toBeNull();
+    });
+
     it('appendMany with a malformed dedupTtlMs appends nothing of the batch', async () => {
       const queue = await fresh();
       await expect(

@@ -1,0 +1,130 @@
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KfMessage } from '@wecom-relay/shared';
+import { startRedis, uniquePrefix, type RedisHandle } from '@wecom-relay/testkit';
+import { BatchEnqueuer } from '../../src/delivery/enqueue-batch.js';
+import { PageRouter } from '../../src/inbound/page-router.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { MemoryBusHub, MemoryNodeBus, MemoryPresenceMap } from '../../src/state/memory/index.js';
+import { RedisBindingStore, RedisDedupStore, RedisDeliveryQueue, RedisOutboundLedger } from '../../src/state/redis/index.js';
+
+/** Routing and dedup records on a real Redis: what a re-pull finds, across versions, and what they cost in memory. */
+let server: RedisHandle;
+let redis: Redis;
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url);
+});
+
+afterAll(async () => {
+  await redis?.quit();
+  await server?.stop();
+});
+
+const T0 = 1_700_000_000;
+
+function text(msgid: string, user: string, sendTime: number): KfMessage {
+  return { msgid, external_userid: user, open_kfid: 'wk-test', send_time: sendTime, origin: 3, msgtype: 'text', text: { content: `hello ${msgid}` } };
+}
+
+function relay(prefix: string) {
+  const metrics = createMetrics('node-a');
+  const logger = pino({ level: 'silent' });
+  const queue = new RedisDeliveryQueue({ redis, prefix });
+  const dedup = new RedisDedupStore({ redis, prefix });
+  const bindings = new RedisBindingStore({ redis, prefix });
+  const router = new PageRouter({
+    dispatcher: {
+      dispatch: async (m) => {
+        throw new Error(`only plain pages here, got ${m.msgid}`);
+      },
+    },
+    bindings,
+    ledger: new RedisOutboundLedger({ redis, prefix }),
+    dedup,
+    enqueuer: new BatchEnqueuer({
+      nodeId: 'node-a',
+      queue,
+      presence: new MemoryPresenceMap(),
+      bus: new MemoryNodeBus({ hub: new MemoryBusHub() }),
+      delivery: { noteAppended: () => undefined, wakeLocal: () => undefined },
+      metrics,
+    }),
+    logger,
+    metrics,
+    firstPullMaxAgeMs: 10 * 60_000,
+  });
+  const queuedIds = async (gatewayId: string) =>
+    (await queue.readAfter(gatewayId, null, 10_000)).flatMap((item) => (item.event.type === 'inbound' ? [item.event.id] : []));
+  return { queue, dedup, bindings, router, queuedIds };
+}
+
+describe('packed routing and dedup records', () => {
+  it('a page the previous version handled, pulled again here after a rebind, hands each message on once', async () => {
+    const prefix = uniquePrefix('upgrade');
+    const r = relay(prefix);
+    await r.bindings.bind('wm-a', 'gw-1');
+    const page = [text('m-1', 'wm-a', T0), text('m-2', 'wm-a', T0 + 1), text('m-3', 'wm-a', T0 + 2)];
+    // The previous version, message by message, with its records one key each: m-1 decided and appended, m-2
+    // decided only (it stopped there). These calls, without placement, write exactly the records it wrote.
+    const fourDays = 4 * 24 * 3600_000;
+    expect(await r.dedup.decide('r:m-1', '>gw-1', fourDays)).toBe('>gw-1');
+    expect(await r.queue.append('gw-1', { type: 'inbound', id: 'm-1', externalUserId: 'wm-a', msgType: 'text', content: 'hello m-1', timestamp: T0 } as never, { dedupKey: 'm-1' })).not.toBeNull();
+    expect(await r.dedup.decide('r:m-2', '>gw-1', fourDays)).toBe('>gw-1');
+    expect(await redis.get(`${prefix}dedup:r:m-1`)).toBe('>gw-1');
+    expect(await redis.exists(`${prefix}{gw:gw-1}:dedup:m-1`)).toBe(1);
+    // The user moves to gw-2; the page comes round again, now to this version, twice.
+    await r.bindings.bind('wm-a', 'gw-2');
+    await r.router.route(page, { firstPull: false });
+    await r.router.route(page, { firstPull: false });
+    expect(await r.queuedIds('gw-1')).toEqual(['m-1', 'm-2']);
+    expect(await r.queuedIds('gw-2')).toEqual(['m-3']);
+    // This version kept its own records packed, not one key per message.
+    expect(await redis.exists(`${prefix}dedup:r:m-3`, `${prefix}{gw:gw-2}:dedup:m-3`)).toBe(0);
+  });
+
+  // Each decision names its gateway, so the gateway id's length counts: 64 bytes with 12-character ids, a byte more for
+  // each further character (a UUID is 36).
+  for (const [label, idOf, limit] of [
+    ['12-character gateway ids', (g: number) => `gateway-${String(g).padStart(4, '0')}`, 64],
+    ['UUID gateway ids', (g: number) => `3f2b8c1e-6d4a-4f7e-9b2a-${String(g).padStart(12, '0')}`, 64 + 24],
+  ] as const) {
+    it(`keeps at most ${limit} bytes per delivered message with ${label}: 10,000 messages at 100 a second over 200 gateways`, async () => {
+      const prefix = uniquePrefix('footprint');
+      const r = relay(prefix);
+      const users = 1000;
+      for (let u = 0; u < users; u++) await r.bindings.bind(`wmAJ2GCAAAme1XQRC-NI-q0_ZM9uk${u}`, idOf(u % 200));
+      const messages = 10_000;
+      for (let p = 0; p < messages; p += 1000) {
+        const page: KfMessage[] = [];
+        for (let i = p; i < p + 1000; i++) {
+          page.push(text(`from_msgid_${4622416642169452483n + BigInt(i)}`, `wmAJ2GCAAAme1XQRC-NI-q0_ZM9uk${i % users}`, T0 + Math.floor(i / 100)));
+        }
+        await r.router.route(page, { firstPull: false });
+      }
+      // Every gateway acknowledged everything: what stays are the records a re-pull needs.
+      for (let g = 0; g < 200; g++) {
+        const items = await r.queue.readAfter(idOf(g), null, 10_000);
+        await r.queue.ack(idOf(g), items.at(-1)!.id);
+      }
+      let bytes = 0;
+      let keys = 0;
+      for (const pattern of [`${prefix}dp:*`, `${prefix}{gw:*}:dp:*`, `${prefix}dedup:*`, `${prefix}{gw:*}:dedup:*`]) {
+        let cursor = '0';
+        do {
+          const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+          cursor = next;
+          for (const key of batch) {
+            bytes += Number(await redis.memory('USAGE', key));
+            keys++;
+          }
+        } while (cursor !== '0');
+      }
+      console.log(`${label}: routing and dedup records kept: ${bytes} bytes in ${keys} keys for ${messages} messages = ${(bytes / messages).toFixed(1)} B/message`);
+      expect(keys).toBeGreaterThan(0);
+      expect(bytes / messages).toBeLessThanOrEqual(limit);
+    }, 60_000);
+  }
+});
