@@ -18,7 +18,7 @@ export interface PageRouterOptions {
   bindings: Pick<BindingStore, 'gatewayFor'>;
   ledger: Pick<OutboundLedger, 'customerSpoke'>;
   /** Where each message's routing decision is recorded, as the dispatcher records it. */
-  dedup: Pick<DedupStore, 'decide'>;
+  dedup: Pick<DedupStore, 'decideMany'>;
   enqueuer: Pick<BatchEnqueuer, 'enqueue'>;
   logger: Logger;
   metrics: RelayMetrics;
@@ -92,12 +92,13 @@ export class PageRouter {
     const users = [...latest.keys()];
     const bound = await Promise.all(users.map((user) => this.o.bindings.gatewayFor(user)));
     const current = new Map(users.map((user, i) => [user, bound[i] ?? null]));
-    const decisions = await Promise.all(
+    const decisions = await this.o.dedup.decideMany(
       messages.map((m) => {
         const gatewayId = current.get(m.external_userid!);
-        const decision = gatewayId ? gatewayDecision(gatewayId) : UNBOUND;
-        return this.o.dedup.decide(routeDecisionKey(m.msgid!), decision, ROUTE_DECISION_TTL_MS, placementOf(m));
+        const placement = placementOf(m);
+        return { key: routeDecisionKey(m.msgid!), value: gatewayId ? gatewayDecision(gatewayId) : UNBOUND, ...(placement ? { placement } : {}) };
       }),
+      ROUTE_DECISION_TTL_MS,
     );
     // Page order within each gateway's batch keeps every user's order.
     const batches = new Map<string, QueueAppendEntry[]>();

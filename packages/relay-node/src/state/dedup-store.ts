@@ -9,6 +9,13 @@ export interface DecisionPlacement {
   at: number;
 }
 
+/** One decision of {@link DedupStore.decideMany}. */
+export interface DecisionRequest {
+  key: string;
+  value: string;
+  placement?: DecisionPlacement;
+}
+
 /** Remembers keys (WeCom msgids) so that each is handed on once, cluster-wide. */
 export interface DedupStore {
   /** True the first time a key is claimed within ttlMs; false for every later claim. */
@@ -18,6 +25,11 @@ export interface DedupStore {
    * that stands, so every caller, on any node, acts on the first decision. Keep values short: one is kept per message.
    */
   decide(key: string, value: string, ttlMs: number, placement?: DecisionPlacement): Promise<string>;
+  /**
+   * {@link decide} for several keys at once (a pulled page), with as few round trips as the store allows; resolves to
+   * the value that stands for each, in order. Each key is decided atomically; the batch as a whole is not.
+   */
+  decideMany(entries: readonly DecisionRequest[], ttlMs: number): Promise<string[]>;
   /** The value {@link decide} recorded under the key, or null when none is (or it expired); pass decide's placement. */
   recall(key: string, placement?: DecisionPlacement): Promise<string | null>;
   close(): Promise<void>;

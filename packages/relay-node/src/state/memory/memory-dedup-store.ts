@@ -1,4 +1,4 @@
-import type { DecisionPlacement, DedupStore } from '../dedup-store.js';
+import type { DecisionPlacement, DecisionRequest, DedupStore } from '../dedup-store.js';
 
 /** Options for {@link MemoryDedupStore}. */
 export interface MemoryDedupStoreOptions {
@@ -40,6 +40,13 @@ export class MemoryDedupStore implements DedupStore {
     if (existing !== undefined && existing.expiresAt > now) return existing.value;
     this.decisions.set(key, { value, expiresAt: now + ttlMs });
     return value;
+  }
+
+  /** Each decision in turn: nothing to save on round trips here. */
+  async decideMany(entries: readonly DecisionRequest[], ttlMs: number): Promise<string[]> {
+    const values: string[] = [];
+    for (const { key, value } of entries) values.push(await this.decide(key, value, ttlMs));
+    return values;
   }
 
   /** The live value recorded under the key, or null. */

@@ -1,5 +1,5 @@
 import type { RedisClient } from './redis-client.js';
-import type { DecisionPlacement, DedupStore } from '../dedup-store.js';
+import type { DecisionPlacement, DecisionRequest, DedupStore } from '../dedup-store.js';
 import { checkPrefix, toPx } from './keyspace.js';
 import { isClusterClient } from './redis-client.js';
 import { packedField, packedShard } from './packed-keys.js';
@@ -33,6 +33,34 @@ if existing then return existing end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return ARGV[2]
+`,
+);
+
+// decideMany's script for one packed hash: KEYS[1] the hash, then (one server only) each decision's old-style key;
+// ARGV: ttl ms, then per decision its field and value. Returns the value that stands for each, as DECIDE_PACKED.
+const DECIDE_PACKED_MANY = new LuaScript(
+  'dedup-decide-packed-many',
+  `
+local out = {}
+local wrote = false
+for i = 2, #ARGV, 2 do
+  local n = i / 2
+  local old = KEYS[n + 1] and redis.call('GET', KEYS[n + 1])
+  if old then
+    out[n] = old
+  else
+    local existing = redis.call('HGET', KEYS[1], ARGV[i])
+    if existing then
+      out[n] = existing
+    else
+      redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+      out[n] = ARGV[i + 1]
+      wrote = true
+    end
+  end
+end
+if wrote and redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return out
 `,
 );
 
@@ -79,6 +107,43 @@ export class RedisDedupStore implements DedupStore {
       return String(await DECIDE_PACKED.run(this.redis, [this.packedKey(field, placement)], [field, value, px]));
     }
     return String(await DECIDE_PACKED.run(this.redis, [this.packedKey(field, placement), this.base + key], [field, value, px]));
+  }
+
+  /** One script call per packed hash the decisions fall into (a minute's shard), all of them side by side. */
+  async decideMany(entries: readonly DecisionRequest[], ttlMs: number): Promise<string[]> {
+    const out: string[] = new Array<string>(entries.length);
+    const groups = new Map<string, Array<{ index: number; field: Buffer; entry: DecisionRequest }>>();
+    const alone: Promise<void>[] = [];
+    // On a Redis Cluster the old-style records sit in other slots: read them first, and pack only what they lack.
+    const old = this.cluster ? await Promise.all(entries.map((e) => (e.placement ? this.redis.get(this.base + e.key) : null))) : [];
+    entries.forEach((entry, index) => {
+      if (!entry.placement) {
+        alone.push(this.decide(entry.key, entry.value, ttlMs).then((v) => void (out[index] = v)));
+        return;
+      }
+      const standing = old[index];
+      if (standing !== null && standing !== undefined) {
+        out[index] = standing;
+        return;
+      }
+      const field = packedField(entry.key);
+      const key = this.packedKey(field, entry.placement);
+      const group = groups.get(key);
+      if (group) group.push({ index, field, entry });
+      else groups.set(key, [{ index, field, entry }]);
+    });
+    const px = toPx(ttlMs + 60_000);
+    await Promise.all([
+      ...alone,
+      ...[...groups].map(async ([key, group]) => {
+        const keys = this.cluster ? [key] : [key, ...group.map((g) => this.base + g.entry.key)];
+        const args: Array<string | number | Buffer> = [px];
+        for (const g of group) args.push(g.field, g.entry.value);
+        const values = (await DECIDE_PACKED_MANY.run(this.redis, keys, args)) as unknown[];
+        group.forEach((g, i) => (out[g.index] = String(values[i])));
+      }),
+    ]);
+    return out;
   }
 
   async recall(key: string, placement?: DecisionPlacement): Promise<string | null> {

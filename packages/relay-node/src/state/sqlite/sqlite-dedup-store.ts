@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { DedupStore } from '../dedup-store.js';
+import type { DecisionRequest, DedupStore } from '../dedup-store.js';
 
 /** Options for {@link SqliteDedupStore}. */
 export interface SqliteDedupStoreOptions {
@@ -55,6 +55,13 @@ export class SqliteDedupStore implements DedupStore {
   async decide(key: string, value: string, ttlMs: number): Promise<string> {
     this.prune(this.now());
     return this.decideTx(key, value, ttlMs);
+  }
+
+  /** Each decision in turn: nothing to save on round trips here. */
+  async decideMany(entries: readonly DecisionRequest[], ttlMs: number): Promise<string[]> {
+    const values: string[] = [];
+    for (const { key, value } of entries) values.push(await this.decide(key, value, ttlMs));
+    return values;
   }
 
   /** The live value recorded under the key, or null. */

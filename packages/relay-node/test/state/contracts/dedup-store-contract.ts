@@ -64,6 +64,32 @@ export function dedupStoreContract(name: string, make: () => Promise<DedupStore>
       expect(await store.recall('r:msg-old', { at: 1_700_000_000 })).toBe('>gw-1');
     });
 
+    it('decideMany: each key decided once, with or without a placement, as decide would, repeats in the batch included', async () => {
+      const store = await fresh();
+      const at = { at: 1_700_000_000 };
+      expect(await store.decide('r:old', '>gw-old', LONG_TTL_MS)).toBe('>gw-old');
+      expect(await store.decide('r:placed', '>gw-placed', LONG_TTL_MS, at)).toBe('>gw-placed');
+      const values = await store.decideMany(
+        [
+          { key: 'r:old', value: '>gw-new', placement: at },
+          { key: 'r:placed', value: '>gw-new', placement: at },
+          { key: 'r:fresh', value: '>gw-1', placement: at },
+          { key: 'r:fresh', value: '>gw-2', placement: at },
+          { key: 'r:later', value: '-', placement: { at: 1_700_000_500 } },
+          { key: 'r:bare', value: '#' },
+        ],
+        LONG_TTL_MS,
+      );
+      expect(values).toEqual(['>gw-old', '>gw-placed', '>gw-1', '>gw-1', '-', '#']);
+      expect(await store.decide('r:fresh', '>gw-3', LONG_TTL_MS, at)).toBe('>gw-1');
+      expect(await store.recall('r:later', { at: 1_700_000_500 })).toBe('-');
+      expect(await store.decideMany([], LONG_TTL_MS)).toEqual([]);
+      const racing = await Promise.all(
+        Array.from({ length: 10 }, (_, n) => store.decideMany([{ key: 'r:race', value: `>gw-${n}`, placement: at }], LONG_TTL_MS)),
+      );
+      expect(new Set(racing.map((v) => v[0])).size).toBe(1);
+    });
+
     it('concurrent decides of one key all get the same value', async () => {
       const store = await fresh();
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.decide('r:race', `>gw-${i}`, LONG_TTL_MS)));
