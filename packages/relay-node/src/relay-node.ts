@@ -12,6 +12,7 @@ import { CustomerProfileCache } from './delivery/customer-profiles.js';
 import { RichSendService } from './outbound/rich-send.js';
 import { SessionEventRouter } from './inbound/session-event-router.js';
 import { SyncLoop } from './inbound/sync-loop.js';
+import { LeaseSpread } from './inbound/lease-spread.js';
 import { RelayGatewayApp } from './app/relay-gateway-app.js';
 import { createGatewayAuthenticator } from './app/gateway-authenticator.js';
 import { GatewayServer } from './gateway/gateway-server.js';
@@ -60,7 +61,8 @@ export class RelayNode {
   private readonly metricsServer: MetricsServer;
   private readonly gateways: GatewayServer;
   private readonly delivery: DeliveryService;
-  private readonly sync: SyncLoop;
+  /** One pull loop per kf account (WECOM_OPEN_KFID), each with its own cursor, lease and pending mark. */
+  private readonly syncs: ReadonlyMap<string, SyncLoop>;
   private readonly admin: AdminServer | null;
   private readonly rebalancer: Rebalancer;
   private closing: Promise<void> | null = null;
@@ -123,15 +125,22 @@ export class RelayNode {
         logger: logger.child({ component: 'session-events' }),
       }),
     });
-    this.sync = new SyncLoop({
-      openKfid: config.wecom.openKfid,
-      source: wecom.kf,
-      coordinator: backend.sync,
-      sink: (message, ctx) => dispatcher.dispatch(message, ctx),
-      logger: logger.child({ component: 'sync' }),
-      metrics,
-      pollIntervalMs: config.sync.pollIntervalMs,
-    });
+    const spread = new LeaseSpread(config.sync.leaseSpreadMs);
+    this.syncs = new Map(
+      config.wecom.openKfids.map((openKfid) => [
+        openKfid,
+        new SyncLoop({
+          openKfid,
+          source: wecom.kf,
+          coordinator: backend.sync,
+          sink: (message, ctx) => dispatcher.dispatch(message, ctx),
+          logger: logger.child({ component: 'sync', openKfid }),
+          metrics,
+          pollIntervalMs: config.sync.pollIntervalMs,
+          spread,
+        }),
+      ]),
+    );
     const authenticate = createGatewayAuthenticator({ ...config.auth, previousSecret: config.previous.authSecret }, logger.child({ component: 'auth' }), (hello, used) => {
       controlMetrics.gatewayAuths.inc({ secret: used.secret, mode: used.mode });
       // Field names avoid the redacted ones (secret, token): this says which, never what.
@@ -232,9 +241,9 @@ export class RelayNode {
             }
           },
         ),
-        openKfid: config.wecom.openKfid,
+        openKfids: config.wecom.openKfids,
         maxBodyBytes: config.limits.maxWebhookBytes,
-        onKfCallback: (token) => this.sync.notify(token),
+        onKfCallback: (openKfid, token) => this.notifySync(openKfid, token),
         logger: logger.child({ component: 'webhook' }),
         metrics,
         deadlineMs: config.webhook.deadlineMs,
@@ -313,7 +322,7 @@ export class RelayNode {
     await this.admin?.listen();
     await this.delivery.start();
     await this.gateways.start();
-    this.sync.start();
+    for (const loop of this.syncs.values()) loop.start();
     this.rebalancer.start();
     this.setStatus('running');
     this.deps.logger.info({ ...this.ports(), admin: this.adminPort(), backend: this.deps.backend.kind }, 'relay node running');
@@ -338,7 +347,7 @@ export class RelayNode {
     this.closing ??= (async () => {
       this.setStatus('closing');
       this.rebalancer.stop();
-      await this.sync.close();
+      await Promise.all([...this.syncs.values()].map((loop) => loop.close()));
       await this.gateways.close({ code: 1001, reason: 'relay node stopping' });
       await this.delivery.close();
       await this.http.close();
@@ -348,6 +357,16 @@ export class RelayNode {
       this.setStatus('closed');
     })();
     return this.closing;
+  }
+
+  /**
+   * A callback for one account pulls that account alone; one naming no account (WeCom's older callbacks) pulls
+   * every account, its Token offered to each (an account it does not belong to answers 95007 and pulls without it).
+   */
+  private async notifySync(openKfid: string | null, token: string | null): Promise<void> {
+    const loop = openKfid === null ? undefined : this.syncs.get(openKfid);
+    if (loop) return loop.notify(token);
+    await Promise.all([...this.syncs.values()].map((l) => l.notify(token)));
   }
 
   private readiness(): { ready: boolean; checks: Record<string, boolean> } {
