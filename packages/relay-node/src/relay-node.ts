@@ -105,6 +105,7 @@ export class RelayNode {
       wecom: wecom.kf,
       delivery: this.delivery,
       openKfid: config.wecom.openKfid,
+      openKfids: config.wecom.openKfids,
       locale: config.locale,
       logger: logger.child({ component: 'binding' }),
       metrics,
@@ -161,6 +162,7 @@ export class RelayNode {
       },
       transfers,
       openKfid: config.wecom.openKfid,
+      openKfids: config.wecom.openKfids,
       logger: logger.child({ component: 'reply' }),
       metrics,
     });
@@ -178,7 +180,6 @@ export class RelayNode {
         replies,
         ledger: backend.outbound,
         transfers,
-        openKfid: config.wecom.openKfid,
         wecom: {
           sendMessage: (req) => wecom.kf.sendMessage(req),
           upload: (type, data, filename, mime) => wecom.media.upload(type, data, filename, mime),

@@ -90,7 +90,7 @@ export class InboundDispatcher {
     if (text && looksLikeBindingToken(text)) {
       // A text that was routed as an ordinary message the first time stays one on a re-pull.
       const prior = await this.o.dedup.recall(decisionKey);
-      if ((prior === null || prior === BINDING_EVENT) && (await this.o.binding.bindByTypedToken(user, text, { eventId: message.msgid, at }))) {
+      if ((prior === null || prior === BINDING_EVENT) && (await this.o.binding.bindByTypedToken(user, text, { eventId: message.msgid, at, openKfid: message.open_kfid }))) {
         await this.o.dedup.decide(decisionKey, BINDING_EVENT, ROUTE_DECISION_TTL_MS);
         metrics.messagesIn.inc({ msgtype, outcome: 'binding' });
         return;
@@ -127,7 +127,8 @@ export class InboundDispatcher {
         const sceneParam = typeof e.scene_param === 'string' ? e.scene_param : '';
         if (user && sceneParam) {
           const welcomeCode = typeof e.welcome_code === 'string' ? e.welcome_code : undefined;
-          const bound = await this.o.binding.bindByToken(user, sceneParam, { welcomeCode, eventId: msgid, at });
+          const openKfid = typeof e.open_kfid === 'string' ? e.open_kfid : undefined;
+          const bound = await this.o.binding.bindByToken(user, sceneParam, { welcomeCode, eventId: msgid, at, openKfid });
           if (bound) return;
           this.o.logger.info({ externalUserId: user }, 'scan with an unknown or expired binding token');
         }

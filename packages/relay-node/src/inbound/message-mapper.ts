@@ -21,6 +21,7 @@ export function toInboundEvent(message: KfMessage & { external_userid: string })
     content: summarize(msgtype, payload),
     timestamp: Number(message.send_time) || 0,
     wecomMsgType: msgtype,
+    ...(typeof message.open_kfid === 'string' && message.open_kfid ? { openKfid: message.open_kfid } : {}),
     ...(mediaId ? { mediaId } : {}),
     ...(isObject(payload) ? { wecomPayload: payload } : {}),
   };
