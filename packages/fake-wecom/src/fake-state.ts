@@ -67,7 +67,7 @@ export function createFakeState(opts: ResolvedFakeWecomOptions, logger: Logger):
     crypto,
     accessTokens: new AccessTokenRegistry(clock, opts.accessTokenTtlSeconds),
     callbackTokens,
-    log: new KfMessageLog(clock, accountKey),
+    log: new KfMessageLog(clock, accountKey, opts.openKfid),
     sessions: new KfSessions(clock, opts.openKfid),
     eventCodes: new EventCodes(clock),
     media: new MediaStore(clock),

@@ -45,6 +45,8 @@ describe('a fake serving several kf accounts', () => {
     await fake.customerMessage({ external_userid: 'wmAnn', msgtype: 'text', content: 'A later', deliver: false });
     expect(contents(await sync(KF_A, { cursor: a['next_cursor'] }))).toEqual(['A later']);
     expect(contents(await sync(KF_B, { cursor: b['next_cursor'] }))).toEqual([]);
+    // A cursor belongs to its account: another account's sync_msg refuses it.
+    expect((await sync(KF_B, { cursor: a['next_cursor'] })).errcode).toBe(40058);
   });
 
   it('refuses an account it does not serve (95000), in sync_msg and send_msg', async () => {
