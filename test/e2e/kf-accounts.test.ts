@@ -6,7 +6,8 @@ import { newUserId, useRelayStack } from './support/relay-stack.js';
 
 /** A second kf account the fake and the relay both serve, beside the test corp's own (the first). */
 const KF_B = `wkB${randomBytes(6).toString('hex')}`;
-const stack = useRelayStack({ relayEnv: { LOCALE: 'en' }, moreOpenKfids: [KF_B] });
+// No poll: every pull here is one a callback asked for, so a callback that pulled the wrong account shows.
+const stack = useRelayStack({ relayEnv: { LOCALE: 'en', SYNC_POLL_INTERVAL_MS: '3600000' }, moreOpenKfids: [KF_B] });
 const CONFIRMATION = /connected/i;
 
 /** The node's /metrics text. */
@@ -89,6 +90,22 @@ describe('one node serving two kf accounts', () => {
     expect(sample(text, 'relay_sync_messages_total', { open_kfid: s.corp.openKfid })).toBeGreaterThanOrEqual(6);
     expect(sample(text, 'relay_sync_messages_total', { open_kfid: KF_B })).toBeGreaterThanOrEqual(6);
     expect(sample(text, 'relay_sync_lease_held', { open_kfid: KF_B })).toBeDefined();
+  });
+
+  it('pulls every account for a callback that names none (WeCom\'s older callbacks carried no OpenKfId)', async () => {
+    const s = stack();
+    const gw = await s.gateway();
+    const user = newUserId();
+    const offer = await gw.createBinding({ openKfid: KF_B });
+    await s.fake.control.scan({ external_userid: user, url: offer.customerServiceUrl });
+    await gw.waitFor(isBindingResolvedFor(user));
+    const quiet = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'no account named', open_kfid: KF_B, deliver: false });
+    const now = Math.floor(Date.now() / 1000);
+    const plaintext =
+      `<xml><ToUserName><![CDATA[${s.corp.corpId}]]></ToUserName><CreateTime>${now}</CreateTime>` +
+      '<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[kf_msg_or_event]]></Event><Token><![CDATA[ENCnone]]></Token></xml>';
+    expect((await s.fake.control.callbackRaw({ url: s.relay.webhookUrl, plaintext })).status).toBe(200);
+    await gw.waitForInbound((m) => m.id === quiet.msgid);
   });
 
   it('refuses create_binding for a kf account the relay does not serve', async () => {
