@@ -120,6 +120,7 @@ export class RelayNode {
       logger: logger.child({ component: 'inbound' }),
       metrics,
       firstPullMaxAgeMs: config.sync.firstPullMaxAgeMs,
+      tagAccount: config.wecom.openKfids.length > 1,
       sessionEvents: new SessionEventRouter({
         bindings: backend.bindings,
         delivery: this.delivery,

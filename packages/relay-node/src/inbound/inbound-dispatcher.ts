@@ -34,6 +34,8 @@ export interface InboundDispatcherOptions {
   now?: () => number;
   /** Session events and servicers' messages for gateways that ask (`session_events`); without it they are dropped. */
   sessionEvents?: SessionEventRouter;
+  /** `inbound` events name the kf account (`open_kfid`): set when the relay serves several. */
+  tagAccount?: boolean;
 }
 
 /**
@@ -108,7 +110,7 @@ export class InboundDispatcher {
       return;
     }
     const gatewayId = decision.slice(1);
-    const appended = await this.o.delivery.enqueue(gatewayId, toInboundEvent({ ...message, external_userid: user }), {
+    const appended = await this.o.delivery.enqueue(gatewayId, toInboundEvent({ ...message, external_userid: user }, this.o.tagAccount), {
       dedupKey: message.msgid,
     });
     metrics.messagesIn.inc({ msgtype, outcome: appended ? 'queued' : 'duplicate' });
