@@ -50,6 +50,8 @@ export interface ClusterOptions {
   corp?: TestCorp;
   /** Extra environment for every node. */
   env?: Record<string, string>;
+  /** kf accounts served besides the corp's own: the fake serves them and every node lists them in WECOM_OPEN_KFID. */
+  moreOpenKfids?: string[];
   /** Runs once Redis and the fake WeCom are up and before any node starts (e.g. to migrate state into Redis). */
   beforeNodes?: (ctx: { corp: TestCorp; redis: RedisHandle; keyPrefix: string; fake: FakeWecomHandle }) => Promise<void>;
 }
@@ -66,9 +68,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const keyPrefix = uniquePrefix('cluster');
   const ports: RelayPorts[] = [];
   for (let i = 0; i < count; i++) ports.push(await reserveRelayPorts());
-  const fake = await spawnFakeWecom({ corp, callbackUrls: ports.map((p) => p.webhookUrl) });
+  const kfids = [corp.openKfid, ...(options.moreOpenKfids ?? [])].join(',');
+  const fake = await spawnFakeWecom({ corp, callbackUrls: ports.map((p) => p.webhookUrl), env: { FAKE_WECOM_OPEN_KFID: kfids } });
   const envFor = (i: number) =>
     relayEnvFor(corp, fake.url, {
+      WECOM_OPEN_KFID: kfids,
       ...(redisCluster ? { REDIS_CLUSTER_NODES: redisCluster.seeds.join(',') } : { REDIS_URL: redis.url }),
       REDIS_KEY_PREFIX: keyPrefix,
       NODE_ID: `node-${i}`,

@@ -34,8 +34,8 @@ export class CallbackDelivery {
   constructor(private readonly deps: CallbackDeliveryDeps) {}
 
   /** Announces new kf messages: one fresh callback Token, the same sealed body `times` times to every URL. */
-  async announce(urls: readonly string[], times = 1, concurrent = false): Promise<CallbackResult[]> {
-    const sealed = this.#seal(this.#eventXml());
+  async announce(urls: readonly string[], times = 1, concurrent = false, openKfid = this.deps.openKfid): Promise<CallbackResult[]> {
+    const sealed = this.#seal(this.#eventXml(openKfid));
     const jobs = urls.flatMap((url) => Array.from({ length: times }, () => url));
     if (concurrent) return Promise.all(jobs.map((url) => this.#deliver(url, sealed)));
     const results: CallbackResult[] = [];
@@ -55,12 +55,13 @@ export class CallbackDelivery {
     return { url, status: answer.status, body: answer.text, ...(answer.error ? { error: answer.error } : {}) };
   }
 
-  #eventXml(): string {
+  /** The kf_msg_or_event of one kf account: its OpenKfId and a Token valid for that account only. */
+  #eventXml(openKfid = this.deps.openKfid): string {
     return buildKfCallbackEvent({
       toUserName: this.deps.corpId,
       createTime: this.deps.clock.nowSeconds(),
-      token: this.deps.tokens.issue(this.deps.openKfid),
-      openKfid: this.deps.openKfid,
+      token: this.deps.tokens.issue(openKfid),
+      openKfid,
     });
   }
 

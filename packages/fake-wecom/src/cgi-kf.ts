@@ -13,13 +13,14 @@ const END_SESSION_CODE_MS = 20_000;
 const TRANS_CODE_MS = 48 * 3600 * 1000;
 
 function checkOpenKfid(state: FakeState, body: Record<string, unknown>): JsonReply | null {
-  return str(body, 'open_kfid') === state.opts.openKfid ? null : fail(ERRCODE.INVALID_OPEN_KFID, 'invalid open_kfid');
+  return state.serves(str(body, 'open_kfid')) ? null : fail(ERRCODE.INVALID_OPEN_KFID, 'invalid open_kfid');
 }
 
 /** POST kf/sync_msg. */
 export function syncMsg(state: FakeState, body: Record<string, unknown>): JsonReply {
   const bad = checkOpenKfid(state, body);
   if (bad) return bad;
+  const openKfid = str(body, 'open_kfid') as string;
   const limit = body['limit'] ?? MAX_SYNC_LIMIT;
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_SYNC_LIMIT) {
     return fail(ERRCODE.INVALID_PARAMETER, `limit must be 1-${MAX_SYNC_LIMIT}`);
@@ -28,7 +29,7 @@ export function syncMsg(state: FakeState, body: Record<string, unknown>): JsonRe
   if (voiceFormat !== 0 && voiceFormat !== 1) return fail(ERRCODE.INVALID_PARAMETER, 'voice_format must be 0 or 1');
   const token = body['token'];
   if (token !== undefined && token !== '') {
-    if (typeof token !== 'string' || !state.callbackTokens.isValid(token, state.opts.openKfid)) {
+    if (typeof token !== 'string' || !state.callbackTokens.isValid(token, openKfid)) {
       return fail(ERRCODE.INVALID_MSG_TOKEN, 'invalid msg token');
     }
   }
@@ -36,16 +37,26 @@ export function syncMsg(state: FakeState, body: Record<string, unknown>): JsonRe
   if (cursor !== undefined && cursor !== '' && typeof cursor !== 'string') {
     return fail(ERRCODE.INVALID_PARAMETER, 'invalid cursor');
   }
-  const page = state.log.page(state.opts.openKfid, typeof cursor === 'string' && cursor !== '' ? cursor : null, limit);
+  // Each account's stream is its own: a cursor of one account read against another skips nothing of it.
+  const page = state.log.page(openKfid, typeof cursor === 'string' && cursor !== '' ? cursor : null, limit);
   if (!page) return fail(ERRCODE.INVALID_PARAMETER, 'invalid cursor');
   return ok({ next_cursor: page.nextCursor, has_more: page.hasMore ? 1 : 0, msg_list: page.msgList });
 }
 
-function record(state: FakeState, touser: string, msgid: string, msg: OutgoingMessage, via: SentMessage['via'], body: Record<string, unknown>, code?: string): void {
+function record(
+  state: FakeState,
+  touser: string,
+  msgid: string,
+  msg: OutgoingMessage,
+  via: SentMessage['via'],
+  body: Record<string, unknown>,
+  code?: string,
+  openKfid?: string,
+): void {
   state.sent.record({
     msgid,
     touser,
-    open_kfid: state.opts.openKfid,
+    open_kfid: openKfid ?? str(body, 'open_kfid') ?? state.opts.openKfid,
     msgtype: msg.msgtype,
     via,
     ...(msg.content !== undefined ? { content: msg.content } : {}),
@@ -68,10 +79,12 @@ export function sendMsg(state: FakeState, body: Record<string, unknown>): JsonRe
   if (typeof msgid === 'object') return msgid;
   const msg = checkOutgoing(body, SEND_MSG_TYPES, state.media);
   if ('errcode' in msg) return msg;
-  const windowErr = state.sessions.checkSend(touser);
+  const openKfid = str(body, 'open_kfid') as string;
+  // The window is per account: a customer who only wrote to another kf account cannot be sent to from this one.
+  const windowErr = state.sessions.checkSend(touser, openKfid);
   if (windowErr !== ERRCODE.OK) return fail(windowErr);
   const finalId = msgid ?? randomId(32);
-  state.sessions.noteSent(touser);
+  state.sessions.noteSent(touser, openKfid);
   record(state, touser, finalId, msg, 'send_msg', body);
   return ok({ msgid: finalId });
 }
@@ -84,10 +97,10 @@ export function sendMsgOnEvent(state: FakeState, body: Record<string, unknown>):
   if (typeof msgid === 'object') return msgid;
   const msg = checkOutgoing(body, SEND_ON_EVENT_TYPES, state.media);
   if ('errcode' in msg) return msg;
-  const touser = state.eventCodes.redeem(code);
-  if (touser === null) return fail(ERRCODE.INVALID_EVENT_CODE, 'invalid code');
+  const redeemed = state.eventCodes.redeem(code);
+  if (redeemed === null) return fail(ERRCODE.INVALID_EVENT_CODE, 'invalid code');
   const finalId = msgid ?? randomId(32);
-  record(state, touser, finalId, msg, 'send_msg_on_event', body, code);
+  record(state, redeemed.externalUserid, finalId, msg, 'send_msg_on_event', body, code, redeemed.openKfid);
   return ok({ msgid: finalId });
 }
 
@@ -99,7 +112,7 @@ export function addContactWay(state: FakeState, body: Record<string, unknown>): 
   if (typeof scene !== 'string' || !SCENE.test(scene)) {
     return fail(ERRCODE.INVALID_PARAMETER, 'scene must be at most 32 of [0-9a-zA-Z_-]');
   }
-  return ok({ url: state.contactWays.issue(scene) });
+  return ok({ url: state.contactWays.issue(scene, str(body, 'open_kfid') as string) });
 }
 
 /** POST kf/service_state/trans: moves a customer's session; answers a msg_code for send_msg_on_event. */
@@ -114,9 +127,9 @@ export function transServiceState(state: FakeState, body: Record<string, unknown
   }
   const servicer = str(body, 'servicer_userid');
   if (serviceState === 3 && !servicer) return fail(ERRCODE.INVALID_PARAMETER, 'servicer_userid is required for state 3');
-  const err = state.sessions.trans(externalUserid, serviceState, servicer);
+  const err = state.sessions.trans(externalUserid, serviceState, servicer, str(body, 'open_kfid'));
   if (err !== ERRCODE.OK) return fail(err);
   const msgCode = randomId(43);
-  state.eventCodes.register(msgCode, externalUserid, serviceState === 4 ? END_SESSION_CODE_MS : TRANS_CODE_MS);
+  state.eventCodes.register(msgCode, externalUserid, serviceState === 4 ? END_SESSION_CODE_MS : TRANS_CODE_MS, str(body, 'open_kfid'));
   return ok({ msg_code: msgCode });
 }

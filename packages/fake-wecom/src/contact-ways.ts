@@ -6,11 +6,14 @@ interface IssuedLink {
   /** The URL exactly as issued; a scan must present it unchanged apart from one appended scene_param. */
   url: string;
   scene: string;
+  openKfid: string;
 }
 
 /** What opening an issued link tells WeCom: the scene it was created with and the scene_param WeCom passes on. */
 export interface OpenedLink {
   scene: string;
+  /** The kf account the link was issued for: the scan opens a session with it. */
+  openKfid: string;
   /** Decoded scene_param, or null when absent or when the link was created without a scene. */
   sceneParam: string | null;
 }
@@ -26,13 +29,14 @@ const MAX_ISSUED_LINKS = 10_000;
 export class ContactWays {
   readonly #issued = new Map<string, IssuedLink>();
 
-  constructor(private readonly kfcId: string) {}
+  /** kfcIdOf: the kfc… id in a kf account's URLs. */
+  constructor(private readonly kfcIdOf: (openKfid: string) => string) {}
 
-  /** Issues a link for `scene` ('' allowed) and remembers it. */
-  issue(scene: string): string {
+  /** Issues a link of kf account `openKfid` for `scene` ('' allowed) and remembers it. */
+  issue(scene: string, openKfid: string): string {
     const encScene = `ENC${randomId(24)}`;
-    const url = `https://work.weixin.qq.com/kf/${this.kfcId}?enc_scene=${encScene}`;
-    this.#issued.set(encScene, { url, scene });
+    const url = `https://work.weixin.qq.com/kf/${this.kfcIdOf(openKfid)}?enc_scene=${encScene}`;
+    this.#issued.set(encScene, { url, scene, openKfid });
     if (this.#issued.size > MAX_ISSUED_LINKS) this.#issued.delete(this.#issued.keys().next().value as string);
     return url;
   }
@@ -76,6 +80,6 @@ export class ContactWays {
       }
     }
     // WeCom passes scene_param on only for links created with a non-empty scene.
-    return { scene: issued.scene, sceneParam: issued.scene === '' ? null : sceneParam };
+    return { scene: issued.scene, openKfid: issued.openKfid, sceneParam: issued.scene === '' ? null : sceneParam };
   }
 }

@@ -36,6 +36,8 @@ export interface FakeWecomInfo {
   url: string;
   corp_id: string;
   open_kfid: string;
+  /** Every kf account served (FAKE_WECOM_OPEN_KFID may list several), the first one first. */
+  open_kfids: string[];
   callback_urls: string[];
 }
 

@@ -85,6 +85,7 @@ const GET_ROUTES: Record<string, Route> = {
     url: f.url,
     corp_id: f.options.corpId,
     open_kfid: f.options.openKfid,
+    open_kfids: f.options.openKfids,
     callback_urls: f.callbackUrls,
   }),
 };

@@ -26,6 +26,8 @@ export interface CustomerMessageInput {
   media_filename?: string;
   /** Whether to POST a callback to the relays; default true. */
   deliver?: boolean;
+  /** The kf account written to; default the fake's first. */
+  open_kfid?: string;
   [field: string]: unknown;
 }
 
@@ -43,6 +45,8 @@ export interface ScanInput {
   url: string;
   /** Whether the enter_session event carries a welcome_code; default true. */
   with_welcome_code?: boolean;
+  /** Must be the account the link was issued for, if given (the link names its account). */
+  open_kfid?: string;
   deliver?: boolean;
 }
 
@@ -77,6 +81,8 @@ export interface SessionChangeInput {
   change_type?: number;
   /** The servicer who now holds it; required except for 3. */
   servicer_userid?: string;
+  /** The kf account of the session; default the fake's first. */
+  open_kfid?: string;
   deliver?: boolean;
 }
 
@@ -102,6 +108,8 @@ export interface CallbackInput {
   times?: number;
   /** Send all copies at once rather than one after another. */
   concurrent?: boolean;
+  /** The kf account the callback announces (OpenKfId and its Token); default the fake's first. */
+  open_kfid?: string;
 }
 
 /** A hand-made callback for negative tests: anything not given is filled in correctly. */
@@ -164,6 +172,8 @@ export interface FakeWecomStats {
 /** A customer's kf session as the fake tracks it. */
 export interface SessionInfo {
   external_userid: string;
+  /** The kf account the session is with. */
+  open_kfid: string;
   /** 0 new, 1 smart assistant, 2 pool, 3 human servicer, 4 ended. */
   service_state: number;
   servicer_userid?: string;

@@ -4,6 +4,7 @@ import { WecomCrypto } from '@wecom-relay/shared';
 import { AccessTokenRegistry } from './access-tokens.js';
 import { ApiStats } from './api-stats.js';
 import { ContactWays } from './contact-ways.js';
+import { ControlError } from './control-error.js';
 import { CustomerProfiles } from './customer-profiles.js';
 import { CallbackDelivery } from './callback-delivery.js';
 import { CallbackTokens } from './callback-tokens.js';
@@ -37,8 +38,12 @@ export interface FakeState {
   readonly profiles: CustomerProfiles;
   /** Every link kf/add_contact_way issued, and the check a scan applies to it. */
   readonly contactWays: ContactWays;
-  /** The kfc… id in this kf account's contact-way URLs. */
+  /** The kfc… id in the first kf account's contact-way URLs. */
   readonly kfcId: string;
+  /** Whether this open_kfid is one of the kf accounts the fake serves. */
+  serves(openKfid: string | undefined): boolean;
+  /** The kf account a control call names (`open_kfid`), the first one when it names none; refuses an unknown one. */
+  account(openKfid: unknown): string;
   /** Where callbacks go; tests may change it after relays start. */
   callbackUrls: string[];
   /** media/get of a larger file without Range answers 830002; tests may change it. */
@@ -51,8 +56,10 @@ export function createFakeState(opts: ResolvedFakeWecomOptions, logger: Logger):
   const crypto = new WecomCrypto({ token: opts.callbackToken, encodingAesKey: opts.encodingAesKey, receiveId: opts.corpId });
   const stats = new ApiStats();
   const callbackTokens = new CallbackTokens(clock);
-  const accountKey = createHash('sha256').update(`${opts.corpId}\n${opts.corpSecret}\n${opts.openKfid}`).digest('hex');
+  const keyOf = (kf: string) => createHash('sha256').update(`${opts.corpId}\n${opts.corpSecret}\n${kf}`).digest('hex');
+  const accountKey = keyOf(opts.openKfid);
   const kfcId = `kfc${accountKey.slice(0, 16)}`;
+  const served = new Set(opts.openKfids);
   return {
     opts,
     logger,
@@ -60,8 +67,8 @@ export function createFakeState(opts: ResolvedFakeWecomOptions, logger: Logger):
     crypto,
     accessTokens: new AccessTokenRegistry(clock, opts.accessTokenTtlSeconds),
     callbackTokens,
-    log: new KfMessageLog(clock, accountKey),
-    sessions: new KfSessions(clock),
+    log: new KfMessageLog(clock, accountKey, opts.openKfid),
+    sessions: new KfSessions(clock, opts.openKfid),
     eventCodes: new EventCodes(clock),
     media: new MediaStore(clock),
     faults: new FaultQueue(),
@@ -79,9 +86,15 @@ export function createFakeState(opts: ResolvedFakeWecomOptions, logger: Logger):
       retries: opts.callbackRetries,
       onAttempt: (ok) => stats.callback(ok),
     }),
-    contactWays: new ContactWays(kfcId),
+    contactWays: new ContactWays((kf) => `kfc${keyOf(kf).slice(0, 16)}`),
     profiles: new CustomerProfiles(),
     kfcId,
+    serves: (kf) => kf !== undefined && served.has(kf),
+    account: (kf) => {
+      if (kf === undefined || kf === null || kf === '') return opts.openKfid;
+      if (typeof kf !== 'string' || !served.has(kf)) throw new ControlError('CONTROL_BAD_REQUEST', `open_kfid ${String(kf)} is not served by this fake`);
+      return kf;
+    },
     callbackUrls: [...opts.callbackUrls],
     largeMediaThresholdBytes: opts.largeMediaThresholdBytes,
   };

@@ -111,7 +111,8 @@ export class FakeWecom {
   callback(input: CallbackInput = {}): Promise<CallbackResult[]> {
     const times = input.times ?? 1;
     if (!Number.isInteger(times) || times < 1 || times > 100) throw new ControlError('CONTROL_BAD_REQUEST', 'times must be 1-100');
-    return this.#state.callbacks.announce(input.urls ?? this.#state.callbackUrls, times, input.concurrent ?? false);
+    const openKfid = this.#state.account(input.open_kfid);
+    return this.#state.callbacks.announce(input.urls ?? this.#state.callbackUrls, times, input.concurrent ?? false, openKfid);
   }
 
   /** A hand-made callback (bad signature, garbage body, ...) to one URL; default the first callback URL. */

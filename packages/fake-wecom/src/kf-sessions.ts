@@ -7,27 +7,51 @@ const SEND_WINDOW_MS = 48 * 3600 * 1000;
 const SEND_WINDOW_COUNT = 5;
 
 interface Session {
+  openKfid: string;
+  externalUserid: string;
   serviceState: number;
   servicerUserid?: string;
   lastCustomerAt: number | null;
   sentSinceCustomer: number;
 }
 
-/** Per-customer session state and the send window that send_msg enforces. */
+/**
+ * Per-customer session state and the send window that send_msg enforces, per kf account: a customer who wrote to
+ * one account has no session (and no send window) with another (reference §3.1, the window is per
+ * open_kfid and external_userid).
+ */
 export class KfSessions {
   readonly #sessions = new Map<string, Session>();
 
-  constructor(private readonly clock: FakeClock) {}
+  /** defaultKfid: the account meant when a caller names none. */
+  constructor(
+    private readonly clock: FakeClock,
+    private readonly defaultKfid: string,
+  ) {}
+
+  #key(externalUserid: string, openKfid: string): string {
+    return `${openKfid}\n${externalUserid}`;
+  }
+
+  #get(externalUserid: string, openKfid: string): Session | undefined {
+    return this.#sessions.get(this.#key(externalUserid, openKfid));
+  }
 
   /**
    * The customer acted: the window and count reset and an ended session starts afresh. A scan (enter_session)
    * counts too: UNCONFIRMED whether WeCom opens the window on enter_session alone; the tolerant choice is made so a
    * relay may confirm a binding with send_msg.
    */
-  customerActivity(externalUserid: string): void {
-    const s = this.#sessions.get(externalUserid);
+  customerActivity(externalUserid: string, openKfid = this.defaultKfid): void {
+    const s = this.#get(externalUserid, openKfid);
     if (!s) {
-      this.#sessions.set(externalUserid, { serviceState: 0, lastCustomerAt: this.clock.now(), sentSinceCustomer: 0 });
+      this.#sessions.set(this.#key(externalUserid, openKfid), {
+        openKfid,
+        externalUserid,
+        serviceState: 0,
+        lastCustomerAt: this.clock.now(),
+        sentSinceCustomer: 0,
+      });
       return;
     }
     s.lastCustomerAt = this.clock.now();
@@ -39,8 +63,8 @@ export class KfSessions {
   }
 
   /** 0 if send_msg to this customer may go out now, else the errcode WeCom answers. */
-  checkSend(externalUserid: string): number {
-    const s = this.#sessions.get(externalUserid);
+  checkSend(externalUserid: string, openKfid = this.defaultKfid): number {
+    const s = this.#get(externalUserid, openKfid);
     if (!s || s.lastCustomerAt === null || this.clock.now() - s.lastCustomerAt > SEND_WINDOW_MS) {
       return ERRCODE.SEND_TIME_LIMIT;
     }
@@ -50,14 +74,14 @@ export class KfSessions {
   }
 
   /** Counts one accepted send_msg against the window. */
-  noteSent(externalUserid: string): void {
-    const s = this.#sessions.get(externalUserid);
+  noteSent(externalUserid: string, openKfid = this.defaultKfid): void {
+    const s = this.#get(externalUserid, openKfid);
     if (s) s.sentSinceCustomer++;
   }
 
   /** kf/service_state/trans; 0 or the errcode. */
-  trans(externalUserid: string, serviceState: number, servicerUserid: string | undefined): number {
-    const s = this.#sessions.get(externalUserid);
+  trans(externalUserid: string, serviceState: number, servicerUserid: string | undefined, openKfid = this.defaultKfid): number {
+    const s = this.#get(externalUserid, openKfid);
     if (!s) return ERRCODE.INVALID_SERVICE_STATE_TRANSITION;
     s.serviceState = serviceState;
     if (serviceState === 3 && servicerUserid) s.servicerUserid = servicerUserid;
@@ -67,8 +91,9 @@ export class KfSessions {
 
   /** Every session, for inspection. */
   all(): SessionInfo[] {
-    return [...this.#sessions.entries()].map(([id, s]) => ({
-      external_userid: id,
+    return [...this.#sessions.values()].map((s) => ({
+      external_userid: s.externalUserid,
+      open_kfid: s.openKfid,
       service_state: s.serviceState,
       ...(s.servicerUserid ? { servicer_userid: s.servicerUserid } : {}),
       last_customer_at: s.lastCustomerAt === null ? null : Math.floor(s.lastCustomerAt / 1000),
@@ -84,21 +109,21 @@ export class KfSessions {
 
 /** Codes for kf/send_msg_on_event: single use, each with its own lifetime. */
 export class EventCodes {
-  readonly #codes = new Map<string, { externalUserid: string; expiresAt: number }>();
+  readonly #codes = new Map<string, { externalUserid: string; openKfid: string | undefined; expiresAt: number }>();
 
   constructor(private readonly clock: FakeClock) {}
 
   /** Registers a code that may be redeemed once within ttlMs. */
-  register(code: string, externalUserid: string, ttlMs: number): void {
-    this.#codes.set(code, { externalUserid, expiresAt: this.clock.now() + ttlMs });
+  register(code: string, externalUserid: string, ttlMs: number, openKfid?: string): void {
+    this.#codes.set(code, { externalUserid, openKfid, expiresAt: this.clock.now() + ttlMs });
   }
 
-  /** Uses the code up; the customer it belongs to, or null if unknown, used or expired. */
-  redeem(code: string): string | null {
+  /** Uses the code up; the customer (and kf account) it belongs to, or null if unknown, used or expired. */
+  redeem(code: string): { externalUserid: string; openKfid: string | undefined } | null {
     const entry = this.#codes.get(code);
     if (!entry) return null;
     this.#codes.delete(code);
-    return entry.expiresAt > this.clock.now() ? entry.externalUserid : null;
+    return entry.expiresAt > this.clock.now() ? { externalUserid: entry.externalUserid, openKfid: entry.openKfid } : null;
   }
 
   /** Forgets every code. */

@@ -24,7 +24,9 @@ try {
     corpSecret: env['FAKE_WECOM_SECRET'] || FAKE_WECOM_DEFAULTS.corpSecret,
     callbackToken: env['FAKE_WECOM_TOKEN'] || FAKE_WECOM_DEFAULTS.callbackToken,
     encodingAesKey: env['FAKE_WECOM_AES_KEY'] || FAKE_WECOM_DEFAULTS.encodingAesKey,
-    openKfid: env['FAKE_WECOM_OPEN_KFID'] || FAKE_WECOM_DEFAULTS.openKfid,
+    // A comma-separated list serves several kf accounts; the first is the one control calls default to.
+    openKfid: (env['FAKE_WECOM_OPEN_KFID'] ?? '').split(',')[0]?.trim() || FAKE_WECOM_DEFAULTS.openKfid,
+    moreOpenKfids: (env['FAKE_WECOM_OPEN_KFID'] ?? '').split(',').slice(1).map((k) => k.trim()).filter(Boolean),
     callbackUrls: (env['FAKE_WECOM_CALLBACK_URLS'] ?? '')
       .split(',')
       .map((u) => u.trim())

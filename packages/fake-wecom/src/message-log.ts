@@ -31,10 +31,16 @@ export class KfMessageLog {
   readonly #entries: LogEntry[] = [];
   #lastSeq = Date.now() * 1000;
 
-  /** macKey: derived from the account's settings, so a restarted fake still accepts the cursors it issued before. */
+  /**
+   * macKey: derived from the account's settings, so a restarted fake still accepts the cursors it issued before.
+   * firstKfid: the first kf account, whose cursors are MACed as before several accounts; any other account's
+   * cursors name their account too, so one account's cursor is refused by another's sync_msg (UNCONFIRMED what
+   * WeCom does with a cursor of another account; refusing it makes a relay that mixes cursors up fail loudly).
+   */
   constructor(
     private readonly clock: FakeClock,
     private readonly macKey: string,
+    private readonly firstKfid?: string,
   ) {}
 
   /** Appends a message (send_time and msgid must already be set). */
@@ -54,7 +60,7 @@ export class KfMessageLog {
     if (cursor === null) {
       after = 0;
     } else {
-      const decoded = this.#decodeCursor(cursor);
+      const decoded = this.#decodeCursor(cursor, openKfid);
       if (decoded === null) return null;
       after = decoded;
     }
@@ -69,7 +75,7 @@ export class KfMessageLog {
     const position = last ? last.seq : Math.max(after, this.#lastSeq);
     return {
       msgList: taken.map((e) => e.message),
-      nextCursor: this.#encodeCursor(position),
+      nextCursor: this.#encodeCursor(position, openKfid),
       hasMore: eligible.length > taken.length,
     };
   }
@@ -86,18 +92,19 @@ export class KfMessageLog {
     this.#entries.length = 0;
   }
 
-  #mac(seq: number): string {
-    return createHmac('sha256', this.macKey).update(String(seq)).digest('base64url').slice(0, 12);
+  #mac(seq: number, openKfid: string): string {
+    const input = openKfid === this.firstKfid || this.firstKfid === undefined ? String(seq) : `${openKfid}\n${seq}`;
+    return createHmac('sha256', this.macKey).update(input).digest('base64url').slice(0, 12);
   }
 
-  #encodeCursor(seq: number): string {
-    return `${seq.toString(36)}${this.#mac(seq)}`;
+  #encodeCursor(seq: number, openKfid: string): string {
+    return `${seq.toString(36)}${this.#mac(seq, openKfid)}`;
   }
 
-  #decodeCursor(cursor: string): number | null {
+  #decodeCursor(cursor: string, openKfid: string): number | null {
     if (cursor.length <= 12 || cursor.length > 64) return null;
     const seq = Number.parseInt(cursor.slice(0, -12), 36);
     if (!Number.isSafeInteger(seq) || seq.toString(36) !== cursor.slice(0, -12)) return null;
-    return this.#mac(seq) === cursor.slice(-12) ? seq : null;
+    return this.#mac(seq, openKfid) === cursor.slice(-12) ? seq : null;
   }
 }

@@ -12,8 +12,10 @@ export interface FakeWecomOptions {
   callbackToken?: string;
   /** 43 characters of [A-Za-z0-9]. */
   encodingAesKey?: string;
-  /** The one kf account this fake serves. */
+  /** The first kf account this fake serves; control calls that name none act on it. */
   openKfid?: string;
+  /** More kf accounts, each with its own message stream, cursors and send windows (default none). */
+  moreOpenKfids?: string[];
   /** Relay /webhook URLs that callbacks are POSTed to. */
   callbackUrls?: string[];
   /** Access token lifetime; default 7200 (reference §3.6). */
@@ -35,7 +37,11 @@ export interface FakeWecomOptions {
 }
 
 /** Options with every default applied. */
-export type ResolvedFakeWecomOptions = Required<Omit<FakeWecomOptions, 'logger'>> & { logger: Logger | undefined };
+export type ResolvedFakeWecomOptions = Required<Omit<FakeWecomOptions, 'logger'>> & {
+  logger: Logger | undefined;
+  /** Every kf account served, the first one first. */
+  openKfids: string[];
+};
 
 /** Defaults shared by the CLI, the demo and tests, so two processes agree without configuration. */
 export const FAKE_WECOM_DEFAULTS = {
@@ -62,6 +68,8 @@ export function resolveOptions(opts: FakeWecomOptions): ResolvedFakeWecomOptions
     callbackToken: opts.callbackToken ?? FAKE_WECOM_DEFAULTS.callbackToken,
     encodingAesKey: opts.encodingAesKey ?? FAKE_WECOM_DEFAULTS.encodingAesKey,
     openKfid: opts.openKfid ?? FAKE_WECOM_DEFAULTS.openKfid,
+    moreOpenKfids: [...(opts.moreOpenKfids ?? [])],
+    openKfids: [...new Set([opts.openKfid ?? FAKE_WECOM_DEFAULTS.openKfid, ...(opts.moreOpenKfids ?? [])])],
     callbackUrls: [...(opts.callbackUrls ?? [])],
     accessTokenTtlSeconds: opts.accessTokenTtlSeconds ?? FAKE_WECOM_DEFAULTS.accessTokenTtlSeconds,
     rateLimitPerMinute: opts.rateLimitPerMinute ?? FAKE_WECOM_DEFAULTS.rateLimitPerMinute,

@@ -19,20 +19,21 @@ export async function sessionChange(state: FakeState, input: SessionChangeInput)
   const user = requireString(input, 'external_userid');
   const changeType = Number(input.change_type ?? 1);
   if (![1, 2, 3, 4].includes(changeType)) throw new ControlError('CONTROL_BAD_REQUEST', 'change_type must be 1, 2, 3 or 4');
-  const before = state.sessions.all().find((s) => s.external_userid === user);
+  const openKfid = state.account(input.open_kfid);
+  const before = state.sessions.all().find((s) => s.external_userid === user && s.open_kfid === openKfid);
   if (!before) throw new ControlError('CONTROL_BAD_REQUEST', `no session with ${user}`);
   const servicer = typeof input.servicer_userid === 'string' ? input.servicer_userid : undefined;
   if (changeType !== 3 && !servicer) throw new ControlError('CONTROL_BAD_REQUEST', 'servicer_userid is required');
-  state.sessions.trans(user, changeType === 3 ? 4 : 3, servicer);
+  state.sessions.trans(user, changeType === 3 ? 4 : 3, servicer, openKfid);
   const fields: Record<string, unknown> = { event_type: 'session_status_change', external_userid: user, change_type: changeType };
   if (changeType !== 1 && before.servicer_userid) fields.old_servicer_userid = before.servicer_userid;
   if (changeType !== 3) fields.new_servicer_userid = servicer;
   if (changeType === 1 || changeType === 3) {
     const code = randomId(43);
-    state.eventCodes.register(code, user, changeType === 1 ? TAKEN_CODE_MS : ENDED_CODE_MS);
+    state.eventCodes.register(code, user, changeType === 1 ? TAKEN_CODE_MS : ENDED_CODE_MS, openKfid);
     fields.msg_code = code;
   }
-  return systemEvent(state, { ...fields, event_type: 'session_status_change', deliver: input.deliver });
+  return systemEvent(state, { ...fields, event_type: 'session_status_change', open_kfid: openKfid, deliver: input.deliver });
 }
 
 /** The customer recalls one of their messages (user_recall_msg). */
@@ -46,5 +47,11 @@ export async function customerRecall(state: FakeState, input: RecallInput): Prom
   if (state.clock.nowSeconds() - original.send_time > RECALL_WINDOW_S) {
     throw new ControlError('CONTROL_BAD_REQUEST', `a message may be recalled within ${RECALL_WINDOW_S} s`);
   }
-  return systemEvent(state, { event_type: 'user_recall_msg', external_userid: user, recall_msgid: recallMsgid, deliver: input.deliver });
+  return systemEvent(state, {
+    event_type: 'user_recall_msg',
+    external_userid: user,
+    recall_msgid: recallMsgid,
+    open_kfid: original['open_kfid'],
+    deliver: input.deliver,
+  });
 }

@@ -20,6 +20,7 @@ const CONTROL_KEYS = new Set([
   'media_mime',
   'media_filename',
   'deliver',
+  'open_kfid',
 ]);
 const MEDIA_TYPES = new Set<string>(['image', 'voice', 'video', 'file']);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -48,9 +49,10 @@ function buildPayload(state: FakeState, msgtype: string, input: Record<string, u
   return extra;
 }
 
-async function appendAndAnnounce(state: FakeState, message: KfLogMessage, deliver: unknown): Promise<AppendResult> {
-  state.log.append(state.opts.openKfid, message);
-  const callbacks = deliver === false ? [] : await state.callbacks.announce(state.callbackUrls);
+/** Appends to one kf account's stream and announces it with that account's callback. */
+async function appendAndAnnounce(state: FakeState, openKfid: string, message: KfLogMessage, deliver: unknown): Promise<AppendResult> {
+  state.log.append(openKfid, message);
+  const callbacks = deliver === false ? [] : await state.callbacks.announce(state.callbackUrls, 1, false, openKfid);
   return { msgid: message.msgid, message, callbacks };
 }
 
@@ -62,17 +64,18 @@ function newMsgid(): string {
 export async function customerMessage(state: FakeState, input: CustomerMessageInput): Promise<AppendResult> {
   const externalUserid = requireString(input, 'external_userid');
   const msgtype = requireString(input, 'msgtype');
+  const openKfid = state.account(input.open_kfid);
   const message: KfLogMessage = {
     msgid: newMsgid(),
-    open_kfid: state.opts.openKfid,
+    open_kfid: openKfid,
     external_userid: externalUserid,
     send_time: state.clock.nowSeconds(),
     origin: 3,
     msgtype,
     [msgtype]: buildPayload(state, msgtype, input),
   };
-  state.sessions.customerActivity(externalUserid);
-  return appendAndAnnounce(state, message, input.deliver);
+  state.sessions.customerActivity(externalUserid, openKfid);
+  return appendAndAnnounce(state, openKfid, message, input.deliver);
 }
 
 /**
@@ -82,26 +85,29 @@ export async function customerMessage(state: FakeState, input: CustomerMessageIn
 export async function scan(state: FakeState, input: ScanInput): Promise<ScanResult> {
   const externalUserid = requireString(input, 'external_userid');
   // Refused links produce no event at all, as WeCom sends no callback for them (reference §3.3).
-  const { scene, sceneParam } = state.contactWays.open(requireString(input, 'url'));
+  const { scene, sceneParam, openKfid } = state.contactWays.open(requireString(input, 'url'));
+  if (input.open_kfid !== undefined && input.open_kfid !== openKfid) {
+    throw new ControlError('CONTROL_SCAN_REFUSED', `the link belongs to kf account ${openKfid}, not ${String(input.open_kfid)}`);
+  }
   if (sceneParam !== null && Buffer.byteLength(sceneParam, 'utf8') > MAX_SCENE_PARAM_BYTES) {
     throw new ControlError('CONTROL_BAD_REQUEST', `scene_param exceeds ${MAX_SCENE_PARAM_BYTES} bytes`);
   }
   let welcomeCode: string | null = null;
   if (input.with_welcome_code !== false) {
     welcomeCode = randomId(43);
-    state.eventCodes.register(welcomeCode, externalUserid, WELCOME_CODE_MS);
+    state.eventCodes.register(welcomeCode, externalUserid, WELCOME_CODE_MS, openKfid);
   }
   const event: Record<string, unknown> = {
     event_type: 'enter_session',
-    open_kfid: state.opts.openKfid,
+    open_kfid: openKfid,
     external_userid: externalUserid,
     scene,
     ...(sceneParam !== null ? { scene_param: sceneParam } : {}),
     ...(welcomeCode !== null ? { welcome_code: welcomeCode } : {}),
   };
   const message: KfLogMessage = { msgid: newMsgid(), send_time: state.clock.nowSeconds(), origin: 4, msgtype: 'event', event };
-  state.sessions.customerActivity(externalUserid);
-  const appended = await appendAndAnnounce(state, message, input.deliver);
+  state.sessions.customerActivity(externalUserid, openKfid);
+  const appended = await appendAndAnnounce(state, openKfid, message, input.deliver);
   return { ...appended, welcome_code: welcomeCode, scene, scene_param: sceneParam };
 }
 
@@ -110,9 +116,10 @@ export async function servicerMessage(state: FakeState, input: ServicerMessageIn
   const externalUserid = requireString(input, 'external_userid');
   const servicer = requireString(input, 'servicer_userid');
   const msgtype = typeof input.msgtype === 'string' && input.msgtype !== '' ? input.msgtype : 'text';
+  const openKfid = state.account(input.open_kfid);
   const message: KfLogMessage = {
     msgid: newMsgid(),
-    open_kfid: state.opts.openKfid,
+    open_kfid: openKfid,
     external_userid: externalUserid,
     send_time: state.clock.nowSeconds(),
     origin: 5,
@@ -120,14 +127,15 @@ export async function servicerMessage(state: FakeState, input: ServicerMessageIn
     msgtype,
     [msgtype]: buildPayload(state, msgtype, input),
   };
-  return appendAndAnnounce(state, message, input.deliver);
+  return appendAndAnnounce(state, openKfid, message, input.deliver);
 }
 
 /** A system event (origin 4) such as msg_send_fail; open_kfid defaults to the fake's kf account. */
 export async function systemEvent(state: FakeState, input: EventInput): Promise<AppendResult> {
   requireString(input, 'event_type');
   const { deliver, ...fields } = input;
-  const event = { open_kfid: state.opts.openKfid, ...fields };
+  const openKfid = state.account(fields['open_kfid']);
+  const event = { ...fields, open_kfid: openKfid };
   const message: KfLogMessage = { msgid: newMsgid(), send_time: state.clock.nowSeconds(), origin: 4, msgtype: 'event', event };
-  return appendAndAnnounce(state, message, deliver);
+  return appendAndAnnounce(state, openKfid, message, deliver);
 }

@@ -64,7 +64,7 @@ afterAll(async () => {
 describe('fake-wecom as a process, driven by FakeWecomControl', () => {
   it('prints its URL and takes its settings from the environment', async () => {
     expect(baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(await control.info()).toEqual({ url: baseUrl, corp_id: corp.corpId, open_kfid: corp.openKfid, callback_urls: [relay.url] });
+    expect(await control.info()).toEqual({ url: baseUrl, corp_id: corp.corpId, open_kfid: corp.openKfid, open_kfids: [corp.openKfid], callback_urls: [relay.url] });
     const res = await fetch(`${baseUrl}/cgi-bin/gettoken?corpid=${corp.corpId}&corpsecret=${corp.secret}`);
     expect(((await res.json()) as { errcode: number }).errcode).toBe(0);
   });

@@ -175,10 +175,10 @@ export class GatewayClient {
   }
 
   /** Asks for a binding QR link; resolves with the token and url of the next create_binding_ack. */
-  async createBinding(): Promise<BindingOffer> {
+  async createBinding(options: { openKfid?: string } = {}): Promise<BindingOffer> {
     const socket = this.requireSocket();
     const answer = this.pending.expectBinding();
-    this.write(socket, createBindingFrame(this.dialect, this.gatewayId));
+    this.write(socket, createBindingFrame(this.dialect, this.gatewayId, options.openKfid));
     const frame = await answer;
     return {
       token: String(frame.token ?? ''),

@@ -85,8 +85,10 @@ export function imageReplyFrame(
 }
 
 /** Asks for a binding QR link. */
-export function createBindingFrame(dialect: WireDialect, gatewayId: string): WireFrame {
+export function createBindingFrame(dialect: WireDialect, gatewayId: string, openKfid?: string): WireFrame {
   const frame: WireFrame = { type: frameType(dialect, 'create_binding'), gateway_id: gatewayId };
+  // Additive: a relay serving several kf accounts makes the link for this one (older relays ignore the field).
+  if (openKfid !== undefined) frame.open_kfid = openKfid;
   if (dialect === 'cs') frame.platform = CS_PLATFORM;
   return frame;
 }

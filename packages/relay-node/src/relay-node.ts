@@ -14,6 +14,7 @@ import { CustomerProfileCache } from './delivery/customer-profiles.js';
 import { RichSendService } from './outbound/rich-send.js';
 import { SessionEventRouter } from './inbound/session-event-router.js';
 import { SyncLoop } from './inbound/sync-loop.js';
+import { LeaseSpread } from './inbound/lease-spread.js';
 import { RelayGatewayApp } from './app/relay-gateway-app.js';
 import { createGatewayAuthenticator } from './app/gateway-authenticator.js';
 import { GatewayServer } from './gateway/gateway-server.js';
@@ -62,7 +63,8 @@ export class RelayNode {
   private readonly metricsServer: MetricsServer;
   private readonly gateways: GatewayServer;
   private readonly delivery: DeliveryService;
-  private readonly sync: SyncLoop;
+  /** One pull loop per kf account (WECOM_OPEN_KFID), each with its own cursor, lease and pending mark. */
+  private readonly syncs: ReadonlyMap<string, SyncLoop>;
   private readonly admin: AdminServer | null;
   private readonly rebalancer: Rebalancer;
   private closing: Promise<void> | null = null;
@@ -105,6 +107,7 @@ export class RelayNode {
       wecom: wecom.kf,
       delivery: this.delivery,
       openKfid: config.wecom.openKfid,
+      openKfids: config.wecom.openKfids,
       locale: config.locale,
       logger: logger.child({ component: 'binding' }),
       metrics,
@@ -119,6 +122,7 @@ export class RelayNode {
       logger: logger.child({ component: 'inbound' }),
       metrics,
       firstPullMaxAgeMs: config.sync.firstPullMaxAgeMs,
+      tagAccount: config.wecom.openKfids.length > 1,
       sessionEvents: new SessionEventRouter({
         bindings: backend.bindings,
         delivery: this.delivery,
@@ -141,17 +145,25 @@ export class RelayNode {
       logger: logger.child({ component: 'inbound' }),
       metrics,
       firstPullMaxAgeMs: config.sync.firstPullMaxAgeMs,
+      tagAccount: config.wecom.openKfids.length > 1,
     });
-    this.sync = new SyncLoop({
-      openKfid: config.wecom.openKfid,
-      source: wecom.kf,
-      coordinator: backend.sync,
-      sink: (message, ctx) => dispatcher.dispatch(message, ctx),
-      pageSink: (messages, ctx) => pages.route(messages, ctx),
-      logger: logger.child({ component: 'sync' }),
-      metrics,
-      pollIntervalMs: config.sync.pollIntervalMs,
-    });
+    const spread = new LeaseSpread(config.sync.leaseSpreadMs);
+    this.syncs = new Map(
+      config.wecom.openKfids.map((openKfid) => [
+        openKfid,
+        new SyncLoop({
+          openKfid,
+          source: wecom.kf,
+          coordinator: backend.sync,
+          sink: (message, ctx) => dispatcher.dispatch(message, ctx),
+          pageSink: (messages, ctx) => pages.route(messages, ctx),
+          logger: logger.child({ component: 'sync', openKfid }),
+          metrics,
+          pollIntervalMs: config.sync.pollIntervalMs,
+          spread,
+        }),
+      ]),
+    );
     const authenticate = createGatewayAuthenticator({ ...config.auth, previousSecret: config.previous.authSecret }, logger.child({ component: 'auth' }), (hello, used) => {
       controlMetrics.gatewayAuths.inc({ secret: used.secret, mode: used.mode });
       // Field names avoid the redacted ones (secret, token): this says which, never what.
@@ -172,6 +184,7 @@ export class RelayNode {
       },
       transfers,
       openKfid: config.wecom.openKfid,
+      openKfids: config.wecom.openKfids,
       logger: logger.child({ component: 'reply' }),
       metrics,
     });
@@ -189,7 +202,6 @@ export class RelayNode {
         replies,
         ledger: backend.outbound,
         transfers,
-        openKfid: config.wecom.openKfid,
         wecom: {
           sendMessage: (req) => wecom.kf.sendMessage(req),
           upload: (type, data, filename, mime) => wecom.media.upload(type, data, filename, mime),
@@ -252,9 +264,9 @@ export class RelayNode {
             }
           },
         ),
-        openKfid: config.wecom.openKfid,
+        openKfids: config.wecom.openKfids,
         maxBodyBytes: config.limits.maxWebhookBytes,
-        onKfCallback: (token) => this.sync.notify(token),
+        onKfCallback: (openKfid, token) => this.notifySync(openKfid, token),
         logger: logger.child({ component: 'webhook' }),
         metrics,
         deadlineMs: config.webhook.deadlineMs,
@@ -333,7 +345,7 @@ export class RelayNode {
     await this.admin?.listen();
     await this.delivery.start();
     await this.gateways.start();
-    this.sync.start();
+    for (const loop of this.syncs.values()) loop.start();
     this.rebalancer.start();
     this.setStatus('running');
     this.deps.logger.info({ ...this.ports(), admin: this.adminPort(), backend: this.deps.backend.kind }, 'relay node running');
@@ -358,7 +370,7 @@ export class RelayNode {
     this.closing ??= (async () => {
       this.setStatus('closing');
       this.rebalancer.stop();
-      await this.sync.close();
+      await Promise.all([...this.syncs.values()].map((loop) => loop.close()));
       await this.gateways.close({ code: 1001, reason: 'relay node stopping' });
       await this.delivery.close();
       await this.http.close();
@@ -368,6 +380,16 @@ export class RelayNode {
       this.setStatus('closed');
     })();
     return this.closing;
+  }
+
+  /**
+   * A callback for one account pulls that account alone; one naming no account (WeCom's older callbacks) pulls
+   * every account, its Token offered to each (an account it does not belong to answers 95007 and pulls without it).
+   */
+  private async notifySync(openKfid: string | null, token: string | null): Promise<void> {
+    const loop = openKfid === null ? undefined : this.syncs.get(openKfid);
+    if (loop) return loop.notify(token);
+    await Promise.all([...this.syncs.values()].map((l) => l.notify(token)));
   }
 
   private readiness(): { ready: boolean; checks: Record<string, boolean> } {

@@ -33,6 +33,8 @@ export interface RelayStackOptions {
   relayEnv?: RelayNodeEnv;
   /** Puts something between the relay and the fake's API: given the fake's URL, returns the URL the relay uses. */
   apiProxy?: (fakeUrl: string) => Promise<{ url: string; stop(): Promise<void> }>;
+  /** kf accounts served besides the corp's own: the fake serves them and the relay lists them in WECOM_OPEN_KFID. */
+  moreOpenKfids?: string[];
 }
 
 /** A short random id with a readable prefix, so tests sharing a stack never share gateways or users. */
@@ -51,12 +53,13 @@ export function newUserId(): string {
  */
 export async function startRelayStack(options: RelayStackOptions = {}): Promise<RelayStack> {
   const corp = testCorp();
-  const fake = await spawnFakeWecom({ corp, callbackUrls: [] });
+  const kfids = [corp.openKfid, ...(options.moreOpenKfids ?? [])].join(',');
+  const fake = await spawnFakeWecom({ corp, callbackUrls: [], env: { FAKE_WECOM_OPEN_KFID: kfids } });
   let relay: RelayNodeHandle;
   let proxy: { url: string; stop(): Promise<void> } | undefined;
   try {
     proxy = options.apiProxy ? await options.apiProxy(fake.url) : undefined;
-    relay = await spawnRelayNode(relayEnvFor(corp, proxy?.url ?? fake.url, { ...options.relayEnv }));
+    relay = await spawnRelayNode(relayEnvFor(corp, proxy?.url ?? fake.url, { WECOM_OPEN_KFID: kfids, ...options.relayEnv }));
     await fake.control.setCallbackUrls([relay.webhookUrl]).catch(async (err: unknown) => {
       await relay.stop();
       throw err;

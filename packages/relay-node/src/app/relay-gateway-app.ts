@@ -83,7 +83,7 @@ export class RelayGatewayApp implements GatewayApp {
       }
       case 'create_binding': {
         const long = session.features.includes('long_binding_token');
-        const { token, customerServiceUrl } = await this.o.binding.createBinding(gatewayId, { long });
+        const { token, customerServiceUrl } = await this.o.binding.createBinding(gatewayId, { long, openKfid: command.openKfid });
         await session.send({ type: 'create_binding_ack', token, customerServiceUrl });
         return;
       }

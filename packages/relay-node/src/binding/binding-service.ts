@@ -72,6 +72,8 @@ export interface BindingEventRef {
   eventId: string;
   /** Its WeCom send_time, unix seconds: binding changes apply in this order (see BindingStore.bindInOrder). */
   at: number;
+  /** The kf account the event came in on (absent: the first configured); the user is answered from it. */
+  openKfid?: string | undefined;
 }
 
 /** Options for {@link BindingService}. */
@@ -84,7 +86,10 @@ export interface BindingServiceOptions {
   dedup: DedupStore;
   wecom: BindingWecom;
   delivery: Pick<DeliveryService, 'enqueue'>;
+  /** The first configured kf account: links by default, and the account of bindings that record none. */
   openKfid: string;
+  /** Every configured kf account (default just `openKfid`): create_binding may name any of them. */
+  openKfids?: readonly string[];
   locale: 'zh' | 'en';
   logger: Logger;
   metrics: Pick<RelayMetrics, 'bindingTokens' | 'bindingAttempts'>;
@@ -111,9 +116,17 @@ export class BindingService {
    * limits: asked again soon, it reuses the gateway's newest unused token; beyond the rate or the live-token cap
    * it refuses with RATE_LIMITED / TOO_MANY_BINDING_TOKENS. A new token never replaces a live one (of any gateway).
    */
-  async createBinding(gatewayId: string, options: { long?: boolean } = {}): Promise<{ token: string; customerServiceUrl: string }> {
+  async createBinding(
+    gatewayId: string,
+    options: { long?: boolean; openKfid?: string | undefined } = {},
+  ): Promise<{ token: string; customerServiceUrl: string }> {
+    const openKfid = options.openKfid ?? this.o.openKfid;
+    // Checked before a token is spent: a link of an account the relay does not pull could never bind.
+    if (!(this.o.openKfids ?? [this.o.openKfid]).includes(openKfid)) {
+      throw new RelayError('KF_ACCOUNT_UNKNOWN', undefined, { gatewayId });
+    }
     const token = await this.issueToken(gatewayId, options.long ? LONG_TOKEN_BYTES : SHORT_TOKEN_BYTES);
-    const base = await this.baseUrl();
+    const base = await this.baseUrl(openKfid);
     const sep = base.includes('?') ? '&' : '?';
     return { token, customerServiceUrl: `${base}${sep}scene_param=${encodeURIComponent(token)}` };
   }
@@ -173,16 +186,17 @@ export class BindingService {
     kind: 'scan' | 'typed',
     via: BindingEventRef & { welcomeCode?: string | undefined },
   ): Promise<void> {
-    const { outcome, previous } = await this.o.bindings.bindInOrder(externalUserId, gatewayId, { at: via.at, eventId: via.eventId });
+    const openKfid = via.openKfid ?? this.o.openKfid;
+    const { outcome, previous } = await this.o.bindings.bindInOrder(externalUserId, gatewayId, { at: via.at, eventId: via.eventId, openKfid });
     this.o.metrics.bindingAttempts.inc({ via: kind, outcome });
     if (outcome === 'stale') {
       // A newer binding event of this user was applied already (e.g. by the puller that took over this page).
       this.o.logger.info({ externalUserId, gatewayId, current: previous, msgid: via.eventId }, 'older binding event not applied');
       return;
     }
-    if (outcome === 'bound') this.o.logger.info({ externalUserId, gatewayId, previous }, 'user bound');
+    if (outcome === 'bound') this.o.logger.info({ externalUserId, gatewayId, previous, openKfid }, 'user bound');
     await this.o.delivery.enqueue(gatewayId, { type: 'binding_resolved', externalUserId, gatewayId }, { dedupKey: via.eventId });
-    if (await this.o.dedup.claim(`confirm:${via.eventId}`, CONFIRM_DEDUP_TTL_MS)) await this.confirm(externalUserId, via.welcomeCode);
+    if (await this.o.dedup.claim(`confirm:${via.eventId}`, CONFIRM_DEDUP_TTL_MS)) await this.confirm(externalUserId, openKfid, via.welcomeCode);
   }
 
   private async issueToken(gatewayId: string, bytes: number): Promise<string> {
@@ -216,12 +230,21 @@ export class BindingService {
 
   /** Removes every binding of a gateway and ends those users' WeCom sessions; resolves to the users unbound. */
   async unbindAll(gatewayId: string): Promise<string[]> {
+    // Each session is ended on the account the user is bound through, which the store forgets with the binding.
+    const accounts = new Map<string, string>();
+    if ((this.o.openKfids?.length ?? 1) > 1) {
+      const before = await this.o.bindings.usersOf(gatewayId);
+      const found = await Promise.all(before.map((user) => this.o.bindings.accountOf(user)));
+      before.forEach((user, i) => accounts.set(user, found[i] ?? this.o.openKfid));
+    }
     const users = await this.o.bindings.unbindAll(gatewayId);
     const calls = new Semaphore(UNBIND_CONCURRENCY);
     await Promise.all(
       users.map((externalUserId) =>
         calls
-          .run(() => this.o.wecom.transServiceState({ openKfid: this.o.openKfid, externalUserId, serviceState: SESSION_ENDED }))
+          .run(() =>
+            this.o.wecom.transServiceState({ openKfid: accounts.get(externalUserId) ?? this.o.openKfid, externalUserId, serviceState: SESSION_ENDED }),
+          )
           .catch((err: unknown) =>
             // The binding is gone either way; a session WeCom already ended answers with an error.
             this.o.logger.warn({ err, externalUserId, gatewayId }, 'could not end the WeCom session of an unbound user'),
@@ -232,7 +255,7 @@ export class BindingService {
     return users;
   }
 
-  private async confirm(externalUserId: string, welcomeCode: string | undefined): Promise<void> {
+  private async confirm(externalUserId: string, openKfid: string, welcomeCode: string | undefined): Promise<void> {
     const content = bindingConfirmationText(this.o.locale);
     try {
       if (welcomeCode) {
@@ -244,7 +267,7 @@ export class BindingService {
           this.o.logger.info({ err, externalUserId }, 'welcome code refused; confirming with send_msg');
         }
       }
-      const { msgid } = await this.o.wecom.sendText({ openKfid: this.o.openKfid, toUser: externalUserId, content });
+      const { msgid } = await this.o.wecom.sendText({ openKfid, toUser: externalUserId, content });
       await this.o.ledger.recordSend(externalUserId, msgid, null, 0);
     } catch (err) {
       // The binding stands even if WeCom refuses the confirmation (e.g. outside the 48 h window).
@@ -253,7 +276,7 @@ export class BindingService {
   }
 
   /** Always a link kf/add_contact_way returned: WeCom drops scene_param on any other (reference §3.3). */
-  private baseUrl(): Promise<string> {
-    return this.links.get(this.o.openKfid);
+  private baseUrl(openKfid: string): Promise<string> {
+    return this.links.get(openKfid);
   }
 }

@@ -75,7 +75,9 @@ async function migrate(args: string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return 64;
   }
-  const openKfid = values['open-kfid'] ?? process.env.WECOM_OPEN_KFID ?? fromEnvFile('WECOM_OPEN_KFID');
+  // The deployed relay served one account: with a list, its cursor belongs to the first (the default account).
+  const fromEnv = (process.env.WECOM_OPEN_KFID ?? fromEnvFile('WECOM_OPEN_KFID'))?.split(',')[0]?.trim() || undefined;
+  const openKfid = values['open-kfid'] ?? fromEnv;
   if (!openKfid) {
     process.stderr.write('the kf account whose sync cursor is moved is needed: --open-kfid <open_kfid> or WECOM_OPEN_KFID\n');
     return 78;

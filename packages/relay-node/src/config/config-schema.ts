@@ -11,6 +11,23 @@ const ms = z.coerce.number().int().min(1);
 const required = (what: string) =>
   z.string({ error: (iss) => (iss.input === undefined ? `is required (${what})` : 'must be a string') }).min(1, `is required (${what})`);
 
+/** WeCom's open_kfid is `wk` and letters, digits, `_` or `-`; braces or spaces would break Redis hash tags and labels. */
+const OPEN_KFID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * WECOM_OPEN_KFID: one open_kfid as deployed, or several separated by commas (spaces around them allowed). Each
+ * must look like an open_kfid and appear once; an empty entry (`a,,b`, a trailing comma) is refused, not skipped.
+ */
+const openKfidList = required('the open_kfid of the kf account, or several separated by commas')
+  .transform((v) => v.split(',').map((k) => k.trim()))
+  .superRefine((ids, ctx) => {
+    if (ids.some((k) => k === '')) ctx.addIssue({ code: 'custom', message: 'has an empty entry: list open_kfids separated by single commas' });
+    const bad = ids.filter((k) => k !== '' && !OPEN_KFID.test(k));
+    if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `is not an open_kfid (letters, digits, _ or -, at most 64): ${bad.join(', ')}` });
+    const dup = ids.filter((k, i) => k !== '' && ids.indexOf(k) !== i);
+    if (dup.length > 0) ctx.addIssue({ code: 'custom', message: `lists the same kf account twice: ${[...new Set(dup)].join(', ')}` });
+  });
+
 /** Below this, HMAC-derived gateway tokens are only as strong as a guessable secret. */
 export const MIN_SECRET_LENGTH = 16;
 
@@ -29,7 +46,8 @@ export const envSchema = z.object({
   WECOM_TOKEN: required('the callback Token set in the WeCom admin console'),
   WECOM_ENCODING_AES_KEY: required('the EncodingAESKey from the WeCom admin console')
     .regex(/^[a-zA-Z0-9]{43}$/, 'must be the 43-character EncodingAESKey from the WeCom admin console'),
-  WECOM_OPEN_KFID: required('the open_kfid of the kf account'),
+  /** One kf account, or several separated by commas: each gets its own sync cursor, lease and binding link. */
+  WECOM_OPEN_KFID: openKfidList,
   /**
    * Accepted so a deployed relay's `.env` starts unchanged, and ignored: binding links always come from
    * kf/add_contact_way with a scene, because WeCom returns scene_param only on such a link, unaltered.
@@ -79,6 +97,8 @@ export const envSchema = z.object({
   PONG_TIMEOUT_MS: ms.default(10_000),
   SYNC_POLL_INTERVAL_MS: ms.default(30_000),
   SYNC_FIRST_PULL_MAX_AGE_MS: ms.default(10 * 60_000),
+  /** A node already pulling k other kf accounts waits k times this before taking another's lease (0 = never waits). */
+  SYNC_LEASE_SPREAD_MS: z.coerce.number().int().min(0).max(10_000).default(250),
   MAX_WEBHOOK_BYTES: ms.default(64 * 1024),
   MEDIA_MAX_BYTES: ms.default(10 * 1024 * 1024),
   MEDIA_CONCURRENCY: ms.default(4),

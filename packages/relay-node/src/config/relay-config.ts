@@ -33,7 +33,10 @@ export interface RelayConfig {
     readonly secret: string;
     readonly token: string;
     readonly encodingAesKey: string;
+    /** The first configured kf account: where create_binding links point by default and old bindings answer from. */
     readonly openKfid: string;
+    /** Every configured kf account (WECOM_OPEN_KFID), the first one first. */
+    readonly openKfids: readonly string[];
     readonly kfLinkId: string | undefined;
     readonly apiBase: string;
   };
@@ -58,7 +61,7 @@ export interface RelayConfig {
     readonly slowGatewayGraceMs: number;
   };
   readonly limits: { readonly maxWebhookBytes: number; readonly mediaMaxBytes: number; readonly mediaConcurrency: number };
-  readonly sync: { readonly pollIntervalMs: number; readonly firstPullMaxAgeMs: number };
+  readonly sync: { readonly pollIntervalMs: number; readonly firstPullMaxAgeMs: number; readonly leaseSpreadMs: number };
   readonly queue: { readonly maxAgeMs: number; readonly maxItems: number };
   readonly drain: { readonly spreadMs: number };
   /** Per-gateway token bucket on replies. */
@@ -111,7 +114,8 @@ export function toRelayConfig(env: Env): RelayConfig {
       secret: env.WECOM_APP_SECRET,
       token: env.WECOM_TOKEN,
       encodingAesKey: env.WECOM_ENCODING_AES_KEY,
-      openKfid: env.WECOM_OPEN_KFID,
+      openKfid: env.WECOM_OPEN_KFID[0]!,
+      openKfids: env.WECOM_OPEN_KFID,
       kfLinkId: env.WECOM_KF_LINK_ID,
       apiBase: env.WECOM_API_BASE,
     },
@@ -139,7 +143,7 @@ export function toRelayConfig(env: Env): RelayConfig {
       mediaMaxBytes: env.MEDIA_MAX_BYTES,
       mediaConcurrency: env.MEDIA_CONCURRENCY,
     },
-    sync: { pollIntervalMs: env.SYNC_POLL_INTERVAL_MS, firstPullMaxAgeMs: env.SYNC_FIRST_PULL_MAX_AGE_MS },
+    sync: { pollIntervalMs: env.SYNC_POLL_INTERVAL_MS, firstPullMaxAgeMs: env.SYNC_FIRST_PULL_MAX_AGE_MS, leaseSpreadMs: env.SYNC_LEASE_SPREAD_MS },
     queue: { maxAgeMs: env.QUEUE_MAX_AGE_MS, maxItems: env.QUEUE_MAX_ITEMS },
     drain: { spreadMs: env.DRAIN_SPREAD_MS },
     replies: { ratePerSecond: env.REPLY_RATE_PER_SECOND, burst: env.REPLY_BURST },

@@ -46,6 +46,7 @@ export const ERROR_CATALOG = {
   IMAGE_INVALID: { message: 'image_data is not valid base64 of a supported image' },
   IMAGE_TOO_LARGE: { message: 'image exceeds the upload limit' },
   RATE_LIMITED: { message: 'too many requests; slow down' },
+  KF_ACCOUNT_UNKNOWN: { message: 'that open_kfid is not a kf account this relay serves' },
   TOO_MANY_BINDING_TOKENS: { message: 'this gateway holds too many unused binding tokens; wait until one is used or expires' },
 
   SEND_WINDOW_CLOSED: {

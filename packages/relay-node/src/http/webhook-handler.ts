@@ -19,10 +19,14 @@ import { SeenCallbacks } from './seen-callbacks.js';
 /** Options for {@link createWebhookHandler}. */
 export interface WebhookHandlerOptions {
   crypto: Pick<WecomCrypto, 'verifyUrl' | 'openCallback'>;
-  openKfid: string;
+  /** The kf accounts this relay serves (WECOM_OPEN_KFID); a callback naming another is dropped with a warning. */
+  openKfids: readonly string[];
   maxBodyBytes: number;
-  /** Durably notes that WeCom announced messages and starts a pull; rejects if the note could not be stored. */
-  onKfCallback: (callbackToken: string | null) => Promise<void>;
+  /**
+   * Durably notes that WeCom announced messages of one kf account and starts its pull; rejects if the note could
+   * not be stored. `openKfid` null: the callback named no account (older WeCom), so every account is pulled.
+   */
+  onKfCallback: (openKfid: string | null, callbackToken: string | null) => Promise<void>;
   logger: Logger;
   metrics: RelayMetrics;
   /** A callback not noted within this long is answered 503 so WeCom retries (it waits 5 s); default 3 s. */
@@ -88,10 +92,10 @@ export function createWebhookHandler(o: WebhookHandlerOptions) {
     const { replay, done } = seen.run(key, async () => {
       if (event.event !== 'kf_msg_or_event') {
         o.logger.debug({ msgType: event.msgType, event: event.event }, 'callback of another kind acknowledged');
-      } else if (event.openKfid && event.openKfid !== o.openKfid) {
+      } else if (event.openKfid && !o.openKfids.includes(event.openKfid)) {
         o.logger.warn({ openKfid: event.openKfid }, 'callback for a kf account this relay does not serve');
       } else {
-        await o.onKfCallback(event.token ?? null);
+        await o.onKfCallback(event.openKfid || null, event.token ?? null);
       }
     });
     await done;

@@ -28,6 +28,8 @@ export interface InboundDispatcherOptions {
   now?: () => number;
   /** Session events and servicers' messages for gateways that ask (`session_events`); without it they are dropped. */
   sessionEvents?: SessionEventRouter;
+  /** `inbound` events name the kf account (`open_kfid`): set when the relay serves several. */
+  tagAccount?: boolean;
 }
 
 /**
@@ -85,7 +87,7 @@ export class InboundDispatcher {
     if (text && looksLikeBindingToken(text)) {
       // A text that was routed as an ordinary message the first time stays one on a re-pull.
       const prior = await this.o.dedup.recall(decisionKey, placement);
-      if ((prior === null || prior === BINDING_EVENT) && (await this.o.binding.bindByTypedToken(user, text, { eventId: message.msgid, at }))) {
+      if ((prior === null || prior === BINDING_EVENT) && (await this.o.binding.bindByTypedToken(user, text, { eventId: message.msgid, at, openKfid: message.open_kfid }))) {
         await this.o.dedup.decide(decisionKey, BINDING_EVENT, ROUTE_DECISION_TTL_MS, placement);
         metrics.messagesIn.inc({ msgtype, outcome: 'binding' });
         return;
@@ -103,7 +105,7 @@ export class InboundDispatcher {
       metrics.messagesIn.inc({ msgtype, outcome: 'unbound' });
       return;
     }
-    const appended = await this.o.delivery.enqueue(gatewayId, toInboundEvent({ ...message, external_userid: user }), {
+    const appended = await this.o.delivery.enqueue(gatewayId, toInboundEvent({ ...message, external_userid: user }, this.o.tagAccount), {
       dedupKey: message.msgid,
       ...(placement ? { dedupAt: placement.at } : {}),
     });
@@ -123,7 +125,8 @@ export class InboundDispatcher {
         const sceneParam = typeof e.scene_param === 'string' ? e.scene_param : '';
         if (user && sceneParam) {
           const welcomeCode = typeof e.welcome_code === 'string' ? e.welcome_code : undefined;
-          const bound = await this.o.binding.bindByToken(user, sceneParam, { welcomeCode, eventId: msgid, at });
+          const openKfid = typeof e.open_kfid === 'string' ? e.open_kfid : undefined;
+          const bound = await this.o.binding.bindByToken(user, sceneParam, { welcomeCode, eventId: msgid, at, openKfid });
           if (bound) return;
           this.o.logger.info({ externalUserId: user }, 'scan with an unknown or expired binding token');
         }

@@ -6,9 +6,13 @@ const MEDIA_TYPES: ReadonlySet<string> = new Set(['image', 'voice', 'video', 'fi
 /**
  * Turns a customer's kf message into the event queued for its gateway. Kinds the deployed protocol does not
  * name go out as `unknown` with WeCom's msgtype beside it and, where the payload has words, a readable summary,
- * so an old gateway shows something rather than nothing.
+ * so an old gateway shows something rather than nothing. `withAccount`: the event names the kf account the message
+ * came in on (a relay serving several accounts); with one account the frame stays the one deployed gateways know.
  */
-export function toInboundEvent(message: KfMessage & { external_userid: string }): Extract<QueuedEvent, { type: 'inbound' }> {
+export function toInboundEvent(
+  message: KfMessage & { external_userid: string },
+  withAccount = false,
+): Extract<QueuedEvent, { type: 'inbound' }> {
   const msgtype = String(message.msgtype ?? 'unknown');
   const msgType: InboundMsgType = NAMED_TYPES.has(msgtype) ? (msgtype as InboundMsgType) : 'unknown';
   const payload = (message as Record<string, unknown>)[msgtype] as Record<string, unknown> | undefined;
@@ -21,6 +25,7 @@ export function toInboundEvent(message: KfMessage & { external_userid: string })
     content: summarize(msgtype, payload),
     timestamp: Number(message.send_time) || 0,
     wecomMsgType: msgtype,
+    ...(withAccount && typeof message.open_kfid === 'string' && message.open_kfid ? { openKfid: message.open_kfid } : {}),
     ...(mediaId ? { mediaId } : {}),
     ...(isObject(payload) ? { wecomPayload: payload } : {}),
   };

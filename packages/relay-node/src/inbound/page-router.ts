@@ -24,6 +24,8 @@ export interface PageRouterOptions {
   metrics: RelayMetrics;
   /** As {@link InboundDispatcherOptions.firstPullMaxAgeMs}. */
   firstPullMaxAgeMs: number;
+  /** As {@link InboundDispatcherOptions.tagAccount}. */
+  tagAccount?: boolean;
   /** How many non-plain users are handled side by side; default 32. */
   concurrency?: number;
   now?: () => number;
@@ -118,7 +120,7 @@ export class PageRouter {
       }
       const placement = placementOf(m);
       const entry: QueueAppendEntry = {
-        event: toInboundEvent({ ...m, external_userid: m.external_userid! }),
+        event: toInboundEvent({ ...m, external_userid: m.external_userid! }, this.o.tagAccount),
         options: { dedupKey: m.msgid!, ...(placement ? { dedupAt: placement.at } : {}) },
       };
       const batch = batches.get(gatewayId);

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { KfMessage, SyncMsgResponse } from '@wecom-relay/shared';
 import type { SyncCoordinator, SyncLease } from '../state/sync-coordinator.js';
 import type { RelayMetrics } from '../observability/metrics.js';
+import type { LeaseSpread } from './lease-spread.js';
 
 /** What the loop needs from WeCom: one kf/sync_msg page. */
 export interface SyncSource {
@@ -48,6 +49,8 @@ export interface SyncLoopOptions {
   random?: () => number;
   /** Waits a back-off step; default a timer that close() cuts short (tests pass one that records the steps). */
   sleep?: (ms: number) => Promise<void>;
+  /** Shared by a node's loops (one per kf account): a node holding other accounts' leases waits before taking this one. */
+  spread?: LeaseSpread;
 }
 
 const CALLBACK_TOKEN_INVALID = 95007;
@@ -59,11 +62,12 @@ const CALLBACK_TOKEN_INVALID = 95007;
  * rather than skipping one.
  */
 export class SyncLoop {
-  private readonly o: Required<Omit<SyncLoopOptions, 'now' | 'pageConcurrency' | 'sleep' | 'pageSink'>> & {
+  private readonly o: Required<Omit<SyncLoopOptions, 'now' | 'pageConcurrency' | 'sleep' | 'pageSink' | 'spread'>> & {
     now: () => number;
     pageConcurrency?: number;
     pageSink?: PageSink;
     sleep?: (ms: number) => Promise<void>;
+    spread?: LeaseSpread;
   };
   /** Wakes a back-off wait early when the loop closes. */
   private wakeStuckWait: (() => void) | null = null;
@@ -155,24 +159,31 @@ export class SyncLoop {
 
   /** One lease: pulls while the pending mark keeps being set. Resolves true when a pull is still pending. */
   private async runOnce(): Promise<boolean> {
-    const { coordinator, openKfid, logger, metrics } = this.o;
+    const { coordinator, openKfid, logger, metrics, spread } = this.o;
+    const yieldMs = spread?.delayFor(openKfid) ?? 0;
+    if (yieldMs > 0) {
+      // Give a node pulling fewer accounts the first try; it takes the mark if it gets the lease.
+      await this.pause(yieldMs);
+      if (this.closed) return false;
+    }
     let lease: SyncLease | null;
     try {
       lease = await coordinator.tryAcquire(openKfid, this.o.leaseMs);
     } catch (err) {
       logger.warn({ err }, 'sync lease unavailable; will retry');
-      metrics.syncRuns.inc({ outcome: 'error' });
+      metrics.syncRuns.inc({ open_kfid: openKfid, outcome: 'error' });
       this.scheduleRetry();
       return false;
     }
     if (!lease) {
       // Another holder is pulling and will see our pending mark. Should it die instead, its lease runs out:
       // look again then, so the mark is not left waiting for the next callback or poll.
-      metrics.syncRuns.inc({ outcome: 'busy' });
+      metrics.syncRuns.inc({ open_kfid: openKfid, outcome: 'busy' });
       this.scheduleBusyRetry();
       return false;
     }
     const stop = metrics.syncDuration.startTimer();
+    spread?.acquired(openKfid);
     metrics.syncLeaseHeld.set({ open_kfid: openKfid }, 1);
     let outcome: 'ok' | 'error' | 'stale' = 'ok';
     const held = lease;
@@ -201,8 +212,9 @@ export class SyncLoop {
     } finally {
       clearInterval(renewal);
       stop();
-      metrics.syncRuns.inc({ outcome });
+      metrics.syncRuns.inc({ open_kfid: openKfid, outcome });
       metrics.syncLeaseHeld.set({ open_kfid: openKfid }, 0);
+      spread?.released(openKfid);
       await lease.release().catch((err: unknown) => logger.warn({ err }, 'could not release the sync lease'));
     }
     if (outcome !== 'ok') return false;
@@ -228,7 +240,8 @@ export class SyncLoop {
         }
         throw err;
       }
-      metrics.syncPages.inc();
+      metrics.syncPages.inc({ open_kfid: openKfid });
+      metrics.syncMessages.inc({ open_kfid: openKfid }, page.msg_list?.length ?? 0);
       const previousCursor = cursor;
       if (this.o.pageSink) await this.o.pageSink(page.msg_list ?? [], { firstPull });
       else await dispatchPage(page.msg_list ?? [], (message) => sink(message, { firstPull }), this.o.pageConcurrency ?? 32);
@@ -249,7 +262,7 @@ export class SyncLoop {
       if (!moved) {
         // "More" without a new cursor would ask for the same page again at once, forever: wait instead.
         this.stuckPages += 1;
-        metrics.syncCursorStuck.inc();
+        metrics.syncCursorStuck.inc({ open_kfid: openKfid });
         if (this.stuckPages === 1) logger.warn({ cursor: cursor ?? null }, 'WeCom says has_more but the cursor does not move; backing off');
         await this.stuckWait(this.stuckPages);
         if (this.closed) return 'done';
@@ -263,6 +276,11 @@ export class SyncLoop {
     const step = Math.min(this.o.stuckMaxDelayMs, this.o.stuckDelayMs * 2 ** (round - 1));
     const ms = step / 2 + (step / 2) * this.o.random();
     if (this.o.sleep) return this.o.sleep(ms);
+    return this.pause(ms);
+  }
+
+  /** A timer close() cuts short. */
+  private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done(): void {

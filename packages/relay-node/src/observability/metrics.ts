@@ -27,11 +27,17 @@ export function createMetrics(_nodeId?: string) {
     }),
     syncRuns: new Counter({
       name: 'relay_sync_runs_total',
-      help: 'kf/sync_msg pull runs by outcome (ok, busy, error, stale)',
-      labelNames: ['outcome'] as const,
+      help: 'kf/sync_msg pull runs by kf account and outcome (ok, busy, error, stale)',
+      labelNames: ['open_kfid', 'outcome'] as const,
       registers: r,
     }),
-    syncPages: new Counter({ name: 'relay_sync_pages_total', help: 'kf/sync_msg pages pulled', registers: r }),
+    syncPages: new Counter({ name: 'relay_sync_pages_total', help: 'kf/sync_msg pages pulled, by kf account', labelNames: ['open_kfid'] as const, registers: r }),
+    syncMessages: new Counter({
+      name: 'relay_sync_messages_total',
+      help: 'Messages and events kf/sync_msg returned, by kf account (the label takes only the configured WECOM_OPEN_KFID values)',
+      labelNames: ['open_kfid'] as const,
+      registers: r,
+    }),
     syncDuration: new Histogram({
       name: 'relay_sync_duration_seconds',
       help: 'Duration of one pull run (all pages)',
@@ -119,7 +125,8 @@ export function createMetrics(_nodeId?: string) {
     }),
     syncCursorStuck: new Counter({
       name: 'relay_sync_cursor_stuck_total',
-      help: 'kf/sync_msg pages that said has_more=1 without moving the cursor (the pull backs off instead of spinning)',
+      help: 'kf/sync_msg pages that said has_more=1 without moving the cursor (the pull backs off instead of spinning), by kf account',
+      labelNames: ['open_kfid'] as const,
       registers: r,
     }),
     socketsRefused: new Counter({

@@ -45,7 +45,10 @@ export interface ReplyServiceOptions {
   wecom: ReplyWecom;
   /** Shared with inbound media downloads: bounds how many media transfers hold buffers at once. */
   transfers: Semaphore;
+  /** The account replies go out from when the user's binding records none (the first configured one). */
   openKfid: string;
+  /** Every configured account; with one (the default) replies never look the binding's account up. */
+  openKfids?: readonly string[];
   nodeId: string;
   /** Per-gateway token bucket on replies (text and image). */
   rateLimit: { perSecond: number; burst: number };
@@ -95,6 +98,7 @@ export class ReplyService {
     this.admit(gatewayId, cmd.id);
     await this.assertBound(gatewayId, cmd.externalUserId, cmd.id);
     const user = cmd.externalUserId;
+    const openKfid = await this.accountFor(user);
     const key = { gatewayId, requestId: cmd.id, fingerprint: replyFingerprint('text', user, cmd.content) };
     return this.once.run(key, async (claim) => {
       const parts = splitText(cmd.content, MAX_TEXT_CONTENT_BYTES);
@@ -106,7 +110,7 @@ export class ReplyService {
         try {
           msgids.push(
             await this.sendOne('text', sender, cmd.id, async () =>
-              this.o.wecom.sendText({ openKfid: this.o.openKfid, toUser: user, content: part, msgid: clientMsgid() }),
+              this.o.wecom.sendText({ openKfid, toUser: user, content: part, msgid: clientMsgid() }),
             ),
           );
           this.o.metrics.replyParts.inc();
@@ -114,7 +118,7 @@ export class ReplyService {
           if (msgids.length === 0) throw cause;
           // Some parts went: the reply is acked (and remembered) with what went, whatever stopped the rest.
           const err = isRelayError(cause) ? cause : new RelayError('INTERNAL', 'the relay could not send the rest of the reply');
-          this.o.logger.info({ gatewayId, requestId: cmd.id, sent: msgids.length, parts: parts.length, err: cause }, 'reply sent in part');
+          this.o.logger.info({ gatewayId, requestId: cmd.id, openKfid, sent: msgids.length, parts: parts.length, err: cause }, 'reply sent in part');
           const wecomErrcode = err.details['wecomErrcode'];
           return {
             msgids,
@@ -144,17 +148,30 @@ export class ReplyService {
     const user = cmd.externalUserId;
     const mime = cmd.imageMime.toLowerCase();
     const digest = createHash('sha256').update(data).digest('base64url');
+    const openKfid = await this.accountFor(user);
     const key = { gatewayId, requestId: cmd.id, fingerprint: replyFingerprint('image', user, mime, digest) };
     const record = await this.once.run(key, async (claim: ClaimHandle) => {
       const sender = { gatewayId, requestId: cmd.id, externalUserId: user };
       const msgid = await this.sendOne('image', sender, cmd.id, async () => {
         const mediaId = await this.o.transfers.run(() => this.o.wecom.upload('image', data, `reply.${ext}`, mime));
         await claim.extend();
-        return this.o.wecom.sendImage({ openKfid: this.o.openKfid, toUser: user, mediaId, msgid: clientMsgid() });
+        return this.o.wecom.sendImage({ openKfid, toUser: user, mediaId, msgid: clientMsgid() });
       });
       return { msgids: [msgid], partsTotal: 1 };
     });
     return record.msgids[0] ?? '';
+  }
+
+  /**
+   * The kf account a customer is answered from: the one their binding came through, as deployed gateways name no
+   * account in their replies; the first configured account when the binding records none.
+   */
+  async accountFor(externalUserId: string): Promise<string> {
+    const accounts = this.o.openKfids ?? [this.o.openKfid];
+    if (accounts.length <= 1) return this.o.openKfid;
+    const recorded = await this.o.bindings.accountOf(externalUserId);
+    // An account no longer configured cannot send; the first one is the best remaining guess.
+    return recorded !== null && accounts.includes(recorded) ? recorded : this.o.openKfid;
   }
 
   /**

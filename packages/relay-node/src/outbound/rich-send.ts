@@ -34,7 +34,8 @@ const DEFAULT_MIME: Record<WecomMediaType, string> = { image: 'image/png', voice
  */
 export class RichSendService {
   constructor(
-    private readonly o: { replies: ReplyService; ledger: OutboundLedger; wecom: RichSendWecom; transfers: Semaphore; openKfid: string },
+    /** Each customer is served from the account their binding came through (ReplyService.accountFor). */
+    private readonly o: { replies: ReplyService; ledger: OutboundLedger; wecom: RichSendWecom; transfers: Semaphore },
   ) {}
 
   /** Sends one message; resolves to WeCom's msgid. */
@@ -45,12 +46,13 @@ export class RichSendService {
       gatewayId,
       { id: cmd.id, externalUserId: cmd.externalUserId, msgtype: cmd.msgtype, fingerprint: digest },
       async (msgid) => {
+        const openKfid = await this.o.replies.accountFor(cmd.externalUserId);
         const payload: Record<string, unknown> = { ...cmd.payload };
         for (const u of uploads) {
           for (const f of u.strip) delete payload[f];
           payload[u.field] = await this.o.transfers.run(() => this.o.wecom.upload(u.type, u.data, u.filename, u.mime));
         }
-        return this.o.wecom.sendMessage({ openKfid: this.o.openKfid, toUser: cmd.externalUserId, msgtype: cmd.msgtype, payload, msgid });
+        return this.o.wecom.sendMessage({ openKfid, toUser: cmd.externalUserId, msgtype: cmd.msgtype, payload, msgid });
       },
     );
   }
@@ -60,13 +62,13 @@ export class RichSendService {
     const sender = await this.o.ledger.senderOf(cmd.msgid);
     if (!sender || sender.gatewayId !== gatewayId) throw new RelayError('NOT_YOUR_MESSAGE', undefined, { id: cmd.id });
     await this.o.replies.admitFor(gatewayId, cmd.id, sender.externalUserId);
-    await this.o.wecom.recallMsg({ openKfid: this.o.openKfid, msgid: cmd.msgid });
+    await this.o.wecom.recallMsg({ openKfid: await this.o.replies.accountFor(sender.externalUserId), msgid: cmd.msgid });
   }
 
   /** Reads the session state, or moves it (e.g. 3 with a servicer to hand to a human, 1 to take it back). */
   async serviceState(gatewayId: string, cmd: ServiceStateCommand): Promise<AckEvent> {
     await this.o.replies.admitFor(gatewayId, cmd.id, cmd.externalUserId);
-    const who = { openKfid: this.o.openKfid, externalUserId: cmd.externalUserId };
+    const who = { openKfid: await this.o.replies.accountFor(cmd.externalUserId), externalUserId: cmd.externalUserId };
     if (cmd.serviceState !== undefined) {
       if (cmd.serviceState === 3 && !cmd.servicerUserId) {
         throw new RelayError('FRAME_INVALID', 'service_state: servicer_userid is required for state 3 (a human servicer)', { id: cmd.id });

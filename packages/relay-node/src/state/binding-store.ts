@@ -2,6 +2,8 @@
 export interface BindingEventOrder {
   at: number;
   eventId: string;
+  /** The kf account the event came in on: the binding remembers it so replies go out from it. */
+  openKfid?: string;
 }
 
 /** What {@link BindingStore.bindInOrder} did: `repeat` = this very event set the current order already. */
@@ -23,8 +25,15 @@ export interface BindingStore {
    * applied a later one. A fence alone could not tell an old event re-pulled by a newer holder (a page retried
    * after a partial failure, or after unbind_all) from a new one, and would let that re-pull bind the user back.
    * Two binding events of one user within the same second both apply, in pull order.
+   * A `bound` outcome records `order.openKfid` as the binding's account, or clears it when absent.
    */
   bindInOrder(externalUserId: string, gatewayId: string, order: BindingEventOrder): Promise<{ outcome: OrderedBindOutcome; previous: string | null }>;
+  /**
+   * The kf account the user's current binding came through ({@link bindInOrder} with an openKfid), or null when
+   * the user is not bound or the binding records none (made before several accounts, or by bind()): the caller
+   * then takes its first configured account.
+   */
+  accountOf(externalUserId: string): Promise<string | null>;
   /** The users bound to a gateway, in no particular order. */
   usersOf(gatewayId: string): Promise<string[]>;
   /** Removes one user's binding; resolves to the gateway they were bound to, or null when they were not bound. */

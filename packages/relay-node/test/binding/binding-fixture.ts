@@ -13,19 +13,23 @@ import {
 
 /** Stand-in for the kf calls the binding flow makes: records what would reach WeCom users. */
 export class RecordingKf implements BindingWecom {
-  readonly texts: Array<{ toUser: string; content: string }> = [];
+  readonly texts: Array<{ toUser: string; content: string; openKfid?: string }> = [];
+  /** Sessions ended through kf/service_state/trans, with the account each was ended on. */
+  readonly ended: Array<{ openKfid: string; externalUserId: string }> = [];
   private sent = 0;
-  async addContactWay(): Promise<string> {
-    return 'https://work.weixin.qq.com/kf/contact?enc_scene=TEST';
+  async addContactWay(req: { openKfid: string }): Promise<string> {
+    // The first (default) account's link as before; any other names its account, so a test can tell them apart.
+    return `https://work.weixin.qq.com/kf/${req.openKfid === 'wk-test' ? 'contact' : req.openKfid}?enc_scene=TEST`;
   }
-  async sendText(req: { toUser: string; content: string }): Promise<{ msgid: string }> {
-    this.texts.push({ toUser: req.toUser, content: req.content });
+  async sendText(req: { toUser: string; content: string; openKfid?: string }): Promise<{ msgid: string }> {
+    this.texts.push({ toUser: req.toUser, content: req.content, ...(req.openKfid ? { openKfid: req.openKfid } : {}) });
     return { msgid: `sent-${++this.sent}` };
   }
   async sendTextOnEvent(): Promise<{ msgid: string }> {
     throw new Error('no welcome codes in these tests');
   }
-  async transServiceState(): Promise<unknown> {
+  async transServiceState(req: { openKfid: string; externalUserId: string }): Promise<unknown> {
+    this.ended.push({ openKfid: req.openKfid, externalUserId: req.externalUserId });
     return {};
   }
 }
@@ -40,7 +44,9 @@ export function manualClock(start = 1_700_000_000_000): { now: () => number; adv
  * The binding flow and the dispatcher over memory stores sharing one hand-moved clock. Queues are real
  * (MemoryDeliveryQueue, with its per-gateway dedup); `queued(gw)` is what a gateway would be sent.
  */
-export function bindingFixture(options: { limits?: Partial<BindingLimits>; randomToken?: (bytes: number) => string; logger?: Logger } = {}) {
+export function bindingFixture(
+  options: { limits?: Partial<BindingLimits>; randomToken?: (bytes: number) => string; logger?: Logger; openKfids?: string[] } = {},
+) {
   const clock = manualClock();
   const metrics = createMetrics('test-node');
   const logger = options.logger ?? pino({ level: 'silent' });
@@ -60,7 +66,8 @@ export function bindingFixture(options: { limits?: Partial<BindingLimits>; rando
     dedup,
     wecom: kf,
     delivery,
-    openKfid: 'wk-test',
+    openKfid: options.openKfids?.[0] ?? 'wk-test',
+    ...(options.openKfids ? { openKfids: options.openKfids } : {}),
     locale: 'en',
     logger,
     metrics,

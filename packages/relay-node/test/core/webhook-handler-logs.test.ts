@@ -29,7 +29,7 @@ async function serve(failNote = false) {
   });
   const handler = createWebhookHandler({
     crypto,
-    openKfid: 'wk-served',
+    openKfids: ['wk-served'],
     maxBodyBytes: 64 * 1024,
     onKfCallback: async () => {
       if (failNote) throw new Error('store unavailable');

@@ -16,6 +16,8 @@ const SIGNED_AT_MS = 1_700_000_000_000;
 interface Served {
   url: string;
   notes: Array<string | null>;
+  /** The kf account each noted callback named. */
+  accounts: Array<string | null>;
   outcomes: () => Promise<Record<string, number>>;
 }
 
@@ -25,16 +27,18 @@ afterEach(async () => {
 });
 
 /** The handler behind a loopback HTTP server; onKfCallback records the token or fails on demand. */
-async function serve(options: { failNote?: boolean; maxBodyBytes?: number } = {}): Promise<Served> {
+async function serve(options: { failNote?: boolean; maxBodyBytes?: number; openKfids?: string[] } = {}): Promise<Served> {
   const notes: Array<string | null> = [];
+  const accounts: Array<string | null> = [];
   const metrics = createMetrics('webhook-test');
   const handler = createWebhookHandler({
     crypto,
-    openKfid: KF,
+    openKfids: options.openKfids ?? [KF],
     maxBodyBytes: options.maxBodyBytes ?? 64 * 1024,
-    onKfCallback: async (token) => {
+    onKfCallback: async (openKfid, token) => {
       if (options.failNote) throw new Error('store unavailable');
       notes.push(token);
+      accounts.push(openKfid);
     },
     logger: pino({ level: 'silent' }),
     metrics,
@@ -47,7 +51,7 @@ async function serve(options: { failNote?: boolean; maxBodyBytes?: number } = {}
     const metric = await metrics.webhookRequests.get();
     return Object.fromEntries(metric.values.map((v) => [`${v.labels.kind}:${v.labels.outcome}`, v.value]));
   };
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook`, notes, outcomes };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook`, notes, accounts, outcomes };
 }
 
 /** A signed callback POST as WeCom sends it. */
@@ -82,6 +86,18 @@ describe('webhook handler, in process', () => {
     const kind = callback({ eventName: 'enter_session' });
     expect((await post(s, kind.query, kind.body)).status).toBe(200);
     expect(s.notes).toEqual([]);
+  });
+
+  it('with several kf accounts, notes a callback for the account it names and drops one for an account not served', async () => {
+    const s = await serve({ openKfids: [KF, 'wk-second'] });
+    const second = callback({ openKfid: 'wk-second', token: 'tok-2' });
+    expect((await post(s, second.query, second.body)).status).toBe(200);
+    const first = callback({ openKfid: KF, token: 'tok-1' });
+    expect((await post(s, first.query, first.body)).status).toBe(200);
+    const other = callback({ openKfid: 'wk-elsewhere', token: 'tok-x' });
+    expect((await post(s, other.query, other.body)).status).toBe(200);
+    expect(s.accounts).toEqual(['wk-second', KF]);
+    expect(s.notes).toEqual(['tok-2', 'tok-1']);
   });
 
   it('answers 503 NOT_READY when the pull could not be noted, so WeCom retries', async () => {

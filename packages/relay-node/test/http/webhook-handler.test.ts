@@ -124,7 +124,7 @@ describe('webhook: exact replays', () => {
     let failNext = true;
     const noted: string[] = [];
     const w = await webhook({
-      onKfCallback: async (token) => {
+      onKfCallback: async (_openKfid, token) => {
         if (failNext) {
           failNext = false;
           throw new Error('state store unavailable');

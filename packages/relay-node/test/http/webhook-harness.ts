@@ -56,9 +56,9 @@ export async function startWebhook(overrides: Partial<WebhookHandlerOptions> = {
     readiness: () => ({ ready: true, checks: {} }),
     webhook: createWebhookHandler({
       crypto,
-      openKfid: OPEN_KFID,
+      openKfids: [OPEN_KFID],
       maxBodyBytes: 4096,
-      onKfCallback: async (token) => {
+      onKfCallback: async (_openKfid, token) => {
         notes.push(token);
       },
       logger,

@@ -316,7 +316,7 @@ describe('keys and prefixes', () => {
     await pending.issue('tok-2', 'gw-1', 60_000, limits);
     await pending.consume('tok-1', 'msg-1', 60_000);
     await pending.noteGuessMiss('wm-alice', 60_000);
-    await bindings.bindInOrder('wm-bob', 'gw-1', { at: 1, eventId: 'msg-2' });
+    await bindings.bindInOrder('wm-bob', 'gw-1', { at: 1, eventId: 'msg-2', openKfid: 'wk-2' });
     const dedup = new RedisDedupStore(base);
     await dedup.claim('msg-1', 60_000);
     await dedup.decide('r:msg-1', '>gw-1', 60_000);

@@ -148,7 +148,8 @@ function toCommand(type: CommandType, input: Record<string, unknown>): Parsed {
     }
     case 'create_binding': {
       const r = createBindingFrameSchema.safeParse(input);
-      return r.success ? { ok: true, value: { type, gatewayId: r.data.gateway_id } } : { ok: false, error: r.error };
+      if (!r.success) return { ok: false, error: r.error };
+      return { ok: true, value: { type, gatewayId: r.data.gateway_id, ...(r.data.open_kfid ? { openKfid: r.data.open_kfid } : {}) } };
     }
     case 'unbind_all': {
       const r = unbindAllFrameSchema.safeParse(input);
@@ -198,6 +199,7 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
         media_mime: event.mediaMime,
         media_error: event.mediaError,
         wecom_msg_type: event.wecomMsgType,
+        open_kfid: event.openKfid,
         ...(event.detail ? { [event.detail.key]: event.detail.fields } : {}),
         customer: event.customer,
         delivery_id: event.deliveryId,

@@ -56,7 +56,11 @@ export const imageReplyFrameSchema = z.object({
 });
 
 /** `create_binding` / `cs_create_binding`. */
-export const createBindingFrameSchema = z.object({ gateway_id: id() });
+export const createBindingFrameSchema = z.object({
+  gateway_id: id(),
+  /** Additive: which kf account's link; absent or null, the relay's first account. */
+  open_kfid: id().nullish(),
+});
 
 /** `unbind_all` / `cs_unbind_all`. */
 export const unbindAllFrameSchema = z.object({ gateway_id: id() });

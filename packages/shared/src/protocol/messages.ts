@@ -85,6 +85,8 @@ export interface ImageReplyCommand {
 export interface CreateBindingCommand {
   type: 'create_binding';
   gatewayId: string;
+  /** Additive: the kf account (open_kfid) the link is for; absent, the relay's first configured account. */
+  openKfid?: string;
 }
 
 /** Remove every binding of this gateway and end those users' sessions. */
@@ -155,6 +157,8 @@ export interface InboundEvent {
   timestamp: number;
   /** Additive: WeCom's own msgtype (`file`, `video`, `location`, ...), useful when msgType is `unknown`. */
   wecomMsgType: string;
+  /** Additive: the kf account (open_kfid) the customer wrote to, when WeCom named it. */
+  openKfid?: string;
   /** Base64 of the downloaded media, when the message carries media. */
   mediaData?: string;
   /** The Content-Type WeCom served the media with. */

@@ -6,6 +6,7 @@ export class MemoryBindingStore implements BindingStore {
   // The reverse index keeps usersOf/unbindAll proportional to one gateway's users, not to every binding.
   private readonly usersByGateway = new Map<string, Set<string>>();
   private readonly orders = new Map<string, BindingEventOrder>();
+  private readonly accounts = new Map<string, string>();
 
   /** The gateway a user is bound to, or null. */
   async gatewayFor(externalUserId: string): Promise<string | null> {
@@ -37,7 +38,15 @@ export class MemoryBindingStore implements BindingStore {
     if (stored && stored.at > order.at) return { outcome: 'stale', previous: current };
     if (stored && stored.at === order.at && stored.eventId === order.eventId) return { outcome: 'repeat', previous: current };
     this.orders.set(externalUserId, { at: order.at, eventId: order.eventId });
+    if (order.openKfid) this.accounts.set(externalUserId, order.openKfid);
+    else this.accounts.delete(externalUserId);
     return { outcome: 'bound', previous: await this.bind(externalUserId, gatewayId) };
+  }
+
+  /** The kf account the user's binding came through, if recorded. */
+  async accountOf(externalUserId: string): Promise<string | null> {
+    if (!this.gatewayByUser.has(externalUserId)) return null;
+    return this.accounts.get(externalUserId) ?? null;
   }
 
   /** The users bound to a gateway. */

@@ -7,6 +7,7 @@
  *   P{bindings}:users                 hash  external_userid → gateway_id
  *   P{bindings}:gw:<gatewayId>        set   users bound to that gateway (kept in step by the bind/unbindAll scripts)
  *   P{bindings}:order                 hash  external_userid → '<send_time>:<msgid>' of the last binding event applied
+ *   P{bindings}:account               hash  external_userid → open_kfid the binding event came in on (absent: the first)
  *   P{binding-tokens}:token:<token>   string gateway_id, PX = token lifetime; taken (GET+DEL) by its first use
  *   P{binding-tokens}:gw:<gatewayId>  zset  the gateway's unused tokens → issue time (server ms), for reuse and the cap
  *   P{binding-tokens}:rate:<gatewayId> counter of tokens given out in the current window, PX = window
@@ -45,7 +46,8 @@
  * On a Redis Cluster (REDIS_CLUSTER_KEY_LAYOUT) bindings are spread instead of sitting under `{bindings}`, and the bus
  * channel is a sharded one (SSUBSCRIBE/SPUBLISH):
  *
- *   P{user:<externalUserId>}:binding  hash  {gw, seq}: the user's gateway, and a counter ordering the user's binds
+ *   P{user:<externalUserId>}:binding  hash  {gw, seq, order, kf}: the user's gateway, a counter ordering the user's
+ *                                           binds, the last binding event, and its kf account
  *   P{gw:<gatewayId>}:users           hash  user → seq of the bind that indexed them; a superset, checked on read
  */
 export { RedisBindingStore, type RedisBindingStoreOptions } from './redis-binding-store.js';

@@ -6,6 +6,7 @@ export const REDIS_KEY_LAYOUT = {
   bindingUsers: 'P{bindings}:users',
   bindingGatewayUsers: 'P{bindings}:gw:<gatewayId>',
   bindingOrders: 'P{bindings}:order',
+  bindingAccounts: 'P{bindings}:account',
   bindingToken: 'P{binding-tokens}:token:<token>',
   bindingTokenIndex: 'P{binding-tokens}:gw:<gatewayId>',
   bindingTokenRate: 'P{binding-tokens}:rate:<gatewayId>',
@@ -38,7 +39,8 @@ export const REDIS_KEY_LAYOUT = {
 /**
  * Keys a Redis Cluster deployment writes instead of the `{bindings}` ones above: bindings spread over every shard.
  * `seq` orders a user's binds, so a late index write or removal of an older bind changes nothing.
- * The user's record also keeps `order`, the last binding event applied (as `{bindings}:order` does on one server).
+ * The user's record also keeps `order`, the last binding event applied (as `{bindings}:order` does on one server),
+ * and `kf`, the kf account that event came in on (as `{bindings}:account`).
  */
 export const REDIS_CLUSTER_KEY_LAYOUT = {
   bindingUser: 'P{user:<externalUserId>}:binding',

@@ -28,7 +28,8 @@ return prev
 );
 
 // KEYS[1] users hash, KEYS[2] target gateway's user set, KEYS[3] order hash (user → "<send_time>:<msgid>", kept by
-// UNBIND_ALL on purpose); ARGV: user, gateway, gateway-set key prefix, send_time, msgid. Returns {outcome, previous}.
+// UNBIND_ALL on purpose), KEYS[4] account hash (user → open_kfid of the binding event); ARGV: user, gateway,
+// gateway-set key prefix, send_time, msgid, open_kfid ('' = none recorded). Returns {outcome, previous}.
 const BIND_IN_ORDER = new LuaScript(
   'binding-bind-in-order',
   `
@@ -40,6 +41,7 @@ if stored then
   if tonumber(at) == tonumber(ARGV[4]) and event == ARGV[5] then return {'repeat', prev} end
 end
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[4] .. ':' .. ARGV[5])
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[6]) else redis.call('HDEL', KEYS[4], ARGV[1]) end
 if prev and prev ~= ARGV[2] then
   redis.call('SREM', ARGV[3] .. prev, ARGV[1])
 end
@@ -115,10 +117,16 @@ export class RedisBindingStore implements BindingStore {
     const setPrefix = clientKeyPrefix(this.redis) + this.base + 'gw:';
     const [outcome, previous] = (await BIND_IN_ORDER.run(
       this.redis,
-      [this.usersKey(), this.gatewayKey(gatewayId), `${this.base}order`],
-      [externalUserId, gatewayId, setPrefix, Math.max(0, Math.floor(order.at)), order.eventId],
+      [this.usersKey(), this.gatewayKey(gatewayId), `${this.base}order`, `${this.base}account`],
+      [externalUserId, gatewayId, setPrefix, Math.max(0, Math.floor(order.at)), order.eventId, order.openKfid ?? ''],
     )) as [OrderedBindOutcome, string | null | undefined];
     return { outcome, previous: typeof previous === 'string' ? previous : null };
+  }
+
+  async accountOf(externalUserId: string): Promise<string | null> {
+    // The account hash outlives an unbind (like the order hash): only a bound user has an account.
+    const [gateway, account] = await Promise.all([this.gatewayFor(externalUserId), this.redis.hget(`${this.base}account`, externalUserId)]);
+    return gateway === null ? null : account;
   }
 
   async usersOf(gatewayId: string): Promise<string[]> {

@@ -47,8 +47,9 @@ redis.call('HDEL', KEYS[1], 'gw')
 return tonumber(redis.call('HGET', KEYS[1], 'seq'))`,
 );
 
-// KEYS: the user's binding hash {gw, seq, order}; ARGV: gateway, send_time, msgid. `order` is the last binding
-// event applied ("<send_time>:<msgid>"), kept through unbind and unbindAll like the {bindings}:order hash.
+// KEYS: the user's binding hash {gw, seq, order, kf}; ARGV: gateway, send_time, msgid, open_kfid ('' = none). `order`
+// is the last binding event applied ("<send_time>:<msgid>"), kept through unbind and unbindAll like the
+// {bindings}:order hash; `kf` the account that event came in on.
 // Returns {outcome, seq or 0, previous gateway or false}.
 const BIND_IN_ORDER = new LuaScript(
   'sharded-binding-bind-in-order',
@@ -61,6 +62,7 @@ if stored then
 end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 redis.call('HSET', KEYS[1], 'gw', ARGV[1], 'order', ARGV[2] .. ':' .. ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'kf', ARGV[4]) else redis.call('HDEL', KEYS[1], 'kf') end
 return {'bound', seq, prev}`,
 );
 
@@ -91,6 +93,11 @@ export class RedisShardedBindingStore implements BindingStore {
 
   async gatewayFor(externalUserId: string): Promise<string | null> {
     return await this.redis.hget(this.userKey(externalUserId), 'gw');
+  }
+
+  async accountOf(externalUserId: string): Promise<string | null> {
+    const [gateway, account] = await this.redis.hmget(this.userKey(externalUserId), 'gw', 'kf');
+    return gateway == null ? null : (account ?? null);
   }
 
   async bind(externalUserId: string, gatewayId: string): Promise<string | null> {
@@ -127,7 +134,7 @@ export class RedisShardedBindingStore implements BindingStore {
     const indexKey = this.indexKey(gatewayId);
     // As in bind(): the index entry first, so a bound user is never missing from it.
     await INDEX_ADD.run(this.redis, [indexKey], [externalUserId, Number(seqNow ?? '0') + 1]);
-    const reply = await BIND_IN_ORDER.run(this.redis, [userKey], [gatewayId, at, order.eventId]);
+    const reply = await BIND_IN_ORDER.run(this.redis, [userKey], [gatewayId, at, order.eventId, order.openKfid ?? '']);
     const [outcome, seq, prev] = Array.isArray(reply) ? reply : [];
     if (outcome !== 'bound' && outcome !== 'stale' && outcome !== 'repeat') {
       throw new RelayError('INTERNAL', 'binding script gave an unexpected reply');

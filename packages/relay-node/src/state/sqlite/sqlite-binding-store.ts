@@ -15,6 +15,7 @@ export class SqliteBindingStore implements BindingStore {
   private readonly selectUsers: Statement<[string], { external_user_id: string }>;
   private readonly deleteGateway: Statement<[string], { external_user_id: string }>;
   private readonly deleteUser: Statement<[string], { gateway_id: string }>;
+  private readonly selectAccount: Statement<[string], { open_kfid: string | null }>;
   private readonly selectPage: Statement<[string, number], { external_user_id: string; gateway_id: string }>;
   private readonly bindTx: (externalUserId: string, gatewayId: string) => string | null;
   private readonly bindInOrderTx: (
@@ -31,6 +32,7 @@ export class SqliteBindingStore implements BindingStore {
       'INSERT INTO bindings (external_user_id, gateway_id) VALUES (?, ?) ' +
         'ON CONFLICT (external_user_id) DO UPDATE SET gateway_id = excluded.gateway_id',
     );
+    this.selectAccount = db.prepare('SELECT open_kfid FROM bindings WHERE external_user_id = ?');
     this.selectUsers = db.prepare('SELECT external_user_id FROM bindings WHERE gateway_id = ?');
     this.deleteGateway = db.prepare('DELETE FROM bindings WHERE gateway_id = ? RETURNING external_user_id');
     this.deleteUser = db.prepare('DELETE FROM bindings WHERE external_user_id = ? RETURNING gateway_id');
@@ -49,13 +51,16 @@ export class SqliteBindingStore implements BindingStore {
       'INSERT INTO binding_orders (external_user_id, at, event_id) VALUES (?, ?, ?) ' +
         'ON CONFLICT (external_user_id) DO UPDATE SET at = excluded.at, event_id = excluded.event_id',
     );
+    const setAccount: Statement<[string | null, string]> = db.prepare('UPDATE bindings SET open_kfid = ? WHERE external_user_id = ?');
     this.bindInOrderTx = db.transaction((externalUserId: string, gatewayId: string, order: BindingEventOrder) => {
       const stored = selectOrder.get(externalUserId);
       const current = this.selectGateway.get(externalUserId)?.gateway_id ?? null;
       if (stored && stored.at > order.at) return { outcome: 'stale' as const, previous: current };
       if (stored && stored.at === order.at && stored.event_id === order.eventId) return { outcome: 'repeat' as const, previous: current };
       upsertOrder.run(externalUserId, order.at, order.eventId);
-      return { outcome: 'bound' as const, previous: this.bindTx(externalUserId, gatewayId) };
+      const previous = this.bindTx(externalUserId, gatewayId);
+      setAccount.run(order.openKfid ?? null, externalUserId);
+      return { outcome: 'bound' as const, previous };
     }).immediate;
   }
 
@@ -76,6 +81,11 @@ export class SqliteBindingStore implements BindingStore {
     order: BindingEventOrder,
   ): Promise<{ outcome: OrderedBindOutcome; previous: string | null }> {
     return this.bindInOrderTx(externalUserId, gatewayId, order);
+  }
+
+  /** The kf account the user's binding came through, if recorded. */
+  async accountOf(externalUserId: string): Promise<string | null> {
+    return this.selectAccount.get(externalUserId)?.open_kfid ?? null;
   }
 
   /** The users bound to a gateway. */

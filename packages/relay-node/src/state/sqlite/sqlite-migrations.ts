@@ -117,6 +117,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   ALTER TABLE dedup_keys ADD COLUMN value TEXT;
   `,
+  // 5 → 6: several kf accounts: a binding remembers the account it came through (NULL: the first configured one).
+  `
+  ALTER TABLE bindings ADD COLUMN open_kfid TEXT;
+  `,
 ];
 
 /** The schema version this code writes and expects. */

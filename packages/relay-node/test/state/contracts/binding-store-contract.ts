@@ -94,6 +94,29 @@ export function bindingStoreContract(name: string, make: () => Promise<BindingSt
       expect(await store.bindInOrder('wm-bob', 'gw-1', { at: 1, eventId: 'scan-4' })).toEqual({ outcome: 'bound', previous: null });
     });
 
+    it('remembers the kf account a binding event came in on; a binding without one reads null (the first account)', async () => {
+      const store = await fresh();
+      expect(await store.accountOf('wm-nobody')).toBeNull();
+      await store.bind('wm-old', 'gw-1');
+      expect(await store.accountOf('wm-old')).toBeNull();
+      await store.bindInOrder('wm-kay', 'gw-1', { at: 10, eventId: 'e-1', openKfid: 'wk-second' });
+      expect(await store.accountOf('wm-kay')).toBe('wk-second');
+      // A stale event from another account changes nothing, the account included.
+      await store.bindInOrder('wm-kay', 'gw-2', { at: 9, eventId: 'e-0', openKfid: 'wk-first' });
+      expect(await store.accountOf('wm-kay')).toBe('wk-second');
+      // A newer event through another account moves the binding and its account.
+      await store.bindInOrder('wm-kay', 'gw-2', { at: 11, eventId: 'e-2', openKfid: 'wk-first' });
+      expect(await store.gatewayFor('wm-kay')).toBe('gw-2');
+      expect(await store.accountOf('wm-kay')).toBe('wk-first');
+      // An event naming no account clears it.
+      await store.bindInOrder('wm-kay', 'gw-2', { at: 12, eventId: 'e-3' });
+      expect(await store.accountOf('wm-kay')).toBeNull();
+      await store.bindInOrder('wm-kay', 'gw-1', { at: 13, eventId: 'e-4', openKfid: 'wk-second' });
+      // An unbound user has no account, whatever was recorded before.
+      await store.unbindAll('gw-1');
+      expect(await store.accountOf('wm-kay')).toBeNull();
+    });
+
     it('bindInOrder remembers the order through unbindAll, so a replayed event cannot re-bind', async () => {
       const store = await fresh();
       await store.bindInOrder('wm-alice', 'gw-1', { at: 100, eventId: 'scan-1' });
