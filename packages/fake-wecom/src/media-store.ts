@@ -32,9 +32,20 @@ export function extensionFor(mime: string): string {
   return EXTENSIONS[mime.toLowerCase()] ?? 'bin';
 }
 
+/** One media/get answer, as tests read it (how the relay fetched a file: whole or in ranges). */
+export interface MediaDownloadRecord {
+  media_id: string;
+  /** The Range header asked, or null for a whole-file request. */
+  range: string | null;
+  status: number;
+  /** Bytes of file served (0 for an error answer). */
+  bytes: number;
+}
+
 /** Media uploaded by the relay or carried by customer messages, by media_id. */
 export class MediaStore {
   readonly #media = new Map<string, StoredMedia>();
+  readonly #downloads: MediaDownloadRecord[] = [];
 
   constructor(private readonly clock: FakeClock) {}
 
@@ -60,8 +71,19 @@ export class MediaStore {
     return entry;
   }
 
+  /** Notes one media/get answer. */
+  noteDownload(record: MediaDownloadRecord): void {
+    this.#downloads.push(record);
+  }
+
+  /** Every media/get answer so far, oldest first. */
+  downloads(): MediaDownloadRecord[] {
+    return [...this.#downloads];
+  }
+
   /** Forgets every file. */
   reset(): void {
     this.#media.clear();
+    this.#downloads.length = 0;
   }
 }

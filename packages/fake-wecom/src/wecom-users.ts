@@ -19,12 +19,34 @@ const CONTROL_KEYS = new Set([
   'media_base64',
   'media_mime',
   'media_filename',
+  'media_size',
   'deliver',
 ]);
 const MEDIA_TYPES = new Set<string>(['image', 'voice', 'video', 'file']);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** The largest generated file: WeCom's inbound file cap (reference §2.2). */
+const MAX_GENERATED_BYTES = 20 * 1024 * 1024;
+
+/**
+ * A file of `size` bytes that a test can recompute (byte i is i mod 251), so large media need not travel through
+ * the control API as base64.
+ */
+export function generatedMedia(size: number): Buffer {
+  const data = Buffer.allocUnsafe(size);
+  for (let i = 0; i < size; i++) data[i] = i % 251;
+  return data;
+}
+
 function decodeMedia(input: Record<string, unknown>, msgtype: string): { data: Buffer; mime: string } {
+  const size = input['media_size'];
+  if (size !== undefined) {
+    if (typeof size !== 'number' || !Number.isInteger(size) || size < 6 || size > MAX_GENERATED_BYTES) {
+      throw new ControlError('CONTROL_BAD_REQUEST', `media_size must be an integer 6..${MAX_GENERATED_BYTES}`);
+    }
+    const mime = typeof input['media_mime'] === 'string' ? input['media_mime'] : sampleMedia(msgtype).mime;
+    return { data: generatedMedia(size), mime };
+  }
   const b64 = input['media_base64'];
   if (b64 === undefined) return sampleMedia(msgtype);
   if (typeof b64 !== 'string' || !BASE64.test(b64)) throw new ControlError('CONTROL_BAD_REQUEST', 'media_base64 is not base64');

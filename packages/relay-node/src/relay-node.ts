@@ -7,6 +7,8 @@ import { BindingService } from './binding/binding-service.js';
 import { ReplyService } from './outbound/reply-service.js';
 import { DeliveryService } from './delivery/delivery-service.js';
 import { MediaInliner } from './delivery/media-inliner.js';
+import { createMediaLinkHandler } from './media/media-link-route.js';
+import { MediaLinkSigner } from './media/media-link-signer.js';
 import { InboundDispatcher } from './inbound/inbound-dispatcher.js';
 import { CustomerProfileCache } from './delivery/customer-profiles.js';
 import { RichSendService } from './outbound/rich-send.js';
@@ -76,7 +78,15 @@ export class RelayNode {
     // One budget for what slow gateways make the node hold: frames in their sockets and media fetched for them.
     const sendBudget = new SendBudget({ totalBytes: config.gateway.sendBudgetBytes, graceMs: config.gateway.slowGatewayGraceMs });
     metrics.observeSendBudget(() => sendBudget.usedBytes);
-    const media = new MediaInliner({ source: wecom.media, maxBytes: config.limits.mediaMaxBytes, transfers, logger, budget: sendBudget });
+    const mediaLinks = new MediaLinkSigner({ ...config.mediaLinks, now: () => Date.now() });
+    const media = new MediaInliner({
+      source: wecom.media,
+      maxBytes: config.limits.mediaMaxBytes,
+      transfers,
+      logger,
+      budget: sendBudget,
+      links: mediaLinks,
+    });
     const profiles = new CustomerProfileCache({
       fetch: (ids) => wecom.kf.batchGetCustomers(ids),
       logger: logger.child({ component: 'profiles' }),
@@ -242,6 +252,12 @@ export class RelayNode {
         seenCacheSize: config.webhook.seenCacheSize,
         refusalLogIntervalMs: config.refusalLogIntervalMs,
         trustedProxies: config.gateway.trustedProxies,
+      }),
+      media: createMediaLinkHandler({
+        signer: mediaLinks,
+        source: wecom.media,
+        maxConcurrent: config.mediaLinks.concurrency,
+        logger: logger.child({ component: 'media-link' }),
       }),
       health: () => ({ node: config.nodeId, status: this.status, gateways: this.delivery.localCount() }),
       readiness: () => this.readiness(),

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Env } from './config-schema.js';
 import { parseAdminTokens, type AdminToken } from '../admin/admin-tokens.js';
+import { deriveMediaLinkSecret } from '../media/media-link-signer.js';
 
 /** How to reach Redis. */
 export type RedisTarget =
@@ -58,6 +59,8 @@ export interface RelayConfig {
     readonly slowGatewayGraceMs: number;
   };
   readonly limits: { readonly maxWebhookBytes: number; readonly mediaMaxBytes: number; readonly mediaConcurrency: number };
+  /** Media links (media_by_reference): where gateways fetch them, the HMAC key, how long they work, streams at once. */
+  readonly mediaLinks: { readonly baseUrl: string; readonly secret: string; readonly ttlMs: number; readonly concurrency: number };
   readonly sync: { readonly pollIntervalMs: number; readonly firstPullMaxAgeMs: number };
   readonly queue: { readonly maxAgeMs: number; readonly maxItems: number };
   readonly drain: { readonly spreadMs: number };
@@ -138,6 +141,12 @@ export function toRelayConfig(env: Env): RelayConfig {
       maxWebhookBytes: env.MAX_WEBHOOK_BYTES,
       mediaMaxBytes: env.MEDIA_MAX_BYTES,
       mediaConcurrency: env.MEDIA_CONCURRENCY,
+    },
+    mediaLinks: {
+      baseUrl: env.MEDIA_URL_BASE ?? `http://${env.HOST === '0.0.0.0' || env.HOST === '::' ? '127.0.0.1' : env.HOST}:${env.PORT}`,
+      secret: env.MEDIA_URL_SECRET ?? deriveMediaLinkSecret(env.RELAY_AUTH_SECRET),
+      ttlMs: env.MEDIA_URL_TTL_MS,
+      concurrency: env.MEDIA_URL_CONCURRENCY,
     },
     sync: { pollIntervalMs: env.SYNC_POLL_INTERVAL_MS, firstPullMaxAgeMs: env.SYNC_FIRST_PULL_MAX_AGE_MS },
     queue: { maxAgeMs: env.QUEUE_MAX_AGE_MS, maxItems: env.QUEUE_MAX_ITEMS },

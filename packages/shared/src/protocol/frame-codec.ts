@@ -46,6 +46,8 @@ const KNOWN_FEATURES: ReadonlySet<string> = new Set<GatewayFeature>([
   'rich_outbound',
   'customer_profile',
   'long_binding_token',
+  'media_by_reference',
+  'media_by_reference_always',
 ]);
 
 /** Ack/error ids that name a command rather than a gateway request id; the cs dialect prefixes these (`cs_hello`). */
@@ -197,6 +199,8 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
         media_data: event.mediaData,
         media_mime: event.mediaMime,
         media_error: event.mediaError,
+        media_url: event.mediaUrl,
+        media_url_expires_at: event.mediaUrlExpiresAt,
         wecom_msg_type: event.wecomMsgType,
         ...(event.detail ? { [event.detail.key]: event.detail.fields } : {}),
         customer: event.customer,
@@ -215,6 +219,8 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
         media_data: event.mediaData,
         media_mime: event.mediaMime,
         media_error: event.mediaError,
+        media_url: event.mediaUrl,
+        media_url_expires_at: event.mediaUrlExpiresAt,
         wecom_msg_type: event.wecomMsgType,
         ...(event.detail ? { [event.detail.key]: event.detail.fields } : {}),
         delivery_id: event.deliveryId,

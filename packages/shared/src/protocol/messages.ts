@@ -60,9 +60,11 @@ export interface HelloCommand {
  * `session_events`: session_entered, session_status, message_recalled, servicer_message frames, SESSION_TAKEN_OVER.
  * `rich_outbound`: the `send` (any kf/send_msg kind), `recall` and `service_state` commands.
  * `customer_profile`: `customer` (WeCom's profile: nickname, avatar, ...) on inbound and binding_resolved frames.
+ * `media_by_reference`: media over the inline bound arrives as a signed, time-limited `media_url` served by the relay.
+ * `media_by_reference_always`: every media file arrives as `media_url`, whatever its size (nothing inlined).
  */
 export type GatewayFeature = 'send_failed' | 'rich_inbound' | 'session_events' | 'rich_outbound' | 'customer_profile'
-  | 'long_binding_token';
+  | 'long_binding_token' | 'media_by_reference' | 'media_by_reference_always';
 
 /** Text back to a WeCom user. */
 export interface ReplyCommand {
@@ -164,6 +166,13 @@ export interface InboundEvent {
    * `unavailable` (WeCom would not serve it, e.g. expired after 3 days). Absent when media is inlined or there is none.
    */
   mediaError?: MediaError;
+  /**
+   * Opt-in (`media_by_reference`): where to fetch the media instead of `mediaData`: a relay URL, signed and valid
+   * until `mediaUrlExpiresAt`, that streams the file from WeCom when fetched.
+   */
+  mediaUrl?: string;
+  /** Opt-in (`media_by_reference`): unix seconds after which `mediaUrl` is refused. */
+  mediaUrlExpiresAt?: number;
   /** Additive, ack-mode gateways only: the delivery id to acknowledge (and resume after). */
   deliveryId?: string;
   /**
@@ -340,8 +349,8 @@ export type GatewayEvent =
  * Inbound media is not inlined in the queue: the owning node downloads it when it writes the frame.
  */
 export type QueuedEvent =
-  | (Omit<InboundEvent, 'mediaData' | 'mediaMime' | 'mediaError' | 'detail'> & QueuedMessageExtras)
-  | (Omit<ServicerMessageEvent, 'mediaData' | 'mediaMime' | 'mediaError' | 'detail'> & QueuedMessageExtras)
+  | (Omit<InboundEvent, 'mediaData' | 'mediaMime' | 'mediaError' | 'mediaUrl' | 'mediaUrlExpiresAt' | 'detail'> & QueuedMessageExtras)
+  | (Omit<ServicerMessageEvent, 'mediaData' | 'mediaMime' | 'mediaError' | 'mediaUrl' | 'mediaUrlExpiresAt' | 'detail'> & QueuedMessageExtras)
   | BindingResolvedEvent
   | SendFailedEvent
   | SessionEnteredEvent
