@@ -69,17 +69,14 @@ export function createMediaLinkHandler(o: MediaLinkRouteOptions): (req: Incoming
         res.end();
         return;
       }
-      const stop = () => void media.cancel();
-      res.once('close', stop);
       try {
         await pipeline(Readable.from(media.chunks, { objectMode: false }), res);
       } catch (err) {
-        // Headers are gone; a cut connection is all the fetcher can be told (Content-Length shows it was cut).
+        // The fetcher went away (pipeline rejects at once), or WeCom failed mid-file: stop the download either way.
+        // Headers are gone, so a cut connection is all the fetcher can be told (Content-Length shows it was cut).
         await media.cancel();
         if (!res.destroyed) res.destroy();
         if (!req.destroyed) o.logger.warn({ err, mediaId: checked.mediaId }, 'media link: stream ended early');
-      } finally {
-        res.off('close', stop);
       }
     } finally {
       inFlight--;
