@@ -8,6 +8,27 @@ import { sampleMedia } from './sample-media.js';
 
 /** welcome_code may be used for 20 s (reference §3.2). */
 const WELCOME_CODE_MS = 20_000;
+/** A msg_code from a session taken from the pool works for 48 h, one from a session ended for 20 s (reference §3.2). */
+const TAKEN_CODE_MS = 48 * 3600 * 1000;
+const ENDED_CODE_MS = 20_000;
+
+/**
+ * A code an event announces is one WeCom issued: redeemable once through send_msg_on_event within its time
+ * (welcome_code of enter_session; msg_code of session_status_change 1 "taken from the pool" and 3 "ended").
+ */
+function registerAnnouncedCode(state: FakeState, event: Record<string, unknown>): void {
+  const user = event['external_userid'];
+  if (typeof user !== 'string') return;
+  const welcome = event['welcome_code'];
+  if (event['event_type'] === 'enter_session' && typeof welcome === 'string' && welcome !== '') {
+    state.eventCodes.register(welcome, user, WELCOME_CODE_MS);
+  }
+  const msgCode = event['msg_code'];
+  const change = event['change_type'];
+  if (event['event_type'] === 'session_status_change' && typeof msgCode === 'string' && (change === 1 || change === 3)) {
+    state.eventCodes.register(msgCode, user, change === 1 ? TAKEN_CODE_MS : ENDED_CODE_MS);
+  }
+}
 /** scene_param is at most 128 bytes; whether before or after encoding is UNCONFIRMED, the decoded form is checked. */
 const MAX_SCENE_PARAM_BYTES = 128;
 /** Request fields that steer the fake rather than become part of the message payload. */
@@ -149,6 +170,7 @@ export async function servicerMessage(state: FakeState, input: ServicerMessageIn
 export async function systemEvent(state: FakeState, input: EventInput): Promise<AppendResult> {
   requireString(input, 'event_type');
   const { deliver, ...fields } = input;
+  registerAnnouncedCode(state, fields);
   const event = { open_kfid: state.opts.openKfid, ...fields };
   const message: KfLogMessage = { msgid: newMsgid(), send_time: state.clock.nowSeconds(), origin: 4, msgtype: 'event', event };
   return appendAndAnnounce(state, message, deliver);

@@ -182,6 +182,7 @@ export class RelayNode {
         openKfid: config.wecom.openKfid,
         wecom: {
           sendMessage: (req) => wecom.kf.sendMessage(req),
+          sendMessageOnEvent: (req) => wecom.kf.sendMessageOnEvent(req),
           upload: (type, data, filename, mime) => wecom.media.upload(type, data, filename, mime),
           recallMsg: (req) => wecom.kf.recallMsg(req),
           getServiceState: (req) => wecom.kf.getServiceState(req),

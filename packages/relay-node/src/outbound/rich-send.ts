@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AckEvent, RecallCommand, SendCommand, ServiceStateCommand } from '@wecom-relay/shared';
+import type { AckEvent, RecallCommand, SendCommand, SendOnEventCommand, ServiceStateCommand } from '@wecom-relay/shared';
 import { RelayError } from '../errors/relay-error.js';
 import type { OutboundLedger } from '../state/outbound-ledger.js';
 import type { Semaphore } from '../util/semaphore.js';
@@ -11,6 +11,7 @@ import { MAX_IMAGE_BYTES } from './reply-service.js';
 export interface RichSendWecom {
   sendMessage(req: { openKfid: string; toUser: string; msgtype: string; payload: Record<string, unknown>; msgid?: string }): Promise<{ msgid: string }>;
   upload(type: WecomMediaType, data: Buffer, filename: string, mime: string): Promise<string>;
+  sendMessageOnEvent(req: { code: string; msgtype: string; payload: Record<string, unknown> }): Promise<{ msgid: string }>;
   recallMsg(req: { openKfid: string; msgid: string }): Promise<void>;
   getServiceState(req: { openKfid: string; externalUserId: string }): Promise<{ serviceState: number; servicerUserId?: string }>;
   transServiceState(req: { openKfid: string; externalUserId: string; serviceState: number; servicerUserId?: string }): Promise<unknown>;
@@ -24,6 +25,8 @@ export const MEDIA_LIMITS: Readonly<Record<WecomMediaType, { maxBytes: number; k
   file: { maxBytes: 20 * 1024 * 1024, kind: 'any file' },
 };
 const MIN_MEDIA_BYTES = 6;
+/** How long a sent message is remembered for recall: as long as WeCom keeps a conversation (3 days). */
+const SENT_MESSAGE_MEMORY_MS = 3 * 24 * 3600 * 1000;
 const DEFAULT_EXT: Record<WecomMediaType, string> = { image: 'png', voice: 'amr', video: 'mp4', file: 'bin' };
 const DEFAULT_MIME: Record<WecomMediaType, string> = { image: 'image/png', voice: 'voice/amr', video: 'video/mp4', file: 'application/octet-stream' };
 
@@ -53,6 +56,20 @@ export class RichSendService {
         return this.o.wecom.sendMessage({ openKfid: this.o.openKfid, toUser: cmd.externalUserId, msgtype: cmd.msgtype, payload, msgid });
       },
     );
+  }
+
+  /**
+   * Sends a text or menu with an event's code (kf/send_msg_on_event). It is outside the customer's 48 h / 5-message
+   * window (a welcome goes to a customer who has not written), so only the rate and the binding are checked here;
+   * WeCom judges the code (once, within its time). The message is remembered as this gateway's, so it can be recalled.
+   */
+  async sendOnEvent(gatewayId: string, cmd: SendOnEventCommand): Promise<string> {
+    await this.o.replies.admitFor(gatewayId, cmd.id, cmd.externalUserId);
+    const { msgid } = await this.o.wecom.sendMessageOnEvent({ code: cmd.code, msgtype: cmd.msgtype, payload: cmd.payload });
+    await this.o.ledger
+      .rememberSender(msgid, { gatewayId, requestId: cmd.id, externalUserId: cmd.externalUserId }, SENT_MESSAGE_MEMORY_MS)
+      .catch(() => undefined);
+    return msgid;
   }
 
   /** Recalls a message this gateway sent (WeCom allows it only shortly after sending; UNCONFIRMED: 2 minutes). */

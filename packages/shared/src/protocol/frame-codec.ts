@@ -35,6 +35,7 @@ const COMMAND_TYPES: ReadonlySet<string> = new Set<CommandType>([
   'unbind_all',
   'delivery_ack',
   'send',
+  'send_on_event',
   'recall',
   'service_state',
 ]);
@@ -161,6 +162,7 @@ function toCommand(type: CommandType, input: Record<string, unknown>): Parsed {
       return r.success ? { ok: true, value: { type, deliveryId: r.data.delivery_id } } : { ok: false, error: r.error };
     }
     case 'send':
+    case 'send_on_event':
     case 'recall':
     case 'service_state':
       return toRichOutboundCommand(type, input);
@@ -250,6 +252,7 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
         human_servicing: event.humanServicing,
         old_servicer_userid: event.oldServicerUserId,
         new_servicer_userid: event.newServicerUserId,
+        msg_code: event.msgCode,
         delivery_id: event.deliveryId,
       });
     case 'message_recalled':

@@ -58,7 +58,7 @@ export interface HelloCommand {
  * Optional behaviour a gateway may ask for in hello (`features`); docs/protocol.md says what each adds.
  * `rich_inbound`: every WeCom message kind typed (`msg_type` names it, an object of its fields beside it).
  * `session_events`: session_entered, session_status, message_recalled, servicer_message frames, SESSION_TAKEN_OVER.
- * `rich_outbound`: the `send` (any kf/send_msg kind), `recall` and `service_state` commands.
+ * `rich_outbound`: the `send` (any kf/send_msg kind), `send_on_event`, `recall` and `service_state` commands.
  * `customer_profile`: `customer` (WeCom's profile: nickname, avatar, ...) on inbound and binding_resolved frames.
  * `media_by_reference`: media over the inline bound arrives as a signed, time-limited `media_url` served by the relay.
  * `media_by_reference_always`: every media file arrives as `media_url`, whatever its size (nothing inlined).
@@ -113,6 +113,20 @@ export interface SendCommand {
   payload: Record<string, unknown>;
 }
 
+/**
+ * Opt-in (`rich_outbound`): a message sent with a code WeCom handed out for one event (kf/send_msg_on_event): the
+ * `welcome_code` of `session_entered`, or the `msg_code` of `session_status` or of a `service_state` move. Text or
+ * menu only; the code works once, within WeCom's time for its event (20 s for a welcome).
+ */
+export interface SendOnEventCommand {
+  type: 'send_on_event';
+  id: string;
+  externalUserId: string;
+  code: string;
+  msgtype: 'text' | 'msgmenu';
+  payload: Record<string, unknown>;
+}
+
 /** Opt-in (`rich_outbound`): withdraw a message this gateway sent (kf/recall_msg), by WeCom's msgid. */
 export interface RecallCommand {
   type: 'recall';
@@ -132,6 +146,7 @@ export interface ServiceStateCommand {
 /** Everything a gateway may send, after decoding. */
 export type GatewayCommand =
   | SendCommand
+  | SendOnEventCommand
   | RecallCommand
   | ServiceStateCommand
   | HelloCommand
@@ -231,6 +246,8 @@ export interface SessionStatusEvent {
   humanServicing: boolean;
   oldServicerUserId?: string;
   newServicerUserId?: string;
+  /** WeCom's msg_code (change types 1 and 3): one message may be sent with it through `send_on_event`. */
+  msgCode?: string;
   deliveryId?: string;
 }
 

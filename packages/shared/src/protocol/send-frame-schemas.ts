@@ -85,6 +85,17 @@ export const sendFrameSchema = z.object({
   }),
 });
 
+/** msgtypes kf/send_msg_on_event takes (reference §3.2). */
+export const SEND_ON_EVENT_MSGTYPES = ['text', 'msgmenu'] as const;
+
+/** `send_on_event` / `cs_send_on_event`: a text or menu sent with an event's code (welcome_code, msg_code). */
+export const sendOnEventFrameSchema = z.object({
+  id: id(),
+  external_user_id: id(),
+  code: bytes(128, 1),
+  msgtype: z.enum(SEND_ON_EVENT_MSGTYPES, { error: 'must be "text" or "msgmenu" (all WeCom sends with an event code)' }),
+});
+
 /** `recall` / `cs_recall`: withdraw a message this gateway sent (WeCom's msgid from its ack). */
 export const recallFrameSchema = z.object({ id: id(), msgid: id() });
 
