@@ -118,4 +118,15 @@ describe('session_status carries msg_code for send_on_event', () => {
     await gw.sendOnEvent(user, String(frame.msg_code), 'text', { content: 'Thanks for chatting with us.' });
     expect(await sentWith(s, String(frame.msg_code))).toHaveLength(1);
   });
+
+  it('a service_state move answers the msg_code WeCom gave, for a queue notice through send_on_event', async () => {
+    const s = stack();
+    const gw = await s.gateway({ features: ['rich_outbound'] });
+    const user = newUserId();
+    await bindByScan(s, gw, user);
+    const ack = await gw.serviceState(user, { serviceState: 2 });
+    expect(ack).toMatchObject({ type: 'ack', service_state: 2, msg_code: expect.any(String) });
+    await gw.sendOnEvent(user, String(ack.msg_code), 'text', { content: 'You are number 3 in the queue.' });
+    expect(await sentWith(s, String(ack.msg_code))).toHaveLength(1);
+  });
 });

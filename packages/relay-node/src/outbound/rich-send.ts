@@ -14,7 +14,7 @@ export interface RichSendWecom {
   sendMessageOnEvent(req: { code: string; msgtype: string; payload: Record<string, unknown> }): Promise<{ msgid: string }>;
   recallMsg(req: { openKfid: string; msgid: string }): Promise<void>;
   getServiceState(req: { openKfid: string; externalUserId: string }): Promise<{ serviceState: number; servicerUserId?: string }>;
-  transServiceState(req: { openKfid: string; externalUserId: string; serviceState: number; servicerUserId?: string }): Promise<unknown>;
+  transServiceState(req: { openKfid: string; externalUserId: string; serviceState: number; servicerUserId?: string }): Promise<{ msgCode?: string }>;
 }
 
 /** media/upload limits (reference §3.4): > 5 bytes; image 2 MB (10 MB UNCONFIRMED), voice 2 MB AMR, video 10 MB MP4, file 20 MB. */
@@ -84,18 +84,25 @@ export class RichSendService {
   async serviceState(gatewayId: string, cmd: ServiceStateCommand): Promise<AckEvent> {
     await this.o.replies.admitFor(gatewayId, cmd.id, cmd.externalUserId);
     const who = { openKfid: this.o.openKfid, externalUserId: cmd.externalUserId };
+    let msgCode: string | undefined;
     if (cmd.serviceState !== undefined) {
       if (cmd.serviceState === 3 && !cmd.servicerUserId) {
         throw new RelayError('FRAME_INVALID', 'service_state: servicer_userid is required for state 3 (a human servicer)', { id: cmd.id });
       }
-      await this.o.wecom.transServiceState({
+      ({ msgCode } = await this.o.wecom.transServiceState({
         ...who,
         serviceState: cmd.serviceState,
         ...(cmd.servicerUserId ? { servicerUserId: cmd.servicerUserId } : {}),
-      });
+      }));
     }
     const now = await this.o.wecom.getServiceState(who);
-    return { type: 'ack', id: cmd.id, serviceState: now.serviceState, ...(now.servicerUserId ? { servicerUserId: now.servicerUserId } : {}) };
+    return {
+      type: 'ack',
+      id: cmd.id,
+      serviceState: now.serviceState,
+      ...(now.servicerUserId ? { servicerUserId: now.servicerUserId } : {}),
+      ...(msgCode ? { msgCode } : {}),
+    };
   }
 
   /** The uploads a send needs, checked against WeCom's limits before anything is sent. */

@@ -293,6 +293,7 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
         msgids: event.msgids,
         service_state: event.serviceState,
         servicer_userid: event.servicerUserId,
+        msg_code: event.msgCode,
         unsent: event.unsent && {
           code: event.unsent.code,
           message: event.unsent.message,

@@ -305,6 +305,8 @@ export interface AckEvent {
   /** `service_state` answers: the session's state (0 new, 1 bot, 2 queued, 3 human, 4 ended) and its servicer. */
   serviceState?: number;
   servicerUserId?: string;
+  /** `service_state` moves: WeCom's msg_code for one message through `send_on_event` (e.g. a queue notice). */
+  msgCode?: string;
 }
 
 /** The part of a split reply that was not sent. */
