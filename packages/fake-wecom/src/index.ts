@@ -7,4 +7,4 @@ export { generatedMedia } from './wecom-users.js';
 export type { FaultSpec } from './fault-queue.js';
 export type { KfLogMessage } from './message-log.js';
 export type * from './control-types.js';
-export type { MediaDownloadRecord } from './media-store.js';
+export { SILK_HEADER, type MediaDownloadRecord } from './media-store.js';

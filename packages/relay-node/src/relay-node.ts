@@ -141,6 +141,7 @@ export class RelayNode {
       logger: logger.child({ component: 'sync' }),
       metrics,
       pollIntervalMs: config.sync.pollIntervalMs,
+      voiceFormat: config.sync.voiceFormat === 'silk' ? 1 : 0,
     });
     const authenticate = createGatewayAuthenticator({ ...config.auth, previousSecret: config.previous.authSecret }, logger.child({ component: 'auth' }), (hello, used) => {
       controlMetrics.gatewayAuths.inc({ secret: used.secret, mode: used.mode });

@@ -81,6 +81,8 @@ export const envSchema = z.object({
   SYNC_FIRST_PULL_MAX_AGE_MS: ms.default(10 * 60_000),
   MAX_WEBHOOK_BYTES: ms.default(64 * 1024),
   MEDIA_MAX_BYTES: ms.default(10 * 1024 * 1024),
+  /** Customers' voice as WeCom delivers it by default (AMR) or in WeChat's own SILK (sync_msg voice_format 1). */
+  WECOM_VOICE_FORMAT: z.enum(['amr', 'silk']).default('amr'),
   MEDIA_CONCURRENCY: ms.default(4),
   /** Where gateways reach this node's HTTP port, for media links (media_by_reference); default http://HOST:PORT. */
   MEDIA_URL_BASE: z.string().url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://relay.example.com' }).optional(),

@@ -61,7 +61,7 @@ export interface RelayConfig {
   readonly limits: { readonly maxWebhookBytes: number; readonly mediaMaxBytes: number; readonly mediaConcurrency: number };
   /** Media links (media_by_reference): where gateways fetch them, the HMAC key, how long they work, streams at once. */
   readonly mediaLinks: { readonly baseUrl: string; readonly secret: string; readonly ttlMs: number; readonly concurrency: number };
-  readonly sync: { readonly pollIntervalMs: number; readonly firstPullMaxAgeMs: number };
+  readonly sync: { readonly pollIntervalMs: number; readonly firstPullMaxAgeMs: number; readonly voiceFormat: 'amr' | 'silk' };
   readonly queue: { readonly maxAgeMs: number; readonly maxItems: number };
   readonly drain: { readonly spreadMs: number };
   /** Per-gateway token bucket on replies. */
@@ -148,7 +148,7 @@ export function toRelayConfig(env: Env): RelayConfig {
       ttlMs: env.MEDIA_URL_TTL_MS,
       concurrency: env.MEDIA_URL_CONCURRENCY,
     },
-    sync: { pollIntervalMs: env.SYNC_POLL_INTERVAL_MS, firstPullMaxAgeMs: env.SYNC_FIRST_PULL_MAX_AGE_MS },
+    sync: { pollIntervalMs: env.SYNC_POLL_INTERVAL_MS, firstPullMaxAgeMs: env.SYNC_FIRST_PULL_MAX_AGE_MS, voiceFormat: env.WECOM_VOICE_FORMAT },
     queue: { maxAgeMs: env.QUEUE_MAX_AGE_MS, maxItems: env.QUEUE_MAX_ITEMS },
     drain: { spreadMs: env.DRAIN_SPREAD_MS },
     replies: { ratePerSecond: env.REPLY_RATE_PER_SECOND, burst: env.REPLY_BURST },
