@@ -77,6 +77,15 @@ describe('media link route', () => {
     await expect(Promise.race([held.wasCancelled.then(() => 'cancelled'), new Promise((r) => setTimeout(r, 5_000, 'still running'))])).resolves.toBe('cancelled');
   });
 
+  it('answers HEAD with the headers alone and lets the WeCom download go', async () => {
+    const held = heldDownload();
+    const { signer } = await serve({ open: async () => held.media }, 4);
+    const res = await fetch(signer.sign('m1').url, { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-length')).toBe('6');
+    await expect(Promise.race([held.wasCancelled.then(() => 'cancelled'), new Promise((r) => setTimeout(r, 5_000, 'still running'))])).resolves.toBe('cancelled');
+  });
+
   it("names WeCom's refusal with its errcode, and an unreachable WeCom as WECOM_UNAVAILABLE", async () => {
     const { signer } = await serve({
       open: async (id) => {
