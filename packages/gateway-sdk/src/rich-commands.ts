@@ -2,7 +2,10 @@
 
 /** Media as bytes (base64) in a frame; the relay uploads it to WeCom. */
 export interface MediaBody {
-  media_data: string;
+  /** Base64 of the file; or give `media_url` instead. */
+  media_data?: string;
+  /** Where the relay fetches the file from (http(s), no redirects; public addresses unless the relay allows more). */
+  media_url?: string;
   media_mime?: string;
   /** The name the customer sees (files). */
   filename?: string;

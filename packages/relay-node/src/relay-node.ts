@@ -181,6 +181,7 @@ export class RelayNode {
         ledger: backend.outbound,
         transfers,
         openKfid: config.wecom.openKfid,
+        mediaUrls: config.mediaUrls,
         wecom: {
           sendMessage: (req) => wecom.kf.sendMessage(req),
           sendMessageOnEvent: (req) => wecom.kf.sendMessageOnEvent(req),

@@ -84,6 +84,10 @@ export const envSchema = z.object({
   /** Customers' voice as WeCom delivers it by default (AMR) or in WeChat's own SILK (sync_msg voice_format 1). */
   WECOM_VOICE_FORMAT: z.enum(['amr', 'silk']).default('amr'),
   MEDIA_CONCURRENCY: ms.default(4),
+  /** Outbound media named by URL (`send` media_url): how long one fetch may take. */
+  MEDIA_FETCH_TIMEOUT_MS: ms.default(30_000),
+  /** Whether gateway-named media URLs may point at loopback, private or link-local addresses (off: no SSRF). */
+  MEDIA_FETCH_PRIVATE_NETWORKS: bool.default(false),
   /** Where gateways reach this node's HTTP port, for media links (media_by_reference); default http://HOST:PORT. */
   MEDIA_URL_BASE: z.string().url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://relay.example.com' }).optional(),
   /** HMAC key of media links, shared by every node; derived from RELAY_AUTH_SECRET when unset. */

@@ -60,6 +60,8 @@ export interface RelayConfig {
   };
   readonly limits: { readonly maxWebhookBytes: number; readonly mediaMaxBytes: number; readonly mediaConcurrency: number };
   /** Media links (media_by_reference): where gateways fetch them, the HMAC key, how long they work, streams at once. */
+  /** Outbound media a gateway names by URL. */
+  readonly mediaUrls: { readonly timeoutMs: number; readonly allowPrivateNetworks: boolean };
   readonly mediaLinks: { readonly baseUrl: string; readonly secret: string; readonly ttlMs: number; readonly concurrency: number };
   readonly sync: { readonly pollIntervalMs: number; readonly firstPullMaxAgeMs: number; readonly voiceFormat: 'amr' | 'silk' };
   readonly queue: { readonly maxAgeMs: number; readonly maxItems: number };
@@ -142,6 +144,7 @@ export function toRelayConfig(env: Env): RelayConfig {
       mediaMaxBytes: env.MEDIA_MAX_BYTES,
       mediaConcurrency: env.MEDIA_CONCURRENCY,
     },
+    mediaUrls: { timeoutMs: env.MEDIA_FETCH_TIMEOUT_MS, allowPrivateNetworks: env.MEDIA_FETCH_PRIVATE_NETWORKS },
     mediaLinks: {
       baseUrl: env.MEDIA_URL_BASE ?? `http://${env.HOST === '0.0.0.0' || env.HOST === '::' ? '127.0.0.1' : env.HOST}:${env.PORT}`,
       secret: env.MEDIA_URL_SECRET ?? deriveMediaLinkSecret(env.RELAY_AUTH_SECRET),

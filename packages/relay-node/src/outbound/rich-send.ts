@@ -5,6 +5,7 @@ import type { OutboundLedger } from '../state/outbound-ledger.js';
 import type { Semaphore } from '../util/semaphore.js';
 import type { WecomMediaType } from '../wecom/media-api.js';
 import type { ReplyService } from './reply-service.js';
+import { fetchMediaUrl } from './media-url-fetch.js';
 import { MAX_IMAGE_BYTES } from './reply-service.js';
 
 /** The WeCom calls `send`, `recall` and `service_state` make. */
@@ -37,12 +38,20 @@ const DEFAULT_MIME: Record<WecomMediaType, string> = { image: 'image/png', voice
  */
 export class RichSendService {
   constructor(
-    private readonly o: { replies: ReplyService; ledger: OutboundLedger; wecom: RichSendWecom; transfers: Semaphore; openKfid: string },
+    private readonly o: {
+      replies: ReplyService;
+      ledger: OutboundLedger;
+      wecom: RichSendWecom;
+      transfers: Semaphore;
+      openKfid: string;
+      /** Media a gateway names by URL: how long a fetch may take, and whether non-public addresses may be reached. */
+      mediaUrls?: { timeoutMs: number; allowPrivateNetworks: boolean };
+    },
   ) {}
 
   /** Sends one message; resolves to WeCom's msgid. */
   async send(gatewayId: string, cmd: SendCommand): Promise<string> {
-    const uploads = this.mediaOf(cmd);
+    const uploads = await this.mediaOf(cmd);
     const digest = createHash('sha256').update(JSON.stringify(cmd.payload)).digest('base64url');
     return this.o.replies.sendPrepared(
       gatewayId,
@@ -105,8 +114,8 @@ export class RichSendService {
     };
   }
 
-  /** The uploads a send needs, checked against WeCom's limits before anything is sent. */
-  private mediaOf(cmd: SendCommand): { type: WecomMediaType; field: string; strip: string[]; data: Buffer; filename: string; mime: string }[] {
+  /** The uploads a send needs (fetched first when named by URL), checked against WeCom's limits before anything is sent. */
+  private async mediaOf(cmd: SendCommand): Promise<{ type: WecomMediaType; field: string; strip: string[]; data: Buffer; filename: string; mime: string }[]> {
     const p = cmd.payload;
     const s = (k: string) => (typeof p[k] === 'string' ? (p[k] as string) : undefined);
     switch (cmd.msgtype) {
@@ -115,9 +124,21 @@ export class RichSendService {
       case 'video':
       case 'file': {
         const type = cmd.msgtype;
+        const strip = ['media_data', 'media_url', 'media_mime', 'filename'];
+        const url = s('media_url');
+        if (url !== undefined) {
+          const field = `${type}.media_url`;
+          const settings = this.o.mediaUrls ?? { timeoutMs: 30_000, allowPrivateNetworks: false };
+          const got = await this.o.transfers.run(() =>
+            fetchMediaUrl(url, { ...settings, maxBytes: MEDIA_LIMITS[type].maxBytes, field, id: cmd.id }),
+          );
+          const data = checkedBytes(cmd.id, field, type, got.data);
+          const mime = s('media_mime') ?? (got.mime || DEFAULT_MIME[type]);
+          return [{ type, field: 'media_id', strip, data, filename: s('filename') ?? got.filename ?? `${type}.${DEFAULT_EXT[type]}`, mime }];
+        }
         const data = checkedMedia(cmd.id, `${type}.media_data`, type, s('media_data') ?? '');
         const mime = s('media_mime') ?? DEFAULT_MIME[type];
-        return [{ type, field: 'media_id', strip: ['media_data', 'media_mime', 'filename'], data, filename: s('filename') ?? `${type}.${DEFAULT_EXT[type]}`, mime }];
+        return [{ type, field: 'media_id', strip, data, filename: s('filename') ?? `${type}.${DEFAULT_EXT[type]}`, mime }];
       }
       case 'link':
       case 'miniprogram': {
@@ -132,7 +153,10 @@ export class RichSendService {
 }
 
 function checkedMedia(id: string, field: string, type: WecomMediaType, base64: string): Buffer {
-  const data = Buffer.from(base64, base64.includes('-') || base64.includes('_') ? 'base64url' : 'base64');
+  return checkedBytes(id, field, type, Buffer.from(base64, base64.includes('-') || base64.includes('_') ? 'base64url' : 'base64'));
+}
+
+function checkedBytes(id: string, field: string, type: WecomMediaType, data: Buffer): Buffer {
   const limit = MEDIA_LIMITS[type];
   if (data.length < MIN_MEDIA_BYTES) {
     throw new RelayError('MEDIA_INVALID', `${field} is ${data.length} bytes; WeCom needs more than 5`, { id });
