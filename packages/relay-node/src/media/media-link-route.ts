@@ -19,6 +19,26 @@ export interface MediaLinkRouteOptions {
   /** Downloads streamed at once; more are answered 503 MEDIA_LINK_BUSY rather than queued. */
   maxConcurrent: number;
   logger: Logger;
+  /** A download from which no byte came for this long is abandoned, freeing its slot; default 30 s. */
+  idleTimeoutMs?: number;
+}
+
+/** The chunks, failing when the next one takes longer than idleMs (WeCom stalled mid-file). */
+async function* withIdleBound(chunks: AsyncIterable<Uint8Array>, idleMs: number, onIdle: () => Promise<void>): AsyncGenerator<Uint8Array> {
+  const it = chunks[Symbol.asyncIterator]();
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const idle = new Promise<'idle'>((resolve) => {
+      timer = setTimeout(resolve, idleMs, 'idle');
+    });
+    const next = await Promise.race([it.next(), idle]).finally(() => clearTimeout(timer));
+    if (next === 'idle') {
+      await onIdle();
+      throw new Error(`no bytes from WeCom for ${idleMs} ms`);
+    }
+    if (next.done) return;
+    yield next.value;
+  }
 }
 
 /** HTTP status of each refusal the route answers (WECOM_UNAVAILABLE has none in the catalog: it is not HTTP-only). */
@@ -70,7 +90,8 @@ export function createMediaLinkHandler(o: MediaLinkRouteOptions): (req: Incoming
         return;
       }
       try {
-        await pipeline(Readable.from(media.chunks, { objectMode: false }), res);
+        const bounded = withIdleBound(media.chunks, o.idleTimeoutMs ?? 30_000, () => media.cancel());
+        await pipeline(Readable.from(bounded, { objectMode: false }), res);
       } catch (err) {
         // The fetcher went away (pipeline rejects at once), or WeCom failed mid-file: stop the download either way.
         // Headers are gone, so a cut connection is all the fetcher can be told (Content-Length shows it was cut).

@@ -34,10 +34,10 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function serve(source: MediaOpener, maxConcurrent: number): Promise<{ signer: MediaLinkSigner }> {
+async function serve(source: MediaOpener, maxConcurrent: number, idleTimeoutMs?: number): Promise<{ signer: MediaLinkSigner }> {
   let base = '';
   const signer = new MediaLinkSigner({ baseUrl: 'http://placeholder', secret: 'a-test-secret-of-enough-length', ttlMs: 60_000, now: () => NOW });
-  const handler = createMediaLinkHandler({ signer, source, maxConcurrent, logger });
+  const handler = createMediaLinkHandler({ signer, source, maxConcurrent, logger, ...(idleTimeoutMs ? { idleTimeoutMs } : {}) });
   server = createServer((req, res) => void handler(req, res, new URL(req.url ?? '/', base).searchParams));
   await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -75,6 +75,19 @@ describe('media link route', () => {
     await reader.read();
     controller.abort();
     await expect(Promise.race([held.wasCancelled.then(() => 'cancelled'), new Promise((r) => setTimeout(r, 5_000, 'still running'))])).resolves.toBe('cancelled');
+  });
+
+  it('abandons a download WeCom stopped feeding: the fetcher sees the cut, the slot is free again', async () => {
+    const stalled = heldDownload();
+    const opened: string[] = [];
+    const { signer } = await serve({ open: async (id) => (opened.push(id), id === 'stalls' ? stalled.media : heldDownload().media) }, 1, 200);
+    const res = await fetch(signer.sign('stalls').url);
+    await expect(res.arrayBuffer()).rejects.toThrow();
+    await expect(Promise.race([stalled.wasCancelled.then(() => 'cancelled'), new Promise((r) => setTimeout(r, 5_000, 'still running'))])).resolves.toBe('cancelled');
+    const next = await fetch(signer.sign('next').url);
+    expect(next.status).toBe(200);
+    await next.body?.cancel();
+    expect(opened).toEqual(['stalls', 'next']);
   });
 
   it('answers HEAD with the headers alone and lets the WeCom download go', async () => {
