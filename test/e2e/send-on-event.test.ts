@@ -105,6 +105,20 @@ describe('send_on_event: welcome and menu messages with an event code', () => {
   });
 });
 
+describe('send_on_event in the cs dialect', () => {
+  it('cs_send_on_event with customer_id is answered with cs_ack', async () => {
+    const s = stack();
+    const gw = await s.gateway({ dialect: 'cs', features: ['rich_outbound'] });
+    const user = newUserId();
+    await bindByScan(s, gw, user);
+    const code = uid('w').replace(/-/g, '');
+    await s.fake.control.event({ event_type: 'enter_session', external_userid: user, welcome_code: code });
+    const ack = await gw.sendOnEvent(user, code, 'text', { content: 'Welcome!' });
+    expect(ack).toMatchObject({ type: 'cs_ack', platform: 'wecom', msgid: expect.any(String) });
+    expect(await sentWith(s, code)).toEqual([expect.objectContaining({ touser: user, content: 'Welcome!' })]);
+  });
+});
+
 describe('session_status carries msg_code for send_on_event', () => {
   it('a servicer ending the session hands the gateway a msg_code it can send a closing message with', async () => {
     const s = stack();
