@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { GatewayClient, WireFrame } from '@wecom-relay/gateway-client';
-import { SAMPLE_MP4 } from '@wecom-relay/fake-wecom';
+import { SAMPLE_AMR, SAMPLE_MP4, SAMPLE_PNG } from '@wecom-relay/fake-wecom';
 import { bindByScan } from './support/binding-steps.js';
 import { newUserId, useRelayStack, type RelayStack } from './support/relay-stack.js';
 
@@ -29,6 +29,18 @@ const CASES: Case[] = [
     send: { msgtype: 'text', content: 'Yes, book it', menu_id: '101' },
     rich: { msgType: 'menu', key: 'menu', fields: { menu_id: '101', content: 'Yes, book it' } },
     old: { msgType: 'text', content: 'Yes, book it' },
+  },
+  {
+    send: { msgtype: 'image', media_base64: SAMPLE_PNG.toString('base64'), media_mime: 'image/png' },
+    rich: { msgType: 'image', key: 'image', fields: {} },
+    old: { msgType: 'image', content: '' },
+    media: { base64: SAMPLE_PNG.toString('base64'), mime: 'image/png' },
+  },
+  {
+    send: { msgtype: 'voice', media_base64: SAMPLE_AMR.toString('base64'), media_mime: 'voice/amr' },
+    rich: { msgType: 'voice', key: 'voice', fields: {} },
+    old: { msgType: 'voice', content: '' },
+    media: { base64: SAMPLE_AMR.toString('base64'), mime: 'voice/amr' },
   },
   {
     send: { msgtype: 'video', media_base64: SAMPLE_MP4.toString('base64'), media_mime: 'video/mp4' },
@@ -133,6 +145,16 @@ const CASES: Case[] = [
   {
     send: { msgtype: 'note' },
     rich: { msgType: 'note', key: 'note', fields: {} },
+    old: { msgType: 'unknown', content: '' },
+  },
+  {
+    send: { msgtype: 'meeting', meetingid: 'm-1', title: 'Weekly' },
+    rich: { msgType: 'meeting', key: 'meeting', fields: { meetingid: 'm-1', title: 'Weekly' } },
+    old: { msgType: 'unknown', content: '' },
+  },
+  {
+    send: { msgtype: 'schedule', title: 'Visit', start_time: 1700000000 },
+    rich: { msgType: 'schedule', key: 'schedule', fields: { title: 'Visit', start_time: 1700000000 } },
     old: { msgType: 'unknown', content: '' },
   },
   {

@@ -40,7 +40,17 @@ export function syncMsg(state: FakeState, body: Record<string, unknown>): JsonRe
   // Each account's stream is its own: a cursor of one account read against another skips nothing of it.
   const page = state.log.page(openKfid, typeof cursor === 'string' && cursor !== '' ? cursor : null, limit);
   if (!page) return fail(ERRCODE.INVALID_PARAMETER, 'invalid cursor');
-  return ok({ next_cursor: page.nextCursor, has_more: page.hasMore ? 1 : 0, msg_list: page.msgList });
+  const msgList = voiceFormat === 1 ? page.msgList.map((m) => withSilkVoice(state, m)) : page.msgList;
+  return ok({ next_cursor: page.nextCursor, has_more: page.hasMore ? 1 : 0, msg_list: msgList });
+}
+
+/** A voice message as sync_msg with voice_format 1 returns it: its media_id names the SILK file. */
+function withSilkVoice(state: FakeState, message: Record<string, unknown>): Record<string, unknown> {
+  const voice = message['voice'];
+  if (message['msgtype'] !== 'voice' || typeof voice !== 'object' || voice === null) return message;
+  const mediaId = (voice as Record<string, unknown>)['media_id'];
+  const silk = typeof mediaId === 'string' ? state.media.silkCopyOf(mediaId) : null;
+  return silk ? { ...message, voice: { ...voice, media_id: silk } } : message;
 }
 
 function record(

@@ -1,4 +1,4 @@
-import { fail, type ApiReply, type JsonReply } from './api-reply.js';
+import { fail, isBytesReply, type ApiReply, type JsonReply } from './api-reply.js';
 import { parseRangeHeader } from './byte-range.js';
 import { ERRCODE } from './errcodes.js';
 import type { FakeState } from './fake-state.js';
@@ -65,6 +65,17 @@ export const ERRCODE_MEDIA_NEEDS_RANGE = 830002;
  * JSON 40007 for an unknown id, or JSON 830002 for a file above the large-media threshold fetched without Range.
  */
 export function getMedia(state: FakeState, query: URLSearchParams, rangeHeader?: string): ApiReply {
+  const reply = answerMediaGet(state, query, rangeHeader);
+  state.media.noteDownload({
+    media_id: query.get('media_id') ?? '',
+    range: rangeHeader ?? null,
+    status: isBytesReply(reply) ? (reply.status ?? 200) : 200,
+    bytes: isBytesReply(reply) ? reply.bytes.length : 0,
+  });
+  return reply;
+}
+
+function answerMediaGet(state: FakeState, query: URLSearchParams, rangeHeader?: string): ApiReply {
   const mediaId = query.get('media_id');
   const stored = mediaId ? state.media.get(mediaId) : null;
   if (!stored) return fail(ERRCODE.INVALID_MEDIA_ID, 'invalid media_id');

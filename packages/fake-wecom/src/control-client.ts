@@ -17,6 +17,7 @@ import type {
   SessionChangeInput,
   SessionInfo,
 } from './control-types.js';
+import type { MediaDownloadRecord } from './media-store.js';
 import type { KfLogMessage } from './message-log.js';
 
 /** A control call the fake refused or could not answer; `code` is the fake's error code or HTTP_<status>. */
@@ -117,6 +118,11 @@ export class FakeWecomControl {
   /** msgid → wall-clock ms when a sync_msg answer first carried it. */
   async served(): Promise<Record<string, number>> {
     return (await this.#get<{ served: Record<string, number> }>('served')).served;
+  }
+
+  /** Every media/get answer the fake gave (whole or ranged), oldest first. */
+  async mediaDownloads(): Promise<MediaDownloadRecord[]> {
+    return (await this.#get<{ downloads: MediaDownloadRecord[] }>('media-downloads')).downloads;
   }
 
   /** Customer sessions. */

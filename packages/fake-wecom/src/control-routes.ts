@@ -78,6 +78,7 @@ const GET_ROUTES: Record<string, Route> = {
   sent: (f, _b, q) => ({ sent: f.sent(q.has('touser') ? { touser: q.get('touser') ?? '' } : {}) }),
   messages: (f) => ({ messages: f.messages() }),
   served: (f) => ({ served: f.served() }),
+  'media-downloads': (f) => ({ downloads: f.mediaDownloads() }),
   sessions: (f) => ({ sessions: f.sessions() }),
   faults: (f) => ({ pending: f.faultsPending() }),
   stats: (f) => f.stats(),

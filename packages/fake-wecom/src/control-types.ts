@@ -24,6 +24,8 @@ export interface CustomerMessageInput {
   media_base64?: string;
   media_mime?: string;
   media_filename?: string;
+  /** Instead of media_base64: a generated file of this many bytes (byte i is i mod 251; see generatedMedia). */
+  media_size?: number;
   /** Whether to POST a callback to the relays; default true. */
   deliver?: boolean;
   /** The kf account written to; default the fake's first. */

@@ -26,6 +26,7 @@ import { customerRecall, sessionChange } from './session-actions.js';
 import { createFakeState, type FakeState } from './fake-state.js';
 import type { FaultSpec } from './fault-queue.js';
 import { sendJson } from './http-io.js';
+import type { MediaDownloadRecord } from './media-store.js';
 import type { KfLogMessage } from './message-log.js';
 import { resolveOptions, type FakeWecomOptions, type ResolvedFakeWecomOptions } from './options.js';
 import { customerMessage, scan, servicerMessage, systemEvent } from './wecom-users.js';
@@ -135,6 +136,11 @@ export class FakeWecom {
   /** msgid → wall-clock ms when a sync_msg answer first carried it. */
   served(): Record<string, number> {
     return this.#state.log.served();
+  }
+
+  /** Every media/get answer so far (whole or ranged), oldest first. */
+  mediaDownloads(): MediaDownloadRecord[] {
+    return this.#state.media.downloads();
   }
 
   /** Customer sessions (service state, send window). */

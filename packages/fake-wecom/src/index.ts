@@ -3,6 +3,8 @@ export { FAKE_WECOM_DEFAULTS, type FakeWecomOptions, type ResolvedFakeWecomOptio
 export { FakeWecomControl, FakeWecomControlError, type FakeWecomInfo } from './control-client.js';
 export { ERRCODE } from './errcodes.js';
 export { SAMPLE_AMR, SAMPLE_MP4, SAMPLE_PNG } from './sample-media.js';
+export { generatedMedia } from './wecom-users.js';
 export type { FaultSpec } from './fault-queue.js';
 export type { KfLogMessage } from './message-log.js';
 export type * from './control-types.js';
+export { SILK_HEADER, type MediaDownloadRecord } from './media-store.js';

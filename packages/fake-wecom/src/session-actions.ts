@@ -4,9 +4,6 @@ import type { FakeState } from './fake-state.js';
 import { randomId } from './ids.js';
 import { systemEvent } from './wecom-users.js';
 
-/** A msg_code after a session is taken from the pool is usable for 48 h, after it ends for 20 s (reference §3.2). */
-const TAKEN_CODE_MS = 48 * 3600 * 1000;
-const ENDED_CODE_MS = 20_000;
 /** UNCONFIRMED: WeCom lets a WeChat user recall a message within 2 minutes (WeChat's own rule); the fake enforces it. */
 const RECALL_WINDOW_S = 120;
 
@@ -28,11 +25,8 @@ export async function sessionChange(state: FakeState, input: SessionChangeInput)
   const fields: Record<string, unknown> = { event_type: 'session_status_change', external_userid: user, change_type: changeType };
   if (changeType !== 1 && before.servicer_userid) fields.old_servicer_userid = before.servicer_userid;
   if (changeType !== 3) fields.new_servicer_userid = servicer;
-  if (changeType === 1 || changeType === 3) {
-    const code = randomId(43);
-    state.eventCodes.register(code, user, changeType === 1 ? TAKEN_CODE_MS : ENDED_CODE_MS, openKfid);
-    fields.msg_code = code;
-  }
+  // systemEvent registers the code it announces (redeemable once, 48 h after a take, 20 s after an end).
+  if (changeType === 1 || changeType === 3) fields.msg_code = randomId(43);
   return systemEvent(state, { ...fields, event_type: 'session_status_change', open_kfid: openKfid, deliver: input.deliver });
 }
 

@@ -8,6 +8,27 @@ import { sampleMedia } from './sample-media.js';
 
 /** welcome_code may be used for 20 s (reference §3.2). */
 const WELCOME_CODE_MS = 20_000;
+/** A msg_code from a session taken from the pool works for 48 h, one from a session ended for 20 s (reference §3.2). */
+const TAKEN_CODE_MS = 48 * 3600 * 1000;
+const ENDED_CODE_MS = 20_000;
+
+/**
+ * A code an event announces is one WeCom issued: redeemable once through send_msg_on_event within its time
+ * (welcome_code of enter_session; msg_code of session_status_change 1 "taken from the pool" and 3 "ended").
+ */
+function registerAnnouncedCode(state: FakeState, event: Record<string, unknown>): void {
+  const user = event['external_userid'];
+  if (typeof user !== 'string') return;
+  const welcome = event['welcome_code'];
+  if (event['event_type'] === 'enter_session' && typeof welcome === 'string' && welcome !== '') {
+    state.eventCodes.register(welcome, user, WELCOME_CODE_MS, typeof event["open_kfid"] === "string" ? event["open_kfid"] : undefined);
+  }
+  const msgCode = event['msg_code'];
+  const change = event['change_type'];
+  if (event['event_type'] === 'session_status_change' && typeof msgCode === 'string' && (change === 1 || change === 3)) {
+    state.eventCodes.register(msgCode, user, change === 1 ? TAKEN_CODE_MS : ENDED_CODE_MS);
+  }
+}
 /** scene_param is at most 128 bytes; whether before or after encoding is UNCONFIRMED, the decoded form is checked. */
 const MAX_SCENE_PARAM_BYTES = 128;
 /** Request fields that steer the fake rather than become part of the message payload. */
@@ -19,13 +40,35 @@ const CONTROL_KEYS = new Set([
   'media_base64',
   'media_mime',
   'media_filename',
+  'media_size',
   'deliver',
   'open_kfid',
 ]);
 const MEDIA_TYPES = new Set<string>(['image', 'voice', 'video', 'file']);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** The largest generated file: WeCom's inbound file cap (reference §2.2). */
+const MAX_GENERATED_BYTES = 20 * 1024 * 1024;
+
+/**
+ * A file of `size` bytes that a test can recompute (byte i is i mod 251), so large media need not travel through
+ * the control API as base64.
+ */
+export function generatedMedia(size: number): Buffer {
+  const data = Buffer.allocUnsafe(size);
+  for (let i = 0; i < size; i++) data[i] = i % 251;
+  return data;
+}
+
 function decodeMedia(input: Record<string, unknown>, msgtype: string): { data: Buffer; mime: string } {
+  const size = input['media_size'];
+  if (size !== undefined) {
+    if (typeof size !== 'number' || !Number.isInteger(size) || size < 6 || size > MAX_GENERATED_BYTES) {
+      throw new ControlError('CONTROL_BAD_REQUEST', `media_size must be an integer 6..${MAX_GENERATED_BYTES}`);
+    }
+    const mime = typeof input['media_mime'] === 'string' ? input['media_mime'] : sampleMedia(msgtype).mime;
+    return { data: generatedMedia(size), mime };
+  }
   const b64 = input['media_base64'];
   if (b64 === undefined) return sampleMedia(msgtype);
   if (typeof b64 !== 'string' || !BASE64.test(b64)) throw new ControlError('CONTROL_BAD_REQUEST', 'media_base64 is not base64');
@@ -136,6 +179,7 @@ export async function systemEvent(state: FakeState, input: EventInput): Promise<
   const { deliver, ...fields } = input;
   const openKfid = state.account(fields['open_kfid']);
   const event = { ...fields, open_kfid: openKfid };
+  registerAnnouncedCode(state, event);
   const message: KfLogMessage = { msgid: newMsgid(), send_time: state.clock.nowSeconds(), origin: 4, msgtype: 'event', event };
   return appendAndAnnounce(state, openKfid, message, deliver);
 }

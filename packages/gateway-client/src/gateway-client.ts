@@ -19,6 +19,18 @@ import {
   type WireDialect,
   type WireFrame,
 } from './wire-frames.js';
+import {
+  fetchMediaLink,
+  recallFrame,
+  sendFrame,
+  sendOnEventFrame,
+  serviceStateFrame,
+  type FetchedMedia,
+  type OnEventMsgType,
+  type SendBodies,
+  type SendMsgType,
+  type ServiceStateMove,
+} from './rich-frames.js';
 
 /** How to reach a relay and who to be there. */
 export interface GatewayClientOptions {
@@ -172,6 +184,51 @@ export class GatewayClient {
   ): Promise<WireFrame> {
     const base64 = typeof image === 'string' ? image : image.toString('base64');
     return this.request(id, imageReplyFrame(this.dialect, id, externalUserId, base64, mime));
+  }
+
+  /** `rich_outbound`: sends one message of any kind; resolves with the ack (`msgid`), rejects with the relay's error. */
+  send<T extends SendMsgType>(externalUserId: string, msgtype: T, body: SendBodies[T], id: string = this.nextId('send')): Promise<WireFrame> {
+    return this.request(id, sendFrame(this.dialect, id, externalUserId, msgtype, body));
+  }
+
+  /**
+   * `rich_outbound`: a welcome (the `welcome_code` of `session_entered`) or other event message (a `msg_code`), text
+   * or menu; the code works once, within WeCom's time for it.
+   */
+  sendOnEvent<T extends OnEventMsgType>(
+    externalUserId: string,
+    code: string,
+    msgtype: T,
+    body: SendBodies[T],
+    id: string = this.nextId('event'),
+  ): Promise<WireFrame> {
+    return this.request(id, sendOnEventFrame(this.dialect, id, externalUserId, code, msgtype, body));
+  }
+
+  /** `rich_outbound`: withdraws a message this gateway sent (WeCom's msgid from its ack). */
+  recall(msgid: string, id: string = this.nextId('recall')): Promise<WireFrame> {
+    return this.request(id, recallFrame(this.dialect, id, msgid));
+  }
+
+  /** `rich_outbound`: reads the customer's session state, or moves it first; the ack says the state after. */
+  serviceState(externalUserId: string, move?: ServiceStateMove, id: string = this.nextId('state')): Promise<WireFrame> {
+    return this.request(id, serviceStateFrame(this.dialect, id, externalUserId, move));
+  }
+
+  /**
+   * `media_by_reference`: fetches a frame's `media_url` (or a URL given as is); the body streams as it is read.
+   * Rejects with the relay's code (MEDIA_LINK_EXPIRED, MEDIA_LINK_INVALID, MEDIA_REFUSED_BY_WECOM, MEDIA_LINK_BUSY)
+   * when refused. The timeout bounds the whole transfer.
+   */
+  async fetchMedia(source: WireFrame | string, timeoutMs: number = this.options.timeoutMs): Promise<FetchedMedia> {
+    const url = typeof source === 'string' ? source : source.media_url;
+    if (typeof url !== 'string') throw new GatewayClientError('RELAY_ERROR', 'the frame carries no media_url');
+    const got = await fetchMediaLink(url, timeoutMs);
+    if ('body' in got) return got;
+    // The refusal reads like an error frame, so `code` is the relay's and `frame.wecom_errcode` WeCom's.
+    const frame: WireFrame = { type: 'error', code: got.code, message: got.message, status: got.status };
+    if (got.wecomErrcode !== undefined) frame.wecom_errcode = got.wecomErrcode;
+    throw new GatewayClientError('RELAY_ERROR', `media link refused (HTTP ${got.status}): ${got.message}`, { frame });
   }
 
   /** Asks for a binding QR link; resolves with the token and url of the next create_binding_ack. */

@@ -4,3 +4,15 @@ export { GatewayClientError } from './gateway-client-error.js';
 export type { GatewayClientErrorCode } from './gateway-client-error.js';
 export { normalizeInbound, resolvedUser, baseType, frameType, CS_PLATFORM } from './wire-frames.js';
 export type { WireDialect, WireDelivery, WireFrame, InboundMessage } from './wire-frames.js';
+export { sendFrame, sendOnEventFrame, recallFrame, serviceStateFrame, fetchMediaLink } from './rich-frames.js';
+export type {
+  SendBodies,
+  SendMsgType,
+  OnEventMsgType,
+  MediaBody,
+  MenuBody,
+  MenuItem,
+  ServiceStateMove,
+  FetchedMedia,
+  MediaRefusal,
+} from './rich-frames.js';

@@ -112,6 +112,9 @@ export interface InboundMessage {
   timestamp: number;
   mediaData?: string;
   mediaMime?: string;
+  /** `media_by_reference`: where to fetch the media instead, and until when (unix s). */
+  mediaUrl?: string;
+  mediaUrlExpiresAt?: number;
   deliveryId?: string;
   raw: WireFrame;
 }
@@ -137,6 +140,9 @@ export function normalizeInbound(frame: WireFrame): InboundMessage {
   if (mediaData !== undefined) message.mediaData = mediaData;
   if (mediaMime !== undefined) message.mediaMime = mediaMime;
   if (deliveryId !== undefined) message.deliveryId = deliveryId;
+  const mediaUrl = optionalString(frame.media_url);
+  if (mediaUrl !== undefined) message.mediaUrl = mediaUrl;
+  if (typeof frame.media_url_expires_at === 'number') message.mediaUrlExpiresAt = frame.media_url_expires_at;
   return message;
 }
 

@@ -17,7 +17,8 @@ export interface DeliveryStore {
 export function dedupKeys(event: { type: string; deliveryId?: string; id?: string }): string[] {
   const keys: string[] = [];
   if (event.deliveryId !== undefined) keys.push(`d:${event.deliveryId}`);
-  if (event.type === 'inbound' && event.id) keys.push(`m:${event.id}`);
+  // WeCom msgids are unique across messages and events alike, so each identifies a delivery on its own.
+  if (event.type !== 'binding_resolved' && event.type !== 'send_failed' && event.id) keys.push(`m:${event.id}`);
   return keys;
 }
 

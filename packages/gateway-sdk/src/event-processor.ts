@@ -62,6 +62,11 @@ function eventKey(event: DeliveredEvent): string {
       return `sf-${event.msgid}`;
     case 'binding_resolved':
       return `br-${event.deliveryId ?? event.externalUserId}`;
+    case 'servicer_message':
+    case 'session_entered':
+    case 'session_status':
+    case 'message_recalled':
+      return `${event.type}-${event.id}`;
   }
 }
 

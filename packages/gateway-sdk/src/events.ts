@@ -19,6 +19,12 @@ export interface InboundMessage {
   mediaMime?: string;
   /** Why the media is not inlined: `too_large` or `unavailable`. */
   mediaError?: string;
+  /**
+   * With `media_by_reference` (or `media_by_reference_always`): a signed relay link the media streams from, instead
+   * of `mediaData`; fetch it with `RelayGateway.fetchMedia` before `mediaUrlExpiresAt` (unix seconds).
+   */
+  mediaUrl?: string;
+  mediaUrlExpiresAt?: number;
   /** The relay's delivery id (acknowledged for you). */
   deliveryId?: string;
   /**
@@ -69,8 +75,68 @@ export interface RelayErrorFrame {
   wecomErrcode?: number;
 }
 
+/** With `session_events`: a human servicer wrote to the customer from the WeCom client. */
+export interface ServicerMessage extends Omit<InboundMessage, 'type'> {
+  type: 'servicer_message';
+  servicerUserId: string;
+}
+
+/** With `session_events`: the customer opened the conversation (not by a binding link). */
+export interface SessionEntered {
+  type: 'session_entered';
+  /** WeCom's msgid of the event. */
+  id: string;
+  externalUserId: string;
+  timestamp: number;
+  scene?: string;
+  sceneParam?: string;
+  /** Present when a welcome may be sent: use it with `sendOnEvent` within 20 s, once. */
+  welcomeCode?: string;
+  /** Entered from WeChat Channels: `{nickname, shop_nickname, scene}`. */
+  wechatChannels?: Record<string, unknown>;
+  deliveryId?: string;
+}
+
+/** With `session_events`: a servicer took, transferred, ended or re-entered the session. */
+export interface SessionStatus {
+  type: 'session_status';
+  id: string;
+  externalUserId: string;
+  timestamp: number;
+  /** 1 taken from the pool, 2 transferred, 3 ended, 4 re-entered. */
+  changeType: number;
+  change: 'taken_from_pool' | 'transferred' | 'ended' | 'reentered' | (string & {});
+  /** Whether a human now holds the session (replies are refused with SESSION_TAKEN_OVER meanwhile). */
+  humanServicing: boolean;
+  oldServicerUserId?: string;
+  newServicerUserId?: string;
+  /** For `sendOnEvent` (taken: 48 h; ended: 20 s), once. */
+  msgCode?: string;
+  deliveryId?: string;
+}
+
+/** With `session_events`: the customer (or a servicer) recalled a message. */
+export interface MessageRecalled {
+  type: 'message_recalled';
+  id: string;
+  externalUserId: string;
+  timestamp: number;
+  /** The `id` of the recalled inbound message. */
+  recallMsgid: string;
+  by: 'customer' | 'servicer' | (string & {});
+  servicerUserId?: string;
+  deliveryId?: string;
+}
+
 /** Events the relay delivers through the gateway's durable queue: acknowledged after your handlers finish. */
-export type DeliveredEvent = InboundMessage | BindingResolved | SendFailed;
+export type DeliveredEvent =
+  | InboundMessage
+  | BindingResolved
+  | SendFailed
+  | ServicerMessage
+  | SessionEntered
+  | SessionStatus
+  | MessageRecalled;
 
 /** The connection's state. */
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';

@@ -7,6 +7,10 @@ export type {
   BindingResolved,
   BindingCleared,
   SendFailed,
+  ServicerMessage,
+  SessionEntered,
+  SessionStatus,
+  MessageRecalled,
   RelayErrorFrame,
   DeliveredEvent,
   ConnectionState,
@@ -24,3 +28,13 @@ export type { Clock, TimerHandle } from './clock.js';
 export { systemClock } from './clock.js';
 export type { WebSocketLike, WebSocketConstructor } from './websocket-like.js';
 export { gatewayAuthToken } from './auth-token.js';
+export type {
+  SendBodies,
+  SendMsgType,
+  OnEventMsgType,
+  MediaBody,
+  MenuItem,
+  ServiceStateMove,
+  ServiceStateResult,
+  FetchedMedia,
+} from './rich-commands.js';

@@ -23,7 +23,7 @@ export interface BindingOffer {
 
 /** Answers a pending request can get. */
 export type Answer =
-  | { kind: 'ack'; id: string; msgid?: string; parts?: ReplyPart[] }
+  | { kind: 'ack'; id: string; msgid?: string; parts?: ReplyPart[]; serviceState?: number; servicerUserId?: string; msgCode?: string }
   | { kind: 'create_binding_ack'; token: string; customerServiceUrl: string };
 
 interface Pending {

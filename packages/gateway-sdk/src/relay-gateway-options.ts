@@ -7,8 +7,12 @@ import type {
   BindingResolved,
   DeliveredEvent,
   InboundMessage,
+  MessageRecalled,
   RelayErrorFrame,
   SendFailed,
+  ServicerMessage,
+  SessionEntered,
+  SessionStatus,
   StateChange,
 } from './events.js';
 import type { StopReason } from './gateway-error.js';
@@ -59,6 +63,14 @@ export type RelayGatewayEvents = {
   binding_resolved: (event: BindingResolved, delivery: Delivery) => void | Promise<void>;
   /** WeCom did not deliver a reply it had accepted. */
   send_failed: (event: SendFailed, delivery: Delivery) => void | Promise<void>;
+  /** `session_events`: a human servicer wrote to the customer. */
+  servicer_message: (event: ServicerMessage, delivery: Delivery) => void | Promise<void>;
+  /** `session_events`: the customer opened the conversation (a `welcomeCode` when a welcome may be sent). */
+  session_entered: (event: SessionEntered, delivery: Delivery) => void | Promise<void>;
+  /** `session_events`: a servicer took, transferred, ended or re-entered the session. */
+  session_status: (event: SessionStatus, delivery: Delivery) => void | Promise<void>;
+  /** `session_events`: a message was recalled. */
+  message_recalled: (event: MessageRecalled, delivery: Delivery) => void | Promise<void>;
   /** The gateway has no binding (cs dialect). */
   binding_cleared: (event: BindingCleared) => void;
   /** An error frame that answers none of this gateway's requests. */

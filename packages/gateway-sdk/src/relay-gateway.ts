@@ -7,6 +7,14 @@ import type { ConnectionState, DeliveredEvent, StateChange } from './events.js';
 import type { RelayGatewayEvents, RelayGatewayOptions } from './relay-gateway-options.js';
 import { GatewayError, STOP_CODES, type StopReason } from './gateway-error.js';
 import { PendingRequests, type BindingOffer, type ReplyResult } from './pending-requests.js';
+import type {
+  FetchedMedia,
+  OnEventMsgType,
+  SendBodies,
+  SendMsgType,
+  ServiceStateMove,
+  ServiceStateResult,
+} from './rich-commands.js';
 import { TypedEmitter } from './typed-emitter.js';
 import { FrameWriter, parseFrame, type IncomingFrame } from './wire.js';
 import {
@@ -84,7 +92,7 @@ export class RelayGateway extends TypedEmitter<RelayGatewayEvents> {
       {
         gatewayId: this.gatewayId,
         store: this.store,
-        sendAck: (id) => this.send(this.writer.deliveryAck(id)),
+        sendAck: (id) => this.transmit(this.writer.deliveryAck(id)),
         runHandlers: (event, delivery) => this.runHandlers(event, delivery),
         onFailure: (err, event, redeliver) => this.onHandlerFailure(err, event, redeliver),
         onHandled: () => {
@@ -156,6 +164,75 @@ export class RelayGateway extends TypedEmitter<RelayGatewayEvents> {
     return this.replyResult(id, this.writer.imageReply(id, externalUserId, base64, mime));
   }
 
+  /**
+   * `rich_outbound`: sends one message of any kind kf/send_msg takes (media as bytes or base64 in the body). Answered
+   * like {@link reply}; the relay checks WeCom's limits first and names the one a body breaks.
+   */
+  async send<T extends SendMsgType>(externalUserId: string, msgtype: T, body: SendBodies[T], options: { id?: string } = {}): Promise<ReplyResult> {
+    const id = this.requestId(options.id);
+    return this.replyResult(id, this.writer.send(id, externalUserId, msgtype, body));
+  }
+
+  /**
+   * `rich_outbound`: a text or menu sent with an event's code: the `welcomeCode` of `session_entered` (20 s, once)
+   * or a `msgCode` of `session_status` or {@link serviceState}.
+   */
+  async sendOnEvent<T extends OnEventMsgType>(
+    externalUserId: string,
+    code: string,
+    msgtype: T,
+    body: SendBodies[T],
+    options: { id?: string } = {},
+  ): Promise<ReplyResult> {
+    const id = this.requestId(options.id);
+    return this.replyResult(id, this.writer.sendOnEvent(id, externalUserId, code, msgtype, body));
+  }
+
+  /** `rich_outbound`: withdraws a message this gateway sent, by WeCom's msgid (WeCom allows it shortly after sending). */
+  async recall(msgid: string, options: { id?: string } = {}): Promise<void> {
+    const id = this.requestId(options.id);
+    await this.request(`r:${id}`, this.writer.recall(id, msgid), true);
+  }
+
+  /**
+   * `rich_outbound`: reads the customer's session state, or moves it first (3 with a servicer hands the customer to
+   * a human, 1 takes them back); resolves with the state after.
+   */
+  async serviceState(externalUserId: string, move?: ServiceStateMove, options: { id?: string } = {}): Promise<ServiceStateResult> {
+    const id = this.requestId(options.id);
+    const answer = await this.request(`r:${id}`, this.writer.serviceState(id, externalUserId, move), true);
+    const result: ServiceStateResult = { id, serviceState: -1 };
+    if (answer.kind === 'ack') {
+      if (answer.serviceState !== undefined) result.serviceState = answer.serviceState;
+      if (answer.servicerUserId !== undefined) result.servicerUserId = answer.servicerUserId;
+      if (answer.msgCode !== undefined) result.msgCode = answer.msgCode;
+    }
+    return result;
+  }
+
+  /**
+   * `media_by_reference`: fetches an inbound message's `mediaUrl`; the body streams as it is read. Rejects with the
+   * relay's code (MEDIA_LINK_EXPIRED, MEDIA_LINK_INVALID, MEDIA_REFUSED_BY_WECOM, MEDIA_LINK_BUSY, WECOM_UNAVAILABLE).
+   */
+  async fetchMedia(source: { mediaUrl?: string } | string, options: { signal?: AbortSignal } = {}): Promise<FetchedMedia> {
+    const url = typeof source === 'string' ? source : source.mediaUrl;
+    if (!url) throw new GatewayError('INVALID_ARGUMENT', 'the message carries no mediaUrl');
+    const res = await fetch(url, options.signal ? { signal: options.signal } : {});
+    if (res.status !== 200 || !res.body) {
+      const body = (await res.json().catch(() => ({}))) as { code?: unknown; message?: unknown; wecom_errcode?: unknown };
+      const code = typeof body.code === 'string' ? body.code : 'RELAY_ERROR';
+      const message = typeof body.message === 'string' ? body.message : `media link answered HTTP ${res.status}`;
+      throw new GatewayError(code, message, typeof body.wecom_errcode === 'number' ? { wecomErrcode: body.wecom_errcode } : {});
+    }
+    const length = Number(res.headers.get('content-length'));
+    return {
+      mime: (res.headers.get('content-type') ?? 'application/octet-stream').split(';')[0]!.trim(),
+      size: res.headers.has('content-length') && Number.isSafeInteger(length) ? length : null,
+      disposition: res.headers.get('content-disposition'),
+      body: res.body,
+    };
+  }
+
   /** Asks for a binding link (show it as a QR code); the WeCom user who scans it is bound to this gateway. */
   async createBinding(): Promise<BindingOffer> {
     const answer = await this.request('create_binding', this.writer.createBinding(), false);
@@ -221,7 +298,7 @@ export class RelayGateway extends TypedEmitter<RelayGatewayEvents> {
       return Promise.reject(new GatewayError('CLOSED', 'the gateway is closed'));
     }
     const { promise, isNew } = this.pending.add(key, frame, idempotent);
-    if (isNew && this.conn?.open) this.send(frame);
+    if (isNew && this.conn?.open) this.transmit(frame);
     return promise;
   }
 
@@ -335,7 +412,7 @@ export class RelayGateway extends TypedEmitter<RelayGatewayEvents> {
     this.failedAttempts = 0;
     this.setState({ state: 'open' });
     // Requests that were waiting (or lost with the last socket) go out again with the same ids.
-    for (const frame of this.pending.frames()) this.send(frame);
+    for (const frame of this.pending.frames()) this.transmit(frame);
     this.firstOpen?.resolve();
   }
 
@@ -410,7 +487,7 @@ export class RelayGateway extends TypedEmitter<RelayGatewayEvents> {
     this.emitDetached('stopped', () => undefined, reason);
   }
 
-  private send(frame: string): void {
+  private transmit(frame: string): void {
     const conn = this.conn;
     if (!conn?.open || conn.socket.readyState !== WS_OPEN) return;
     try {
@@ -428,6 +505,14 @@ export class RelayGateway extends TypedEmitter<RelayGatewayEvents> {
         return this.emitAndWait('binding_resolved', event, delivery);
       case 'send_failed':
         return this.emitAndWait('send_failed', event, delivery);
+      case 'servicer_message':
+        return this.emitAndWait('servicer_message', event, delivery);
+      case 'session_entered':
+        return this.emitAndWait('session_entered', event, delivery);
+      case 'session_status':
+        return this.emitAndWait('session_status', event, delivery);
+      case 'message_recalled':
+        return this.emitAndWait('message_recalled', event, delivery);
     }
   }
 

@@ -1,4 +1,14 @@
-import type { BindingCleared, DeliveredEvent, RelayErrorFrame } from './events.js';
+import type {
+  BindingCleared,
+  DeliveredEvent,
+  InboundMessage,
+  MessageRecalled,
+  RelayErrorFrame,
+  ServicerMessage,
+  SessionEntered,
+  SessionStatus,
+} from './events.js';
+import type { OnEventMsgType, SendBodies, SendMsgType, ServiceStateMove } from './rich-commands.js';
 
 /** Wire dialect: `plain` names, or `cs_` names with `customer_id` (newer gateway builds). */
 export type Dialect = 'plain' | 'cs';
@@ -10,7 +20,7 @@ export interface ReplyPart {
 
 /** A relay answer to a request, or an event, after dialect differences are removed. */
 export type IncomingFrame =
-  | { kind: 'ack'; id: string; msgid?: string; parts?: ReplyPart[] }
+  | { kind: 'ack'; id: string; msgid?: string; parts?: ReplyPart[]; serviceState?: number; servicerUserId?: string; msgCode?: string }
   | { kind: 'error'; error: RelayErrorFrame }
   | { kind: 'create_binding_ack'; token: string; customerServiceUrl: string }
   | { kind: 'event'; event: DeliveredEvent }
@@ -76,6 +86,12 @@ export function parseFrame(text: string): IncomingFrame {
       if (msgid !== undefined) ack.msgid = msgid;
       const parts = parseParts(f.parts);
       if (parts !== undefined) ack.parts = parts;
+      const serviceState = num(f.service_state);
+      if (serviceState !== undefined) ack.serviceState = serviceState;
+      optional(ack, f, [
+        ['servicerUserId', 'servicer_userid'],
+        ['msgCode', 'msg_code'],
+      ]);
       return ack;
     }
     case 'error': {
@@ -88,22 +104,29 @@ export function parseFrame(text: string): IncomingFrame {
     }
     case 'create_binding_ack':
       return { kind: 'create_binding_ack', token: str(f.token) ?? '', customerServiceUrl: str(f.customer_service_url) ?? '' };
-    case 'inbound': {
-      const event: DeliveredEvent = {
-        type: 'inbound',
+    case 'inbound':
+    case 'servicer_message': {
+      const base = {
         id: id ?? '',
         externalUserId: user,
         msgType: str(f.msg_type) ?? 'unknown',
         content: str(f.content) ?? '',
         timestamp: num(f.timestamp) ?? 0,
       };
+      const event: InboundMessage | ServicerMessage =
+        type === 'inbound'
+          ? { type: 'inbound', ...base }
+          : { type: 'servicer_message', ...base, servicerUserId: str(f.servicer_userid) ?? '' };
       optional(event, f, [
         ['wecomMsgType', 'wecom_msg_type'],
         ['mediaData', 'media_data'],
         ['mediaMime', 'media_mime'],
         ['mediaError', 'media_error'],
+        ['mediaUrl', 'media_url'],
         ['deliveryId', 'delivery_id'],
       ]);
+      const expiresAt = num(f.media_url_expires_at);
+      if (expiresAt !== undefined) event.mediaUrlExpiresAt = expiresAt;
       const details = record(f[event.msgType === 'unknown' ? 'payload' : event.msgType]);
       if (details) event.details = details;
       const customer = record(f.customer);
@@ -127,6 +150,51 @@ export function parseFrame(text: string): IncomingFrame {
         reason: str(f.reason) ?? '',
       };
       optional(event, f, [['deliveryId', 'delivery_id']]);
+      return { kind: 'event', event };
+    }
+    case 'session_entered': {
+      const event: SessionEntered = { type, id: id ?? '', externalUserId: user, timestamp: num(f.timestamp) ?? 0 };
+      optional(event, f, [
+        ['scene', 'scene'],
+        ['sceneParam', 'scene_param'],
+        ['welcomeCode', 'welcome_code'],
+        ['deliveryId', 'delivery_id'],
+      ]);
+      const channels = record(f.wechat_channels);
+      if (channels) event.wechatChannels = channels;
+      return { kind: 'event', event };
+    }
+    case 'session_status': {
+      const event: SessionStatus = {
+        type,
+        id: id ?? '',
+        externalUserId: user,
+        timestamp: num(f.timestamp) ?? 0,
+        changeType: num(f.change_type) ?? 0,
+        change: str(f.change) ?? 'unknown',
+        humanServicing: f.human_servicing === true,
+      };
+      optional(event, f, [
+        ['oldServicerUserId', 'old_servicer_userid'],
+        ['newServicerUserId', 'new_servicer_userid'],
+        ['msgCode', 'msg_code'],
+        ['deliveryId', 'delivery_id'],
+      ]);
+      return { kind: 'event', event };
+    }
+    case 'message_recalled': {
+      const event: MessageRecalled = {
+        type,
+        id: id ?? '',
+        externalUserId: user,
+        timestamp: num(f.timestamp) ?? 0,
+        recallMsgid: str(f.recall_msgid) ?? '',
+        by: str(f.by) ?? 'customer',
+      };
+      optional(event, f, [
+        ['servicerUserId', 'servicer_userid'],
+        ['deliveryId', 'delivery_id'],
+      ]);
       return { kind: 'event', event };
     }
     case 'binding_cleared':
@@ -180,6 +248,31 @@ export class FrameWriter {
 
   unbindAll(): string {
     return JSON.stringify(this.platform({ type: this.type('unbind_all'), gateway_id: this.gatewayId }));
+  }
+
+  /** `send` (rich_outbound): one message of any kind kf/send_msg takes. */
+  send<T extends SendMsgType>(id: string, user: string, msgtype: T, body: SendBodies[T]): string {
+    return JSON.stringify(this.platform({ type: this.type('send'), id, [this.userKey()]: user, msgtype, [msgtype]: body }));
+  }
+
+  /** `send_on_event` (rich_outbound): a text or menu with an event's code. */
+  sendOnEvent<T extends OnEventMsgType>(id: string, user: string, code: string, msgtype: T, body: SendBodies[T]): string {
+    return JSON.stringify(this.platform({ type: this.type('send_on_event'), id, [this.userKey()]: user, code, msgtype, [msgtype]: body }));
+  }
+
+  /** `recall` (rich_outbound). */
+  recall(id: string, msgid: string): string {
+    return JSON.stringify(this.platform({ type: this.type('recall'), id, msgid }));
+  }
+
+  /** `service_state` (rich_outbound): read, or move when `move` is given. */
+  serviceState(id: string, user: string, move: ServiceStateMove | undefined): string {
+    const frame: Json = { type: this.type('service_state'), id, [this.userKey()]: user };
+    if (move) {
+      frame.service_state = move.serviceState;
+      if (move.servicerUserId !== undefined) frame.servicer_userid = move.servicerUserId;
+    }
+    return JSON.stringify(this.platform(frame));
   }
 
   deliveryAck(deliveryId: string): string {

@@ -7,6 +7,8 @@ import { BindingService } from './binding/binding-service.js';
 import { ReplyService } from './outbound/reply-service.js';
 import { DeliveryService } from './delivery/delivery-service.js';
 import { MediaInliner } from './delivery/media-inliner.js';
+import { createMediaLinkHandler } from './media/media-link-route.js';
+import { MediaLinkSigner } from './media/media-link-signer.js';
 import { InboundDispatcher } from './inbound/inbound-dispatcher.js';
 import { PageRouter } from './inbound/page-router.js';
 import { BatchEnqueuer } from './delivery/enqueue-batch.js';
@@ -80,7 +82,15 @@ export class RelayNode {
     // One budget for what slow gateways make the node hold: frames in their sockets and media fetched for them.
     const sendBudget = new SendBudget({ totalBytes: config.gateway.sendBudgetBytes, graceMs: config.gateway.slowGatewayGraceMs });
     metrics.observeSendBudget(() => sendBudget.usedBytes);
-    const media = new MediaInliner({ source: wecom.media, maxBytes: config.limits.mediaMaxBytes, transfers, logger, budget: sendBudget });
+    const mediaLinks = new MediaLinkSigner({ ...config.mediaLinks, now: () => Date.now() });
+    const media = new MediaInliner({
+      source: wecom.media,
+      maxBytes: config.limits.mediaMaxBytes,
+      transfers,
+      logger,
+      budget: sendBudget,
+      links: mediaLinks,
+    });
     const profiles = new CustomerProfileCache({
       fetch: (ids) => wecom.kf.batchGetCustomers(ids),
       logger: logger.child({ component: 'profiles' }),
@@ -160,6 +170,7 @@ export class RelayNode {
           logger: logger.child({ component: 'sync', openKfid }),
           metrics,
           pollIntervalMs: config.sync.pollIntervalMs,
+          voiceFormat: config.sync.voiceFormat === 'silk' ? 1 : 0,
           spread,
         }),
       ]),
@@ -202,8 +213,10 @@ export class RelayNode {
         replies,
         ledger: backend.outbound,
         transfers,
+        mediaUrls: config.mediaUrls,
         wecom: {
           sendMessage: (req) => wecom.kf.sendMessage(req),
+          sendMessageOnEvent: (req) => wecom.kf.sendMessageOnEvent(req),
           upload: (type, data, filename, mime) => wecom.media.upload(type, data, filename, mime),
           recallMsg: (req) => wecom.kf.recallMsg(req),
           getServiceState: (req) => wecom.kf.getServiceState(req),
@@ -274,6 +287,12 @@ export class RelayNode {
         seenCacheSize: config.webhook.seenCacheSize,
         refusalLogIntervalMs: config.refusalLogIntervalMs,
         trustedProxies: config.gateway.trustedProxies,
+      }),
+      media: createMediaLinkHandler({
+        signer: mediaLinks,
+        source: wecom.media,
+        maxConcurrent: config.mediaLinks.concurrency,
+        logger: logger.child({ component: 'media-link' }),
       }),
       health: () => ({ node: config.nodeId, status: this.status, gateways: this.delivery.localCount() }),
       readiness: () => this.readiness(),

@@ -9,6 +9,7 @@ export const SECRET_ENV_NAMES: readonly string[] = [
   'WECOM_TOKEN',
   'WECOM_ENCODING_AES_KEY',
   'RELAY_AUTH_SECRET',
+  'MEDIA_URL_SECRET',
   'REDIS_URL',
   'REDIS_PASSWORD',
 ];

@@ -4,6 +4,7 @@ import type {
   GatewayFeature,
   HelloCommand,
   RecallCommand,
+  SendOnEventCommand,
   SendCommand,
   ServiceStateCommand,
 } from '@wecom-relay/shared';
@@ -96,6 +97,7 @@ export class RelayGatewayApp implements GatewayApp {
         await this.o.delivery.acknowledge(session, command.deliveryId);
         return;
       case 'send':
+      case 'send_on_event':
       case 'recall':
       case 'service_state':
         await session.send(await this.richOutbound(session, command));
@@ -103,7 +105,10 @@ export class RelayGatewayApp implements GatewayApp {
     }
   }
 
-  private async richOutbound(session: GatewaySession, command: SendCommand | RecallCommand | ServiceStateCommand): Promise<AckEvent> {
+  private async richOutbound(
+    session: GatewaySession,
+    command: SendCommand | SendOnEventCommand | RecallCommand | ServiceStateCommand,
+  ): Promise<AckEvent> {
     const richSend = this.o.richSend;
     if (!richSend || !featuresOf(session).includes('rich_outbound')) {
       // Exactly what a gateway that did not ask got before these commands existed.
@@ -114,6 +119,8 @@ export class RelayGatewayApp implements GatewayApp {
     switch (command.type) {
       case 'send':
         return { type: 'ack', id: command.id, msgid: await richSend.send(gatewayId, command) };
+      case 'send_on_event':
+        return { type: 'ack', id: command.id, msgid: await richSend.sendOnEvent(gatewayId, command) };
       case 'recall':
         await richSend.recall(gatewayId, command);
         return { type: 'ack', id: command.id };

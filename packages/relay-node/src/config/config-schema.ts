@@ -101,7 +101,20 @@ export const envSchema = z.object({
   SYNC_LEASE_SPREAD_MS: z.coerce.number().int().min(0).max(10_000).default(250),
   MAX_WEBHOOK_BYTES: ms.default(64 * 1024),
   MEDIA_MAX_BYTES: ms.default(10 * 1024 * 1024),
+  /** Customers' voice as WeCom delivers it by default (AMR) or in WeChat's own SILK (sync_msg voice_format 1). */
+  WECOM_VOICE_FORMAT: z.enum(['amr', 'silk']).default('amr'),
   MEDIA_CONCURRENCY: ms.default(4),
+  /** Outbound media named by URL (`send` media_url): how long one fetch may take. */
+  MEDIA_FETCH_TIMEOUT_MS: ms.default(30_000),
+  /** Whether gateway-named media URLs may point at loopback, private or link-local addresses (off: no SSRF). */
+  MEDIA_FETCH_PRIVATE_NETWORKS: bool.default(false),
+  /** Where gateways reach this node's HTTP port, for media links (media_by_reference); default http://HOST:PORT. */
+  MEDIA_URL_BASE: z.string().url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://relay.example.com' }).optional(),
+  /** HMAC key of media links, shared by every node; derived from RELAY_AUTH_SECRET when unset. */
+  MEDIA_URL_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  MEDIA_URL_TTL_MS: ms.max(24 * 3600 * 1000).default(15 * 60_000),
+  /** Media links streamed at once per node; more are answered 503 MEDIA_LINK_BUSY. */
+  MEDIA_URL_CONCURRENCY: ms.default(16),
   QUEUE_MAX_AGE_MS: ms.default(3 * 24 * 3600 * 1000),
   QUEUE_MAX_ITEMS: ms.default(1_000),
   MAX_PENDING_SOCKETS_PER_ADDRESS: ms.default(64),

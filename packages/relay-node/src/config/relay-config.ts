@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Env } from './config-schema.js';
 import { parseAdminTokens, type AdminToken } from '../admin/admin-tokens.js';
+import { deriveMediaLinkSecret } from '../media/media-link-signer.js';
 
 /** How to reach Redis. */
 export type RedisTarget =
@@ -61,7 +62,11 @@ export interface RelayConfig {
     readonly slowGatewayGraceMs: number;
   };
   readonly limits: { readonly maxWebhookBytes: number; readonly mediaMaxBytes: number; readonly mediaConcurrency: number };
-  readonly sync: { readonly pollIntervalMs: number; readonly firstPullMaxAgeMs: number; readonly leaseSpreadMs: number };
+  /** Media links (media_by_reference): where gateways fetch them, the HMAC key, how long they work, streams at once. */
+  /** Outbound media a gateway names by URL. */
+  readonly mediaUrls: { readonly timeoutMs: number; readonly allowPrivateNetworks: boolean };
+  readonly mediaLinks: { readonly baseUrl: string; readonly secret: string; readonly ttlMs: number; readonly concurrency: number };
+  readonly sync: { readonly pollIntervalMs: number; readonly firstPullMaxAgeMs: number; readonly leaseSpreadMs: number; readonly voiceFormat: 'amr' | 'silk' };
   readonly queue: { readonly maxAgeMs: number; readonly maxItems: number };
   readonly drain: { readonly spreadMs: number };
   /** Per-gateway token bucket on replies. */
@@ -143,7 +148,14 @@ export function toRelayConfig(env: Env): RelayConfig {
       mediaMaxBytes: env.MEDIA_MAX_BYTES,
       mediaConcurrency: env.MEDIA_CONCURRENCY,
     },
-    sync: { pollIntervalMs: env.SYNC_POLL_INTERVAL_MS, firstPullMaxAgeMs: env.SYNC_FIRST_PULL_MAX_AGE_MS, leaseSpreadMs: env.SYNC_LEASE_SPREAD_MS },
+    mediaUrls: { timeoutMs: env.MEDIA_FETCH_TIMEOUT_MS, allowPrivateNetworks: env.MEDIA_FETCH_PRIVATE_NETWORKS },
+    mediaLinks: {
+      baseUrl: env.MEDIA_URL_BASE ?? `http://${env.HOST === '0.0.0.0' || env.HOST === '::' ? '127.0.0.1' : env.HOST}:${env.PORT}`,
+      secret: env.MEDIA_URL_SECRET ?? deriveMediaLinkSecret(env.RELAY_AUTH_SECRET),
+      ttlMs: env.MEDIA_URL_TTL_MS,
+      concurrency: env.MEDIA_URL_CONCURRENCY,
+    },
+    sync: { pollIntervalMs: env.SYNC_POLL_INTERVAL_MS, firstPullMaxAgeMs: env.SYNC_FIRST_PULL_MAX_AGE_MS, leaseSpreadMs: env.SYNC_LEASE_SPREAD_MS, voiceFormat: env.WECOM_VOICE_FORMAT },
     queue: { maxAgeMs: env.QUEUE_MAX_AGE_MS, maxItems: env.QUEUE_MAX_ITEMS },
     drain: { spreadMs: env.DRAIN_SPREAD_MS },
     replies: { ratePerSecond: env.REPLY_RATE_PER_SECOND, burst: env.REPLY_BURST },

@@ -15,9 +15,12 @@ export interface CustomerProfileCacheOptions {
   ttlMs?: number;
   /** How long lookups gather before one call goes out, so a burst of messages costs one call per 100 customers. */
   batchDelayMs?: number;
+  /** The clock profiles age by (ms); default Date.now. */
+  now?: () => number;
 }
 
-type Entry = { profile: Record<string, unknown> | null };
+/** A looked-up profile and when it was fetched. */
+type Entry = { profile: Record<string, unknown> | null; fetchedAt: number };
 
 /**
  * Customers' WeCom profiles for `customer_profile` gateways: looked up in batches, kept in a bounded LRU for a TTL.
@@ -29,15 +32,20 @@ export class CustomerProfileCache {
   private readonly inflight = new Map<string, Promise<Entry | null>>();
   private waiting = new Map<string, (entry: Entry | null) => void>();
   private timer: NodeJS.Timeout | null = null;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
 
   constructor(private readonly o: CustomerProfileCacheOptions) {
-    this.cache = new LRUCache<string, Entry>({ max: o.maxEntries ?? 10_000, ttl: o.ttlMs ?? 3_600_000 });
+    // Age is judged on the injected clock rather than by the LRU's own TTL, so refresh is testable without waiting.
+    this.cache = new LRUCache<string, Entry>({ max: o.maxEntries ?? 10_000 });
+    this.ttlMs = o.ttlMs ?? 3_600_000;
+    this.now = o.now ?? Date.now;
   }
 
-  /** The profile, or null when WeCom does not know the customer or could not be asked. */
+  /** The profile, or null when WeCom does not know the customer or could not be asked; refetched once stale. */
   async get(externalUserId: string): Promise<Record<string, unknown> | null> {
     const hit = this.cache.get(externalUserId);
-    if (hit) return hit.profile;
+    if (hit && this.now() - hit.fetchedAt < this.ttlMs) return hit.profile;
     let pending = this.inflight.get(externalUserId);
     if (!pending) {
       pending = new Promise<Entry | null>((resolve) => {
@@ -67,10 +75,11 @@ export class CustomerProfileCache {
     } catch (err) {
       this.o.logger.warn({ err, count: ids.length }, 'customer profiles could not be fetched; frames go without them');
     }
+    const fetchedAt = this.now();
     for (const id of ids) {
       let entry: Entry | null = null;
       if (found) {
-        entry = { profile: profileFields(found.get(id)) };
+        entry = { profile: profileFields(found.get(id)), fetchedAt };
         this.cache.set(id, entry);
       }
       waiters.get(id)?.(entry);

@@ -413,8 +413,9 @@ export class DeliveryService {
     if (event.type !== 'inbound' && event.type !== 'servicer_message') return { frame: { ...event } };
     const { frame: rest, mediaId } = shapeMessage(event, features);
     if (!mediaId) return { frame: { ...rest } };
-    const media = await this.o.media.fetch(mediaId, owner);
+    const media = await this.o.media.fetch(mediaId, owner, features);
     if ('error' in media) return { frame: { ...rest, mediaError: media.error } };
+    if ('link' in media) return { frame: { ...rest, mediaUrl: media.link.url, mediaUrlExpiresAt: media.link.expiresAt } };
     return { frame: { ...rest, mediaData: media.base64, mediaMime: media.mime }, charge: media.charge };
   }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { MediaError } from '@wecom-relay/shared';
+import type { GatewayFeature, MediaError } from '@wecom-relay/shared';
+import type { MediaLink } from '../media/media-link-signer.js';
 import { Semaphore } from '../util/semaphore.js';
 
 /** Downloads one WeCom media file. */
@@ -38,7 +39,15 @@ export class TransientMediaError extends Error {
  */
 export class MediaInliner {
   constructor(
-    private readonly o: { source: MediaSource; maxBytes: number; transfers: Semaphore; logger: Logger; budget?: MediaBudget },
+    private readonly o: {
+      source: MediaSource;
+      maxBytes: number;
+      transfers: Semaphore;
+      logger: Logger;
+      budget?: MediaBudget;
+      /** Signs media links (media_by_reference); without it every gateway gets media inlined or media_error. */
+      links?: { sign(mediaId: string): MediaLink };
+    },
   ) {}
 
   /**
@@ -46,7 +55,15 @@ export class MediaInliner {
    * is for) and a budget, the file's footprint is counted from before the download (at the size limit, then at its
    * real size) until the caller releases `charge`, once the frame is written or abandoned.
    */
-  async fetch(mediaId: string, owner?: string): Promise<{ base64: string; mime: string; charge?: MediaCharge } | { error: MediaError }> {
+  async fetch(
+    mediaId: string,
+    owner?: string,
+    features: readonly GatewayFeature[] = [],
+  ): Promise<{ base64: string; mime: string; charge?: MediaCharge } | { error: MediaError } | { link: MediaLink }> {
+    const links = this.o.links;
+    // A link costs no download: the bytes flow only when (and if) the gateway fetches them.
+    if (links && features.includes('media_by_reference_always')) return { link: links.sign(mediaId) };
+    const byReference = links !== undefined && features.includes('media_by_reference');
     const charge = owner !== undefined && this.o.budget ? await this.o.budget.reserveMedia(owner, mediaFootprint(this.o.maxBytes)) : undefined;
     try {
       const { data, mime } = await this.o.transfers.run(() => this.o.source.download(mediaId, { maxBytes: this.o.maxBytes }));
@@ -56,6 +73,7 @@ export class MediaInliner {
       charge?.release();
       const code = (err as { code?: unknown }).code;
       if (code === 'WECOM_UNAVAILABLE') throw new TransientMediaError('media download failed; will retry', { cause: err });
+      if (code === 'WECOM_MEDIA_TOO_LARGE' && byReference) return { link: links.sign(mediaId) };
       this.o.logger.warn({ err, mediaId }, 'media cannot be downloaded; delivering the message without it');
       return { error: code === 'WECOM_MEDIA_TOO_LARGE' ? 'too_large' : 'unavailable' };
     }

@@ -60,6 +60,11 @@ export const ERROR_CATALOG = {
   MEDIA_INVALID: { message: 'media_data is not valid base64 of a file of the kind WeCom accepts for this msgtype' },
   MEDIA_TOO_LARGE: { message: 'media exceeds WeCom\'s upload limit for its msgtype' },
   NOT_YOUR_MESSAGE: { message: 'that msgid is not a message this gateway sent (or the relay no longer remembers it)' },
+  MEDIA_FETCH_FAILED: { message: 'the media URL the gateway named could not be fetched' },
+  MEDIA_LINK_INVALID: { message: 'media link is malformed or its signature does not match', status: 403 },
+  MEDIA_LINK_EXPIRED: { message: 'media link has expired', status: 410 },
+  MEDIA_LINK_BUSY: { message: 'too many media downloads at once; retry shortly', status: 503 },
+  MEDIA_REFUSED_BY_WECOM: { message: 'WeCom refused to serve the media (expired after 3 days, or unknown)', status: 502 },
   SESSION_TAKEN_OVER: { message: 'a human servicer holds this customer\'s session; WeCom refuses bot messages until it is handed back' },
 
   ADMIN_UNAUTHORIZED: { message: 'a valid admin bearer token is required', status: 401 },

@@ -426,6 +426,7 @@ function requestIdOf(command: SessionCommand): string | undefined {
     case 'reply':
     case 'image_reply':
     case 'send':
+    case 'send_on_event':
     case 'recall':
     case 'service_state':
       return command.id;

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { RelayError } from '../errors/relay-error.js';
+import { MEDIA_LINK_PATH } from '../media/media-link-signer.js';
 import { sendError, sendText } from './respond.js';
 import { boundPort, closeServer, listenOn } from './http-listener.js';
 
@@ -9,6 +10,8 @@ export interface RelayHttpServerOptions {
   host: string;
   port: number;
   webhook: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /** Media links (`GET /media/v1?...`), given the query; absent: 404 like any unknown path. */
+  media?: (req: IncomingMessage, res: ServerResponse, query: URLSearchParams) => Promise<void>;
   /** Liveness: the process serves requests. */
   health: () => Record<string, unknown>;
   /** Readiness: every dependency is reachable and this node should receive traffic. */
@@ -86,6 +89,9 @@ export class RelayHttpServer {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/webhook' && (req.method === 'GET' || req.method === 'POST')) return this.o.webhook(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'method not allowed\n');
+    if (path === MEDIA_LINK_PATH && this.o.media) {
+      return this.o.media(req, res, new URL(req.url ?? '/', 'http://relay.invalid').searchParams);
+    }
     switch (path) {
       case '/healthz':
         return sendText(res, 200, JSON.stringify({ status: 'ok', ...this.o.health() }), 'application/json');

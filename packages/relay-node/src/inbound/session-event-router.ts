@@ -59,6 +59,7 @@ export class SessionEventRouter {
           humanServicing: changeType !== 3 && newServicer !== undefined,
           ...opt('oldServicerUserId', str(e.old_servicer_userid)),
           ...opt('newServicerUserId', newServicer),
+          ...opt('msgCode', str(e.msg_code)),
         });
         return true;
       }

@@ -6,7 +6,7 @@ import type { LeaseSpread } from './lease-spread.js';
 
 /** What the loop needs from WeCom: one kf/sync_msg page. */
 export interface SyncSource {
-  syncMsg(req: { openKfid: string; cursor?: string; token?: string; limit?: number }): Promise<SyncMsgResponse>;
+  syncMsg(req: { openKfid: string; cursor?: string; token?: string; limit?: number; voiceFormat?: 0 | 1 }): Promise<SyncMsgResponse>;
 }
 
 /** Receives every pulled message, in order; resolves once the message has been handed on (queued or dropped). */
@@ -33,6 +33,8 @@ export interface SyncLoopOptions {
   leaseMs?: number;
   /** Pull without a callback this often, for callbacks WeCom never delivered. */
   pollIntervalMs: number;
+  /** The format customers' voice messages are pulled in (sync_msg voice_format): 0 AMR (WeCom's default), 1 SILK. */
+  voiceFormat?: 0 | 1;
   /** Callback tokens are valid 10 minutes; stop using one a little before that. */
   tokenMaxAgeMs?: number;
   /** Delay before retrying a run that failed (WeCom or network error); doubles up to 30 s. */
@@ -90,6 +92,7 @@ export class SyncLoop {
       stuckMaxDelayMs: 30_000,
       random: Math.random,
       now: Date.now,
+      voiceFormat: 0,
       ...options,
     };
   }
@@ -230,7 +233,9 @@ export class SyncLoop {
     for (;;) {
       let page: SyncMsgResponse;
       try {
-        page = await source.syncMsg({ openKfid, cursor, token, limit: 1000 });
+        // voice_format is sent only when SILK is asked for, so a default node pulls exactly as it always did.
+        const voice = this.o.voiceFormat === 1 ? { voiceFormat: 1 as const } : {};
+        page = await source.syncMsg({ openKfid, cursor, token, limit: 1000, ...voice });
       } catch (err) {
         if (token && (err as { errcode?: unknown }).errcode === CALLBACK_TOKEN_INVALID) {
           // The callback token expired or was refused: pull without it (stricter rate limit, same data).

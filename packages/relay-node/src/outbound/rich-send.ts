@@ -1,19 +1,21 @@
 import { createHash } from 'node:crypto';
-import type { AckEvent, RecallCommand, SendCommand, ServiceStateCommand } from '@wecom-relay/shared';
+import type { AckEvent, RecallCommand, SendCommand, SendOnEventCommand, ServiceStateCommand } from '@wecom-relay/shared';
 import { RelayError } from '../errors/relay-error.js';
 import type { OutboundLedger } from '../state/outbound-ledger.js';
 import type { Semaphore } from '../util/semaphore.js';
 import type { WecomMediaType } from '../wecom/media-api.js';
 import type { ReplyService } from './reply-service.js';
+import { fetchMediaUrl } from './media-url-fetch.js';
 import { MAX_IMAGE_BYTES } from './reply-service.js';
 
 /** The WeCom calls `send`, `recall` and `service_state` make. */
 export interface RichSendWecom {
   sendMessage(req: { openKfid: string; toUser: string; msgtype: string; payload: Record<string, unknown>; msgid?: string }): Promise<{ msgid: string }>;
   upload(type: WecomMediaType, data: Buffer, filename: string, mime: string): Promise<string>;
+  sendMessageOnEvent(req: { code: string; msgtype: string; payload: Record<string, unknown> }): Promise<{ msgid: string }>;
   recallMsg(req: { openKfid: string; msgid: string }): Promise<void>;
   getServiceState(req: { openKfid: string; externalUserId: string }): Promise<{ serviceState: number; servicerUserId?: string }>;
-  transServiceState(req: { openKfid: string; externalUserId: string; serviceState: number; servicerUserId?: string }): Promise<unknown>;
+  transServiceState(req: { openKfid: string; externalUserId: string; serviceState: number; servicerUserId?: string }): Promise<{ msgCode?: string }>;
 }
 
 /** media/upload limits (reference §3.4): > 5 bytes; image 2 MB (10 MB UNCONFIRMED), voice 2 MB AMR, video 10 MB MP4, file 20 MB. */
@@ -24,6 +26,8 @@ export const MEDIA_LIMITS: Readonly<Record<WecomMediaType, { maxBytes: number; k
   file: { maxBytes: 20 * 1024 * 1024, kind: 'any file' },
 };
 const MIN_MEDIA_BYTES = 6;
+/** How long a sent message is remembered for recall: as long as WeCom keeps a conversation (3 days). */
+const SENT_MESSAGE_MEMORY_MS = 3 * 24 * 3600 * 1000;
 const DEFAULT_EXT: Record<WecomMediaType, string> = { image: 'png', voice: 'amr', video: 'mp4', file: 'bin' };
 const DEFAULT_MIME: Record<WecomMediaType, string> = { image: 'image/png', voice: 'voice/amr', video: 'video/mp4', file: 'application/octet-stream' };
 
@@ -35,12 +39,19 @@ const DEFAULT_MIME: Record<WecomMediaType, string> = { image: 'image/png', voice
 export class RichSendService {
   constructor(
     /** Each customer is served from the account their binding came through (ReplyService.accountFor). */
-    private readonly o: { replies: ReplyService; ledger: OutboundLedger; wecom: RichSendWecom; transfers: Semaphore },
+    private readonly o: {
+      replies: ReplyService;
+      ledger: OutboundLedger;
+      wecom: RichSendWecom;
+      transfers: Semaphore;
+      /** Media a gateway names by URL: how long a fetch may take, and whether non-public addresses may be reached. */
+      mediaUrls?: { timeoutMs: number; allowPrivateNetworks: boolean };
+    },
   ) {}
 
   /** Sends one message; resolves to WeCom's msgid. */
   async send(gatewayId: string, cmd: SendCommand): Promise<string> {
-    const uploads = this.mediaOf(cmd);
+    const uploads = await this.mediaOf(cmd);
     const digest = createHash('sha256').update(JSON.stringify(cmd.payload)).digest('base64url');
     return this.o.replies.sendPrepared(
       gatewayId,
@@ -57,6 +68,20 @@ export class RichSendService {
     );
   }
 
+  /**
+   * Sends a text or menu with an event's code (kf/send_msg_on_event). It is outside the customer's 48 h / 5-message
+   * window (a welcome goes to a customer who has not written), so only the rate and the binding are checked here;
+   * WeCom judges the code (once, within its time). The message is remembered as this gateway's, so it can be recalled.
+   */
+  async sendOnEvent(gatewayId: string, cmd: SendOnEventCommand): Promise<string> {
+    await this.o.replies.admitFor(gatewayId, cmd.id, cmd.externalUserId);
+    const { msgid } = await this.o.wecom.sendMessageOnEvent({ code: cmd.code, msgtype: cmd.msgtype, payload: cmd.payload });
+    await this.o.ledger
+      .rememberSender(msgid, { gatewayId, requestId: cmd.id, externalUserId: cmd.externalUserId }, SENT_MESSAGE_MEMORY_MS)
+      .catch(() => undefined);
+    return msgid;
+  }
+
   /** Recalls a message this gateway sent (WeCom allows it only shortly after sending; UNCONFIRMED: 2 minutes). */
   async recall(gatewayId: string, cmd: RecallCommand): Promise<void> {
     const sender = await this.o.ledger.senderOf(cmd.msgid);
@@ -69,22 +94,29 @@ export class RichSendService {
   async serviceState(gatewayId: string, cmd: ServiceStateCommand): Promise<AckEvent> {
     await this.o.replies.admitFor(gatewayId, cmd.id, cmd.externalUserId);
     const who = { openKfid: await this.o.replies.accountFor(cmd.externalUserId), externalUserId: cmd.externalUserId };
+    let msgCode: string | undefined;
     if (cmd.serviceState !== undefined) {
       if (cmd.serviceState === 3 && !cmd.servicerUserId) {
         throw new RelayError('FRAME_INVALID', 'service_state: servicer_userid is required for state 3 (a human servicer)', { id: cmd.id });
       }
-      await this.o.wecom.transServiceState({
+      ({ msgCode } = await this.o.wecom.transServiceState({
         ...who,
         serviceState: cmd.serviceState,
         ...(cmd.servicerUserId ? { servicerUserId: cmd.servicerUserId } : {}),
-      });
+      }));
     }
     const now = await this.o.wecom.getServiceState(who);
-    return { type: 'ack', id: cmd.id, serviceState: now.serviceState, ...(now.servicerUserId ? { servicerUserId: now.servicerUserId } : {}) };
+    return {
+      type: 'ack',
+      id: cmd.id,
+      serviceState: now.serviceState,
+      ...(now.servicerUserId ? { servicerUserId: now.servicerUserId } : {}),
+      ...(msgCode ? { msgCode } : {}),
+    };
   }
 
-  /** The uploads a send needs, checked against WeCom's limits before anything is sent. */
-  private mediaOf(cmd: SendCommand): { type: WecomMediaType; field: string; strip: string[]; data: Buffer; filename: string; mime: string }[] {
+  /** The uploads a send needs (fetched first when named by URL), checked against WeCom's limits before anything is sent. */
+  private async mediaOf(cmd: SendCommand): Promise<{ type: WecomMediaType; field: string; strip: string[]; data: Buffer; filename: string; mime: string }[]> {
     const p = cmd.payload;
     const s = (k: string) => (typeof p[k] === 'string' ? (p[k] as string) : undefined);
     switch (cmd.msgtype) {
@@ -93,9 +125,21 @@ export class RichSendService {
       case 'video':
       case 'file': {
         const type = cmd.msgtype;
+        const strip = ['media_data', 'media_url', 'media_mime', 'filename'];
+        const url = s('media_url');
+        if (url !== undefined) {
+          const field = `${type}.media_url`;
+          const settings = this.o.mediaUrls ?? { timeoutMs: 30_000, allowPrivateNetworks: false };
+          const got = await this.o.transfers.run(() =>
+            fetchMediaUrl(url, { ...settings, maxBytes: MEDIA_LIMITS[type].maxBytes, field, id: cmd.id }),
+          );
+          const data = checkedBytes(cmd.id, field, type, got.data);
+          const mime = s('media_mime') ?? (got.mime || DEFAULT_MIME[type]);
+          return [{ type, field: 'media_id', strip, data, filename: s('filename') ?? got.filename ?? `${type}.${DEFAULT_EXT[type]}`, mime }];
+        }
         const data = checkedMedia(cmd.id, `${type}.media_data`, type, s('media_data') ?? '');
         const mime = s('media_mime') ?? DEFAULT_MIME[type];
-        return [{ type, field: 'media_id', strip: ['media_data', 'media_mime', 'filename'], data, filename: s('filename') ?? `${type}.${DEFAULT_EXT[type]}`, mime }];
+        return [{ type, field: 'media_id', strip, data, filename: s('filename') ?? `${type}.${DEFAULT_EXT[type]}`, mime }];
       }
       case 'link':
       case 'miniprogram': {
@@ -110,7 +154,10 @@ export class RichSendService {
 }
 
 function checkedMedia(id: string, field: string, type: WecomMediaType, base64: string): Buffer {
-  const data = Buffer.from(base64, base64.includes('-') || base64.includes('_') ? 'base64url' : 'base64');
+  return checkedBytes(id, field, type, Buffer.from(base64, base64.includes('-') || base64.includes('_') ? 'base64url' : 'base64'));
+}
+
+function checkedBytes(id: string, field: string, type: WecomMediaType, data: Buffer): Buffer {
   const limit = MEDIA_LIMITS[type];
   if (data.length < MIN_MEDIA_BYTES) {
     throw new RelayError('MEDIA_INVALID', `${field} is ${data.length} bytes; WeCom needs more than 5`, { id });

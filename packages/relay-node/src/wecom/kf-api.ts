@@ -124,6 +124,16 @@ export class KfApi {
     }));
   }
 
+  /** kf/send_msg_on_event of any msgtype it takes (text, msgmenu); the code works once. */
+  sendMessageOnEvent(req: { code: string; msgtype: string; payload: Record<string, unknown>; msgid?: string }): Promise<{ msgid: string }> {
+    return this.#send('kf/send_msg_on_event', req.msgid, (msgid) => ({
+      code: req.code,
+      msgid,
+      msgtype: req.msgtype,
+      [req.msgtype]: req.payload,
+    }));
+  }
+
   /** kf/add_contact_way: the URL a customer opens (scene ≤32 of [0-9a-zA-Z_-]). */
   async addContactWay(req: { openKfid: string; scene: string }): Promise<string> {
     const api = 'kf/add_contact_way';

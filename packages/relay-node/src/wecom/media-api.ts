@@ -1,6 +1,7 @@
 import { mediaUploadResponseSchema } from '@wecom-relay/shared';
 import { RelayError } from '../errors/relay-error.js';
 import { ERRCODE_MEDIA_NEEDS_RANGE, downloadInRanges, readWholeDownload, type DownloadedMedia } from './media-download.js';
+import { openMediaStream, type OpenedMedia } from './media-stream.js';
 import { WecomApiError } from './wecom-api-error.js';
 import { jsonReader, type WecomHttp } from './wecom-http.js';
 
@@ -70,5 +71,10 @@ export class MediaApi {
       if (!(err instanceof WecomApiError) || err.errcode !== ERRCODE_MEDIA_NEEDS_RANGE) throw err;
     }
     return downloadInRanges(this.http, { api, mediaId, maxBytes: options.maxBytes, chunkBytes: this.#rangeChunkBytes });
+  }
+
+  /** media/get as a stream (for media links): headers first, then the bytes chunk by chunk as they are read. */
+  open(mediaId: string): Promise<OpenedMedia> {
+    return openMediaStream(this.http, { api: 'media/get', mediaId, chunkBytes: this.#rangeChunkBytes });
   }
 }

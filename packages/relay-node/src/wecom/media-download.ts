@@ -15,7 +15,7 @@ export interface DownloadedMedia {
 export const ERRCODE_MEDIA_NEEDS_RANGE = 830002;
 
 /** A `Content-Range: bytes first-last/total` header. */
-interface ContentRange {
+export interface ContentRange {
   first: number;
   last: number;
   total: number;
@@ -27,7 +27,7 @@ const SNIFF_JSON_MAX_BYTES = 4096;
 const CONTENT_RANGE = /^bytes\s+(\d+)-(\d+)\/(\d+)$/i;
 
 /** Parses the Content-Range of a 206 answer; null when absent, malformed, of unknown total, or inconsistent. */
-function parseContentRange(header: string | null): ContentRange | null {
+export function parseContentRange(header: string | null): ContentRange | null {
   const m = header === null ? null : CONTENT_RANGE.exec(header.trim());
   if (!m) return null;
   const [first, last, total] = [Number(m[1]), Number(m[2]), Number(m[3])];
@@ -35,18 +35,19 @@ function parseContentRange(header: string | null): ContentRange | null {
   return { first, last, total };
 }
 
-function mimeOf(res: Response): string {
+/** The answer's Content-Type without parameters, lower-cased ('' when absent). */
+export function mimeOf(res: Response): string {
   return (res.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
 /** Whether an answer is WeCom's JSON rather than file bytes. */
-function isJsonAnswer(res: Response): boolean {
+export function isJsonAnswer(res: Response): boolean {
   const mime = mimeOf(res);
   return !res.ok || mime === 'application/json' || mime === 'text/plain';
 }
 
 /** A JSON answer to media/get is never a file: an errcode, a transport failure, or an unexpected success body. */
-async function jsonAnswerAsError<T>(res: Response, api: string): Promise<AttemptOutcome<T>> {
+export async function jsonAnswerAsError<T>(res: Response, api: string): Promise<AttemptOutcome<T>> {
   const outcome = await readWecomJson(res);
   if (outcome.kind !== 'ok') return outcome;
   return { kind: 'transport', message: `${api} answered JSON without an errcode`, retryable: false };

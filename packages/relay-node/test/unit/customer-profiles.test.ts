@@ -46,4 +46,26 @@ describe('CustomerProfileCache', () => {
     await cache.get('a');
     expect(r.calls.flat()).toEqual(['a', 'b', 'c', 'a']);
   });
+
+  it('asks WeCom again once a profile is older than its TTL, and gets the new one', async () => {
+    let nickname = 'first';
+    let clock = 1_000_000;
+    const calls: string[][] = [];
+    const fetch = async (ids: readonly string[]) => {
+      calls.push([...ids]);
+      return new Map(ids.map((id) => [id, { external_userid: id, nickname }]));
+    };
+    const cache = new CustomerProfileCache({ fetch, logger, batchDelayMs: 1, ttlMs: 60_000, now: () => clock });
+    expect(await cache.get('a')).toEqual({ nickname: 'first' });
+    nickname = 'renamed';
+    clock += 59_999;
+    expect(await cache.get('a')).toEqual({ nickname: 'first' });
+    expect(calls).toHaveLength(1);
+    clock += 1;
+    expect(await cache.get('a')).toEqual({ nickname: 'renamed' });
+    expect(calls).toEqual([['a'], ['a']]);
+    clock += 59_999;
+    expect(await cache.get('a')).toEqual({ nickname: 'renamed' });
+    expect(calls).toHaveLength(2);
+  });
 });

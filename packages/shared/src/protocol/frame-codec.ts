@@ -35,6 +35,7 @@ const COMMAND_TYPES: ReadonlySet<string> = new Set<CommandType>([
   'unbind_all',
   'delivery_ack',
   'send',
+  'send_on_event',
   'recall',
   'service_state',
 ]);
@@ -46,6 +47,8 @@ const KNOWN_FEATURES: ReadonlySet<string> = new Set<GatewayFeature>([
   'rich_outbound',
   'customer_profile',
   'long_binding_token',
+  'media_by_reference',
+  'media_by_reference_always',
 ]);
 
 /** Ack/error ids that name a command rather than a gateway request id; the cs dialect prefixes these (`cs_hello`). */
@@ -160,6 +163,7 @@ function toCommand(type: CommandType, input: Record<string, unknown>): Parsed {
       return r.success ? { ok: true, value: { type, deliveryId: r.data.delivery_id } } : { ok: false, error: r.error };
     }
     case 'send':
+    case 'send_on_event':
     case 'recall':
     case 'service_state':
       return toRichOutboundCommand(type, input);
@@ -198,6 +202,8 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
         media_data: event.mediaData,
         media_mime: event.mediaMime,
         media_error: event.mediaError,
+        media_url: event.mediaUrl,
+        media_url_expires_at: event.mediaUrlExpiresAt,
         wecom_msg_type: event.wecomMsgType,
         open_kfid: event.openKfid,
         ...(event.detail ? { [event.detail.key]: event.detail.fields } : {}),
@@ -217,6 +223,8 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
         media_data: event.mediaData,
         media_mime: event.mediaMime,
         media_error: event.mediaError,
+        media_url: event.mediaUrl,
+        media_url_expires_at: event.mediaUrlExpiresAt,
         wecom_msg_type: event.wecomMsgType,
         ...(event.detail ? { [event.detail.key]: event.detail.fields } : {}),
         delivery_id: event.deliveryId,
@@ -246,6 +254,7 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
         human_servicing: event.humanServicing,
         old_servicer_userid: event.oldServicerUserId,
         new_servicer_userid: event.newServicerUserId,
+        msg_code: event.msgCode,
         delivery_id: event.deliveryId,
       });
     case 'message_recalled':
@@ -286,6 +295,7 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
         msgids: event.msgids,
         service_state: event.serviceState,
         servicer_userid: event.servicerUserId,
+        msg_code: event.msgCode,
         unsent: event.unsent && {
           code: event.unsent.code,
           message: event.unsent.message,

@@ -58,11 +58,13 @@ export interface HelloCommand {
  * Optional behaviour a gateway may ask for in hello (`features`); docs/protocol.md says what each adds.
  * `rich_inbound`: every WeCom message kind typed (`msg_type` names it, an object of its fields beside it).
  * `session_events`: session_entered, session_status, message_recalled, servicer_message frames, SESSION_TAKEN_OVER.
- * `rich_outbound`: the `send` (any kf/send_msg kind), `recall` and `service_state` commands.
+ * `rich_outbound`: the `send` (any kf/send_msg kind), `send_on_event`, `recall` and `service_state` commands.
  * `customer_profile`: `customer` (WeCom's profile: nickname, avatar, ...) on inbound and binding_resolved frames.
+ * `media_by_reference`: media over the inline bound arrives as a signed, time-limited `media_url` served by the relay.
+ * `media_by_reference_always`: every media file arrives as `media_url`, whatever its size (nothing inlined).
  */
 export type GatewayFeature = 'send_failed' | 'rich_inbound' | 'session_events' | 'rich_outbound' | 'customer_profile'
-  | 'long_binding_token';
+  | 'long_binding_token' | 'media_by_reference' | 'media_by_reference_always';
 
 /** Text back to a WeCom user. */
 export interface ReplyCommand {
@@ -113,6 +115,20 @@ export interface SendCommand {
   payload: Record<string, unknown>;
 }
 
+/**
+ * Opt-in (`rich_outbound`): a message sent with a code WeCom handed out for one event (kf/send_msg_on_event): the
+ * `welcome_code` of `session_entered`, or the `msg_code` of `session_status` or of a `service_state` move. Text or
+ * menu only; the code works once, within WeCom's time for its event (20 s for a welcome).
+ */
+export interface SendOnEventCommand {
+  type: 'send_on_event';
+  id: string;
+  externalUserId: string;
+  code: string;
+  msgtype: 'text' | 'msgmenu';
+  payload: Record<string, unknown>;
+}
+
 /** Opt-in (`rich_outbound`): withdraw a message this gateway sent (kf/recall_msg), by WeCom's msgid. */
 export interface RecallCommand {
   type: 'recall';
@@ -132,6 +148,7 @@ export interface ServiceStateCommand {
 /** Everything a gateway may send, after decoding. */
 export type GatewayCommand =
   | SendCommand
+  | SendOnEventCommand
   | RecallCommand
   | ServiceStateCommand
   | HelloCommand
@@ -168,6 +185,13 @@ export interface InboundEvent {
    * `unavailable` (WeCom would not serve it, e.g. expired after 3 days). Absent when media is inlined or there is none.
    */
   mediaError?: MediaError;
+  /**
+   * Opt-in (`media_by_reference`): where to fetch the media instead of `mediaData`: a relay URL, signed and valid
+   * until `mediaUrlExpiresAt`, that streams the file from WeCom when fetched.
+   */
+  mediaUrl?: string;
+  /** Opt-in (`media_by_reference`): unix seconds after which `mediaUrl` is refused. */
+  mediaUrlExpiresAt?: number;
   /** Additive, ack-mode gateways only: the delivery id to acknowledge (and resume after). */
   deliveryId?: string;
   /**
@@ -226,6 +250,8 @@ export interface SessionStatusEvent {
   humanServicing: boolean;
   oldServicerUserId?: string;
   newServicerUserId?: string;
+  /** WeCom's msg_code (change types 1 and 3): one message may be sent with it through `send_on_event`. */
+  msgCode?: string;
   deliveryId?: string;
 }
 
@@ -283,6 +309,8 @@ export interface AckEvent {
   /** `service_state` answers: the session's state (0 new, 1 bot, 2 queued, 3 human, 4 ended) and its servicer. */
   serviceState?: number;
   servicerUserId?: string;
+  /** `service_state` moves: WeCom's msg_code for one message through `send_on_event` (e.g. a queue notice). */
+  msgCode?: string;
 }
 
 /** The part of a split reply that was not sent. */
@@ -344,8 +372,8 @@ export type GatewayEvent =
  * Inbound media is not inlined in the queue: the owning node downloads it when it writes the frame.
  */
 export type QueuedEvent =
-  | (Omit<InboundEvent, 'mediaData' | 'mediaMime' | 'mediaError' | 'detail'> & QueuedMessageExtras)
-  | (Omit<ServicerMessageEvent, 'mediaData' | 'mediaMime' | 'mediaError' | 'detail'> & QueuedMessageExtras)
+  | (Omit<InboundEvent, 'mediaData' | 'mediaMime' | 'mediaError' | 'mediaUrl' | 'mediaUrlExpiresAt' | 'detail'> & QueuedMessageExtras)
+  | (Omit<ServicerMessageEvent, 'mediaData' | 'mediaMime' | 'mediaError' | 'mediaUrl' | 'mediaUrlExpiresAt' | 'detail'> & QueuedMessageExtras)
   | BindingResolvedEvent
   | SendFailedEvent
   | SessionEnteredEvent

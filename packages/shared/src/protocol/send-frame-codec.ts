@@ -1,12 +1,30 @@
 import { z } from 'zod';
 import type { GatewayCommand } from './messages.js';
-import { recallFrameSchema, sendFrameSchema, sendPayloadSchemas, serviceStateFrameSchema } from './send-frame-schemas.js';
+import {
+  recallFrameSchema,
+  sendFrameSchema,
+  sendOnEventFrameSchema,
+  sendPayloadSchemas,
+  serviceStateFrameSchema,
+} from './send-frame-schemas.js';
 
 type Parsed = { ok: true; value: GatewayCommand } | { ok: false; error: z.ZodError };
 
-/** Decodes the `rich_outbound` commands (send, recall, service_state) from plain-named fields. */
-export function toRichOutboundCommand(type: 'send' | 'recall' | 'service_state', input: Record<string, unknown>): Parsed {
+/** Decodes the `rich_outbound` commands (send, send_on_event, recall, service_state) from plain-named fields. */
+export function toRichOutboundCommand(type: 'send' | 'send_on_event' | 'recall' | 'service_state', input: Record<string, unknown>): Parsed {
   switch (type) {
+    case 'send_on_event': {
+      const head = sendOnEventFrameSchema.safeParse(input);
+      if (!head.success) return { ok: false, error: head.error };
+      const { msgtype } = head.data;
+      const body = z.object({ [msgtype]: sendPayloadSchemas[msgtype] }).safeParse(input);
+      if (!body.success) return { ok: false, error: body.error };
+      const payload = stripNulls((body.data as Record<string, Record<string, unknown>>)[msgtype] ?? {});
+      return {
+        ok: true,
+        value: { type, id: head.data.id, externalUserId: head.data.external_user_id, code: head.data.code, msgtype, payload },
+      };
+    }
     case 'send': {
       const head = sendFrameSchema.safeParse(input);
       if (!head.success) return { ok: false, error: head.error };

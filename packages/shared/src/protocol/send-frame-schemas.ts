@@ -29,12 +29,18 @@ function httpUrl(max: number) {
   return bytes(max, 1).refine((s) => /^https?:\/\//i.test(s), 'must be an http(s) URL (WeCom\'s rule)');
 }
 
-/** Media bytes in a frame: base64, the mime type, and the file name the customer sees. */
-export const mediaFieldsSchema = z.object({
-  media_data: str().min(1, 'must not be empty').regex(BASE64, 'must be base64'),
-  media_mime: str().max(128, 'must be at most 128 characters').nullish(),
-  filename: str().min(1, 'must not be empty').max(128, 'must be at most 128 characters').nullish(),
-});
+/**
+ * Media in a frame: its bytes (base64) or a URL the relay fetches them from, the mime type, and the file name the
+ * customer sees.
+ */
+export const mediaFieldsSchema = z
+  .object({
+    media_data: str().min(1, 'must not be empty').regex(BASE64, 'must be base64').nullish(),
+    media_url: httpUrl(2048).nullish(),
+    media_mime: str().max(128, 'must be at most 128 characters').nullish(),
+    filename: str().min(1, 'must not be empty').max(128, 'must be at most 128 characters').nullish(),
+  })
+  .refine((m) => (m.media_data == null) !== (m.media_url == null), { message: 'needs exactly one of media_data and media_url', path: ['media_data'] });
 
 /** A thumbnail (link, miniprogram): uploaded as an image, 2 MB, JPG or PNG. */
 const thumbFields = {
@@ -83,6 +89,17 @@ export const sendFrameSchema = z.object({
   msgtype: z.enum(Object.keys(sendPayloadSchemas) as [SendMsgType, ...SendMsgType[]], {
     error: `must be one of ${Object.keys(sendPayloadSchemas).join(', ')}`,
   }),
+});
+
+/** msgtypes kf/send_msg_on_event takes (reference §3.2). */
+export const SEND_ON_EVENT_MSGTYPES = ['text', 'msgmenu'] as const;
+
+/** `send_on_event` / `cs_send_on_event`: a text or menu sent with an event's code (welcome_code, msg_code). */
+export const sendOnEventFrameSchema = z.object({
+  id: id(),
+  external_user_id: id(),
+  code: bytes(128, 1),
+  msgtype: z.enum(SEND_ON_EVENT_MSGTYPES, { error: 'must be "text" or "msgmenu" (all WeCom sends with an event code)' }),
 });
 
 /** `recall` / `cs_recall`: withdraw a message this gateway sent (WeCom's msgid from its ack). */
