@@ -18,6 +18,11 @@ export interface RedisClusterNode {
   readonly pid: number | null;
   /** Kills the process abruptly (SIGKILL) and waits for it to exit. */
   kill(): Promise<void>;
+  /**
+   * Stops the process if it runs (SIGTERM) and starts it again on its ports with its data directory: it rejoins the
+   * cluster from its nodes.conf (as a replica when its replica took its slots meanwhile).
+   */
+  restart(): Promise<void>;
 }
 
 /** A Redis Cluster started by the test kit: 3 masters with one replica each on loopback. */
