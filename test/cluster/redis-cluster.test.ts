@@ -109,4 +109,34 @@ describe('three relay nodes on a Redis Cluster behind haproxy', () => {
       for (let i = 0; i < 3; i++) expect(list).toContain(`name=wecom-relay:node-${i}:commands`);
     }
   }, 120_000);
+
+  it('spreads the state of those runs over many hash slots, none holding a disproportionate part', async () => {
+    const masters = await c.redisCluster!.masters();
+    const perMaster: number[] = [];
+    const perSlot = new Map<number, number>();
+    for (const m of masters) {
+      const node = redis.nodes('master').find((n) => n.options.port === m.port)!;
+      const keys: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, batch] = await node.scan(cursor, 'MATCH', `${c.keyPrefix}*`, 'COUNT', 1000);
+        cursor = next;
+        keys.push(...batch);
+      } while (cursor !== '0');
+      perMaster.push(keys.length);
+      const slots = await Promise.all(keys.map((k) => node.call('CLUSTER', 'KEYSLOT', k) as Promise<number>));
+      for (const slot of slots) perSlot.set(slot, (perSlot.get(slot) ?? 0) + 1);
+    }
+    const total = perMaster.reduce((a, b) => a + b, 0);
+    const largest = Math.max(...perSlot.values());
+    console.log(
+      `[cluster] keys per master after the runs: ${perMaster.map((n, i) => `:${masters[i]!.port} ${n}`).join(', ')}; ` +
+        `${total} keys in ${perSlot.size} slots, the largest slot holds ${largest}`,
+    );
+    // A slot is what resharding moves: state piled under one hash tag could never be divided over shards. Here the
+    // largest slot is one gateway's queue and its per-message dedup marks (a third of the load run's messages).
+    expect(total).toBeGreaterThan(100);
+    expect(largest / total).toBeLessThanOrEqual(0.2);
+    expect(perMaster.every((n) => n > 0)).toBe(true);
+  });
 });
