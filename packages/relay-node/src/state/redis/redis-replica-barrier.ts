@@ -3,6 +3,9 @@ import { RelayError } from '../../errors/relay-error.js';
 import type { RedisClient } from './redis-client.js';
 import type { StateLogger } from './state-logger.js';
 
+/** How long WAIT blocks per master by default before a cursor commit is refused (README states it). */
+export const REPLICA_BARRIER_TIMEOUT_MS = 1_000;
+
 /** Options for {@link replicaBarrier}. */
 export interface ReplicaBarrierOptions {
   /** How long WAIT may block per master before the commit is refused (and the page pulled again); default 1000 ms. */
@@ -23,7 +26,7 @@ export interface ReplicaBarrierOptions {
  * replicas on purpose therefore pays one round trip per page and nothing else.
  */
 export function replicaBarrier(redis: RedisClient, o: ReplicaBarrierOptions): () => Promise<void> {
-  const timeoutMs = o.timeoutMs ?? 1_000;
+  const timeoutMs = o.timeoutMs ?? REPLICA_BARRIER_TIMEOUT_MS;
   const warned = new Set<string>();
   return async () => {
     // One connection per master: WAIT counts the writes made on the connection it is sent on, which is the one
