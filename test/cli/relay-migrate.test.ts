@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisBindingStore, RedisPendingBindingStore, RedisSyncCoordinator, openSqliteDatabase } from '@wecom-relay/relay-node';
-import { REPO_ROOT, TSX_BIN, startRedis, uniquePrefix, type RedisHandle } from '@wecom-relay/testkit';
+import { RedisBindingStore, RedisPendingBindingStore, RedisShardedBindingStore, RedisSyncCoordinator, openSqliteDatabase } from '@wecom-relay/relay-node';
+import { REPO_ROOT, TSX_BIN, startRedis, startRedisCluster, uniquePrefix, type RedisClusterHandle, type RedisHandle } from '@wecom-relay/testkit';
 import { createDeployedDatabase, inspectStateFile } from '../../packages/relay-node/test/support/deployed-database.js';
 
 const run = promisify(execFile);
@@ -139,5 +139,51 @@ describe('pnpm relay migrate sqlite:<file> redis://...', () => {
     const out = await relayCli(['migrate', `sqlite:${file}`, redis.url]);
     expect(out.code).toBe(78);
     expect(out.stderr).toContain('--open-kfid');
+  }, 60_000);
+});
+
+describe('pnpm relay migrate sqlite:<file> redis-cluster://... (a Redis Cluster)', () => {
+  let redisCluster: RedisClusterHandle;
+  let client: Cluster;
+  let dir: string;
+  beforeAll(async () => {
+    redisCluster = await startRedisCluster();
+    client = new Cluster(redisCluster.seeds.map((s) => ({ host: s.slice(0, s.lastIndexOf(':')), port: Number(s.slice(s.lastIndexOf(':') + 1)) })));
+    client.on('error', () => undefined);
+    dir = mkdtempSync(join(tmpdir(), 'relay-migrate-cluster-'));
+  }, 120_000);
+  afterAll(async () => {
+    client?.disconnect();
+    await redisCluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it("carries bindings (spread per user, as the cluster's nodes read them), live tokens and the cursor", async () => {
+    const file = join(dir, 'deployed.db');
+    createDeployedDatabase(file, DEPLOYED);
+    const prefix = uniquePrefix('migrate-rc');
+    const seeds = `redis-cluster://${redisCluster.seeds.slice(0, 2).join(',')}`;
+    const out = await relayCli(['migrate', `sqlite:${file}`, seeds], { REDIS_KEY_PREFIX: prefix, WECOM_OPEN_KFID: KFID });
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain('2 bindings, 1 pending tokens (1 expired left out)');
+    expect(out.stdout).toContain(`sync cursor of ${KFID}: carried`);
+
+    // Read back with the stores a node on this cluster runs.
+    const bindings = new RedisShardedBindingStore({ redis: client, prefix });
+    expect(await bindings.gatewayFor('wmAlice')).toBe('gw-a');
+    expect(await bindings.usersOf('gw-b')).toEqual(['wmBob']);
+    // Each user's binding under its own slot, not under one tag for all.
+    expect(await client.hget(`${prefix}{user:wmAlice}:binding`, 'gw')).toBe('gw-a');
+    const lease = (await new RedisSyncCoordinator({ redis: client, prefix }).tryAcquire(KFID, 5_000))!;
+    expect(await lease.cursor()).toBe(DEPLOYED.cursor);
+    await lease.release();
+    const pending = new RedisPendingBindingStore({ redis: client, prefix });
+    expect(await pending.consume('0a1b2c3d', 'evt-live', 60_000)).toBe('gw-a');
+    expect(await pending.consume('deadbeef', 'evt-expired', 60_000)).toBeNull();
+
+    const again = await relayCli(['migrate', `sqlite:${file}`, seeds], { REDIS_KEY_PREFIX: prefix, WECOM_OPEN_KFID: KFID });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`sync cursor of ${KFID}: same`);
   }, 60_000);
 });

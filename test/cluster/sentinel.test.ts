@@ -1,14 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayClient } from '@wecom-relay/gateway-client';
 import { gatewayAuthToken } from '@wecom-relay/shared';
+import { startSentinel } from './redis-sentinel.js';
 import {
-  freePort,
   relayEnvFor,
   reserveRelayPorts,
   spawnFakeWecom,
@@ -20,45 +15,6 @@ import {
   type RedisHandle,
   type RelayNodeHandle,
 } from '@wecom-relay/testkit';
-
-/** A real Redis Sentinel (the redis-server binary in sentinel mode) watching one master. */
-async function startSentinel(master: RedisHandle): Promise<{ port: number; stop(): Promise<void> }> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'sentinel-'));
-  const conf = join(dir, 'sentinel.conf');
-  writeFileSync(
-    conf,
-    [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor relay-master ${master.host} ${master.port} 1`, ''].join('\n'),
-  );
-  const child: ChildProcess = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
-  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined); // refused until the sentinel listens; the loop retries
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      await probe.connect();
-      const addr = (await probe.call('SENTINEL', 'get-master-addr-by-name', 'relay-master')) as string[] | null;
-      if (addr && Number(addr[1]) === master.port) break;
-    } catch {
-      // not up yet
-    }
-    probe.disconnect();
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error('redis sentinel did not start');
-    }
-    await sleep(100);
-  }
-  probe.disconnect();
-  return {
-    port,
-    async stop() {
-      child.kill('SIGTERM');
-      await Promise.race([new Promise((r) => child.once('exit', r)), sleep(3_000)]);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 describe('a node configured with Redis Sentinel', () => {
   const corp = testCorp();

@@ -26,6 +26,7 @@ import {
 const COMPOSE_DIR = repoPath('deploy/compose');
 const CLUSTER_FILE = 'docker-compose.yml';
 const SINGLE_FILE = 'docker-compose.single.yml';
+const REDIS_CLUSTER_FILE = 'docker-compose.redis-cluster.yml';
 
 // docker-compose must be installed (CI installs Debian's package); ComposeWorkspace throws saying so otherwise.
 const workspace = new ComposeWorkspace(COMPOSE_DIR);
@@ -33,6 +34,7 @@ afterAll(() => workspace.dispose());
 
 const cluster: ComposeProject = workspace.resolve(CLUSTER_FILE);
 const single: ComposeProject = workspace.resolve(SINGLE_FILE);
+const onRedisCluster: ComposeProject = workspace.resolve(REDIS_CLUSTER_FILE);
 const exampleEnv = parseEnvFile(readFileSync(join(COMPOSE_DIR, '.env.example'), 'utf8'));
 
 function parseEnvFile(text: string): Map<string, string> {
@@ -82,12 +84,12 @@ function expectRelayDrainsAndIsChecked(name: string, s: ComposeService): void {
 }
 
 describe('compose files are accepted by docker-compose', () => {
-  it.each([CLUSTER_FILE, SINGLE_FILE])('docker-compose -f %s config -q succeeds', (file) => {
+  it.each([CLUSTER_FILE, SINGLE_FILE, REDIS_CLUSTER_FILE])('docker-compose -f %s config -q succeeds', (file) => {
     expect(() => workspace.validate(file)).not.toThrow();
   });
 
   it('pins every image to a tag other than latest', () => {
-    const images = [...Object.values(cluster.services), ...Object.values(single.services)].map((s) => s.image ?? '');
+    const images = [cluster, single, onRedisCluster].flatMap((p) => Object.values(p.services)).map((s) => s.image ?? '');
     for (const image of images) {
       expect(image, 'every service runs an image').not.toBe('');
       const lastSegment = image.slice(image.lastIndexOf('/') + 1);
@@ -200,6 +202,75 @@ describe('haproxy.cfg', () => {
   });
 });
 
+describe('Redis Cluster variant (docker-compose.redis-cluster.yml)', () => {
+  const relays = relayServices(onRedisCluster);
+  const haproxy = service(onRedisCluster, 'haproxy');
+  const create = service(onRedisCluster, 'redis-cluster-create');
+  const argvOf = (s: ComposeService) => [s.command ?? []].flat().join(' ');
+  const redisNodes = Object.entries(onRedisCluster.services).filter(([, s]) => /--cluster-enabled yes/.test(argvOf(s)));
+  const addressOf = (s: ComposeService) =>
+    Object.values(s.networks as Record<string, { ipv4_address?: string } | null>).map((n) => n?.ipv4_address).find(Boolean);
+
+  it('runs six redis-server nodes in cluster mode, each append-only on its own volume, noeviction, health-checked, unpublished', () => {
+    expect(redisNodes).toHaveLength(6);
+    const volumes = new Set<string>();
+    for (const [name, s] of redisNodes) {
+      const argv = argvOf(s);
+      expect(argv, name).toMatch(/^redis-server /);
+      expect(argv, name).toMatch(/--appendonly yes/);
+      // The relay refuses any other policy at start (an evicted queue is silent loss).
+      expect(argv, name).toMatch(/--maxmemory-policy noeviction/);
+      expect(Number(/redis:(\d+)/.exec(s.image ?? '')?.[1]), `${name} runs Redis 7 or later (sharded pub/sub)`).toBeGreaterThanOrEqual(7);
+      expect(healthcheckCommand(s), name).toContain('ping');
+      expect(composePublishedPorts(s), `${name} publishes nothing`).toEqual([]);
+      const data = composeMounts(s).find((m) => m.target === '/data');
+      expect(Object.keys(onRedisCluster.volumes ?? {}), `${name} keeps /data on a named volume`).toContain(data?.source);
+      volumes.add(data!.source);
+      expect(addressOf(s), `${name} has a fixed address (nodes.conf names it)`).toBeDefined();
+    }
+    expect(volumes.size, 'one volume per node').toBe(6);
+  });
+
+  it('joins exactly those six nodes as three masters with a replica each, once, and waits for cluster_state:ok', () => {
+    const script = argvOf(create);
+    const created = /--cluster create ((?:\S+:\d+ )+)--cluster-replicas (\d+)/.exec(script);
+    expect(created, script).not.toBeNull();
+    expect(created![1]!.trim().split(' ').sort()).toEqual(redisNodes.map(([, s]) => `${addressOf(s)}:6379`).sort());
+    expect(created![2]).toBe('1');
+    // A second `up` must not try to create the cluster again (redis-cli would refuse non-empty nodes and fail).
+    expect(script).toMatch(/cluster_known_nodes:6[\s\S]*then[\s\S]*else[\s\S]*--cluster create/);
+    expect(script).toMatch(/until .*cluster_state:ok/);
+    const waitsFor = create.depends_on as Record<string, { condition?: string }>;
+    for (const [name] of redisNodes) expect(waitsFor[name]?.condition, `create waits for ${name}`).toBe('service_healthy');
+    expect(composePublishedPorts(create)).toEqual([]);
+  });
+
+  it('runs three relay nodes seeded with every cluster node, started once the cluster is created, and no REDIS_URL', () => {
+    expect(relays.map(([name]) => name).sort()).toEqual(['relay-1', 'relay-2', 'relay-3']);
+    expect(new Set(relays.map(([, s]) => s.environment?.NODE_ID)).size).toBe(3);
+    for (const [name, s] of relays) {
+      const seeds = (s.environment?.REDIS_CLUSTER_NODES ?? '').split(',').map((seed) => seed.split(':')[0]).sort();
+      expect(seeds, `${name} REDIS_CLUSTER_NODES`).toEqual(redisNodes.map(([node]) => node).sort());
+      expect(s.environment?.REDIS_URL ?? '', `${name} REDIS_URL`).toBe('');
+      const dependsOn = s.depends_on as Record<string, { condition?: string }>;
+      expect(dependsOn['redis-cluster-create']?.condition, name).toBe('service_completed_successfully');
+      expectRelayDrainsAndIsChecked(name, s);
+      expect(s.environment?.TRUSTED_PROXIES, `${name} trusts exactly the balancer`).toBe(addressOf(haproxy));
+    }
+  });
+
+  it('publishes only the balancer, on the webhook and WebSocket ports, balancing over its relay nodes', () => {
+    expect(composePublishedPorts(haproxy).sort()).toEqual([8080, 8081]);
+    const cfg = parseHaproxyConfig(readFileSync(join(COMPOSE_DIR, 'haproxy.cfg'), 'utf8'));
+    const servers = cfg.filter((section) => section.type === 'backend').flatMap((section) => haproxyServers(section).map((srv) => srv.host));
+    for (const [name] of relays) expect(servers, `haproxy.cfg names ${name}`).toContain(name);
+  });
+
+  it('keeps credentials out of the compose file: they come from .env', () => {
+    expect(inlineEnvironmentKeys(REDIS_CLUSTER_FILE).filter((k) => SECRET_ENV_NAMES.includes(k))).toEqual([]);
+  });
+});
+
 describe('single node (docker-compose.single.yml)', () => {
   const relays = relayServices(single);
 
@@ -227,7 +298,7 @@ describe('single node (docker-compose.single.yml)', () => {
 describe('.env.example', () => {
   it('names only variables the relay reads', () => {
     expect(unknownRelayEnvNames(exampleEnv.keys())).toEqual([]);
-    for (const project of [cluster, single]) {
+    for (const project of [cluster, single, onRedisCluster]) {
       for (const [name, s] of relayServices(project)) {
         expect(unknownRelayEnvNames(Object.keys(s.environment ?? {})), name).toEqual([]);
       }
@@ -236,6 +307,8 @@ describe('.env.example', () => {
 
   it('lists every variable an operator must set that the compose files do not set', () => {
     const setByCompose = new Set(inlineEnvironmentKeys(CLUSTER_FILE));
+    // The Redis Cluster variant reads the same .env, so it must set no more of the required ones itself.
+    for (const key of inlineEnvironmentKeys(REDIS_CLUSTER_FILE)) if (requiredRelayEnvNames().includes(key)) expect(setByCompose).toContain(key);
     const missing = requiredRelayEnvNames().filter((name) => !exampleEnv.has(name) && !setByCompose.has(name));
     expect(missing).toEqual([]);
   });
@@ -250,7 +323,7 @@ describe('.env.example', () => {
       WECOM_OPEN_KFID: corp.openKfid,
       RELAY_AUTH_SECRET: corp.relaySecret,
     };
-    for (const project of [cluster, single]) {
+    for (const project of [cluster, single, onRedisCluster]) {
       for (const [name, s] of relayServices(project)) {
         // .env fills only what compose leaves empty; the compose file's own values win, as in `environment:`.
         const env = Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, v || filled[k as keyof typeof filled] || '']));

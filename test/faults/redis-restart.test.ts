@@ -1,63 +1,66 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'vitest';
 import { useFaultCluster } from './support/fault-cluster.js';
-import { FAULT_TEST_TIMEOUT_MS, faultProfile } from './support/fault-profile.js';
-import { MIXED_GATEWAYS, expectNoMessageLost, finishScenario, openGateways } from './support/fault-scenario.js';
-import { InboundLoad } from './support/inbound-load.js';
-import { outageWaitMs } from './support/resilient-gateway.js';
+import { FAULT_TEST_TIMEOUT_MS, faultProfile, faultRedisEngine } from './support/fault-profile.js';
+import { expectNoMessageLost } from './support/fault-scenario.js';
+import { clusterOf, kfMaster } from './support/redis-cluster-faults.js';
+import { runRedisFaultUnderLoad } from './support/redis-load-scenario.js';
 
 const profile = faultProfile();
+const engine = faultRedisEngine();
 
-describe(`fault suite (${profile.length}): Redis restarted under load`, () => {
+describe(`fault suite (${profile.length}, ${engine === 'single' ? 'one Redis' : 'Redis Cluster'}): Redis restarted under load`, () => {
   const stack = useFaultCluster({ restartsRedis: true });
 
-  /** Runs the load around `fault`, then counts. */
-  async function underLoad(label: string, fault: () => Promise<void>): Promise<void> {
-    const opened = await openGateways(stack.cluster, label, MIXED_GATEWAYS);
-    stack.gateways.push(...opened.gateways);
-    const load = new InboundLoad({
-      control: stack.cluster.fake.control,
-      targets: opened.targets,
-      ratePerSec: profile.ratePerSec,
-      label,
-    });
-    load.start();
-    await sleep(profile.redisPhaseMs);
-    const faultAt = Date.now();
-    await fault();
-    const faultMs = Date.now() - faultAt;
-    await sleep(profile.redisPhaseMs);
-    await load.stop();
-    const outages = opened.gateways.flatMap((g) => g.outages);
-    const result = await finishScenario(
-      label,
-      stack.cluster,
-      { sent: load.sent, gateways: opened.gateways, targets: opened.targets },
-      profile.deliveryTimeoutMs,
-      {
-        'redis away': `${faultMs} ms`,
-        'gateway reconnects': outages.length,
-        'longest gateway wait': `${Math.max(0, ...outages.map((o) => outageWaitMs(o)))} ms`,
-        'callbacks failed': `${load.callbacksFailed}/${load.callbacks}`,
-      },
+  if (engine === 'single') {
+    it(
+      'loses nothing when Redis is restarted (SIGTERM, append-only file replayed) mid-load',
+      async () => expectNoMessageLost(await runRedisFaultUnderLoad(stack, profile, 'redis-restart', () => stack.cluster.redis.restart())),
+      FAULT_TEST_TIMEOUT_MS,
     );
-    expectNoMessageLost(result);
+
+    it(
+      'loses nothing when Redis crashes (SIGKILL) mid-load and comes back 2 s later',
+      async () =>
+        expectNoMessageLost(
+          await runRedisFaultUnderLoad(stack, profile, 'redis-crash', async () => {
+            await stack.cluster.redis.kill();
+            await sleep(2_000);
+            await stack.cluster.redis.restart();
+          }),
+        ),
+      FAULT_TEST_TIMEOUT_MS,
+    );
+  } else {
+    it(
+      'loses nothing when every node of the Redis Cluster is restarted at once (SIGTERM, append-only files replayed) mid-load',
+      async () =>
+        expectNoMessageLost(
+          await runRedisFaultUnderLoad(stack, profile, 'redis-cluster-restart', async () => {
+            const redis = clusterOf(stack.cluster);
+            await Promise.all(redis.nodes.map((n) => n.restart()));
+            await redis.waitHealthy();
+          }),
+        ),
+      FAULT_TEST_TIMEOUT_MS,
+    );
+
+    it(
+      'loses nothing when the kf account’s master crashes (SIGKILL) mid-load and comes back 2 s later, its replica promoted meanwhile',
+      async () =>
+        expectNoMessageLost(
+          await runRedisFaultUnderLoad(stack, profile, 'redis-cluster-crash', async () => {
+            const redis = clusterOf(stack.cluster);
+            const master = await kfMaster(stack.cluster);
+            await master.kill();
+            await sleep(2_000);
+            // Back as a replica of the node that took its slots, so the cluster is whole for what follows.
+            await master.restart();
+            await redis.waitHealthy();
+            return { 'crashed master': `:${master.port}` };
+          }),
+        ),
+      FAULT_TEST_TIMEOUT_MS,
+    );
   }
-
-  it(
-    'loses nothing when Redis is restarted (SIGTERM, append-only file replayed) mid-load',
-    () => underLoad('redis-restart', () => stack.cluster.redis.restart()),
-    FAULT_TEST_TIMEOUT_MS,
-  );
-
-  it(
-    'loses nothing when Redis crashes (SIGKILL) mid-load and comes back 2 s later',
-    () =>
-      underLoad('redis-crash', async () => {
-        await stack.cluster.redis.kill();
-        await sleep(2_000);
-        await stack.cluster.redis.restart();
-      }),
-    FAULT_TEST_TIMEOUT_MS,
-  );
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll } from 'vitest';
 import { gatewayAuthToken } from '@wecom-relay/shared';
-import { FAULT_HOOK_TIMEOUT_MS } from './fault-profile.js';
+import { FAULT_HOOK_TIMEOUT_MS, faultRedisEngine, type FaultRedisEngine } from './fault-profile.js';
 import type { ResilientGateway } from './resilient-gateway.js';
 import {
   relayEnvFor,
@@ -12,11 +12,13 @@ import {
   spawnRelayNode,
   startHaproxy,
   startRedis,
+  startRedisCluster,
   uniquePrefix,
   testCorp,
   type ExitInfo,
   type FakeWecomHandle,
   type HaproxyHandle,
+  type RedisClusterHandle,
   type RedisHandle,
   type RelayNodeEnv,
   type RelayNodeHandle,
@@ -32,6 +34,8 @@ export interface FaultClusterOptions {
   nodeEnv?: RelayNodeEnv;
   /** The scenario kills or restarts Redis: start its own even when REDIS_URL names a shared one. */
   restartsRedis?: boolean;
+  /** One Redis or a Redis Cluster (3 masters + 3 replicas, append-only); default FAULT_REDIS. */
+  engine?: FaultRedisEngine;
 }
 
 /** What one node looked like from outside when asked. */
@@ -50,7 +54,14 @@ export interface NodeHealth {
  */
 export interface FaultCluster {
   corp: TestCorp;
-  redis: RedisHandle;
+  /** What the nodes run on. */
+  readonly engine: FaultRedisEngine;
+  /** The one Redis (engine `single`; reading it on a Redis Cluster throws). */
+  readonly redis: RedisHandle;
+  /** The Redis Cluster (engine `cluster`), else null. */
+  readonly redisCluster: RedisClusterHandle | null;
+  /** The key prefix of every node (REDIS_KEY_PREFIX). */
+  readonly keyPrefix: string;
   fake: FakeWecomHandle;
   lb: HaproxyHandle;
   /** The current incarnation of each node (replaced when a node is started again). */
@@ -109,13 +120,20 @@ export function describeHealth(health: readonly NodeHealth[]): string {
   return `nodes UNHEALTHY (${bad.join(', ')})`;
 }
 
-/** Boots Redis (AOF), the fake WeCom, the nodes NODE_ID fault-0.. and haproxy; tears down what started if any part fails. */
+/**
+ * Boots Redis (AOF) or a Redis Cluster (AOF, a replica per master), the fake WeCom, the nodes NODE_ID fault-0.. and
+ * haproxy; tears down what started if any part fails.
+ */
 export async function startFaultCluster(options: FaultClusterOptions = {}): Promise<FaultCluster> {
   const count = options.nodes ?? 3;
   const corp = testCorp();
-  const redis = await startRedis({ appendOnly: true, restartable: options.restartsRedis ?? false });
+  const engine = options.engine ?? faultRedisEngine();
+  const single = engine === 'single' ? await startRedis({ appendOnly: true, restartable: options.restartsRedis ?? false }) : null;
+  // fsync per write as the single Redis has it: a node restarted after SIGTERM or SIGKILL keeps what it acknowledged.
+  const redisCluster = engine === 'cluster' ? await startRedisCluster({ serverArgs: ['--appendonly', 'yes'] }) : null;
+  const redisEnv: RelayNodeEnv = single ? { REDIS_URL: single.url } : { REDIS_CLUSTER_NODES: redisCluster!.seeds.join(',') };
   const keyPrefix = uniquePrefix('fault');
-  const cleanups: (() => Promise<unknown>)[] = [() => redis.stop()];
+  const cleanups: (() => Promise<unknown>)[] = [() => (single ?? redisCluster)!.stop()];
   const undo = async (): Promise<void> => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   };
@@ -126,7 +144,7 @@ export async function startFaultCluster(options: FaultClusterOptions = {}): Prom
     cleanups.push(() => fake.stop());
     const envFor = (i: number): RelayNodeEnv =>
       relayEnvFor(corp, fake.url, {
-        REDIS_URL: redis.url,
+        ...redisEnv,
         // Unique per cluster, so scenarios can share one Redis (REDIS_URL) without meeting each other's keys.
         REDIS_KEY_PREFIX: keyPrefix,
         NODE_ID: `fault-${i}`,
@@ -164,7 +182,13 @@ export async function startFaultCluster(options: FaultClusterOptions = {}): Prom
 
     return {
       corp,
-      redis,
+      engine,
+      get redis(): RedisHandle {
+        if (!single) throw new Error('this fault cluster runs on a Redis Cluster (FAULT_REDIS=cluster): use redisCluster');
+        return single;
+      },
+      redisCluster,
+      keyPrefix,
       fake,
       lb,
       nodes,

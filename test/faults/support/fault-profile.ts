@@ -1,7 +1,8 @@
 /*
  * The fault suite (test/faults): real relay nodes on a real Redis (append-only), a fake WeCom and haproxy.
  * FAULT_SUITE=long runs the durations the issue names (kill loop 60 s, gateways offline 60 s, twice the load);
- * FAULT_SEED=<n> replays the random choices of a printed run; FAULT_LOG_DIR=<dir> keeps every node's output.
+ * FAULT_SEED=<n> replays the random choices of a printed run; FAULT_LOG_DIR=<dir> keeps every node's output;
+ * FAULT_REDIS=cluster runs every scenario on a Redis Cluster (3 masters + 3 replicas) instead of one Redis.
  */
 
 /** How long and how hard the fault suite runs: `short` for CI by default, `long` with FAULT_SUITE=long. */
@@ -59,6 +60,14 @@ const LONG: FaultProfile = {
 /** The profile chosen by FAULT_SUITE (`long`, anything else is short). */
 export function faultProfile(env: NodeJS.ProcessEnv = process.env): FaultProfile {
   return env.FAULT_SUITE === 'long' ? LONG : SHORT;
+}
+
+/** What the fault suite's nodes run on: one Redis (default), or a Redis Cluster with FAULT_REDIS=cluster. */
+export type FaultRedisEngine = 'single' | 'cluster';
+
+/** The engine chosen by FAULT_REDIS (`cluster`, anything else is one Redis). */
+export function faultRedisEngine(env: NodeJS.ProcessEnv = process.env): FaultRedisEngine {
+  return env.FAULT_REDIS === 'cluster' ? 'cluster' : 'single';
 }
 
 /** Per-test vitest timeout: generous enough for the long profile on a busy two-core machine. */

@@ -1,7 +1,7 @@
-import { Cluster, Redis } from 'ioredis';
 import type { BindingStore } from '../state/binding-store.js';
 import { openSqliteDatabase, SqliteBindingStore } from '../state/sqlite/index.js';
 import { RedisBindingStore, RedisShardedBindingStore } from '../state/redis/index.js';
+import { isRedisLocation, openRedisLocation } from './redis-location.js';
 
 /**
  * A binding store opened from a location such as `sqlite:./data/relay.db`, `redis://host:6379` or
@@ -19,38 +19,15 @@ export async function openBindingStore(location: string, prefix = 'wr:'): Promis
       },
     };
   }
-  if (/^rediss?:\/\//.test(location)) {
-    const redis = new Redis(location, { maxRetriesPerRequest: 2, lazyConnect: true });
-    await redis.connect();
-    const store = new RedisBindingStore({ redis, prefix });
+  if (isRedisLocation(location)) {
+    const opened = await openRedisLocation(location);
+    // On a cluster, bindings spread per user as the cluster's nodes keep them.
+    const store = opened.cluster ? new RedisShardedBindingStore({ redis: opened.redis, prefix }) : new RedisBindingStore({ redis: opened.redis, prefix });
     return {
       store,
       close: async () => {
         await store.close();
-        await redis.quit();
-      },
-    };
-  }
-  if (/^rediss?-cluster:\/\//.test(location)) {
-    // A Redis Cluster by its seed nodes: bindings spread as the cluster's nodes keep them.
-    const tls = location.startsWith('rediss-');
-    const seeds = location.replace(/^rediss?-cluster:\/\//, '').split(',').map((pair) => {
-      const at = pair.lastIndexOf(':');
-      return { host: pair.slice(0, at), port: Number(pair.slice(at + 1)) };
-    });
-    const password = process.env.REDIS_PASSWORD;
-    const cluster = new Cluster(seeds, {
-      lazyConnect: true,
-      enableAutoPipelining: true,
-      redisOptions: { maxRetriesPerRequest: 2, ...(password ? { password } : {}), ...(tls ? { tls: {} } : {}) },
-    });
-    await cluster.connect();
-    const store = new RedisShardedBindingStore({ redis: cluster, prefix });
-    return {
-      store,
-      close: async () => {
-        await store.close();
-        await cluster.quit();
+        await opened.close();
       },
     };
   }

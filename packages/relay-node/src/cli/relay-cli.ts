@@ -4,6 +4,7 @@ import { gatewayAuthToken } from '@wecom-relay/shared';
 import { copyBindings, openBindingStore } from './binding-transfer.js';
 import { ADMIN_USAGE, runAdminCli } from './admin-cli.js';
 import { migrateSqliteToRedis } from './state-migration.js';
+import { isRedisLocation } from './redis-location.js';
 
 const USAGE = `usage: pnpm relay <command>   (pnpm relay --help prints this)
 
@@ -14,13 +15,14 @@ const USAGE = `usage: pnpm relay <command>   (pnpm relay --help prints this)
                                      and back: pnpm relay bindings copy redis://... sqlite:./backup.db
                                      a Redis Cluster by its seed nodes: redis-cluster://host:port,host:port
   bindings list <store>              print every binding as "external_userid<TAB>gateway_id"
-  migrate sqlite:<file> <redis-url> [--open-kfid <open_kfid>]
+  migrate sqlite:<file> <redis> [--open-kfid <open_kfid>]
                                      move a single-node database (this relay's or the deployed relay's, read
-                                     only) into a cluster's Redis: bindings, live pending tokens and the sync
-                                     cursor; run it before the cluster's nodes start
+                                     only) into a cluster's Redis (redis://host:port, or a Redis Cluster by its
+                                     seed nodes: redis-cluster://host:port,host:port): bindings, live pending
+                                     tokens and the sync cursor; run it before the cluster's nodes start
 ${ADMIN_USAGE}
 
-RELAY_AUTH_SECRET, REDIS_KEY_PREFIX (default wr:) and WECOM_OPEN_KFID (for migrate) are read from the environment
+RELAY_AUTH_SECRET, REDIS_KEY_PREFIX (default wr:), REDIS_PASSWORD (for a Redis Cluster) and WECOM_OPEN_KFID (for migrate) are read from the environment
 or .env.`;
 
 /** Operator commands: gateway tokens and moving bindings between SQLite and Redis. */
@@ -71,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
 async function migrate(args: string[]): Promise<number> {
   const { positionals, values } = parseArgs({ args, options: { 'open-kfid': { type: 'string' } }, allowPositionals: true, strict: true });
   const [from, to] = positionals;
-  if (positionals.length !== 2 || !from?.startsWith('sqlite:') || !/^rediss?:\/\//.test(to ?? '')) {
+  if (positionals.length !== 2 || !from?.startsWith('sqlite:') || !isRedisLocation(to ?? '')) {
     process.stderr.write(`${USAGE}\n`);
     return 64;
   }

@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis';
 import { RelayError } from '../errors/relay-error.js';
 import { exportSqliteState } from '../state/sqlite/sqlite-state-export.js';
-import { RedisBindingStore, RedisPendingBindingStore, RedisSyncCoordinator } from '../state/redis/index.js';
+import { RedisBindingStore, RedisPendingBindingStore, RedisShardedBindingStore, RedisSyncCoordinator } from '../state/redis/index.js';
+import { openRedisLocation } from './redis-location.js';
 
 /** Long enough to write one cursor; a node that wants the lease meanwhile simply tries again later. */
 const MIGRATION_LEASE_MS = 30_000;
@@ -10,6 +10,7 @@ const MIGRATION_LEASE_MS = 30_000;
 export interface StateMigrationOptions {
   /** The single-node state file: the deployed relay's or this relay's. Read only. */
   sqlitePath: string;
+  /** `redis://` (one Redis, a Sentinel group's master) or `redis-cluster://host:port,...` (a Redis Cluster's seeds). */
   redisUrl: string;
   /** REDIS_KEY_PREFIX of the cluster's nodes. */
   prefix: string;
@@ -37,8 +38,8 @@ export interface StateMigrationReport {
 export async function migrateSqliteToRedis(o: StateMigrationOptions): Promise<StateMigrationReport> {
   const now = o.now ?? Date.now;
   const state = exportSqliteState(o.sqlitePath, o.openKfid, now());
-  const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: true });
-  await redis.connect();
+  const opened = await openRedisLocation(o.redisUrl);
+  const redis = opened.redis;
   try {
     let cursor: StateMigrationReport['cursor'] = 'none';
     if (state.cursor !== null) {
@@ -63,7 +64,8 @@ export async function migrateSqliteToRedis(o: StateMigrationOptions): Promise<St
         await lease.release();
       }
     }
-    const bindings = new RedisBindingStore({ redis, prefix: o.prefix });
+    // On a cluster, bindings are spread per user exactly as the cluster's nodes keep them.
+    const bindings = opened.cluster ? new RedisShardedBindingStore({ redis, prefix: o.prefix }) : new RedisBindingStore({ redis, prefix: o.prefix });
     for (const b of state.bindings) await bindings.bind(b.externalUserId, b.gatewayId);
     const pending = new RedisPendingBindingStore({ redis, prefix: o.prefix });
     for (const p of state.pending) {
@@ -78,6 +80,6 @@ export async function migrateSqliteToRedis(o: StateMigrationOptions): Promise<St
       cursor,
     };
   } finally {
-    await redis.quit().catch(() => redis.disconnect());
+    await opened.close();
   }
 }

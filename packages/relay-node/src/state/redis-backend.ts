@@ -134,8 +134,9 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
     bindings,
     pendingBindings,
     dedup: new RedisDedupStore(base),
-    // On a cluster the cursor moves past a page only once the page's appends are on a replica (a failover loses nothing).
-    sync: new RedisSyncCoordinator(redis instanceof Cluster ? { ...base, beforeCommit: replicaBarrier(redis, { logger: o.logger }) } : base),
+    // The cursor moves past a page only once the page's appends are on a replica (a failover loses nothing): per
+    // master on a cluster, on the one master of a single Redis or Sentinel group (a master without replicas passes).
+    sync: new RedisSyncCoordinator({ ...base, beforeCommit: replicaBarrier(redis, { logger: o.logger }) }),
     presence: new RedisPresenceMap(base),
     bus,
     queue: new RedisDeliveryQueue({

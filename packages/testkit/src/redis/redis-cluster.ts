@@ -18,6 +18,11 @@ export interface RedisClusterNode {
   readonly pid: number | null;
   /** Kills the process abruptly (SIGKILL) and waits for it to exit. */
   kill(): Promise<void>;
+  /**
+   * Stops the process if it runs (SIGTERM) and starts it again on its ports with its data directory: it rejoins the
+   * cluster from its nodes.conf (as a replica when its replica took its slots meanwhile).
+   */
+  restart(): Promise<void>;
 }
 
 /** A Redis Cluster started by the test kit: 3 masters with one replica each on loopback. */
@@ -31,6 +36,13 @@ export interface RedisClusterHandle {
   replicasOf(master: RedisClusterNode): Promise<RedisClusterNode[]>;
   /** The node serving a key's slot as master right now. */
   masterOf(key: string): Promise<RedisClusterNode>;
+  /** The hash slot of a key (CLUSTER KEYSLOT). */
+  slotOf(key: string): Promise<number>;
+  /**
+   * Moves one slot, with its keys, to another master while clients keep using it, the way `redis-cli --cluster
+   * reshard` does (SETSLOT IMPORTING/MIGRATING, MIGRATE in batches, SETSLOT NODE everywhere); resolves to the keys moved.
+   */
+  moveSlot(slot: number, to: RedisClusterNode): Promise<number>;
   /** Resolves once every live node reports cluster_state:ok, agrees on who serves every slot, and replicas are in sync. */
   waitHealthy(): Promise<void>;
   /** Stops every node and removes their data directories. Idempotent. */
@@ -139,6 +151,35 @@ class LocalRedisCluster implements RedisClusterHandle {
     const node = this.servers.find((s) => s.port === shard?.masterPort);
     if (!node) throw new RedisTestkitError('REDIS_UNAVAILABLE', `no master serves slot ${slot}`);
     return node;
+  }
+
+  async slotOf(key: string): Promise<number> {
+    const live = this.servers.find((s) => s.pid !== null);
+    if (!live) throw new RedisTestkitError('REDIS_UNAVAILABLE', 'no node of the cluster is running');
+    return (await withClient(live, (c) => c.call('CLUSTER', 'KEYSLOT', key))) as number;
+  }
+
+  async moveSlot(slot: number, to: RedisClusterNode): Promise<number> {
+    const shard = (await this.slotMap()).find((s) => slot >= s.from && slot <= s.to);
+    const from = this.servers.find((s) => s.port === shard?.masterPort);
+    if (!from) throw new RedisTestkitError('REDIS_UNAVAILABLE', `no master serves slot ${slot}`);
+    if (from.port === to.port) return 0;
+    const idOf = (node: RedisClusterNode) => withClient(node, (c) => c.call('CLUSTER', 'MYID')) as Promise<string>;
+    const [fromId, toId] = [await idOf(from), await idOf(to)];
+    await withClient(to, (c) => c.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId));
+    await withClient(from, (c) => c.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId));
+    let moved = 0;
+    for (;;) {
+      const keys = (await withClient(from, (c) => c.call('CLUSTER', 'GETKEYSINSLOT', slot, 100))) as string[];
+      if (keys.length === 0) break;
+      await withClient(from, (c) => c.call('MIGRATE', to.host, to.port, '', 0, 5_000, 'KEYS', ...keys));
+      moved += keys.length;
+    }
+    // The new owner first, then the old, then everyone else, as redis-cli does.
+    for (const node of [to, from, ...(await this.masters()).filter((m) => m.port !== to.port && m.port !== from.port)]) {
+      await withClient(node, (c) => c.call('CLUSTER', 'SETSLOT', slot, 'NODE', toId));
+    }
+    return moved;
   }
 
   async waitHealthy(): Promise<void> {
