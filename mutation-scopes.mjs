@@ -13,6 +13,7 @@ export const MUTATION_SCOPES = {
       'packages/shared/test/gateway-token.test.ts',
       'packages/relay-node/test/unit/gateway-authenticator.test.ts',
       'packages/relay-node/test/unit/gateway-authenticator-tokens.test.ts',
+      'packages/relay-node/test/unit/gateway-authenticator-rotation.test.ts',
       'packages/relay-node/test/core/gateway-authenticator-logs.test.ts',
     ],
   },
