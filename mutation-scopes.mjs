@@ -19,15 +19,30 @@ export const MUTATION_SCOPES = {
   },
   webhook: {
     mutate: ['packages/relay-node/src/http/webhook-handler.ts'],
-    tests: ['packages/relay-node/test/core/webhook-handler.test.ts', 'packages/relay-node/test/core/webhook-handler-logs.test.ts'],
+    tests: [
+      'packages/relay-node/test/core/webhook-handler.test.ts',
+      'packages/relay-node/test/core/webhook-handler-logs.test.ts',
+      // In process too (a real HTTP server on a free port): replay window, deadline, duplicates, refusal log.
+      'packages/relay-node/test/http/webhook-handler.test.ts',
+    ],
   },
   'sync-loop': {
     mutate: ['packages/relay-node/src/inbound/sync-loop.ts'],
-    tests: ['packages/relay-node/test/core/sync-loop.test.ts', 'packages/relay-node/test/core/sync-loop-timers.test.ts', 'packages/relay-node/test/core/sync-loop-edges.test.ts'],
+    tests: [
+      'packages/relay-node/test/core/sync-loop.test.ts',
+      'packages/relay-node/test/core/sync-loop-timers.test.ts',
+      'packages/relay-node/test/core/sync-loop-edges.test.ts',
+      'packages/relay-node/test/inbound/sync-loop-stuck-cursor.test.ts',
+      'packages/relay-node/test/core/sync-loop-stuck-episodes.test.ts',
+    ],
   },
   reply: {
     mutate: ['packages/relay-node/src/outbound/reply-service.ts'],
-    tests: ['packages/relay-node/test/core/relay-gateway-app.test.ts', 'packages/relay-node/test/core/reply-service.test.ts'],
+    tests: [
+      'packages/relay-node/test/core/relay-gateway-app.test.ts',
+      'packages/relay-node/test/core/reply-service.test.ts',
+      'packages/relay-node/test/outbound/reply-service.test.ts',
+    ],
   },
   binding: {
     mutate: ['packages/relay-node/src/binding/**/*.ts'],
