@@ -24,6 +24,7 @@ export const MUTATION_SCOPES = {
       'packages/relay-node/test/core/webhook-handler-logs.test.ts',
       // In process too (a real HTTP server on a free port): replay window, deadline, duplicates, refusal log.
       'packages/relay-node/test/http/webhook-handler.test.ts',
+      'packages/relay-node/test/core/webhook-handler-edges.test.ts',
     ],
   },
   'sync-loop': {
@@ -42,6 +43,7 @@ export const MUTATION_SCOPES = {
       'packages/relay-node/test/core/relay-gateway-app.test.ts',
       'packages/relay-node/test/core/reply-service.test.ts',
       'packages/relay-node/test/outbound/reply-service.test.ts',
+      'packages/relay-node/test/core/reply-service-prepared.test.ts',
     ],
   },
   binding: {
