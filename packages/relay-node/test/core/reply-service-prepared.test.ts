@@ -1,6 +1,7 @@
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { RelayError } from '../../src/errors/relay-error.js';
-import { replyKit } from '../outbound/reply-service-kit.js';
+import { replyKit, text } from '../outbound/reply-service-kit.js';
 
 /** The RelayError a promise rejected with. */
 async function refusal(p: Promise<unknown>): Promise<RelayError> {
@@ -57,5 +58,29 @@ describe('ReplyService.admitFor (requests that send nothing)', () => {
     expect(await refusal(k.service.admitFor('gw-1', 'a-2', 'wm-carol'))).toMatchObject({ code: 'NOT_BOUND', details: { id: 'a-2' } });
     expect(await refusal(k.service.admitFor('gw-1', 'a-3', 'wm-alice'))).toMatchObject({ code: 'RATE_LIMITED', details: { id: 'a-3' } });
     expect(k.wecom.calls).toBe(0);
+  });
+});
+
+describe('ReplyService.reply sent in part', () => {
+  it('a store failure after the first part: the rest is INTERNAL with our words, no WeCom code, the byte offset, and a log line', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const k = await replyKit({ logger });
+    await k.ledger.customerSpoke('wm-alice', k.clock.now());
+    const reserve = k.ledger.reserveSend.bind(k.ledger);
+    let n = 0;
+    k.ledger.reserveSend = async (...args) => {
+      if (++n === 2) throw new Error('store went away');
+      return reserve(...args);
+    };
+    // 700 three-byte characters: a first part of 682 characters (2046 bytes), then the rest.
+    const outcome = await k.service.reply('gw-1', text('r-part', '好'.repeat(700)));
+    expect(outcome).toStrictEqual({
+      msgids: [k.wecom.sent[0]!.msgid],
+      partsTotal: 2,
+      unsent: { code: 'INTERNAL', message: 'the relay could not send the rest of the reply', offset: Buffer.byteLength(k.wecom.sent[0]!.content!, 'utf8') },
+    });
+    const partial = lines.filter((l) => l.msg === 'reply sent in part');
+    expect(partial.map((l) => [l.gatewayId, l.requestId, l.sent, l.parts])).toEqual([['gw-1', 'r-part', 1, 2]]);
   });
 });
