@@ -9,23 +9,46 @@ export const MUTATION_SCOPES = {
   },
   auth: {
     mutate: ['packages/shared/src/auth/**/*.ts', 'packages/relay-node/src/app/gateway-authenticator.ts'],
-    tests: ['packages/shared/test/gateway-token.test.ts', 'packages/relay-node/test/unit/gateway-authenticator.test.ts', 'packages/relay-node/test/core/gateway-authenticator-logs.test.ts'],
+    tests: [
+      'packages/shared/test/gateway-token.test.ts',
+      'packages/relay-node/test/unit/gateway-authenticator.test.ts',
+      'packages/relay-node/test/unit/gateway-authenticator-tokens.test.ts',
+      'packages/relay-node/test/unit/gateway-authenticator-rotation.test.ts',
+      'packages/relay-node/test/core/gateway-authenticator-logs.test.ts',
+    ],
   },
   webhook: {
     mutate: ['packages/relay-node/src/http/webhook-handler.ts'],
-    tests: ['packages/relay-node/test/core/webhook-handler.test.ts', 'packages/relay-node/test/core/webhook-handler-logs.test.ts'],
+    tests: [
+      'packages/relay-node/test/core/webhook-handler.test.ts',
+      'packages/relay-node/test/core/webhook-handler-logs.test.ts',
+      // In process too (a real HTTP server on a free port): replay window, deadline, duplicates, refusal log.
+      'packages/relay-node/test/http/webhook-handler.test.ts',
+      'packages/relay-node/test/core/webhook-handler-edges.test.ts',
+    ],
   },
   'sync-loop': {
     mutate: ['packages/relay-node/src/inbound/sync-loop.ts'],
-    tests: ['packages/relay-node/test/core/sync-loop.test.ts', 'packages/relay-node/test/core/sync-loop-timers.test.ts', 'packages/relay-node/test/core/sync-loop-edges.test.ts'],
+    tests: [
+      'packages/relay-node/test/core/sync-loop.test.ts',
+      'packages/relay-node/test/core/sync-loop-timers.test.ts',
+      'packages/relay-node/test/core/sync-loop-edges.test.ts',
+      'packages/relay-node/test/inbound/sync-loop-stuck-cursor.test.ts',
+      'packages/relay-node/test/core/sync-loop-stuck-episodes.test.ts',
+    ],
   },
   reply: {
     mutate: ['packages/relay-node/src/outbound/reply-service.ts'],
-    tests: ['packages/relay-node/test/core/relay-gateway-app.test.ts', 'packages/relay-node/test/core/reply-service.test.ts'],
+    tests: [
+      'packages/relay-node/test/core/relay-gateway-app.test.ts',
+      'packages/relay-node/test/core/reply-service.test.ts',
+      'packages/relay-node/test/outbound/reply-service.test.ts',
+      'packages/relay-node/test/core/reply-service-prepared.test.ts',
+    ],
   },
   binding: {
     mutate: ['packages/relay-node/src/binding/**/*.ts'],
-    tests: ['packages/relay-node/test/binding/**/*.test.ts', 'packages/relay-node/test/core/binding-service.test.ts'],
+    tests: ['packages/relay-node/test/binding/**/*.test.ts'],
   },
   delivery: {
     mutate: ['packages/relay-node/src/delivery/**/*.ts'],
@@ -38,9 +61,15 @@ export const MUTATION_SCOPES = {
       'packages/relay-node/src/state/memory/memory-sync-coordinator.ts',
       'packages/relay-node/src/state/sqlite/sqlite-delivery-queue.ts',
       'packages/relay-node/src/state/sqlite/sqlite-sync-coordinator.ts',
+      'packages/relay-node/src/state/sqlite/sqlite-lease-table.ts',
       'packages/relay-node/src/state/delivery-queue.ts',
     ],
-    tests: ['packages/relay-node/test/state/memory-state.test.ts', 'packages/relay-node/test/state/sqlite-state.test.ts'],
+    // Redis implementations are left out: see docs/mutation-report.md ("stores").
+    tests: [
+      'packages/relay-node/test/state/memory-state.test.ts',
+      'packages/relay-node/test/state/sqlite-state.test.ts',
+      'packages/relay-node/test/state/*-store-edges.test.ts',
+    ],
   },
 };
 

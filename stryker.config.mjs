@@ -15,7 +15,7 @@ export default {
   // vitest does not type-check, so sources need no @ts-nocheck (in place, that would touch every file).
   disableTypeChecks: false,
   // The machine is shared.
-  concurrency: 2,
+  concurrency: 1,
   // Sources import each other through workspace symlinks, which a sandbox copy would not resolve.
   inPlace: true,
   incremental: true,

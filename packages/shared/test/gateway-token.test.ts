@@ -16,6 +16,13 @@ describe('gatewayAuthToken', () => {
     );
   });
 
+  it('hashes a non-ASCII gateway id and secret as UTF-8', () => {
+    const utf8 = createHmac('sha256', Buffer.from('密钥', 'utf8')).update(Buffer.from('网关-1', 'utf8')).digest('hex');
+    expect(gatewayAuthToken('密钥', '网关-1')).toBe(utf8);
+    // '好' (U+597D) and '}' (0x7D) share their low byte: a latin1 reading would give both one token.
+    expect(gatewayAuthToken('s', '好')).not.toBe(gatewayAuthToken('s', '}'));
+  });
+
   it('differs per gateway and per secret, so one token cannot claim another gateway', () => {
     const t = gatewayAuthToken('s', 'gw-1');
     expect(gatewayAuthToken('s', 'gw-2')).not.toBe(t);
@@ -31,6 +38,13 @@ describe('timingSafeStringEqual', () => {
     expect(timingSafeStringEqual('好', '好')).toBe(true);
     expect(timingSafeStringEqual(t, `${t.slice(0, -1)}${t.endsWith('0') ? '1' : '0'}`)).toBe(false);
     expect(timingSafeStringEqual(t, t.toUpperCase())).toBe(false);
+  });
+
+  it('compares every character, not only its low byte', () => {
+    // '好' (U+597D) and '}' (0x7D) are equal as latin1 bytes.
+    expect(timingSafeStringEqual('好', '}')).toBe(false);
+    expect(timingSafeStringEqual('}', '好')).toBe(false);
+    expect(timingSafeStringEqual('gw-好', 'gw-}')).toBe(false);
   });
 
   it('is false on a length mismatch instead of throwing', () => {

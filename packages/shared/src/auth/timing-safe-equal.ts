@@ -6,7 +6,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
  * the position of the first difference nor the secret's length shows up in timing.
  */
 export function timingSafeStringEqual(a: string, b: string): boolean {
-  const da = createHash('sha256').update(a, 'utf8').digest();
-  const db = createHash('sha256').update(b, 'utf8').digest();
+  // Strings hash as UTF-8 (Node's default), so every character counts, not only its low byte.
+  const da = createHash('sha256').update(a).digest();
+  const db = createHash('sha256').update(b).digest();
   return timingSafeEqual(da, db);
 }
