@@ -26,9 +26,9 @@ async function serve(options: Partial<WebhookHandlerOptions> & { note?: () => Pr
   const { note, ...rest } = options;
   const handler = createWebhookHandler({
     crypto,
-    openKfid: KF,
+    openKfids: [KF],
     maxBodyBytes: 64 * 1024,
-    onKfCallback: async (token) => {
+    onKfCallback: async (_account, token) => {
       await note?.();
       notes.push(token);
     },
