@@ -3,7 +3,7 @@
  * its own fake WeCom and gateway drivers, on the same Redis, through the same scenarios; every figure is printed
  * as a JSON line with its ratio to the peer, and docs/benchmarks.md (+ .jsonl, .svg) is rewritten.
  *
- *   pnpm bench [--quick] [--redis-cluster] [--scenarios idle,burst,steady,storm,capacity] [--out docs]
+ *   pnpm bench [--quick] [--redis-cluster] [--scenarios idle,burst,steady,storm,capacity] [--sizes name=n,...] [--out docs]
  */
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -15,7 +15,7 @@ import { openFileLimits } from './lib/open-files.js';
 import type { RunHeader } from './lib/render-markdown.js';
 import { capacityPhase } from './scenarios/capacity.js';
 import { gatewaysPhase } from './scenarios/gateways.js';
-import { FULL_SIZES, QUICK_SIZES, type Phase, type Reading, type ScenarioContext } from './scenarios/scenario-context.js';
+import { FULL_SIZES, QUICK_SIZES, type Phase, type Reading, type ScenarioContext, type Sizes } from './scenarios/scenario-context.js';
 import { trafficPhase } from './scenarios/traffic.js';
 import { startRedisBackend } from './systems/redis-backend.js';
 import type { SystemKind } from './systems/bench-system.js';
@@ -31,6 +31,8 @@ const { values: flags } = parseArgs({
     'redis-cluster': { type: 'boolean', default: false },
     scenarios: { type: 'string', default: SCENARIOS.join(',') },
     out: { type: 'string', default: 'docs' },
+    // e.g. --sizes burstMessages=50000,steadySeconds=30 (names: see FULL_SIZES in scenarios/scenario-context.ts)
+    sizes: { type: 'string', default: '' },
   },
 });
 
@@ -89,11 +91,16 @@ async function main(): Promise<number> {
   const picked = new Set(flags.scenarios.split(',').map((s) => s.trim()).filter(Boolean));
   for (const s of picked) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s}; known: ${SCENARIOS.join(', ')}`);
   const has = (s: ScenarioName): boolean => picked.has(s);
-  const sizes = flags.quick ? QUICK_SIZES : FULL_SIZES;
+  const sizes: Sizes = { ...(flags.quick ? QUICK_SIZES : FULL_SIZES) };
+  for (const kv of flags.sizes.split(',').filter(Boolean)) {
+    const [k, v] = kv.split('=');
+    if (!k || !(k in sizes) || !Number.isFinite(Number(v))) throw new Error(`--sizes: ${kv} is not name=number with a name of ${Object.keys(sizes).join(', ')}`);
+    sizes[k as keyof Sizes] = Number(v);
+  }
   const mode = flags['redis-cluster'] ? 'cluster' : 'single';
   const started = Date.now();
   // A hung process must not hold the machine: the whole run is bounded (the full run takes well under this).
-  const budgetMs = flags.quick ? 8 * 60_000 : 25 * 60_000;
+  const budgetMs = flags.quick ? 10 * 60_000 : 20 * 60_000;
   const watchdog = setTimeout(() => {
     log(`the run did not finish within ${budgetMs / 60_000} minutes; stopping everything`);
     process.exit(2);
