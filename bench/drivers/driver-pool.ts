@@ -4,6 +4,11 @@ import type { DriverMode, DriverReply, DriverRequest, GatewaySpec } from './driv
 
 /** Gateways per driver process: each holds one socket per gateway under a 20,000 open-file limit. */
 export const GATEWAYS_PER_DRIVER = 9_000;
+/**
+ * Connects each driver has in flight at once: with up to 6 drivers this stays under a listener's default accept
+ * backlog (511), so a connect is not slowed by a dropped SYN.
+ */
+const CONNECT_BATCH = 80;
 
 type Driver = IpcChild<DriverRequest, DriverReply>;
 
@@ -37,7 +42,7 @@ export class DriverPool {
     gateways.forEach((g, i) => parts[i % parts.length]!.push(g));
     const replies = await Promise.all(
       this.drivers.map((d, i) =>
-        d.ask<Extract<DriverReply, { type: 'connected' }>>({ type: 'connect', mode: this.mode, urls, gateways: parts[i]!, relaySecret, batch: 250, timeoutMs }, timeoutMs * 4 + gateways.length * 20),
+        d.ask<Extract<DriverReply, { type: 'connected' }>>({ type: 'connect', mode: this.mode, urls, gateways: parts[i]!, relaySecret, batch: CONNECT_BATCH, timeoutMs }, timeoutMs + parts[i]!.length * 10),
       ),
     );
     const failed = replies.reduce((n, r) => n + r.failed, 0);

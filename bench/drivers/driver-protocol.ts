@@ -17,7 +17,7 @@ export type DriverRequest =
       urls: string[];
       gateways: GatewaySpec[];
       relaySecret: string;
-      /** Gateways whose connect is started together. */
+      /** Connects in flight at once. */
       batch: number;
       /** Give up on a connect after this long. */
       timeoutMs: number;

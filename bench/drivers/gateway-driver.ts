@@ -116,18 +116,22 @@ async function connect(req: Extract<DriverRequest, { type: 'connect' }>): Promis
   let failed = 0;
   let firstError: string | undefined;
   const start = req.mode === 'relay' ? relayGateway : peerGateway;
-  for (let i = 0; i < req.gateways.length; i += req.batch) {
-    const results = await Promise.allSettled(
-      req.gateways.slice(i, i + req.batch).map((spec) => start(req.urls, spec, req.relaySecret, req.timeoutMs)),
-    );
-    for (const r of results) {
-      if (r.status === 'fulfilled') ok++;
-      else {
-        failed++;
-        firstError ??= String(r.reason);
+  let next = 0;
+  // `batch` connects in flight at a time, each worker taking the next gateway as soon as its last one is in.
+  await Promise.all(
+    Array.from({ length: Math.min(req.batch, req.gateways.length) }, async () => {
+      while (next < req.gateways.length) {
+        const spec = req.gateways[next++]!;
+        try {
+          await start(req.urls, spec, req.relaySecret, req.timeoutMs);
+          ok++;
+        } catch (err) {
+          failed++;
+          firstError ??= String(err);
+        }
       }
-    }
-  }
+    }),
+  );
   return { type: 'connected', ok, failed, ...(firstError ? { firstError } : {}) };
 }
 

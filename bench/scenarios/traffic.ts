@@ -7,11 +7,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describePerMessage, diffCommandStats } from '../lib/redis-stats.js';
 import { maxOf, minOf, percentile } from '../lib/figures.js';
 import { startSystem, type BenchSystem, type SystemKind } from '../systems/bench-system.js';
-import { sample } from '../systems/measured.js';
+import { cpuBetween, sample } from '../systems/measured.js';
 import { cpuReadings, range, waitReceived, type Reading, type ScenarioContext } from './scenario-context.js';
 
 /** After the last frame, acknowledgements and trims still cost CPU; both systems get the same tail. */
 const TAIL_MS = 1_000;
+/** Redis's own background CPU is read over this quiet spell before the burst. */
+const REST_MS = 2_000;
 
 async function burst(ctx: ScenarioContext, system: BenchSystem, gateways: number): Promise<Reading[]> {
   const scenario = 'burst';
@@ -19,7 +21,9 @@ async function burst(ctx: ScenarioContext, system: BenchSystem, gateways: number
   ctx.log(`  burst: appending ${n} messages to the fake WeCom`);
   await system.fake.append(range(n).map((m) => m % gateways));
   await system.drivers.drain();
-  await sleep(1_000);
+  const rest0 = sample(system.targets);
+  await sleep(REST_MS);
+  const rest1 = sample(system.targets);
   const stats0 = await ctx.backend.commandStats();
   const mem0 = await ctx.backend.usedMemory();
   const before = sample(system.targets);
@@ -56,6 +60,13 @@ async function burst(ctx: ScenarioContext, system: BenchSystem, gateways: number
       { on: 'ratio', bound: 'max', limit: 2 },
       describePerMessage(diffCommandStats(stats0, stats1), Math.max(1, unique)),
     ),
+    {
+      scenario,
+      metric: 'Redis CPU at rest, just before the burst',
+      unit: '% of a core',
+      value: (cpuBetween(rest0, rest1, system.targets, (t) => t.role === 'redis') / ((rest1.at - rest0.at) * 1000)) * 100,
+      note: 'every redis-server process; on a cluster this background (gossip, replication) is part of each per-message figure',
+    },
     {
       scenario,
       metric: 'Redis memory kept per delivered message',

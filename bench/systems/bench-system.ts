@@ -67,7 +67,9 @@ export async function startSystem(kind: SystemKind, opts: SystemOptions): Promis
   const ports = await Promise.all(Array.from({ length: opts.nodes }, () => reserveRelayPorts()));
   const fake = await FakeHost.start(opts.scripts.fakeHost, corp, ports.map((p) => p.webhookUrl));
   const stoppers: Array<() => Promise<unknown>> = [() => fake.stop()];
-  const drivers = DriverPool.start(opts.scripts.driver, kind, Math.ceil(opts.maxGateways / GATEWAYS_PER_DRIVER));
+  // Two drivers from a few hundred gateways on, so the quick run goes through the same split as the full one.
+  const driverCount = Math.max(Math.ceil(opts.maxGateways / GATEWAYS_PER_DRIVER), opts.maxGateways >= 500 ? 2 : 1);
+  const drivers = DriverPool.start(opts.scripts.driver, kind, driverCount);
   stoppers.unshift(() => drivers.stop());
   const stopAll = async (): Promise<void> => {
     for (const s of stoppers) await s().catch(() => undefined);
