@@ -41,10 +41,11 @@ JSON lines (\`docs/benchmarks/*.jsonl\`, one line per figure) and the charts are
 them by hand.
 
 \`\`\`sh
-pnpm bench                                   # everything, one Redis (well under 15 minutes on a quiet 2-core machine)
+pnpm bench                                   # everything, one Redis (estimated 8–10 minutes on a quiet 2-core machine)
 pnpm bench --redis-cluster                   # the same on a local Redis Cluster, plus Redis CPU per shard
 pnpm bench --quick                           # small sizes (hundreds of gateways, a few thousand messages)
 pnpm bench --scenarios burst,steady          # pick scenarios: idle, burst, steady, storm, capacity
+pnpm bench --sizes burstMessages=50000       # change a size (names: FULL_SIZES in bench/scenarios/scenario-context.ts)
 \`\`\`
 
 How each figure is measured:
@@ -66,6 +67,21 @@ How each figure is measured:
 - The peer gets for free what the relay pays for: no binding lookup (a user's room is derived from its name), no
   durable queue, no acknowledgements, no dedup. That is the comparison the targets are written against.
 - The machine: the figures are only comparable within one run. A loaded or shared machine moves both systems.
+- Redis Cluster (\`--redis-cluster\`): a local cluster of 3 masters with one replica each (testkit); the relay gets
+  \`REDIS_CLUSTER_NODES\`, the peer an ioredis \`Cluster\` under the classic adapter (its \`PUBLISH\` reaches every
+  shard). Redis CPU is also given per shard (master + replica), to show shards dividing the work.
+
+Targets (issue 9), judged on every run: CPU per message over all nodes ≤ 1.0× the peer (burst and steady); Redis
+CPU per message ≤ 2× the peer; burst throughput ≥ 1.0× the peer; steady 2,000 msg/s p99 ≤ 20 ms and max ≤ 100 ms;
+idle RSS per authenticated gateway at 5,000 per node ≤ 8 KB and a node with no gateways ≤ 70 MB; Redis memory kept
+per delivered message ≤ 64 bytes; 19,000 gateways on one node and 50,000 on three connect and are served; a lost
+node's 5,000 gateways all served again within 15 s with 0 messages lost.
+
+Each run rewrites its own file (\`single-redis\` or \`redis-cluster\`, \`.jsonl\` and \`.svg\`) and this page from
+both. The code: \`bench/main.ts\` (flags, phases, output), \`bench/scenarios/\` (one file per scenario group),
+\`bench/systems/\` (starting the relay or the peer, the Redis backend, process sampling), \`bench/drivers/\` (gateway
+driver processes), \`bench/peer/\` (the Socket.IO server), \`bench/fake/\` (the fake WeCom host), \`bench/lib/\`
+(/proc and commandstats parsing, figures, Markdown, SVG).
 `;
 
 /** Writes the run's files and regenerates the document from all runs present in `dir`. */
@@ -77,9 +93,14 @@ export function writeRun(docsDir: string, header: RunHeader, lines: readonly Fig
   const svg = join(dir, `${base}.svg`);
   writeFileSync(jsonl, toJsonLines(header, lines));
   writeFileSync(svg, ratioChart(lines, `${header.mode === 'single' ? 'One Redis' : 'Redis Cluster'}: relay ÷ Socket.IO peer`) + '\n');
+  return { md: renderDocumentTo(docsDir), jsonl, svg };
+}
+
+/** Rewrites `<docsDir>/benchmarks.md` from the run files present; returns its path. */
+export function renderDocumentTo(docsDir: string): string {
   const md = join(docsDir, 'benchmarks.md');
-  writeFileSync(md, renderDocument(dir));
-  return { md, jsonl, svg };
+  writeFileSync(md, renderDocument(join(docsDir, 'benchmarks')));
+  return md;
 }
 
 /** docs/benchmarks.md from the run files in `dir`. */

@@ -123,6 +123,7 @@ async function steady(ctx: ScenarioContext, system: BenchSystem, gateways: numbe
     { scenario, metric: 'rate achieved, msg/s', unit: 'msg/s', value: unique / sendSeconds, note: `${total} messages over ${seconds} s` },
     { scenario, metric: 'messages delivered', unit: '', value: unique, target: { on: 'value', bound: 'min', limit: total } },
     latency('latency p50', percentile(latencies, 50)),
+    latency('latency p90', percentile(latencies, 90)),
     latency('latency p99', percentile(latencies, 99), 20),
     { ...latency('latency max', latencies.at(-1) ?? Number.NaN, 100), note: 'page served by the fake WeCom (ms clock) → frame at the gateway; ±1 ms' },
     ...cpuReadings(
