@@ -5,7 +5,7 @@
  *
  *   pnpm bench [--quick] [--redis-cluster] [--scenarios idle,burst,steady,storm,capacity] [--sizes name=n,...] [--out docs] [--render-only]
  */
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildChildren } from './lib/build-children.js';
 import { renderDocumentTo, writeRun } from './lib/benchmarks-doc.js';
@@ -103,6 +103,7 @@ async function main(): Promise<number> {
   if (has('capacity')) checkOpenFiles(sizes);
   const mode = flags['redis-cluster'] ? 'cluster' : 'single';
   const started = Date.now();
+  const loadAtStart = loadavg()[0]!;
   // A hung process must not hold the machine: the whole run is bounded (the full run takes well under this).
   const budgetMs = flags.quick ? 10 * 60_000 : 20 * 60_000;
   const watchdog = setTimeout(() => {
@@ -151,6 +152,7 @@ async function main(): Promise<number> {
     startedAt: new Date(started).toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
     durationS: Math.round((Date.now() - started) / 1000),
     cores: cpus().length,
+    loadAtStart,
     node: process.version,
     command: ['pnpm bench', ...process.argv.slice(2).filter((a) => a !== '--')].join(' '),
     sizes: { ...sizes },

@@ -8,6 +8,8 @@ export interface RunHeader {
   startedAt: string;
   durationS: number;
   cores: number;
+  /** 1-minute load average when the run started: a busy machine moves every figure. */
+  loadAtStart?: number;
   node: string;
   command: string;
   sizes: Record<string, number>;
@@ -48,7 +50,7 @@ export function runSection(title: string, header: RunHeader, lines: readonly Fig
     `## ${title}`,
     '',
     `\`${header.command}\` — ${header.quick ? '**quick sizes (a smoke run, not the record)**' : 'full sizes'}, ${header.startedAt}, ` +
-      `${header.durationS} s, ${header.cores} cores, Node ${header.node}. Sizes: ${sizes}. Targets met: ${met} of ${targets}.`,
+      `${header.durationS} s, ${header.cores} cores${header.loadAtStart === undefined ? '' : ` (load average ${header.loadAtStart.toFixed(1)} at the start)`}, Node ${header.node}. Sizes: ${sizes}. Targets met: ${met} of ${targets}.`,
     '',
     figureTable(lines),
     '',
