@@ -43,6 +43,13 @@ export function diffCommandStats(before: Map<string, CommandStat>, after: Map<st
 
 const BENCH_COMMANDS = new Set(['info', 'config', 'flushall']);
 
+/** Commands the system sent (the bench's own left out). */
+export function systemCalls(delta: Map<string, CommandStat>): number {
+  let calls = 0;
+  for (const [cmd, st] of delta) if (!BENCH_COMMANDS.has(cmd.split('|')[0]!)) calls += st.calls;
+  return calls;
+}
+
 /** "xadd 1.00/msg 8µs, evalsha 2.00/msg 31µs": the commands behind a figure, busiest first. */
 export function describePerMessage(delta: Map<string, CommandStat>, messages: number, top = 6): string {
   return [...delta]

@@ -4,7 +4,7 @@
  * frame). Message m goes to gateway m mod G, so every node pulls for gateways on every node.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describePerMessage, diffCommandStats } from '../lib/redis-stats.js';
+import { describePerMessage, diffCommandStats, systemCalls } from '../lib/redis-stats.js';
 import { maxOf, minOf, percentile } from '../lib/figures.js';
 import { startSystem, type BenchSystem, type SystemKind } from '../systems/bench-system.js';
 import { cpuBetween, sample } from '../systems/measured.js';
@@ -60,6 +60,7 @@ async function burst(ctx: ScenarioContext, system: BenchSystem, gateways: number
       { on: 'ratio', bound: 'max', limit: 2 },
       describePerMessage(diffCommandStats(stats0, stats1), Math.max(1, unique)),
     ),
+    { scenario, metric: 'Redis commands per message', unit: '', value: unique > 0 ? systemCalls(diffCommandStats(stats0, stats1)) / unique : null },
     {
       scenario,
       metric: 'Redis CPU at rest, just before the burst',
@@ -137,6 +138,7 @@ async function steady(ctx: ScenarioContext, system: BenchSystem, gateways: numbe
       { on: 'ratio', bound: 'max', limit: 2 },
       describePerMessage(diffCommandStats(stats0, stats1), Math.max(1, unique)),
     ),
+    { scenario, metric: 'Redis commands per message', unit: '', value: unique > 0 ? systemCalls(diffCommandStats(stats0, stats1)) / unique : null },
   ];
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { complete, formatRatio, percentile, ratioOf, targetMet } from '../../bench/lib/figures.js';
 import { parseOpenFileLimits } from '../../bench/lib/open-files.js';
 import { CLOCK_TICKS_PER_SECOND, PAGE_BYTES, parseProcStat, usageOf } from '../../bench/lib/proc-stat.js';
-import { describePerMessage, diffCommandStats, parseCommandStats, sumCommandStats } from '../../bench/lib/redis-stats.js';
+import { describePerMessage, diffCommandStats, parseCommandStats, sumCommandStats, systemCalls } from '../../bench/lib/redis-stats.js';
 import { figureTable } from '../../bench/lib/render-markdown.js';
 import { ratioChart } from '../../bench/lib/render-svg.js';
 import { fromJsonLines, toJsonLines } from '../../bench/lib/benchmarks-doc.js';
@@ -44,6 +44,10 @@ describe('redis commandstats', () => {
     ]);
     expect(sumCommandStats([before, before]).get('get')).toEqual({ calls: 10, usec: 10 });
     expect(describePerMessage(delta, 10)).toBe('evalsha 2.00/msg 100.0µs, xadd 2.00/msg 30.0µs');
+    // The bench's own INFO calls are not the system's commands.
+    const withInfo = new Map([...delta, ['info', { calls: 7, usec: 70 }]]);
+    expect(systemCalls(withInfo)).toBe(40);
+    expect(describePerMessage(withInfo, 10)).not.toContain('info');
   });
 });
 
