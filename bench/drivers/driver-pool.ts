@@ -42,7 +42,7 @@ export class DriverPool {
     gateways.forEach((g, i) => parts[i % parts.length]!.push(g));
     const replies = await Promise.all(
       this.drivers.map((d, i) =>
-        d.ask<Extract<DriverReply, { type: 'connected' }>>({ type: 'connect', mode: this.mode, urls, gateways: parts[i]!, relaySecret, batch: CONNECT_BATCH, timeoutMs }, timeoutMs + parts[i]!.length * 10),
+        d.ask<Extract<DriverReply, { type: 'connected' }>>({ type: 'connect', mode: this.mode, urls, gateways: parts[i]!, relaySecret, batch: CONNECT_BATCH, timeoutMs }, timeoutMs + parts[i]!.length * 20),
       ),
     );
     const failed = replies.reduce((n, r) => n + r.failed, 0);
