@@ -1,7 +1,7 @@
 /** Writes a run's JSON lines and chart, and regenerates docs/benchmarks.md from every run file present. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FigureLine } from './figures.js';
+import { formatNumber, formatRatio, ratioOf, type FigureLine } from './figures.js';
 import { runSection, type RunHeader } from './render-markdown.js';
 import { ratioChart } from './render-svg.js';
 
@@ -51,8 +51,8 @@ pnpm bench --sizes burstMessages=50000       # change a size (names: FULL_SIZES 
 How each figure is measured:
 
 - CPU: \`/proc/<pid>/stat\` (user + system) of every process, before and after the measured window: each server
-  (relay node or Socket.IO server, with its process group), every \`redis-server\` (per shard on a cluster: master +
-  replica), the fake WeCom and the gateway driver processes. Per message = CPU in the window ÷ messages delivered.
+  (relay node or Socket.IO server, with its process group), every \`redis-server\` (per shard on a cluster), the fake WeCom and the gateway driver processes.
+  Per message = CPU in the window ÷ messages delivered.
   The window of the burst starts at the callback (messages are appended to the fake WeCom before it) and ends 1 s
   after the last frame, so acknowledgements are counted. Redis \`INFO commandstats\` deltas per message are in the notes.
 - Memory: RSS from \`/proc\` of each server (largest process of its group). Per gateway = (RSS with the gateways −
@@ -84,6 +84,21 @@ driver processes), \`bench/peer/\` (the Socket.IO server), \`bench/fake/\` (the 
 (/proc and commandstats parsing, figures, Markdown, SVG).
 `;
 
+/**
+ * Redis work on one server against the busiest shard of the cluster, for the relay: what adding shards buys. Both
+ * runs' own sizes apply (compare runs of the same sizes).
+ */
+export function shardSection(single: readonly FigureLine[], cluster: readonly FigureLine[]): string {
+  const rows = ['| scenario | one Redis, µs/msg | cluster, every process, µs/msg | busiest master, µs/msg | busiest master ÷ one Redis |', '|---|---:|---:|---:|---:|'];
+  for (const f of single.filter((l) => l.metric === 'Redis CPU per message')) {
+    const total = cluster.find((l) => l.scenario === f.scenario && l.metric === f.metric)?.relay ?? null;
+    const shards = cluster.filter((l) => l.scenario === f.scenario && /^Redis CPU per message, shard \d+ master$/.test(l.metric)).map((l) => l.relay ?? 0);
+    const busiest = shards.length ? Math.max(...shards) : null;
+    rows.push(`| ${f.scenario} | ${formatNumber(f.relay)} | ${formatNumber(total)} | ${formatNumber(busiest)} | ${formatRatio(ratioOf(busiest, f.relay))} |`);
+  }
+  return ['## Redis work over shards (relay)', '', rows.join('\n'), ''].join('\n');
+}
+
 /** Writes the run's files and regenerates the document from all runs present in `dir`. */
 export function writeRun(docsDir: string, header: RunHeader, lines: readonly FigureLine[]): { md: string; jsonl: string; svg: string } {
   const dir = join(docsDir, 'benchmarks');
@@ -106,11 +121,16 @@ export function renderDocumentTo(docsDir: string): string {
 /** docs/benchmarks.md from the run files in `dir`. */
 export function renderDocument(dir: string): string {
   const sections: string[] = [INTRO];
+  const runs = new Map<string, FigureLine[]>();
   for (const run of RUNS) {
     const path = join(dir, `${run.file}.jsonl`);
     if (!existsSync(path)) continue;
     const { header, lines } = fromJsonLines(readFileSync(path, 'utf8'));
+    runs.set(run.file, lines);
     sections.push(runSection(run.title, header, lines, `benchmarks/${run.file}.svg`));
   }
+  const single = runs.get('single-redis');
+  const cluster = runs.get('redis-cluster');
+  if (single && cluster) sections.push(shardSection(single, cluster));
   return sections.join('\n');
 }

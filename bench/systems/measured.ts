@@ -10,6 +10,8 @@ export interface Measured {
   role: Role;
   /** For Redis Cluster processes: the shard (its master's address). */
   shard?: string;
+  /** A Redis Cluster replica (its CPU is replication, not serving). */
+  replica?: boolean;
   selector: ProcessSelector;
 }
 

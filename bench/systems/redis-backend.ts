@@ -64,7 +64,7 @@ export async function startRedisBackend(kind: 'single' | 'cluster'): Promise<Red
     shards.push(shard);
     processes.push({ name: `redis ${shard} (master)`, role: 'redis', shard, selector: { pid: await redisPid(clients[i]!) } });
     for (const r of await cluster.replicasOf(m)) {
-      if (r.pid !== null) processes.push({ name: `redis ${r.host}:${r.port} (replica of ${shard})`, role: 'redis', shard, selector: { pid: r.pid } });
+      if (r.pid !== null) processes.push({ name: `redis ${r.host}:${r.port} (replica of ${shard})`, role: 'redis', shard, replica: true, selector: { pid: r.pid } });
     }
   }
   const seedClient = new Cluster(masters.map((m) => ({ host: m.host, port: m.port })));
