@@ -41,9 +41,10 @@ export function diffCommandStats(before: Map<string, CommandStat>, after: Map<st
   return out;
 }
 
-const BENCH_COMMANDS = new Set(['info', 'config', 'flushall']);
+// The bench's own INFO/CONFIG/FLUSHALL, and replication's REPLCONF between a master and its replica.
+const BENCH_COMMANDS = new Set(['info', 'config', 'flushall', 'replconf']);
 
-/** Commands the system sent (the bench's own left out). */
+/** Commands the system sent (the bench's own and replication's left out). */
 export function systemCalls(delta: Map<string, CommandStat>): number {
   let calls = 0;
   for (const [cmd, st] of delta) if (!BENCH_COMMANDS.has(cmd.split('|')[0]!)) calls += st.calls;
@@ -53,7 +54,6 @@ export function systemCalls(delta: Map<string, CommandStat>): number {
 /** "xadd 1.00/msg 8µs, evalsha 2.00/msg 31µs": the commands behind a figure, busiest first. */
 export function describePerMessage(delta: Map<string, CommandStat>, messages: number, top = 6): string {
   return [...delta]
-    // The bench's own INFO/CONFIG calls are not the system's work.
     .filter(([cmd]) => !BENCH_COMMANDS.has(cmd.split('|')[0]!))
     .sort((a, b) => b[1].usec - a[1].usec)
     .slice(0, top)
