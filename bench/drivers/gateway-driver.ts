@@ -21,7 +21,7 @@ const closers: Array<() => Promise<void> | void> = [];
 const open = new Set<number>();
 let marked = false;
 const dropped = new Set<number>();
-let reopened = 0;
+const reopened = new Set<number>();
 let lastReopenAt = 0;
 
 function record(id: string): void {
@@ -31,15 +31,19 @@ function record(id: string): void {
 
 function onOpen(index: number): void {
   open.add(index);
-  if (marked && dropped.has(index)) {
-    reopened++;
+  // A gateway that drops twice is counted once, as back when it is open again.
+  if (marked && dropped.has(index) && !reopened.has(index)) {
+    reopened.add(index);
     lastReopenAt = now();
   }
 }
 
 function onDrop(index: number): void {
   if (!open.delete(index)) return;
-  if (marked) dropped.add(index);
+  if (marked) {
+    dropped.add(index);
+    reopened.delete(index);
+  }
 }
 
 /** Order of nodes a gateway tries: its home, then (once home failed) the others starting at a spread-out one. */
@@ -149,11 +153,11 @@ async function handle(req: DriverRequest): Promise<DriverReply> {
     case 'mark':
       marked = true;
       dropped.clear();
-      reopened = 0;
+      reopened.clear();
       lastReopenAt = 0;
       return { type: 'marked' };
     case 'dropped':
-      return { type: 'dropped', dropped: dropped.size, reopened, lastReopenAt };
+      return { type: 'dropped', dropped: dropped.size, reopened: reopened.size, lastReopenAt };
     case 'close':
       await Promise.race([Promise.allSettled(closers.map((c) => c())), new Promise((r) => setTimeout(r, 10_000))]);
       return { type: 'closed' };
