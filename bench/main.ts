@@ -3,7 +3,7 @@
  * its own fake WeCom and gateway drivers, on the same Redis, through the same scenarios; every figure is printed
  * as a JSON line with its ratio to the peer, and docs/benchmarks.md (+ .jsonl, .svg) is rewritten.
  *
- *   pnpm bench [--quick] [--redis-cluster] [--scenarios idle,burst,steady,storm,capacity] [--sizes name=n,...] [--out docs] [--render-only]
+ *   pnpm bench [--quick] [--redis-cluster] [--scenarios idle,burst,steady,storm,capacity] [--sizes name=n,...] [--out docs] [--render-only] [--systems relay,peer]
  */
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -34,6 +34,8 @@ const { values: flags } = parseArgs({
     sizes: { type: 'string', default: '' },
     // Rewrites docs/benchmarks.md from the .jsonl files already there, without measuring.
     'render-only': { type: 'boolean', default: false },
+    // Debugging aid: measure only one side (its figures then carry no ratio).
+    systems: { type: 'string', default: 'relay,peer' },
   },
 });
 
@@ -100,6 +102,8 @@ async function main(): Promise<number> {
     if (!k || !(k in sizes) || !Number.isFinite(Number(v))) throw new Error(`--sizes: ${kv} is not name=number with a name of ${Object.keys(sizes).join(', ')}`);
     sizes[k as keyof Sizes] = Number(v);
   }
+  const systems = (['relay', 'peer'] as const).filter((k) => flags.systems.split(',').includes(k));
+  if (systems.length === 0) throw new Error('--systems names neither relay nor peer');
   if (has('capacity')) checkOpenFiles(sizes);
   const mode = flags['redis-cluster'] ? 'cluster' : 'single';
   const started = Date.now();
@@ -127,7 +131,7 @@ async function main(): Promise<number> {
   try {
     for (const phase of phases) {
       const readings: Record<SystemKind, Reading[]> = { relay: [], peer: [] };
-      for (const kind of ['relay', 'peer'] as const) {
+      for (const kind of systems) {
         log(`${phase.name}: ${kind === 'relay' ? 'relay' : 'Socket.IO peer'}`);
         try {
           readings[kind] = await phase.run(ctx, kind);
