@@ -1,0 +1,136 @@
+/** Writes a run's JSON lines and chart, and regenerates docs/benchmarks.md from every run file present. */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatNumber, formatRatio, ratioOf, type FigureLine } from './figures.js';
+import { runSection, type RunHeader } from './render-markdown.js';
+import { ratioChart } from './render-svg.js';
+
+const RUNS: Array<{ file: string; title: string }> = [
+  { file: 'single-redis', title: 'Three nodes on one Redis' },
+  { file: 'redis-cluster', title: 'Three nodes on a Redis Cluster (3 masters, 3 replicas)' },
+];
+
+/** The base name of a run's files. */
+export const runFile = (mode: RunHeader['mode']): string => (mode === 'single' ? 'single-redis' : 'redis-cluster');
+
+/** One JSON line per figure, after a line describing the run. */
+export function toJsonLines(header: RunHeader, lines: readonly FigureLine[]): string {
+  return [JSON.stringify({ type: 'run', ...header }), ...lines.map((l) => JSON.stringify({ type: 'figure', ...l }))].join('\n') + '\n';
+}
+
+/** Reads a run file back. */
+export function fromJsonLines(text: string): { header: RunHeader; lines: FigureLine[] } {
+  const parsed = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string } & Record<string, unknown>);
+  const head = parsed.find((p) => p.type === 'run');
+  if (!head) throw new Error('run file without a run line');
+  const strip = ({ type: _t, ...rest }: { type: string } & Record<string, unknown>) => rest;
+  return {
+    header: strip(head) as unknown as RunHeader,
+    lines: parsed.filter((p) => p.type === 'figure').map((p) => strip(p) as unknown as FigureLine),
+  };
+}
+
+const INTRO = `# Benchmarks
+
+\`pnpm bench\` is the project's performance record: it builds the relay, starts three compiled relay nodes on a real
+Redis with their own fake WeCom and real gateway sockets (SDK gateways, acknowledged delivery), and then, in the same
+sitting and driven the same way, a small **Socket.IO 4.8 cluster on \`@socket.io/redis-adapter\`** (3 server processes on
+the same Redis; one of them pulls \`kf/sync_msg\` pages from its own fake WeCom and emits each message to its gateway's
+room). Every figure is printed with its ratio relay ÷ peer and, where the issue sets one, its target. This file, the
+JSON lines (\`docs/benchmarks/*.jsonl\`, one line per figure) and the charts are all written by the bench; do not edit
+them by hand.
+
+\`\`\`sh
+pnpm bench                                   # everything, one Redis (estimated 8–10 minutes on a quiet 2-core machine)
+pnpm bench --redis-cluster                   # the same on a local Redis Cluster, plus Redis CPU per shard
+pnpm bench --quick                           # small sizes (hundreds of gateways, a few thousand messages)
+pnpm bench --scenarios burst,steady          # pick scenarios: idle, burst, steady, storm, capacity
+pnpm bench --sizes burstMessages=50000       # change a size (names: FULL_SIZES in bench/scenarios/scenario-context.ts)
+\`\`\`
+
+How each figure is measured:
+
+- CPU: \`/proc/<pid>/stat\` (user + system) of every process, before and after the measured window: each server
+  (relay node or Socket.IO server, with its process group), every \`redis-server\` (per shard on a cluster), the
+  fake WeCom and the gateway driver processes. Per message = CPU in the window ÷ messages delivered. The window of the burst starts at the callback (messages are appended to the fake WeCom before it) and ends 1 s
+  after the last frame, so acknowledgements are counted. Redis \`INFO commandstats\` deltas per message are in the notes.
+- Memory: RSS from \`/proc\` of each server (largest process of its group). Per gateway = (RSS with the gateways −
+  RSS before any) ÷ gateways on that node, 3 s after the last one authenticated.
+- Latency: from the moment the fake WeCom serves the \`sync_msg\` page carrying a message (its \`/control/served\`
+  clock) to the moment a gateway driver receives the frame; both run on this machine, so the clocks agree (the
+  fake's clock has millisecond resolution).
+- Reconnect storm: the node holding a third of the gateways is SIGKILLed; one message per gateway of that node is
+  sent right after. Gateways know all three nodes and fail over to the others (the SDK gateways and the Socket.IO
+  clients use the same backoff: 500 ms doubling, half jitter). Lost = messages never delivered. The peer keeps nothing
+  for a disconnected socket, so its lost count is what a Socket.IO deployment loses.
+- The peer gets for free what the relay pays for: no binding lookup (a user's room is derived from its name), no
+  durable queue, no acknowledgements, no dedup. That is the comparison the targets are written against.
+- The machine: the figures are only comparable within one run. A loaded or shared machine moves both systems.
+- Redis Cluster (\`--redis-cluster\`): a local cluster of 3 masters with one replica each (testkit); the relay gets
+  \`REDIS_CLUSTER_NODES\`, the peer an ioredis \`Cluster\` under the classic adapter (its \`PUBLISH\` reaches every
+  shard). Redis CPU is also given per shard master and for the replicas
+  together, to show shards dividing the work; the cluster's total includes the replicas and its own background.
+
+Targets (issue 9), judged on every run: CPU per message over all nodes ≤ 1.0× the peer (burst and steady); Redis
+CPU per message ≤ 2× the peer; burst throughput ≥ 1.0× the peer; steady 2,000 msg/s p99 ≤ 20 ms and max ≤ 100 ms;
+idle RSS per authenticated gateway at 5,000 per node ≤ 8 KB and a node with no gateways ≤ 70 MB; Redis memory kept
+per delivered message ≤ 64 bytes; 19,000 gateways on one node and 50,000 on three connect and are served; a lost
+node's 5,000 gateways all served again within 15 s with 0 messages lost.
+
+Each run rewrites its own file (\`single-redis\` or \`redis-cluster\`, \`.jsonl\` and \`.svg\`) and this page from
+both. The code: \`bench/main.ts\` (flags, phases, output), \`bench/scenarios/\` (one file per scenario group),
+\`bench/systems/\` (starting the relay or the peer, the Redis backend, process sampling), \`bench/drivers/\` (gateway
+driver processes), \`bench/peer/\` (the Socket.IO server), \`bench/fake/\` (the fake WeCom host), \`bench/lib/\`
+(/proc and commandstats parsing, figures, Markdown, SVG).
+`;
+
+/**
+ * Redis work on one server against the busiest shard of the cluster, for the relay: what adding shards buys. Both
+ * runs' own sizes apply (compare runs of the same sizes).
+ */
+export function shardSection(single: readonly FigureLine[], cluster: readonly FigureLine[]): string {
+  const rows = ['| scenario | one Redis, µs/msg | cluster, every process, µs/msg | busiest master, µs/msg | busiest master ÷ one Redis |', '|---|---:|---:|---:|---:|'];
+  for (const f of single.filter((l) => l.metric === 'Redis CPU per message')) {
+    const total = cluster.find((l) => l.scenario === f.scenario && l.metric === f.metric)?.relay ?? null;
+    const shards = cluster.filter((l) => l.scenario === f.scenario && /^Redis CPU per message, shard \d+ master$/.test(l.metric)).map((l) => l.relay ?? 0);
+    const busiest = shards.length ? Math.max(...shards) : null;
+    rows.push(`| ${f.scenario} | ${formatNumber(f.relay)} | ${formatNumber(total)} | ${formatNumber(busiest)} | ${formatRatio(ratioOf(busiest, f.relay))} |`);
+  }
+  return ['## Redis work over shards (relay)', '', rows.join('\n'), ''].join('\n');
+}
+
+/** Writes the run's files and regenerates the document from all runs present in `dir`. */
+export function writeRun(docsDir: string, header: RunHeader, lines: readonly FigureLine[]): { md: string; jsonl: string; svg: string } {
+  const dir = join(docsDir, 'benchmarks');
+  mkdirSync(dir, { recursive: true });
+  const base = runFile(header.mode);
+  const jsonl = join(dir, `${base}.jsonl`);
+  const svg = join(dir, `${base}.svg`);
+  writeFileSync(jsonl, toJsonLines(header, lines));
+  writeFileSync(svg, ratioChart(lines, `${header.mode === 'single' ? 'One Redis' : 'Redis Cluster'}: relay ÷ Socket.IO peer`) + '\n');
+  return { md: renderDocumentTo(docsDir), jsonl, svg };
+}
+
+/** Rewrites `<docsDir>/benchmarks.md` from the run files present; returns its path. */
+export function renderDocumentTo(docsDir: string): string {
+  const md = join(docsDir, 'benchmarks.md');
+  writeFileSync(md, renderDocument(join(docsDir, 'benchmarks')));
+  return md;
+}
+
+/** docs/benchmarks.md from the run files in `dir`. */
+export function renderDocument(dir: string): string {
+  const sections: string[] = [INTRO];
+  const runs = new Map<string, FigureLine[]>();
+  for (const run of RUNS) {
+    const path = join(dir, `${run.file}.jsonl`);
+    if (!existsSync(path)) continue;
+    const { header, lines } = fromJsonLines(readFileSync(path, 'utf8'));
+    runs.set(run.file, lines);
+    sections.push(runSection(run.title, header, lines, `benchmarks/${run.file}.svg`));
+  }
+  const single = runs.get('single-redis');
+  const cluster = runs.get('redis-cluster');
+  if (single && cluster) sections.push(shardSection(single, cluster));
+  return sections.join('\n');
+}

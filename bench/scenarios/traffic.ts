@@ -1,0 +1,162 @@
+/**
+ * Routed traffic on 3 nodes: a burst (everything appended first, then one callback to every node: msg/s delivered and
+ * CPU per message of every process) and a steady rate (latency from the fake WeCom serving the page to the gateway's
+ * frame). Message m goes to gateway m mod G, so every node pulls for gateways on every node.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describePerMessage, diffCommandStats, systemCalls } from '../lib/redis-stats.js';
+import { maxOf, minOf, percentile } from '../lib/figures.js';
+import { startSystem, type BenchSystem, type SystemKind } from '../systems/bench-system.js';
+import { cpuBetween, sample } from '../systems/measured.js';
+import { cpuReadings, range, waitReceived, type Reading, type ScenarioContext } from './scenario-context.js';
+
+/** After the last frame, acknowledgements and trims still cost CPU; both systems get the same tail. */
+const TAIL_MS = 1_000;
+/** Redis's own background CPU is read over this quiet spell before the burst. */
+const REST_MS = 2_000;
+
+async function burst(ctx: ScenarioContext, system: BenchSystem, gateways: number): Promise<Reading[]> {
+  const scenario = 'burst';
+  const n = ctx.sizes.burstMessages;
+  ctx.log(`  burst: appending ${n} messages to the fake WeCom`);
+  await system.fake.append(range(n).map((m) => m % gateways));
+  await system.drivers.drain();
+  const rest0 = sample(system.targets);
+  await sleep(REST_MS);
+  const rest1 = sample(system.targets);
+  const stats0 = await ctx.backend.commandStats();
+  const mem0 = await ctx.backend.usedMemory();
+  const before = sample(system.targets);
+  await system.fake.callback();
+  const got = await waitReceived(system.drivers, n, 30_000 + n);
+  await sleep(TAIL_MS);
+  const after = sample(system.targets);
+  const stats1 = await ctx.backend.commandStats();
+  const mem1 = await ctx.backend.usedMemory();
+  const arrivals = await system.drivers.drain();
+  const served = await system.fake.served();
+  const firstServed = minOf(Object.values(served));
+  const last = maxOf(arrivals.at);
+  const unique = new Set(arrivals.ids).size;
+  ctx.log(`  burst: ${unique}/${n} delivered (${got} frames)`);
+  return [
+    { scenario, metric: 'messages delivered', unit: '', value: unique, target: { on: 'value', bound: 'min', limit: n } },
+    {
+      scenario,
+      metric: 'throughput, msg/s delivered',
+      unit: 'msg/s',
+      value: unique > 0 ? (unique / Math.max(1, last - firstServed)) * 1000 : null,
+      target: { on: 'ratio', bound: 'min', limit: 1 },
+      note: 'first page served by the fake WeCom → last frame at a gateway',
+    },
+    ...cpuReadings(
+      scenario,
+      before,
+      after,
+      system.targets,
+      ctx.backend,
+      unique,
+      { on: 'ratio', bound: 'max', limit: 1 },
+      { on: 'ratio', bound: 'max', limit: 2 },
+      describePerMessage(diffCommandStats(stats0, stats1), Math.max(1, unique)),
+    ),
+    { scenario, metric: 'Redis commands per message', unit: '', value: unique > 0 ? systemCalls(diffCommandStats(stats0, stats1)) / unique : null },
+    {
+      scenario,
+      metric: 'Redis CPU at rest, just before the burst',
+      unit: '% of a core',
+      value: (cpuBetween(rest0, rest1, system.targets, (t) => t.role === 'redis') / ((rest1.at - rest0.at) * 1000)) * 100,
+      note: 'every redis-server process; on a cluster this background (gossip, replication) is part of each per-message figure',
+    },
+    {
+      scenario,
+      metric: 'Redis memory kept per delivered message',
+      unit: 'bytes',
+      value: unique > 0 ? (mem1 - mem0) / unique : null,
+      target: { on: 'value', bound: 'max', limit: 64 },
+      note: `used_memory after the burst − before, ${TAIL_MS} ms after the last frame`,
+    },
+  ];
+}
+
+async function steady(ctx: ScenarioContext, system: BenchSystem, gateways: number): Promise<Reading[]> {
+  const scenario = `steady ${ctx.sizes.steadyRate.toLocaleString('en-US')} msg/s`;
+  const { steadyRate: rate, steadySeconds: seconds } = ctx.sizes;
+  const total = rate * seconds;
+  await system.drivers.drain();
+  const stats0 = await ctx.backend.commandStats();
+  const before = sample(system.targets);
+  const start = Date.now();
+  let sent = 0;
+  // Every 50 ms, whatever the rate says is due (a late tick catches up), then one callback, as WeCom sends them.
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((Date.now() - start) / 1000) * rate));
+    if (due > sent) {
+      await system.fake.append(range(due - sent, sent).map((m) => m % gateways));
+      sent = due;
+      void system.fake.callback().catch(() => undefined);
+    }
+    await sleep(50);
+  }
+  const sendSeconds = (Date.now() - start) / 1000;
+  const got = await waitReceived(system.drivers, total, 30_000);
+  await sleep(TAIL_MS);
+  const after = sample(system.targets);
+  const stats1 = await ctx.backend.commandStats();
+  const arrivals = await system.drivers.drain();
+  const served = await system.fake.served();
+  const latencies: number[] = [];
+  arrivals.ids.forEach((id, i) => {
+    const s = served[id];
+    if (s !== undefined) latencies.push(arrivals.at[i]! - s);
+  });
+  latencies.sort((a, b) => a - b);
+  const unique = new Set(arrivals.ids).size;
+  ctx.log(`  steady: ${unique}/${total} delivered (${got} frames) in ${sendSeconds.toFixed(1)} s of sending`);
+  const latency = (metric: string, value: number, limit?: number): Reading => ({
+    scenario,
+    metric,
+    unit: 'ms',
+    value: latencies.length ? value : null,
+    ...(limit !== undefined ? { target: { on: 'value' as const, bound: 'max' as const, limit } } : {}),
+  });
+  return [
+    { scenario, metric: 'rate achieved, msg/s', unit: 'msg/s', value: unique / sendSeconds, note: `${total} messages over ${seconds} s` },
+    { scenario, metric: 'messages delivered', unit: '', value: unique, target: { on: 'value', bound: 'min', limit: total } },
+    latency('latency p50', percentile(latencies, 50)),
+    latency('latency p90', percentile(latencies, 90)),
+    latency('latency p99', percentile(latencies, 99), 20),
+    { ...latency('latency max', latencies.at(-1) ?? Number.NaN, 100), note: 'page served by the fake WeCom (ms clock) → frame at the gateway; ±1 ms' },
+    ...cpuReadings(
+      scenario,
+      before,
+      after,
+      system.targets,
+      ctx.backend,
+      unique,
+      { on: 'ratio', bound: 'max', limit: 1 },
+      { on: 'ratio', bound: 'max', limit: 2 },
+      describePerMessage(diffCommandStats(stats0, stats1), Math.max(1, unique)),
+    ),
+    { scenario, metric: 'Redis commands per message', unit: '', value: unique > 0 ? systemCalls(diffCommandStats(stats0, stats1)) / unique : null },
+  ];
+}
+
+/** Burst and steady rate on one fresh 3-node system with `trafficGateways` gateways. */
+export function trafficPhase(which: { burst: boolean; steady: boolean }) {
+  return async (ctx: ScenarioContext, kind: SystemKind): Promise<Reading[]> => {
+    const gateways = ctx.sizes.trafficGateways;
+    const system = await startSystem(kind, { nodes: 3, maxGateways: gateways, backend: ctx.backend, scripts: ctx.scripts });
+    try {
+      ctx.log(`  connecting ${gateways} gateways`);
+      await system.connect(range(gateways));
+      await system.bind(range(gateways));
+      const readings: Reading[] = [];
+      if (which.burst) readings.push(...(await burst(ctx, system, gateways)));
+      if (which.steady) readings.push(...(await steady(ctx, system, gateways)));
+      return readings;
+    } finally {
+      await system.stop();
+    }
+  };
+}

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { complete, formatRatio, percentile, ratioOf, targetMet } from '../../bench/lib/figures.js';
+import { parseOpenFileLimits } from '../../bench/lib/open-files.js';
+import { CLOCK_TICKS_PER_SECOND, PAGE_BYTES, parseProcStat, usageOf } from '../../bench/lib/proc-stat.js';
+import { describePerMessage, diffCommandStats, parseCommandStats, sumCommandStats, systemCalls } from '../../bench/lib/redis-stats.js';
+import { figureTable } from '../../bench/lib/render-markdown.js';
+import { ratioChart } from '../../bench/lib/render-svg.js';
+import { fromJsonLines, toJsonLines } from '../../bench/lib/benchmarks-doc.js';
+import type { RunHeader } from '../../bench/lib/render-markdown.js';
+
+// A real line's shape; the command name holds spaces and a ')' to prove fields are counted from the last ')'.
+const STAT =
+  '4242 (node (main) x) S 4200 4100 4100 0 -1 4194560 2046 0 0 0 150 50 0 0 20 0 11 0 8001 1234567 3000 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 17 1 0 0 0 0 0';
+
+describe('proc stat', () => {
+  it('reads pid, ppid, process group, CPU ticks and RSS pages', () => {
+    expect(parseProcStat(STAT)).toEqual({ pid: 4242, ppid: 4200, pgrp: 4100, cpuTicks: 200, rssPages: 3000 });
+  });
+
+  it('sums CPU and takes the largest RSS of a group', () => {
+    const a = parseProcStat(STAT);
+    const b = { ...a, pid: 4243, cpuTicks: 100, rssPages: 10 };
+    expect(usageOf([a, b])).toEqual({ cpuUs: (300 * 1_000_000) / CLOCK_TICKS_PER_SECOND, rssBytes: 3000 * PAGE_BYTES });
+  });
+
+  it('reads the open-file limits', () => {
+    expect(parseOpenFileLimits('Max cpu time   unlimited  unlimited  seconds\nMax open files            1024                 20000                files\n')).toEqual([1024, 20000]);
+  });
+});
+
+describe('redis commandstats', () => {
+  const before = parseCommandStats('# Commandstats\r\ncmdstat_xadd:calls=10,usec=100,usec_per_call=10.00,rejected_calls=0,failed_calls=0\r\ncmdstat_get:calls=5,usec=5,usec_per_call=1.00\r\n');
+  const after = parseCommandStats('cmdstat_xadd:calls=30,usec=400,usec_per_call=13.33\r\ncmdstat_get:calls=5,usec=5\r\ncmdstat_evalsha:calls=20,usec=1000\r\n');
+
+  it('parses calls and usec per command', () => {
+    expect(before.get('xadd')).toEqual({ calls: 10, usec: 100 });
+  });
+
+  it('takes deltas, dropping commands with no new calls, and sums shards', () => {
+    const delta = diffCommandStats(before, after);
+    expect([...delta]).toEqual([
+      ['xadd', { calls: 20, usec: 300 }],
+      ['evalsha', { calls: 20, usec: 1000 }],
+    ]);
+    expect(sumCommandStats([before, before]).get('get')).toEqual({ calls: 10, usec: 10 });
+    expect(describePerMessage(delta, 10)).toBe('evalsha 2.00/msg 100.0µs, xadd 2.00/msg 30.0µs');
+    // The bench's own INFO calls are not the system's commands.
+    const withInfo = new Map([...delta, ['info', { calls: 7, usec: 70 }]]);
+    expect(systemCalls(withInfo)).toBe(40);
+    expect(describePerMessage(withInfo, 10)).not.toContain('info');
+  });
+});
+
+describe('figures', () => {
+  it('computes ratios and judges targets on the ratio or the value', () => {
+    expect(ratioOf(4, 2)).toBe(2);
+    expect(ratioOf(4, 0)).toBeNull();
+    expect(ratioOf(null, 2)).toBeNull();
+    expect(targetMet({ scenario: 's', metric: 'm', unit: 'µs', relay: 3, peer: 2, target: { on: 'ratio', bound: 'max', limit: 1 } })).toBe(false);
+    expect(targetMet({ scenario: 's', metric: 'm', unit: 'ms', relay: 12, peer: 2, target: { on: 'value', bound: 'max', limit: 20 } })).toBe(true);
+    expect(targetMet({ scenario: 's', metric: 'm', unit: '', relay: null, peer: 2, target: { on: 'value', bound: 'min', limit: 1 } })).toBe(false);
+    expect(formatRatio(0.183)).toBe('0.18×');
+    expect(formatRatio(4.8)).toBe('4.8×');
+  });
+
+  it('takes nearest-rank percentiles', () => {
+    const xs = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(percentile(xs, 50)).toBe(50);
+    expect(percentile(xs, 99)).toBe(99);
+    expect(percentile(xs, 100)).toBe(100);
+  });
+
+  it('renders a table row, a chart bar and JSON lines that read back', () => {
+    const line = complete({ scenario: 'burst', metric: 'CPU per message, all nodes', unit: 'µs', relay: 227, peer: 47, target: { on: 'ratio', bound: 'max', limit: 1 } });
+    expect(figureTable([line])).toContain('| burst | CPU per message, all nodes | 227 µs | 47.0 µs | 4.8× | ≤ 1× peer | **not met** |');
+    const svg = ratioChart([line], 'title');
+    expect(svg).toMatch(/^<svg /);
+    expect(svg).toContain('4.8×');
+    expect(svg).toContain('#d03030');
+    const header: RunHeader = { mode: 'single', quick: true, startedAt: 'now', durationS: 1, cores: 2, node: 'v20', command: 'pnpm bench', sizes: { a: 1 }, scenarios: ['burst'] };
+    expect(fromJsonLines(toJsonLines(header, [line]))).toEqual({ header, lines: [line] });
+  });
+});
