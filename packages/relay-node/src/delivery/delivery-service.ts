@@ -5,6 +5,7 @@ import type { PresenceMap } from '../state/presence-map.js';
 import type { BusMessage, NodeBus } from '../state/node-bus.js';
 import type { RelayMetrics } from '../observability/metrics.js';
 import { ERROR_CATALOG } from '../errors/error-catalog.js';
+import type { QueueBacklogSnapshot } from '../observability/operator-metrics.js';
 import { AckWindow } from './ack-window.js';
 import type { CustomerProfileCache } from './customer-profiles.js';
 import type { DeliverySession } from './delivery-session.js';
@@ -16,6 +17,9 @@ import { OwnershipSweep } from './ownership-sweep.js';
 import { RetentionTrimmer } from './retention-trimmer.js';
 
 export type { RedeliverOutcome } from './gateway-drain.js';
+
+/** Default budget of the slow background re-check (see {@link DeliveryServiceOptions.sweepCallsPerSecond}). */
+export const DEFAULT_SWEEP_CALLS_PER_SECOND = 30;
 
 /** Options for {@link DeliveryService}; timings default to what a production cluster wants. */
 export interface DeliveryServiceOptions {
@@ -31,11 +35,13 @@ export interface DeliveryServiceOptions {
   /** How often this node proves it is alive; its gateways read as offline 3 heartbeats after it dies. */
   heartbeatMs?: number;
   /**
-   * How often every local gateway's queue is re-read (in case a wake-up was lost) and its ownership re-checked
-   * (in case a superseded signal was lost, or Redis came back without the presence map). Also done at once when
-   * the bus subscription comes back.
+   * Budget of the slow background re-check of local gateways (ownership, in case a superseded signal was lost;
+   * queue, in case a wake-up was lost), in store calls per second; 0 turns it off. Every gateway is re-checked at
+   * once when the bus subscription comes back or the store forgot this node.
    */
-  sweepMs?: number;
+  sweepCallsPerSecond?: number;
+  /** How often the slow re-check spends its budget. */
+  sweepTickMs?: number;
   /** Ack-mode gateways: how many unacknowledged events may be in flight. */
   ackWindow?: number;
   /** Bus messages that are not delivery's own (an operator's drain), passed on. */
@@ -78,7 +84,13 @@ export class DeliveryService {
       now: this.now,
       ackWindow: o.ackWindow ?? 100,
     });
-    this.sweep = new OwnershipSweep({ local: this.local, ownership: this.ownership, drain: this.drain, trimmer: this.trimmer });
+    this.sweep = new OwnershipSweep({
+      local: this.local,
+      ownership: this.ownership,
+      drain: this.drain,
+      trimmer: this.trimmer,
+      callsPerSecond: o.sweepCallsPerSecond ?? DEFAULT_SWEEP_CALLS_PER_SECOND,
+    });
   }
 
   /** Subscribes to this node's bus channel and starts the heartbeat and sweep timers. */
@@ -91,7 +103,8 @@ export class DeliveryService {
       this.timers.push(t);
     };
     every(this.o.heartbeatMs ?? 5_000, () => this.heartbeat());
-    every(this.o.sweepMs ?? 30_000, () => this.sweep.run());
+    const tickMs = this.o.sweepTickMs ?? 1_000;
+    every(tickMs, () => this.sweep.tick(tickMs));
   }
 
   /** Number of gateways connected to this node. */
@@ -102,6 +115,22 @@ export class DeliveryService {
   /** Ids of the gateways connected to this node. */
   localGatewayIds(): string[] {
     return this.local.ids();
+  }
+
+  /**
+   * Events this node has read from its gateways' queues and not yet written (legacy) or had confirmed (ack mode),
+   * and how old the oldest is. Computed from memory: no queue is read, so a scrape costs no store calls.
+   */
+  backlog(): QueueBacklogSnapshot {
+    let events = 0;
+    let oldest: number | null = null;
+    for (const entry of this.local.entries()) {
+      events += entry.window.length + entry.unwritten.count;
+      for (const at of [entry.window.oldestEnqueuedAt, entry.unwritten.oldestEnqueuedAt]) {
+        if (at !== null && (oldest === null || at < oldest)) oldest = at;
+      }
+    }
+    return { events, oldestAgeSeconds: oldest === null ? 0 : Math.max(0, (this.now() - oldest) / 1000) };
   }
 
   /**
@@ -161,6 +190,8 @@ export class DeliveryService {
       ready: false,
       draining: false,
       again: false,
+      waitingForRoom: false,
+      unwritten: { count: 0, oldestEnqueuedAt: null },
     };
     this.local.add(entry);
     this.ownership.describe(session, generation);

@@ -76,7 +76,8 @@ export class GatewayDrain {
     const upTo = entry.window.confirm(deliveryId);
     if (upTo === null) return;
     await this.o.queue.ack(entry.session.gatewayId, upTo);
-    this.schedule(entry.session.gatewayId);
+    // Only a drain held back by a full window is waiting for this; otherwise new events come with a wake-up.
+    if (entry.waitingForRoom) this.schedule(entry.session.gatewayId);
   }
 
   /**
@@ -100,7 +101,6 @@ export class GatewayDrain {
   }
 
   private async drain(entry: LocalGateway, remoteSentAt: number | undefined): Promise<void> {
-    const { gatewayId } = entry.session;
     const ackMode = entry.session.delivery === 'ack';
     const live = () => this.o.local.isCurrent(entry) && entry.session.isOpen;
     do {
@@ -109,17 +109,41 @@ export class GatewayDrain {
         if (!live()) return;
         this.applyReset(entry);
         const room = ackMode ? this.o.ackWindow - entry.window.length : BATCH;
+        entry.waitingForRoom = room <= 0;
         if (room <= 0) break;
-        const items = await this.o.queue.readAfter(gatewayId, entry.pointer, Math.min(BATCH, room));
+        const limit = Math.min(BATCH, room);
+        const items = await this.o.queue.readAfter(entry.session.gatewayId, entry.pointer, limit);
         if (items.length === 0) break;
-        for (const item of items) {
-          if (!live()) return;
-          // A redeliver asked for meanwhile: re-read from its point rather than go on with this batch.
-          if (entry.resetTo !== undefined) break;
-          await this.deliverOne(entry, item, ackMode, remoteSentAt);
-        }
+        await this.deliverBatch(entry, items, ackMode, remoteSentAt);
+        // A short read emptied the queue as of that read: an event appended after it comes with its own wake-up
+        // (which sets `again`), so reading once more would only find nothing.
+        if (items.length < limit && entry.resetTo === undefined) break;
       }
     } while (entry.again);
+  }
+
+  /**
+   * Writes one batch in order. A legacy gateway's progress (written counts as delivered) is recorded once per batch,
+   * also when the batch ends early: a node that dies mid-batch sends again at most what it wrote since.
+   */
+  private async deliverBatch(entry: LocalGateway, items: QueuedItem[], ackMode: boolean, remoteSentAt: number | undefined): Promise<void> {
+    const { gatewayId } = entry.session;
+    let written: string | null = null;
+    entry.unwritten = { count: items.length, oldestEnqueuedAt: items[0]!.enqueuedAt };
+    try {
+      for (let i = 0; i < items.length; i++) {
+        if (!this.o.local.isCurrent(entry) || !entry.session.isOpen) return;
+        // A redeliver asked for meanwhile: re-read from its point rather than go on with this batch.
+        if (entry.resetTo !== undefined) return;
+        const item = items[i]!;
+        await this.deliverOne(entry, item, ackMode, remoteSentAt);
+        written = item.id;
+        entry.unwritten = { count: items.length - i - 1, oldestEnqueuedAt: items[i + 1]?.enqueuedAt ?? null };
+      }
+    } finally {
+      entry.unwritten = { count: 0, oldestEnqueuedAt: null };
+      if (!ackMode && written !== null) await this.o.queue.ack(gatewayId, written);
+    }
   }
 
   /** Moves the pointer back for a redeliver, between two deliveries. */
@@ -155,11 +179,8 @@ export class GatewayDrain {
       this.o.metrics.deliveryLatency.observe({ route }, Math.max(0, this.o.now() - item.enqueuedAt) / 1000);
     }
     entry.pointer = item.id;
-    if (!ackMode) {
-      // Legacy gateways never acknowledge: written to the socket counts as delivered.
-      await this.o.queue.ack(gatewayId, item.id);
-      return;
-    }
+    // Legacy gateways never acknowledge: written to the socket counts as delivered, recorded per batch.
+    if (!ackMode) return;
     const ackNow = entry.window.pass(item.id, skip, item.enqueuedAt);
     if (ackNow !== null) await this.o.queue.ack(gatewayId, ackNow);
   }

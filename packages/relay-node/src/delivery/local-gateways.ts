@@ -18,6 +18,10 @@ export interface LocalGateway {
   draining: boolean;
   /** A wake-up came while draining: go round once more. */
   again: boolean;
+  /** Ack mode: the last drain stopped because the window was full, so a confirmation must start the next one. */
+  waitingForRoom: boolean;
+  /** Items the running drain read and has not yet written (for the backlog gauges; no queue is read for them). */
+  unwritten: { count: number; oldestEnqueuedAt: number | null };
   /** Set by an operator's redeliver: where the drain restarts from, applied between two items, never during one. */
   resetTo?: string | null;
 }
