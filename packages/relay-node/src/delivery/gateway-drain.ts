@@ -93,7 +93,8 @@ export class GatewayDrain {
     const acked = await this.o.queue.lastAcked(gatewayId);
     const target = afterId ?? acked;
     if (!this.o.local.isCurrent(entry)) return { result: 'not_connected' };
-    if (target !== acked && !entry.window.holds(target!)) return { result: 'not_waiting' };
+    // target is null only when acked is too (afterId null, nothing acknowledged yet).
+    if (target !== acked && (target === null || !entry.window.holds(target))) return { result: 'not_waiting' };
     entry.resetTo = target;
     this.o.logger.info({ gatewayId, after: target }, 'redelivering on request');
     this.schedule(gatewayId);
