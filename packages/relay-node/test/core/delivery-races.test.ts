@@ -124,6 +124,31 @@ describe('delivery races: acknowledgements', () => {
   });
 });
 
+describe('delivery races: redeliver inside the ack window', () => {
+  it('rewinds to an unconfirmed id keeping what came before it in flight, and refuses ids that are not waiting', async () => {
+    const stores = sharedStores();
+    const node = await startNode('node-a', stores);
+    const ids: string[] = [];
+    for (const id of ['m1', 'm2', 'm3']) ids.push((await stores.queue.append('gw-1', inbound(id))) as string);
+    const session = new FakeSession('gw-1', { delivery: 'ack' });
+    await node.attach(session, async () => {});
+    await until(() => session.frames.length === 3, 'the three events');
+    await settle();
+    expect(await node.redeliver('gw-1', '999999')).toEqual({ result: 'not_waiting' });
+    expect(await node.redeliver('gw-1', ids[1]!)).toEqual({ result: 'scheduled', after: ids[1] });
+    await until(() => session.frames.length === 4, 'm3 again');
+    expect(session.inboundIds()).toEqual(['m1', 'm2', 'm3', 'm3']);
+    // m1 and m2 stayed in flight across the rewind: confirming m1 still counts.
+    await node.acknowledge(session, ids[0]!);
+    expect(await stores.queue.lastAcked('gw-1')).toBe(ids[0]);
+    await node.acknowledge(session, ids[2]!);
+    expect(await stores.queue.lastAcked('gw-1')).toBe(ids[2]);
+    // Acknowledged ids are no longer waiting, except the last one, which is where a redeliver starts by default.
+    expect(await node.redeliver('gw-1', ids[0]!)).toEqual({ result: 'not_waiting' });
+    expect(await node.redeliver('gw-1', null)).toEqual({ result: 'scheduled', after: ids[2] });
+  });
+});
+
 describe('delivery races: a re-pulled page', () => {
   it("a page pulled again because its first wake-up failed wakes the owner, though its events are duplicates", async () => {
     const stores = sharedStores();
