@@ -52,7 +52,12 @@ export const MUTATION_SCOPES = {
   },
   delivery: {
     mutate: ['packages/relay-node/src/delivery/**/*.ts'],
-    tests: ['packages/relay-node/test/core/delivery-service.test.ts', 'packages/relay-node/test/core/delivery-service-media.test.ts'],
+    tests: [
+      'packages/relay-node/test/core/delivery-service.test.ts',
+      'packages/relay-node/test/core/delivery-service-media.test.ts',
+      'packages/relay-node/test/core/delivery-races.test.ts',
+      'packages/relay-node/test/unit/redeliver.test.ts',
+    ],
   },
   stores: {
     mutate: [

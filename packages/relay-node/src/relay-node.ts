@@ -27,7 +27,6 @@ import { createWebhookHandler } from './http/webhook-handler.js';
 import { ERROR_CATALOG } from './errors/error-catalog.js';
 import { Semaphore } from './util/semaphore.js';
 import { closeCodeLabel } from './observability/operator-metrics.js';
-import { sumQueueBacklog } from './observability/queue-backlog.js';
 import { createControlMetrics, type ControlMetrics } from './observability/control-metrics.js';
 import { RotatingCallbackCrypto } from './http/rotating-callback-crypto.js';
 import { AdminServer } from './admin/admin-server.js';
@@ -105,6 +104,7 @@ export class RelayNode {
       logger: logger.child({ component: 'delivery' }),
       metrics,
       retention: config.queue,
+      sweepCallsPerSecond: config.deliverySweepCallsPerSecond,
       onControl: (message) => {
         if (message.kind === 'drain') this.requestDrain(message.by);
       },
@@ -297,7 +297,7 @@ export class RelayNode {
       health: () => ({ node: config.nodeId, status: this.status, gateways: this.delivery.localCount() }),
       readiness: () => this.readiness(),
     });
-    metrics.observeQueueBacklog(() => sumQueueBacklog(backend.queue, this.delivery.localGatewayIds(), Date.now()));
+    metrics.observeQueueBacklog(async () => this.delivery.backlog());
     metrics.observeReadiness(() => this.readiness());
     metrics.draining.set(0);
     this.rebalancer = new Rebalancer({

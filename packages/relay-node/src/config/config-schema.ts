@@ -117,6 +117,8 @@ export const envSchema = z.object({
   MEDIA_URL_CONCURRENCY: ms.default(16),
   QUEUE_MAX_AGE_MS: ms.default(3 * 24 * 3600 * 1000),
   QUEUE_MAX_ITEMS: ms.default(1_000),
+  /** Store calls per second the background re-check of connected gateways may spend (0 = off). */
+  DELIVERY_SWEEP_CALLS_PER_SECOND: z.coerce.number().int().min(0).max(100_000).default(30),
   MAX_PENDING_SOCKETS_PER_ADDRESS: ms.default(64),
   /**
    * Load balancers whose X-Forwarded-For is trusted, so per-client limits see clients: comma-separated addresses,

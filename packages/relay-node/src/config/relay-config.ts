@@ -68,6 +68,8 @@ export interface RelayConfig {
   readonly mediaLinks: { readonly baseUrl: string; readonly secret: string; readonly ttlMs: number; readonly concurrency: number };
   readonly sync: { readonly pollIntervalMs: number; readonly firstPullMaxAgeMs: number; readonly leaseSpreadMs: number; readonly voiceFormat: 'amr' | 'silk' };
   readonly queue: { readonly maxAgeMs: number; readonly maxItems: number };
+  /** Store calls per second the background re-check of connected gateways may spend (0 = off). */
+  readonly deliverySweepCallsPerSecond: number;
   readonly drain: { readonly spreadMs: number };
   /** Per-gateway token bucket on replies. */
   readonly replies: { readonly ratePerSecond: number; readonly burst: number };
@@ -157,6 +159,7 @@ export function toRelayConfig(env: Env): RelayConfig {
     },
     sync: { pollIntervalMs: env.SYNC_POLL_INTERVAL_MS, firstPullMaxAgeMs: env.SYNC_FIRST_PULL_MAX_AGE_MS, leaseSpreadMs: env.SYNC_LEASE_SPREAD_MS, voiceFormat: env.WECOM_VOICE_FORMAT },
     queue: { maxAgeMs: env.QUEUE_MAX_AGE_MS, maxItems: env.QUEUE_MAX_ITEMS },
+    deliverySweepCallsPerSecond: env.DELIVERY_SWEEP_CALLS_PER_SECOND,
     drain: { spreadMs: env.DRAIN_SPREAD_MS },
     replies: { ratePerSecond: env.REPLY_RATE_PER_SECOND, burst: env.REPLY_BURST },
     binding: {

@@ -14,6 +14,7 @@ import type { SendBudget } from './send-budget.js';
 import { dropSocket } from './socket-drop.js';
 import { SerialTaskQueue } from './serial-task-queue.js';
 import { SocketHeartbeat } from './socket-heartbeat.js';
+import type { TimerWheel, WheelTimer } from './timer-wheel.js';
 import { EventWriter, SocketSession, closeSocket } from './socket-session.js';
 
 /** Per-socket limits, already resolved to numbers by the server. */
@@ -39,6 +40,8 @@ export interface GatewayConnectionInit {
   logger: Logger;
   observer: SafeObserver;
   now: () => number;
+  /** The server's shared timer wheel, for the hello deadline and the heartbeat. */
+  wheel: TimerWheel;
   limits: ConnectionLimits;
   /** Node-wide bytes of unauthenticated sockets. */
   pendingBytes: PendingBytePool;
@@ -78,8 +81,9 @@ export class GatewayConnection {
   private readonly ws: WebSocket;
   private readonly writer: EventWriter;
   private readonly queue: SerialTaskQueue;
-  private log: Logger;
-  private helloTimer: NodeJS.Timeout | undefined;
+  /** Set once hello names the gateway; logged with every line about this socket. */
+  private gatewayId: string | undefined;
+  private helloTimer: WheelTimer | undefined;
   private readonly heartbeat: SocketHeartbeat;
   private graceTimer: NodeJS.Timeout | undefined;
   private readonly preAuth: PreAuthGuard;
@@ -89,8 +93,7 @@ export class GatewayConnection {
   constructor(private readonly init: GatewayConnectionInit) {
     this.ws = init.ws;
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
-    this.log = init.logger.child({ sessionId: this.sessionId, remoteAddress: init.remoteAddress });
-    this.writer = new EventWriter(this.ws, init.limits.maxBufferedBytes, this.log, init.observer, init.budget, this.sessionId);
+    this.writer = new EventWriter(this.ws, init.limits.maxBufferedBytes, init.logger, init.observer, init.budget, this.sessionId);
     this.preAuth = new PreAuthGuard(init.socket, init.pendingBytes, init.limits.maxHelloBytes, (reason, fatal, bytes) =>
       this.safely('overrun', () => {
         // While the hello is decided, more than a hello's worth of bytes just waits in the kernel.
@@ -100,24 +103,25 @@ export class GatewayConnection {
     );
     this.preAuth.start();
     this.queue = new SerialTaskQueue(
-      (err) => this.log.error({ err }, 'gateway task failed'),
+      (err) => this.logAt('error', { err }, 'gateway task failed'),
       () => this.liftBackpressure(),
     );
 
     this.ws.on('message', (data, isBinary) => this.safely('message', () => this.onMessage(data, isBinary)));
     this.ws.on('close', (code, reason) => this.safely('close', () => this.onClose(code, reason.toString('utf8'))));
-    this.ws.on('error', (err) => this.log.info({ err }, 'gateway socket error'));
+    this.ws.on('error', (err) => this.logAt('info', { err }, 'gateway socket error'));
 
-    this.helloTimer = setTimeout(() => this.safely('hello timeout', () => this.onHelloTimeout()), init.limits.helloTimeoutMs);
+    this.helloTimer = init.wheel.after(init.limits.helloTimeoutMs, () => this.safely('hello timeout', () => this.onHelloTimeout()));
     this.heartbeat = new SocketHeartbeat(
       this.ws,
+      init.wheel,
       init.limits.pingIntervalMs,
       init.limits.pongTimeoutMs,
       () => {
-        this.log.info({}, 'gateway did not answer ping; terminating');
+        this.logAt('info', {}, 'gateway did not answer ping; terminating');
         this.ws.terminate();
       },
-      (err) => this.log.error({ err }, 'gateway heartbeat failed'),
+      (err) => this.logAt('error', { err }, 'gateway heartbeat failed'),
     );
   }
 
@@ -146,7 +150,7 @@ export class GatewayConnection {
     try {
       fn();
     } catch (err) {
-      this.log.error({ err, event: what }, 'gateway socket handler failed');
+      this.logAt('error', { err, event: what }, 'gateway socket handler failed');
     }
   }
 
@@ -227,7 +231,7 @@ export class GatewayConnection {
   private refuseFirstFrame(event: ErrorEvent, dialect: Dialect | undefined): void {
     this.phase = 'refused';
     // Written synchronously (an unauthenticated socket is outside the send budget), so it precedes the close frame.
-    this.writer.write(dialect ?? 'plain', event).catch((err: unknown) => this.log.debug({ err }, 'error frame not written'));
+    this.writer.write(dialect ?? 'plain', event).catch((err: unknown) => this.logAt('debug', { err }, 'error frame not written'));
     this.refuseEarly(ERROR_CATALOG.HELLO_REQUIRED.closeCode, ERROR_CATALOG.HELLO_REQUIRED.message, 'not_hello');
   }
 
@@ -264,22 +268,22 @@ export class GatewayConnection {
       this.writer,
     );
     this.session = session;
-    this.log = this.log.child({ gatewayId: hello.gatewayId });
+    this.gatewayId = hello.gatewayId;
     this.leavePending();
     this.init.onSessionOpened(this);
-    this.log.info({ dialect, delivery: hello.delivery }, 'gateway session opened');
+    this.logAt('info', { dialect, delivery: hello.delivery }, 'gateway session opened');
 
     try {
       await session.send({ type: 'ack', id: 'hello' });
     } catch (err) {
-      this.log.info({ err }, 'hello ack not written; session ends before it started');
+      this.logAt('info', { err }, 'hello ack not written; session ends before it started');
       return;
     }
     this.sessionOpenInvoked = true;
     try {
       await app.onSessionOpen(session);
     } catch (err) {
-      this.log.error({ err }, 'session open failed; closing so the gateway reconnects');
+      this.logAt('error', { err }, 'session open failed; closing so the gateway reconnects');
       session.close(INTERNAL_ERROR_CLOSE, ERROR_CATALOG.INTERNAL.message);
     }
   }
@@ -290,14 +294,14 @@ export class GatewayConnection {
       return;
     }
     // Not a refusal but a failure (store unreachable, bug): 1011 tells the gateway to retry later.
-    this.log.error({ err, gatewayId }, 'gateway authentication failed unexpectedly');
+    this.logAt('error', { err, gatewayId }, 'gateway authentication failed unexpectedly');
     this.refuseEarly(INTERNAL_ERROR_CLOSE, ERROR_CATALOG.INTERNAL.message, undefined);
   }
 
   /** Over its share of the node's send budget without reading: closed 4009, its undelivered events stay queued. */
   private closeSlow(): void {
     if (this.socketClosed) return;
-    this.log.warn({ bufferedBytes: this.ws.bufferedAmount }, 'gateway is not reading and holds more than its share of the send budget; closing');
+    this.logAt('warn', { bufferedBytes: this.ws.bufferedAmount }, 'gateway is not reading and holds more than its share of the send budget; closing');
     this.init.observer.slowClosed('over_share');
     const { closeCode, message } = ERROR_CATALOG.SEND_BUFFER_FULL;
     this.shutdown(closeCode, message, this.init.limits.closeGraceMs);
@@ -337,13 +341,13 @@ export class GatewayConnection {
   private commandFailure(err: unknown, command: SessionCommand): ErrorEvent {
     const id = requestIdOf(command);
     if (isRelayError(err)) {
-      this.log.info({ code: err.code, commandType: command.type, requestId: id }, 'gateway command refused');
+      this.logAt('info', { code: err.code, commandType: command.type, requestId: id }, 'gateway command refused');
       const event = errorEvent(err.code, err.message, id);
       const wecomErrcode = err.details['wecomErrcode'];
       if (typeof wecomErrcode === 'number') event.wecomErrcode = wecomErrcode;
       return event;
     }
-    this.log.error({ err, commandType: command.type, requestId: id }, 'gateway command failed');
+    this.logAt('error', { err, commandType: command.type, requestId: id }, 'gateway command failed');
     return errorEvent('INTERNAL', ERROR_CATALOG.INTERNAL.message, id);
   }
 
@@ -352,7 +356,7 @@ export class GatewayConnection {
     try {
       await this.session.send(event);
     } catch (err) {
-      this.log.debug({ err, eventType: event.type }, 'frame not written to gateway');
+      this.logAt('debug', { err, eventType: event.type }, 'frame not written to gateway');
     }
   }
 
@@ -365,7 +369,7 @@ export class GatewayConnection {
   private applyBackpressure(): void {
     if (this.ws.isPaused) return;
     if (this.queue.length >= PAUSE_AT_QUEUED_FRAMES || this.queue.weight >= 2 * this.init.limits.maxFrameBytes) {
-      this.log.debug({ queuedFrames: this.queue.length, queuedBytes: this.queue.weight }, 'gateway outpaces its handler; pausing reads');
+      this.logAt('debug', { queuedFrames: this.queue.length, queuedBytes: this.queue.weight }, 'gateway outpaces its handler; pausing reads');
       this.ws.pause();
     }
   }
@@ -388,7 +392,7 @@ export class GatewayConnection {
     this.leavePending();
     this.init.onSocketClosed(this);
     const level = this.refusedEarly ? 'debug' : 'info';
-    this.log[level]({ code, reason, wasOpen: this.session !== undefined }, 'gateway socket closed');
+    this.logAt(level, { code, reason, wasOpen: this.session !== undefined }, 'gateway socket closed');
     const session = this.session;
     // Queued behind every command already received, so the application sees open → commands → close in order.
     this.queue.push(async () => {
@@ -396,7 +400,7 @@ export class GatewayConnection {
       try {
         await this.init.app.onSessionClose(session, { code, reason });
       } catch (err) {
-        this.log.error({ err }, 'session close handler failed');
+        this.logAt('error', { err }, 'session close handler failed');
       }
     });
     void this.queue.whenIdle().then(() => this.resolveFinished());
@@ -409,8 +413,18 @@ export class GatewayConnection {
   }
 
   private clearHelloTimer(): void {
-    clearTimeout(this.helloTimer);
+    this.helloTimer?.cancel();
     this.helloTimer = undefined;
+  }
+
+  /**
+   * Logs with the fields every line about this socket carries. Built per line rather than kept in a child logger:
+   * lines are rare, sockets are many, and a child logger per socket is memory held for nothing while it is idle.
+   */
+  private logAt(level: 'debug' | 'info' | 'warn' | 'error', extra: Record<string, unknown>, message: string): void {
+    const logger = this.init.logger;
+    if (!logger.isLevelEnabled(level)) return;
+    logger[level]({ sessionId: this.sessionId, remoteAddress: this.init.remoteAddress, gatewayId: this.gatewayId, ...extra }, message);
   }
 }
 

@@ -15,6 +15,7 @@ import { RefusalLog, type RefusalReason } from './refusal-log.js';
 import { SendBudget } from './send-budget.js';
 import { dropSocket } from './socket-drop.js';
 import { closeCodeOf } from './socket-session.js';
+import { TimerWheel } from './timer-wheel.js';
 
 /** Defaults for every optional GatewayServerOptions field. */
 export const GATEWAY_SERVER_DEFAULTS = {
@@ -53,6 +54,8 @@ export class GatewayServer {
   private readonly trust: ProxyTrust;
   private readonly budget: SendBudget;
   private readonly refusals: RefusalLog;
+  /** Every socket's hello deadline, pings and pong deadlines, on one timer. */
+  private readonly wheel: TimerWheel;
   /** Every accepted connection until its close handling finished. */
   private readonly connections = new Set<GatewayConnection>();
   /** Connections with an open session (hello accepted, socket not closed). */
@@ -78,6 +81,10 @@ export class GatewayServer {
       closeGraceMs: options.closeGraceMs ?? d.closeGraceMs,
     };
     this.closeGraceMs = this.limits.closeGraceMs;
+    const { helloTimeoutMs, pingIntervalMs, pongTimeoutMs } = this.limits;
+    // A tenth of the shortest deadline, so each fires within 10 % of its value, and at least every second.
+    const tickMs = Math.min(1_000, Math.max(5, Math.floor(Math.min(helloTimeoutMs, pingIntervalMs, pongTimeoutMs) / 10)));
+    this.wheel = new TimerWheel(tickMs, (err) => this.logger.error({ err }, 'gateway timer failed'));
     this.pending = new PendingSocketLimiter(
       options.maxPendingSocketsPerAddress ?? d.maxPendingSocketsPerAddress,
       options.maxPendingSockets ?? d.maxPendingSockets,
@@ -194,6 +201,7 @@ export class GatewayServer {
     await Promise.all(all.map((c) => c.finished));
     this.http.closeAllConnections();
     await listenerClosed;
+    this.wheel.stop();
     this.logger.info({ closedSockets: all.length }, 'gateway websocket server closed');
   }
 
@@ -233,6 +241,7 @@ export class GatewayServer {
       logger: this.logger,
       observer: this.observer,
       now: this.now,
+      wheel: this.wheel,
       limits: this.limits,
       pendingBytes: this.pendingBytes,
       budget: this.budget,

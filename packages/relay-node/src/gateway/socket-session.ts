@@ -86,7 +86,7 @@ export class EventWriter {
     const buffered = this.ws.bufferedAmount;
     // An empty buffer always takes one frame, so a single large media frame is never refused outright.
     if (buffered > 0 && buffered + bytes > this.maxBufferedBytes) {
-      this.logger.warn({ bufferedBytes: buffered, eventType: event.type }, 'gateway is not reading; closing its socket');
+      this.logger.warn({ sessionId: this.owner, bufferedBytes: buffered, eventType: event.type }, 'gateway is not reading; closing its socket');
       this.observer.slowClosed('buffer_full');
       closeSocket(this.ws, ERROR_CATALOG.SEND_BUFFER_FULL.closeCode, ERROR_CATALOG.SEND_BUFFER_FULL.message);
       return Promise.reject(new RelayError('SEND_BUFFER_FULL'));

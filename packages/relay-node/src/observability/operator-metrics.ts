@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import relayPackage from '../../package.json' with { type: 'json' };
 
-/** Events waiting in the queues of this node's gateways, and how old the oldest is. */
+/** Events this node's gateways were not yet given (or, in ack mode, have not confirmed), and how old the oldest is. */
 export interface QueueBacklogSnapshot {
   events: number;
   /** Age of the oldest waiting event in seconds; 0 when nothing waits. */
@@ -22,8 +22,8 @@ export function closeCodeLabel(code: number): string {
  */
 export function createOperatorMetrics(r: Registry[]) {
   let backlogSource: (() => Promise<QueueBacklogSnapshot>) | null = null;
-  // A scrape collects the gauges in registration order: the first starts one reading of the queues and the second
-  // takes that same reading, so the two values agree and the queues are read once per scrape.
+  // A scrape collects the gauges in registration order: the first takes one reading and the second the same one,
+  // so the two values agree.
   let sharedReading: Promise<QueueBacklogSnapshot | null> | null = null;
   let readinessSource: (() => { ready: boolean; checks: Record<string, boolean> }) | null = null;
   /** A failed reading (Redis away) resolves null and leaves the gauges as they were. */
@@ -31,7 +31,7 @@ export function createOperatorMetrics(r: Registry[]) {
     backlogSource ? backlogSource().catch(() => null) : Promise.resolve(null);
   const queueWaiting: Gauge = new Gauge({
     name: 'relay_queue_waiting_events',
-    help: 'Events waiting (not yet delivered or acknowledged) in the queues of the gateways connected to this node',
+    help: 'Events read for the gateways connected to this node and not yet written (legacy) or confirmed (ack mode); no queue is read for it',
     registers: r,
     async collect() {
       sharedReading = readBacklog();
@@ -41,7 +41,7 @@ export function createOperatorMetrics(r: Registry[]) {
   });
   const queueOldestAge: Gauge = new Gauge({
     name: 'relay_queue_oldest_event_age_seconds',
-    help: 'Age of the oldest event waiting in the queue of a gateway connected to this node (0 when none waits)',
+    help: 'Age of the oldest event read for a gateway connected to this node and not yet written or confirmed (0 when none)',
     registers: r,
     async collect() {
       const reading = sharedReading ?? readBacklog();

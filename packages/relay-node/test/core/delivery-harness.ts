@@ -128,7 +128,7 @@ export async function startNode(
     metrics: createMetrics(nodeId),
     retention: { maxAgeMs: 3_600_000, maxItems: 1_000 },
     heartbeatMs: 3_600_000,
-    sweepMs: 3_600_000,
+    sweepCallsPerSecond: 0,
     ...overrides,
   });
   await service.start();

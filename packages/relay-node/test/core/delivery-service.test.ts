@@ -289,8 +289,8 @@ describe('DeliveryService: ownership across sockets and nodes', () => {
       details: (g) => backing.details(g),
       close: () => backing.close(),
     };
-    const a = await startNode('node-a', { ...stores, presence: forgetful }, { heartbeatMs: 1_000, sweepMs: 3_600_000 });
-    const b = await startNode('node-b', { ...stores, presence: forgetful }, { heartbeatMs: 3_600_000, sweepMs: 3_600_000 });
+    const a = await startNode('node-a', { ...stores, presence: forgetful }, { heartbeatMs: 1_000, sweepCallsPerSecond: 0 });
+    const b = await startNode('node-b', { ...stores, presence: forgetful }, { heartbeatMs: 3_600_000, sweepCallsPerSecond: 0 });
     const session = new FakeSession('gw-1');
     await a.attach(session, async () => {});
 
@@ -307,7 +307,7 @@ describe('DeliveryService: ownership across sockets and nodes', () => {
   it('a sweep closes a socket whose newer connection elsewhere was missed (lost superseded signal)', async () => {
     vi.useFakeTimers({ toFake: ['setInterval'] });
     const stores = sharedStores();
-    const a = await startNode('node-a', stores, { sweepMs: 1_000 });
+    const a = await startNode('node-a', stores, { sweepCallsPerSecond: 3, sweepTickMs: 1_000 });
     const session = new FakeSession('gw-1');
     await a.attach(session, async () => {});
     // node-b claimed without a bus message reaching node-a.

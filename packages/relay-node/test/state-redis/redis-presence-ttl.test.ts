@@ -110,7 +110,7 @@ describe('the delivery service\'s heartbeat keeps the gateways it holds', () => 
       retention: { maxAgeMs: 60_000, maxItems: 100 },
       heartbeatMs: 50,
       // No sweep during the test: only the heartbeat may keep the record.
-      sweepMs: 3_600_000,
+      sweepCallsPerSecond: 0,
     });
     const session: DeliverySession = {
       gatewayId: 'gw-attached',

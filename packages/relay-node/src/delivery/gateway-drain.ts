@@ -1,0 +1,202 @@
+import type { Logger } from 'pino';
+import type { GatewayEvent, GatewayFeature, QueuedEvent } from '@wecom-relay/shared';
+import type { RelayMetrics } from '../observability/metrics.js';
+import type { DeliveryQueue, QueuedItem } from '../state/delivery-queue.js';
+import type { CustomerProfileCache } from './customer-profiles.js';
+import { featureRequiredFor, shapeMessage, withProfile } from './feature-gates.js';
+import type { LocalGateway, LocalGateways } from './local-gateways.js';
+import { TransientMediaError, type MediaCharge, type MediaInliner } from './media-inliner.js';
+
+/** Items read from a queue at once. */
+const BATCH = 50;
+/** Delay before a drain that failed (WeCom media, Redis) is tried again. */
+const DRAIN_RETRY_MS = 2_000;
+
+/** What {@link GatewayDrain.redeliver} did. */
+export type RedeliverOutcome =
+  | { result: 'scheduled'; after: string | null }
+  /** The gateway holds no socket on this node. */
+  | { result: 'not_connected' }
+  /** A gateway without `delivery: ack` confirms nothing: what was written counts as delivered and is gone. */
+  | { result: 'not_ack_mode' }
+  /** The id is neither the last acknowledged one nor one sent and still unconfirmed. */
+  | { result: 'not_waiting' };
+
+/**
+ * Writes a local gateway's queue to its socket, in order, one drain at a time per gateway: reads after the
+ * pointer, skips what the gateway did not ask for, inlines media, and records progress - legacy gateways by
+ * acknowledging what was written, ack-mode gateways through their ack window.
+ */
+export class GatewayDrain {
+  private closed = false;
+
+  constructor(
+    private readonly o: {
+      queue: DeliveryQueue;
+      local: LocalGateways;
+      media: MediaInliner;
+      profiles?: CustomerProfileCache | undefined;
+      metrics: RelayMetrics;
+      logger: Logger;
+      now: () => number;
+      ackWindow: number;
+    },
+  ) {}
+
+  /** Stops starting drains (running ones end at their next check). */
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Starts draining a local gateway's queue unless a drain is running (then it goes round once more). */
+  schedule(gatewayId: string, remoteSentAt?: number): void {
+    const entry = this.o.local.get(gatewayId);
+    if (!entry || !entry.ready || this.closed) return;
+    if (entry.draining) {
+      entry.again = true;
+      return;
+    }
+    entry.draining = true;
+    void this.drain(entry, remoteSentAt)
+      .catch((err: unknown) => {
+        if (!entry.session.isOpen) return;
+        // WeCom media or Redis failing for a moment: the events stay queued and this gateway is tried again soon,
+        // rather than at the next wake-up or sweep.
+        if (!(err instanceof TransientMediaError)) this.o.logger.warn({ err, gatewayId }, 'delivery interrupted; events stay queued');
+        const t = setTimeout(() => this.schedule(gatewayId), DRAIN_RETRY_MS);
+        t.unref();
+      })
+      .finally(() => {
+        entry.draining = false;
+      });
+  }
+
+  /** An ack-mode gateway confirmed everything up to `deliveryId`; ids this socket was not sent are ignored. */
+  async acknowledge(entry: LocalGateway, deliveryId: string): Promise<void> {
+    const upTo = entry.window.confirm(deliveryId);
+    if (upTo === null) return;
+    await this.o.queue.ack(entry.session.gatewayId, upTo);
+    // Only a drain held back by a full window is waiting for this; otherwise new events come with a wake-up.
+    if (entry.waitingForRoom) this.schedule(entry.session.gatewayId);
+  }
+
+  /**
+   * Ack mode: sends again, in order, every waiting event after `afterId` (null: after the last acknowledged one).
+   * Nothing is lost or reordered: the pointer moves back only between two deliveries, unconfirmed events after it
+   * are forgotten as in flight and re-read from the queue (acknowledged ones are no longer there), and the gateway
+   * drops repeats by delivery_id.
+   */
+  async redeliver(gatewayId: string, afterId: string | null): Promise<RedeliverOutcome> {
+    const entry = this.o.local.get(gatewayId);
+    if (!entry) return { result: 'not_connected' };
+    if (entry.session.delivery !== 'ack') return { result: 'not_ack_mode' };
+    const acked = await this.o.queue.lastAcked(gatewayId);
+    const target = afterId ?? acked;
+    if (!this.o.local.isCurrent(entry)) return { result: 'not_connected' };
+    // target is null only when acked is too (afterId null, nothing acknowledged yet).
+    if (target !== acked && (target === null || !entry.window.holds(target))) return { result: 'not_waiting' };
+    entry.resetTo = target;
+    this.o.logger.info({ gatewayId, after: target }, 'redelivering on request');
+    this.schedule(gatewayId);
+    return { result: 'scheduled', after: target };
+  }
+
+  private async drain(entry: LocalGateway, remoteSentAt: number | undefined): Promise<void> {
+    const ackMode = entry.session.delivery === 'ack';
+    const live = () => this.o.local.isCurrent(entry) && entry.session.isOpen;
+    do {
+      entry.again = false;
+      for (;;) {
+        if (!live()) return;
+        this.applyReset(entry);
+        const room = ackMode ? this.o.ackWindow - entry.window.length : BATCH;
+        entry.waitingForRoom = room <= 0;
+        if (room <= 0) break;
+        const limit = Math.min(BATCH, room);
+        const items = await this.o.queue.readAfter(entry.session.gatewayId, entry.pointer, limit);
+        if (items.length === 0) break;
+        await this.deliverBatch(entry, items, ackMode, remoteSentAt);
+        // A short read emptied the queue as of that read: an event appended after it comes with its own wake-up
+        // (which sets `again`), so reading once more would only find nothing.
+        if (items.length < limit && entry.resetTo === undefined) break;
+      }
+    } while (entry.again);
+  }
+
+  /**
+   * Writes one batch in order. A legacy gateway's progress (written counts as delivered) is recorded once per batch,
+   * also when the batch ends early: a node that dies mid-batch sends again at most what it wrote since.
+   */
+  private async deliverBatch(entry: LocalGateway, items: QueuedItem[], ackMode: boolean, remoteSentAt: number | undefined): Promise<void> {
+    const { gatewayId } = entry.session;
+    let written: string | null = null;
+    entry.unwritten = { count: items.length, oldestEnqueuedAt: items[0]!.enqueuedAt };
+    try {
+      for (let i = 0; i < items.length; i++) {
+        if (!this.o.local.isCurrent(entry) || !entry.session.isOpen) return;
+        // A redeliver asked for meanwhile: re-read from its point rather than go on with this batch.
+        if (entry.resetTo !== undefined) return;
+        const item = items[i]!;
+        await this.deliverOne(entry, item, ackMode, remoteSentAt);
+        written = item.id;
+        entry.unwritten = { count: items.length - i - 1, oldestEnqueuedAt: items[i + 1]?.enqueuedAt ?? null };
+      }
+    } finally {
+      entry.unwritten = { count: 0, oldestEnqueuedAt: null };
+      if (!ackMode && written !== null) await this.o.queue.ack(gatewayId, written);
+    }
+  }
+
+  /** Moves the pointer back for a redeliver, between two deliveries. */
+  private applyReset(entry: LocalGateway): void {
+    if (entry.resetTo === undefined) return;
+    const target = entry.resetTo;
+    entry.resetTo = undefined;
+    entry.window.rewindTo(target);
+    entry.pointer = target;
+  }
+
+  private async deliverOne(entry: LocalGateway, item: QueuedItem, ackMode: boolean, remoteSentAt: number | undefined) {
+    const { gatewayId } = entry.session;
+    const event = item.event;
+    // A binding queued before this socket opened was already announced by the hello replay; an opt-in event
+    // goes only to gateways that asked for it.
+    const feature = featureRequiredFor(event);
+    const skip =
+      (event.type === 'binding_resolved' && entry.replayed.delete(event.externalUserId)) ||
+      (feature !== null && !entry.session.features.includes(feature));
+    if (!skip) {
+      const { frame: shaped, charge } = await this.toFrame(event, entry.session.sessionId, entry.session.features);
+      try {
+        const frame = await withProfile(shaped, entry.session.features, this.o.profiles);
+        if (ackMode) frame.deliveryId = item.id;
+        // Rejects (and the item stays queued) when the socket closes, e.g. with 4009 for not reading.
+        await entry.session.send(frame);
+      } finally {
+        charge?.release();
+      }
+      const route = remoteSentAt === undefined ? 'local' : 'remote';
+      this.o.metrics.deliveries.inc({ route });
+      this.o.metrics.deliveryLatency.observe({ route }, Math.max(0, this.o.now() - item.enqueuedAt) / 1000);
+    }
+    entry.pointer = item.id;
+    // Legacy gateways never acknowledge: written to the socket counts as delivered, recorded per batch.
+    if (!ackMode) return;
+    const ackNow = entry.window.pass(item.id, skip, item.enqueuedAt);
+    if (ackNow !== null) await this.o.queue.ack(gatewayId, ackNow);
+  }
+
+  private async toFrame(
+    event: QueuedEvent,
+    owner: string,
+    features: readonly GatewayFeature[],
+  ): Promise<{ frame: GatewayEvent & { deliveryId?: string }; charge?: MediaCharge | undefined }> {
+    if (event.type !== 'inbound' && event.type !== 'servicer_message') return { frame: { ...event } };
+    const { frame: rest, mediaId } = shapeMessage(event, features);
+    if (!mediaId) return { frame: { ...rest } };
+    const media = await this.o.media.fetch(mediaId, owner, features);
+    if ('error' in media) return { frame: { ...rest, mediaError: media.error } };
+    if ('link' in media) return { frame: { ...rest, mediaUrl: media.link.url, mediaUrlExpiresAt: media.link.expiresAt } };
+    return { frame: { ...rest, mediaData: media.base64, mediaMime: media.mime }, charge: media.charge };
+  }
+}

@@ -1,0 +1,91 @@
+import type { GatewayDrain } from './gateway-drain.js';
+import type { GatewayOwnership } from './gateway-ownership.js';
+import type { LocalGateways } from './local-gateways.js';
+import type { RetentionTrimmer } from './retention-trimmer.js';
+
+/** Gateways re-checked at once during a full pass (each takes a few Redis round trips). */
+const SWEEP_CONCURRENCY = 16;
+/** Store calls one gateway's re-check costs: the presence lookup, the queue read of its drain, the trim. */
+export const SWEEP_CALLS_PER_GATEWAY = 3;
+
+/**
+ * Re-checks local gateways: ownership (a lost superseded signal, a store that lost its data), the queue (a lost
+ * wake-up) and the retention bound. Done for all at once when something was lost (the store forgot this node, the
+ * bus subscription came back); otherwise only as a slow background pass whose store calls per second are bounded,
+ * so an idle node's work does not grow with the number of its gateways.
+ */
+export class OwnershipSweep {
+  private sweeping = false;
+  private closed = false;
+  /** The slow pass: gateways still to visit in this round, and store calls it may spend now. */
+  private round: string[] = [];
+  private credit = 0;
+  private ticking = false;
+
+  constructor(
+    private readonly o: {
+      local: LocalGateways;
+      ownership: GatewayOwnership;
+      drain: GatewayDrain;
+      trimmer: RetentionTrimmer;
+      /** The slow pass's budget; 0 turns it off. */
+      callsPerSecond: number;
+    },
+  ) {}
+
+  close(): void {
+    this.closed = true;
+  }
+
+  /** One pass over every local gateway at once; a pass already running makes this a no-op. */
+  async run(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const ids = this.o.local.ids();
+      let next = 0;
+      const worker = async () => {
+        while (next < ids.length && !this.closed) await this.recheck(ids[next++]!);
+      };
+      await Promise.all(Array.from({ length: Math.min(SWEEP_CONCURRENCY, ids.length) }, worker));
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  /**
+   * The slow pass, called every `elapsedMs`: re-checks as many gateways as the budget allows, one after another,
+   * resuming where the last call stopped and starting a new round once every gateway was visited.
+   */
+  async tick(elapsedMs: number): Promise<void> {
+    if (this.o.callsPerSecond <= 0 || this.closed || this.ticking) return;
+    this.ticking = true;
+    try {
+      await this.spend(elapsedMs);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async spend(elapsedMs: number): Promise<void> {
+    const earned = (this.o.callsPerSecond * elapsedMs) / 1000;
+    // Unspent credit is kept only up to one second's worth, so a stalled store is not followed by a burst.
+    this.credit = Math.min(this.credit + earned, Math.max(this.o.callsPerSecond, SWEEP_CALLS_PER_GATEWAY));
+    while (this.credit >= SWEEP_CALLS_PER_GATEWAY && !this.closed) {
+      if (this.round.length === 0) {
+        this.round = this.o.local.ids().reverse();
+        if (this.round.length === 0) return;
+      }
+      this.credit -= SWEEP_CALLS_PER_GATEWAY;
+      await this.recheck(this.round.pop()!);
+    }
+  }
+
+  private async recheck(gatewayId: string): Promise<void> {
+    const entry = this.o.local.get(gatewayId);
+    if (!entry) return;
+    if (!(await this.o.ownership.reassert(entry))) return;
+    this.o.drain.schedule(gatewayId);
+    await this.o.trimmer.trim(gatewayId);
+  }
+}
