@@ -164,7 +164,7 @@ describe('confirmation', () => {
     const f = bindingFixture({ logger });
     const { token } = await f.binding.createBinding('gw-1');
     await f.binding.bindByToken('wm-a', token, { eventId: 'scan-1', at: T0, welcomeCode: 'WC-expired' });
-    expect(f.kf.texts).toEqual([{ toUser: 'wm-a', content: bindingConfirmationText('en') }]);
+    expect(f.kf.texts).toEqual([{ openKfid: 'wk-test', toUser: 'wm-a', content: bindingConfirmationText('en') }]);
     const refused = records.filter((r) => r.msg === 'welcome code refused; confirming with send_msg');
     expect(refused.map((r) => [r.level, r.externalUserId])).toEqual([[30, 'wm-a']]);
     expect(refused[0]!.err).toBeDefined();
@@ -180,7 +180,7 @@ describe('confirmation', () => {
     const { token } = await f.binding.createBinding('gw-1');
     await f.binding.bindByToken('wm-a', token, { eventId: 'scan-1', at: T0 });
     expect(onEventCalls).toBe(0);
-    expect(f.kf.texts).toEqual([{ toUser: 'wm-a', content: bindingConfirmationText('en') }]);
+    expect(f.kf.texts).toEqual([{ openKfid: 'wk-test', toUser: 'wm-a', content: bindingConfirmationText('en') }]);
   });
 
   it('a refused confirmation leaves the binding in place and is logged as a warning', async () => {
