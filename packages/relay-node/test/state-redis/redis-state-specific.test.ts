@@ -235,6 +235,30 @@ describe('RedisDeliveryQueue on real Redis', () => {
     expect(await redis.xlen(`${prefix}{gw:gw-1}:queue`)).toBe(1);
   });
 
+  it('reads a short tail with one XRANGE, not a second one that finds nothing', async () => {
+    const prefix = uniquePrefix('queue-short-read');
+    let xranges = 0;
+    const counting = new Proxy(redis, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (prop !== 'xrange' || typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          xranges += 1;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const queue = new RedisDeliveryQueue({ redis: counting, prefix, logger: silent });
+    const first = await queue.append('gw-1', INBOUND);
+    const second = await queue.append('gw-1', INBOUND);
+    xranges = 0;
+    expect((await queue.readAfter('gw-1', null, 50)).map((i) => i.id)).toEqual([first, second]);
+    expect(xranges).toBe(1);
+    xranges = 0;
+    expect(await queue.readAfter('gw-1', second, 50)).toEqual([]);
+    expect(xranges).toBe(1);
+  });
+
   it('drops an undecodable entry with a log line and still returns the rest', async () => {
     const prefix = uniquePrefix('queue-garbage');
     const { logger, records } = capturingLogger();

@@ -211,15 +211,22 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     let start = afterId === null ? '-' : `(${checkStreamId(afterId)}`;
     const wanted = Number.isFinite(limit) ? Math.floor(limit) : limit > 0 ? MAX_READ : 0;
     const items: QueuedItem[] = [];
-    // Undecodable entries are removed and the read continues, so one bad entry cannot stall a gateway.
+    // Undecodable entries are removed and the read continues, so one bad entry cannot stall a gateway. A short
+    // read with nothing dropped is the end of the stream: asking again would cost a second XRANGE for nothing.
     while (items.length < wanted) {
-      const rows = await this.redis.xrange(this.streamKey(gatewayId), start, '+', 'COUNT', wanted - items.length);
-      if (rows.length === 0) break;
+      const asked = wanted - items.length;
+      const rows = await this.redis.xrange(this.streamKey(gatewayId), start, '+', 'COUNT', asked);
+      let dropped = false;
       for (const [id, fields] of rows) {
         const item = decodeItem(id, fields);
         if (item) items.push(item);
-        else await this.dropUndecodable(gatewayId, id);
+        else {
+          await this.dropUndecodable(gatewayId, id);
+          dropped = true;
+        }
       }
+      if (rows.length < asked && !dropped) break;
+      if (rows.length === 0) break;
       start = `(${rows[rows.length - 1]![0]}`;
     }
     return items;
