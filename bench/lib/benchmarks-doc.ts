@@ -41,7 +41,7 @@ JSON lines (\`docs/benchmarks/*.jsonl\`, one line per figure) and the charts are
 them by hand.
 
 \`\`\`sh
-pnpm bench                                   # everything, one Redis (estimated 8–10 minutes on a quiet 2-core machine)
+pnpm bench                                   # everything, one Redis (about 8–11 minutes on a 2-core machine)
 pnpm bench --redis-cluster                   # the same on a local Redis Cluster, plus Redis CPU per shard
 pnpm bench --quick                           # small sizes (hundreds of gateways, a few thousand messages)
 pnpm bench --scenarios burst,steady          # pick scenarios: idle, burst, steady, storm, capacity
