@@ -105,7 +105,7 @@ export interface ServicerStatusInput {
   servicer_userid: string;
   /** 1 receiving, 2 stopped receiving. */
   status: number;
-  /** With status 2: 0 stopped, 1 on leave. */
+  /** With status 2: 0 stopped, 1 suspended for now. */
   stop_type?: number;
   open_kfid?: string;
   deliver?: boolean;
