@@ -24,6 +24,7 @@ describe('gateway SDK: session events, rich sends, welcome messages, media links
     gw.on('session_entered', (e) => void events.push(e));
     gw.on('session_status', (e) => void events.push(e));
     gw.on('message_recalled', (e) => void events.push(e));
+    gw.on('customer_rejected', (e) => void events.push(e));
     gw.on('servicer_message', (e) => void events.push(e));
     gw.on('inbound', (e) => void events.push(e));
     await gw.start();
@@ -70,9 +71,13 @@ describe('gateway SDK: session events, rich sends, welcome messages, media links
     await s.fake.control.recall({ external_userid: user, recall_msgid: hi.msgid });
     await s.fake.control.sessionChange({ external_userid: user, change_type: 1, servicer_userid: 'agent-li' });
     await s.fake.control.servicerMessage({ external_userid: user, servicer_userid: 'agent-li', content: 'Hi, Li here' });
+    await s.fake.control.rejectSwitch({ external_userid: user, servicer_userid: 'agent-li', reject: true });
     await eventually(() => {
-      expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['message_recalled', 'session_status', 'servicer_message']));
+      expect(events.map((e) => e.type)).toEqual(
+        expect.arrayContaining(['message_recalled', 'session_status', 'servicer_message', 'customer_rejected']),
+      );
     });
+    expect(events.find((e) => e.type === 'customer_rejected')).toMatchObject({ externalUserId: user, servicerUserId: 'agent-li', rejected: true });
     expect(events.find((e) => e.type === 'message_recalled')).toMatchObject({ recallMsgid: hi.msgid, by: 'customer' });
     expect(events.find((e) => e.type === 'session_status')).toMatchObject({ changeType: 1, humanServicing: true, newServicerUserId: 'agent-li' });
     expect(events.find((e) => e.type === 'servicer_message')).toMatchObject({ servicerUserId: 'agent-li', content: 'Hi, Li here' });

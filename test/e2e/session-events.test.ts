@@ -5,6 +5,17 @@ import { newUserId, useRelayStack, type RelayStack } from './support/relay-stack
 
 const stack = useRelayStack();
 
+/** The node's /metrics text. */
+const scrape = async (url: string): Promise<string> => (await fetch(url)).text();
+/** One sample's value, matching the metric name and every given label. */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop());
+  }
+  return undefined;
+}
+
 const ofType = (type: string, id?: string) => (f: WireFrame) => f.type === type && (id === undefined || f.id === id);
 
 /** A gateway (features as given) with a bound customer who has written once, so the send window is open. */
@@ -114,6 +125,40 @@ describe('session_events: what happens around the conversation reaches the gatew
     expect(frames.filter((f) => f.type === 'inbound').map((f) => f.content)).toEqual(['wrong chat', 'marker']);
   });
 
+  it("a servicer rejecting the customer's messages, and accepting them again, arrives as customer_rejected", async () => {
+    const s = stack();
+    const { gw, user, mark } = await conversation(s, ['session_events']);
+    const on = await s.fake.control.rejectSwitch({ external_userid: user, servicer_userid: 'agent-li', reject: true });
+    expect(await gw.waitFor(ofType('customer_rejected', on.msgid))).toEqual({
+      type: 'customer_rejected',
+      id: on.msgid,
+      external_user_id: user,
+      timestamp: on.message.send_time,
+      servicer_userid: 'agent-li',
+      rejected: true,
+    });
+    const off = await s.fake.control.rejectSwitch({ external_userid: user, servicer_userid: 'agent-wu', reject: false });
+    expect(await gw.waitFor(ofType('customer_rejected', off.msgid))).toMatchObject({ servicer_userid: 'agent-wu', rejected: false });
+    const frames = await framesUntilMarker(s, gw, user, mark);
+    expect(frames.map((f) => [f.type, f.id])).toEqual([
+      ['customer_rejected', on.msgid],
+      ['customer_rejected', off.msgid],
+      ['inbound', expect.any(String)],
+    ]);
+  });
+
+  it("a servicer going off duty names no customer: no gateway gets a frame, the node counts it by status", async () => {
+    const s = stack();
+    const { gw, user, mark } = await conversation(s, ['session_events']);
+    const labels = { status: '2', stop_type: '1' };
+    const before = sample(await scrape(s.relay.metricsUrl), 'relay_servicer_status_changes_total', labels) ?? 0;
+    await s.fake.control.servicerStatus({ servicer_userid: 'agent-li', status: 2, stop_type: 1 });
+    const frames = await framesUntilMarker(s, gw, user, mark);
+    expect(frames.map((f) => f.type)).toEqual(['inbound']);
+    // The marker was pulled after the status event, so the count is already in.
+    expect(sample(await scrape(s.relay.metricsUrl), 'relay_servicer_status_changes_total', labels)).toBe(before + 1);
+  });
+
   it('a deployed gateway sees none of it, and a reply refused by a takeover reads as before (SEND_WINDOW_CLOSED)', async () => {
     const s = stack();
     const { gw, user, mark } = await conversation(s);
@@ -121,6 +166,9 @@ describe('session_events: what happens around the conversation reaches the gatew
     await s.fake.control.servicerMessage({ external_userid: user, servicer_userid: 'agent-li', content: 'human here' });
     const oops = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'oops' });
     await s.fake.control.recall({ external_userid: user, recall_msgid: oops.msgid });
+    await s.fake.control.rejectSwitch({ external_userid: user, servicer_userid: 'agent-li', reject: true });
+    await s.fake.control.rejectSwitch({ external_userid: user, servicer_userid: 'agent-li', reject: false });
+    await s.fake.control.servicerStatus({ servicer_userid: 'agent-li', status: 1 });
     await s.fake.control.sessionChange({ external_userid: user, change_type: 1, servicer_userid: 'agent-li' });
 
     const frames = await framesUntilMarker(s, gw, user, mark);

@@ -9,6 +9,8 @@ import type {
   RawCallbackInput,
   RawCallbackResult,
   RecallInput,
+  RejectSwitchInput,
+  ServicerStatusInput,
   CustomerProfileInput,
   ScanInput,
   ScanResult,
@@ -72,6 +74,16 @@ export class FakeWecomControl {
   /** The customer recalls a message (user_recall_msg). */
   recall(input: RecallInput): Promise<AppendResult> {
     return this.#post('recall', input);
+  }
+
+  /** A servicer rejects or accepts again the customer's messages (reject_customer_msg_switch_change). */
+  rejectSwitch(input: RejectSwitchInput): Promise<AppendResult> {
+    return this.#post('reject-switch', input);
+  }
+
+  /** A servicer goes on or off duty (servicer_status_change). */
+  servicerStatus(input: ServicerStatusInput): Promise<AppendResult> {
+    return this.#post('servicer-status', input);
   }
 
   /** Sets the profile kf/customer/batchget returns for a customer. */

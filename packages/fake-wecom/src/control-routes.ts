@@ -6,6 +6,8 @@ import type {
   EventInput,
   RawCallbackInput,
   RecallInput,
+  RejectSwitchInput,
+  ServicerStatusInput,
   CustomerProfileInput,
   SessionChangeInput,
   ScanInput,
@@ -28,6 +30,8 @@ const POST_ROUTES: Record<string, Route> = {
   event: (f, b) => f.event(b as EventInput),
   'session-change': (f, b) => f.sessionChange(b as unknown as SessionChangeInput),
   recall: (f, b) => f.recall(b as unknown as RecallInput),
+  'reject-switch': (f, b) => f.rejectSwitch(b as unknown as RejectSwitchInput),
+  'servicer-status': (f, b) => f.servicerStatus(b as unknown as ServicerStatusInput),
   'customer-profile': (f, b) => {
     f.setCustomerProfile(b as unknown as CustomerProfileInput);
     return {};

@@ -89,6 +89,28 @@ export interface SessionChangeInput {
 }
 
 /** The customer recalls a message they wrote (user_recall_msg). */
+/** A servicer turns "reject the customer's messages" on or off (reject_customer_msg_switch_change). */
+export interface RejectSwitchInput {
+  external_userid: string;
+  servicer_userid: string;
+  /** true: the customer's messages are refused from now on (reject_switch 1); false: accepted again (0). */
+  reject: boolean;
+  /** The kf account of the session; default the fake's first. */
+  open_kfid?: string;
+  deliver?: boolean;
+}
+
+/** A servicer goes on or off duty (servicer_status_change). */
+export interface ServicerStatusInput {
+  servicer_userid: string;
+  /** 1 receiving, 2 stopped receiving. */
+  status: number;
+  /** With status 2: 0 stopped, 1 suspended for now. */
+  stop_type?: number;
+  open_kfid?: string;
+  deliver?: boolean;
+}
+
 export interface RecallInput {
   external_userid: string;
   recall_msgid: string;

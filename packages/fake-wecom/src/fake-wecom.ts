@@ -14,6 +14,8 @@ import type {
   RawCallbackInput,
   RawCallbackResult,
   RecallInput,
+  RejectSwitchInput,
+  ServicerStatusInput,
   CustomerProfileInput,
   ScanInput,
   ScanResult,
@@ -22,7 +24,7 @@ import type {
   SessionChangeInput,
   SessionInfo,
 } from './control-types.js';
-import { customerRecall, sessionChange } from './session-actions.js';
+import { customerRecall, rejectSwitch, servicerStatus, sessionChange } from './session-actions.js';
 import { createFakeState, type FakeState } from './fake-state.js';
 import type { FaultSpec } from './fault-queue.js';
 import { sendJson } from './http-io.js';
@@ -86,6 +88,16 @@ export class FakeWecom {
   /** The customer recalls a message (user_recall_msg). */
   recall(input: RecallInput): Promise<AppendResult> {
     return customerRecall(this.#state, input);
+  }
+
+  /** A servicer rejects or accepts again the customer's messages (reject_customer_msg_switch_change). */
+  rejectSwitch(input: RejectSwitchInput): Promise<AppendResult> {
+    return rejectSwitch(this.#state, input);
+  }
+
+  /** A servicer goes on or off duty (servicer_status_change). */
+  servicerStatus(input: ServicerStatusInput): Promise<AppendResult> {
+    return servicerStatus(this.#state, input);
   }
 
   /** Sets the profile kf/customer/batchget returns for a customer. */

@@ -1,4 +1,4 @@
-import type { AppendResult, RecallInput, SessionChangeInput } from './control-types.js';
+import type { AppendResult, RecallInput, RejectSwitchInput, ServicerStatusInput, SessionChangeInput } from './control-types.js';
 import { ControlError, requireString } from './control-error.js';
 import type { FakeState } from './fake-state.js';
 import { randomId } from './ids.js';
@@ -48,4 +48,36 @@ export async function customerRecall(state: FakeState, input: RecallInput): Prom
     open_kfid: original['open_kfid'],
     deliver: input.deliver,
   });
+}
+
+/**
+ * A servicer rejects (or accepts again) the customer's messages in the WeCom client
+ * (reject_customer_msg_switch_change). Only a customer with a session can be rejected.
+ */
+export async function rejectSwitch(state: FakeState, input: RejectSwitchInput): Promise<AppendResult> {
+  const user = requireString(input, 'external_userid');
+  const servicer = requireString(input, 'servicer_userid');
+  if (typeof input.reject !== 'boolean') throw new ControlError('CONTROL_BAD_REQUEST', 'reject must be true or false');
+  const openKfid = state.account(input.open_kfid);
+  if (!state.sessions.all().some((s) => s.external_userid === user && s.open_kfid === openKfid)) {
+    throw new ControlError('CONTROL_BAD_REQUEST', `no session with ${user}`);
+  }
+  return systemEvent(state, {
+    event_type: 'reject_customer_msg_switch_change',
+    servicer_userid: servicer,
+    external_userid: user,
+    reject_switch: input.reject ? 1 : 0,
+    open_kfid: openKfid,
+    deliver: input.deliver,
+  });
+}
+
+/** A servicer goes on or off duty (servicer_status_change: status 1 receiving, 2 stopped; stop_type 0/1 with 2). */
+export async function servicerStatus(state: FakeState, input: ServicerStatusInput): Promise<AppendResult> {
+  const servicer = requireString(input, 'servicer_userid');
+  const status = Number(input.status);
+  if (status !== 1 && status !== 2) throw new ControlError('CONTROL_BAD_REQUEST', 'status must be 1 or 2');
+  const fields: Record<string, unknown> = { event_type: 'servicer_status_change', servicer_userid: servicer, status };
+  if (status === 2) fields.stop_type = Number(input.stop_type ?? 0);
+  return systemEvent(state, { ...fields, event_type: 'servicer_status_change', open_kfid: state.account(input.open_kfid), deliver: input.deliver });
 }

@@ -77,6 +77,30 @@ describe('sessions', () => {
     });
   });
 
+  it('a servicer rejects a customer with a session, and accepts them again (reject_customer_msg_switch_change)', async () => {
+    await expect(fake.rejectSwitch({ external_userid: 'wmNobody', servicer_userid: 'li', reject: true })).rejects.toThrow(/no session/);
+    await customerSays('wmR');
+    const on = await fake.rejectSwitch({ external_userid: 'wmR', servicer_userid: 'li', reject: true, deliver: false });
+    expect(on.message).toMatchObject({ origin: 4, msgtype: 'event' });
+    expect(on.message['event']).toEqual({
+      event_type: 'reject_customer_msg_switch_change',
+      servicer_userid: 'li',
+      external_userid: 'wmR',
+      reject_switch: 1,
+      open_kfid: kfid(),
+    });
+    const off = await fake.rejectSwitch({ external_userid: 'wmR', servicer_userid: 'li', reject: false, deliver: false });
+    expect(off.message['event']).toMatchObject({ reject_switch: 0 });
+  });
+
+  it('a servicer goes off duty and back (servicer_status_change): no customer named', async () => {
+    await expect(fake.servicerStatus({ servicer_userid: 'li', status: 3 })).rejects.toThrow(/status must be/);
+    const off = await fake.servicerStatus({ servicer_userid: 'li', status: 2, stop_type: 1, deliver: false });
+    expect(off.message['event']).toEqual({ event_type: 'servicer_status_change', servicer_userid: 'li', status: 2, stop_type: 1, open_kfid: kfid() });
+    const on = await fake.servicerStatus({ servicer_userid: 'li', status: 1, deliver: false });
+    expect(on.message['event']).toEqual({ event_type: 'servicer_status_change', servicer_userid: 'li', status: 1, open_kfid: kfid() });
+  });
+
   it('kf/customer/batchget: 1-100 ids, unknown ones listed as invalid', async () => {
     await customerSays('wmP');
     fake.setCustomerProfile({ external_userid: 'wmP', nickname: 'Mei' });

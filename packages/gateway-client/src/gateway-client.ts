@@ -31,6 +31,7 @@ import {
   type SendMsgType,
   type ServiceStateMove,
 } from './rich-frames.js';
+import { normalizeCustomerRejected, type CustomerRejected } from './session-frames.js';
 
 /** How to reach a relay and who to be there. */
 export interface GatewayClientOptions {
@@ -313,6 +314,11 @@ export class GatewayClient {
   /** Every inbound frame received so far (ack-mode redeliveries once), normalized across dialects. */
   inbound(): InboundMessage[] {
     return this.fresh('inbound').map(normalizeInbound);
+  }
+
+  /** Every customer_rejected frame received so far (ack-mode redeliveries once), normalized across dialects. */
+  customerRejections(): CustomerRejected[] {
+    return this.fresh('customer_rejected').map(normalizeCustomerRejected);
   }
 
   /** The WeCom users named by every binding_resolved frame received so far (ack-mode redeliveries once), in order. */

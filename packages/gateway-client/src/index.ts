@@ -16,3 +16,5 @@ export type {
   FetchedMedia,
   MediaRefusal,
 } from './rich-frames.js';
+export { isCustomerRejected, normalizeCustomerRejected } from './session-frames.js';
+export type { CustomerRejected } from './session-frames.js';

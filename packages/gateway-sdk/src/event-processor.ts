@@ -66,6 +66,7 @@ function eventKey(event: DeliveredEvent): string {
     case 'session_entered':
     case 'session_status':
     case 'message_recalled':
+    case 'customer_rejected':
       return `${event.type}-${event.id}`;
   }
 }

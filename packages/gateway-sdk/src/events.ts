@@ -128,6 +128,18 @@ export interface MessageRecalled {
   deliveryId?: string;
 }
 
+/** With `session_events`: a servicer switched "reject this customer's messages" on or off in the WeCom client. */
+export interface CustomerRejected {
+  type: 'customer_rejected';
+  id: string;
+  externalUserId: string;
+  timestamp: number;
+  /** true: WeCom refuses the customer's messages from now on; false: accepted again. */
+  rejected: boolean;
+  servicerUserId?: string;
+  deliveryId?: string;
+}
+
 /** Events the relay delivers through the gateway's durable queue: acknowledged after your handlers finish. */
 export type DeliveredEvent =
   | InboundMessage
@@ -136,7 +148,8 @@ export type DeliveredEvent =
   | ServicerMessage
   | SessionEntered
   | SessionStatus
-  | MessageRecalled;
+  | MessageRecalled
+  | CustomerRejected;
 
 /** The connection's state. */
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';

@@ -11,6 +11,7 @@ export type {
   SessionEntered,
   SessionStatus,
   MessageRecalled,
+  CustomerRejected,
   RelayErrorFrame,
   DeliveredEvent,
   ConnectionState,

@@ -13,6 +13,7 @@ import type {
   ServicerMessage,
   SessionEntered,
   SessionStatus,
+  CustomerRejected,
   StateChange,
 } from './events.js';
 import type { StopReason } from './gateway-error.js';
@@ -71,6 +72,8 @@ export type RelayGatewayEvents = {
   session_status: (event: SessionStatus, delivery: Delivery) => void | Promise<void>;
   /** `session_events`: a message was recalled. */
   message_recalled: (event: MessageRecalled, delivery: Delivery) => void | Promise<void>;
+  /** `session_events`: a servicer rejected the customer's messages (`rejected`), or accepted them again. */
+  customer_rejected: (event: CustomerRejected, delivery: Delivery) => void | Promise<void>;
   /** The gateway has no binding (cs dialect). */
   binding_cleared: (event: BindingCleared) => void;
   /** An error frame that answers none of this gateway's requests. */

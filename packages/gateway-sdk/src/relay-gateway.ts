@@ -513,6 +513,8 @@ export class RelayGateway extends TypedEmitter<RelayGatewayEvents> {
         return this.emitAndWait('session_status', event, delivery);
       case 'message_recalled':
         return this.emitAndWait('message_recalled', event, delivery);
+      case 'customer_rejected':
+        return this.emitAndWait('customer_rejected', event, delivery);
     }
   }
 

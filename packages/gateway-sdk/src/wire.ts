@@ -1,5 +1,6 @@
 import type {
   BindingCleared,
+  CustomerRejected,
   DeliveredEvent,
   InboundMessage,
   MessageRecalled,
@@ -190,6 +191,20 @@ export function parseFrame(text: string): IncomingFrame {
         timestamp: num(f.timestamp) ?? 0,
         recallMsgid: str(f.recall_msgid) ?? '',
         by: str(f.by) ?? 'customer',
+      };
+      optional(event, f, [
+        ['servicerUserId', 'servicer_userid'],
+        ['deliveryId', 'delivery_id'],
+      ]);
+      return { kind: 'event', event };
+    }
+    case 'customer_rejected': {
+      const event: CustomerRejected = {
+        type,
+        id: id ?? '',
+        externalUserId: user,
+        timestamp: num(f.timestamp) ?? 0,
+        rejected: f.rejected === true,
       };
       optional(event, f, [
         ['servicerUserId', 'servicer_userid'],

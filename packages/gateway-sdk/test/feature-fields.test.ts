@@ -22,6 +22,18 @@ describe('fields of the relay features reach the application', () => {
     expect(bound).toMatchObject({ event: { type: 'binding_resolved', customer: { nickname: 'Li' } } });
   });
 
+  it('session_events customer_rejected, in both dialects', () => {
+    const on = parseFrame(
+      JSON.stringify({ type: 'customer_rejected', id: 'e', external_user_id: 'u', timestamp: 5, servicer_userid: 's', rejected: true, delivery_id: 'd' }),
+    );
+    expect(on).toEqual({
+      kind: 'event',
+      event: { type: 'customer_rejected', id: 'e', externalUserId: 'u', timestamp: 5, rejected: true, servicerUserId: 's', deliveryId: 'd' },
+    });
+    const off = parseFrame(JSON.stringify({ type: 'cs_customer_rejected', id: 'e', customer_id: 'u', timestamp: 6, rejected: false }));
+    expect(off).toMatchObject({ kind: 'event', event: { type: 'customer_rejected', externalUserId: 'u', rejected: false } });
+  });
+
   it('frames of old relays carry neither', () => {
     const old = parseFrame(JSON.stringify({ type: 'inbound', id: 'm', external_user_id: 'u', msg_type: 'text', content: 'hi', timestamp: 1 }));
     expect(old.kind === 'event' && old.event).not.toHaveProperty('details');

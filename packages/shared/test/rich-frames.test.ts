@@ -122,5 +122,15 @@ describe('relay frames of the features', () => {
       recall_msgid: 'm',
       by: 'customer',
     });
+    const rejected = { type: 'customer_rejected', id: 'e', externalUserId: 'u', timestamp: 4, servicerUserId: 's', rejected: false } as const;
+    expect(JSON.parse(encodeGatewayEvent('cs', rejected))).toEqual({
+      type: 'cs_customer_rejected',
+      platform: 'wecom',
+      id: 'e',
+      customer_id: 'u',
+      timestamp: 4,
+      servicer_userid: 's',
+      rejected: false,
+    });
   });
 });

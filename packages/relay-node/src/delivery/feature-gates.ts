@@ -17,6 +17,7 @@ export function featureRequiredFor(event: QueuedEvent): GatewayFeature | null {
     case 'session_entered':
     case 'session_status':
     case 'message_recalled':
+    case 'customer_rejected':
       return 'session_events';
     default:
       return null;

@@ -154,12 +154,28 @@ export class InboundDispatcher {
         }
         return;
       }
+      case 'servicer_status_change': {
+        // Names no customer, so no gateway's queue owns it; sending it to every gateway would cost a write per
+        // gateway per event. Operators see it here; gateways see its effect on a customer via session_status.
+        // Label values are WeCom's small enums; anything else is folded so a surprise cannot grow the series.
+        const status = label(e.status, ['1', '2']);
+        const stopType = e.stop_type === undefined ? '' : label(e.stop_type, ['0', '1']);
+        this.o.metrics.servicerStatusChanges.inc({ status, stop_type: stopType });
+        this.o.logger.info({ servicerUserId: e.servicer_userid, openKfid: e.open_kfid, status, stopType }, 'servicer status changed');
+        return;
+      }
       default:
         if (!(await this.o.sessionEvents?.event(msgid, at, event))) {
           this.o.logger.debug({ eventType: e.event_type }, 'kf event ignored');
         }
     }
   }
+}
+
+/** A metric label from one of WeCom's documented values, or `other`. */
+function label(value: unknown, known: readonly string[]): string {
+  const text = String(value);
+  return known.includes(text) ? text : 'other';
 }
 
 /** WeCom's msg_send_fail fail_type in words (reference §2.2; 11 and 12 UNCONFIRMED). */

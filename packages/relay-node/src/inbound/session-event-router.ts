@@ -16,7 +16,7 @@ const CHANGES: Readonly<Record<number, SessionChange>> = { 1: 'taken_from_pool',
 
 /**
  * Hands what happens around a conversation (a session entered, a servicer taking or ending it, a recall, a servicer's
- * own words) to the customer's gateway. Queued for every bound gateway, written only to those whose hello asked for
+ * own words, a servicer rejecting the customer's messages) to the customer's gateway. Queued for every bound gateway, written only to those whose hello asked for
  * `session_events` (the delivery service skips the rest), so the queue's order holds either way. Keyed by WeCom's
  * msgid like messages, so a page pulled twice queues each once.
  */
@@ -30,7 +30,7 @@ export class SessionEventRouter {
     return this.route(user, message.msgid, toServicerMessageEvent({ ...message, external_userid: user }));
   }
 
-  /** An origin-4 event; returns false for kinds a gateway is not told about (servicer status, reject switch...). */
+  /** An origin-4 event; returns false for kinds a gateway is not told about (a servicer's own status, unknown kinds). */
   async event(msgid: string, sendTime: number, event: KfEvent): Promise<boolean> {
     const e = event as Record<string, unknown>;
     const user = str(e.external_userid);
@@ -74,6 +74,18 @@ export class SessionEventRouter {
           recallMsgid,
           by: byServicer ? 'servicer' : 'customer',
           ...(byServicer ? opt('servicerUserId', str(e.servicer_userid)) : {}),
+        });
+        return true;
+      }
+      case 'reject_customer_msg_switch_change': {
+        // UNCONFIRMED: WeCom's reference gives reject_switch as 1/0; anything else is not a state a gateway can use.
+        const rejectSwitch = Number(e.reject_switch);
+        if (rejectSwitch !== 0 && rejectSwitch !== 1) return false;
+        await this.route(user, msgid, {
+          type: 'customer_rejected',
+          ...base,
+          rejected: rejectSwitch === 1,
+          ...opt('servicerUserId', str(e.servicer_userid)),
         });
         return true;
       }

@@ -50,6 +50,12 @@ export function createMetrics(_nodeId?: string) {
       labelNames: ['msgtype', 'outcome'] as const,
       registers: r,
     }),
+    servicerStatusChanges: new Counter({
+      name: 'relay_servicer_status_changes_total',
+      help: 'WeCom servicer_status_change events by status (1 receiving, 2 stopped) and stop_type; not sent to gateways',
+      labelNames: ['status', 'stop_type'] as const,
+      registers: r,
+    }),
     messagesOut: new Counter({
       name: 'relay_messages_outbound_total',
       help: 'Messages sent to WeCom users by msgtype and outcome (ok or an error code)',

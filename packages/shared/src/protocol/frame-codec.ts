@@ -269,6 +269,17 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
         servicer_userid: event.servicerUserId,
         delivery_id: event.deliveryId,
       });
+    case 'customer_rejected':
+      return JSON.stringify({
+        type,
+        platform,
+        id: event.id,
+        [userKey]: event.externalUserId,
+        timestamp: event.timestamp,
+        servicer_userid: event.servicerUserId,
+        rejected: event.rejected,
+        delivery_id: event.deliveryId,
+      });
     case 'binding_resolved':
       return JSON.stringify({
         type,

@@ -57,7 +57,8 @@ export interface HelloCommand {
 /**
  * Optional behaviour a gateway may ask for in hello (`features`); docs/protocol.md says what each adds.
  * `rich_inbound`: every WeCom message kind typed (`msg_type` names it, an object of its fields beside it).
- * `session_events`: session_entered, session_status, message_recalled, servicer_message frames, SESSION_TAKEN_OVER.
+ * `session_events`: session_entered, session_status, message_recalled, customer_rejected, servicer_message frames,
+ *   SESSION_TAKEN_OVER.
  * `rich_outbound`: the `send` (any kf/send_msg kind), `send_on_event`, `recall` and `service_state` commands.
  * `customer_profile`: `customer` (WeCom's profile: nickname, avatar, ...) on inbound and binding_resolved frames.
  * `media_by_reference`: media over the inline bound arrives as a signed, time-limited `media_url` served by the relay.
@@ -268,6 +269,22 @@ export interface MessageRecalledEvent {
   deliveryId?: string;
 }
 
+/**
+ * Opt-in (`session_events`): a servicer switched on (or off again) "reject this customer's messages" in the WeCom
+ * client (reject_customer_msg_switch_change); while on, WeCom refuses the customer's messages.
+ */
+export interface CustomerRejectedEvent {
+  type: 'customer_rejected';
+  id: string;
+  externalUserId: string;
+  timestamp: number;
+  /** The servicer who flipped the switch. */
+  servicerUserId?: string;
+  /** true: rejected from now on (reject_switch 1); false: accepted again (0). */
+  rejected: boolean;
+  deliveryId?: string;
+}
+
 /** A WeCom user is now bound to this gateway. */
 export interface BindingResolvedEvent {
   type: 'binding_resolved';
@@ -362,6 +379,7 @@ export type GatewayEvent =
   | SessionEnteredEvent
   | SessionStatusEvent
   | MessageRecalledEvent
+  | CustomerRejectedEvent
   | BindingClearedEvent
   | CreateBindingAckEvent
   | AckEvent
@@ -378,7 +396,8 @@ export type QueuedEvent =
   | SendFailedEvent
   | SessionEnteredEvent
   | SessionStatusEvent
-  | MessageRecalledEvent;
+  | MessageRecalledEvent
+  | CustomerRejectedEvent;
 
 /** What a queued message keeps so the delivering node can build any gateway's frame from it. */
 export interface QueuedMessageExtras {
