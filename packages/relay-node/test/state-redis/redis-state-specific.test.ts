@@ -361,9 +361,10 @@ describe('keys and prefixes', () => {
     const tokens = new RedisAccessTokenStore(base);
     await tokens.write('t', 1);
     await tokens.tryLockRefresh(60_000);
-    const ledger = new RedisOutboundLedger(base);
-    await ledger.customerSpoke('wm-alice', 1_000);
-    await ledger.recordSend('wm-alice', 'wecom-msg-1', { gatewayId: 'gw-1', requestId: 'r-1', externalUserId: 'wm-alice' }, 60_000);
+    const ledger = new RedisOutboundLedger({ ...base, firstOpenKfid: 'wk-first' });
+    await ledger.customerSpoke('wk-first', 'wm-alice', 1_000);
+    await ledger.customerSpoke('wk-second', 'wm-alice', 1_000);
+    await ledger.recordSend('wk-first', 'wm-alice', 'wecom-msg-1', { gatewayId: 'gw-1', requestId: 'r-1', externalUserId: 'wm-alice' }, 60_000);
     await new RedisReplyRecordStore(base).claim({ gatewayId: 'gw-1', requestId: 'r-1', fingerprint: 'f' }, 'node-a', 60_000);
 
     const keys = new Set<string>();
