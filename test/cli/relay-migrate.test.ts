@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisBindingStore, RedisPendingBindingStore, RedisShardedBindingStore, RedisSyncCoordinator, openSqliteDatabase } from '@wecom-relay/relay-node';
+import {
+  RedisBindingStore,
+  RedisPendingBindingStore,
+  RedisShardedBindingStore,
+  RedisSyncCoordinator,
+  SqliteBindingStore,
+  SqliteSyncCoordinator,
+  openSqliteDatabase,
+} from '@wecom-relay/relay-node';
 import { REPO_ROOT, TSX_BIN, startRedis, startRedisCluster, uniquePrefix, type RedisClusterHandle, type RedisHandle } from '@wecom-relay/testkit';
 import { createDeployedDatabase, inspectStateFile } from '../../packages/relay-node/test/support/deployed-database.js';
 
@@ -131,6 +139,39 @@ describe('pnpm relay migrate sqlite:<file> redis://...', () => {
     expect(other.code).toBe(1);
     expect(other.stderr).toContain('different sync cursor');
     expect(await new RedisBindingStore({ redis: client, prefix }).gatewayFor('wmAlice')).toBeNull();
+  }, 60_000);
+
+  it("carries every listed account's cursor and each binding's account from a file serving several accounts", async () => {
+    const file = join(dir, 'two-accounts.db');
+    const second = 'wkMIGRATE0002';
+    const db = openSqliteDatabase(file, { openKfid: KFID });
+    const sync = new SqliteSyncCoordinator(db);
+    for (const [kf, cursor] of [[KFID, 'CURSOR-FIRST'], [second, 'CURSOR-SECOND']] as const) {
+      const lease = (await sync.tryAcquire(kf, 5_000))!;
+      await lease.commitCursor(cursor);
+      await lease.release();
+    }
+    const fileBindings = new SqliteBindingStore(db);
+    await fileBindings.bindInOrder('wmAlice', 'gw-a', { at: 100, eventId: 'scan-a', openKfid: KFID });
+    await fileBindings.bindInOrder('wmBob', 'gw-b', { at: 200, eventId: 'scan-b', openKfid: second });
+    db.close();
+    const prefix = uniquePrefix('migrate-kf');
+    const out = await relayCli(['migrate', `sqlite:${file}`, redis.url], { REDIS_KEY_PREFIX: prefix, WECOM_OPEN_KFID: `${KFID},${second}` });
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain(`sync cursor of ${KFID}: carried, sync cursor of ${second}: carried`);
+    const coordinator = new RedisSyncCoordinator({ redis: client, prefix });
+    for (const [kf, cursor] of [[KFID, 'CURSOR-FIRST'], [second, 'CURSOR-SECOND']] as const) {
+      const lease = (await coordinator.tryAcquire(kf, 5_000))!;
+      expect(await lease.cursor()).toBe(cursor);
+      await lease.release();
+    }
+    const bindings = new RedisBindingStore({ redis: client, prefix });
+    expect(await bindings.gatewayFor('wmBob')).toBe('gw-b');
+    expect(await bindings.accountOf('wmBob')).toBe(second);
+    expect(await bindings.accountOf('wmAlice')).toBe(KFID);
+    // The binding event came along: the same scan pulled again changes nothing, an older one is refused.
+    expect((await bindings.bindInOrder('wmBob', 'gw-x', { at: 150, eventId: 'scan-old' })).outcome).toBe('stale');
   }, 60_000);
 
   it('asks for the kf account when none is given', async () => {

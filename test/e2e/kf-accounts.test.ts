@@ -51,6 +51,27 @@ describe('one node serving two kf accounts', () => {
     expect(sent.map((m) => m.open_kfid)).toEqual([KF_B]);
   });
 
+  it("counts each account's send window apart: writing to the first account opens nothing for replies from B", async () => {
+    const s = stack();
+    const gw = await s.gateway();
+    const user = newUserId();
+    const offer = await gw.createBinding({ openKfid: KF_B });
+    await s.fake.control.scan({ external_userid: user, url: offer.customerServiceUrl });
+    await gw.waitFor(isBindingResolvedFor(user));
+    const toB = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'to B', open_kfid: KF_B });
+    await gw.waitForInbound((m) => m.id === toB.msgid);
+    for (let i = 1; i <= 5; i++) await gw.reply(user, `from B ${i}`, `b-${i}`);
+    // The customer now writes to the first account: WeCom's window with B stays used up, and so does the relay's.
+    const toA = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'to A' });
+    await gw.waitForInbound((m) => m.id === toA.msgid);
+    const err = (await gw.reply(user, 'from B 6', 'b-6').catch((e: unknown) => e)) as { frame?: Record<string, unknown> };
+    // Refused by the relay itself (WeCom not asked, so no WeCom errcode).
+    expect(err.frame).toMatchObject({ type: 'error', id: 'b-6', code: 'SEND_WINDOW_CLOSED' });
+    expect(err.frame?.['wecom_errcode']).toBeUndefined();
+    const fromB = (await s.fake.control.sent({ touser: user })).filter((m) => m.content?.startsWith('from B'));
+    expect(fromB.map((m) => [m.open_kfid, m.content])).toEqual([1, 2, 3, 4, 5].map((i) => [KF_B, `from B ${i}`]));
+  });
+
   it('binds through the first account when create_binding names none, and answers from it', async () => {
     const s = stack();
     const gw = await s.gateway();

@@ -268,7 +268,7 @@ export class BindingService {
         }
       }
       const { msgid } = await this.o.wecom.sendText({ openKfid, toUser: externalUserId, content });
-      await this.o.ledger.recordSend(externalUserId, msgid, null, 0);
+      await this.o.ledger.recordSend(openKfid, externalUserId, msgid, null, 0);
     } catch (err) {
       // The binding stands even if WeCom refuses the confirmation (e.g. outside the 48 h window).
       this.o.logger.warn({ err, externalUserId }, 'binding confirmation could not be sent');

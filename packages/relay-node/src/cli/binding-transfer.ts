@@ -34,11 +34,23 @@ export async function openBindingStore(location: string, prefix = 'wr:'): Promis
   throw new Error(`unknown store location "${location}": use sqlite:<path>, redis://host:port or redis-cluster://host:port,host:port`);
 }
 
-/** Copies every binding from one store to another; resolves to how many were copied. */
+/**
+ * An order older than any binding event (WeCom's send_time is never 0): it records a copied binding's account while
+ * letting every real binding event still apply after it.
+ */
+const COPIED_ORDER = { at: 0, eventId: 'copied' } as const;
+
+/**
+ * Copies every binding from one store to another, each with the kf account it came through (so replies keep going
+ * out from it); resolves to how many were copied.
+ */
 export async function copyBindings(from: BindingStore, to: BindingStore): Promise<number> {
   let n = 0;
   for await (const [externalUserId, gatewayId] of from.entries()) {
     await to.bind(externalUserId, gatewayId);
+    const openKfid = await from.accountOf(externalUserId);
+    // A target that already saw a binding event of this user keeps what that event said, account included.
+    if (openKfid !== null) await to.bindInOrder(externalUserId, gatewayId, { ...COPIED_ORDER, openKfid });
     n++;
   }
   return n;

@@ -15,11 +15,12 @@ const USAGE = `usage: pnpm relay <command>   (pnpm relay --help prints this)
                                      and back: pnpm relay bindings copy redis://... sqlite:./backup.db
                                      a Redis Cluster by its seed nodes: redis-cluster://host:port,host:port
   bindings list <store>              print every binding as "external_userid<TAB>gateway_id"
-  migrate sqlite:<file> <redis> [--open-kfid <open_kfid>]
+  migrate sqlite:<file> <redis> [--open-kfid <open_kfid>[,<open_kfid>...]]
                                      move a single-node database (this relay's or the deployed relay's, read
                                      only) into a cluster's Redis (redis://host:port, or a Redis Cluster by its
-                                     seed nodes: redis-cluster://host:port,host:port): bindings, live pending
-                                     tokens and the sync cursor; run it before the cluster's nodes start
+                                     seed nodes: redis-cluster://host:port,host:port): bindings with their kf
+                                     account, live pending tokens and each listed account's sync cursor (the
+                                     deployed relay's is the first account's); run it before the nodes start
 ${ADMIN_USAGE}
 
 RELAY_AUTH_SECRET, REDIS_KEY_PREFIX (default wr:), REDIS_PASSWORD (for a Redis Cluster) and WECOM_OPEN_KFID (for migrate) are read from the environment
@@ -69,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
   return 64;
 }
 
-/** `migrate sqlite:<file> <redis-url> [--open-kfid X]`. */
+/** `migrate sqlite:<file> <redis-url> [--open-kfid X[,Y...]]`. */
 async function migrate(args: string[]): Promise<number> {
   const { positionals, values } = parseArgs({ args, options: { 'open-kfid': { type: 'string' } }, allowPositionals: true, strict: true });
   const [from, to] = positionals;
@@ -77,18 +78,18 @@ async function migrate(args: string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return 64;
   }
-  // The deployed relay served one account: with a list, its cursor belongs to the first (the default account).
-  const fromEnv = (process.env.WECOM_OPEN_KFID ?? fromEnvFile('WECOM_OPEN_KFID'))?.split(',')[0]?.trim() || undefined;
-  const openKfid = values['open-kfid'] ?? fromEnv;
-  if (!openKfid) {
-    process.stderr.write('the kf account whose sync cursor is moved is needed: --open-kfid <open_kfid> or WECOM_OPEN_KFID\n');
+  // Every account's cursor is carried; the deployed relay served one, so its cursor belongs to the first (the default).
+  const listed = values['open-kfid'] ?? process.env.WECOM_OPEN_KFID ?? fromEnvFile('WECOM_OPEN_KFID') ?? '';
+  const openKfids = [...new Set(listed.split(',').map((id) => id.trim()).filter((id) => id !== ''))];
+  if (openKfids.length === 0) {
+    process.stderr.write('the kf accounts whose sync cursors are moved are needed: --open-kfid <open_kfid>[,...] or WECOM_OPEN_KFID\n');
     return 78;
   }
-  const report = await migrateSqliteToRedis({ sqlitePath: from.slice('sqlite:'.length), redisUrl: to!, prefix: keyPrefix(), openKfid });
+  const report = await migrateSqliteToRedis({ sqlitePath: from.slice('sqlite:'.length), redisUrl: to!, prefix: keyPrefix(), openKfids });
   process.stdout.write(
     `migrated ${report.source === 'deployed' ? "the deployed relay's" : 'a single-node'} database to ${redact(to!)}: ` +
       `${report.bindings} bindings, ${report.pendingTokens} pending tokens (${report.expiredTokensDropped} expired left out), ` +
-      `sync cursor of ${openKfid}: ${report.cursor}\n`,
+      `${report.cursors.map((c) => `sync cursor of ${c.openKfid}: ${c.cursor}`).join(', ')}\n`,
   );
   return 0;
 }

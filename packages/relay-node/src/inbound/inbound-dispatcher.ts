@@ -7,6 +7,7 @@ import type { DedupStore } from '../state/dedup-store.js';
 import { looksLikeBindingToken, type BindingService } from '../binding/binding-service.js';
 import type { DeliveryService } from '../delivery/delivery-service.js';
 import { toInboundEvent } from './message-mapper.js';
+import type { PullContext } from './sync-loop.js';
 import type { SessionEventRouter } from './session-event-router.js';
 import { BINDING_EVENT, decidedGateway, gatewayDecision, placementOf, ROUTE_DECISION_TTL_MS, routeDecisionKey, UNBOUND } from './route-decision.js';
 
@@ -51,7 +52,7 @@ export class InboundDispatcher {
   }
 
   /** Handles one message from kf/sync_msg; safe to call again with the same message. */
-  async dispatch(message: KfMessage, context: { firstPull: boolean }): Promise<void> {
+  async dispatch(message: KfMessage, context: PullContext): Promise<void> {
     const { metrics, logger } = this.o;
     const msgtype = String(message.msgtype ?? 'unknown');
     if (!message.msgid) {
@@ -78,8 +79,8 @@ export class InboundDispatcher {
       return;
     }
     const user = message.external_userid;
-    // The customer wrote: WeCom's 48 h / 5-message send window starts again.
-    await this.o.ledger.customerSpoke(user, (Number(message.send_time) || this.now() / 1000) * 1000, message.msgid);
+    // The customer wrote: WeCom's 48 h / 5-message send window with the account written to starts again.
+    await this.o.ledger.customerSpoke(message.open_kfid || context.openKfid, user, (Number(message.send_time) || this.now() / 1000) * 1000, message.msgid);
     const text = msgtype === 'text' ? String((message.text as { content?: unknown } | undefined)?.content ?? '') : '';
     const decisionKey = routeDecisionKey(message.msgid);
     const placement = placementOf(message);

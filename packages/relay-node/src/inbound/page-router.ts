@@ -8,6 +8,7 @@ import type { DedupStore } from '../state/dedup-store.js';
 import type { QueueAppendEntry } from '../state/delivery-queue.js';
 import type { OutboundLedger } from '../state/outbound-ledger.js';
 import type { InboundDispatcher } from './inbound-dispatcher.js';
+import type { PullContext } from './sync-loop.js';
 import { toInboundEvent } from './message-mapper.js';
 import { BINDING_EVENT, decidedGateway, gatewayDecision, placementOf, ROUTE_DECISION_TTL_MS, routeDecisionKey, UNBOUND } from './route-decision.js';
 
@@ -52,7 +53,7 @@ export class PageRouter {
   }
 
   /** Handles one page from kf/sync_msg; safe to call again with the same page. Rejects if any message failed. */
-  async route(messages: readonly KfMessage[], context: { firstPull: boolean }): Promise<void> {
+  async route(messages: readonly KfMessage[], context: PullContext): Promise<void> {
     const byUser = new Map<string, KfMessage[]>();
     for (const m of messages) {
       const key = userOf(m);
@@ -72,7 +73,7 @@ export class PageRouter {
     for (const r of results) if (r.status === 'rejected') throw r.reason;
   }
 
-  private async routePlain(page: KfMessage[], context: { firstPull: boolean }): Promise<void> {
+  private async routePlain(page: KfMessage[], context: PullContext): Promise<void> {
     const { metrics, logger } = this.o;
     const messages: KfMessage[] = [];
     for (const m of page) {
@@ -83,15 +84,18 @@ export class PageRouter {
       }
     }
     if (messages.length === 0) return;
-    // The customer wrote: WeCom's send window starts again. Only the user's latest message of the page matters to the
-    // window (an earlier one would be overtaken by it at once), so one call per user.
+    // The customer wrote: WeCom's send window with the account written to starts again. Only the user's latest message
+    // of the page per account matters to the window (an earlier one would be overtaken by it at once), so one call each.
     const latest = new Map<string, KfMessage>();
     for (const m of messages) {
-      const prior = latest.get(m.external_userid!);
-      if (!prior || this.spokeAt(m) >= this.spokeAt(prior)) latest.set(m.external_userid!, m);
+      const key = `${m.open_kfid || context.openKfid}\n${m.external_userid!}`;
+      const prior = latest.get(key);
+      if (!prior || this.spokeAt(m) >= this.spokeAt(prior)) latest.set(key, m);
     }
-    await Promise.all([...latest].map(([user, m]) => this.o.ledger.customerSpoke(user, this.spokeAt(m), m.msgid)));
-    const users = [...latest.keys()];
+    await Promise.all(
+      [...latest.values()].map((m) => this.o.ledger.customerSpoke(m.open_kfid || context.openKfid, m.external_userid!, this.spokeAt(m), m.msgid)),
+    );
+    const users = [...new Set(messages.map((m) => m.external_userid!))];
     const bound = await Promise.all(users.map((user) => this.o.bindings.gatewayFor(user)));
     const current = new Map(users.map((user, i) => [user, bound[i] ?? null]));
     const decisions = await this.o.dedup.decideMany(
@@ -141,7 +145,7 @@ export class PageRouter {
   }
 
   /** Each user's messages strictly in order, different users side by side (at most `concurrency` at once). */
-  private async dispatchInOrder(lists: KfMessage[][], context: { firstPull: boolean }): Promise<void> {
+  private async dispatchInOrder(lists: KfMessage[][], context: PullContext): Promise<void> {
     let next = 0;
     let failure: { error: unknown } | null = null;
     const worker = async (): Promise<void> => {

@@ -9,11 +9,19 @@ export interface SyncSource {
   syncMsg(req: { openKfid: string; cursor?: string; token?: string; limit?: number; voiceFormat?: 0 | 1 }): Promise<SyncMsgResponse>;
 }
 
+/** What a sink knows of the pull a message came from. */
+export interface PullContext {
+  /** No cursor was stored: the page may hold days of history. */
+  firstPull: boolean;
+  /** The kf account pulled: the account of a message that names none. */
+  openKfid: string;
+}
+
 /** Receives every pulled message, in order; resolves once the message has been handed on (queued or dropped). */
-export type MessageSink = (message: KfMessage, context: { firstPull: boolean }) => Promise<void>;
+export type MessageSink = (message: KfMessage, context: PullContext) => Promise<void>;
 
 /** Receives a whole pulled page; resolves once every message of it has been handed on, rejects if any failed. */
-export type PageSink = (messages: KfMessage[], context: { firstPull: boolean }) => Promise<void>;
+export type PageSink = (messages: KfMessage[], context: PullContext) => Promise<void>;
 
 /** Options for {@link SyncLoop}. */
 export interface SyncLoopOptions {
@@ -248,8 +256,9 @@ export class SyncLoop {
       metrics.syncPages.inc({ open_kfid: openKfid });
       metrics.syncMessages.inc({ open_kfid: openKfid }, page.msg_list?.length ?? 0);
       const previousCursor = cursor;
-      if (this.o.pageSink) await this.o.pageSink(page.msg_list ?? [], { firstPull });
-      else await dispatchPage(page.msg_list ?? [], (message) => sink(message, { firstPull }), this.o.pageConcurrency ?? 32);
+      const context = { firstPull, openKfid: this.o.openKfid };
+      if (this.o.pageSink) await this.o.pageSink(page.msg_list ?? [], context);
+      else await dispatchPage(page.msg_list ?? [], (message) => sink(message, context), this.o.pageConcurrency ?? 32);
       if (page.next_cursor && page.next_cursor !== cursor) {
         if (!(await lease.commitCursor(page.next_cursor))) {
           logger.warn({ fence: lease.fence }, 'sync lease lost mid-pull; another node continues from its cursor');

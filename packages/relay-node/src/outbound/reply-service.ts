@@ -109,7 +109,7 @@ export class ReplyService {
         if (msgids.length > 0) await claim.extend();
         try {
           msgids.push(
-            await this.sendOne('text', sender, cmd.id, async () =>
+            await this.sendOne('text', openKfid, sender, cmd.id, async () =>
               this.o.wecom.sendText({ openKfid, toUser: user, content: part, msgid: clientMsgid() }),
             ),
           );
@@ -152,7 +152,7 @@ export class ReplyService {
     const key = { gatewayId, requestId: cmd.id, fingerprint: replyFingerprint('image', user, mime, digest) };
     const record = await this.once.run(key, async (claim: ClaimHandle) => {
       const sender = { gatewayId, requestId: cmd.id, externalUserId: user };
-      const msgid = await this.sendOne('image', sender, cmd.id, async () => {
+      const msgid = await this.sendOne('image', openKfid, sender, cmd.id, async () => {
         const mediaId = await this.o.transfers.run(() => this.o.wecom.upload('image', data, `reply.${ext}`, mime));
         await claim.extend();
         return this.o.wecom.sendImage({ openKfid, toUser: user, mediaId, msgid: clientMsgid() });
@@ -177,20 +177,22 @@ export class ReplyService {
   /**
    * One message of any kind (`send`), under the same rules as replies: the gateway's rate, only to its own customers,
    * a slot in the customer's window, and sent once per request id and fingerprint however often it is resent.
-   * `send` gets a fresh client msgid and does any upload itself.
+   * `send` gets a fresh client msgid and the account to send from (the one whose window it took a slot in), and does
+   * any upload itself.
    */
   async sendPrepared(
     gatewayId: string,
     req: { id: string; externalUserId: string; msgtype: string; fingerprint: string },
-    send: (clientMsgid: string) => Promise<{ msgid: string }>,
+    send: (clientMsgid: string, openKfid: string) => Promise<{ msgid: string }>,
   ): Promise<string> {
     this.admit(gatewayId, req.id);
     await this.assertBound(gatewayId, req.externalUserId, req.id);
     const user = req.externalUserId;
+    const openKfid = await this.accountFor(user);
     const key = { gatewayId, requestId: req.id, fingerprint: replyFingerprint(req.msgtype, user, req.fingerprint) };
     const record = await this.once.run(key, async () => {
       const sender = { gatewayId, requestId: req.id, externalUserId: user };
-      return { msgids: [await this.sendOne(req.msgtype, sender, req.id, () => send(clientMsgid()))], partsTotal: 1 };
+      return { msgids: [await this.sendOne(req.msgtype, openKfid, sender, req.id, () => send(clientMsgid(), openKfid))], partsTotal: 1 };
     });
     return record.msgids[0] ?? '';
   }
@@ -215,14 +217,14 @@ export class ReplyService {
   }
 
   /**
-   * One WeCom message: takes a slot in the customer's window first (atomically, cluster-wide), so a closed window
+   * One WeCom message from account `openKfid`: takes a slot in the customer's window with that account first (atomically, cluster-wide), so a closed window
    * is refused here without calling WeCom; gives the slot back when WeCom surely did not send the message.
    */
-  private async sendOne(msgtype: string, sender: SentReply, id: string, send: () => Promise<{ msgid: string }>): Promise<string> {
+  private async sendOne(msgtype: string, openKfid: string, sender: SentReply, id: string, send: () => Promise<{ msgid: string }>): Promise<string> {
     const user = sender.externalUserId;
     const rule = WECOM_WINDOW_RULE;
     const at = this.now();
-    const reservation = await this.o.ledger.reserveSend(user, at, rule);
+    const reservation = await this.o.ledger.reserveSend(openKfid, user, at, rule);
     if (!reservation.granted) {
       this.o.metrics.repliesRefused.inc({ reason: 'send_window_closed' });
       throw new RelayError('SEND_WINDOW_CLOSED', explainLocalRefusal(reservation.window, at, rule), { id });
@@ -241,13 +243,13 @@ export class ReplyService {
       this.o.logger.info({ err, externalUserId: user, requestId: id }, 'WeCom did not take a reply');
       if (typeof errcode === 'number' && WINDOW_EXHAUSTED_ERRCODES.has(errcode)) {
         // WeCom knows better than the ledger (a send the relay did not count): nothing more until the customer writes.
-        await this.o.ledger.closeWindow(user, rule).catch(() => undefined);
+        await this.o.ledger.closeWindow(openKfid, user, rule).catch(() => undefined);
       } else if (code !== 'WECOM_UNAVAILABLE') {
         // WeCom refused, so nothing was sent; a call that got no (final) answer may have gone through: keep it counted.
-        await this.o.ledger.releaseSend(user, reservation.window.lastCustomerAt).catch(() => undefined);
+        await this.o.ledger.releaseSend(openKfid, user, reservation.window.lastCustomerAt).catch(() => undefined);
       }
       if (typeof errcode === 'number' && WINDOW_ERRCODES.has(errcode)) {
-        const window = await this.o.ledger.window(user).catch(() => reservation.window);
+        const window = await this.o.ledger.window(openKfid, user).catch(() => reservation.window);
         throw new RelayError('SEND_WINDOW_CLOSED', explainClosedWindow(errcode, window), { wecomErrcode: errcode, id }, { cause: err });
       }
       throw gatewaySafeError(err);

@@ -56,8 +56,7 @@ export class RichSendService {
     return this.o.replies.sendPrepared(
       gatewayId,
       { id: cmd.id, externalUserId: cmd.externalUserId, msgtype: cmd.msgtype, fingerprint: digest },
-      async (msgid) => {
-        const openKfid = await this.o.replies.accountFor(cmd.externalUserId);
+      async (msgid, openKfid) => {
         const payload: Record<string, unknown> = { ...cmd.payload };
         for (const u of uploads) {
           for (const f of u.strip) delete payload[f];

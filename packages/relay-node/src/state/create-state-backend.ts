@@ -17,6 +17,7 @@ export async function createStateBackend(config: RelayConfig, logger: Logger, me
       databasePath: config.storage.databasePath,
       logger: logger.child({ component: 'redis' }),
       nodeId: config.nodeId,
+      openKfid: config.wecom.openKfid,
       ...(metrics ? { metrics } : {}),
     });
   }

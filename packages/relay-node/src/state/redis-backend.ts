@@ -46,6 +46,8 @@ export interface RedisBackendOptions {
   health?: { commandTimeoutMs: number; pingIntervalMs: number; staleAfterMs: number; reconnectAfterMs?: number };
   /** Names the node's connections (CLIENT SETNAME `wecom-relay:<nodeId>:<role>`) so operators can tell them apart. */
   nodeId?: string;
+  /** The first configured kf account: its send windows keep the keys a single-account relay wrote. */
+  openKfid?: string;
 }
 
 /**
@@ -145,7 +147,7 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
       ...(o.queueMaxAgeMs ? { idleTtlMs: o.queueMaxAgeMs + 24 * 3600 * 1000 } : {}),
     }),
     accessTokens: new RedisAccessTokenStore(base),
-    outbound: new RedisOutboundLedger(base),
+    outbound: new RedisOutboundLedger({ ...base, ...(o.openKfid !== undefined ? { firstOpenKfid: o.openKfid } : {}) }),
     replies: new RedisReplyRecordStore(base),
   };
   let closing: Promise<void> | null = null;

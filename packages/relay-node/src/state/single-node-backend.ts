@@ -19,7 +19,10 @@ import { MemoryAccessTokenStore } from './memory/memory-access-token-store.js';
  */
 export function createSingleNodeBackend(options: {
   databasePath: string;
-  /** The kf account served: a deployed relay's sync cursor is carried to it when its file is upgraded. */
+  /**
+   * The (first) kf account served: a deployed relay's sync cursor is carried to it when its file is upgraded, and
+   * its send windows are the ones a single-account relay wrote.
+   */
   openKfid?: string;
   logger?: Logger;
 }): StateBackend {
@@ -36,7 +39,7 @@ export function createSingleNodeBackend(options: {
     bus: new MemoryNodeBus(),
     queue: new SqliteDeliveryQueue(db),
     accessTokens: new MemoryAccessTokenStore(),
-    outbound: new SqliteOutboundLedger(db),
+    outbound: new SqliteOutboundLedger(db, options.openKfid !== undefined ? { firstOpenKfid: options.openKfid } : {}),
     replies: new SqliteReplyRecordStore(db),
   };
   let closing: Promise<void> | null = null;

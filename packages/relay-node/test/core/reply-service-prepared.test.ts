@@ -16,7 +16,7 @@ async function refusal(p: Promise<unknown>): Promise<RelayError> {
 describe('ReplyService.sendPrepared (messages of any kind under the reply rules)', () => {
   it('sends once per id and fingerprint with a fresh client msgid, and answers a resend with the first msgid', async () => {
     const k = await replyKit();
-    await k.ledger.customerSpoke('wm-alice', k.clock.now());
+    await k.ledger.customerSpoke('wk-test', 'wm-alice', k.clock.now());
     const clientIds: string[] = [];
     const send = async (clientMsgid: string) => {
       clientIds.push(clientMsgid);
@@ -34,7 +34,7 @@ describe('ReplyService.sendPrepared (messages of any kind under the reply rules)
 
   it("refuses another gateway's customer (NOT_BOUND) and a gateway over its rate (RATE_LIMITED), sending nothing", async () => {
     const k = await replyKit({ rateLimit: { perSecond: 1, burst: 1 } });
-    await k.ledger.customerSpoke('wm-alice', k.clock.now());
+    await k.ledger.customerSpoke('wk-test', 'wm-alice', k.clock.now());
     let sends = 0;
     const send = async () => ({ msgid: `wecom-${++sends}` });
     await k.bindings.bind('wm-carol', 'gw-2');
@@ -66,7 +66,7 @@ describe('ReplyService.reply sent in part', () => {
     const lines: Array<Record<string, unknown>> = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
     const k = await replyKit({ logger });
-    await k.ledger.customerSpoke('wm-alice', k.clock.now());
+    await k.ledger.customerSpoke('wk-test', 'wm-alice', k.clock.now());
     const reserve = k.ledger.reserveSend.bind(k.ledger);
     let n = 0;
     k.ledger.reserveSend = async (...args) => {

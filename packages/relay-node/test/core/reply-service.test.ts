@@ -78,7 +78,7 @@ describe('ReplyService', () => {
     expect(m1).toMatch(/^r[A-Za-z0-9_-]{20}$/);
     expect(m1).not.toBe(m2);
     expect(await ledger.senderOf('w1')).toEqual({ gatewayId: 'gw-1', requestId: 'req-1', externalUserId: 'u1' });
-    expect((await ledger.window('u1')).sentSince).toBe(2);
+    expect((await ledger.window(KF, 'u1')).sentSince).toBe(2);
     expect(await outcomes()).toEqual({ 'text:ok': 2 });
   });
 
@@ -100,7 +100,7 @@ describe('ReplyService', () => {
       [95018, /session does not allow sending/],
     ] as const) {
       // The customer writes (another message of the same second) so the ledger holds the window open and WeCom is asked.
-      await ledger.customerSpoke('u1', SPOKE_AT, `cm-${errcode}`);
+      await ledger.customerSpoke(KF, 'u1', SPOKE_AT, `cm-${errcode}`);
       wecom.failWith = refusal(errcode);
       const err = await replies.reply('gw-1', text()).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'SEND_WINDOW_CLOSED', details: { wecomErrcode: errcode } });
@@ -109,7 +109,7 @@ describe('ReplyService', () => {
       expect((err as Error).message).not.toContain('203.0.113.7');
     }
     // After WeCom said the window is used up, the relay refuses by itself until the customer writes again.
-    await ledger.customerSpoke('u1', SPOKE_AT, 'cm-last');
+    await ledger.customerSpoke(KF, 'u1', SPOKE_AT, 'cm-last');
     wecom.failWith = refusal(95001);
     await replies.reply('gw-1', text()).catch(() => undefined);
     wecom.failWith = null;

@@ -24,7 +24,7 @@ async function inboundIds(f: ReturnType<typeof bindingFixture>, gatewayId: strin
   return (await f.queued(gatewayId)).flatMap((e) => (e.type === 'inbound' ? [e.id] : []));
 }
 
-const ctx = { firstPull: false };
+const ctx = { firstPull: false, openKfid: 'wk-test' };
 
 describe('routing decided once per msgid', () => {
   it('a page pulled again after a rebind in that page sends each message where it went the first time', async () => {
@@ -99,5 +99,16 @@ describe('routing decided once per msgid', () => {
     await f.dispatcher.dispatch(text('m-1', 'wm-a', 'abcdef12', T0), ctx);
     expect(await f.bindings.gatewayFor('wm-a')).toBe('gw-1');
     expect(await inboundIds(f, 'gw-1')).toEqual(['m-1']);
+  });
+});
+
+describe('send window per kf account', () => {
+  it('a customer message restarts the window with the account it names, or the pulled one when it names none', async () => {
+    const f = bindingFixture();
+    await f.dispatcher.dispatch({ ...text('m-b', 'wm-a', 'to b', T0), open_kfid: 'wk-b' }, ctx);
+    await f.dispatcher.dispatch({ ...text('m-c', 'wm-c', 'unnamed', T0 + 1), open_kfid: undefined }, { firstPull: false, openKfid: 'wk-pulled' });
+    expect((await f.ledger.window('wk-b', 'wm-a')).lastCustomerAt).toBe(T0 * 1000);
+    expect((await f.ledger.window('wk-test', 'wm-a')).lastCustomerAt).toBeNull();
+    expect((await f.ledger.window('wk-pulled', 'wm-c')).lastCustomerAt).toBe((T0 + 1) * 1000);
   });
 });

@@ -8,7 +8,7 @@ import { MemoryBusHub, MemoryNodeBus, MemoryPresenceMap } from '../../src/state/
 import { bindingFixture } from '../binding/binding-fixture.js';
 
 const T0 = 1_700_000_000 - 60;
-const ctx = { firstPull: false };
+const ctx = { firstPull: false, openKfid: 'wk-test' };
 
 function text(msgid: string, user: string, content: string, sendTime: number): KfMessage {
   return { msgid, external_userid: user, open_kfid: 'wk-test', send_time: sendTime, origin: 3, msgtype: 'text', text: { content } };
@@ -167,7 +167,7 @@ describe('PageRouter: a pulled page routed per gateway batch', () => {
     const f = await routerFixture();
     await f.bindings.bind('wm-a', 'gw-1');
     const old = Math.floor(f.clock.now() / 1000) - 3600;
-    await f.router.route([text('m-old', 'wm-a', 'old', old), text('m-new', 'wm-a', 'new', T0)], { firstPull: true });
+    await f.router.route([text('m-old', 'wm-a', 'old', old), text('m-new', 'wm-a', 'new', T0)], { firstPull: true, openKfid: 'wk-test' });
     expect(await f.queuedIds('gw-1')).toEqual(['m-new']);
     expect(await f.count('messagesIn', { outcome: 'history' })).toBe(1);
   });
@@ -176,7 +176,19 @@ describe('PageRouter: a pulled page routed per gateway batch', () => {
     const f = await routerFixture();
     await f.bindings.bind('wm-a', 'gw-1');
     await f.router.route([text('m-1', 'wm-a', 'a1', T0), text('m-2', 'wm-a', 'a2', T0 + 7)], ctx);
-    expect((await f.ledger.window('wm-a')).lastCustomerAt).toBe((T0 + 7) * 1000);
+    expect((await f.ledger.window('wk-test', 'wm-a')).lastCustomerAt).toBe((T0 + 7) * 1000);
+  });
+
+  it('restarts the window with the account each message names (the pulled account when it names none), no other', async () => {
+    const f = await routerFixture();
+    await f.bindings.bind('wm-a', 'gw-1');
+    const onB = { ...text('m-b', 'wm-a', 'to b', T0 + 3), open_kfid: 'wk-b' };
+    const unnamed = { ...text('m-c', 'wm-c', 'no account', T0 + 4), open_kfid: undefined };
+    await f.router.route([text('m-1', 'wm-a', 'to test', T0), onB, unnamed], { firstPull: false, openKfid: 'wk-pulled' });
+    expect((await f.ledger.window('wk-test', 'wm-a')).lastCustomerAt).toBe(T0 * 1000);
+    expect((await f.ledger.window('wk-b', 'wm-a')).lastCustomerAt).toBe((T0 + 3) * 1000);
+    expect((await f.ledger.window('wk-pulled', 'wm-c')).lastCustomerAt).toBe((T0 + 4) * 1000);
+    expect((await f.ledger.window('wk-test', 'wm-c')).lastCustomerAt).toBeNull();
   });
 
   it('rejects when an append fails, and the page pulled again completes it once', async () => {

@@ -74,7 +74,7 @@ describe("WeCom's errmsg never reaches a gateway", () => {
 
   it('reply and image_reply: no errmsg in what is thrown for the error frame', async () => {
     const k = await appKit();
-    await k.ledger.customerSpoke('wm-alice', k.clock.now());
+    await k.ledger.customerSpoke('wk-test', 'wm-alice', k.clock.now());
     k.wecom.failNext(wecomRefusal(40058), wecomRefusal(40058));
     const reply = await k.app
       .onCommand(k.session, { type: 'reply', id: 'r-1', externalUserId: 'wm-alice', content: 'hi' })
@@ -102,7 +102,7 @@ describe("WeCom's errmsg never reaches a gateway", () => {
 
   it('a split reply is acked with its parts; a reply cut short says what was not sent', async () => {
     const k = await appKit();
-    await k.ledger.customerSpoke('wm-alice', k.clock.now());
+    await k.ledger.customerSpoke('wk-test', 'wm-alice', k.clock.now());
     for (let i = 0; i < 4; i++) await k.app.onCommand(k.session, { type: 'reply', id: `s-${i}`, externalUserId: 'wm-alice', content: 'x' });
     expect(k.sent[0]).toEqual({ type: 'ack', id: 's-0', msgid: k.wecom.sent[0]!.msgid, parts: 1 });
     await k.app.onCommand(k.session, { type: 'reply', id: 'long', externalUserId: 'wm-alice', content: '好'.repeat(1500) });

@@ -52,7 +52,7 @@ async function cluster() {
 describe('ReplyService on Redis, two nodes', () => {
   it('replies to one customer spread over both nodes at once: at most 5 reach WeCom', async () => {
     const { a, b } = await cluster();
-    await a.ledger.customerSpoke('wm-alice', Date.now());
+    await a.ledger.customerSpoke('wk-test', 'wm-alice', Date.now());
     const results = await Promise.allSettled(
       Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).service.reply('gw-1', text(`r-${i}`, `answer ${i}`))),
     );
@@ -62,7 +62,7 @@ describe('ReplyService on Redis, two nodes', () => {
 
   it('the same reply on both nodes at once is sent once, and both get the same outcome', async () => {
     const { a, b } = await cluster();
-    await a.ledger.customerSpoke('wm-alice', Date.now());
+    await a.ledger.customerSpoke('wk-test', 'wm-alice', Date.now());
     const content = '重发的回复只发送一次。'.repeat(100); // 3,300 bytes: two parts
     a.wecom.hold();
     b.wecom.hold();

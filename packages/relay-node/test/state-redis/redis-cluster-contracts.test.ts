@@ -19,6 +19,7 @@ import {
   bindingStoreContract,
   dedupStoreContract,
   deliveryQueueContract,
+  LEDGER_FIRST_KF,
   outboundLedgerContract,
   replyRecordStoreContract,
   nodeBusContract,
@@ -73,7 +74,7 @@ deliveryQueueContract('redis cluster', async () => new RedisDeliveryQueue({ ...b
 accessTokenStoreContract('redis cluster', async () => new RedisAccessTokenStore(base('access-token')));
 presenceDirectoryContract('redis cluster', async () => new RedisPresenceMap(base('presence-dir')));
 bindingUnbindContract('redis cluster', async () => new RedisShardedBindingStore(base('bindings-unbind')));
-outboundLedgerContract('redis cluster', async () => new RedisOutboundLedger(base('outbound')));
+outboundLedgerContract('redis cluster', async () => new RedisOutboundLedger({ ...base('outbound'), firstOpenKfid: LEDGER_FIRST_KF }));
 replyRecordStoreContract('redis cluster', async () => {
   const prefix = uniquePrefix('replies');
   const other = client();

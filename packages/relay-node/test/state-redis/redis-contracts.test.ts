@@ -20,6 +20,7 @@ import {
   bindingStoreContract,
   dedupStoreContract,
   deliveryQueueContract,
+  LEDGER_FIRST_KF,
   outboundLedgerContract,
   replyRecordStoreContract,
   nodeBusContract,
@@ -66,7 +67,7 @@ bindingUnbindContract('redis', async () => new RedisBindingStore(base('bindings-
 // The spread binding layout a cluster uses holds to the same contract on one server.
 bindingStoreContract('redis, cluster binding layout', async () => new RedisShardedBindingStore(base('sharded-bindings')));
 bindingUnbindContract('redis, cluster binding layout', async () => new RedisShardedBindingStore(base('sharded-unbind')));
-outboundLedgerContract('redis', async () => new RedisOutboundLedger(base('outbound')));
+outboundLedgerContract('redis', async () => new RedisOutboundLedger({ ...base('outbound'), firstOpenKfid: LEDGER_FIRST_KF }));
 replyRecordStoreContract('redis', async () => {
   const prefix = uniquePrefix('replies');
   // A second client stands for a second node.

@@ -77,8 +77,8 @@ describe('packed routing and dedup records', () => {
     expect(await redis.exists(`${prefix}{gw:gw-1}:dedup:m-1`)).toBe(1);
     // The user moves to gw-2; the page comes round again, now to this version, twice.
     await r.bindings.bind('wm-a', 'gw-2');
-    await r.router.route(page, { firstPull: false });
-    await r.router.route(page, { firstPull: false });
+    await r.router.route(page, { firstPull: false, openKfid: 'wk-test' });
+    await r.router.route(page, { firstPull: false, openKfid: 'wk-test' });
     expect(await r.queuedIds('gw-1')).toEqual(['m-1', 'm-2']);
     expect(await r.queuedIds('gw-2')).toEqual(['m-3']);
     // This version kept its own records packed, not one key per message.
@@ -102,7 +102,7 @@ describe('packed routing and dedup records', () => {
         for (let i = p; i < p + 1000; i++) {
           page.push(text(`from_msgid_${4622416642169452483n + BigInt(i)}`, `wmAJ2GCAAAme1XQRC-NI-q0_ZM9uk${i % users}`, T0 + Math.floor(i / 100)));
         }
-        await r.router.route(page, { firstPull: false });
+        await r.router.route(page, { firstPull: false, openKfid: 'wk-test' });
       }
       // Every gateway acknowledged everything: what stays are the records a re-pull needs.
       for (let g = 0; g < 200; g++) {

@@ -328,6 +328,18 @@ describe('keys and prefixes', () => {
     expect(recordTtl).toBeLessThanOrEqual(24 * 3600_000);
   });
 
+  it("a single-account relay's send window key is the first account's; another account's sits beside it in the user's slot", async () => {
+    const prefix = uniquePrefix('window');
+    // As a relay serving one account left it: one hash per user.
+    await redis.hset(`${prefix}{user:wm-old}:window`, 'last', 1_000, 'sent', 5, 'ids', 'msg-1');
+    const ledger = new RedisOutboundLedger({ redis, prefix, firstOpenKfid: 'wk-first' });
+    expect(await ledger.window('wk-first', 'wm-old')).toEqual({ lastCustomerAt: 1_000, sentSince: 5 });
+    expect(await ledger.window('wk-second', 'wm-old')).toEqual({ lastCustomerAt: null, sentSince: 0 });
+    await ledger.customerSpoke('wk-second', 'wm-old', 2_000);
+    expect(await redis.hget(`${prefix}{user:wm-old}:window:wk-second`, 'last')).toBe('2000');
+    expect((await ledger.window('wk-first', 'wm-old')).sentSince).toBe(5);
+  });
+
   it('every key the stores write matches REDIS_KEY_LAYOUT, and the layout lists nothing unused', async () => {
     const prefix = uniquePrefix('layout');
     const base = { redis, prefix };
@@ -361,9 +373,10 @@ describe('keys and prefixes', () => {
     const tokens = new RedisAccessTokenStore(base);
     await tokens.write('t', 1);
     await tokens.tryLockRefresh(60_000);
-    const ledger = new RedisOutboundLedger(base);
-    await ledger.customerSpoke('wm-alice', 1_000);
-    await ledger.recordSend('wm-alice', 'wecom-msg-1', { gatewayId: 'gw-1', requestId: 'r-1', externalUserId: 'wm-alice' }, 60_000);
+    const ledger = new RedisOutboundLedger({ ...base, firstOpenKfid: 'wk-first' });
+    await ledger.customerSpoke('wk-first', 'wm-alice', 1_000);
+    await ledger.customerSpoke('wk-second', 'wm-alice', 1_000);
+    await ledger.recordSend('wk-first', 'wm-alice', 'wecom-msg-1', { gatewayId: 'gw-1', requestId: 'r-1', externalUserId: 'wm-alice' }, 60_000);
     await new RedisReplyRecordStore(base).claim({ gatewayId: 'gw-1', requestId: 'r-1', fingerprint: 'f' }, 'node-a', 60_000);
 
     const keys = new Set<string>();

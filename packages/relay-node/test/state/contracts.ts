@@ -11,6 +11,6 @@ export { presenceMapContract } from './contracts/presence-map-contract.js';
 export { nodeBusContract } from './contracts/node-bus-contract.js';
 export { deliveryQueueContract } from './contracts/delivery-queue-contract.js';
 export { accessTokenStoreContract } from './contracts/access-token-store-contract.js';
-export { outboundLedgerContract } from './contracts/outbound-ledger-contract.js';
+export { LEDGER_FIRST_KF, outboundLedgerContract } from './contracts/outbound-ledger-contract.js';
 export { replyRecordStoreContract } from './contracts/reply-record-store-contract.js';
 export { presenceDirectoryContract, bindingUnbindContract } from './contracts/operator-state-contract.js';

@@ -5,6 +5,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
+  SQLITE_MIGRATIONS,
   SQLITE_SCHEMA_VERSION,
   SqliteBindingStore,
   SqliteDedupStore,
@@ -21,6 +22,7 @@ import {
   bindingStoreContract,
   dedupStoreContract,
   deliveryQueueContract,
+  LEDGER_FIRST_KF,
   outboundLedgerContract,
   replyRecordStoreContract,
   pendingBindingStoreContract,
@@ -152,6 +154,30 @@ describe('SQLite state file', () => {
     expect(await new SqliteBindingStore(second).gatewayFor('wm-alice')).toBe('gw-1');
   });
 
+  it("a single-account relay's send windows are the first account's after the per-account upgrade", async () => {
+    const path = join(dir, 'windows-6.db');
+    const raw = new BetterSqlite3(path);
+    toClose.push(raw);
+    // The file as a relay of schema 6 (one window per user) left it.
+    for (const [version, step] of SQLITE_MIGRATIONS.slice(0, 6).entries()) {
+      raw.exec(step);
+      raw.pragma(`user_version = ${version + 1}`);
+    }
+    const now = Date.now();
+    raw
+      .prepare('INSERT INTO send_windows (external_user_id, last_customer_at, sent_since, last_ids, touched_at) VALUES (?, ?, ?, ?, ?)')
+      .run('wm-old', now - 1_000, 5, 'msg-1', now);
+    raw.close();
+    const db = open(path);
+    expect(readSchemaVersion(db)).toBe(SQLITE_SCHEMA_VERSION);
+    const ledger = new SqliteOutboundLedger(db, { firstOpenKfid: 'wk-first' });
+    expect(await ledger.window('wk-first', 'wm-old')).toEqual({ lastCustomerAt: now - 1_000, sentSince: 5 });
+    expect(await ledger.window('wk-second', 'wm-old')).toEqual({ lastCustomerAt: null, sentSince: 0 });
+    // The msgids of the customer's last second came along too: the same message again restarts nothing.
+    await ledger.customerSpoke('wk-first', 'wm-old', now - 1_000, 'msg-1');
+    expect((await ledger.window('wk-first', 'wm-old')).sentSince).toBe(5);
+  });
+
   it('migrates a bare file and refuses one written by a newer schema', () => {
     const path = join(dir, 'bare.db');
     const raw = new BetterSqlite3(path);
@@ -214,7 +240,7 @@ describe('SQLite state file', () => {
     expect(count('pending_bindings')).toBe(1);
   });
 });
-outboundLedgerContract('sqlite', async () => new SqliteOutboundLedger(freshDatabase()));
+outboundLedgerContract('sqlite', async () => new SqliteOutboundLedger(freshDatabase(), { firstOpenKfid: LEDGER_FIRST_KF }));
 replyRecordStoreContract('sqlite', async () => {
   const db = freshDatabase();
   return { a: new SqliteReplyRecordStore(db), b: new SqliteReplyRecordStore(db) };

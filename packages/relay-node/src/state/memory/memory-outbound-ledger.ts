@@ -16,50 +16,50 @@ export class MemoryOutboundLedger implements OutboundLedger {
     this.now = options.now ?? Date.now;
   }
 
-  async customerSpoke(externalUserId: string, atMs: number, msgid?: string): Promise<void> {
-    const w = this.current(externalUserId);
+  async customerSpoke(openKfid: string, externalUserId: string, atMs: number, msgid?: string): Promise<void> {
+    const w = this.current(windowKey(openKfid, externalUserId));
     const last = w.lastCustomerAt;
     if (last === null || atMs > last) {
-      this.windows.set(externalUserId, { lastCustomerAt: atMs, sentSince: 0, touchedAt: this.now(), ids: msgid ? [msgid] : [] });
+      this.windows.set(windowKey(openKfid, externalUserId), { lastCustomerAt: atMs, sentSince: 0, touchedAt: this.now(), ids: msgid ? [msgid] : [] });
       return;
     }
     const ids = w.ids ?? [];
     if (atMs === last && msgid && !ids.includes(msgid)) {
-      this.windows.set(externalUserId, { ...w, sentSince: 0, touchedAt: this.now(), ids: [...ids, msgid].slice(-MAX_IDS) });
+      this.windows.set(windowKey(openKfid, externalUserId), { ...w, sentSince: 0, touchedAt: this.now(), ids: [...ids, msgid].slice(-MAX_IDS) });
     }
   }
 
-  async recordSend(externalUserId: string, msgid: string, sender: SentReply | null, ttlMs: number): Promise<void> {
-    const w = this.current(externalUserId);
-    this.windows.set(externalUserId, { ...w, sentSince: w.sentSince + 1, touchedAt: this.now() });
+  async recordSend(openKfid: string, externalUserId: string, msgid: string, sender: SentReply | null, ttlMs: number): Promise<void> {
+    const w = this.current(windowKey(openKfid, externalUserId));
+    this.windows.set(windowKey(openKfid, externalUserId), { ...w, sentSince: w.sentSince + 1, touchedAt: this.now() });
     if (sender) this.senders.set(msgid, { sender: { ...sender }, expiresAt: this.now() + ttlMs });
   }
 
-  async reserveSend(externalUserId: string, atMs: number, rule: WindowRule): Promise<SendReservation> {
-    const w = this.current(externalUserId);
+  async reserveSend(openKfid: string, externalUserId: string, atMs: number, rule: WindowRule): Promise<SendReservation> {
+    const w = this.current(windowKey(openKfid, externalUserId));
     const window = { lastCustomerAt: w.lastCustomerAt, sentSince: w.sentSince };
     const open = w.sentSince < rule.maxSends && (w.lastCustomerAt === null || atMs - w.lastCustomerAt <= rule.windowMs);
-    if (open) this.windows.set(externalUserId, { ...w, sentSince: w.sentSince + 1, touchedAt: this.now() });
+    if (open) this.windows.set(windowKey(openKfid, externalUserId), { ...w, sentSince: w.sentSince + 1, touchedAt: this.now() });
     return { granted: open, window };
   }
 
-  async releaseSend(externalUserId: string, lastCustomerAt: number | null): Promise<void> {
-    const w = this.windows.get(externalUserId);
+  async releaseSend(openKfid: string, externalUserId: string, lastCustomerAt: number | null): Promise<void> {
+    const w = this.windows.get(windowKey(openKfid, externalUserId));
     if (!w || w.lastCustomerAt !== lastCustomerAt || w.sentSince <= 0) return;
     w.sentSince -= 1;
   }
 
-  async closeWindow(externalUserId: string, rule: WindowRule): Promise<void> {
-    const w = this.current(externalUserId);
-    this.windows.set(externalUserId, { ...w, sentSince: Math.max(w.sentSince, rule.maxSends), touchedAt: this.now() });
+  async closeWindow(openKfid: string, externalUserId: string, rule: WindowRule): Promise<void> {
+    const w = this.current(windowKey(openKfid, externalUserId));
+    this.windows.set(windowKey(openKfid, externalUserId), { ...w, sentSince: Math.max(w.sentSince, rule.maxSends), touchedAt: this.now() });
   }
 
   async rememberSender(msgid: string, sender: SentReply, ttlMs: number): Promise<void> {
     this.senders.set(msgid, { sender: { ...sender }, expiresAt: this.now() + ttlMs });
   }
 
-  async window(externalUserId: string): Promise<SendWindow> {
-    const { lastCustomerAt, sentSince } = this.current(externalUserId);
+  async window(openKfid: string, externalUserId: string): Promise<SendWindow> {
+    const { lastCustomerAt, sentSince } = this.current(windowKey(openKfid, externalUserId));
     return { lastCustomerAt, sentSince };
   }
 
@@ -80,4 +80,9 @@ export class MemoryOutboundLedger implements OutboundLedger {
     if (!w || this.now() - w.touchedAt > WINDOW_TTL_MS) return { lastCustomerAt: null, sentSince: 0, touchedAt: this.now() };
     return w;
   }
+}
+
+/** One window per (kf account, user), as WeCom keeps them. */
+function windowKey(openKfid: string, externalUserId: string): string {
+  return `${openKfid}\n${externalUserId}`;
 }

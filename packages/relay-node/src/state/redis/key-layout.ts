@@ -32,6 +32,7 @@ export const REDIS_KEY_LAYOUT = {
   accessTokenRefreshLock: 'P{access-token}:refresh-lock',
   busChannel: 'Pbus:<nodeId>',
   outboundWindow: 'P{user:<externalUserId>}:window',
+  outboundAccountWindow: 'P{user:<externalUserId>}:window:<openKfid>',
   outboundSender: 'Psent:<msgid>',
   replyRecord: 'P{gw:<gatewayId>}:reply:<digest>',
 } as const;

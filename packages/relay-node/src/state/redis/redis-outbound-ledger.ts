@@ -1,5 +1,5 @@
 import type { RedisClient } from './redis-client.js';
-import type { OutboundLedger, SendReservation, SendWindow, SentReply, WindowRule } from '../outbound-ledger.js';
+import type { LedgerAccountOptions, OutboundLedger, SendReservation, SendWindow, SentReply, WindowRule } from '../outbound-ledger.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
 
@@ -62,57 +62,61 @@ return 1`,
 );
 
 /** Construction options for {@link RedisOutboundLedger}. */
-export interface RedisOutboundLedgerOptions {
+export interface RedisOutboundLedgerOptions extends LedgerAccountOptions {
   /** A connected client owned by the caller; never closed here. */
   redis: RedisClient;
   /** Key prefix; default 'wr:'. */
   prefix?: string;
 }
 
-/** Send windows as one hash per user; senders as one key per WeCom msgid, expired by Redis. */
+/**
+ * Send windows as one hash per (kf account, user) in the user's slot: the first account's at `{user:<id>}:window`,
+ * where a single-account relay kept it, any other's at `{user:<id>}:window:<open_kfid>`; senders as one key per WeCom msgid, expired by Redis. */
 export class RedisOutboundLedger implements OutboundLedger {
   private readonly redis: RedisClient;
   private readonly prefix: string;
+  private readonly firstOpenKfid: string | undefined;
 
   constructor(opts: RedisOutboundLedgerOptions) {
     this.redis = opts.redis;
+    this.firstOpenKfid = opts.firstOpenKfid;
     this.prefix = checkPrefix(opts.prefix);
   }
 
-  async customerSpoke(externalUserId: string, atMs: number, msgid?: string): Promise<void> {
-    await CUSTOMER_SPOKE.run(this.redis, [this.windowKey(externalUserId)], [Math.floor(atMs), toPx(WINDOW_TTL_MS), msgid ?? '']);
+  async customerSpoke(openKfid: string, externalUserId: string, atMs: number, msgid?: string): Promise<void> {
+    await CUSTOMER_SPOKE.run(this.redis, [this.windowKey(openKfid, externalUserId)], [Math.floor(atMs), toPx(WINDOW_TTL_MS), msgid ?? '']);
   }
 
-  async recordSend(externalUserId: string, msgid: string, sender: SentReply | null, ttlMs: number): Promise<void> {
-    const key = this.windowKey(externalUserId);
+  async recordSend(openKfid: string, externalUserId: string, msgid: string, sender: SentReply | null, ttlMs: number): Promise<void> {
+    const key = this.windowKey(openKfid, externalUserId);
     const tx = this.redis.multi().hincrby(key, 'sent', 1).pexpire(key, toPx(WINDOW_TTL_MS));
     await tx.exec();
     if (sender) await this.redis.set(this.senderKey(msgid), JSON.stringify(sender), 'PX', toPx(ttlMs));
   }
 
-  async reserveSend(externalUserId: string, atMs: number, rule: WindowRule): Promise<SendReservation> {
+  async reserveSend(openKfid: string, externalUserId: string, atMs: number, rule: WindowRule): Promise<SendReservation> {
     const [granted, last, sent] = (await RESERVE_SEND.run(
       this.redis,
-      [this.windowKey(externalUserId)],
+      [this.windowKey(openKfid, externalUserId)],
       [Math.floor(atMs), rule.maxSends, Math.floor(rule.windowMs), toPx(WINDOW_TTL_MS)],
     )) as [number, string, number];
     return { granted: granted === 1, window: { lastCustomerAt: last === '' ? null : Number(last), sentSince: Number(sent) } };
   }
 
-  async releaseSend(externalUserId: string, lastCustomerAt: number | null): Promise<void> {
-    await RELEASE_SEND.run(this.redis, [this.windowKey(externalUserId)], [lastCustomerAt === null ? '' : String(lastCustomerAt)]);
+  async releaseSend(openKfid: string, externalUserId: string, lastCustomerAt: number | null): Promise<void> {
+    await RELEASE_SEND.run(this.redis, [this.windowKey(openKfid, externalUserId)], [lastCustomerAt === null ? '' : String(lastCustomerAt)]);
   }
 
-  async closeWindow(externalUserId: string, rule: WindowRule): Promise<void> {
-    await CLOSE_WINDOW.run(this.redis, [this.windowKey(externalUserId)], [rule.maxSends, toPx(WINDOW_TTL_MS)]);
+  async closeWindow(openKfid: string, externalUserId: string, rule: WindowRule): Promise<void> {
+    await CLOSE_WINDOW.run(this.redis, [this.windowKey(openKfid, externalUserId)], [rule.maxSends, toPx(WINDOW_TTL_MS)]);
   }
 
   async rememberSender(msgid: string, sender: SentReply, ttlMs: number): Promise<void> {
     await this.redis.set(this.senderKey(msgid), JSON.stringify(sender), 'PX', toPx(ttlMs));
   }
 
-  async window(externalUserId: string): Promise<SendWindow> {
-    const [last, sent] = await this.redis.hmget(this.windowKey(externalUserId), 'last', 'sent');
+  async window(openKfid: string, externalUserId: string): Promise<SendWindow> {
+    const [last, sent] = await this.redis.hmget(this.windowKey(openKfid, externalUserId), 'last', 'sent');
     return { lastCustomerAt: last === null ? null : Number(last), sentSince: sent === null ? 0 : Number(sent) };
   }
 
@@ -134,8 +138,9 @@ export class RedisOutboundLedger implements OutboundLedger {
     // Nothing of its own to release.
   }
 
-  private windowKey(user: string): string {
-    return `${this.prefix}${hashTag('user', user)}:window`;
+  private windowKey(openKfid: string, user: string): string {
+    const base = `${this.prefix}${hashTag('user', user)}:window`;
+    return openKfid === this.firstOpenKfid ? base : `${base}:${openKfid}`;
   }
 
   private senderKey(msgid: string): string {

@@ -121,6 +121,24 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE bindings ADD COLUMN open_kfid TEXT;
   `,
+  // 6 → 7: WeCom keeps a send window per (kf account, user): windows gain their account ('' is the first configured
+  // one, which every window written before was for).
+  `
+  CREATE TABLE send_windows_by_account (
+    external_user_id TEXT NOT NULL,
+    open_kfid TEXT NOT NULL DEFAULT '',
+    last_customer_at INTEGER,
+    sent_since INTEGER NOT NULL DEFAULT 0,
+    touched_at INTEGER NOT NULL,
+    last_ids TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (external_user_id, open_kfid)
+  ) WITHOUT ROWID;
+  INSERT INTO send_windows_by_account (external_user_id, open_kfid, last_customer_at, sent_since, touched_at, last_ids)
+    SELECT external_user_id, '', last_customer_at, sent_since, touched_at, last_ids FROM send_windows;
+  DROP TABLE send_windows;
+  ALTER TABLE send_windows_by_account RENAME TO send_windows;
+  CREATE INDEX send_windows_by_touch ON send_windows (touched_at);
+  `,
 ];
 
 /** The schema version this code writes and expects. */
