@@ -34,7 +34,7 @@ function fixture() {
   return {
     bindings,
     metrics,
-    dispatch: (m: KfMessage) => dispatcher.dispatch(m, { firstPull: false }),
+    dispatch: (m: KfMessage) => dispatcher.dispatch(m, { firstPull: false, openKfid: 'wk' }),
     event,
     queued: async (gw: string) => (await queue.readAfter(gw, null, 100)).map((i) => i.event),
   };
