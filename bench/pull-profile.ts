@@ -107,6 +107,11 @@ async function main(): Promise<void> {
     await sleep(3_000);
     const redisPid = Number(/process_id:(\d+)/.exec(await admin.info('server'))![1]);
     const pids = [...nodes.map((n, i) => [`node ${i}${i === 0 ? ' (pulls)' : ''}`, n.pid] as const), ['redis-server', redisPid] as const];
+    // What each process spends at rest with its gateways connected, so the per-message figures can be read net of it.
+    const idleStart = pids.map(([, pid]) => cpuMicros(pid));
+    const idleFrom = Date.now();
+    await sleep(5_000);
+    const idleCpu = pids.map(([, pid], i) => (cpuMicros(pid) - idleStart[i]!) / ((Date.now() - idleFrom) * 1000));
     const memoryBefore = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
     await admin.config('RESETSTAT');
     const cpuBefore = pids.map(([, pid]) => cpuMicros(pid));
@@ -125,7 +130,9 @@ async function main(): Promise<void> {
     console.log(`${NODES} nodes, ${GATEWAYS} gateways, ${MESSAGES} messages from ${USERS} users; node 0 pulls`);
     console.log(`delivered ${received.size}/${MESSAGES} in ${elapsed} ms`);
     console.log('\nCPU µs per message (utime+stime from /proc, 10 ms ticks):');
-    pids.forEach(([name], i) => console.log(`  ${name.padEnd(16)} ${((cpuAfter[i]! - cpuBefore[i]!) / MESSAGES).toFixed(0)}`));
+    pids.forEach(([name], i) =>
+      console.log(`  ${name.padEnd(16)} ${((cpuAfter[i]! - cpuBefore[i]!) / MESSAGES).toFixed(0).padStart(5)}   (at rest before: ${(idleCpu[i]! * 100).toFixed(1)} % of a core)`),
+    );
     console.log('\nRedis per message (INFO commandstats):');
     let calls = 0;
     let usec = 0;

@@ -2,6 +2,7 @@ import type { RedisClient } from './redis-client.js';
 import type { BindingEventOrder, BindingStore, OrderedBindOutcome } from '../binding-store.js';
 import { checkPrefix, clientKeyPrefix } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
+import { TickBatch } from './tick-batch.js';
 
 /** Construction options for {@link RedisBindingStore}. */
 export interface RedisBindingStoreOptions {
@@ -89,6 +90,8 @@ return prev
 export class RedisBindingStore implements BindingStore {
   private readonly redis: RedisClient;
   private readonly base: string;
+  /** Lookups made side by side (a pulled page's users) go out as one HMGET. */
+  private readonly lookups = new TickBatch<string, string | null>((users) => this.redis.hmget(this.usersKey(), ...users));
 
   constructor(opts: RedisBindingStoreOptions) {
     this.redis = opts.redis;
@@ -96,7 +99,7 @@ export class RedisBindingStore implements BindingStore {
   }
 
   async gatewayFor(externalUserId: string): Promise<string | null> {
-    return await this.redis.hget(this.usersKey(), externalUserId);
+    return await this.lookups.add(externalUserId);
   }
 
   async bind(externalUserId: string, gatewayId: string): Promise<string | null> {

@@ -4,6 +4,8 @@ import { RelayError } from '../../errors/relay-error.js';
 import { queueDedupOf, type DeliveryQueue, type QueueAppendEntry, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
+import { isClusterClient } from './redis-client.js';
+import { TickBatch } from './tick-batch.js';
 import { packedField } from './packed-keys.js';
 import type { StateLogger } from './state-logger.js';
 import { checkStreamId, notIssued, streamIdMillis } from './stream-id.js';
@@ -63,42 +65,64 @@ return id
 `,
 );
 
-// KEYS: stream, then per deduplicated entry either its marker key, or (packed) its hour's marker hash and the marker key
-// a relay before packing would have written; ARGV: queue idle ttl (ms), then per entry its event JSON, its marker ttl
-// (ms; 0 = no marker) and its field in the hour's hash ('' = a marker key of its own). Returns one id per entry, ''
-// where a marker was alive (also when an earlier entry of the same batch set it). Markers are written right after
-// their XADD, as in queue-append-once.
+// Appends for one or more gateways (several only on one server: their streams sit in different slots).
+// ARGV: queue idle ttl (ms), then per gateway its entry count followed, per entry, by its event JSON, its marker ttl (ms;
+// 0 = no marker) and its field in the hour's hash ('' = a marker key of its own). KEYS: per gateway its stream, then per
+// deduplicated entry either its marker key, or (packed) its hour's marker hash and the marker key a relay before
+// packing would have written. Returns one id per entry, '' where a marker was alive (also when an earlier entry of the
+// same batch set it). Markers are written right after their XADD, as in queue-append-once.
 const APPEND_MANY = new LuaScript(
   'queue-append-many',
   `
 local ids = {}
-local k = 1
-for i = 2, #ARGV, 3 do
-  local ttl = ARGV[i + 1]
-  local field = ARGV[i + 2]
-  local id = ''
-  if ttl == '0' then
-    id = redis.call('XADD', KEYS[1], '*', '${EVENT_FIELD}', ARGV[i])
-  elseif field == '' then
-    k = k + 1
-    if redis.call('EXISTS', KEYS[k]) == 0 then
-      id = redis.call('XADD', KEYS[1], '*', '${EVENT_FIELD}', ARGV[i])
-      redis.call('SET', KEYS[k], id, 'PX', ttl)
+local k = 0
+local a = 2
+while a <= #ARGV do
+  local n = tonumber(ARGV[a])
+  a = a + 1
+  k = k + 1
+  local stream = KEYS[k]
+  for _ = 1, n do
+    local ttl = ARGV[a + 1]
+    local field = ARGV[a + 2]
+    local id = ''
+    if ttl == '0' then
+      id = redis.call('XADD', stream, '*', '${EVENT_FIELD}', ARGV[a])
+    elseif field == '' then
+      k = k + 1
+      if redis.call('EXISTS', KEYS[k]) == 0 then
+        id = redis.call('XADD', stream, '*', '${EVENT_FIELD}', ARGV[a])
+        redis.call('SET', KEYS[k], id, 'PX', ttl)
+      end
+    else
+      local packed = KEYS[k + 1]
+      local alone = KEYS[k + 2]
+      k = k + 2
+      if redis.call('HEXISTS', packed, field) == 0 and redis.call('EXISTS', alone) == 0 then
+        id = redis.call('XADD', stream, '*', '${EVENT_FIELD}', ARGV[a])
+        redis.call('HSET', packed, field, '1')
+        if redis.call('PTTL', packed) < tonumber(ttl) then redis.call('PEXPIRE', packed, ttl) end
+      end
     end
-  else
-    local packed = KEYS[k + 1]
-    local alone = KEYS[k + 2]
-    k = k + 2
-    if redis.call('HEXISTS', packed, field) == 0 and redis.call('EXISTS', alone) == 0 then
-      id = redis.call('XADD', KEYS[1], '*', '${EVENT_FIELD}', ARGV[i])
-      redis.call('HSET', packed, field, '1')
-      if redis.call('PTTL', packed) < tonumber(ttl) then redis.call('PEXPIRE', packed, ttl) end
-    end
+    a = a + 3
+    ids[#ids + 1] = id
   end
-  ids[#ids + 1] = id
+  redis.call('PEXPIRE', stream, ARGV[1])
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return ids
+`,
+);
+
+// KEYS: streams of many gateways (one server only); ARGV: per key the exclusive start ('-' or '(<id>') and the count.
+// Returns one XRANGE reply per key.
+const RANGE_MANY = new LuaScript(
+  'queue-range-many',
+  `
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('XRANGE', key, ARGV[2 * i - 1], '+', 'COUNT', ARGV[2 * i])
+end
+return out
 `,
 );
 
@@ -154,12 +178,21 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly logger: StateLogger | undefined;
+  /**
+   * On one server, the appends and reads made side by side (a page's gateways, the drains one wake-up starts) go out
+   * as one script each. A Redis Cluster keeps one call per gateway: each gateway's keys sit in their own slot.
+   */
+  private readonly appends: TickBatch<GatewayAppend, unknown[]> | null;
+  private readonly ranges: TickBatch<{ key: string; start: string; count: number }, Array<[string, string[]]>> | null;
 
   constructor(opts: RedisDeliveryQueueOptions) {
     this.redis = opts.redis;
     this.prefix = checkPrefix(opts.prefix);
     this.logger = opts.logger;
     this.idleTtlPx = toPx(opts.idleTtlMs ?? DEFAULT_IDLE_TTL_MS);
+    const single = !isClusterClient(this.redis);
+    this.appends = single ? new TickBatch((batch) => this.appendForMany(batch), 128) : null;
+    this.ranges = single ? new TickBatch((reads) => this.rangeMany(reads)) : null;
   }
 
   /** Appends an event unless its dedupKey is still remembered for this gateway; resolves to the id or null. */
@@ -185,7 +218,7 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   /** Appends the entries with one script call: one round trip, all keys in the gateway's slot. */
   async appendMany(gatewayId: string, entries: readonly QueueAppendEntry[]): Promise<Array<string | null>> {
     const keys = [this.streamKey(gatewayId)];
-    const args: Array<string | number | Buffer> = [this.idleTtlPx];
+    const args: Array<string | number | Buffer> = [entries.length];
     for (const { event, options } of entries) {
       const dedup = queueDedupOf(options);
       if (dedup === null) {
@@ -200,7 +233,8 @@ export class RedisDeliveryQueue implements DeliveryQueue {
       }
     }
     if (entries.length === 0) return [];
-    const ids = await APPEND_MANY.run(this.redis, keys, args);
+    const append = { keys, args, count: entries.length };
+    const ids = this.appends ? await this.appends.add(append) : await APPEND_MANY.run(this.redis, keys, [this.idleTtlPx, ...args]);
     if (!Array.isArray(ids) || ids.length !== entries.length) {
       throw new RelayError('INTERNAL', 'append script returned no ids', { gatewayId });
     }
@@ -215,7 +249,8 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     // read with nothing dropped is the end of the stream: asking again would cost a second XRANGE for nothing.
     while (items.length < wanted) {
       const asked = wanted - items.length;
-      const rows = await this.redis.xrange(this.streamKey(gatewayId), start, '+', 'COUNT', asked);
+      const key = this.streamKey(gatewayId);
+      const rows = this.ranges ? await this.ranges.add({ key, start, count: asked }) : await this.redis.xrange(key, start, '+', 'COUNT', asked);
       let dropped = false;
       for (const [id, fields] of rows) {
         const item = decodeItem(id, fields);
@@ -261,6 +296,27 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     // Nothing of its own to release.
   }
 
+  /** One script for the appends of several gateways; each gets back its own ids. */
+  private async appendForMany(batch: GatewayAppend[]): Promise<unknown[][]> {
+    const keys = batch.flatMap((b) => b.keys);
+    const args = [this.idleTtlPx, ...batch.flatMap((b) => b.args)];
+    const ids = await APPEND_MANY.run(this.redis, keys, args);
+    const total = batch.reduce((n, b) => n + b.count, 0);
+    if (!Array.isArray(ids) || ids.length !== total) throw new RelayError('INTERNAL', 'append script returned no ids', { gateways: batch.length });
+    let at = 0;
+    return batch.map((b) => ids.slice(at, (at += b.count)));
+  }
+
+  private async rangeMany(reads: Array<{ key: string; start: string; count: number }>): Promise<Array<Array<[string, string[]]>>> {
+    const reply = await RANGE_MANY.run(
+      this.redis,
+      reads.map((r) => r.key),
+      reads.flatMap((r) => [r.start, r.count]),
+    );
+    if (!Array.isArray(reply) || reply.length !== reads.length) throw new RelayError('INTERNAL', 'range script returned no rows', { gateways: reads.length });
+    return reply as Array<Array<[string, string[]]>>;
+  }
+
   private async dropUndecodable(gatewayId: string, id: string): Promise<void> {
     this.logger?.error({ gatewayId, id }, 'delivery queue entry could not be decoded; dropped');
     await this.redis.xdel(this.streamKey(gatewayId), id);
@@ -282,6 +338,13 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   private ackedKey(gatewayId: string): string {
     return `${this.prefix}${hashTag('gw', gatewayId)}:acked`;
   }
+}
+
+/** One gateway's share of a batched append: its keys and its arguments after the idle ttl, as queue-append-many takes them. */
+interface GatewayAppend {
+  keys: string[];
+  args: Array<string | number | Buffer>;
+  count: number;
 }
 
 function decodeItem(id: string, fields: string[]): QueuedItem | null {

@@ -3,6 +3,8 @@ import { RelayError } from '../../errors/relay-error.js';
 import type { ConnectionDetails, NodeLoad, PresenceEntry, PresenceMap } from '../presence-map.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
+import { isClusterClient } from './redis-client.js';
+import { TickBatch } from './tick-batch.js';
 
 /** Construction options for {@link RedisPresenceMap}. */
 export interface RedisPresenceMapOptions {
@@ -75,6 +77,20 @@ return 0
 );
 
 // KEYS: owner hash; ARGV: generation, details JSON. Written beside the owner so it goes when a newer claim does.
+// KEYS: owner records of many gateways, in any slots (one server only); returns node and gen of each, false where absent.
+const OWNERS = new LuaScript(
+  'presence-owners',
+  `
+local out = {}
+for i, key in ipairs(KEYS) do
+  local v = redis.call('HMGET', key, 'node', 'gen')
+  out[2 * i - 1] = v[1] or false
+  out[2 * i] = v[2] or false
+end
+return out
+`,
+);
+
 const DESCRIBE = new LuaScript(
   'presence-describe',
   `
@@ -97,12 +113,18 @@ export class RedisPresenceMap implements PresenceMap {
   private readonly now: () => number;
   /** When this node last refreshed the owner records of the gateways it holds. */
   private lastOwnerRefresh = Number.NEGATIVE_INFINITY;
+  /**
+   * On one server, lookups made side by side (a page's gateways) read their owner records with one script and each
+   * distinct owner's alive key once. A Redis Cluster keeps one read per gateway: the records sit in their own slots.
+   */
+  private readonly owners: TickBatch<string, PresenceEntry | null> | null;
 
   constructor(opts: RedisPresenceMapOptions) {
     this.redis = opts.redis;
     this.prefix = checkPrefix(opts.prefix);
     this.ownerTtlMs = opts.ownerTtlMs ?? OWNER_TTL_MS;
     this.now = opts.now ?? Date.now;
+    this.owners = isClusterClient(this.redis) ? null : new TickBatch((gatewayIds) => this.lookupMany(gatewayIds));
   }
 
   async claim(gatewayId: string, nodeId: string): Promise<{ generation: number; previous: PresenceEntry | null }> {
@@ -130,6 +152,7 @@ export class RedisPresenceMap implements PresenceMap {
   }
 
   async lookup(gatewayId: string): Promise<PresenceEntry | null> {
+    if (this.owners) return await this.owners.add(gatewayId);
     const [node, gen] = await this.redis.hmget(this.ownerKey(gatewayId), 'node', 'gen');
     if (node == null || gen == null) return null;
     if (!(await this.isAlive(node))) return null;
@@ -201,6 +224,19 @@ export class RedisPresenceMap implements PresenceMap {
 
   async close(): Promise<void> {
     // Nothing of its own to release.
+  }
+
+  private async lookupMany(gatewayIds: string[]): Promise<Array<PresenceEntry | null>> {
+    const reply = (await OWNERS.run(this.redis, gatewayIds.map((id) => this.ownerKey(id)), [])) as Array<string | null>;
+    const nodes = new Set<string>();
+    for (let i = 0; i < reply.length; i += 2) if (reply[i] != null) nodes.add(reply[i]!);
+    const alive = new Map(await Promise.all([...nodes].map(async (node) => [node, await this.isAlive(node)] as const)));
+    return gatewayIds.map((_, i) => {
+      const node = reply[2 * i];
+      const gen = reply[2 * i + 1];
+      if (node == null || gen == null || !alive.get(node)) return null;
+      return { nodeId: node, generation: Number(gen) };
+    });
   }
 
   private async isAlive(nodeId: string): Promise<boolean> {

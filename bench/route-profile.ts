@@ -1,0 +1,84 @@
+/**
+ * What routing a pulled page costs the pulling node, alone: the page router and batch enqueuer of a relay node, built
+ * in this process on a real Redis (stores, presence and bus as in production), routing pages of kf/sync_msg messages
+ * to gateways owned by another node. No sockets, no HTTP: CPU µs per message of this process and Redis µs per message.
+ *
+ *   pnpm tsx bench/route-profile.ts [--users 1000] [--pages 30] [--page 1000]
+ *   node --cpu-prof --import tsx bench/route-profile.ts ...      # a CPU profile of the routing alone
+ */
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import type { KfMessage } from '@wecom-relay/shared';
+import { startRedis } from '@wecom-relay/testkit';
+import { BatchEnqueuer } from '../packages/relay-node/src/delivery/enqueue-batch.js';
+import { PageRouter } from '../packages/relay-node/src/inbound/page-router.js';
+import { createMetrics } from '../packages/relay-node/src/observability/metrics.js';
+import { RedisBindingStore, RedisDedupStore, RedisDeliveryQueue, RedisNodeBus, RedisOutboundLedger, RedisPresenceMap } from '../packages/relay-node/src/state/redis/index.js';
+
+const { values: flags } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== '--'),
+  options: { users: { type: 'string', default: '1000' }, pages: { type: 'string', default: '30' }, page: { type: 'string', default: '1000' } },
+});
+const USERS = Number(flags.users);
+const PAGES = Number(flags.pages);
+const PAGE = Number(flags.page);
+
+const server = process.env.REDIS_URL ? null : await startRedis();
+const url = process.env.REDIS_URL ?? server!.url;
+const redis = new Redis(url, { enableAutoPipelining: true });
+const prefix = 'rp:';
+const metrics = createMetrics('node-a');
+const quiet = (): void => undefined;
+// A silent logger without pino (not a dependency of the bench package).
+const logger = { info: quiet, warn: quiet, error: quiet, debug: quiet, trace: quiet, fatal: quiet, child: () => logger } as unknown as ConstructorParameters<typeof PageRouter>[0]['logger'];
+const queue = new RedisDeliveryQueue({ redis, prefix });
+const bindings = new RedisBindingStore({ redis, prefix });
+const presence = new RedisPresenceMap({ redis, prefix });
+const bus = new RedisNodeBus({ redis, prefix, logger });
+const router = new PageRouter({
+  dispatcher: { dispatch: async (m) => void logger.warn({ msgid: m.msgid }, 'not plain') },
+  bindings,
+  ledger: new RedisOutboundLedger({ redis, prefix }),
+  dedup: new RedisDedupStore({ redis, prefix }),
+  enqueuer: new BatchEnqueuer({ nodeId: 'node-a', queue, presence, bus, delivery: { noteAppended: () => undefined, wakeLocal: () => undefined }, metrics }),
+  logger,
+  metrics,
+  firstPullMaxAgeMs: 10 * 60_000,
+});
+
+for (let u = 0; u < USERS; u++) {
+  await bindings.bind(`wm-${u}`, `gw-${u}`);
+  await presence.claim(`gw-${u}`, u % 2 === 0 ? 'node-b' : 'node-c');
+}
+const t0 = Math.floor(Date.now() / 1000);
+let seq = 0;
+function page(): KfMessage[] {
+  return Array.from({ length: PAGE }, () => {
+    const n = seq++;
+    return { msgid: `m-${n}`, external_userid: `wm-${n % USERS}`, open_kfid: 'wk-1', send_time: t0 + Math.floor(n / 2000), origin: 3, msgtype: 'text', text: { content: `hello ${n}` } };
+  });
+}
+await router.route(page(), { firstPull: false, openKfid: 'wk-1' }); // warm-up
+await redis.config('RESETSTAT');
+const cpu0 = process.cpuUsage();
+const wall0 = performance.now();
+for (let p = 0; p < PAGES; p++) await router.route(page(), { firstPull: false, openKfid: 'wk-1' });
+const cpu = process.cpuUsage(cpu0);
+const wall = performance.now() - wall0;
+const messages = PAGES * PAGE;
+const info = await redis.info('commandstats');
+let calls = 0;
+let usec = 0;
+const rows: string[] = [];
+for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+  if (m[1] === 'info' || m[1] === 'config|resetstat') continue;
+  calls += Number(m[2]);
+  usec += Number(m[3]);
+  rows.push(`  ${m[1]!.padEnd(18)} ${(Number(m[2]) / messages).toFixed(2)}/msg ${(Number(m[3]) / messages).toFixed(1)} µs`);
+}
+console.log(`${messages} messages, ${PAGES} pages of ${PAGE}, ${USERS} users`);
+console.log(`router CPU ${((cpu.user + cpu.system) / messages).toFixed(1)} µs/msg, wall ${((wall * 1000) / messages).toFixed(1)} µs/msg, ${(wall / PAGES).toFixed(1)} ms/page`);
+console.log(`Redis commands ${(calls / messages).toFixed(2)}/msg (nested included), ${(usec / messages).toFixed(1)} µs/msg by commandstats`);
+console.log(rows.join('\n'));
+redis.disconnect();
+await server?.stop();

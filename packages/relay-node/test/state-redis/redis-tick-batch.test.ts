@@ -1,0 +1,106 @@
+import type { QueuedEvent } from '@wecom-relay/shared';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, uniquePrefix, type RedisHandle } from '@wecom-relay/testkit';
+import { RedisBindingStore, RedisDeliveryQueue, RedisPresenceMap } from '../../src/state/redis/index.js';
+
+/**
+ * On one Redis server, the calls a pulled page makes side by side (a lookup per user, an append per gateway, an owner
+ * lookup per gateway, a read per woken gateway) go out as one command each, and every caller still gets its own answer.
+ * Commands are counted by the server (`INFO commandstats`), so a change that goes back to one command per call fails here.
+ */
+let server: RedisHandle;
+let redis: Redis;
+const silent = pino({ level: 'silent' });
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url, { enableAutoPipelining: true });
+});
+
+afterAll(async () => {
+  await redis?.quit();
+  await server?.stop();
+});
+
+async function calls(command: string): Promise<number> {
+  const info = await redis.info('commandstats');
+  return Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+}
+
+/** Top-level commands the server ran during `work` (nested script calls included under their own names). */
+async function counting<T>(names: string[], work: () => Promise<T>): Promise<{ result: T; counts: Record<string, number> }> {
+  const before = await Promise.all(names.map(calls));
+  const result = await work();
+  const after = await Promise.all(names.map(calls));
+  return { result, counts: Object.fromEntries(names.map((n, i) => [n, after[i]! - before[i]!])) };
+}
+
+function inbound(id: string): QueuedEvent {
+  return { type: 'inbound', id, externalUserId: 'wm-a', msgType: 'text', content: `hello ${id}`, timestamp: 1_700_000_000, wecomMsgType: 'text' };
+}
+
+describe('calls made side by side on one Redis server', () => {
+  it('100 binding lookups are one HMGET, each caller getting its own user', async () => {
+    const bindings = new RedisBindingStore({ redis, prefix: uniquePrefix('batch-bind') });
+    for (let u = 0; u < 100; u += 2) await bindings.bind(`wm-${u}`, `gw-${u % 7}`);
+    const { result, counts } = await counting(['hmget', 'hget'], () => Promise.all(Array.from({ length: 100 }, (_, u) => bindings.gatewayFor(`wm-${u}`))));
+    expect(result).toEqual(Array.from({ length: 100 }, (_, u) => (u % 2 === 0 ? `gw-${u % 7}` : null)));
+    expect(counts).toEqual({ hmget: 1, hget: 0 });
+  });
+
+  it('appends for 60 gateways are one script call; each gateway gets its ids, a repeated key none', async () => {
+    const queue = new RedisDeliveryQueue({ redis, prefix: uniquePrefix('batch-append'), logger: silent });
+    const at = 1_700_000_000;
+    const first = await queue.appendMany('gw-0', [{ event: inbound('m-0-a'), options: { dedupKey: 'm-0-a', dedupAt: at } }]);
+    expect(first[0]).not.toBeNull();
+    const { result, counts } = await counting(['evalsha', 'xadd'], () =>
+      Promise.all(
+        Array.from({ length: 60 }, (_, g) =>
+          queue.appendMany(`gw-${g}`, [
+            // gw-0's first entry was appended above: refused again, inside the same batch as everything else.
+            { event: inbound(`m-${g}-a`), options: { dedupKey: `m-${g}-a`, dedupAt: at } },
+            { event: inbound(`m-${g}-b`), options: { dedupKey: `m-${g}-b`, dedupAt: at } },
+          ]),
+        ),
+      ),
+    );
+    expect(counts).toEqual({ evalsha: 1, xadd: 119 });
+    expect(result[0]![0]).toBeNull();
+    for (let g = 0; g < 60; g++) {
+      const items = await queue.readAfter(`gw-${g}`, null, 10);
+      expect(items.map((i) => (i.event as { id: string }).id)).toEqual(g === 0 ? ['m-0-a', 'm-0-b'] : [`m-${g}-a`, `m-${g}-b`]);
+      expect(items.map((i) => i.id)).toEqual(g === 0 ? [first[0], result[0]![1]] : result[g]);
+    }
+  });
+
+  it('reads of 40 gateways woken together are one script call, each from its own pointer', async () => {
+    const queue = new RedisDeliveryQueue({ redis, prefix: uniquePrefix('batch-read'), logger: silent });
+    const pointers: Array<string | null> = [];
+    for (let g = 0; g < 40; g++) {
+      const ids = await queue.appendMany(`gw-${g}`, [{ event: inbound(`m-${g}-1`) }, { event: inbound(`m-${g}-2`) }, { event: inbound(`m-${g}-3`) }]);
+      pointers.push(g % 2 === 0 ? null : ids[0]!);
+    }
+    const { result, counts } = await counting(['evalsha', 'xrange'], () => Promise.all(pointers.map((after, g) => queue.readAfter(`gw-${g}`, after, 2))));
+    expect(counts).toEqual({ evalsha: 1, xrange: 40 });
+    result.forEach((items, g) => expect(items.map((i) => (i.event as { id: string }).id)).toEqual(g % 2 === 0 ? [`m-${g}-1`, `m-${g}-2`] : [`m-${g}-2`, `m-${g}-3`]));
+  });
+
+  it("owner lookups of 90 gateways are one script call and one alive check per node; a dead node's gateways have no owner", async () => {
+    const presence = new RedisPresenceMap({ redis, prefix: uniquePrefix('batch-owner') });
+    await presence.heartbeat('node-a', 60_000);
+    await presence.heartbeat('node-b', 60_000);
+    const claimed: Array<number | null> = [];
+    for (let g = 0; g < 90; g++) {
+      if (g % 10 === 9) claimed.push(null);
+      else claimed.push((await presence.claim(`gw-${g}`, ['node-a', 'node-b', 'node-dead'][g % 3]!)).generation);
+    }
+    const { result, counts } = await counting(['evalsha', 'exists', 'hmget'], () => Promise.all(claimed.map((_, g) => presence.lookup(`gw-${g}`))));
+    expect(counts).toEqual({ evalsha: 1, exists: 3, hmget: 90 });
+    result.forEach((owner, g) => {
+      if (claimed[g] === null || g % 3 === 2) expect(owner).toBeNull();
+      else expect(owner).toEqual({ nodeId: ['node-a', 'node-b'][g % 3], generation: claimed[g] });
+    });
+  });
+});
