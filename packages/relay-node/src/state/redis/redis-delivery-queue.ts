@@ -192,7 +192,8 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     this.idleTtlPx = toPx(opts.idleTtlMs ?? DEFAULT_IDLE_TTL_MS);
     const single = !isClusterClient(this.redis);
     this.appends = single ? new TickBatch((batch) => this.appendForMany(batch), 128) : null;
-    this.ranges = single ? new TickBatch((reads) => this.rangeMany(reads)) : null;
+    // A read asks for at most a drain batch (50), so 64 reads bound one reply to a few thousand entries.
+    this.ranges = single ? new TickBatch((reads) => this.rangeMany(reads), 64) : null;
   }
 
   /** Appends an event unless its dedupKey is still remembered for this gateway; resolves to the id or null. */
