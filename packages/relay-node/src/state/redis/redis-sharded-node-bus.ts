@@ -102,6 +102,8 @@ export class RedisShardedNodeBus implements NodeBus {
   private async open(channel: string, handler: (message: BusMessage) => void): Promise<Cluster> {
     const sub = this.redis.duplicate([], {
       shardedSubscribers: true,
+      // SSUBSCRIBE must reach the shard's subscriber connection; a batch would carry it on the command connection.
+      enableAutoPipelining: false,
       redisOptions: { ...this.redis.options.redisOptions, ...(this.connectionName ? { connectionName: this.connectionName } : {}) },
     });
     sub.on('smessage', (from: string, raw: string) => {
