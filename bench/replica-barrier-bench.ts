@@ -77,7 +77,7 @@ try {
 }
 
 const rc = await startRedisCluster();
-// As the relay's cluster client: no auto-pipelining (see redis-cluster-client.ts).
+// One command per round trip (no auto-pipelining), as when the figures in docs/benchmarks.md were taken.
 const cluster = new Cluster(rc.seeds.map((s) => ({ host: s.slice(0, s.lastIndexOf(':')), port: Number(s.slice(s.lastIndexOf(':') + 1)) })));
 try {
   await run('Redis Cluster 3+3, no barrier', cluster, false);

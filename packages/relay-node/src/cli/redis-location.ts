@@ -1,5 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from '../state/redis/redis-client.js';
+import { followRedirectsInBatches } from '../state/redis/redis-cluster-client.js';
 
 /** A Redis the operator tools were pointed at, connected. */
 export interface OpenedRedis {
@@ -33,6 +34,8 @@ export async function openRedisLocation(location: string, env: NodeJS.ProcessEnv
       enableAutoPipelining: true,
       redisOptions: { maxRetriesPerRequest: 2, ...(password ? { password } : {}), ...(tls ? { tls: {} } : {}) },
     });
+    // Batched like the relay's own client, so redirected the same way while slots move.
+    followRedirectsInBatches(cluster);
     await cluster.connect();
     return { redis: cluster, cluster: true, close: () => cluster.quit().then(() => undefined, () => cluster.disconnect()) };
   }

@@ -67,3 +67,4 @@ export { RedisShardedBindingStore, type RedisShardedBindingStoreOptions } from '
 export { RedisShardedNodeBus, type RedisShardedNodeBusOptions } from './redis-sharded-node-bus.js';
 export { isClusterClient, type RedisClient } from './redis-client.js';
 export { REPLICA_BARRIER_TIMEOUT_MS, replicaBarrier, type ReplicaBarrierOptions } from './redis-replica-barrier.js';
+export { createClusterClient, followRedirectsInBatches } from './redis-cluster-client.js';

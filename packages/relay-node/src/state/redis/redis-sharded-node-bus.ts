@@ -102,6 +102,9 @@ export class RedisShardedNodeBus implements NodeBus {
   private async open(channel: string, handler: (message: BusMessage) => void): Promise<Cluster> {
     const sub = this.redis.duplicate([], {
       shardedSubscribers: true,
+      // Unbatched: a batched SSUBSCRIBE goes out on a node's command connection, outside the subscriber group that
+      // follows the channel's shard (and resubscribes after a failover).
+      enableAutoPipelining: false,
       redisOptions: { ...this.redis.options.redisOptions, ...(this.connectionName ? { connectionName: this.connectionName } : {}) },
     });
     sub.on('smessage', (from: string, raw: string) => {
