@@ -6,7 +6,7 @@ import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
 import { packedField } from './packed-keys.js';
 import type { StateLogger } from './state-logger.js';
-import { checkStreamId, notIssued, streamIdMillis } from './stream-id.js';
+import { checkStreamId, compareStreamIds, notIssued, streamIdMillis } from './stream-id.js';
 
 /** Construction options for {@link RedisDeliveryQueue}. */
 export interface RedisDeliveryQueueOptions {
@@ -103,23 +103,27 @@ return ids
 );
 
 // KEYS: stream, acked pointer; ARGV: id, idle ttl (ms). Returns 1 moved, 0 not forward, -1 never issued.
-// Entries up to and including the id are deleted: MINID keeps the id itself, so it is XDELed.
+// Entries up to and including the id are deleted: MINID keeps the id itself, so it is XDELed. An id at or before the
+// pointer was checked when the pointer passed it. An id still in the stream was issued, and XDEL says so while removing
+// it; only an id no longer there (trimmed, dropped as undecodable, or never issued) needs XINFO STREAM's
+// last-generated-id, which is costly because it also builds the first and last entries.
 const ACK = new LuaScript(
   'queue-ack',
   COMPARE_IDS +
     `
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local info = redis.call('XINFO', 'STREAM', KEYS[1])
-local last = nil
-for i = 1, #info, 2 do
-  if info[i] == 'last-generated-id' then last = info[i + 1] end
-end
-if not last or cmpid(ARGV[1], last) > 0 then return -1 end
 local acked = redis.call('GET', KEYS[2])
 if acked and cmpid(ARGV[1], acked) <= 0 then return 0 end
+if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then
+  if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+  local info = redis.call('XINFO', 'STREAM', KEYS[1])
+  local last = nil
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then last = info[i + 1] end
+  end
+  if not last or cmpid(ARGV[1], last) > 0 then return -1 end
+end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 redis.call('XTRIM', KEYS[1], 'MINID', '=', ARGV[1])
-redis.call('XDEL', KEYS[1], ARGV[1])
 return 1
 `,
 );
@@ -154,6 +158,8 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly logger: StateLogger | undefined;
+  // Gateways with an ack write in flight; an entry goes as soon as its gateway has none left to write.
+  private readonly ackLanes = new Map<string, AckLane>();
 
   constructor(opts: RedisDeliveryQueueOptions) {
     this.redis = opts.redis;
@@ -232,10 +238,24 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     return items;
   }
 
+  /**
+   * Acks of one gateway are coalesced: while a write for it is in flight, later acks wait, and the next write carries
+   * only the highest of their ids (the pointer is cumulative, so it covers the others). Each caller resolves once a
+   * pointer at or past its id is stored.
+   */
   async ack(gatewayId: string, id: string): Promise<void> {
     checkStreamId(id);
-    const result = await ACK.run(this.redis, [this.streamKey(gatewayId), this.ackedKey(gatewayId)], [id, this.idleTtlPx]);
-    if (result === -1) throw notIssued(id);
+    const lane = this.ackLanes.get(gatewayId);
+    const done = new Promise<void>((resolve, reject) => {
+      const waiter = { id, resolve, reject };
+      if (lane) lane.next.push(waiter);
+      else {
+        const fresh: AckLane = { next: [] };
+        this.ackLanes.set(gatewayId, fresh);
+        void this.runAcks(gatewayId, fresh, [waiter]);
+      }
+    });
+    return await done;
   }
 
   async lastAcked(gatewayId: string): Promise<string | null> {
@@ -261,6 +281,47 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     // Nothing of its own to release.
   }
 
+  /** Writes one batch of acks, then the batch that gathered meanwhile, until none is left; then the lane goes. */
+  private async runAcks(gatewayId: string, lane: AckLane, first: AckWaiter[]): Promise<void> {
+    for (let batch = first; batch.length > 0; batch = lane.next.splice(0)) {
+      const top = batch.reduce((max, w) => (compareStreamIds(w.id, max) > 0 ? w.id : max), batch[0]!.id);
+      try {
+        const result = await this.ackOne(gatewayId, top);
+        if (result !== -1) {
+          for (const w of batch) w.resolve();
+        } else if (batch.every((w) => w.id === top)) {
+          for (const w of batch) w.reject(notIssued(top));
+        } else {
+          // The highest id was never issued: each id on its own, so that id cannot fail the good ones.
+          await this.ackEach(gatewayId, batch);
+        }
+      } catch (err) {
+        for (const w of batch) w.reject(err);
+      }
+    }
+    this.ackLanes.delete(gatewayId);
+  }
+
+  private async ackEach(gatewayId: string, batch: readonly AckWaiter[]): Promise<void> {
+    const ids = [...new Set(batch.map((w) => w.id))].sort(compareStreamIds);
+    for (const id of ids) {
+      const waiting = batch.filter((w) => w.id === id);
+      try {
+        const result = await this.ackOne(gatewayId, id);
+        for (const w of waiting) {
+          if (result === -1) w.reject(notIssued(id));
+          else w.resolve();
+        }
+      } catch (err) {
+        for (const w of waiting) w.reject(err);
+      }
+    }
+  }
+
+  private async ackOne(gatewayId: string, id: string): Promise<unknown> {
+    return await ACK.run(this.redis, [this.streamKey(gatewayId), this.ackedKey(gatewayId)], [id, this.idleTtlPx]);
+  }
+
   private async dropUndecodable(gatewayId: string, id: string): Promise<void> {
     this.logger?.error({ gatewayId, id }, 'delivery queue entry could not be decoded; dropped');
     await this.redis.xdel(this.streamKey(gatewayId), id);
@@ -282,6 +343,18 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   private ackedKey(gatewayId: string): string {
     return `${this.prefix}${hashTag('gw', gatewayId)}:acked`;
   }
+}
+
+/** A caller of ack waiting for a pointer at or past its id. */
+interface AckWaiter {
+  id: string;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** One gateway's ack writes: the callers that arrived while a write was in flight, written next as one. */
+interface AckLane {
+  next: AckWaiter[];
 }
 
 function decodeItem(id: string, fields: string[]): QueuedItem | null {
