@@ -111,6 +111,39 @@ describe('RedisDeliveryQueue acks of one gateway, persisted in batches', () => {
     expect(await redis.xlen(`${prefix}{gw:gw-b}:queue`)).toBe(1);
   });
 
+  it('on one server, acks of 50 gateways arriving together are written by two script calls, each pointer at its own id', async () => {
+    const prefix = uniquePrefix('ack-many');
+    const queue = new RedisDeliveryQueue({ redis, prefix, logger: silent });
+    const gateways = Array.from({ length: 50 }, (_, g) => `gw-${g}`);
+    const ids = await Promise.all(gateways.map((g, n) => queue.appendMany(g, [{ event: event(n) }, { event: event(n) }, { event: event(n) }])));
+    await queue.ack('gw-warm', await queue.append('gw-warm', event(0)));
+    const before = await calls();
+    // Each gateway acks its second entry; gw-7 also an id never issued, which fails that caller alone.
+    const results = await outcomes([...gateways.map((g, n) => queue.ack(g, ids[n]![1]!)), queue.ack('gw-7', NEVER_ISSUED)]);
+    const after = await calls();
+    expect(results).toEqual([...gateways.map(() => 'ok'), 'FRAME_INVALID']);
+    for (const [n, g] of gateways.entries()) {
+      expect(await queue.lastAcked(g)).toBe(ids[n]![1]);
+      expect(await redis.xlen(`${prefix}{gw:${g}}:queue`)).toBe(1);
+    }
+    // The first gateway's ack at once; the 49 others (gw-7 with its two) together; gw-7's two once more, one each.
+    expect(ran(before, after, 'evalsha')).toBe(4);
+  });
+
+  it('a gateway whose keys cannot be written fails its own acks only, also when written together with others', async () => {
+    const prefix = uniquePrefix('ack-broken');
+    const queue = new RedisDeliveryQueue({ redis, prefix, logger: silent });
+    const a = await queue.appendMany('gw-a', [{ event: event(1) }]);
+    const b = await queue.appendMany('gw-b', [{ event: event(2) }]);
+    const c = await queue.appendMany('gw-c', [{ event: event(3) }]);
+    // Not a string: GET on the pointer is refused.
+    await redis.hset(`${prefix}{gw:gw-b}:acked`, 'x', '1');
+    const results = await Promise.allSettled([queue.ack('gw-a', a[0]!), queue.ack('gw-b', b[0]!), queue.ack('gw-c', c[0]!)]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(await queue.lastAcked('gw-c')).toBe(c[0]);
+    expect(await redis.xlen(`${prefix}{gw:gw-c}:queue`)).toBe(0);
+  });
+
   it('an ack of a delivered entry still in the stream reads no XINFO STREAM; one trimmed away is still accepted', async () => {
     const { queue, prefix, ids } = await queueWith(6);
     const before = await calls();

@@ -1,9 +1,9 @@
 import type { QueuedEvent } from '@wecom-relay/shared';
-import type { RedisClient } from './redis-client.js';
 import { RelayError } from '../../errors/relay-error.js';
 import { queueDedupOf, type DeliveryQueue, type QueueAppendEntry, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
+import { isClusterClient, type RedisClient } from './redis-client.js';
 import { packedField } from './packed-keys.js';
 import type { StateLogger } from './state-logger.js';
 import { checkStreamId, compareStreamIds, notIssued, streamIdMillis } from './stream-id.js';
@@ -102,31 +102,41 @@ return ids
 `,
 );
 
-// KEYS: stream, acked pointer; ARGV: id, idle ttl (ms). Returns 1 moved, 0 not forward, -1 never issued.
-// Entries up to and including the id are deleted: MINID keeps the id itself, so it is XDELed. An id at or before the
-// pointer was checked when the pointer passed it. An id still in the stream was issued, and XDEL says so while removing
-// it; only an id no longer there (trimmed, dropped as undecodable, or never issued) needs XINFO STREAM's
-// last-generated-id, which is costly because it also builds the first and last entries.
+// KEYS: per gateway its stream and acked pointer; ARGV: idle ttl (ms), then per gateway the id. Returns per gateway 1
+// moved, 0 not forward, -1 never issued. Entries up to and including the id are deleted: MINID keeps the id itself,
+// so it is XDELed. An id at or before the pointer was checked when the pointer passed it. An id still in the stream
+// was issued, and XDEL says so while removing it; only an id no longer there (trimmed, dropped as undecodable, or never
+// issued) needs XINFO STREAM's last-generated-id, which is costly because it also builds the first and last entries.
 const ACK = new LuaScript(
   'queue-ack',
   COMPARE_IDS +
     `
-local acked = redis.call('GET', KEYS[2])
-if acked and cmpid(ARGV[1], acked) <= 0 then return 0 end
-if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then
-  if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-  local info = redis.call('XINFO', 'STREAM', KEYS[1])
-  local last = nil
-  for i = 1, #info, 2 do
-    if info[i] == 'last-generated-id' then last = info[i + 1] end
+local function ack(stream, pointer, id)
+  local acked = redis.call('GET', pointer)
+  if acked and cmpid(id, acked) <= 0 then return 0 end
+  if redis.call('XDEL', stream, id) == 0 then
+    if redis.call('EXISTS', stream) == 0 then return -1 end
+    local info = redis.call('XINFO', 'STREAM', stream)
+    local last = nil
+    for i = 1, #info, 2 do
+      if info[i] == 'last-generated-id' then last = info[i + 1] end
+    end
+    if not last or cmpid(id, last) > 0 then return -1 end
   end
-  if not last or cmpid(ARGV[1], last) > 0 then return -1 end
+  redis.call('SET', pointer, id, 'PX', ARGV[1])
+  redis.call('XTRIM', stream, 'MINID', '=', id)
+  return 1
 end
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-redis.call('XTRIM', KEYS[1], 'MINID', '=', ARGV[1])
-return 1
+local out = {}
+for g = 1, #KEYS / 2 do
+  out[g] = ack(KEYS[g * 2 - 1], KEYS[g * 2], ARGV[g + 1])
+end
+return out
 `,
 );
+
+// Most gateways one ack script call writes at once (one server only).
+const MAX_ACK_BATCH = 200;
 
 // KEYS: stream; ARGV: maxItems, maxAgeMs (-1 = no age limit). Age is judged by the Redis server's
 // clock, the same clock that stamped the ids, so node clock skew cannot make items look older.
@@ -158,8 +168,12 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly logger: StateLogger | undefined;
-  // Gateways with an ack write in flight; an entry goes as soon as its gateway has none left to write.
+  // Gateways with acks waiting or being written; an entry goes as soon as its gateway has none left.
   private readonly ackLanes = new Map<string, AckLane>();
+  // Gateways whose waiting acks can be written (none of theirs in flight), in arrival order.
+  private readonly ackReady = new Set<string>();
+  // One server: an ack script call is in flight, so acks arriving now wait to go together in the next.
+  private ackWriting = false;
 
   constructor(opts: RedisDeliveryQueueOptions) {
     this.redis = opts.redis;
@@ -239,23 +253,23 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   }
 
   /**
-   * Acks of one gateway are coalesced: while a write for it is in flight, later acks wait, and the next write carries
-   * only the highest of their ids (the pointer is cumulative, so it covers the others). Each caller resolves once a
+   * Acks are coalesced: while a write for a gateway is in flight, its later acks wait, and the next write carries only
+   * the highest of their ids (the pointer is cumulative, so it covers the others). On one server, the gateways whose
+   * acks came while a write was in flight are written together by the next script call. Each caller resolves once a
    * pointer at or past its id is stored.
    */
   async ack(gatewayId: string, id: string): Promise<void> {
     checkStreamId(id);
-    const lane = this.ackLanes.get(gatewayId);
-    const done = new Promise<void>((resolve, reject) => {
-      const waiter = { id, resolve, reject };
-      if (lane) lane.next.push(waiter);
-      else {
-        const fresh: AckLane = { next: [] };
-        this.ackLanes.set(gatewayId, fresh);
-        void this.runAcks(gatewayId, fresh, [waiter]);
+    await new Promise<void>((resolve, reject) => {
+      let lane = this.ackLanes.get(gatewayId);
+      if (!lane) {
+        lane = { waiting: [], busy: false };
+        this.ackLanes.set(gatewayId, lane);
       }
+      lane.waiting.push({ id, resolve, reject });
+      if (!lane.busy) this.ackReady.add(gatewayId);
+      this.pumpAcks();
     });
-    return await done;
   }
 
   async lastAcked(gatewayId: string): Promise<string | null> {
@@ -281,45 +295,87 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     // Nothing of its own to release.
   }
 
-  /** Writes one batch of acks, then the batch that gathered meanwhile, until none is left; then the lane goes. */
-  private async runAcks(gatewayId: string, lane: AckLane, first: AckWaiter[]): Promise<void> {
-    for (let batch = first; batch.length > 0; batch = lane.next.splice(0)) {
-      const top = batch.reduce((max, w) => (compareStreamIds(w.id, max) > 0 ? w.id : max), batch[0]!.id);
-      try {
-        const result = await this.ackOne(gatewayId, top);
-        if (result !== -1) {
-          for (const w of batch) w.resolve();
-        } else if (batch.every((w) => w.id === top)) {
-          for (const w of batch) w.reject(notIssued(top));
-        } else {
-          // The highest id was never issued: each id on its own, so that id cannot fail the good ones.
-          await this.ackEach(gatewayId, batch);
-        }
-      } catch (err) {
-        for (const w of batch) w.reject(err);
-      }
-    }
-    this.ackLanes.delete(gatewayId);
-  }
-
-  private async ackEach(gatewayId: string, batch: readonly AckWaiter[]): Promise<void> {
-    const ids = [...new Set(batch.map((w) => w.id))].sort(compareStreamIds);
-    for (const id of ids) {
-      const waiting = batch.filter((w) => w.id === id);
-      try {
-        const result = await this.ackOne(gatewayId, id);
-        for (const w of waiting) {
-          if (result === -1) w.reject(notIssued(id));
-          else w.resolve();
-        }
-      } catch (err) {
-        for (const w of waiting) w.reject(err);
-      }
+  /** Starts the writes of the gateways with acks waiting: each at once on a cluster, together after the one in flight on one server. */
+  private pumpAcks(): void {
+    const cluster = isClusterClient(this.redis);
+    while (this.ackReady.size > 0 && (cluster || !this.ackWriting)) {
+      const gatewayIds = [...this.ackReady].slice(0, cluster ? 1 : MAX_ACK_BATCH);
+      for (const g of gatewayIds) this.ackReady.delete(g);
+      this.ackWriting = !cluster;
+      void this.writeAcks(gatewayIds).finally(() => {
+        if (!cluster) this.ackWriting = false;
+        this.pumpAcks();
+      });
     }
   }
 
-  private async ackOne(gatewayId: string, id: string): Promise<unknown> {
-    return await ACK.run(this.redis, [this.streamKey(gatewayId), this.ackedKey(gatewayId)], [id, this.idleTtlPx]);
+  /** Writes the highest waiting id of each gateway in one script call, settles its callers and releases its lane. */
+  private async writeAcks(gatewayIds: readonly string[]): Promise<void> {
+    const batches = gatewayIds.map((gatewayId) => {
+      const lane = this.ackLanes.get(gatewayId)!;
+      lane.busy = true;
+      const waiting = lane.waiting.splice(0);
+      const top = waiting.reduce((max, w) => (compareStreamIds(w.id, max) > 0 ? w.id : max), waiting[0]!.id);
+      return { gatewayId, lane, waiting, top };
+    });
+    let results: unknown[] | null = null;
+    try {
+      results = await this.runAck(batches.map((b) => [b.gatewayId, b.top] as const));
+    } catch (err) {
+      // Each gateway on its own below, so one that cannot be written fails its own callers only.
+      if (batches.length === 1) for (const w of batches[0]!.waiting) w.reject(err);
+    }
+    for (const [i, { gatewayId, lane, waiting, top }] of batches.entries()) {
+      if (results === null && batches.length > 1) await this.settleAlone(gatewayId, waiting, top);
+      else if (results !== null) await this.settle(gatewayId, waiting, top, results[i]);
+      lane.busy = false;
+      if (lane.waiting.length > 0) this.ackReady.add(gatewayId);
+      else this.ackLanes.delete(gatewayId);
+    }
+  }
+
+  private async settleAlone(gatewayId: string, waiting: readonly AckWaiter[], top: string): Promise<void> {
+    try {
+      const [result] = await this.runAck([[gatewayId, top]]);
+      await this.settle(gatewayId, waiting, top, result);
+    } catch (err) {
+      for (const w of waiting) w.reject(err);
+    }
+  }
+
+  private async settle(gatewayId: string, waiting: readonly AckWaiter[], top: string, result: unknown): Promise<void> {
+    if (result !== -1) {
+      for (const w of waiting) w.resolve();
+    } else if (waiting.every((w) => w.id === top)) {
+      for (const w of waiting) w.reject(notIssued(top));
+    } else {
+      // The highest id was never issued: each id on its own, so that id cannot fail the good ones.
+      const ids = [...new Set(waiting.map((w) => w.id))].sort(compareStreamIds);
+      for (const id of ids) {
+        const callers = waiting.filter((w) => w.id === id);
+        try {
+          const [each] = await this.runAck([[gatewayId, id]]);
+          for (const w of callers) {
+            if (each === -1) w.reject(notIssued(id));
+            else w.resolve();
+          }
+        } catch (err) {
+          for (const w of callers) w.reject(err);
+        }
+      }
+    }
+  }
+
+  private async runAck(acks: ReadonlyArray<readonly [gatewayId: string, id: string]>): Promise<unknown[]> {
+    const keys: string[] = [];
+    const args: Array<string | number> = [this.idleTtlPx];
+    for (const [gatewayId, id] of acks) {
+      keys.push(this.streamKey(gatewayId), this.ackedKey(gatewayId));
+      args.push(id);
+    }
+    const results = await ACK.run(this.redis, keys, args);
+    if (!Array.isArray(results) || results.length !== acks.length) throw new RelayError('INTERNAL', 'ack script returned no results');
+    return results;
   }
 
   private async dropUndecodable(gatewayId: string, id: string): Promise<void> {
@@ -352,9 +408,10 @@ interface AckWaiter {
   reject: (err: unknown) => void;
 }
 
-/** One gateway's ack writes: the callers that arrived while a write was in flight, written next as one. */
+/** One gateway's acks: the callers not yet written (written next as one), and whether a write of its is in flight. */
 interface AckLane {
-  next: AckWaiter[];
+  waiting: AckWaiter[];
+  busy: boolean;
 }
 
 function decodeItem(id: string, fields: string[]): QueuedItem | null {
