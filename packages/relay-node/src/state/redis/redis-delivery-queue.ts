@@ -299,8 +299,12 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   private pumpAcks(): void {
     const cluster = isClusterClient(this.redis);
     while (this.ackReady.size > 0 && (cluster || !this.ackWriting)) {
-      const gatewayIds = [...this.ackReady].slice(0, cluster ? 1 : MAX_ACK_BATCH);
-      for (const g of gatewayIds) this.ackReady.delete(g);
+      const gatewayIds: string[] = [];
+      for (const g of this.ackReady) {
+        gatewayIds.push(g);
+        this.ackReady.delete(g);
+        if (cluster || gatewayIds.length >= MAX_ACK_BATCH) break;
+      }
       this.ackWriting = !cluster;
       void this.writeAcks(gatewayIds).finally(() => {
         if (!cluster) this.ackWriting = false;
