@@ -1,30 +1,36 @@
-import type { RedisClient } from './redis-client.js';
 import type { LedgerAccountOptions, OutboundLedger, SendReservation, SendWindow, SentReply, WindowRule } from '../outbound-ledger.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
+import { isClusterClient, type RedisClient } from './redis-client.js';
 
 /** A window is forgotten this long after it was last touched; WeCom's lasts 48 h. */
 const WINDOW_TTL_MS = 3 * 24 * 3600 * 1000;
 
-// KEYS: window hash; ARGV: at (ms), ttl (ms), msgid ('' = none). A newer customer message restarts the window; so does
-// one of the same second not seen before (WeCom's times are seconds); an older or repeated note is ignored.
+// KEYS: window hashes; ARGV: ttl (ms), then per key at (ms) and msgid ('' = none), applied in order (a key may come
+// twice). A newer customer message restarts the window; so does one of the same second not seen before (WeCom's times
+// are seconds); an older or repeated note is ignored. The ids of the second are read only when they can matter.
 const CUSTOMER_SPOKE = new LuaScript(
   'outbound-customer-spoke',
-  `local v = redis.call('HMGET', KEYS[1], 'last', 'ids')
-local last = tonumber(v[1] or '-1')
-local at = tonumber(ARGV[1])
-if at > last then
-  redis.call('HSET', KEYS[1], 'last', ARGV[1], 'sent', 0, 'ids', ARGV[3])
-elseif at == last and ARGV[3] ~= '' then
-  local ids = v[2] or ''
-  if not string.find('\\n' .. ids .. '\\n', '\\n' .. ARGV[3] .. '\\n', 1, true) then
-    if #ids > 4096 then ids = '' end
-    redis.call('HSET', KEYS[1], 'sent', 0, 'ids', ids .. '\\n' .. ARGV[3])
+  `for k = 1, #KEYS do
+  local at = tonumber(ARGV[k * 2])
+  local msgid = ARGV[k * 2 + 1]
+  local last = tonumber(redis.call('HGET', KEYS[k], 'last') or '-1')
+  if at > last then
+    redis.call('HSET', KEYS[k], 'last', ARGV[k * 2], 'sent', 0, 'ids', msgid)
+  elseif at == last and msgid ~= '' then
+    local ids = redis.call('HGET', KEYS[k], 'ids') or ''
+    if not string.find('\\n' .. ids .. '\\n', '\\n' .. msgid .. '\\n', 1, true) then
+      if #ids > 4096 then ids = '' end
+      redis.call('HSET', KEYS[k], 'sent', 0, 'ids', ids .. '\\n' .. msgid)
+    end
   end
+  redis.call('PEXPIRE', KEYS[k], ARGV[1])
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`,
 );
+
+// Most windows one script call notes at once (a page names at most a thousand users).
+const MAX_SPOKE_BATCH = 250;
 
 // KEYS: window hash; ARGV: at (ms), max sends, window (ms), ttl (ms). Check and count in one step, so concurrent
 // replies on any number of nodes cannot all take the last slot. Returns {granted 0/1, last or '', sent before}.
@@ -61,6 +67,19 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`,
 );
 
+/** One customerSpoke to write: the window's key, the message's time (ms) and its msgid ('' = none). */
+interface Spoke {
+  key: string;
+  at: number;
+  msgid: string;
+}
+
+/** A customerSpoke waiting for its turn's script call. */
+interface PendingSpoke extends Spoke {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 /** Construction options for {@link RedisOutboundLedger}. */
 export interface RedisOutboundLedgerOptions extends LedgerAccountOptions {
   /** A connected client owned by the caller; never closed here. */
@@ -76,6 +95,8 @@ export class RedisOutboundLedger implements OutboundLedger {
   private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly firstOpenKfid: string | undefined;
+  // customerSpoke calls of this turn, written together once it ends; null when none waits.
+  private spokeBatch: PendingSpoke[] | null = null;
 
   constructor(opts: RedisOutboundLedgerOptions) {
     this.redis = opts.redis;
@@ -83,8 +104,23 @@ export class RedisOutboundLedger implements OutboundLedger {
     this.prefix = checkPrefix(opts.prefix);
   }
 
+  /**
+   * On one server, the notes made in the same turn (a page's users, noted together) are written by one script call
+   * instead of one each; on a Redis Cluster the windows sit in different slots, so each is its own call.
+   */
   async customerSpoke(openKfid: string, externalUserId: string, atMs: number, msgid?: string): Promise<void> {
-    await CUSTOMER_SPOKE.run(this.redis, [this.windowKey(openKfid, externalUserId)], [Math.floor(atMs), toPx(WINDOW_TTL_MS), msgid ?? '']);
+    const spoke: Spoke = { key: this.windowKey(openKfid, externalUserId), at: Math.floor(atMs), msgid: msgid ?? '' };
+    if (isClusterClient(this.redis)) {
+      await this.noteSpoken([spoke]);
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      if (this.spokeBatch === null) {
+        this.spokeBatch = [];
+        queueMicrotask(() => this.flushSpoken());
+      }
+      this.spokeBatch.push({ ...spoke, resolve, reject });
+    });
   }
 
   async recordSend(openKfid: string, externalUserId: string, msgid: string, sender: SentReply | null, ttlMs: number): Promise<void> {
@@ -136,6 +172,25 @@ export class RedisOutboundLedger implements OutboundLedger {
 
   async close(): Promise<void> {
     // Nothing of its own to release.
+  }
+
+  private flushSpoken(): void {
+    const batch = this.spokeBatch ?? [];
+    this.spokeBatch = null;
+    for (let i = 0; i < batch.length; i += MAX_SPOKE_BATCH) {
+      const chunk = batch.slice(i, i + MAX_SPOKE_BATCH);
+      void this.noteSpoken(chunk).then(
+        () => chunk.forEach((c) => c.resolve()),
+        // Each on its own, so one window that cannot be written fails its caller only (noting twice changes nothing).
+        () => chunk.forEach((c) => this.noteSpoken([c]).then(c.resolve, c.reject)),
+      );
+    }
+  }
+
+  private async noteSpoken(spokes: readonly Spoke[]): Promise<void> {
+    const args: Array<string | number> = [toPx(WINDOW_TTL_MS)];
+    for (const s of spokes) args.push(s.at, s.msgid);
+    await CUSTOMER_SPOKE.run(this.redis, spokes.map((s) => s.key), args);
   }
 
   private windowKey(openKfid: string, user: string): string {

@@ -23,3 +23,16 @@ export function notIssued(id: unknown): RelayError {
 export function streamIdMillis(id: string): number {
   return Number(id.slice(0, id.indexOf('-')));
 }
+
+/** Orders two canonical stream ids (as {@link checkStreamId} accepts) exactly, whatever their size: -1, 0 or 1. */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = '', as = ''] = a.split('-');
+  const [bm = '', bs = ''] = b.split('-');
+  return compareDigits(am, bm) || compareDigits(as, bs);
+}
+
+// Canonical decimal strings: the longer is larger, and equal lengths order as text.
+function compareDigits(a: string, b: string): number {
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+  return a === b ? 0 : a < b ? -1 : 1;
+}

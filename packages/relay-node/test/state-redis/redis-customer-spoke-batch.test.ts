@@ -1,0 +1,81 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, uniquePrefix, type RedisHandle } from '@wecom-relay/testkit';
+import { RedisOutboundLedger } from '../../src/state/redis/index.js';
+
+// A server of its own: the round trips counted below are this file's alone (its tests run one after another).
+let server: RedisHandle;
+let redis: Redis;
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url);
+});
+
+afterAll(async () => {
+  await redis?.quit();
+  await server?.stop();
+});
+
+const KF = 'wk-first';
+
+/** Script calls the server has run so far (INFO commandstats). */
+async function scriptCalls(): Promise<number> {
+  const stats = await redis.info('commandstats');
+  return [...stats.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
+async function ledger(): Promise<{ ledger: RedisOutboundLedger; prefix: string }> {
+  const prefix = uniquePrefix('spoke-batch');
+  const made = new RedisOutboundLedger({ redis, prefix, firstOpenKfid: KF });
+  // Loads the script, so the counts below are of EVALSHA alone.
+  await made.customerSpoke(KF, 'u-warm', 1_000);
+  return { ledger: made, prefix };
+}
+
+describe('RedisOutboundLedger.customerSpoke on one server', () => {
+  it("a page's notes for 600 users are written by a few script calls, each window as if noted alone", async () => {
+    const { ledger: spoke } = await ledger();
+    for (let u = 0; u < 600; u++) await spoke.recordSend(KF, `u-${u}`, `m-${u}`, null, 60_000);
+    await spoke.customerSpoke(KF, 'u-0', 9_000, 'msg-newer');
+    const before = await scriptCalls();
+    await Promise.all(Array.from({ length: 600 }, (_, u) => spoke.customerSpoke(KF, `u-${u}`, 5_000 + u, `msg-${u}`)));
+    const used = (await scriptCalls()) - before;
+    expect(used).toBeLessThanOrEqual(3);
+    expect(used).toBeGreaterThanOrEqual(1);
+    // u-0 had spoken later already: its window and count stand; every other window restarted at its own time.
+    expect(await spoke.window(KF, 'u-0')).toEqual({ lastCustomerAt: 9_000, sentSince: 0 });
+    expect(await spoke.window(KF, 'u-1')).toEqual({ lastCustomerAt: 5_001, sentSince: 0 });
+    expect(await spoke.window(KF, 'u-599')).toEqual({ lastCustomerAt: 5_599, sentSince: 0 });
+  });
+
+  it('notes for one window in the same turn apply in call order, as sequential ones do', async () => {
+    const { ledger: spoke } = await ledger();
+    await spoke.customerSpoke(KF, 'u-1', 5_000, 'msg-a');
+    await spoke.recordSend(KF, 'u-1', 'm-1', null, 60_000);
+    // A repeat and an older note change nothing; a new message of the same second restarts the count.
+    await Promise.all([spoke.customerSpoke(KF, 'u-1', 5_000, 'msg-a'), spoke.customerSpoke(KF, 'u-1', 4_000, 'msg-old')]);
+    expect(await spoke.window(KF, 'u-1')).toEqual({ lastCustomerAt: 5_000, sentSince: 1 });
+    await Promise.all([spoke.customerSpoke(KF, 'u-1', 5_000, 'msg-b'), spoke.recordSend(KF, 'u-2', 'm-2', null, 60_000), spoke.customerSpoke(KF, 'u-1', 5_000, 'msg-b')]);
+    expect(await spoke.window(KF, 'u-1')).toEqual({ lastCustomerAt: 5_000, sentSince: 0 });
+    await spoke.recordSend(KF, 'u-1', 'm-3', null, 60_000);
+    await Promise.all([spoke.customerSpoke(KF, 'u-1', 5_000, 'msg-b'), spoke.customerSpoke(KF, 'u-1', 5_000, 'msg-a')]);
+    expect(await spoke.window(KF, 'u-1')).toEqual({ lastCustomerAt: 5_000, sentSince: 1 });
+  });
+
+  it('a window that cannot be written fails its own caller only', async () => {
+    const { ledger: spoke, prefix } = await ledger();
+    // Not a hash: HGET on it is refused.
+    await redis.set(`${prefix}{user:u-bad}:window`, 'not a hash');
+    const results = await Promise.allSettled([
+      spoke.customerSpoke(KF, 'u-1', 1_000),
+      spoke.customerSpoke(KF, 'u-bad', 1_000),
+      spoke.customerSpoke(KF, 'u-2', 2_000, 'msg-2'),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(await spoke.window(KF, 'u-1')).toEqual({ lastCustomerAt: 1_000, sentSince: 0 });
+    expect(await spoke.window(KF, 'u-2')).toEqual({ lastCustomerAt: 2_000, sentSince: 0 });
+    const ttl = await redis.pttl(`${prefix}{user:u-2}:window`);
+    expect(ttl).toBeGreaterThan(0);
+  });
+});
