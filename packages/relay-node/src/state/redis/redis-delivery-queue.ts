@@ -7,7 +7,8 @@ import { isClusterClient, type RedisClient } from './redis-client.js';
 import { TickBatch } from './tick-batch.js';
 import { packedField } from './packed-keys.js';
 import type { StateLogger } from './state-logger.js';
-import { checkStreamId, compareStreamIds, notIssued, streamIdMillis } from './stream-id.js';
+import { checkStreamId, streamIdMillis } from './stream-id.js';
+import { RedisAckWriter } from './redis-ack-writer.js';
 
 /** Construction options for {@link RedisDeliveryQueue}. */
 export interface RedisDeliveryQueueOptions {
@@ -30,23 +31,6 @@ const MAX_READ = 10_000;
 
 // The stream field holding the JSON-encoded event.
 const EVENT_FIELD = 'event';
-
-// Shared Lua helper: compares canonical stream ids exactly (length first, then digits), since a
-// sequence number may exceed what a Lua double holds exactly.
-const COMPARE_IDS = `
-local function cmpnum(a, b)
-  if #a ~= #b then return #a < #b and -1 or 1 end
-  if a == b then return 0 end
-  return a < b and -1 or 1
-end
-local function cmpid(a, b)
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  local c = cmpnum(am, bm)
-  if c ~= 0 then return c end
-  return cmpnum(as, bs)
-end
-`;
 
 // KEYS: stream, dedup marker; ARGV: event JSON, marker ttl (ms), queue idle ttl (ms). Returns the new id, or nil when the marker
 // is still alive. The marker is its own key with PX, so it outlives acks and trims of the stream, and Redis
@@ -125,42 +109,6 @@ return out
 `,
 );
 
-// KEYS: per gateway its stream and acked pointer; ARGV: idle ttl (ms), then per gateway the id. Returns per gateway 1
-// moved, 0 not forward, -1 never issued. Entries up to and including the id are deleted: MINID keeps the id itself,
-// so it is XDELed. An id at or before the pointer was checked when the pointer passed it. An id still in the stream
-// was issued, and XDEL says so while removing it; only an id no longer there (trimmed, dropped as undecodable, or never
-// issued) needs XINFO STREAM's last-generated-id, which is costly because it also builds the first and last entries.
-const ACK = new LuaScript(
-  'queue-ack',
-  COMPARE_IDS +
-    `
-local function ack(stream, pointer, id)
-  local acked = redis.call('GET', pointer)
-  if acked and cmpid(id, acked) <= 0 then return 0 end
-  if redis.call('XDEL', stream, id) == 0 then
-    if redis.call('EXISTS', stream) == 0 then return -1 end
-    local info = redis.call('XINFO', 'STREAM', stream)
-    local last = nil
-    for i = 1, #info, 2 do
-      if info[i] == 'last-generated-id' then last = info[i + 1] end
-    end
-    if not last or cmpid(id, last) > 0 then return -1 end
-  end
-  redis.call('SET', pointer, id, 'PX', ARGV[1])
-  redis.call('XTRIM', stream, 'MINID', '=', id)
-  return 1
-end
-local out = {}
-for g = 1, #KEYS / 2 do
-  out[g] = ack(KEYS[g * 2 - 1], KEYS[g * 2], ARGV[g + 1])
-end
-return out
-`,
-);
-
-// Most gateways one ack script call writes at once (one server only).
-const MAX_ACK_BATCH = 200;
-
 // KEYS: stream; ARGV: maxItems, maxAgeMs (-1 = no age limit). Age is judged by the Redis server's
 // clock, the same clock that stamped the ids, so node clock skew cannot make items look older.
 const TRIM = new LuaScript(
@@ -197,12 +145,7 @@ export class RedisDeliveryQueue implements DeliveryQueue {
    */
   private readonly appends: TickBatch<GatewayAppend, unknown[]> | null;
   private readonly ranges: TickBatch<{ key: string; start: string; count: number }, Array<[string, string[]]>> | null;
-  // Gateways with acks waiting or being written; an entry goes as soon as its gateway has none left.
-  private readonly ackLanes = new Map<string, AckLane>();
-  // Gateways whose waiting acks can be written (none of theirs in flight), in arrival order.
-  private readonly ackReady = new Set<string>();
-  // One server: an ack script call is in flight, so acks arriving now wait to go together in the next.
-  private ackWriting = false;
+  private readonly acks: RedisAckWriter;
 
   constructor(opts: RedisDeliveryQueueOptions) {
     this.redis = opts.redis;
@@ -213,6 +156,11 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     this.appends = single ? new TickBatch((batch) => this.appendForMany(batch), 128) : null;
     // A read asks for at most a drain batch (50), so 64 reads bound one reply to a few thousand entries.
     this.ranges = single ? new TickBatch((reads) => this.rangeMany(reads), 64) : null;
+    this.acks = new RedisAckWriter({
+      redis: this.redis,
+      idleTtlPx: this.idleTtlPx,
+      keysOf: (gatewayId) => [this.streamKey(gatewayId), this.ackedKey(gatewayId)],
+    });
   }
 
   /** Appends an event unless its dedupKey is still remembered for this gateway; resolves to the id or null. */
@@ -287,24 +235,10 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     return items;
   }
 
-  /**
-   * Acks are coalesced: while a write for a gateway is in flight, its later acks wait, and the next write carries only
-   * the highest of their ids (the pointer is cumulative, so it covers the others). On one server, the gateways whose
-   * acks came while a write was in flight are written together by the next script call. Each caller resolves once a
-   * pointer at or past its id is stored.
-   */
+  /** As {@link RedisAckWriter.ack}: coalesced per gateway, batched over gateways on one server. */
   async ack(gatewayId: string, id: string): Promise<void> {
     checkStreamId(id);
-    await new Promise<void>((resolve, reject) => {
-      let lane = this.ackLanes.get(gatewayId);
-      if (!lane) {
-        lane = { waiting: [], busy: false };
-        this.ackLanes.set(gatewayId, lane);
-      }
-      lane.waiting.push({ id, resolve, reject });
-      if (!lane.busy) this.ackReady.add(gatewayId);
-      this.pumpAcks();
-    });
+    await this.acks.ack(gatewayId, id);
   }
 
   async lastAcked(gatewayId: string): Promise<string | null> {
@@ -351,93 +285,6 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     return reply as Array<Array<[string, string[]]>>;
   }
 
-  /** Starts the writes of the gateways with acks waiting: each at once on a cluster, together after the one in flight on one server. */
-  private pumpAcks(): void {
-    const cluster = isClusterClient(this.redis);
-    while (this.ackReady.size > 0 && (cluster || !this.ackWriting)) {
-      const gatewayIds: string[] = [];
-      for (const g of this.ackReady) {
-        gatewayIds.push(g);
-        this.ackReady.delete(g);
-        if (cluster || gatewayIds.length >= MAX_ACK_BATCH) break;
-      }
-      this.ackWriting = !cluster;
-      void this.writeAcks(gatewayIds).finally(() => {
-        if (!cluster) this.ackWriting = false;
-        this.pumpAcks();
-      });
-    }
-  }
-
-  /** Writes the highest waiting id of each gateway in one script call, settles its callers and releases its lane. */
-  private async writeAcks(gatewayIds: readonly string[]): Promise<void> {
-    const batches = gatewayIds.map((gatewayId) => {
-      const lane = this.ackLanes.get(gatewayId)!;
-      lane.busy = true;
-      const waiting = lane.waiting.splice(0);
-      const top = waiting.reduce((max, w) => (compareStreamIds(w.id, max) > 0 ? w.id : max), waiting[0]!.id);
-      return { gatewayId, lane, waiting, top };
-    });
-    let results: unknown[] | null = null;
-    try {
-      results = await this.runAck(batches.map((b) => [b.gatewayId, b.top] as const));
-    } catch (err) {
-      // Each gateway on its own below, so one that cannot be written fails its own callers only.
-      if (batches.length === 1) for (const w of batches[0]!.waiting) w.reject(err);
-    }
-    for (const [i, { gatewayId, lane, waiting, top }] of batches.entries()) {
-      if (results === null && batches.length > 1) await this.settleAlone(gatewayId, waiting, top);
-      else if (results !== null) await this.settle(gatewayId, waiting, top, results[i]);
-      lane.busy = false;
-      if (lane.waiting.length > 0) this.ackReady.add(gatewayId);
-      else this.ackLanes.delete(gatewayId);
-    }
-  }
-
-  private async settleAlone(gatewayId: string, waiting: readonly AckWaiter[], top: string): Promise<void> {
-    try {
-      const [result] = await this.runAck([[gatewayId, top]]);
-      await this.settle(gatewayId, waiting, top, result);
-    } catch (err) {
-      for (const w of waiting) w.reject(err);
-    }
-  }
-
-  private async settle(gatewayId: string, waiting: readonly AckWaiter[], top: string, result: unknown): Promise<void> {
-    if (result !== -1) {
-      for (const w of waiting) w.resolve();
-    } else if (waiting.every((w) => w.id === top)) {
-      for (const w of waiting) w.reject(notIssued(top));
-    } else {
-      // The highest id was never issued: each id on its own, so that id cannot fail the good ones.
-      const ids = [...new Set(waiting.map((w) => w.id))].sort(compareStreamIds);
-      for (const id of ids) {
-        const callers = waiting.filter((w) => w.id === id);
-        try {
-          const [each] = await this.runAck([[gatewayId, id]]);
-          for (const w of callers) {
-            if (each === -1) w.reject(notIssued(id));
-            else w.resolve();
-          }
-        } catch (err) {
-          for (const w of callers) w.reject(err);
-        }
-      }
-    }
-  }
-
-  private async runAck(acks: ReadonlyArray<readonly [gatewayId: string, id: string]>): Promise<unknown[]> {
-    const keys: string[] = [];
-    const args: Array<string | number> = [this.idleTtlPx];
-    for (const [gatewayId, id] of acks) {
-      keys.push(this.streamKey(gatewayId), this.ackedKey(gatewayId));
-      args.push(id);
-    }
-    const results = await ACK.run(this.redis, keys, args);
-    if (!Array.isArray(results) || results.length !== acks.length) throw new RelayError('INTERNAL', 'ack script returned no results');
-    return results;
-  }
-
   private async dropUndecodable(gatewayId: string, id: string): Promise<void> {
     this.logger?.error({ gatewayId, id }, 'delivery queue entry could not be decoded; dropped');
     await this.redis.xdel(this.streamKey(gatewayId), id);
@@ -466,19 +313,6 @@ interface GatewayAppend {
   keys: string[];
   args: Array<string | number | Buffer>;
   count: number;
-}
-
-/** A caller of ack waiting for a pointer at or past its id. */
-interface AckWaiter {
-  id: string;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
-/** One gateway's acks: the callers not yet written (written next as one), and whether a write of its is in flight. */
-interface AckLane {
-  waiting: AckWaiter[];
-  busy: boolean;
 }
 
 function decodeItem(id: string, fields: string[]): QueuedItem | null {

@@ -2,6 +2,7 @@ import type { LedgerAccountOptions, OutboundLedger, SendReservation, SendWindow,
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
 import { isClusterClient, type RedisClient } from './redis-client.js';
+import { TickBatch } from './tick-batch.js';
 
 /** A window is forgotten this long after it was last touched; WeCom's lasts 48 h. */
 const WINDOW_TTL_MS = 3 * 24 * 3600 * 1000;
@@ -74,11 +75,6 @@ interface Spoke {
   msgid: string;
 }
 
-/** A customerSpoke waiting for its turn's script call. */
-interface PendingSpoke extends Spoke {
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
 
 /** Construction options for {@link RedisOutboundLedger}. */
 export interface RedisOutboundLedgerOptions extends LedgerAccountOptions {
@@ -95,13 +91,14 @@ export class RedisOutboundLedger implements OutboundLedger {
   private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly firstOpenKfid: string | undefined;
-  // customerSpoke calls of this turn, written together once it ends; null when none waits.
-  private spokeBatch: PendingSpoke[] | null = null;
+  /** On one server, the notes of one turn (a page's users); null on a Redis Cluster, where each window is its own call. */
+  private readonly spokes: TickBatch<Spoke, unknown> | null;
 
   constructor(opts: RedisOutboundLedgerOptions) {
     this.redis = opts.redis;
     this.firstOpenKfid = opts.firstOpenKfid;
     this.prefix = checkPrefix(opts.prefix);
+    this.spokes = isClusterClient(this.redis) ? null : new TickBatch((batch) => this.noteBatch(batch), MAX_SPOKE_BATCH);
   }
 
   /**
@@ -110,17 +107,13 @@ export class RedisOutboundLedger implements OutboundLedger {
    */
   async customerSpoke(openKfid: string, externalUserId: string, atMs: number, msgid?: string): Promise<void> {
     const spoke: Spoke = { key: this.windowKey(openKfid, externalUserId), at: Math.floor(atMs), msgid: msgid ?? '' };
-    if (isClusterClient(this.redis)) {
+    if (!this.spokes) {
       await this.noteSpoken([spoke]);
       return;
     }
-    await new Promise<void>((resolve, reject) => {
-      if (this.spokeBatch === null) {
-        this.spokeBatch = [];
-        queueMicrotask(() => this.flushSpoken());
-      }
-      this.spokeBatch.push({ ...spoke, resolve, reject });
-    });
+    // A batch answers each note with its error, or undefined when it is stored.
+    const failure = await this.spokes.add(spoke);
+    if (failure !== undefined) throw failure;
   }
 
   async recordSend(openKfid: string, externalUserId: string, msgid: string, sender: SentReply | null, ttlMs: number): Promise<void> {
@@ -174,16 +167,13 @@ export class RedisOutboundLedger implements OutboundLedger {
     // Nothing of its own to release.
   }
 
-  private flushSpoken(): void {
-    const batch = this.spokeBatch ?? [];
-    this.spokeBatch = null;
-    for (let i = 0; i < batch.length; i += MAX_SPOKE_BATCH) {
-      const chunk = batch.slice(i, i + MAX_SPOKE_BATCH);
-      void this.noteSpoken(chunk).then(
-        () => chunk.forEach((c) => c.resolve()),
-        // Each on its own, so one window that cannot be written fails its caller only (noting twice changes nothing).
-        () => chunk.forEach((c) => this.noteSpoken([c]).then(c.resolve, c.reject)),
-      );
+  /** One script call for the batch; if it fails, each window on its own, so one that cannot be written fails its caller only (noting twice changes nothing). */
+  private async noteBatch(batch: Spoke[]): Promise<unknown[]> {
+    try {
+      await this.noteSpoken(batch);
+      return batch.map(() => undefined);
+    } catch {
+      return await Promise.all(batch.map((spoke) => this.noteSpoken([spoke]).then(() => undefined, (err: unknown) => err ?? new Error('send-window note failed'))));
     }
   }
 

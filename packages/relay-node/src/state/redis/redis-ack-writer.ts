@@ -1,0 +1,203 @@
+import { RelayError } from '../../errors/relay-error.js';
+import { LuaScript } from './lua-script.js';
+import { isClusterClient, type RedisClient } from './redis-client.js';
+import { compareStreamIds, notIssued } from './stream-id.js';
+
+// Lua helper: compares canonical stream ids exactly (length first, then digits), since a
+// sequence number may exceed what a Lua double holds exactly.
+const COMPARE_IDS = `
+local function cmpnum(a, b)
+  if #a ~= #b then return #a < #b and -1 or 1 end
+  if a == b then return 0 end
+  return a < b and -1 or 1
+end
+local function cmpid(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  local c = cmpnum(am, bm)
+  if c ~= 0 then return c end
+  return cmpnum(as, bs)
+end
+`;
+
+// KEYS: per gateway its stream and acked pointer; ARGV: idle ttl (ms), then per gateway the id. Returns per gateway 1
+// moved, 0 not forward, -1 never issued. Entries up to and including the id are deleted: MINID keeps the id itself,
+// so it is XDELed. An id at or before the pointer was checked when the pointer passed it. An id still in the stream
+// was issued, and XDEL says so while removing it; only an id no longer there (trimmed, dropped as undecodable, or never
+// issued) needs XINFO STREAM's last-generated-id, which is costly because it also builds the first and last entries.
+const ACK = new LuaScript(
+  'queue-ack',
+  COMPARE_IDS +
+    `
+local function ack(stream, pointer, id)
+  local acked = redis.call('GET', pointer)
+  if acked and cmpid(id, acked) <= 0 then return 0 end
+  if redis.call('XDEL', stream, id) == 0 then
+    if redis.call('EXISTS', stream) == 0 then return -1 end
+    local info = redis.call('XINFO', 'STREAM', stream)
+    local last = nil
+    for i = 1, #info, 2 do
+      if info[i] == 'last-generated-id' then last = info[i + 1] end
+    end
+    if not last or cmpid(id, last) > 0 then return -1 end
+  end
+  redis.call('SET', pointer, id, 'PX', ARGV[1])
+  redis.call('XTRIM', stream, 'MINID', '=', id)
+  return 1
+end
+local out = {}
+for g = 1, #KEYS / 2 do
+  out[g] = ack(KEYS[g * 2 - 1], KEYS[g * 2], ARGV[g + 1])
+end
+return out
+`,
+);
+
+// Most gateways one ack script call writes at once (one server only).
+const MAX_ACK_BATCH = 200;
+
+/** What {@link RedisAckWriter} needs of its queue. */
+export interface RedisAckWriterOptions {
+  redis: RedisClient;
+  /** How long a gateway's acked pointer lives without a new ack (ms, as Redis takes it). */
+  idleTtlPx: number;
+  /** A gateway's stream and acked-pointer keys. */
+  keysOf: (gatewayId: string) => [stream: string, pointer: string];
+}
+
+/**
+ * Writes the acked pointers of a node's gateways. An ack-mode gateway confirms every event, so acks are the most
+ * frequent write after appends: each gateway's are coalesced to its highest id, and on one server the gateways waiting
+ * while a write is in flight go together in the next script call.
+ */
+export class RedisAckWriter {
+  // Gateways with acks waiting or being written; an entry goes as soon as its gateway has none left.
+  private readonly ackLanes = new Map<string, AckLane>();
+  // Gateways whose waiting acks can be written (none of theirs in flight), in arrival order.
+  private readonly ackReady = new Set<string>();
+  // One server: an ack script call is in flight, so acks arriving now wait to go together in the next.
+  private ackWriting = false;
+
+  constructor(private readonly o: RedisAckWriterOptions) {}
+
+  /**
+   * Acks are coalesced: while a write for a gateway is in flight, its later acks wait, and the next write carries only
+   * the highest of their ids (the pointer is cumulative, so it covers the others). On one server, the gateways whose
+   * acks came while a write was in flight are written together by the next script call. Each caller resolves once a
+   * pointer at or past its id is stored.
+   */
+  async ack(gatewayId: string, id: string): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      let lane = this.ackLanes.get(gatewayId);
+      if (!lane) {
+        lane = { waiting: [], busy: false };
+        this.ackLanes.set(gatewayId, lane);
+      }
+      lane.waiting.push({ id, resolve, reject });
+      if (!lane.busy) this.ackReady.add(gatewayId);
+      this.pumpAcks();
+    });
+  }
+
+  /** Starts the writes of the gateways with acks waiting: each at once on a cluster, together after the one in flight on one server. */
+  private pumpAcks(): void {
+    const cluster = isClusterClient(this.o.redis);
+    while (this.ackReady.size > 0 && (cluster || !this.ackWriting)) {
+      const gatewayIds: string[] = [];
+      for (const g of this.ackReady) {
+        gatewayIds.push(g);
+        this.ackReady.delete(g);
+        if (cluster || gatewayIds.length >= MAX_ACK_BATCH) break;
+      }
+      this.ackWriting = !cluster;
+      void this.writeAcks(gatewayIds).finally(() => {
+        if (!cluster) this.ackWriting = false;
+        this.pumpAcks();
+      });
+    }
+  }
+
+  /** Writes the highest waiting id of each gateway in one script call, settles its callers and releases its lane. */
+  private async writeAcks(gatewayIds: readonly string[]): Promise<void> {
+    const batches = gatewayIds.map((gatewayId) => {
+      const lane = this.ackLanes.get(gatewayId)!;
+      lane.busy = true;
+      const waiting = lane.waiting.splice(0);
+      const top = waiting.reduce((max, w) => (compareStreamIds(w.id, max) > 0 ? w.id : max), waiting[0]!.id);
+      return { gatewayId, lane, waiting, top };
+    });
+    let results: unknown[] | null = null;
+    try {
+      results = await this.runAck(batches.map((b) => [b.gatewayId, b.top] as const));
+    } catch (err) {
+      // Each gateway on its own below, so one that cannot be written fails its own callers only.
+      if (batches.length === 1) for (const w of batches[0]!.waiting) w.reject(err);
+    }
+    for (const [i, { gatewayId, lane, waiting, top }] of batches.entries()) {
+      if (results === null && batches.length > 1) await this.settleAlone(gatewayId, waiting, top);
+      else if (results !== null) await this.settle(gatewayId, waiting, top, results[i]);
+      lane.busy = false;
+      if (lane.waiting.length > 0) this.ackReady.add(gatewayId);
+      else this.ackLanes.delete(gatewayId);
+    }
+  }
+
+  private async settleAlone(gatewayId: string, waiting: readonly AckWaiter[], top: string): Promise<void> {
+    try {
+      const [result] = await this.runAck([[gatewayId, top]]);
+      await this.settle(gatewayId, waiting, top, result);
+    } catch (err) {
+      for (const w of waiting) w.reject(err);
+    }
+  }
+
+  private async settle(gatewayId: string, waiting: readonly AckWaiter[], top: string, result: unknown): Promise<void> {
+    if (result !== -1) {
+      for (const w of waiting) w.resolve();
+    } else if (waiting.every((w) => w.id === top)) {
+      for (const w of waiting) w.reject(notIssued(top));
+    } else {
+      // The highest id was never issued: each id on its own, so that id cannot fail the good ones.
+      const ids = [...new Set(waiting.map((w) => w.id))].sort(compareStreamIds);
+      for (const id of ids) {
+        const callers = waiting.filter((w) => w.id === id);
+        try {
+          const [each] = await this.runAck([[gatewayId, id]]);
+          for (const w of callers) {
+            if (each === -1) w.reject(notIssued(id));
+            else w.resolve();
+          }
+        } catch (err) {
+          for (const w of callers) w.reject(err);
+        }
+      }
+    }
+  }
+
+  private async runAck(acks: ReadonlyArray<readonly [gatewayId: string, id: string]>): Promise<unknown[]> {
+    const keys: string[] = [];
+    const args: Array<string | number> = [this.o.idleTtlPx];
+    for (const [gatewayId, id] of acks) {
+      keys.push(...this.o.keysOf(gatewayId));
+      args.push(id);
+    }
+    const results = await ACK.run(this.o.redis, keys, args);
+    if (!Array.isArray(results) || results.length !== acks.length) throw new RelayError('INTERNAL', 'ack script returned no results');
+    return results;
+  }
+
+}
+
+/** A caller of ack waiting for a pointer at or past its id. */
+interface AckWaiter {
+  id: string;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** One gateway's acks: the callers not yet written (written next as one), and whether a write of its is in flight. */
+interface AckLane {
+  waiting: AckWaiter[];
+  busy: boolean;
+}
+
