@@ -75,6 +75,8 @@ export const MUTATION_SCOPES = {
       'packages/relay-node/test/core/delivery-retention.test.ts',
       'packages/relay-node/test/core/delivery-attach.test.ts',
       'packages/relay-node/test/core/delivery-media-errors.test.ts',
+      'packages/relay-node/test/core/delivery-media-links.test.ts',
+      'packages/relay-node/test/core/delivery-wake.test.ts',
     ],
   },
   stores: {

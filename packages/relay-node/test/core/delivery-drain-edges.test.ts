@@ -329,6 +329,25 @@ describe('drain: what is recorded as delivered', () => {
   });
 });
 
+describe('drain: the backlog age, whatever the order gateways attached in', () => {
+  it('a gateway attached first with a newer event does not hide an older one attached later', async () => {
+    let clock = 0;
+    const stores = sharedStores();
+    const node = await startNode('node-a', stores, { now: () => clock });
+    const first = new FakeSession('gw-first', { delivery: 'ack' });
+    const second = new FakeSession('gw-second', { delivery: 'ack' });
+    await stores.queue.append('gw-second', inbound('old'));
+    await new Promise((r) => setTimeout(r, 5));
+    await stores.queue.append('gw-first', inbound('new'));
+    await node.attach(first, async () => {});
+    await node.attach(second, async () => {});
+    await until(() => first.frames.length === 1 && second.frames.length === 1, 'both sent');
+    const oldAt = (await stores.queue.readAfter('gw-second', null, 1))[0]!.enqueuedAt;
+    clock = oldAt + 30_000;
+    expect(node.backlog()).toEqual({ events: 2, oldestAgeSeconds: 30 });
+  });
+});
+
 describe('drain: frames', () => {
   it("skips only the replayed user's binding_resolved; that user's messages are still delivered", async () => {
     const stores = sharedStores();
@@ -341,6 +360,19 @@ describe('drain: frames', () => {
     await until(() => session.frames.length === 2, 'two frames');
     await settle();
     expect(session.frames).toStrictEqual([inbound('m1', 'u1'), { type: 'binding_resolved', externalUserId: 'u2', gatewayId: 'gw-1' }]);
+  });
+
+  it("a replayed user's message queued before their binding_resolved is delivered; the binding is not", async () => {
+    const stores = sharedStores();
+    await stores.queue.append('gw-1', inbound('m1', 'u1'));
+    await stores.queue.append('gw-1', { type: 'binding_resolved', externalUserId: 'u1', gatewayId: 'gw-1' });
+    await stores.queue.append('gw-1', inbound('m2', 'u1'));
+    const node = await startNode('node-a', stores);
+    const session = new FakeSession('gw-1');
+    await node.attach(session, async () => ['u1']);
+    await until(() => session.frames.length === 2, 'two frames');
+    await settle();
+    expect(session.frames).toStrictEqual([inbound('m1', 'u1'), inbound('m2', 'u1')]);
   });
 
   it('inlines media of inbound and servicer messages, and passes other events as they were queued', async () => {

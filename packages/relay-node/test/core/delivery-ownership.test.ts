@@ -119,6 +119,22 @@ describe('re-check against the presence map', () => {
     expect(o.local.get('gw-1')).toBeUndefined();
   });
 
+  it("a re-claim that finds this node's own claim (made between the lookup and the claim) keeps the socket", async () => {
+    const backing = new MemoryPresenceMap();
+    const racing: PresenceMap = Object.assign(Object.create(backing) as PresenceMap, {
+      lookup: async () => {
+        await backing.claim('gw-1', 'node-a');
+        return null;
+      },
+    });
+    const o = await ownershipOf(racing);
+    const session = new FakeSession('gw-1');
+    const entry = await attachLocally(o, session);
+    expect(await o.ownership.reassert(entry)).toBe(true);
+    expect(session.isOpen).toBe(true);
+    expect(o.local.isCurrent(entry)).toBe(true);
+  });
+
   it('closes a socket when another node holds the gateway, or this node holds it under a newer generation', async () => {
     const o = await ownershipOf();
     const elsewhere = new FakeSession('gw-1');
