@@ -68,6 +68,9 @@ export class GatewayDrain {
       })
       .finally(() => {
         entry.draining = false;
+        // A wake-up that came after the drain's last look at `again` (between its end and this line) found it still
+        // draining and only set `again`: start the drain it asked for, or its event waits for the next wake-up.
+        if (entry.again) this.schedule(gatewayId);
       });
   }
 
