@@ -54,7 +54,9 @@ export async function startRedisBackend(kind: 'single' | 'cluster'): Promise<Red
       },
     };
   }
-  const cluster = await startRedisCluster();
+  // A loaded 2-core machine can leave a master silent for over a second: the tests' 1 s failover timeout would
+  // promote a replica mid-run, which is not what the bench measures.
+  const cluster = await startRedisCluster({ nodeTimeoutMs: 15_000 });
   const masters = await cluster.masters();
   const clients = await masterClients(cluster);
   const processes: Measured[] = [];
