@@ -57,21 +57,23 @@ export class GatewayDrain {
       return;
     }
     entry.draining = true;
-    void this.drain(entry, remoteSentAt)
-      .catch((err: unknown) => {
-        if (!entry.session.isOpen) return;
-        // WeCom media or Redis failing for a moment: the events stay queued and this gateway is tried again soon,
-        // rather than at the next wake-up or sweep.
-        if (!(err instanceof TransientMediaError)) this.o.logger.warn({ err, gatewayId }, 'delivery interrupted; events stay queued');
-        const t = setTimeout(() => this.schedule(gatewayId), DRAIN_RETRY_MS);
-        t.unref();
-      })
-      .finally(() => {
+    void this.drain(entry, remoteSentAt).then(
+      () => {
         entry.draining = false;
         // A wake-up that came after the drain's last look at `again` (between its end and this line) found it still
         // draining and only set `again`: start the drain it asked for, or its event waits for the next wake-up.
         if (entry.again) this.schedule(gatewayId);
-      });
+      },
+      (err: unknown) => {
+        entry.draining = false;
+        if (!entry.session.isOpen) return;
+        // WeCom media or Redis failing for a moment: the events stay queued and this gateway is tried again soon,
+        // rather than at the next wake-up or sweep (and not at once: the failure is likely to repeat).
+        if (!(err instanceof TransientMediaError)) this.o.logger.warn({ err, gatewayId }, 'delivery interrupted; events stay queued');
+        const t = setTimeout(() => this.schedule(gatewayId), DRAIN_RETRY_MS);
+        t.unref();
+      },
+    );
   }
 
   /** An ack-mode gateway confirmed everything up to `deliveryId`; ids this socket was not sent are ignored. */
