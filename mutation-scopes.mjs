@@ -35,6 +35,7 @@ export const MUTATION_SCOPES = {
       'packages/relay-node/test/core/sync-loop-edges.test.ts',
       'packages/relay-node/test/inbound/sync-loop-stuck-cursor.test.ts',
       'packages/relay-node/test/core/sync-loop-stuck-episodes.test.ts',
+      'packages/relay-node/test/core/sync-loop-more.test.ts',
     ],
   },
   reply: {
@@ -94,6 +95,7 @@ export const MUTATION_SCOPES = {
       'packages/relay-node/test/state/memory-state.test.ts',
       'packages/relay-node/test/state/sqlite-state.test.ts',
       'packages/relay-node/test/state/*-store-edges.test.ts',
+      'packages/relay-node/test/state/queue-dedup-at.test.ts',
     ],
   },
 };
