@@ -1,8 +1,10 @@
 /** In-process pieces for DeliveryService tests: a scriptable session, a node on memory stores, a bounded wait. */
 import { pino } from 'pino';
 import type { DeliveryMode, GatewayEvent, GatewayFeature, QueuedEvent } from '@wecom-relay/shared';
+import { AckWindow } from '../../src/delivery/ack-window.js';
 import { DeliveryService, type DeliveryServiceOptions } from '../../src/delivery/delivery-service.js';
 import type { DeliverySession } from '../../src/delivery/delivery-session.js';
+import type { LocalGateway } from '../../src/delivery/local-gateways.js';
 import { MediaInliner } from '../../src/delivery/media-inliner.js';
 import { Semaphore } from '../../src/util/semaphore.js';
 import { createMetrics } from '../../src/observability/metrics.js';
@@ -139,4 +141,20 @@ export async function startNode(
 /** Closes every service started by startNode. */
 export async function closeNodes(): Promise<void> {
   await Promise.all(services.splice(0).map((s) => s.close()));
+}
+
+/** A local gateway entry as the engine keeps one: attached, ready, nothing drained or waiting yet. */
+export function localEntry(session: DeliverySession, generation = 1): LocalGateway {
+  return {
+    session,
+    generation,
+    pointer: null,
+    window: new AckWindow(),
+    replayed: new Set(),
+    ready: true,
+    draining: false,
+    again: false,
+    waitingForRoom: false,
+    unwritten: { count: 0, oldestEnqueuedAt: null },
+  };
 }

@@ -5,7 +5,6 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ERROR_CATALOG } from '../../src/errors/error-catalog.js';
-import { AckWindow } from '../../src/delivery/ack-window.js';
 import { GatewayOwnership } from '../../src/delivery/gateway-ownership.js';
 import { LocalGateways, type LocalGateway } from '../../src/delivery/local-gateways.js';
 import { createMetrics } from '../../src/observability/metrics.js';
@@ -13,7 +12,7 @@ import { MemoryBusHub, MemoryNodeBus, MemoryPresenceMap } from '../../src/state/
 import type { BusMessage } from '../../src/state/node-bus.js';
 import type { PresenceMap } from '../../src/state/presence-map.js';
 import { LEVEL, capturingLogger, metricValue } from './delivery-log-capture.js';
-import { FakeSession, closeNodes, inbound, settle, sharedStores, startNode, until } from './delivery-harness.js';
+import { FakeSession, closeNodes, localEntry, inbound, settle, sharedStores, startNode, until } from './delivery-harness.js';
 
 const SUPERSEDED = ERROR_CATALOG.SUPERSEDED.closeCode;
 
@@ -40,18 +39,7 @@ async function ownershipOf(presence: PresenceMap = new MemoryPresenceMap()) {
 
 async function attachLocally(o: Awaited<ReturnType<typeof ownershipOf>>, session: FakeSession): Promise<LocalGateway> {
   const generation = await o.ownership.claim(session);
-  const entry: LocalGateway = {
-    session,
-    generation,
-    pointer: null,
-    window: new AckWindow(),
-    replayed: new Set(),
-    ready: true,
-    draining: false,
-    again: false,
-    waitingForRoom: false,
-    unwritten: { count: 0, oldestEnqueuedAt: null },
-  };
+  const entry: LocalGateway = localEntry(session, generation);
   o.local.add(entry);
   return entry;
 }

@@ -4,7 +4,6 @@
  * the heartbeat that triggers a full pass when the store forgot this node or the bus came back.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AckWindow } from '../../src/delivery/ack-window.js';
 import type { GatewayDrain } from '../../src/delivery/gateway-drain.js';
 import type { GatewayOwnership } from '../../src/delivery/gateway-ownership.js';
 import { LocalGateways, type LocalGateway } from '../../src/delivery/local-gateways.js';
@@ -14,7 +13,7 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import { MemoryNodeBus } from '../../src/state/memory/index.js';
 import type { NodeBus } from '../../src/state/node-bus.js';
 import { countingPresence } from './delivery-counting.js';
-import { FakeSession, closeNodes, settle, sharedStores, startNode } from './delivery-harness.js';
+import { FakeSession, closeNodes, localEntry, settle, sharedStores, startNode } from './delivery-harness.js';
 
 afterEach(async () => {
   vi.useRealTimers();
@@ -22,18 +21,7 @@ afterEach(async () => {
 });
 
 function entryFor(gatewayId: string): LocalGateway {
-  return {
-    session: new FakeSession(gatewayId),
-    generation: 1,
-    pointer: null,
-    window: new AckWindow(),
-    replayed: new Set(),
-    ready: true,
-    draining: false,
-    again: false,
-    waitingForRoom: false,
-    unwritten: { count: 0, oldestEnqueuedAt: null },
-  };
+  return localEntry(new FakeSession(gatewayId));
 }
 
 /** A sweep over real local gateways whose re-checks are recorded; `lost` ones are no longer ours; `gate` holds each. */

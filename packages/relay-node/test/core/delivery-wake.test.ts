@@ -3,7 +3,6 @@
  * closed drain that starts nothing, and a failing background timer that is logged rather than lost.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AckWindow } from '../../src/delivery/ack-window.js';
 import { GatewayDrain } from '../../src/delivery/gateway-drain.js';
 import { LocalGateways } from '../../src/delivery/local-gateways.js';
 import { MediaInliner } from '../../src/delivery/media-inliner.js';
@@ -11,7 +10,7 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import { Semaphore } from '../../src/util/semaphore.js';
 import { MemoryDeliveryQueue, MemoryNodeBus } from '../../src/state/memory/index.js';
 import { LEVEL, capturingLogger } from './delivery-log-capture.js';
-import { FakeSession, closeNodes, inbound, settle, sharedStores, silent, startNode, until } from './delivery-harness.js';
+import { FakeSession, closeNodes, localEntry, inbound, settle, sharedStores, silent, startNode, until } from './delivery-harness.js';
 
 afterEach(async () => {
   vi.useRealTimers();
@@ -45,18 +44,7 @@ describe('wake-ups', () => {
     const queue = new MemoryDeliveryQueue();
     const local = new LocalGateways(createMetrics('node-a'));
     const session = new FakeSession('gw-1');
-    local.add({
-      session,
-      generation: 1,
-      pointer: null,
-      window: new AckWindow(),
-      replayed: new Set(),
-      ready: true,
-      draining: false,
-      again: false,
-      waitingForRoom: false,
-      unwritten: { count: 0, oldestEnqueuedAt: null },
-    });
+    local.add(localEntry(session));
     const media = new MediaInliner({ source: { download: async () => ({ data: Buffer.from(''), mime: 'image/png' }) }, maxBytes: 1, transfers: new Semaphore(1), logger: silent });
     const drain = new GatewayDrain({ queue, local, media, metrics: createMetrics('node-a'), logger: silent, now: Date.now, ackWindow: 10 });
     await queue.append('gw-1', inbound('m1'));
@@ -77,18 +65,7 @@ describe('a wake-up as a drain ends', () => {
     });
     const local = new LocalGateways(createMetrics('node-a'));
     const session = new FakeSession('gw-1');
-    local.add({
-      session,
-      generation: 1,
-      pointer: null,
-      window: new AckWindow(),
-      replayed: new Set(),
-      ready: true,
-      draining: false,
-      again: false,
-      waitingForRoom: false,
-      unwritten: { count: 0, oldestEnqueuedAt: null },
-    });
+    local.add(localEntry(session));
     const media = new MediaInliner({ source: { download: async () => ({ data: Buffer.from(''), mime: 'image/png' }) }, maxBytes: 1, transfers: new Semaphore(1), logger: silent });
     const drain = new GatewayDrain({ queue: racing, local, media, metrics: createMetrics('node-a'), logger: silent, now: Date.now, ackWindow: 10 });
     return { queue, session, drain };
