@@ -1,4 +1,7 @@
+import { Redis, type RedisOptions } from 'ioredis';
 import { pino, type Logger } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
+import { startRedis, type RedisHandle } from '@wecom-relay/testkit';
 
 /**
  * Polls until `check` holds. The deadline only stops a hung test from running forever; it is not an
@@ -17,4 +20,29 @@ export function capturingLogger(): { logger: Logger; records: Array<Record<strin
   const records: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void records.push(JSON.parse(line)) });
   return { logger, records };
+}
+
+/**
+ * A Redis server of this test file's own, started before its tests and stopped after them, and a client on it: the
+ * commands a test counts on it are that file's alone (a file's tests run one after another). Read the fields inside
+ * tests, not at import time.
+ */
+export function ownRedisServer(options: RedisOptions = {}): { server: RedisHandle; redis: Redis } {
+  const own = {} as { server: RedisHandle; redis: Redis };
+  beforeAll(async () => {
+    own.server = await startRedis();
+    own.redis = new Redis(own.server.url, options);
+  });
+  afterAll(async () => {
+    await own.redis?.quit();
+    await own.server?.stop();
+  });
+  return own;
+}
+
+/** Calls of each command the server has run so far (INFO commandstats; commands run by scripts counted too). */
+export async function commandCalls(redis: Redis): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out.set(m[1]!, Number(m[2]));
+  return out;
 }

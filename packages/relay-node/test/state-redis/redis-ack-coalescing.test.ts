@@ -1,24 +1,12 @@
 import type { QueuedEvent } from '@wecom-relay/shared';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, uniquePrefix, type RedisHandle } from '@wecom-relay/testkit';
+import { describe, expect, it } from 'vitest';
+import { uniquePrefix } from '@wecom-relay/testkit';
 import { RedisDeliveryQueue } from '../../src/state/redis/index.js';
+import { commandCalls, ownRedisServer } from './helpers.js';
 
-// A server of its own: the round trips counted below are this file's alone (its tests run one after another).
-let server: RedisHandle;
-let redis: Redis;
+const own = ownRedisServer();
 const silent = pino({ level: 'silent' });
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-});
-
-afterAll(async () => {
-  await redis?.quit();
-  await server?.stop();
-});
 
 const event = (n: number): QueuedEvent => ({
   type: 'inbound',
@@ -32,22 +20,14 @@ const event = (n: number): QueuedEvent => ({
 
 const NEVER_ISSUED = '99999999999999-0';
 
-/** Calls of each command the server has run so far (INFO commandstats), scripts' own commands included. */
-async function calls(): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (const line of (await redis.info('commandstats')).split(/\r?\n/)) {
-    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
-    if (m) out.set(m[1]!, Number(m[2]));
-  }
-  return out;
-}
+const calls = () => commandCalls(own.redis);
 
 /** How many more times `command` ran between two snapshots. */
 const ran = (before: Map<string, number>, after: Map<string, number>, command: string) => (after.get(command) ?? 0) - (before.get(command) ?? 0);
 
 async function queueWith(n: number, gatewayId = 'gw-1'): Promise<{ queue: RedisDeliveryQueue; prefix: string; ids: string[] }> {
   const prefix = uniquePrefix('ack-batch');
-  const queue = new RedisDeliveryQueue({ redis, prefix, logger: silent });
+  const queue = new RedisDeliveryQueue({ redis: own.redis, prefix, logger: silent });
   const ids = await queue.appendMany(
     gatewayId,
     Array.from({ length: n }, (_, i) => ({ event: event(i) })),
@@ -72,7 +52,7 @@ describe('RedisDeliveryQueue acks of one gateway, persisted in batches', () => {
 
     expect(results).toEqual(shuffled.map(() => 'ok'));
     expect(await queue.lastAcked('gw-1')).toBe(ids[99]);
-    expect(await redis.xlen(`${prefix}{gw:gw-1}:queue`)).toBe(20);
+    expect(await own.redis.xlen(`${prefix}{gw:gw-1}:queue`)).toBe(20);
     expect((await queue.readAfter('gw-1', await queue.lastAcked('gw-1'), 50)).map((i) => i.id)).toEqual(ids.slice(100));
     // The first ack is written at once; the 99 that came while it was in flight are one write of the highest id.
     expect(ran(before, after, 'evalsha')).toBe(2);
@@ -80,7 +60,7 @@ describe('RedisDeliveryQueue acks of one gateway, persisted in batches', () => {
     // The gateway's lane is gone once idle: a later ack is written, not left waiting behind a finished write.
     await queue.ack('gw-1', ids[110]!);
     expect(await queue.lastAcked('gw-1')).toBe(ids[110]);
-    expect(await redis.xlen(`${prefix}{gw:gw-1}:queue`)).toBe(9);
+    expect(await own.redis.xlen(`${prefix}{gw:gw-1}:queue`)).toBe(9);
   });
 
   it('a never-issued id among concurrent acks rejects alone; the others resolve and move the pointer', async () => {
@@ -88,7 +68,7 @@ describe('RedisDeliveryQueue acks of one gateway, persisted in batches', () => {
     const acks = [queue.ack('gw-1', ids[0]!), ...ids.slice(1, 6).map((id) => queue.ack('gw-1', id)), queue.ack('gw-1', NEVER_ISSUED), queue.ack('gw-1', ids[7]!)];
     expect(await outcomes(acks)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'FRAME_INVALID', 'ok']);
     expect(await queue.lastAcked('gw-1')).toBe(ids[7]);
-    expect(await redis.xlen(`${prefix}{gw:gw-1}:queue`)).toBe(2);
+    expect(await own.redis.xlen(`${prefix}{gw:gw-1}:queue`)).toBe(2);
     // A never-issued id alone, and the same id twice, reject as before.
     expect(await outcomes([queue.ack('gw-1', NEVER_ISSUED), queue.ack('gw-1', ids[8]!), queue.ack('gw-1', NEVER_ISSUED)])).toEqual([
       'FRAME_INVALID',
@@ -100,20 +80,20 @@ describe('RedisDeliveryQueue acks of one gateway, persisted in batches', () => {
 
   it('acks of different gateways do not wait for or fail each other', async () => {
     const prefix = uniquePrefix('ack-apart');
-    const queue = new RedisDeliveryQueue({ redis, prefix, logger: silent });
+    const queue = new RedisDeliveryQueue({ redis: own.redis, prefix, logger: silent });
     const a = await queue.appendMany('gw-a', [{ event: event(1) }, { event: event(2) }]);
     const b = await queue.appendMany('gw-b', [{ event: event(3) }, { event: event(4) }]);
     const results = await outcomes([queue.ack('gw-a', a[0]!), queue.ack('gw-b', b[0]!), queue.ack('gw-b', NEVER_ISSUED), queue.ack('gw-a', a[1]!)]);
     expect(results).toEqual(['ok', 'ok', 'FRAME_INVALID', 'ok']);
     expect(await queue.lastAcked('gw-a')).toBe(a[1]);
     expect(await queue.lastAcked('gw-b')).toBe(b[0]);
-    expect(await redis.xlen(`${prefix}{gw:gw-a}:queue`)).toBe(0);
-    expect(await redis.xlen(`${prefix}{gw:gw-b}:queue`)).toBe(1);
+    expect(await own.redis.xlen(`${prefix}{gw:gw-a}:queue`)).toBe(0);
+    expect(await own.redis.xlen(`${prefix}{gw:gw-b}:queue`)).toBe(1);
   });
 
   it('on one server, acks of 50 gateways arriving together are written by two script calls, each pointer at its own id', async () => {
     const prefix = uniquePrefix('ack-many');
-    const queue = new RedisDeliveryQueue({ redis, prefix, logger: silent });
+    const queue = new RedisDeliveryQueue({ redis: own.redis, prefix, logger: silent });
     const gateways = Array.from({ length: 50 }, (_, g) => `gw-${g}`);
     const ids = await Promise.all(gateways.map((g, n) => queue.appendMany(g, [{ event: event(n) }, { event: event(n) }, { event: event(n) }])));
     await queue.ack('gw-warm', await queue.append('gw-warm', event(0)));
@@ -124,7 +104,7 @@ describe('RedisDeliveryQueue acks of one gateway, persisted in batches', () => {
     expect(results).toEqual([...gateways.map(() => 'ok'), 'FRAME_INVALID']);
     for (const [n, g] of gateways.entries()) {
       expect(await queue.lastAcked(g)).toBe(ids[n]![1]);
-      expect(await redis.xlen(`${prefix}{gw:${g}}:queue`)).toBe(1);
+      expect(await own.redis.xlen(`${prefix}{gw:${g}}:queue`)).toBe(1);
     }
     // The first gateway's ack at once; the 49 others (gw-7 with its two) together; gw-7's two once more, one each.
     expect(ran(before, after, 'evalsha')).toBe(4);
@@ -132,16 +112,16 @@ describe('RedisDeliveryQueue acks of one gateway, persisted in batches', () => {
 
   it('a gateway whose keys cannot be written fails its own acks only, also when written together with others', async () => {
     const prefix = uniquePrefix('ack-broken');
-    const queue = new RedisDeliveryQueue({ redis, prefix, logger: silent });
+    const queue = new RedisDeliveryQueue({ redis: own.redis, prefix, logger: silent });
     const a = await queue.appendMany('gw-a', [{ event: event(1) }]);
     const b = await queue.appendMany('gw-b', [{ event: event(2) }]);
     const c = await queue.appendMany('gw-c', [{ event: event(3) }]);
     // Not a string: GET on the pointer is refused.
-    await redis.hset(`${prefix}{gw:gw-b}:acked`, 'x', '1');
+    await own.redis.hset(`${prefix}{gw:gw-b}:acked`, 'x', '1');
     const results = await Promise.allSettled([queue.ack('gw-a', a[0]!), queue.ack('gw-b', b[0]!), queue.ack('gw-c', c[0]!)]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(await queue.lastAcked('gw-c')).toBe(c[0]);
-    expect(await redis.xlen(`${prefix}{gw:gw-c}:queue`)).toBe(0);
+    expect(await own.redis.xlen(`${prefix}{gw:gw-c}:queue`)).toBe(0);
   });
 
   it('an ack of a delivered entry still in the stream reads no XINFO STREAM; one trimmed away is still accepted', async () => {
@@ -159,6 +139,6 @@ describe('RedisDeliveryQueue acks of one gateway, persisted in batches', () => {
     expect(await queue.lastAcked('gw-1')).toBe(ids[3]);
     expect((await queue.readAfter('gw-1', ids[3]!, 10)).map((i) => i.id)).toEqual([ids[5]]);
     await expect(queue.ack('gw-1', NEVER_ISSUED)).rejects.toMatchObject({ code: 'FRAME_INVALID' });
-    expect(await redis.xlen(`${prefix}{gw:gw-1}:queue`)).toBe(1);
+    expect(await own.redis.xlen(`${prefix}{gw:gw-1}:queue`)).toBe(1);
   });
 });

@@ -1,33 +1,21 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, uniquePrefix, type RedisHandle } from '@wecom-relay/testkit';
+import { describe, expect, it } from 'vitest';
+import { uniquePrefix } from '@wecom-relay/testkit';
 import { RedisOutboundLedger } from '../../src/state/redis/index.js';
+import { commandCalls, ownRedisServer } from './helpers.js';
 
-// A server of its own: the round trips counted below are this file's alone (its tests run one after another).
-let server: RedisHandle;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-});
-
-afterAll(async () => {
-  await redis?.quit();
-  await server?.stop();
-});
+const own = ownRedisServer();
 
 const KF = 'wk-first';
 
 /** Script calls the server has run so far (INFO commandstats). */
 async function scriptCalls(): Promise<number> {
-  const stats = await redis.info('commandstats');
-  return [...stats.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+  const calls = await commandCalls(own.redis);
+  return (calls.get('evalsha') ?? 0) + (calls.get('eval') ?? 0);
 }
 
 async function ledger(): Promise<{ ledger: RedisOutboundLedger; prefix: string }> {
   const prefix = uniquePrefix('spoke-batch');
-  const made = new RedisOutboundLedger({ redis, prefix, firstOpenKfid: KF });
+  const made = new RedisOutboundLedger({ redis: own.redis, prefix, firstOpenKfid: KF });
   // Loads the script, so the counts below are of EVALSHA alone.
   await made.customerSpoke(KF, 'u-warm', 1_000);
   return { ledger: made, prefix };
@@ -66,7 +54,7 @@ describe('RedisOutboundLedger.customerSpoke on one server', () => {
   it('a window that cannot be written fails its own caller only', async () => {
     const { ledger: spoke, prefix } = await ledger();
     // Not a hash: HGET on it is refused.
-    await redis.set(`${prefix}{user:u-bad}:window`, 'not a hash');
+    await own.redis.set(`${prefix}{user:u-bad}:window`, 'not a hash');
     const results = await Promise.allSettled([
       spoke.customerSpoke(KF, 'u-1', 1_000),
       spoke.customerSpoke(KF, 'u-bad', 1_000),
@@ -75,7 +63,7 @@ describe('RedisOutboundLedger.customerSpoke on one server', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(await spoke.window(KF, 'u-1')).toEqual({ lastCustomerAt: 1_000, sentSince: 0 });
     expect(await spoke.window(KF, 'u-2')).toEqual({ lastCustomerAt: 2_000, sentSince: 0 });
-    const ttl = await redis.pttl(`${prefix}{user:u-2}:window`);
+    const ttl = await own.redis.pttl(`${prefix}{user:u-2}:window`);
     expect(ttl).toBeGreaterThan(0);
   });
 });

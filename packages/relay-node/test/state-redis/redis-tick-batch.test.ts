@@ -1,40 +1,24 @@
 import type { QueuedEvent } from '@wecom-relay/shared';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, uniquePrefix, type RedisHandle } from '@wecom-relay/testkit';
+import { describe, expect, it } from 'vitest';
+import { uniquePrefix } from '@wecom-relay/testkit';
 import { RedisBindingStore, RedisDeliveryQueue, RedisPresenceMap } from '../../src/state/redis/index.js';
+import { commandCalls, ownRedisServer } from './helpers.js';
 
 /**
  * On one Redis server, the calls a pulled page makes side by side (a lookup per user, an append per gateway, an owner
  * lookup per gateway, a read per woken gateway) go out as one command each, and every caller still gets its own answer.
  * Commands are counted by the server (`INFO commandstats`), so a change that goes back to one command per call fails here.
  */
-let server: RedisHandle;
-let redis: Redis;
+const own = ownRedisServer({ enableAutoPipelining: true });
 const silent = pino({ level: 'silent' });
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { enableAutoPipelining: true });
-});
-
-afterAll(async () => {
-  await redis?.quit();
-  await server?.stop();
-});
-
-async function calls(command: string): Promise<number> {
-  const info = await redis.info('commandstats');
-  return Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
-}
 
 /** Top-level commands the server ran during `work` (nested script calls included under their own names). */
 async function counting<T>(names: string[], work: () => Promise<T>): Promise<{ result: T; counts: Record<string, number> }> {
-  const before = await Promise.all(names.map(calls));
+  const before = await commandCalls(own.redis);
   const result = await work();
-  const after = await Promise.all(names.map(calls));
-  return { result, counts: Object.fromEntries(names.map((n, i) => [n, after[i]! - before[i]!])) };
+  const after = await commandCalls(own.redis);
+  return { result, counts: Object.fromEntries(names.map((n) => [n, (after.get(n) ?? 0) - (before.get(n) ?? 0)])) };
 }
 
 function inbound(id: string): QueuedEvent {
@@ -43,7 +27,7 @@ function inbound(id: string): QueuedEvent {
 
 describe('calls made side by side on one Redis server', () => {
   it('100 binding lookups are one HMGET, each caller getting its own user', async () => {
-    const bindings = new RedisBindingStore({ redis, prefix: uniquePrefix('batch-bind') });
+    const bindings = new RedisBindingStore({ redis: own.redis, prefix: uniquePrefix('batch-bind') });
     for (let u = 0; u < 100; u += 2) await bindings.bind(`wm-${u}`, `gw-${u % 7}`);
     const { result, counts } = await counting(['hmget', 'hget'], () => Promise.all(Array.from({ length: 100 }, (_, u) => bindings.gatewayFor(`wm-${u}`))));
     expect(result).toEqual(Array.from({ length: 100 }, (_, u) => (u % 2 === 0 ? `gw-${u % 7}` : null)));
@@ -51,7 +35,7 @@ describe('calls made side by side on one Redis server', () => {
   });
 
   it('appends for 60 gateways are one script call; each gateway gets its ids, a repeated key none', async () => {
-    const queue = new RedisDeliveryQueue({ redis, prefix: uniquePrefix('batch-append'), logger: silent });
+    const queue = new RedisDeliveryQueue({ redis: own.redis, prefix: uniquePrefix('batch-append'), logger: silent });
     const at = 1_700_000_000;
     const first = await queue.appendMany('gw-0', [{ event: inbound('m-0-a'), options: { dedupKey: 'm-0-a', dedupAt: at } }]);
     expect(first[0]).not.toBeNull();
@@ -76,7 +60,7 @@ describe('calls made side by side on one Redis server', () => {
   });
 
   it('reads of 40 gateways woken together are one script call, each from its own pointer', async () => {
-    const queue = new RedisDeliveryQueue({ redis, prefix: uniquePrefix('batch-read'), logger: silent });
+    const queue = new RedisDeliveryQueue({ redis: own.redis, prefix: uniquePrefix('batch-read'), logger: silent });
     const pointers: Array<string | null> = [];
     for (let g = 0; g < 40; g++) {
       const ids = await queue.appendMany(`gw-${g}`, [{ event: inbound(`m-${g}-1`) }, { event: inbound(`m-${g}-2`) }, { event: inbound(`m-${g}-3`) }]);
@@ -88,7 +72,7 @@ describe('calls made side by side on one Redis server', () => {
   });
 
   it("owner lookups of 90 gateways are one script call and one alive check per node; a dead node's gateways have no owner", async () => {
-    const presence = new RedisPresenceMap({ redis, prefix: uniquePrefix('batch-owner') });
+    const presence = new RedisPresenceMap({ redis: own.redis, prefix: uniquePrefix('batch-owner') });
     await presence.heartbeat('node-a', 60_000);
     await presence.heartbeat('node-b', 60_000);
     const claimed: Array<number | null> = [];
