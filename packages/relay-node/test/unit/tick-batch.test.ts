@@ -52,28 +52,3 @@ describe('TickBatch', () => {
     await expect(batch.add(1)).rejects.toThrow('bad arguments');
   });
 });
-
-describe('TickBatch with setImmediate', () => {
-  it('gathers calls made by separate timer and I/O callbacks of one loop iteration', async () => {
-    const batches: number[][] = [];
-    const batch = new TickBatch<number, number>(
-      async (inputs) => {
-        batches.push(inputs);
-        return inputs;
-      },
-      256,
-      (flush) => void setImmediate(flush),
-    );
-    // Two callbacks of the same timers phase, as two sockets' frames are two callbacks of one poll phase.
-    const answers = await new Promise<number[]>((resolve) => {
-      const got: Promise<number>[] = [];
-      setTimeout(() => got.push(batch.add(1)), 0);
-      setTimeout(() => {
-        got.push(batch.add(2));
-        void Promise.all(got).then(resolve);
-      }, 0);
-    });
-    expect(answers).toEqual([1, 2]);
-    expect(batches).toEqual([[1, 2]]);
-  });
-});

@@ -78,7 +78,12 @@ export class RedisAckWriter {
   // One server: an ack script call is in flight, so acks arriving now wait to go together in the next.
   private ackWriting = false;
 
-  constructor(private readonly o: RedisAckWriterOptions) {}
+  // On a Redis Cluster each gateway's pointer sits in its own slot: no two share a script call.
+  private readonly cluster: boolean;
+
+  constructor(private readonly o: RedisAckWriterOptions) {
+    this.cluster = isClusterClient(o.redis);
+  }
 
   /**
    * Acks are coalesced: while a write for a gateway is in flight, its later acks wait, and the next write carries only
@@ -101,7 +106,7 @@ export class RedisAckWriter {
 
   /** Starts the writes of the gateways with acks waiting: each at once on a cluster, together after the one in flight on one server. */
   private pumpAcks(): void {
-    const cluster = isClusterClient(this.o.redis);
+    const cluster = this.cluster;
     while (this.ackReady.size > 0 && (cluster || !this.ackWriting)) {
       const gatewayIds: string[] = [];
       for (const g of this.ackReady) {
@@ -185,7 +190,6 @@ export class RedisAckWriter {
     if (!Array.isArray(results) || results.length !== acks.length) throw new RelayError('INTERNAL', 'ack script returned no results');
     return results;
   }
-
 }
 
 /** A caller of ack waiting for a pointer at or past its id. */

@@ -14,12 +14,6 @@ export class TickBatch<I, O> {
     /** Runs one batch; resolves to one output per input, in order. */
     private readonly runBatch: (inputs: I[]) => Promise<O[]>,
     private readonly maxItems = 256,
-    /**
-     * When a batch goes: by default at the end of the current turn (`process.nextTick`). Calls that come from different
-     * sockets' events (acknowledgements) are only gathered by waiting for the end of the event loop's poll phase:
-     * pass `setImmediate` for those.
-     */
-    private readonly schedule: (flush: () => void) => void = process.nextTick,
   ) {}
 
   /** Queues one call; resolves to its output once its batch has run. */
@@ -27,7 +21,7 @@ export class TickBatch<I, O> {
     return new Promise<O>((resolve, reject) => {
       // nextTick runs after the current synchronous code and the promise continuations already queued, so the
       // calls of a `map` and of the continuations one batch resolves all land in the same batch.
-      if (this.pending.length === 0) this.schedule(() => this.flush());
+      if (this.pending.length === 0) process.nextTick(() => this.flush());
       this.pending.push({ input, resolve, reject });
       if (this.pending.length >= this.maxItems) this.flush();
     });
