@@ -232,41 +232,40 @@ export class SyncLoop {
     return coordinator.hasPending(openKfid).catch(() => false);
   }
 
-  /** Pulls pages until has_more is 0. */
+  /**
+   * Pulls pages until has_more is 0. The next page is asked for as soon as this one names its cursor, while this one is
+   * still being routed, so WeCom's answer time overlaps the relay's work; it is used only once this page is routed and
+   * its cursor committed (else it is dropped, and pulled again from the committed cursor next time).
+   */
   private async pullAll(lease: SyncLease): Promise<'done' | 'stale'> {
-    const { source, openKfid, sink, logger, metrics } = this.o;
+    const { openKfid, metrics, logger } = this.o;
     let cursor = (await lease.cursor()) ?? undefined;
     const firstPull = cursor === undefined;
-    let token = await this.freshToken(lease);
+    const tokenRef = { token: await this.freshToken(lease) };
+    let ahead: Promise<SyncMsgResponse> | null = null;
     for (;;) {
-      let page: SyncMsgResponse;
-      try {
-        // voice_format is sent only when SILK is asked for, so a default node pulls exactly as it always did.
-        const voice = this.o.voiceFormat === 1 ? { voiceFormat: 1 as const } : {};
-        page = await source.syncMsg({ openKfid, cursor, token, limit: 1000, ...voice });
-      } catch (err) {
-        if (token && (err as { errcode?: unknown }).errcode === CALLBACK_TOKEN_INVALID) {
-          // The callback token expired or was refused: pull without it (stricter rate limit, same data).
-          logger.info({}, 'callback token refused by WeCom; pulling without it');
-          token = undefined;
-          continue;
-        }
-        throw err;
-      }
+      const fetching = ahead ?? this.fetchPage(cursor, tokenRef);
+      ahead = null;
+      const page = await fetching;
       metrics.syncPages.inc({ open_kfid: openKfid });
       metrics.syncMessages.inc({ open_kfid: openKfid }, page.msg_list?.length ?? 0);
       const previousCursor = cursor;
+      const moved = Boolean(page.next_cursor) && page.next_cursor !== previousCursor;
+      if (Number(page.has_more) === 1 && moved) {
+        ahead = this.fetchPage(page.next_cursor, tokenRef);
+        // Awaited only if this page is handed on and committed; a failure then is the next page's to report.
+        ahead.catch(() => undefined);
+      }
       const context = { firstPull, openKfid: this.o.openKfid };
       if (this.o.pageSink) await this.o.pageSink(page.msg_list ?? [], context);
-      else await dispatchPage(page.msg_list ?? [], (message) => sink(message, context), this.o.pageConcurrency ?? 32);
-      if (page.next_cursor && page.next_cursor !== cursor) {
-        if (!(await lease.commitCursor(page.next_cursor))) {
+      else await dispatchPage(page.msg_list ?? [], (message) => this.o.sink(message, context), this.o.pageConcurrency ?? 32);
+      if (moved) {
+        if (!(await lease.commitCursor(page.next_cursor!))) {
           logger.warn({ fence: lease.fence }, 'sync lease lost mid-pull; another node continues from its cursor');
           return 'stale';
         }
         cursor = page.next_cursor;
       }
-      const moved = Boolean(page.next_cursor) && page.next_cursor !== previousCursor;
       // has_more can be 1 with an empty msg_list: keep going on has_more alone.
       if (Number(page.has_more) !== 1 || moved) {
         if (this.stuckPages > 0) logger.info({ pages: this.stuckPages }, 'sync cursor moves again');
@@ -282,6 +281,26 @@ export class SyncLoop {
         if (this.closed) return 'done';
       }
       if (!(await lease.renew(this.o.leaseMs))) return 'stale';
+    }
+  }
+
+  /** One kf/sync_msg page after `cursor`; drops a refused callback token (for this and later pages) and asks again. */
+  private async fetchPage(cursor: string | undefined, tokenRef: { token: string | undefined }): Promise<SyncMsgResponse> {
+    // voice_format is sent only when SILK is asked for, so a default node pulls exactly as it always did.
+    const voice = this.o.voiceFormat === 1 ? { voiceFormat: 1 as const } : {};
+    for (;;) {
+      const token = tokenRef.token;
+      try {
+        return await this.o.source.syncMsg({ openKfid: this.o.openKfid, cursor, token, limit: 1000, ...voice });
+      } catch (err) {
+        if (token && (err as { errcode?: unknown }).errcode === CALLBACK_TOKEN_INVALID) {
+          // The callback token expired or was refused: pull without it (stricter rate limit, same data).
+          if (tokenRef.token === token) this.o.logger.info({}, 'callback token refused by WeCom; pulling without it');
+          tokenRef.token = undefined;
+          continue;
+        }
+        throw err;
+      }
     }
   }
 

@@ -191,12 +191,109 @@ describe('SyncLoop: the cursor and the page', () => {
         ['c1', { messages: [msg('m2')], next: 'c2' }],
       ]),
     );
-    const loop = makeLoop({ source, coordinator: tracingCoordinator(coordinator, trace, true), sink: async () => {} });
+    const handed: string[] = [];
+    const loop = makeLoop({ source, coordinator: tracingCoordinator(coordinator, trace, true), sink: async (m) => void handed.push(m.msgid) });
     await loop.notify(null);
     await loop.idle();
-    expect(source.calls).toHaveLength(1);
+    // Page c1 was asked for ahead while m1 was handed on; refused at the commit, the holder uses none of it.
+    expect(source.calls.map((c) => c.cursor)).toEqual([undefined, 'c1']);
+    expect(handed).toEqual(['m1']);
     expect(trace).toEqual(['commit:c1']);
     expect(await coordinator.hasPending(KF)).toBe(true);
+  });
+});
+
+describe('SyncLoop: the next page asked for ahead', () => {
+  it('asks for the next page while this one is handed on, and hands it on only after this one is committed', async () => {
+    const trace: string[] = [];
+    const coordinator = new MemorySyncCoordinator();
+    const source = new PagedSource(
+      new Map<string | undefined, Page>([
+        [undefined, { messages: [msg('m1')], next: 'c1', hasMore: 1 }],
+        ['c1', { messages: [msg('m2')], next: 'c2', hasMore: 1 }],
+        ['c2', { messages: [msg('m3')], next: 'c3' }],
+      ]),
+    );
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let reached!: () => void;
+    const inFirst = new Promise<void>((r) => (reached = r));
+    const loop = makeLoop({
+      source,
+      coordinator: tracingCoordinator(coordinator, trace),
+      sink: async (m) => {
+        trace.push(`hand:${m.msgid}`);
+        if (m.msgid === 'm1') {
+          reached();
+          await held;
+        }
+      },
+    });
+    void loop.notify(null);
+    await inFirst;
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    // m1 is still being handed on: page c1 is already asked for, nothing of it is handed on, nothing is committed.
+    expect(source.calls.map((c) => c.cursor)).toEqual([undefined, 'c1']);
+    expect(trace).toEqual(['hand:m1']);
+    release();
+    await loop.idle();
+    expect(trace).toEqual(['hand:m1', 'commit:c1', 'hand:m2', 'commit:c2', 'hand:m3', 'commit:c3']);
+    expect(source.calls.map((c) => c.cursor)).toEqual([undefined, 'c1', 'c2']);
+    expect(await storedCursor(coordinator)).toBe('c3');
+  });
+
+  it('drops the page asked for ahead of a page that failed: the next pull asks again from the committed cursor', async () => {
+    const coordinator = new MemorySyncCoordinator();
+    const source = new PagedSource(
+      new Map<string | undefined, Page>([
+        [undefined, { messages: [msg('m1')], next: 'c1', hasMore: 1 }],
+        ['c1', { messages: [msg('m2')], next: 'c2' }],
+      ]),
+    );
+    const handed: string[] = [];
+    let failOnce = true;
+    const loop = makeLoop({
+      source,
+      coordinator,
+      sink: async (m) => {
+        if (m.msgid === 'm1' && failOnce) {
+          failOnce = false;
+          throw new Error('Redis away');
+        }
+        handed.push(m.msgid);
+      },
+    });
+    await loop.notify(null);
+    await loop.idle();
+    expect(handed).toEqual([]);
+    expect(await storedCursor(coordinator)).toBeNull();
+    await loop.notify(null);
+    await loop.idle();
+    expect(handed).toEqual(['m1', 'm2']);
+    // First pull: the first page and the one asked for ahead (unused); second pull: both again, from no cursor.
+    expect(source.calls.map((c) => c.cursor)).toEqual([undefined, 'c1', undefined, 'c1']);
+    expect(await storedCursor(coordinator)).toBe('c2');
+  });
+
+  it('a failure of the page asked for ahead is reported only once the page before it is committed', async () => {
+    const coordinator = new MemorySyncCoordinator();
+    const source = new PagedSource(
+      new Map<string | undefined, Page>([
+        [undefined, { messages: [msg('m1')], next: 'c1', hasMore: 1 }],
+        ['c1', { messages: [msg('m2')], next: 'c2' }],
+      ]),
+    );
+    source.failures.push(undefined, Object.assign(new Error('system busy'), { errcode: -1 }));
+    const handed: string[] = [];
+    const loop = makeLoop({ source, coordinator, sink: async (m) => void handed.push(m.msgid) });
+    await loop.notify(null);
+    await loop.idle();
+    expect(handed).toEqual(['m1']);
+    expect(await storedCursor(coordinator)).toBe('c1');
+    await loop.notify(null);
+    await loop.idle();
+    expect(handed).toEqual(['m1', 'm2']);
+    expect(await storedCursor(coordinator)).toBe('c2');
   });
 });
 
