@@ -53,6 +53,12 @@ export interface ProcessorHost {
 /** How many times more events without a delivery id may wait than acknowledged ones. */
 const REPLAY_ALLOWANCE = 100;
 
+/**
+ * Most handled events one delivery_ack stands for while more wait. Acks are cumulative, so one for the last of a run
+ * acknowledges the run; sending it at least this often keeps the relay's ack window (100 by default) from filling.
+ */
+const ACK_EVERY = 32;
+
 /** A stable key for request ids derived from an event. */
 function eventKey(event: DeliveredEvent): string {
   switch (event.type) {
@@ -79,6 +85,8 @@ class DeliveryHandle implements Delivery {
   constructor(
     private readonly host: ProcessorHost,
     private readonly event: DeliveredEvent,
+    /** Acknowledges once handlers are done, possibly together with the events after it. */
+    private readonly acknowledge: (deliveryId: string) => void,
   ) {}
 
   get deliveryId(): string | undefined {
@@ -86,7 +94,13 @@ class DeliveryHandle implements Delivery {
   }
 
   ack(): Promise<void> {
-    this.recording ??= this.record();
+    this.recording ??= this.record(false);
+    return this.recording;
+  }
+
+  /** The SDK's own acknowledgement after every handler finished: it may travel with those of the next events. */
+  ackHandled(): Promise<void> {
+    this.recording ??= this.record(true);
     return this.recording;
   }
 
@@ -103,7 +117,7 @@ class DeliveryHandle implements Delivery {
     return this.host.replies.imageReply(this.event.externalUserId, image, mime, { id: options.id ?? this.nextRequestId() });
   }
 
-  private async record(): Promise<void> {
+  private async record(coalesce: boolean): Promise<void> {
     const id = this.event.deliveryId;
     // Events outside the durable queue (the binding replay after hello) have nothing to acknowledge.
     if (id === undefined) {
@@ -113,7 +127,9 @@ class DeliveryHandle implements Delivery {
     // Recorded before it is acknowledged: a crash in between redelivers an event the store already knows.
     await this.host.store.record(this.host.gatewayId, dedupKeys(this.event), id);
     this.acked = true;
-    this.host.sendAck(id);
+    // Asked for by the handler ("acknowledges it now"): sent at once, with any acknowledgement still held back.
+    if (coalesce) this.acknowledge(id);
+    else this.host.sendAck(id);
   }
 }
 
@@ -126,6 +142,9 @@ class DeliveryHandle implements Delivery {
 export class EventProcessor {
   private readonly queue: DeliveredEvent[] = [];
   private running: Promise<void> | null = null;
+  /** The newest handled event whose delivery_ack is held back while the events after it are handled. */
+  private heldAck: string | undefined;
+  private heldCount = 0;
   /** Repeats dropped since the gateway was created. */
   duplicatesDropped = 0;
 
@@ -167,17 +186,36 @@ export class EventProcessor {
     } finally {
       // In the same turn as the last empty shift, so an event pushed after it always starts a new run.
       this.running = null;
+      this.sendHeldAck();
     }
+  }
+
+  /**
+   * Acknowledges a handled event: at once when nothing waits behind it, else held back and sent for the last of the
+   * run (acks are cumulative), so a burst costs the relay one ack frame per run instead of one per event.
+   */
+  private acknowledge(deliveryId: string): void {
+    this.heldAck = deliveryId;
+    this.heldCount += 1;
+    if (this.queue.length === 0 || this.heldCount >= ACK_EVERY) this.sendHeldAck();
+  }
+
+  private sendHeldAck(): void {
+    const id = this.heldAck;
+    if (id === undefined) return;
+    this.heldAck = undefined;
+    this.heldCount = 0;
+    this.host.sendAck(id);
   }
 
   private async process(event: DeliveredEvent): Promise<void> {
     const keys = dedupKeys(event);
-    const delivery = new DeliveryHandle(this.host, event);
+    const delivery = new DeliveryHandle(this.host, event, (id) => this.acknowledge(id));
     try {
       if (keys.length > 0 && (await this.host.store.seen(this.host.gatewayId, keys))) {
         this.duplicatesDropped += 1;
         // Seen before, so handled before: the relay sent it again because it missed our acknowledgement.
-        if (event.deliveryId !== undefined) this.host.sendAck(event.deliveryId);
+        if (event.deliveryId !== undefined) this.acknowledge(event.deliveryId);
         return;
       }
     } catch (err) {
@@ -196,7 +234,7 @@ export class EventProcessor {
       return;
     }
     try {
-      await delivery.ack();
+      await delivery.ackHandled();
     } catch (err) {
       this.fail(err, event);
       return;
@@ -205,8 +243,10 @@ export class EventProcessor {
   }
 
   private fail(err: unknown, event: DeliveredEvent): void {
-    // Later events wait behind this one: acknowledging them would acknowledge it too (acks are cumulative).
+    // Later events wait behind this one: acknowledging them would acknowledge it too (acks are cumulative). Those
+    // before it were handled: their held-back acknowledgement goes now.
     this.discardQueued();
+    this.sendHeldAck();
     this.host.onFailure(err, event, true);
   }
 }
