@@ -23,7 +23,6 @@ import { RedisHealthProbe } from './redis/redis-health-probe.js';
 import { checkRedisAtStart } from './redis/redis-preflight.js';
 import { replicaBarrier } from './redis/redis-replica-barrier.js';
 import { createClusterClient, redisConnectionName } from './redis/redis-cluster-client.js';
-import { openSqliteDatabase, SqliteBindingStore, SqlitePendingBindingStore } from './sqlite/index.js';
 import { instrumentRedisCommands, type RedisCommandMetrics } from '../observability/redis-command-metrics.js';
 
 /** Options for {@link createRedisBackend}. */
@@ -110,15 +109,18 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
   probe.start();
   const prefix = o.prefix ?? 'wr:';
   const base = { redis, prefix };
-  let db: ReturnType<typeof openSqliteDatabase> | null = null;
+  let db: { close(): unknown } | null = null;
   let bindings: BindingStore;
   let pendingBindings: PendingBindingStore;
   if (o.bindings === 'sqlite') {
     // No open_kfid: in cluster mode a deployed file's cursor belongs in Redis (pnpm relay migrate), so a deployed
-    // file holding one is refused here rather than upgraded with its cursor stranded in SQLite.
-    db = openSqliteDatabase(o.databasePath, { logger: o.logger });
-    bindings = new SqliteBindingStore(db);
-    pendingBindings = new SqlitePendingBindingStore(db);
+    // file holding one is refused here rather than upgraded with its cursor stranded in SQLite. Loaded only here: a
+    // node with its bindings in Redis never loads the native SQLite module.
+    const sqlite = await import('./sqlite/index.js');
+    const opened = sqlite.openSqliteDatabase(o.databasePath, { logger: o.logger });
+    db = opened;
+    bindings = new sqlite.SqliteBindingStore(opened);
+    pendingBindings = new sqlite.SqlitePendingBindingStore(opened);
   } else {
     // On a cluster, bindings spread over every shard instead of sitting under one hash tag.
     bindings = redis instanceof Cluster ? new RedisShardedBindingStore(base) : new RedisBindingStore(base);
