@@ -88,6 +88,7 @@ describe('batched commands on a Redis Cluster while slots move', () => {
     for (const node of [to, from, ...(await cluster.masters()).filter((m) => m.port !== to.port && m.port !== from.port)]) {
       await direct(node).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
     }
+    await cluster.waitSlotOwner(slot, to);
     expect(await mixedBatch(keys)).toEqual([3, 23, 33]);
     expect(await direct(to).get(keys.moving)).toBe('33');
     await cluster.waitHealthy();

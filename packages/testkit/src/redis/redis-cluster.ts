@@ -43,6 +43,8 @@ export interface RedisClusterHandle {
    * reshard` does (SETSLOT IMPORTING/MIGRATING, MIGRATE in batches, SETSLOT NODE everywhere); resolves to the keys moved.
    */
   moveSlot(slot: number, to: RedisClusterNode): Promise<number>;
+  /** Resolves once every running node (replicas too) names `owner` as the master of `slot`. */
+  waitSlotOwner(slot: number, owner: RedisClusterNode): Promise<void>;
   /** Resolves once every live node reports cluster_state:ok, agrees on who serves every slot, and replicas are in sync. */
   waitHealthy(): Promise<void>;
   /** Stops every node and removes their data directories. Idempotent. */
@@ -179,7 +181,28 @@ class LocalRedisCluster implements RedisClusterHandle {
     for (const node of [to, from, ...(await this.masters()).filter((m) => m.port !== to.port && m.port !== from.port)]) {
       await withClient(node, (c) => c.call('CLUSTER', 'SETSLOT', slot, 'NODE', toId));
     }
+    // Replicas learn the new owner by gossip: until they have, a client refreshing its slot map from one of them gets
+    // the old owner back. A finished move is one every node agrees on.
+    await this.waitSlotOwner(slot, to);
     return moved;
+  }
+
+  /** Resolves once every running node names `owner` as the master of `slot`. */
+  async waitSlotOwner(slot: number, owner: RedisClusterNode): Promise<void> {
+    const until = Date.now() + SETTLE_DEADLINE_MS;
+    for (;;) {
+      const views = await Promise.all(
+        this.servers
+          .filter((s) => s.pid !== null)
+          .map(async (s) => {
+            const reply = (await withClient(s, (c) => c.call('CLUSTER', 'SLOTS'))) as Array<[number, number, [string, number]]>;
+            return reply.find(([from, to]) => slot >= from && slot <= to)?.[2][1];
+          }),
+      );
+      if (views.every((port) => Number(port) === owner.port)) return;
+      if (Date.now() > until) throw new RedisTestkitError('REDIS_START_FAILED', `not every node names ${owner.port} as the owner of slot ${slot}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   async waitHealthy(): Promise<void> {
