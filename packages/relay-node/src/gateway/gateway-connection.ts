@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { decodeGatewayFrame, type Dialect, type ErrorEvent, type GatewayEvent, type HelloCommand } from '@wecom-relay/shared';
 import { ERROR_CATALOG, type ErrorCode } from '../errors/error-catalog.js';
 import { isRelayError } from '../errors/relay-error.js';
+import { sharedFeatureList } from './feature-lists.js';
 import { peekFrame, rawDataToBuffer } from './frame-peek.js';
 import type { GatewayApp, SessionCommand } from './gateway-types.js';
 import { PreAuthGuard, type PendingBytePool } from './pre-auth-guard.js';
@@ -350,7 +351,7 @@ export class GatewayConnection implements WheelTarget, HeartbeatOwner, SerialTas
         dialect,
         delivery: hello.delivery,
         resumeAfter: hello.resumeAfter,
-        features: hello.features,
+        features: sharedFeatureList(hello.features),
         remoteAddress: this.remoteAddress,
         openedAt: this.host.now(),
         sessionId: this.sessionId,
