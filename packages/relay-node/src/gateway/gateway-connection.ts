@@ -1,78 +1,22 @@
-import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
-import type { Logger } from 'pino';
 import { decodeGatewayFrame, type Dialect, type ErrorEvent, type GatewayEvent, type HelloCommand } from '@wecom-relay/shared';
 import { ERROR_CATALOG, type ErrorCode } from '../errors/error-catalog.js';
 import { isRelayError } from '../errors/relay-error.js';
+import { errorEvent, requestIdOf } from './command-answers.js';
+import type { AcceptedSocket, ConnectionHost } from './connection-host.js';
 import { sharedFeatureList } from './feature-lists.js';
 import { peekFrame, rawDataToBuffer } from './frame-peek.js';
-import type { GatewayApp, SessionCommand } from './gateway-types.js';
-import { PreAuthGuard, type PendingBytePool } from './pre-auth-guard.js';
+import type { SessionCommand } from './gateway-types.js';
+import { PreAuthGuard } from './pre-auth-guard.js';
 import type { RefusalReason } from './refusal-log.js';
-import type { SafeObserver } from './safe-observer.js';
-import type { SendBudget } from './send-budget.js';
-import { dropSocket } from './socket-drop.js';
-import { SerialTaskQueue, type SerialTaskQueueOwner } from './serial-task-queue.js';
-import { SocketHeartbeat, type HeartbeatOwner, type HeartbeatPolicy } from './socket-heartbeat.js';
-import type { TimerWheel, WheelTarget, WheelTimer } from './timer-wheel.js';
-import { EventWriter, SocketSession, closeCodeOf, closeSocket, type EventWriterContext } from './socket-session.js';
 import type { BudgetOwnerHooks } from './send-budget.js';
-
-/** Per-socket limits, already resolved to numbers by the server. */
-export interface ConnectionLimits {
-  helloTimeoutMs: number;
-  pingIntervalMs: number;
-  pongTimeoutMs: number;
-  maxFrameBytes: number;
-  maxBufferedBytes: number;
-  /** Raw bytes a socket may send before its hello is read. */
-  maxHelloBytes: number;
-  /** How long a socket closed for not reading gets to finish the close handshake before it is cut off. */
-  closeGraceMs: number;
-}
-
-/**
- * What every connection of a server shares: one object per server, so a connection holds a single reference to it
- * instead of its own copy of each service and a closure per callback.
- */
-export interface ConnectionHost {
-  app: GatewayApp;
-  logger: Logger;
-  observer: SafeObserver;
-  now: () => number;
-  /** The server's shared timer wheel, for the hello deadline and the heartbeat. */
-  wheel: TimerWheel;
-  limits: ConnectionLimits;
-  /** Node-wide bytes of unauthenticated sockets. */
-  pendingBytes: PendingBytePool;
-  /** Node-wide bytes held for slow gateways. */
-  budget: SendBudget;
-  /** The writers' shared settings (buffer cap, logger, observer, budget). */
-  writer: EventWriterContext;
-  /** The heartbeat's shared settings (wheel, ping interval, pong timeout). */
-  heartbeat: HeartbeatPolicy;
-  /** Counts and (rate-limited) logs a socket refused before authenticating. */
-  onRefused(connection: GatewayConnection, reason: RefusalReason, detail?: Record<string, number | string>): void;
-  /** Called exactly once, when the socket stops being unauthenticated (session opened or socket closed). */
-  onLeavePending(connection: GatewayConnection): void;
-  /** Called when hello was accepted, before the ack is written. */
-  onSessionOpened(connection: GatewayConnection): void;
-  /** Called when the socket of a connection whose session opened has closed (handlers may still be running). */
-  onSessionClosed(connection: GatewayConnection): void;
-  /** Called once the socket has closed and onSessionClose (if due) has settled. */
-  onFinished(connection: GatewayConnection): void;
-}
-
-/** What the server knows of one accepted socket. */
-export interface AcceptedSocket {
-  ws: WebSocket;
-  /** The TCP socket under ws, whose raw bytes are counted before authentication and which refusals destroy. */
-  socket: Duplex;
-  remoteAddress: string;
-  /** The key per-source limits count this socket under. */
-  source: string;
-}
+import { SerialTaskQueue, type SerialTaskQueueOwner } from './serial-task-queue.js';
+import { newSessionId } from './session-id.js';
+import { dropSocket } from './socket-drop.js';
+import { SocketHeartbeat, type HeartbeatOwner } from './socket-heartbeat.js';
+import { EventWriter, SocketSession, closeCodeOf, closeSocket } from './socket-session.js';
+import type { WheelTarget, WheelTimer } from './timer-wheel.js';
 
 /**
  * The connection of each socket, for the listeners every socket shares: a closure per listener and socket would be
@@ -111,7 +55,7 @@ const INTERNAL_ERROR_CLOSE = 1011;
  */
 export class GatewayConnection implements WheelTarget, HeartbeatOwner, SerialTaskQueueOwner, BudgetOwnerHooks {
   /** Unique per connection; becomes the session's sessionId. */
-  readonly sessionId = flatRandomId();
+  readonly sessionId = newSessionId();
   readonly remoteAddress: string;
   /** The key per-source limits count this socket under. */
   readonly source: string;
@@ -481,7 +425,6 @@ export class GatewayConnection implements WheelTarget, HeartbeatOwner, SerialTas
     this.preAuth?.stop();
     this.preAuth = undefined;
     this.host.budget.unregister(this.sessionId);
-    bySocket.delete(this.ws);
     this.leavePending();
     if (this.session !== undefined) this.host.onSessionClosed(this);
     const level = this.refusedEarly ? 'debug' : 'info';
@@ -524,40 +467,5 @@ export class GatewayConnection implements WheelTarget, HeartbeatOwner, SerialTas
     const logger = this.host.logger;
     if (!logger.isLevelEnabled(level)) return;
     logger[level]({ sessionId: this.sessionId, remoteAddress: this.remoteAddress, gatewayId: this.session?.gatewayId, ...extra }, message);
-  }
-}
-
-/**
- * A random UUID as one flat string. crypto.randomUUID() builds its result by concatenating hex pairs, which V8 keeps
- * as a tree of ~14 cons-string pieces (over 400 bytes) for as long as the id lives: here, the whole session.
- */
-function flatRandomId(): string {
-  return Buffer.from(randomUUID(), 'latin1').toString('latin1');
-}
-
-function errorEvent(code: string, message: string, id: string | undefined): ErrorEvent {
-  const event: ErrorEvent = { type: 'error', code, message };
-  if (id !== undefined) event.id = id;
-  return event;
-}
-
-/** The id an answer to the command carries: the gateway's request id, or the command name the ack uses. */
-function requestIdOf(command: SessionCommand): string | undefined {
-  switch (command.type) {
-    case 'reply':
-    case 'image_reply':
-    case 'send':
-    case 'send_on_event':
-    case 'recall':
-    case 'service_state':
-      return command.id;
-    case 'unbind_all':
-      return 'unbind_all';
-    // create_binding carries no id; its refusals (RATE_LIMITED, TOO_MANY_BINDING_TOKENS) name the command, as
-    // unbind_all's do, so a gateway can tell them from other errors.
-    case 'create_binding':
-      return 'create_binding';
-    default:
-      return undefined;
   }
 }
