@@ -5,10 +5,13 @@
  * the objects a connection keeps can be counted by constructor.
  *
  *   pnpm build && pnpm tsx bench/gateway-memory-profile.ts [--first 1000] [--second 5000] [--snapshots /tmp/gw-heap]
+ *     [--sample] [--churn]        (PROFILE_MAPS=1 splits RSS growth by mapping)
  *
  * Prints, per gateway between the two counts: RSS (as the bench reads it, 3 s after the last hello, no forced GC),
  * then heap used / external / RSS after a full GC, and (with --snapshots) the constructors whose count or self size
- * grew, per gateway.
+ * grew, per gateway. --sample profiles what the second batch of connects allocates that outlives a scavenge (what
+ * fills the old space with garbage); --churn first shows how much RSS the young generation adds with no gateway at
+ * all, which the bench's figure spreads over the gateways.
  */
 import { mkdirSync, createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,6 +34,9 @@ const { values: flags } = parseArgs({
     snapshots: { type: 'string' },
     // Samples what the second batch of connects allocates that survives a scavenge (live, or collected by a full GC).
     sample: { type: 'boolean', default: false },
+    // Before any gateway: how much RSS the young generation adds once its pages are all touched (short-lived garbage
+    // only), which the bench's (RSS with gateways - RSS before any) / gateways spreads over the gateways.
+    churn: { type: 'boolean', default: false },
   },
 });
 const FIRST = Number(flags.first);
@@ -267,6 +273,14 @@ try {
   await sleep(SETTLE_MS);
   const empty = await read();
   const emptyMaps = smaps(nodePid);
+  if (flags.churn) {
+    // 64 MB of objects that die at once: two passes through both semi-spaces, nothing promoted.
+    // Kept in a small ring so each object escapes (is really allocated) and dies soon after.
+    await inspector.eval<number>(`(() => { const ring = new Array(1024); for (let i = 0; i < 2e6; i++) ring[i & 1023] = { a: i, b: i, c: i }; return ring.length; })()`);
+    await sleep(500);
+    const churned = await read();
+    console.log(`after ~80 MB of short-lived garbage, still no gateways: ${spacesLine(churned)}; rss +${((churned.rss - empty.rss) / 1e6).toFixed(1)} MB`);
+  }
   console.log(`no gateways: ${spacesLine(empty)}`);
   const urls = [node.wsUrl];
   const redisClient = new Redis(redis.url);
