@@ -125,8 +125,8 @@ export class DeliveryService {
     let events = 0;
     let oldest: number | null = null;
     for (const entry of this.local.entries()) {
-      events += entry.window.length + entry.unwritten.count;
-      for (const at of [entry.window.oldestEnqueuedAt, entry.unwritten.oldestEnqueuedAt]) {
+      events += entry.window.length + entry.unwrittenCount;
+      for (const at of [entry.window.oldestEnqueuedAt, entry.unwrittenOldestAt]) {
         if (at !== null && (oldest === null || at < oldest)) oldest = at;
       }
     }
@@ -196,16 +196,18 @@ export class DeliveryService {
       generation,
       pointer,
       window: new AckWindow(),
-      replayed: new Set(),
+      replayed: undefined,
       ready: false,
       draining: false,
       again: false,
       waitingForRoom: false,
-      unwritten: { count: 0, oldestEnqueuedAt: null },
+      unwrittenCount: 0,
+      unwrittenOldestAt: null,
     };
     this.local.add(entry);
     this.ownership.describe(session, generation);
-    entry.replayed = new Set((await beforeDrain()) ?? []);
+    const replayed = new Set((await beforeDrain()) ?? []);
+    entry.replayed = replayed.size > 0 ? replayed : undefined;
     entry.ready = true;
     this.drain.schedule(gatewayId);
   }

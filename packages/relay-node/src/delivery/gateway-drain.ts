@@ -135,7 +135,8 @@ export class GatewayDrain {
   private async deliverBatch(entry: LocalGateway, items: QueuedItem[], ackMode: boolean, remoteSentAt: number | undefined): Promise<void> {
     const { gatewayId } = entry.session;
     let written: string | null = null;
-    entry.unwritten = { count: items.length, oldestEnqueuedAt: items[0]!.enqueuedAt };
+    entry.unwrittenCount = items.length;
+    entry.unwrittenOldestAt = items[0]!.enqueuedAt;
     try {
       for (let i = 0; i < items.length; i++) {
         if (!this.o.local.isCurrent(entry) || !entry.session.isOpen) return;
@@ -144,10 +145,12 @@ export class GatewayDrain {
         const item = items[i]!;
         await this.deliverOne(entry, item, ackMode, remoteSentAt);
         written = item.id;
-        entry.unwritten = { count: items.length - i - 1, oldestEnqueuedAt: items[i + 1]?.enqueuedAt ?? null };
+        entry.unwrittenCount = items.length - i - 1;
+        entry.unwrittenOldestAt = items[i + 1]?.enqueuedAt ?? null;
       }
     } finally {
-      entry.unwritten = { count: 0, oldestEnqueuedAt: null };
+      entry.unwrittenCount = 0;
+      entry.unwrittenOldestAt = null;
       if (!ackMode && written !== null) await this.o.queue.ack(gatewayId, written);
     }
   }
@@ -168,7 +171,7 @@ export class GatewayDrain {
     // goes only to gateways that asked for it.
     const feature = featureRequiredFor(event);
     const skip =
-      (event.type === 'binding_resolved' && entry.replayed.delete(event.externalUserId)) ||
+      (event.type === 'binding_resolved' && entry.replayed?.delete(event.externalUserId) === true) ||
       (feature !== null && !entry.session.features.includes(feature));
     if (!skip) {
       const { frame: shaped, charge } = await this.toFrame(event, entry.session.sessionId, entry.session.features);

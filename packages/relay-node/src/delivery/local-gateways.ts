@@ -11,8 +11,11 @@ export interface LocalGateway {
   pointer: string | null;
   /** Ack mode: what was passed since the last acknowledgement. */
   window: AckWindow;
-  /** Users whose binding the hello replay announced; their queued binding_resolved is not sent again. */
-  replayed: Set<string>;
+  /**
+   * Users whose binding the hello replay announced; their queued binding_resolved is not sent again. Absent when
+   * there were none (most idle gateways), so an entry holds no empty set.
+   */
+  replayed: Set<string> | undefined;
   /** False until the binding replay ran: nothing is drained before it. */
   ready: boolean;
   draining: boolean;
@@ -20,8 +23,12 @@ export interface LocalGateway {
   again: boolean;
   /** Ack mode: the last drain stopped because the window was full, so a confirmation must start the next one. */
   waitingForRoom: boolean;
-  /** Items the running drain read and has not yet written (for the backlog gauges; no queue is read for them). */
-  unwritten: { count: number; oldestEnqueuedAt: number | null };
+  /**
+   * Items the running drain read and has not yet written, and when the oldest of them was appended (for the
+   * backlog gauges; no queue is read for them). Plain fields: updated per item, held by every idle entry.
+   */
+  unwrittenCount: number;
+  unwrittenOldestAt: number | null;
   /** Set by an operator's redeliver: where the drain restarts from, applied between two items, never during one. */
   resetTo?: string | null;
 }

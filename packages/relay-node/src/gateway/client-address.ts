@@ -29,7 +29,7 @@ export function clientAddress(req: IncomingMessage, trust: ProxyTrust): string {
 /** Normalizes IPv4-mapped IPv6 (`::ffff:10.0.0.1`) so one client has one spelling. */
 export function normalizeAddress(address: string): string {
   if (!ipaddr.isValid(address)) return address;
-  return ipaddr.process(address).toString();
+  return sameOr(address, ipaddr.process(address).toString());
 }
 
 /**
@@ -39,7 +39,15 @@ export function normalizeAddress(address: string): string {
 export function sourceKey(address: string): string {
   if (!ipaddr.isValid(address)) return address;
   const ip = ipaddr.process(address);
-  if (ip.kind() === 'ipv4') return ip.toString();
+  if (ip.kind() === 'ipv4') return sameOr(address, ip.toString());
   const parts = (ip as ipaddr.IPv6).parts;
   return `${new ipaddr.IPv6([...parts.slice(0, 4), 0, 0, 0, 0]).toString()}/64`;
+}
+
+/**
+ * The spelling given when the result spells the same, so every connection's address and source key are the one string
+ * its socket already holds rather than copies kept for the session's life.
+ */
+function sameOr(given: string, result: string): string {
+  return result === given ? given : result;
 }

@@ -1,61 +1,42 @@
-import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
-import type { Logger } from 'pino';
 import { decodeGatewayFrame, type Dialect, type ErrorEvent, type GatewayEvent, type HelloCommand } from '@wecom-relay/shared';
 import { ERROR_CATALOG, type ErrorCode } from '../errors/error-catalog.js';
 import { isRelayError } from '../errors/relay-error.js';
+import { errorEvent, requestIdOf } from './command-answers.js';
+import type { AcceptedSocket, ConnectionHost } from './connection-host.js';
+import { sharedFeatureList } from './feature-lists.js';
 import { peekFrame, rawDataToBuffer } from './frame-peek.js';
-import type { GatewayApp, SessionCommand } from './gateway-types.js';
-import { PreAuthGuard, type PendingBytePool } from './pre-auth-guard.js';
+import type { SessionCommand } from './gateway-types.js';
+import { PreAuthGuard } from './pre-auth-guard.js';
 import type { RefusalReason } from './refusal-log.js';
-import type { SafeObserver } from './safe-observer.js';
-import type { SendBudget } from './send-budget.js';
+import type { BudgetOwnerHooks } from './send-budget.js';
+import { SerialTaskQueue, type SerialTaskQueueOwner } from './serial-task-queue.js';
+import { newSessionId } from './session-id.js';
 import { dropSocket } from './socket-drop.js';
-import { SerialTaskQueue } from './serial-task-queue.js';
-import { SocketHeartbeat } from './socket-heartbeat.js';
-import type { TimerWheel, WheelTimer } from './timer-wheel.js';
-import { EventWriter, SocketSession, closeSocket } from './socket-session.js';
+import { SocketHeartbeat, type HeartbeatOwner } from './socket-heartbeat.js';
+import { EventWriter, SocketSession, closeCodeOf, closeSocket } from './socket-session.js';
+import type { WheelTarget, WheelTimer } from './timer-wheel.js';
 
-/** Per-socket limits, already resolved to numbers by the server. */
-export interface ConnectionLimits {
-  helloTimeoutMs: number;
-  pingIntervalMs: number;
-  pongTimeoutMs: number;
-  maxFrameBytes: number;
-  maxBufferedBytes: number;
-  /** Raw bytes a socket may send before its hello is read. */
-  maxHelloBytes: number;
-  /** How long a socket closed for not reading gets to finish the close handshake before it is cut off. */
-  closeGraceMs: number;
+/**
+ * The connection of each socket, for the listeners every socket shares: a closure per listener and socket would be
+ * function objects held by every idle connection for nothing.
+ */
+const bySocket = new WeakMap<WebSocket, GatewayConnection>();
+
+function onSocketMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  bySocket.get(this)?.receive(data, isBinary);
 }
 
-/** What the server hands each accepted socket. */
-export interface GatewayConnectionInit {
-  ws: WebSocket;
-  /** The TCP socket under ws, whose raw bytes are counted before authentication and which refusals destroy. */
-  socket: Duplex;
-  remoteAddress: string;
-  app: GatewayApp;
-  logger: Logger;
-  observer: SafeObserver;
-  now: () => number;
-  /** The server's shared timer wheel, for the hello deadline and the heartbeat. */
-  wheel: TimerWheel;
-  limits: ConnectionLimits;
-  /** Node-wide bytes of unauthenticated sockets. */
-  pendingBytes: PendingBytePool;
-  /** Node-wide bytes held for slow gateways. */
-  budget: SendBudget;
-  /** Counts and (rate-limited) logs a socket refused before authenticating. */
-  onRefused(reason: RefusalReason, detail?: Record<string, number | string>): void;
-  /** Called exactly once, when the socket stops being unauthenticated (session opened or socket closed). */
-  onLeavePending(): void;
-  /** Called when hello was accepted, before the ack is written. */
-  onSessionOpened(connection: GatewayConnection): void;
-  /** Called when the socket has closed (handlers may still be running; see `finished`). */
-  onSocketClosed(connection: GatewayConnection): void;
+function onSocketClose(this: WebSocket, code: number, reason: Buffer): void {
+  bySocket.get(this)?.closed(code, reason);
 }
+
+function onSocketError(this: WebSocket, err: Error): void {
+  bySocket.get(this)?.failed(err);
+}
+
+const HELLO_DEADLINE = 0;
 
 type Phase = 'awaiting_hello' | 'authenticating' | 'open' | 'refused';
 
@@ -66,35 +47,48 @@ const RESUME_AT_QUEUED_FRAMES = 16;
 
 const INTERNAL_ERROR_CLOSE = 1011;
 
-/** One gateway socket from accept to close: hello, authentication, serial command handling, liveness. */
-export class GatewayConnection {
+/**
+ * One gateway socket from accept to close: hello, authentication, serial command handling, liveness. An idle
+ * session is held by thousands of these per node, so what one keeps is kept small: settings and callbacks live in
+ * the shared host, listeners are shared functions, and what is only needed around the hello (the pre-auth guard,
+ * the hello deadline) is dropped once the session is open.
+ */
+export class GatewayConnection implements WheelTarget, HeartbeatOwner, SerialTaskQueueOwner, BudgetOwnerHooks {
   /** Unique per connection; becomes the session's sessionId. */
-  readonly sessionId = randomUUID();
-  /** Resolves once the socket has closed and onSessionClose (if due) has settled. */
-  readonly finished: Promise<void>;
-  private resolveFinished: () => void = () => {};
+  readonly sessionId = newSessionId();
+  readonly remoteAddress: string;
+  /** The key per-source limits count this socket under. */
+  readonly source: string;
+  private readonly host: ConnectionHost;
+  private readonly ws: WebSocket;
+  private readonly socket: Duplex;
   private phase: Phase = 'awaiting_hello';
   private session: SocketSession | undefined;
   private sessionOpenInvoked = false;
   private pending = true;
   private socketClosed = false;
-  private readonly ws: WebSocket;
+  private isFinished = false;
+  /** Resolves `finished`; made only when someone waits for it (draining or closing the server). */
+  private resolveFinished: (() => void) | undefined;
+  private finishedPromise: Promise<void> | undefined;
   private readonly writer: EventWriter;
   private readonly queue: SerialTaskQueue;
-  /** Set once hello names the gateway; logged with every line about this socket. */
-  private gatewayId: string | undefined;
   private helloTimer: WheelTimer | undefined;
   private readonly heartbeat: SocketHeartbeat;
   private graceTimer: NodeJS.Timeout | undefined;
-  private readonly preAuth: PreAuthGuard;
+  /** Until the session opens (or the socket closes). */
+  private preAuth: PreAuthGuard | undefined;
   /** Refused before a session opened: its close is routine and logged at debug, the refusal itself was logged. */
   private refusedEarly = false;
 
-  constructor(private readonly init: GatewayConnectionInit) {
-    this.ws = init.ws;
-    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
-    this.writer = new EventWriter(this.ws, init.limits.maxBufferedBytes, init.logger, init.observer, init.budget, this.sessionId);
-    this.preAuth = new PreAuthGuard(init.socket, init.pendingBytes, init.limits.maxHelloBytes, (reason, fatal, bytes) =>
+  constructor(host: ConnectionHost, accepted: AcceptedSocket) {
+    this.host = host;
+    this.ws = accepted.ws;
+    this.socket = accepted.socket;
+    this.remoteAddress = accepted.remoteAddress;
+    this.source = accepted.source;
+    this.writer = new EventWriter(this.ws, host.writer, this.sessionId);
+    this.preAuth = new PreAuthGuard(accepted.socket, host.pendingBytes, host.limits.maxHelloBytes, (reason, fatal, bytes) =>
       this.safely('overrun', () => {
         // While the hello is decided, more than a hello's worth of bytes just waits in the kernel.
         if (!fatal) this.ws.pause();
@@ -102,37 +96,81 @@ export class GatewayConnection {
       }),
     );
     this.preAuth.start();
-    this.queue = new SerialTaskQueue(
-      (err) => this.logAt('error', { err }, 'gateway task failed'),
-      () => this.liftBackpressure(),
-    );
+    this.queue = new SerialTaskQueue(this);
 
-    this.ws.on('message', (data, isBinary) => this.safely('message', () => this.onMessage(data, isBinary)));
-    this.ws.on('close', (code, reason) => this.safely('close', () => this.onClose(code, reason.toString('utf8'))));
-    this.ws.on('error', (err) => this.logAt('info', { err }, 'gateway socket error'));
+    bySocket.set(this.ws, this);
+    this.ws.on('message', onSocketMessage);
+    this.ws.on('close', onSocketClose);
+    this.ws.on('error', onSocketError);
 
-    this.helloTimer = init.wheel.after(init.limits.helloTimeoutMs, () => this.safely('hello timeout', () => this.onHelloTimeout()));
-    this.heartbeat = new SocketHeartbeat(
-      this.ws,
-      init.wheel,
-      init.limits.pingIntervalMs,
-      init.limits.pongTimeoutMs,
-      () => {
-        this.logAt('info', {}, 'gateway did not answer ping; terminating');
-        this.ws.terminate();
-      },
-      (err) => this.logAt('error', { err }, 'gateway heartbeat failed'),
-    );
+    this.helloTimer = host.wheel.schedule(host.limits.helloTimeoutMs, this, HELLO_DEADLINE);
+    this.heartbeat = new SocketHeartbeat(this.ws, host.heartbeat, this);
   }
 
-  /** The peer's address, as the pending-socket limiter counts it. */
-  get remoteAddress(): string {
-    return this.init.remoteAddress;
+  /** Resolves once the socket has closed and onSessionClose (if due) has settled. */
+  get finished(): Promise<void> {
+    if (this.isFinished) return Promise.resolve();
+    this.finishedPromise ??= new Promise((resolve) => (this.resolveFinished = resolve));
+    return this.finishedPromise;
   }
 
   /** True between an accepted hello and the socket closing. */
   get isSessionOpen(): boolean {
     return this.phase === 'open' && !this.socketClosed;
+  }
+
+  /** The hello deadline (the wheel's only timer of a connection itself; the heartbeat has its own). */
+  onWheelTimer(): void {
+    this.safely('hello timeout', () => this.onHelloTimeout());
+  }
+
+  /** The heartbeat found no pong in time. */
+  onHeartbeatDead(): void {
+    this.logAt('info', {}, 'gateway did not answer ping; terminating');
+    this.ws.terminate();
+  }
+
+  /** Something the heartbeat ran threw. */
+  onHeartbeatError(err: unknown): void {
+    this.logAt('error', { err }, 'gateway heartbeat failed');
+  }
+
+  /** A queued command handler threw past its own handling. */
+  onTaskError(err: unknown): void {
+    this.logAt('error', { err }, 'gateway task failed');
+  }
+
+  /** A queued frame started: reads may resume. */
+  onTaskDequeued(): void {
+    this.liftBackpressure();
+  }
+
+  /** Bytes still in the socket's write buffer, for the send budget. */
+  buffered(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  /** The send budget found this gateway over its share without reading. */
+  onStuck(): void {
+    this.safely('stuck', () => this.closeSlow());
+  }
+
+  /** A frame from the socket (the shared message listener). */
+  receive(data: RawData, isBinary: boolean): void {
+    this.safely('message', () => this.onMessage(data, isBinary));
+  }
+
+  /** The socket closed (the shared close listener). */
+  closed(code: number, reason: Buffer): void {
+    // Refused sockets are cut off after their close frame, so ws would report 1006: count the code that was sent.
+    this.host.observer.closed(closeCodeOf(this.ws, code));
+    this.safely('close', () => this.onClose(code, reason.toString('utf8')));
+  }
+
+  /** The socket failed (the shared error listener). */
+  failed(err: Error): void {
+    this.host.logger.debug({ err, remoteAddress: this.remoteAddress }, 'gateway socket error');
+    this.logAt('info', { err }, 'gateway socket error');
   }
 
   /** Closes with the code; a peer that does not finish the close handshake within graceMs is cut off. */
@@ -159,7 +197,7 @@ export class GatewayConnection {
     this.phase = 'refused';
     this.refusedEarly = true;
     this.clearHelloTimer();
-    this.init.onRefused(reason, { bytes, maxHelloBytes: this.init.limits.maxHelloBytes });
+    this.host.onRefused(this, reason, { bytes, maxHelloBytes: this.host.limits.maxHelloBytes });
   }
 
   /** Ends a socket that never authenticated: close code sent, then gone at once (no handshake to wait for). */
@@ -167,8 +205,8 @@ export class GatewayConnection {
     this.phase = 'refused';
     this.refusedEarly = true;
     this.clearHelloTimer();
-    if (reason !== undefined) this.init.onRefused(reason, { closeCode: code });
-    dropSocket(this.ws, this.init.socket, code, message);
+    if (reason !== undefined) this.host.onRefused(this, reason, { closeCode: code });
+    dropSocket(this.ws, this.socket, code, message);
   }
 
   private onMessage(data: RawData, isBinary: boolean): void {
@@ -178,7 +216,7 @@ export class GatewayConnection {
       this.rejectFrame('FRAME_BINARY', undefined, undefined);
       return;
     }
-    if (frame.length > this.init.limits.maxFrameBytes) {
+    if (frame.length > this.host.limits.maxFrameBytes) {
       const peek = peekFrame(frame.toString('utf8'));
       this.rejectFrame('FRAME_TOO_LARGE', peek.id, peek.dialect);
       return;
@@ -194,7 +232,7 @@ export class GatewayConnection {
 
   /** A frame refused before decoding: answered in order with the other frames, or ends a socket still waiting for hello. */
   private rejectFrame(code: ErrorCode, id: string | undefined, dialect: Dialect | undefined): void {
-    this.init.observer.frameError(code);
+    this.host.observer.frameError(code);
     const event = errorEvent(code, ERROR_CATALOG[code].message, id);
     if (this.phase === 'awaiting_hello') {
       this.refuseFirstFrame(event, dialect);
@@ -208,11 +246,11 @@ export class GatewayConnection {
   private onFirstFrame(text: string): void {
     const decoded = decodeGatewayFrame(text);
     if (!decoded.ok) {
-      this.init.observer.frameError(decoded.code);
+      this.host.observer.frameError(decoded.code);
       this.refuseFirstFrame(errorEvent(decoded.code, decoded.message, decoded.requestId), decoded.dialect);
       return;
     }
-    this.init.observer.framesIn(decoded.command.type);
+    this.host.observer.framesIn(decoded.command.type);
     if (decoded.command.type !== 'hello') {
       this.refuseEarly(ERROR_CATALOG.HELLO_REQUIRED.closeCode, ERROR_CATALOG.HELLO_REQUIRED.message, 'not_hello');
       return;
@@ -221,7 +259,7 @@ export class GatewayConnection {
     this.clearHelloTimer();
     // Until the hello is decided the socket may send at most another hello's worth before reads pause, so a
     // refused gateway never gets a large frame in; the normal frame limit applies once the session is open.
-    this.preAuth.restartForAuthentication();
+    this.preAuth?.restartForAuthentication();
     const hello = decoded.command;
     const dialect = decoded.dialect;
     this.queue.push(() => this.runHello(hello, dialect));
@@ -236,7 +274,7 @@ export class GatewayConnection {
   }
 
   private async runHello(hello: HelloCommand, dialect: Dialect): Promise<void> {
-    const { app } = this.init;
+    const { app, budget } = this.host;
     try {
       await app.authenticate(hello);
     } catch (err) {
@@ -247,11 +285,9 @@ export class GatewayConnection {
     if (this.socketClosed || this.ws.readyState !== WebSocket.OPEN) return;
 
     this.phase = 'open';
-    this.preAuth.stop();
-    this.init.budget.register(this.sessionId, {
-      buffered: () => this.ws.bufferedAmount,
-      onStuck: () => this.safely('stuck', () => this.closeSlow()),
-    });
+    this.preAuth?.stop();
+    this.preAuth = undefined;
+    budget.register(this.sessionId, this);
     this.liftBackpressure();
     const session = new SocketSession(
       {
@@ -259,18 +295,17 @@ export class GatewayConnection {
         dialect,
         delivery: hello.delivery,
         resumeAfter: hello.resumeAfter,
-        features: hello.features,
-        remoteAddress: this.init.remoteAddress,
-        openedAt: this.init.now(),
+        features: sharedFeatureList(hello.features),
+        remoteAddress: this.remoteAddress,
+        openedAt: this.host.now(),
         sessionId: this.sessionId,
       },
       this.ws,
       this.writer,
     );
     this.session = session;
-    this.gatewayId = hello.gatewayId;
     this.leavePending();
-    this.init.onSessionOpened(this);
+    this.host.onSessionOpened(this);
     this.logAt('info', { dialect, delivery: hello.delivery }, 'gateway session opened');
 
     try {
@@ -302,9 +337,9 @@ export class GatewayConnection {
   private closeSlow(): void {
     if (this.socketClosed) return;
     this.logAt('warn', { bufferedBytes: this.ws.bufferedAmount }, 'gateway is not reading and holds more than its share of the send budget; closing');
-    this.init.observer.slowClosed('over_share');
+    this.host.observer.slowClosed('over_share');
     const { closeCode, message } = ERROR_CATALOG.SEND_BUFFER_FULL;
-    this.shutdown(closeCode, message, this.init.limits.closeGraceMs);
+    this.shutdown(closeCode, message, this.host.limits.closeGraceMs);
   }
 
   private async handleFrame(text: string): Promise<void> {
@@ -312,12 +347,12 @@ export class GatewayConnection {
     if (session === undefined) return; // hello was refused; whatever followed it is void
     const decoded = decodeGatewayFrame(text);
     if (!decoded.ok) {
-      this.init.observer.frameError(decoded.code);
+      this.host.observer.frameError(decoded.code);
       await this.sendToSession(errorEvent(decoded.code, decoded.message, decoded.requestId));
       return;
     }
     const command = decoded.command;
-    this.init.observer.framesIn(command.type);
+    this.host.observer.framesIn(command.type);
     if (command.type === 'hello') {
       await this.protocolError('HELLO_REPEATED', undefined);
       return;
@@ -327,14 +362,14 @@ export class GatewayConnection {
       return;
     }
     try {
-      await this.init.app.onCommand(session, command);
+      await this.host.app.onCommand(session, command);
     } catch (err) {
       await this.sendToSession(this.commandFailure(err, command));
     }
   }
 
   private async protocolError(code: ErrorCode, id: string | undefined): Promise<void> {
-    this.init.observer.frameError(code);
+    this.host.observer.frameError(code);
     await this.sendToSession(errorEvent(code, ERROR_CATALOG[code].message, id));
   }
 
@@ -368,7 +403,7 @@ export class GatewayConnection {
 
   private applyBackpressure(): void {
     if (this.ws.isPaused) return;
-    if (this.queue.length >= PAUSE_AT_QUEUED_FRAMES || this.queue.weight >= 2 * this.init.limits.maxFrameBytes) {
+    if (this.queue.length >= PAUSE_AT_QUEUED_FRAMES || this.queue.weight >= 2 * this.host.limits.maxFrameBytes) {
       this.logAt('debug', { queuedFrames: this.queue.length, queuedBytes: this.queue.weight }, 'gateway outpaces its handler; pausing reads');
       this.ws.pause();
     }
@@ -377,7 +412,7 @@ export class GatewayConnection {
   private liftBackpressure(): void {
     // Before the session opens a pause is the pre-auth byte bound's (see onFirstFrame).
     if (!this.ws.isPaused || this.phase !== 'open') return;
-    if (this.queue.length <= RESUME_AT_QUEUED_FRAMES && this.queue.weight <= this.init.limits.maxFrameBytes) {
+    if (this.queue.length <= RESUME_AT_QUEUED_FRAMES && this.queue.weight <= this.host.limits.maxFrameBytes) {
       this.ws.resume();
     }
   }
@@ -387,10 +422,11 @@ export class GatewayConnection {
     this.clearHelloTimer();
     this.heartbeat.stop();
     clearTimeout(this.graceTimer);
-    this.preAuth.stop();
-    this.init.budget.unregister(this.sessionId);
+    this.preAuth?.stop();
+    this.preAuth = undefined;
+    this.host.budget.unregister(this.sessionId);
     this.leavePending();
-    this.init.onSocketClosed(this);
+    if (this.session !== undefined) this.host.onSessionClosed(this);
     const level = this.refusedEarly ? 'debug' : 'info';
     this.logAt(level, { code, reason, wasOpen: this.session !== undefined }, 'gateway socket closed');
     const session = this.session;
@@ -398,18 +434,24 @@ export class GatewayConnection {
     this.queue.push(async () => {
       if (session === undefined || !this.sessionOpenInvoked) return;
       try {
-        await this.init.app.onSessionClose(session, { code, reason });
+        await this.host.app.onSessionClose(session, { code, reason });
       } catch (err) {
         this.logAt('error', { err }, 'session close handler failed');
       }
     });
-    void this.queue.whenIdle().then(() => this.resolveFinished());
+    void this.queue.whenIdle().then(() => this.finish());
+  }
+
+  private finish(): void {
+    this.isFinished = true;
+    this.resolveFinished?.();
+    this.host.onFinished(this);
   }
 
   private leavePending(): void {
     if (!this.pending) return;
     this.pending = false;
-    this.init.onLeavePending();
+    this.host.onLeavePending(this);
   }
 
   private clearHelloTimer(): void {
@@ -422,35 +464,8 @@ export class GatewayConnection {
    * lines are rare, sockets are many, and a child logger per socket is memory held for nothing while it is idle.
    */
   private logAt(level: 'debug' | 'info' | 'warn' | 'error', extra: Record<string, unknown>, message: string): void {
-    const logger = this.init.logger;
+    const logger = this.host.logger;
     if (!logger.isLevelEnabled(level)) return;
-    logger[level]({ sessionId: this.sessionId, remoteAddress: this.init.remoteAddress, gatewayId: this.gatewayId, ...extra }, message);
-  }
-}
-
-function errorEvent(code: string, message: string, id: string | undefined): ErrorEvent {
-  const event: ErrorEvent = { type: 'error', code, message };
-  if (id !== undefined) event.id = id;
-  return event;
-}
-
-/** The id an answer to the command carries: the gateway's request id, or the command name the ack uses. */
-function requestIdOf(command: SessionCommand): string | undefined {
-  switch (command.type) {
-    case 'reply':
-    case 'image_reply':
-    case 'send':
-    case 'send_on_event':
-    case 'recall':
-    case 'service_state':
-      return command.id;
-    case 'unbind_all':
-      return 'unbind_all';
-    // create_binding carries no id; its refusals (RATE_LIMITED, TOO_MANY_BINDING_TOKENS) name the command, as
-    // unbind_all's do, so a gateway can tell them from other errors.
-    case 'create_binding':
-      return 'create_binding';
-    default:
-      return undefined;
+    logger[level]({ sessionId: this.sessionId, remoteAddress: this.remoteAddress, gatewayId: this.session?.gatewayId, ...extra }, message);
   }
 }

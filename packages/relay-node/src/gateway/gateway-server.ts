@@ -5,7 +5,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { ERROR_CATALOG } from '../errors/error-catalog.js';
 import { RelayError } from '../errors/relay-error.js';
-import { GatewayConnection, type ConnectionLimits } from './gateway-connection.js';
+import type { ConnectionHost, ConnectionLimits } from './connection-host.js';
+import { GatewayConnection } from './gateway-connection.js';
 import type { GatewayApp, GatewayCloseOptions, GatewayDrainOptions, GatewayServerOptions } from './gateway-types.js';
 import { PendingSocketLimiter } from './pending-socket-limiter.js';
 import { TRUST_NO_PROXY, clientAddress, compileProxyTrust, sourceKey, type ProxyTrust } from './client-address.js';
@@ -56,10 +57,12 @@ export class GatewayServer {
   private readonly refusals: RefusalLog;
   /** Every socket's hello deadline, pings and pong deadlines, on one timer. */
   private readonly wheel: TimerWheel;
+  /** What every connection shares (settings, services, and the callbacks below). */
+  private readonly host: ConnectionHost;
   /** Every accepted connection until its close handling finished. */
   private readonly connections = new Set<GatewayConnection>();
   /** Connections with an open session (hello accepted, socket not closed). */
-  private readonly sessions = new Set<GatewayConnection>();
+  private openSessions = 0;
   /** Sockets refused right after the upgrade, still finishing their close handshake. */
   private readonly refused = new Set<WebSocket>();
   private accepting = true;
@@ -99,6 +102,30 @@ export class GatewayServer {
       intervalMs: options.refusalLogIntervalMs ?? d.refusalLogIntervalMs,
       now: this.now,
     });
+
+    this.host = {
+      app: this.app,
+      logger: this.logger,
+      observer: this.observer,
+      now: this.now,
+      wheel: this.wheel,
+      limits: this.limits,
+      pendingBytes: this.pendingBytes,
+      budget: this.budget,
+      writer: { maxBufferedBytes: this.limits.maxBufferedBytes, logger: this.logger, observer: this.observer, budget: this.budget },
+      heartbeat: { wheel: this.wheel, intervalMs: pingIntervalMs, timeoutMs: pongTimeoutMs },
+      onRefused: (connection, reason, detail) => this.refusals.record(connection.source, reason, detail),
+      onLeavePending: (connection) => this.pending.release(connection.source),
+      onSessionOpened: () => {
+        this.openSessions += 1;
+        this.observer.connected(1);
+      },
+      onSessionClosed: () => {
+        this.openSessions -= 1;
+        this.observer.connected(-1);
+      },
+      onFinished: (connection) => this.connections.delete(connection),
+    };
 
     this.wss = new WebSocketServer({
       noServer: true,
@@ -144,7 +171,7 @@ export class GatewayServer {
 
   /** Open sessions (hello accepted, socket not yet closed). */
   sessionCount(): number {
-    return this.sessions.size;
+    return this.openSessions;
   }
 
   /** From now on, new sockets are closed with 1012 right after the upgrade; existing ones are untouched. */
@@ -219,51 +246,30 @@ export class GatewayServer {
   }
 
   private onSocket(ws: WebSocket, req: IncomingMessage, socket: Duplex): void {
+    // Only the address is kept: nothing of the upgrade request (headers, URL) outlives this call.
     const remoteAddress = clientAddress(req, this.trust);
     const source = sourceKey(remoteAddress);
-    ws.on('error', (err) => this.logger.debug({ err, remoteAddress }, 'gateway socket error'));
-    // Refused sockets are cut off after their close frame, so ws would report 1006: count the code that was sent.
-    ws.once('close', (code) => this.observer.closed?.(closeCodeOf(ws, code)));
     if (!this.accepting || this.closing !== undefined) {
-      this.refuse(ws, socket, source, 'not_accepting');
+      this.refuse(ws, socket, source, remoteAddress, 'not_accepting');
       return;
     }
     const slot = this.pending.tryAcquire(source);
     if (slot !== true) {
-      this.refuse(ws, socket, source, slot === 'per_source' ? 'per_source_limit' : 'node_socket_limit');
+      this.refuse(ws, socket, source, remoteAddress, slot === 'per_source' ? 'per_source_limit' : 'node_socket_limit');
       return;
     }
-    const connection = new GatewayConnection({
-      ws,
-      socket,
-      remoteAddress,
-      app: this.app,
-      logger: this.logger,
-      observer: this.observer,
-      now: this.now,
-      wheel: this.wheel,
-      limits: this.limits,
-      pendingBytes: this.pendingBytes,
-      budget: this.budget,
-      onRefused: (reason, detail) => this.refusals.record(source, reason, detail),
-      onLeavePending: () => this.pending.release(source),
-      onSessionOpened: (c) => {
-        this.sessions.add(c);
-        this.observer.connected(1);
-      },
-      onSocketClosed: (c) => {
-        if (this.sessions.delete(c)) this.observer.connected(-1);
-      },
-    });
-    this.connections.add(connection);
-    void connection.finished.then(() => this.connections.delete(connection));
+    // An accepted socket's error and close listeners are its connection's (shared by all connections).
+    this.connections.add(new GatewayConnection(this.host, { ws, socket, remoteAddress, source }));
   }
 
   /**
    * Refuses a socket right after the upgrade: the close code is sent and the socket destroyed at once, with its
    * bytes bounded meanwhile like any unauthenticated socket's.
    */
-  private refuse(ws: WebSocket, socket: Duplex, source: string, reason: RefusalReason): void {
+  private refuse(ws: WebSocket, socket: Duplex, source: string, remoteAddress: string, reason: RefusalReason): void {
+    ws.on('error', (err) => this.logger.debug({ err, remoteAddress }, 'gateway socket error'));
+    // Refused sockets are cut off after their close frame, so ws would report 1006: count the code that was sent.
+    ws.once('close', (code) => this.observer.closed(closeCodeOf(ws, code)));
     this.refusals.record(source, reason, { pendingSockets: this.pending.size, pendingFromSource: this.pending.count(source) });
     if (this.closing !== undefined) {
       // close() already swept the refused set; a socket upgraded since would hold the listener open.

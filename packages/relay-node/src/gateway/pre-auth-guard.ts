@@ -52,6 +52,7 @@ export class PreAuthGuard {
     private readonly onOverrun: (reason: PreAuthOverrun, fatal: boolean, bytes: number) => void,
   ) {
     this.onData = this.onData.bind(this);
+    this.onClose = this.onClose.bind(this);
   }
 
   /** Starts counting; call before the first chunk can be emitted (within the upgrade callback). */
@@ -59,7 +60,7 @@ export class PreAuthGuard {
     if (this.active) return;
     this.active = true;
     this.socket.prependListener('data', this.onData);
-    this.socket.once('close', () => this.stop());
+    this.socket.on('close', this.onClose);
   }
 
   /**
@@ -73,11 +74,15 @@ export class PreAuthGuard {
     this.mode = 'report';
   }
 
-  /** Stops counting (session open, or the socket is gone) and gives the socket's bytes back to the pool. */
+  /**
+   * Stops counting (session open, or the socket is gone) and gives the socket's bytes back to the pool. Both
+   * listeners go, so a stopped guard is no longer held by its socket for the rest of a session.
+   */
   stop(): void {
     if (!this.active) return;
     this.active = false;
     this.socket.off('data', this.onData);
+    this.socket.off('close', this.onClose);
     this.pool.release(this.bytes);
     this.bytes = 0;
   }
@@ -85,6 +90,10 @@ export class PreAuthGuard {
   /** Bytes counted so far for this socket. */
   get counted(): number {
     return this.bytes;
+  }
+
+  private onClose(): void {
+    this.stop();
   }
 
   private onData(chunk: Buffer | string): void {

@@ -35,7 +35,9 @@ interface Owner {
   /** Socket bytes released so far; a rise means frames left the buffer. */
   flushed: number;
   overSince: number | undefined;
-  mark: { buffered: number; flushed: number };
+  /** Buffered and flushed bytes when the grace period (re)started. */
+  markBuffered: number;
+  markFlushed: number;
   stuck: boolean;
 }
 
@@ -91,7 +93,8 @@ export class SendBudget {
       mediaBytes: 0,
       flushed: 0,
       overSince: undefined,
-      mark: { buffered: 0, flushed: 0 },
+      markBuffered: 0,
+      markFlushed: 0,
       stuck: false,
     });
     if (this.timer === undefined) {
@@ -218,13 +221,15 @@ export class SendBudget {
       const buffered = owner.hooks.buffered();
       if (owner.overSince === undefined) {
         owner.overSince = now;
-        owner.mark = { buffered, flushed: owner.flushed };
+        owner.markBuffered = buffered;
+        owner.markFlushed = owner.flushed;
         continue;
       }
-      if (buffered < owner.mark.buffered || owner.flushed > owner.mark.flushed) {
+      if (buffered < owner.markBuffered || owner.flushed > owner.markFlushed) {
         // Slow but reading: the grace period starts again from here.
         owner.overSince = now;
-        owner.mark = { buffered, flushed: owner.flushed };
+        owner.markBuffered = buffered;
+        owner.markFlushed = owner.flushed;
         continue;
       }
       if (now - owner.overSince >= this.o.graceMs) {

@@ -29,18 +29,24 @@ export function closeSocket(ws: WebSocket, code: number, reason: string): void {
   }
 }
 
+/** What every socket's writer of a server shares. */
+export interface EventWriterContext {
+  /** Bytes a socket may have waiting to be written; past this a frame is refused and the socket closed 4009. */
+  maxBufferedBytes: number;
+  logger: Logger;
+  observer: SafeObserver;
+  budget: SendBudget;
+}
+
 /** Writes encoded events to one socket, refusing to queue more than the buffer cap for a peer that stopped reading. */
 export class EventWriter {
-  /** Frames waiting for the budget to admit them, and the settling of the last one's admission. */
+  /** Frames waiting for the budget to admit them, and the settling of the last one's admission (none until one waits). */
   private waiting = 0;
-  private turn: Promise<void> = Promise.resolve();
+  private turn: Promise<void> | undefined;
 
   constructor(
     private readonly ws: WebSocket,
-    private readonly maxBufferedBytes: number,
-    private readonly logger: Logger,
-    private readonly observer: SafeObserver,
-    private readonly budget: SendBudget,
+    private readonly context: EventWriterContext,
     private readonly owner: string,
   ) {}
 
@@ -50,25 +56,32 @@ export class EventWriter {
    * written synchronously, so frames written one after another keep their order on the wire.
    */
   write(dialect: Dialect, event: GatewayEvent): Promise<void> {
-    if (this.waiting === 0 && this.budget.canWrite(this.owner)) return this.writeNow(dialect, event);
+    const { budget } = this.context;
+    if (this.waiting === 0 && budget.canWrite(this.owner)) return this.writeNow(dialect, event);
     // One frame at a time past the budget: each is admitted only after the one before it has been counted, and
     // later writes queue behind, so order holds and a burst of writes cannot all slip through one wake-up.
     this.waiting += 1;
-    const previous = this.turn;
+    const previous = this.turn ?? Promise.resolve();
     let done: () => void = () => {};
-    this.turn = new Promise((resolve) => (done = resolve));
+    const turn = new Promise<void>((resolve) => (done = resolve));
+    this.turn = turn;
+    const settle = (): void => {
+      done();
+      // The last frame through: an idle writer holds no settled promise.
+      if (this.turn === turn) this.turn = undefined;
+    };
     return previous
-      .then(() => this.budget.whenWritable(this.owner))
+      .then(() => budget.whenWritable(this.owner))
       .then(
         () => {
           this.waiting -= 1;
           const written = this.writeNow(dialect, event);
-          done();
+          settle();
           return written;
         },
         (err: unknown) => {
           this.waiting -= 1;
-          done();
+          settle();
           throw err;
         },
       );
@@ -85,14 +98,15 @@ export class EventWriter {
     const bytes = data.length;
     const buffered = this.ws.bufferedAmount;
     // An empty buffer always takes one frame, so a single large media frame is never refused outright.
-    if (buffered > 0 && buffered + bytes > this.maxBufferedBytes) {
-      this.logger.warn({ sessionId: this.owner, bufferedBytes: buffered, eventType: event.type }, 'gateway is not reading; closing its socket');
-      this.observer.slowClosed('buffer_full');
+    const { maxBufferedBytes, logger, observer, budget } = this.context;
+    if (buffered > 0 && buffered + bytes > maxBufferedBytes) {
+      logger.warn({ sessionId: this.owner, bufferedBytes: buffered, eventType: event.type }, 'gateway is not reading; closing its socket');
+      observer.slowClosed('buffer_full');
       closeSocket(this.ws, ERROR_CATALOG.SEND_BUFFER_FULL.closeCode, ERROR_CATALOG.SEND_BUFFER_FULL.message);
       return Promise.reject(new RelayError('SEND_BUFFER_FULL'));
     }
     // Counted until ws hands the bytes to the kernel (or fails), which is when its copy is freed.
-    const charge = this.budget.isRegistered(this.owner) ? this.budget.chargeSocket(this.owner, bytes) : undefined;
+    const charge = budget.isRegistered(this.owner) ? budget.chargeSocket(this.owner, bytes) : undefined;
     return new Promise((resolve, reject) => {
       this.ws.send(data, { binary: false }, (err) => {
         charge?.release();
@@ -100,7 +114,7 @@ export class EventWriter {
           reject(new GatewaySessionClosedError('gateway socket closed before the event was written', { cause: err }));
           return;
         }
-        this.observer.framesOut(event.type);
+        observer.framesOut(event.type);
         resolve();
       });
     });

@@ -3,9 +3,36 @@ export interface WheelTimer {
   cancel(): void;
 }
 
-interface Slotted extends WheelTimer {
-  slot: number;
-  fn: () => void;
+/**
+ * Something with timers on a wheel: told which of its timers is due by the `kind` it scheduled it with. Sockets
+ * implement it with a method rather than handing the wheel a closure per timer, so an idle socket's deadlines cost
+ * one small entry each and no function objects.
+ */
+export interface WheelTarget {
+  onWheelTimer(kind: number): void;
+}
+
+/** One scheduled timer; the wheel keeps it in its slot's set until it fires or is cancelled. */
+export class WheelEntry implements WheelTimer {
+  constructor(
+    private readonly wheel: TimerWheel,
+    readonly slot: number,
+    readonly target: WheelTarget,
+    readonly kind: number,
+  ) {}
+
+  cancel(): void {
+    this.wheel.remove(this);
+  }
+}
+
+/** Adapts a plain callback to a target, for timers that are rare enough not to need a method of their own. */
+class CallbackTarget implements WheelTarget {
+  constructor(private readonly fn: () => void) {}
+
+  onWheelTimer(): void {
+    this.fn();
+  }
 }
 
 /**
@@ -15,7 +42,7 @@ interface Slotted extends WheelTimer {
  * Ticks are counted rather than read from a clock, so a late tick delays its callbacks but never skips them.
  */
 export class TimerWheel {
-  private readonly slots = new Map<number, Set<Slotted>>();
+  private readonly slots = new Map<number, Set<WheelEntry>>();
   private tick = 0;
   private size = 0;
   private interval: NodeJS.Timeout | undefined;
@@ -28,12 +55,13 @@ export class TimerWheel {
 
   /** Runs `fn` once, at the first tick at least `delayMs` from now. */
   after(delayMs: number, fn: () => void): WheelTimer {
+    return this.schedule(delayMs, new CallbackTarget(fn), 0);
+  }
+
+  /** Calls `target.onWheelTimer(kind)` once, at the first tick at least `delayMs` from now. */
+  schedule(delayMs: number, target: WheelTarget, kind: number): WheelTimer {
     const slot = this.tick + Math.max(1, Math.ceil(delayMs / this.tickMs));
-    const entry: Slotted = {
-      slot,
-      fn,
-      cancel: () => this.remove(entry),
-    };
+    const entry = new WheelEntry(this, slot, target, kind);
     let set = this.slots.get(slot);
     if (set === undefined) this.slots.set(slot, (set = new Set()));
     set.add(entry);
@@ -58,7 +86,8 @@ export class TimerWheel {
     this.idle();
   }
 
-  private remove(entry: Slotted): void {
+  /** Forgets a waiting entry (what {@link WheelTimer.cancel} does); an entry already run or removed changes nothing. */
+  remove(entry: WheelEntry): void {
     const set = this.slots.get(entry.slot);
     if (set === undefined || !set.delete(entry)) return;
     this.size -= 1;
@@ -74,7 +103,7 @@ export class TimerWheel {
     this.size -= due.size;
     for (const entry of due) {
       try {
-        entry.fn();
+        entry.target.onWheelTimer(entry.kind);
       } catch (err) {
         this.onError(err);
       }

@@ -150,11 +150,12 @@ export function localEntry(session: DeliverySession, generation = 1): LocalGatew
     generation,
     pointer: null,
     window: new AckWindow(),
-    replayed: new Set(),
+    replayed: undefined,
     ready: true,
     draining: false,
     again: false,
     waitingForRoom: false,
-    unwritten: { count: 0, oldestEnqueuedAt: null },
+    unwrittenCount: 0,
+    unwrittenOldestAt: null,
   };
 }

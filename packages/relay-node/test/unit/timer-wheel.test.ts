@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
-import { SocketHeartbeat } from '../../src/gateway/socket-heartbeat.js';
+import { SocketHeartbeat, type HeartbeatOwner } from '../../src/gateway/socket-heartbeat.js';
 import { TimerWheel } from '../../src/gateway/timer-wheel.js';
 
 afterEach(() => void vi.useRealTimers());
@@ -66,6 +66,10 @@ class FakeSocket extends EventEmitter {
   }
 }
 
+function owner(onDead: () => void): HeartbeatOwner {
+  return { onHeartbeatDead: onDead, onHeartbeatError: () => undefined };
+}
+
 describe('SocketHeartbeat on a shared wheel', () => {
   it('pings every interval, reports a socket dead when no pong comes in time, and a pong keeps it alive', async () => {
     vi.useFakeTimers();
@@ -73,8 +77,9 @@ describe('SocketHeartbeat on a shared wheel', () => {
     const answering = new FakeSocket();
     const mute = new FakeSocket();
     const dead: string[] = [];
-    const hb1 = new SocketHeartbeat(answering as unknown as WebSocket, wheel, 100, 50, () => dead.push('answering'), () => undefined);
-    const hb2 = new SocketHeartbeat(mute as unknown as WebSocket, wheel, 100, 50, () => dead.push('mute'), () => undefined);
+    const policy = { wheel, intervalMs: 100, timeoutMs: 50 };
+    const hb1 = new SocketHeartbeat(answering as unknown as WebSocket, policy, owner(() => dead.push('answering')));
+    const hb2 = new SocketHeartbeat(mute as unknown as WebSocket, policy, owner(() => dead.push('mute')));
     for (let i = 0; i < 5; i++) {
       await vi.advanceTimersByTimeAsync(100);
       if (answering.pings > 0) answering.emit('pong');
@@ -95,7 +100,7 @@ describe('SocketHeartbeat on a shared wheel', () => {
     const wheel = new TimerWheel(10, () => undefined);
     const socket = new FakeSocket();
     const dead: number[] = [];
-    const hb = new SocketHeartbeat(socket as unknown as WebSocket, wheel, 100, 50, () => dead.push(1), () => undefined);
+    const hb = new SocketHeartbeat(socket as unknown as WebSocket, { wheel, intervalMs: 100, timeoutMs: 50 }, owner(() => dead.push(1)));
     await vi.advanceTimersByTimeAsync(110);
     expect(socket.pings).toBe(1);
     socket.isPaused = true;
