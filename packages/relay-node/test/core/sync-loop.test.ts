@@ -30,6 +30,16 @@ class PagedSource implements SyncSource {
   }
 }
 
+/** m1 on the first page (more to come), m2 on the page after c1. */
+function twoPages(): PagedSource {
+  return new PagedSource(
+    new Map<string | undefined, Page>([
+      [undefined, { messages: [msg('m1')], next: 'c1', hasMore: 1 }],
+      ['c1', { messages: [msg('m2')], next: 'c2' }],
+    ]),
+  );
+}
+
 /** Wraps a coordinator so every cursor commit lands in the shared trace. */
 function tracingCoordinator(inner: SyncCoordinator, trace: string[], refuseCommits = false): SyncCoordinator {
   return {
@@ -185,12 +195,7 @@ describe('SyncLoop: the cursor and the page', () => {
   it('a stale holder (commit refused) stops pulling and puts the pending mark back for the new holder', async () => {
     const trace: string[] = [];
     const coordinator = new MemorySyncCoordinator();
-    const source = new PagedSource(
-      new Map<string | undefined, Page>([
-        [undefined, { messages: [msg('m1')], next: 'c1', hasMore: 1 }],
-        ['c1', { messages: [msg('m2')], next: 'c2' }],
-      ]),
-    );
+    const source = twoPages();
     const handed: string[] = [];
     const loop = makeLoop({ source, coordinator: tracingCoordinator(coordinator, trace, true), sink: async (m) => void handed.push(m.msgid) });
     await loop.notify(null);
@@ -244,12 +249,7 @@ describe('SyncLoop: the next page asked for ahead', () => {
 
   it('drops the page asked for ahead of a page that failed: the next pull asks again from the committed cursor', async () => {
     const coordinator = new MemorySyncCoordinator();
-    const source = new PagedSource(
-      new Map<string | undefined, Page>([
-        [undefined, { messages: [msg('m1')], next: 'c1', hasMore: 1 }],
-        ['c1', { messages: [msg('m2')], next: 'c2' }],
-      ]),
-    );
+    const source = twoPages();
     const handed: string[] = [];
     let failOnce = true;
     const loop = makeLoop({
@@ -277,12 +277,7 @@ describe('SyncLoop: the next page asked for ahead', () => {
 
   it('a failure of the page asked for ahead is reported only once the page before it is committed', async () => {
     const coordinator = new MemorySyncCoordinator();
-    const source = new PagedSource(
-      new Map<string | undefined, Page>([
-        [undefined, { messages: [msg('m1')], next: 'c1', hasMore: 1 }],
-        ['c1', { messages: [msg('m2')], next: 'c2' }],
-      ]),
-    );
+    const source = twoPages();
     source.failures.push(undefined, Object.assign(new Error('system busy'), { errcode: -1 }));
     const handed: string[] = [];
     const loop = makeLoop({ source, coordinator, sink: async (m) => void handed.push(m.msgid) });
