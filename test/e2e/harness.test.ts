@@ -62,7 +62,9 @@ describe('spawnFakeWecom', () => {
       const res = await fetch(`${fake.url}/cgi-bin/gettoken?corpid=${corp.corpId}&corpsecret=${corp.secret}`);
       expect(await res.json()).toMatchObject({ errcode: 0 });
     } finally {
-      const exit = await fake.stop();
+      // A generous grace: on a loaded machine tsx and the fake can take seconds to wind down, and a SIGKILL after the
+      // default 5 s would read as an unclean stop.
+      const exit = await fake.stop(30_000);
       expect(exit.signal === 'SIGTERM' || exit.code === 0).toBe(true);
     }
     expect(groupAlive(fake.pid)).toBe(false);

@@ -36,8 +36,8 @@ export interface FakeWecomHandle {
   process: ManagedProcess;
   /** Sends a signal to the fake's process group (default SIGKILL) without waiting. */
   kill(signal?: NodeJS.Signals): void;
-  /** SIGTERM, SIGKILL after a grace period. */
-  stop(): Promise<ExitInfo>;
+  /** SIGTERM, SIGKILL after `graceMs` (default 5 s). */
+  stop(graceMs?: number): Promise<ExitInfo>;
 }
 
 const START_ATTEMPTS = 3;
@@ -86,7 +86,7 @@ export async function spawnFakeWecom(options: SpawnFakeWecomOptions): Promise<Fa
         logs: child.logs,
         process: child,
         kill: (signal = 'SIGKILL') => child.kill(signal),
-        stop: () => child.stop(),
+        stop: (graceMs?: number) => child.stop(graceMs),
       };
     } catch (err) {
       lastError = err;
