@@ -3,8 +3,9 @@ import { pino } from 'pino';
 import type { KfMessage, SyncMsgResponse } from '@wecom-relay/shared';
 import { SyncLoop, type SyncSource } from '../../src/inbound/sync-loop.js';
 import { MemorySyncCoordinator } from '../../src/state/memory/index.js';
-import type { SyncCoordinator, SyncLease } from '../../src/state/sync-coordinator.js';
+import type { SyncCoordinator } from '../../src/state/sync-coordinator.js';
 import { createMetrics, type RelayMetrics } from '../../src/observability/metrics.js';
+import { wrapLease } from './wrap-lease.js';
 
 const KF = 'wk-test';
 let now = 5_000_000;
@@ -66,29 +67,6 @@ function makeLoop(o: {
 
 async function runs(metrics: RelayMetrics): Promise<Record<string, number>> {
   return Object.fromEntries((await metrics.syncRuns.get()).values.map((v) => [String(v.labels.outcome), v.value]));
-}
-
-/** A coordinator whose lease methods can be wrapped per test. */
-function wrapLease(inner: SyncCoordinator, wrap: (lease: SyncLease) => Partial<SyncLease>): SyncCoordinator {
-  return {
-    notePending: (k, t) => inner.notePending(k, t),
-    hasPending: (k) => inner.hasPending(k),
-    close: () => inner.close(),
-    async tryAcquire(k, ms) {
-      const lease = await inner.tryAcquire(k, ms);
-      if (!lease) return null;
-      return {
-        fence: lease.fence,
-        takePending: () => lease.takePending(),
-        callbackToken: () => lease.callbackToken(),
-        cursor: () => lease.cursor(),
-        commitCursor: (c) => lease.commitCursor(c),
-        renew: (m) => lease.renew(m),
-        release: () => lease.release(),
-        ...wrap(lease),
-      };
-    },
-  };
 }
 
 describe('SyncLoop edges', () => {

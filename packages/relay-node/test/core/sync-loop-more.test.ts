@@ -9,6 +9,7 @@ import { LeaseSpread } from '../../src/inbound/lease-spread.js';
 import { MemorySyncCoordinator } from '../../src/state/memory/index.js';
 import type { SyncCoordinator, SyncLease } from '../../src/state/sync-coordinator.js';
 import { createMetrics, type RelayMetrics } from '../../src/observability/metrics.js';
+import { wrapLease } from './wrap-lease.js';
 import { capturingLogger, LEVEL, metricValue, type LogLine } from './delivery-log-capture.js';
 
 const KF = 'wk-more';
@@ -43,34 +44,25 @@ function scripted(pages: Array<Partial<SyncMsgResponse> | ((req: Req) => Partial
   };
 }
 
-/** A coordinator whose methods and lease methods a test may replace. */
+/** A coordinator whose methods and lease methods a test may replace; counts acquisitions and commits. */
 function wrapped(
   inner: SyncCoordinator,
   o: { coordinator?: Partial<SyncCoordinator>; lease?: (lease: SyncLease) => Partial<SyncLease> } = {},
 ): SyncCoordinator & { acquires: number; commits: string[] } {
+  const passing = wrapLease(inner, (lease) => ({
+    commitCursor: (c: string) => {
+      out.commits.push(c);
+      return lease.commitCursor(c);
+    },
+    ...(o.lease?.(lease) ?? {}),
+  }));
   const out = {
+    ...passing,
     acquires: 0,
     commits: [] as string[],
-    notePending: (k: string, t: string | null) => inner.notePending(k, t),
-    hasPending: (k: string) => inner.hasPending(k),
-    close: () => inner.close(),
-    async tryAcquire(k: string, ms: number): Promise<SyncLease | null> {
+    tryAcquire(k: string, ms: number): Promise<SyncLease | null> {
       out.acquires++;
-      const lease = await inner.tryAcquire(k, ms);
-      if (!lease) return null;
-      return {
-        fence: lease.fence,
-        takePending: () => lease.takePending(),
-        callbackToken: () => lease.callbackToken(),
-        cursor: () => lease.cursor(),
-        commitCursor: (c: string) => {
-          out.commits.push(c);
-          return lease.commitCursor(c);
-        },
-        renew: (m: number) => lease.renew(m),
-        release: () => lease.release(),
-        ...(o.lease?.(lease) ?? {}),
-      };
+      return passing.tryAcquire(k, ms);
     },
     ...o.coordinator,
   };

@@ -4,6 +4,7 @@ import type { SyncMsgResponse } from '@wecom-relay/shared';
 import { SyncLoop, type SyncSource } from '../../src/inbound/sync-loop.js';
 import { MemorySyncCoordinator } from '../../src/state/memory/index.js';
 import type { SyncCoordinator } from '../../src/state/sync-coordinator.js';
+import { wrapLease } from './wrap-lease.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 
 const KF = 'wk-test';
@@ -166,26 +167,12 @@ describe('SyncLoop timers (fake clock)', () => {
     const coordinator = new MemorySyncCoordinator({ now: () => now });
     let renewals = 0;
     let refuse = false;
-    const counting: SyncCoordinator = {
-      notePending: (k, t) => coordinator.notePending(k, t),
-      hasPending: (k) => coordinator.hasPending(k),
-      close: () => coordinator.close(),
-      async tryAcquire(k, ms) {
-        const lease = await coordinator.tryAcquire(k, ms);
-        if (!lease) return null;
-        return Object.assign(Object.create(lease) as typeof lease, {
-          renew: async (m: number) => {
-            renewals++;
-            return refuse ? false : lease.renew(m);
-          },
-          takePending: () => lease.takePending(),
-          callbackToken: () => lease.callbackToken(),
-          cursor: () => lease.cursor(),
-          commitCursor: (c: string) => lease.commitCursor(c),
-          release: () => lease.release(),
-        });
+    const counting = wrapLease(coordinator, (lease) => ({
+      renew: async (m: number) => {
+        renewals++;
+        return refuse ? false : lease.renew(m);
       },
-    };
+    }));
     let release!: () => void;
     const slow = new Promise<void>((r) => (release = r));
     let pages = 0;

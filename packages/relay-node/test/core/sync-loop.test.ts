@@ -3,8 +3,9 @@ import { pino } from 'pino';
 import type { KfMessage, SyncMsgResponse } from '@wecom-relay/shared';
 import { SyncLoop, type SyncSource } from '../../src/inbound/sync-loop.js';
 import { MemorySyncCoordinator } from '../../src/state/memory/index.js';
-import type { SyncCoordinator, SyncLease } from '../../src/state/sync-coordinator.js';
+import type { SyncCoordinator } from '../../src/state/sync-coordinator.js';
 import { createMetrics } from '../../src/observability/metrics.js';
+import { wrapLease } from './wrap-lease.js';
 
 const KF = 'wk-test';
 const silent = pino({ level: 'silent' });
@@ -42,28 +43,12 @@ function twoPages(): PagedSource {
 
 /** Wraps a coordinator so every cursor commit lands in the shared trace. */
 function tracingCoordinator(inner: SyncCoordinator, trace: string[], refuseCommits = false): SyncCoordinator {
-  return {
-    notePending: (k, t) => inner.notePending(k, t),
-    hasPending: (k) => inner.hasPending(k),
-    close: () => inner.close(),
-    async tryAcquire(k, ms) {
-      const lease = await inner.tryAcquire(k, ms);
-      if (!lease) return null;
-      const wrapped: SyncLease = {
-        fence: lease.fence,
-        takePending: () => lease.takePending(),
-        callbackToken: () => lease.callbackToken(),
-        cursor: () => lease.cursor(),
-        async commitCursor(c) {
-          trace.push(`commit:${c}`);
-          return refuseCommits ? false : lease.commitCursor(c);
-        },
-        renew: (m) => lease.renew(m),
-        release: () => lease.release(),
-      };
-      return wrapped;
+  return wrapLease(inner, (lease) => ({
+    async commitCursor(c) {
+      trace.push(`commit:${c}`);
+      return refuseCommits ? false : lease.commitCursor(c);
     },
-  };
+  }));
 }
 
 async function storedCursor(coordinator: MemorySyncCoordinator): Promise<string | null> {
