@@ -1,22 +1,12 @@
-import type { QueuedEvent } from '@wecom-relay/shared';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { uniquePrefix } from '@wecom-relay/testkit';
 import { RedisDeliveryQueue } from '../../src/state/redis/index.js';
 import { commandCalls, ownRedisServer } from './helpers.js';
+import { inbound } from '../state/contracts/delivery-queue-contract.js';
 
 const own = ownRedisServer();
 const silent = pino({ level: 'silent' });
-
-const event = (n: number): QueuedEvent => ({
-  type: 'inbound',
-  id: `msg-${n}`,
-  externalUserId: 'wm-alice',
-  msgType: 'text',
-  content: `hello ${n}`,
-  timestamp: 1_700_000_000 + n,
-  wecomMsgType: 'text',
-});
 
 const NEVER_ISSUED = '99999999999999-0';
 
@@ -30,7 +20,7 @@ async function queueWith(n: number, gatewayId = 'gw-1'): Promise<{ queue: RedisD
   const queue = new RedisDeliveryQueue({ redis: own.redis, prefix, logger: silent });
   const ids = await queue.appendMany(
     gatewayId,
-    Array.from({ length: n }, (_, i) => ({ event: event(i) })),
+    Array.from({ length: n }, (_, i) => ({ event: inbound(i) })),
   );
   return { queue, prefix, ids: ids.map((id) => id!) };
 }
@@ -44,7 +34,7 @@ describe('RedisDeliveryQueue acks of one gateway, persisted in batches', () => {
   it('100 concurrent acks all resolve, the pointer ends at the highest, everything up to it is gone, in two writes', async () => {
     const { queue, prefix, ids } = await queueWith(120);
     // The script is loaded by an earlier ack, so every write below is one EVALSHA.
-    await queue.ack('gw-0', (await queue.append('gw-0', event(0))));
+    await queue.ack('gw-0', (await queue.append('gw-0', inbound(0))));
     const shuffled = ids.slice(0, 100).sort(() => Math.random() - 0.5);
     const before = await calls();
     const results = await outcomes(shuffled.map((id) => queue.ack('gw-1', id)));
@@ -81,8 +71,8 @@ describe('RedisDeliveryQueue acks of one gateway, persisted in batches', () => {
   it('acks of different gateways do not wait for or fail each other', async () => {
     const prefix = uniquePrefix('ack-apart');
     const queue = new RedisDeliveryQueue({ redis: own.redis, prefix, logger: silent });
-    const a = await queue.appendMany('gw-a', [{ event: event(1) }, { event: event(2) }]);
-    const b = await queue.appendMany('gw-b', [{ event: event(3) }, { event: event(4) }]);
+    const a = await queue.appendMany('gw-a', [{ event: inbound(1) }, { event: inbound(2) }]);
+    const b = await queue.appendMany('gw-b', [{ event: inbound(3) }, { event: inbound(4) }]);
     const results = await outcomes([queue.ack('gw-a', a[0]!), queue.ack('gw-b', b[0]!), queue.ack('gw-b', NEVER_ISSUED), queue.ack('gw-a', a[1]!)]);
     expect(results).toEqual(['ok', 'ok', 'FRAME_INVALID', 'ok']);
     expect(await queue.lastAcked('gw-a')).toBe(a[1]);
@@ -95,8 +85,8 @@ describe('RedisDeliveryQueue acks of one gateway, persisted in batches', () => {
     const prefix = uniquePrefix('ack-many');
     const queue = new RedisDeliveryQueue({ redis: own.redis, prefix, logger: silent });
     const gateways = Array.from({ length: 50 }, (_, g) => `gw-${g}`);
-    const ids = await Promise.all(gateways.map((g, n) => queue.appendMany(g, [{ event: event(n) }, { event: event(n) }, { event: event(n) }])));
-    await queue.ack('gw-warm', await queue.append('gw-warm', event(0)));
+    const ids = await Promise.all(gateways.map((g, n) => queue.appendMany(g, [{ event: inbound(n) }, { event: inbound(n) }, { event: inbound(n) }])));
+    await queue.ack('gw-warm', await queue.append('gw-warm', inbound(0)));
     const before = await calls();
     // Each gateway acks its second entry; gw-7 also an id never issued, which fails that caller alone.
     const results = await outcomes([...gateways.map((g, n) => queue.ack(g, ids[n]![1]!)), queue.ack('gw-7', NEVER_ISSUED)]);
@@ -113,9 +103,9 @@ describe('RedisDeliveryQueue acks of one gateway, persisted in batches', () => {
   it('a gateway whose keys cannot be written fails its own acks only, also when written together with others', async () => {
     const prefix = uniquePrefix('ack-broken');
     const queue = new RedisDeliveryQueue({ redis: own.redis, prefix, logger: silent });
-    const a = await queue.appendMany('gw-a', [{ event: event(1) }]);
-    const b = await queue.appendMany('gw-b', [{ event: event(2) }]);
-    const c = await queue.appendMany('gw-c', [{ event: event(3) }]);
+    const a = await queue.appendMany('gw-a', [{ event: inbound(1) }]);
+    const b = await queue.appendMany('gw-b', [{ event: inbound(2) }]);
+    const c = await queue.appendMany('gw-c', [{ event: inbound(3) }]);
     // Not a string: GET on the pointer is refused.
     await own.redis.hset(`${prefix}{gw:gw-b}:acked`, 'x', '1');
     const results = await Promise.allSettled([queue.ack('gw-a', a[0]!), queue.ack('gw-b', b[0]!), queue.ack('gw-c', c[0]!)]);

@@ -5,7 +5,7 @@ import type { DeliveryQueue } from '../../../src/state/index.js';
 import { LONG_TTL_MS, PAST_SHORT_TTL_MS, SHORT_TTL_MS, tracked } from './contract-helpers.js';
 
 /** Sample queue events of both kinds. */
-function inbound(n: number): QueuedEvent {
+export function inbound(n: number): QueuedEvent {
   return {
     type: 'inbound',
     id: `msg-${n}`,
