@@ -32,12 +32,36 @@ export function createClusterClient(
       },
     },
   );
+  keepSlotEntriesApart(cluster);
   followRedirectsInBatches(cluster);
+  sendSplitBatchesOneByOne(cluster);
   return cluster;
 }
 
 /** Replies saying the server did not run the command and where (or when) to send it again. */
 const NOT_RUN_REDIRECT = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
+
+/**
+ * Makes a MOVED reply re-point only its own slot.
+ *
+ * ioredis keeps one node list per slot range, shared by every slot of the range, and on MOVED overwrites that
+ * list's master in place: until the next slot-map refresh lands, every slot of the range (not only the moved one)
+ * is sent to the new owner, each of those commands is redirected back, and batches grouped under the changed list
+ * no longer pass ioredis's own check that their keys share a shard. Giving the moved slot its own copy of the list
+ * first confines the change to that slot.
+ */
+export function keepSlotEntriesApart(cluster: Cluster): void {
+  const handleError = cluster.handleError.bind(cluster);
+  cluster.handleError = ((error, ttl, handlers) =>
+    handleError(error, ttl, {
+      ...handlers,
+      moved: (slot: string, key: string) => {
+        const nodes = cluster.slots[Number(slot)];
+        if (nodes) cluster.slots[Number(slot)] = nodes.slice();
+        handlers.moved(slot, key);
+      },
+    })) as Cluster['handleError'];
+}
 
 /**
  * Makes a command of a batch that a shard answered with MOVED, ASK, TRYAGAIN or CLUSTERDOWN follow the
@@ -67,4 +91,52 @@ export function followRedirectsInBatches(cluster: Cluster): void {
     }
     return send(command, stream as never, node);
   }) as Cluster['sendCommand'];
+}
+
+/** What ioredis rejects a whole batch with when, at send time, its keys no longer map to one shard. */
+const SPANS_SHARDS = 'All keys in the pipeline should belong to the same slots allocation group';
+
+/** One command's outcome in a batch's replies, as ioredis gives it: `[error]` or `[null, value]`. */
+type Reply = [Error] | [null, unknown];
+
+/** The parts of an ioredis pipeline read here (not in its typings). */
+interface BatchInternals {
+  _queue: Command[];
+  exec(callback?: (err: Error | null, results?: Reply[]) => void): Promise<Reply[]>;
+}
+
+/**
+ * Runs a batch whose keys no longer share a shard as separate commands instead of failing it.
+ *
+ * Auto-pipelining groups a tick's commands by the slot map at the time each is issued, and sends the group later
+ * (after the tick, or after the previous batch to that shard answered). When a slot-map refresh lands in between
+ * (a slot moved), ioredis refuses the whole batch without sending any of it. Those commands were never run, so
+ * each is sent alone, routed by the current map, MOVED and ASK followed as usual; the batch's callers get their
+ * replies as if the batch had gone through. Transactions are not split (they are not built on `pipeline()`).
+ */
+export function sendSplitBatchesOneByOne(cluster: Cluster): void {
+  const pipeline = cluster.pipeline.bind(cluster);
+  cluster.pipeline = ((commands?: unknown[][]) => {
+    const batch = pipeline(commands) as unknown as BatchInternals;
+    const exec = batch.exec.bind(batch);
+    batch.exec = (callback) => {
+      const done = new Promise<Reply[]>((resolve, reject) => {
+        void exec((err, results) => {
+          if (!err) resolve(results ?? []);
+          else if (err.message === SPANS_SHARDS && !batch._queue.some((c) => c.inTransaction)) resolve(sendEachAlone(cluster, batch._queue));
+          else reject(err);
+        });
+      });
+      if (callback) done.then((results) => callback(null, results), (err: Error) => callback(err));
+      return done;
+    };
+    return batch as unknown as ReturnType<Cluster['pipeline']>;
+  }) as Cluster['pipeline'];
+}
+
+function sendEachAlone(cluster: Cluster, queue: readonly Command[]): Promise<Reply[]> {
+  // ASKING entries a retried batch inserted only made sense in front of the batch's next command on that node.
+  const commands = queue.filter((c) => !c.ignore);
+  for (const command of commands) void cluster.sendCommand(command);
+  return Promise.all(commands.map((c) => c.promise.then((value): Reply => [null, value], (err: Error): Reply => [err])));
 }
