@@ -36,9 +36,10 @@ export function shedCount(mine: number, loads: readonly number[], s: Pick<Rebala
 }
 
 /**
- * Gradual rebalancing: every interval, compares this node's gateway count with the cluster average from the presence
- * map's heartbeat data and closes a bounded number of sockets (1012, "reconnect") when above it. Events stay
- * queued while a gateway moves, so nothing is lost; ack-mode gateways resume after their last acknowledgement.
+ * Gradual rebalancing: every interval, compares this node's gateway count with the average over the nodes whose
+ * heartbeat is recent (the presence map's heartbeat data) and closes a bounded number of sockets (1012, "reconnect")
+ * when above it. Events stay queued while a gateway moves, so nothing is lost; ack-mode gateways resume after their
+ * last acknowledgement.
  */
 export class Rebalancer {
   private timer: NodeJS.Timeout | null = null;
@@ -64,7 +65,10 @@ export class Rebalancer {
     if (this.running) return 0;
     this.running = true;
     try {
-      const nodes = await this.o.presence.liveNodes();
+      // A node that stopped beating (killed outright) stays live until its ttl runs out while its gateways reconnect
+      // to the others; counted, its emptying share would drag the average down and make the others shed for nothing.
+      // This node itself counts whatever its own beat says (added below).
+      const nodes = (await this.o.presence.liveNodes()).filter((n) => n.fresh);
       const mine = this.o.localCount();
       // This node's own entry is its live count, fresher than the shared one.
       const loads = nodes.map((n) => (n.nodeId === this.o.nodeId ? mine : n.gateways));

@@ -18,7 +18,10 @@ export interface PresenceMap {
   heartbeat(nodeId: string, ttlMs: number, held?: readonly string[]): Promise<boolean>;
   /** How many gateways a node currently holds, for metrics. */
   countOwnedBy(nodeId: string): Promise<number>;
-  /** Every node whose heartbeat is live, with how many gateways it holds (operators, rebalancing). */
+  /**
+   * Every node whose heartbeat is live, with how many gateways it holds and whether its last beat is recent
+   * (operators list them all; rebalancing counts only the recent ones).
+   */
   liveNodes(): Promise<NodeLoad[]>;
   /** The gateways a node holds (none when its heartbeat lapsed). */
   ownedBy(nodeId: string): Promise<string[]>;
@@ -41,6 +44,17 @@ export interface ConnectionDetails {
 export interface NodeLoad {
   nodeId: string;
   gateways: number;
+  /**
+   * Whether the node beat within the last two thirds of the ttl it gave (two beats, as the delivery service's ttl
+   * spans three). A node killed outright stays live, holding ever fewer gateways as they reconnect elsewhere, until
+   * its ttl runs out; it stops being fresh a beat sooner, so load balancing can leave it out.
+   */
+  fresh: boolean;
+}
+
+/** Whether a beat `ageMs` old, that gave `ttlMs`, still counts as recent (see {@link NodeLoad.fresh}). */
+export function isRecentBeat(ageMs: number, ttlMs: number): boolean {
+  return ageMs <= (ttlMs * 2) / 3;
 }
 
 /** One gateway's owner. */

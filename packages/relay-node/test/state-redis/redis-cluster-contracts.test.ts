@@ -29,6 +29,7 @@ import {
   presenceDirectoryContract,
   bindingUnbindContract,
 } from '../state/contracts.js';
+import { presenceFreshnessSuite } from './presence-freshness-kit.js';
 
 // The same contract suites as on one Redis, on a real Redis Cluster (3 masters + 3 replicas), one per file.
 // A script whose keys span two slots fails here with CROSSSLOT; a plain PUBLISH would still pass the bus suite,
@@ -73,6 +74,7 @@ nodeBusContract('redis cluster', async () => {
 deliveryQueueContract('redis cluster', async () => new RedisDeliveryQueue({ ...base('queue'), logger }));
 accessTokenStoreContract('redis cluster', async () => new RedisAccessTokenStore(base('access-token')));
 presenceDirectoryContract('redis cluster', async () => new RedisPresenceMap(base('presence-dir')));
+presenceFreshnessSuite('redis cluster', () => redis);
 bindingUnbindContract('redis cluster', async () => new RedisShardedBindingStore(base('bindings-unbind')));
 outboundLedgerContract('redis cluster', async () => new RedisOutboundLedger({ ...base('outbound'), firstOpenKfid: LEDGER_FIRST_KF }));
 replyRecordStoreContract('redis cluster', async () => {

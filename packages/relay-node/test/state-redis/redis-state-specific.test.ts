@@ -116,6 +116,7 @@ describe('Lua scripts survive SCRIPT FLUSH (NOSCRIPT fallback)', () => {
       await lease.release();
       const claim = await presence.claim(`gw-${round}`, 'node-a');
       expect(await presence.release(`gw-${round}`, 'node-a', claim.generation)).toBe(true);
+      expect(await presence.liveNodes()).toEqual([{ nodeId: 'node-a', gateways: 0, fresh: true }]);
       const id = await queue.append(`gw-${round}`, INBOUND);
       await queue.ack(`gw-${round}`, id);
       expect(await queue.lastAcked(`gw-${round}`)).toBe(id);

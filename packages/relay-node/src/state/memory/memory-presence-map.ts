@@ -1,4 +1,4 @@
-import type { ConnectionDetails, NodeLoad, PresenceEntry, PresenceMap } from '../presence-map.js';
+import { isRecentBeat, type ConnectionDetails, type NodeLoad, type PresenceEntry, type PresenceMap } from '../presence-map.js';
 
 /** Options for {@link MemoryPresenceMap}. */
 export interface MemoryPresenceMapOptions {
@@ -11,7 +11,8 @@ export class MemoryPresenceMap implements PresenceMap {
   private readonly owners = new Map<string, PresenceEntry>();
   // Kept after release so a gateway's generation never repeats, even across disconnects.
   private readonly lastGeneration = new Map<string, number>();
-  private readonly aliveUntil = new Map<string, number>();
+  /** Each node's last beat: when, and the ttl it gave. */
+  private readonly beats = new Map<string, { at: number; ttlMs: number }>();
   private readonly connections = new Map<string, { generation: number; details: ConnectionDetails }>();
   private readonly now: () => number;
 
@@ -46,9 +47,8 @@ export class MemoryPresenceMap implements PresenceMap {
 
   /** Marks a node alive for ttlMs from now. */
   async heartbeat(nodeId: string, ttlMs: number): Promise<boolean> {
-    const now = this.now();
-    const wasAlive = (this.aliveUntil.get(nodeId) ?? 0) > now;
-    this.aliveUntil.set(nodeId, now + ttlMs);
+    const wasAlive = this.isAlive(nodeId);
+    this.beats.set(nodeId, { at: this.now(), ttlMs });
     return wasAlive;
   }
 
@@ -60,10 +60,13 @@ export class MemoryPresenceMap implements PresenceMap {
     return count;
   }
 
-  /** Every node whose heartbeat has not lapsed, with its gateway count. */
+  /** Every node whose heartbeat has not lapsed, with its gateway count and whether it beat recently. */
   async liveNodes(): Promise<NodeLoad[]> {
-    const nodes = [...this.aliveUntil.keys()].filter((n) => this.isAlive(n)).sort();
-    return Promise.all(nodes.map(async (nodeId) => ({ nodeId, gateways: await this.countOwnedBy(nodeId) })));
+    const now = this.now();
+    const live = [...this.beats].filter(([nodeId]) => this.isAlive(nodeId)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return Promise.all(
+      live.map(async ([nodeId, beat]) => ({ nodeId, gateways: await this.countOwnedBy(nodeId), fresh: isRecentBeat(now - beat.at, beat.ttlMs) })),
+    );
   }
 
   /** The gateways a live node holds. */
@@ -90,6 +93,7 @@ export class MemoryPresenceMap implements PresenceMap {
   async close(): Promise<void> {}
 
   private isAlive(nodeId: string): boolean {
-    return (this.aliveUntil.get(nodeId) ?? Number.NEGATIVE_INFINITY) > this.now();
+    const beat = this.beats.get(nodeId);
+    return beat !== undefined && beat.at + beat.ttlMs > this.now();
   }
 }

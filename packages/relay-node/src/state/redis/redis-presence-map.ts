@@ -1,6 +1,6 @@
 import type { RedisClient } from './redis-client.js';
 import { RelayError } from '../../errors/relay-error.js';
-import type { ConnectionDetails, NodeLoad, PresenceEntry, PresenceMap } from '../presence-map.js';
+import { isRecentBeat, type ConnectionDetails, type NodeLoad, type PresenceEntry, type PresenceMap } from '../presence-map.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
 import { isClusterClient } from './redis-client.js';
@@ -55,11 +55,13 @@ const OWNER_TTL_MS = 24 * 3600 * 1000;
 const OWNED_SET_TTL_MS = 24 * 3600 * 1000;
 
 // KEYS: alive key, owned set; ARGV: ttl ms, owned-set ttl ms. Answers whether the alive key was still there
-// (SET ... GET needs Redis 6.2). The owned set outlives a dead node only by a day, then Redis drops it.
+// (SET ... GET needs Redis 6.2). The alive key holds the ttl it was given, so a reader tells from its PTTL how
+// long ago the node beat, on the server's clock. The owned set outlives a dead node only by a day, then Redis
+// drops it.
 const HEARTBEAT = new LuaScript(
   'presence-heartbeat',
   `local existed = redis.call('EXISTS', KEYS[1])
-redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return existed`,
 );
@@ -88,6 +90,17 @@ for i, key in ipairs(KEYS) do
   out[2 * i] = v[2] or false
 end
 return out
+`,
+);
+
+// KEYS: alive key, owned set of one node (one slot); returns false when the node is not alive, else the alive
+// key's remaining ttl, its value (the ttl the last beat gave) and the number of gateways the node holds.
+const NODE_LOAD = new LuaScript(
+  'presence-node-load',
+  `
+local left = redis.call('PTTL', KEYS[1])
+if left == -2 then return false end
+return {left, redis.call('GET', KEYS[1]), redis.call('SCARD', KEYS[2])}
 `,
 );
 
@@ -187,12 +200,17 @@ export class RedisPresenceMap implements PresenceMap {
   async liveNodes(): Promise<NodeLoad[]> {
     const known = await this.redis.zrange(this.knownKey(), 0, -1);
     if (known.length === 0) return [];
-    // Each node's keys sit in a slot of their own (a cluster refuses one pipeline across slots): separate
-    // commands, sent side by side (auto-pipelined per server where enabled).
+    // Each node's keys sit in a slot of their own (a cluster refuses one pipeline across slots): one script per
+    // node, sent side by side (auto-pipelined per server where enabled).
     const loads = await Promise.all(
-      known.map(async (nodeId) => {
-        const [alive, count] = await Promise.all([this.redis.exists(this.aliveKey(nodeId)), this.redis.scard(this.ownedKey(nodeId))]);
-        return alive === 1 ? { nodeId, gateways: Number(count) } : null;
+      known.map(async (nodeId): Promise<NodeLoad | null> => {
+        const reply = await NODE_LOAD.run(this.redis, [this.aliveKey(nodeId), this.ownedKey(nodeId)], []);
+        if (!Array.isArray(reply)) return null;
+        const [left, given, count] = reply as [number, string | null, number];
+        const ttl = Number(given);
+        // A node of the previous version stores '1' there: a ttl shorter than what is left, so a negative age, and
+        // the node counts as recent, as every live node did before.
+        return { nodeId, gateways: Number(count), fresh: isRecentBeat(ttl - left, ttl) };
       }),
     );
     const nodes = loads.filter((n): n is NodeLoad => n !== null);

@@ -19,8 +19,8 @@ export function presenceDirectoryContract(name: string, make: () => Promise<Pres
       const moved = await presence.claim('gw-3', 'node-a');
       await presence.claim('gw-3', 'node-b');
       expect(await presence.liveNodes()).toEqual([
-        { nodeId: 'node-a', gateways: 2 },
-        { nodeId: 'node-b', gateways: 1 },
+        { nodeId: 'node-a', gateways: 2, fresh: true },
+        { nodeId: 'node-b', gateways: 1, fresh: true },
       ]);
       expect(await presence.ownedBy('node-a')).toEqual(['gw-1', 'gw-2']);
       expect(await presence.ownedBy('node-b')).toEqual(['gw-3']);
@@ -34,7 +34,7 @@ export function presenceDirectoryContract(name: string, make: () => Promise<Pres
       await presence.heartbeat('node-dead', SHORT_TTL_MS);
       await presence.claim('gw-1', 'node-dead');
       await sleep(PAST_SHORT_TTL_MS);
-      expect(await presence.liveNodes()).toEqual([{ nodeId: 'node-a', gateways: 0 }]);
+      expect(await presence.liveNodes()).toEqual([{ nodeId: 'node-a', gateways: 0, fresh: true }]);
       expect(await presence.ownedBy('node-dead')).toEqual([]);
     });
 
