@@ -17,7 +17,11 @@
  *   Pdedup:r:<msgid>                  string routing decision (`>gateway`, `-` unbound, `#` binding), PX = re-pull horizon;
  *                                     written by relays before packing (and for messages without send_time), still read
  *   Pdp:<minute>:<shard>              hash  packed decisions of one minute of send_time: field = first 12 bytes of
- *                                     SHA-1(`r:<msgid>`) → decision, shard from the same digest (mod 64); PX = re-pull horizon + a minute, from its latest field
+ *                                     SHA-1(`r:<msgid>`) → decision, shard from the same digest (mod 64); PX = re-pull horizon + a minute, from its latest field;
+ *                                     at most 128 fields (any number if written by a relay before splitting)
+ *   P{Pdp:<minute>:<shard>}:<path>    hash  as Pdp:<minute>:<shard>, one level further down per digit of path (0-7, from
+ *                                     the field's first bytes), once each hash above it is full; the tag is the root's full
+ *                                     name, so it shares the root's slot; PX at least that of every field below it
  *   P{kf:<open_kfid>}:lease           string fence of the current puller, PX = lease
  *   P{kf:<open_kfid>}:fence           counter (INCR) of issued fences
  *   P{kf:<open_kfid>}:cursor          hash  {value, fence that wrote it}

@@ -15,6 +15,7 @@ export const REDIS_KEY_LAYOUT = {
   dedup: 'Pdedup:<msgid>',
   routeDecision: 'Pdedup:r:<msgid>',
   decisionsPacked: 'Pdp:<minute>:<shard>',
+  decisionsPackedBelow: 'P{Pdp:<minute>:<shard>}:<path>',
   syncLease: 'P{kf:<openKfid>}:lease',
   syncFence: 'P{kf:<openKfid>}:fence',
   syncCursor: 'P{kf:<openKfid>}:cursor',
