@@ -15,51 +15,69 @@
 export const PACKED_HASH_ENTRIES = 128;
 /** How many hashes take the overflow of one full hash, one level down. */
 export const PACKED_FANOUT = 8;
+/**
+ * A hash's expiry is moved to px only once it has fallen more than this below, so the writes of half a minute to one
+ * hash extend it once (and replicate one PEXPIRE) instead of each: every hash still lives px − 30 s after each write.
+ */
+export const PACKED_EXPIRY_SLACK_MS = 30_000;
 /** Levels below a root at most; the deepest takes whatever comes (beyond 128 × 8⁸ fields under one root). */
 export const PACKED_MAX_DEPTH = 8;
 
 /**
  * The name every hash below `root` starts with, as the server sees it (`clientPrefix` being the client's own keyPrefix,
- * which scripts must add to names they build): `<prefix>{<root>}:`, then one digit per level. The root's whole name as
- * the hash tag puts them in the root's slot; a root that carries a tag itself (a client prefix with braces) keeps it
- * first in line, so the tag still wins.
+ * which scripts must add to names they build); one digit per level follows. A root whose name carries a hash tag (e.g.
+ * `{gw:<id>}`) keeps it: `<root>:`. Otherwise the root's whole name becomes the tag, `<prefix>{<root>}:`, which Redis
+ * Cluster hashes as it hashes the untagged root.
  */
 export function packedTreeBase(clientPrefix: string, prefix: string, root: string): string {
-  return `${clientPrefix}${prefix}{${clientPrefix}${root}}:`;
+  const full = clientPrefix + root;
+  return hasHashTag(full) ? `${full}:` : `${clientPrefix}${prefix}{${full}}:`;
+}
+
+/** Whether Redis Cluster hashes only part of the name: a `{` followed, later, by a `}` with something between. */
+function hasHashTag(name: string): boolean {
+  const open = name.indexOf('{');
+  return open !== -1 && name.indexOf('}', open + 1) > open + 1;
 }
 
 /**
  * Lua functions for scripts over packed trees; `base` is {@link packedTreeBase} of `root`, `field` a 12-byte packed
- * field (its first bytes choose the path).
- *   tree_get(root, base, field) → the value, or false and the hash the field would go into, and its depth.
- *   tree_put(root, base, field, value, depth, px, bumped) writes the field into the hash tree_get named and makes that
- *   hash and every one above it live at least px ms more (`bumped` remembers names already extended by this call).
+ * field (its first bytes choose the path), `seen` = { full = {}, extended = {} }, shared by the calls of one script
+ * (which hashes it found full, how far it extended each one's expiry).
+ *   tree_get(root, base, field, seen) → the value, or false and the hashes of the field's path down to the one it would
+ *   go into.
+ *   tree_put(path, field, value, px, seen) writes the field into the last hash of that path and makes every hash of it
+ *   live at least px − {@link PACKED_EXPIRY_SLACK_MS} ms more (px being well above the field's ttl).
  */
 export const PACKED_TREE_LUA = `
-local function tree_key(root, base, field, depth)
-  if depth == 0 then return root end
-  local path = {}
-  for level = 1, depth do path[level] = string.byte(field, level) % ${PACKED_FANOUT} end
-  return base .. table.concat(path)
-end
-local function tree_get(root, base, field)
-  local depth = 0
+local function tree_get(root, base, field, seen)
+  local path = { root }
   local key = root
+  local depth = 0
   while true do
     local value = redis.call('HGET', key, field)
     if value then return value end
-    if depth == ${PACKED_MAX_DEPTH} or redis.call('HLEN', key) < ${PACKED_HASH_ENTRIES} then return false, key, depth end
+    if depth == ${PACKED_MAX_DEPTH} then return false, path end
+    local full = seen.full[key]
+    if not full then
+      full = redis.call('HLEN', key) >= ${PACKED_HASH_ENTRIES}
+      if full then seen.full[key] = true end
+    end
+    if not full then return false, path end
     depth = depth + 1
-    key = tree_key(root, base, field, depth)
+    key = (depth == 1 and base or key) .. (string.byte(field, depth) % ${PACKED_FANOUT})
+    path[depth + 1] = key
   end
 end
-local function tree_put(root, base, field, value, key, depth, px, bumped)
-  redis.call('HSET', key, field, value)
-  for level = depth, 0, -1 do
-    local above = level == depth and key or tree_key(root, base, field, level)
-    if not bumped[above] then
-      bumped[above] = true
-      if redis.call('PTTL', above) < px then redis.call('PEXPIRE', above, px) end
+local function tree_put(path, field, value, px, seen)
+  redis.call('HSET', path[#path], field, value)
+  for i = #path, 1, -1 do
+    local key = path[i]
+    local extended = seen.extended[key]
+    if not extended or extended < px then
+      seen.extended[key] = px
+      local left = redis.call('PTTL', key)
+      if left < 0 or left < px - ${PACKED_EXPIRY_SLACK_MS} then redis.call('PEXPIRE', key, px) end
     end
   end
 end

@@ -29,9 +29,10 @@ if KEYS[2] then
   local old = redis.call('GET', KEYS[2])
   if old then return old end
 end
-local existing, key, depth = tree_get(KEYS[1], ARGV[4], ARGV[1])
+local seen = { full = {}, extended = {} }
+local existing, path = tree_get(KEYS[1], ARGV[4], ARGV[1], seen)
 if existing then return existing end
-tree_put(KEYS[1], ARGV[4], ARGV[1], ARGV[2], key, depth, tonumber(ARGV[3]), {})
+tree_put(path, ARGV[1], ARGV[2], tonumber(ARGV[3]), seen)
 return ARGV[2]
 `,
 );
@@ -44,18 +45,18 @@ const DECIDE_PACKED_MANY = new LuaScript(
   `${PACKED_TREE_LUA}
 local out = {}
 local px = tonumber(ARGV[1])
-local bumped = {}
+local seen = { full = {}, extended = {} }
 for i = 3, #ARGV, 2 do
   local n = (i - 1) / 2
   local old = KEYS[n + 1] and redis.call('GET', KEYS[n + 1])
   if old then
     out[n] = old
   else
-    local existing, key, depth = tree_get(KEYS[1], ARGV[2], ARGV[i])
+    local existing, path = tree_get(KEYS[1], ARGV[2], ARGV[i], seen)
     if existing then
       out[n] = existing
     else
-      tree_put(KEYS[1], ARGV[2], ARGV[i], ARGV[i + 1], key, depth, px, bumped)
+      tree_put(path, ARGV[i], ARGV[i + 1], px, seen)
       out[n] = ARGV[i + 1]
     end
   end
@@ -68,7 +69,7 @@ return out
 const RECALL_PACKED = new LuaScript(
   'dedup-recall-packed',
   `${PACKED_TREE_LUA}
-local value = tree_get(KEYS[1], ARGV[2], ARGV[1])
+local value = tree_get(KEYS[1], ARGV[2], ARGV[1], { full = {}, extended = {} })
 return value
 `,
 );
