@@ -184,6 +184,32 @@ describe('packed routing and dedup records', () => {
     expect(await redis.pttl(root)).toBeGreaterThan(fourDays);
     for (const k of fresh) expect(await dedup.recall(k, { at })).toBe('>gw-new');
   });
+
+  it("keeps a busy gateway's hour of 10,000 dedup markers in Redis's compact hash encoding, each refusing its repeat", async () => {
+    const prefix = uniquePrefix('busy-gw');
+    const queue = new RedisDeliveryQueue({ redis, prefix });
+    const at = T0 + 11;
+    const entries = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        event: { type: 'inbound', id: `m-${from + i}`, externalUserId: 'wm-a', msgType: 'text', content: 'hi', timestamp: at } as never,
+        options: { dedupKey: `from_msgid_${4622416642169452483n + BigInt(from + i)}`, dedupAt: at },
+      }));
+    // The previous version kept the hour in one hash of any size: 200 markers of it there.
+    const root = `${prefix}{gw:gw-busy}:dp:${Math.floor(at / 3600)}`;
+    for (const e of entries(0, 200)) await redis.hset(root, packedField(e.options.dedupKey), '1');
+    for (let p = 0; p < 10_000; p += 1000) {
+      const ids = await queue.appendMany('gw-busy', entries(p, 1000));
+      expect(ids.filter((id) => id !== null)).toHaveLength(p === 0 ? 800 : 1000);
+    }
+    expect((await queue.backlog('gw-busy')).items).toBe(9_800);
+    const hashes = (await scanKeys(`${prefix}{gw:gw-busy}:dp:*`)).filter((k) => k !== root);
+    expect(hashes.length).toBeGreaterThan(8);
+    for (const hash of hashes) expect([hash, await redis.object('ENCODING', hash)]).toEqual([hash, 'listpack']);
+    // A re-pull of the whole hour appends nothing again.
+    for (let p = 0; p < 10_000; p += 1000) expect((await queue.appendMany('gw-busy', entries(p, 1000))).filter((id) => id !== null)).toEqual([]);
+    expect((await queue.backlog('gw-busy')).items).toBe(9_800);
+    expect(await redis.pttl(root)).toBeGreaterThan(24 * 3600_000);
+  }, 60_000);
 });
 
 async function scanKeys(match: string): Promise<string[]> {

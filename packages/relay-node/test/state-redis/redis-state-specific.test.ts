@@ -369,6 +369,11 @@ describe('keys and prefixes', () => {
     const id = await queue.append('gw-1', INBOUND);
     await queue.append('gw-1', INBOUND, { dedupKey: 'msg-1', dedupTtlMs: 60_000 });
     await queue.append('gw-1', INBOUND, { dedupKey: 'msg-2', dedupTtlMs: 60_000, dedupAt: 1_700_000_000 });
+    // One more marker than a packed hash takes, in one hour of one gateway: the last goes one level below.
+    await queue.appendMany(
+      'gw-2',
+      Array.from({ length: PACKED_HASH_ENTRIES + 1 }, (_, i) => ({ event: INBOUND, options: { dedupKey: `msg-${i}`, dedupTtlMs: 60_000, dedupAt: 1_700_000_000 } })),
+    );
     await queue.ack('gw-1', id);
     const tokens = new RedisAccessTokenStore(base);
     await tokens.write('t', 1);

@@ -26,6 +26,7 @@ export const REDIS_KEY_LAYOUT = {
   deliveryAcked: 'P{gw:<gatewayId>}:acked',
   deliveryDedup: 'P{gw:<gatewayId>}:dedup:<dedupKey>',
   deliveryDedupPacked: 'P{gw:<gatewayId>}:dp:<hour>',
+  deliveryDedupPackedBelow: 'P{gw:<gatewayId>}:dp:<hour>:<path>',
   nodeAlive: 'P{node:<nodeId>}:alive',
   nodeOwned: 'P{node:<nodeId>}:owned',
   nodesKnown: 'P{nodes}:known',
