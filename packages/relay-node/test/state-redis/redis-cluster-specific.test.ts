@@ -10,6 +10,8 @@ import { REDIS_CLUSTER_KEY_LAYOUT, REDIS_KEY_LAYOUT } from '../../src/state/redi
 import type { StateBackend } from '../../src/state/state-backend.js';
 import type { BusMessage } from '../../src/state/node-bus.js';
 import { capturingLogger, waitFor } from './helpers.js';
+import { packedField, packedShard } from '../../src/state/redis/packed-keys.js';
+import { PACKED_HASH_ENTRIES } from '../../src/state/redis/packed-tree.js';
 
 // One Redis Cluster for the file; the last tests kill masters, so the order below matters.
 let cluster: RedisClusterHandle;
@@ -135,6 +137,27 @@ describe('relay state on a Redis Cluster', () => {
     expect(keys.filter((k) => !all.some((re) => re.test(k)))).toEqual([]);
     for (const re of spread) expect(keys.some((k) => re.test(k))).toBe(true);
     expect(keys.some((k) => k.startsWith('{bindings}'))).toBe(false);
+  });
+
+  it("a busy minute's routing decisions grow below their hash in its slot, and every node finds each of them", async () => {
+    const prefix = uniquePrefix('busy');
+    const a = await backend('node-a', prefix);
+    const b = await backend('node-b', prefix);
+    const at = 1_700_000_000;
+    const fourDays = 4 * 24 * 3600_000;
+    // Three times what one hash takes, all in one minute's shard: two levels below it get used.
+    const keys: string[] = [];
+    for (let i = 0; keys.length < 3 * PACKED_HASH_ENTRIES; i++) if (packedShard(packedField(`r:m-${i}`)) === 3) keys.push(`r:m-${i}`);
+    const half = keys.length / 2;
+    expect(await a.dedup.decideMany(keys.slice(0, half).map((key) => ({ key, value: '>gw-a', placement: { at } })), fourDays)).toEqual(keys.slice(0, half).map(() => '>gw-a'));
+    for (const key of keys.slice(half)) expect(await a.dedup.decide(key, '>gw-a', fourDays, { at })).toBe('>gw-a');
+    // Another node, a page at once and one at a time, finds every decision.
+    expect(await b.dedup.decideMany(keys.map((key) => ({ key, value: '>gw-b', placement: { at } })), fourDays)).toEqual(keys.map(() => '>gw-a'));
+    for (const key of [keys[0]!, keys[half]!, keys.at(-1)!]) expect(await b.dedup.recall(key, { at })).toBe('>gw-a');
+    const root = `${prefix}dp:${Math.floor(at / 60)}:3`;
+    const owner = await cluster.masterOf(root);
+    expect(await keysOn(owner, `${prefix}{${root}}:*`)).toBeGreaterThan(1);
+    expect(await direct(owner).hlen(root)).toBe(PACKED_HASH_ENTRIES);
   });
 
   it('copies bindings from a single-node database into the cluster with the operator tool', async () => {

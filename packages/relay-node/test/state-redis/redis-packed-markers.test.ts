@@ -8,13 +8,16 @@ import { PageRouter } from '../../src/inbound/page-router.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { MemoryBusHub, MemoryNodeBus, MemoryPresenceMap } from '../../src/state/memory/index.js';
 import { RedisBindingStore, RedisDedupStore, RedisDeliveryQueue, RedisOutboundLedger } from '../../src/state/redis/index.js';
+import { packedField, packedShard } from '../../src/state/redis/packed-keys.js';
+import { PACKED_HASH_ENTRIES } from '../../src/state/redis/packed-tree.js';
 
 /** Routing and dedup records on a real Redis: what a re-pull finds, across versions, and what they cost in memory. */
 let server: RedisHandle;
 let redis: Redis;
 
 beforeAll(async () => {
-  server = await startRedis();
+  // Hashes stay compact up to 128 fields, as Redis's shipped redis.conf sets it (a server without one allows 512).
+  server = await startRedis({ serverArgs: ['--hash-max-listpack-entries', '128'] });
   redis = new Redis(server.url);
 });
 
@@ -127,4 +130,95 @@ describe('packed routing and dedup records', () => {
       expect(bytes / messages).toBeLessThanOrEqual(limit);
     }, 60_000);
   }
+
+  it("keeps a busy minute's 10,000 routing decisions in Redis's compact hash encoding, each found again", async () => {
+    const prefix = uniquePrefix('busy');
+    const dedup = new RedisDedupStore({ redis, prefix });
+    const fourDays = 4 * 24 * 3600_000;
+    const at = T0 + 7;
+    const key = (i: number) => `r:from_msgid_${4622416642169452483n + BigInt(i)}`;
+    const decisions = 10_000;
+    for (let p = 0; p < decisions; p += 1000) {
+      const page = Array.from({ length: 1000 }, (_, j) => ({ key: key(p + j), value: `>gateway-${(p + j) % 200}`, placement: { at } }));
+      expect(await dedup.decideMany(page, fourDays)).toEqual(page.map((e) => e.value));
+    }
+    const hashes = await scanKeys(`${prefix}*`);
+    expect(hashes.length).toBeGreaterThan(64);
+    for (const hash of hashes) expect([hash, await redis.object('ENCODING', hash)]).toEqual([hash, 'listpack']);
+    // Every decision stands for a re-pull, however deep it went, and a second pull changes none of them.
+    const again = Array.from({ length: decisions }, (_, i) => ({ key: key(i), value: '>elsewhere', placement: { at } }));
+    expect(await dedup.decideMany(again, fourDays)).toEqual(again.map((_, i) => `>gateway-${i % 200}`));
+    for (const i of [0, 4_321, decisions - 1]) {
+      expect(await dedup.recall(key(i), { at })).toBe(`>gateway-${i % 200}`);
+      expect(await dedup.decide(key(i), '>elsewhere', fourDays, { at })).toBe(`>gateway-${i % 200}`);
+    }
+    expect(await dedup.recall('r:from_msgid_never-seen', { at })).toBeNull();
+    // Every hash lives as long as the newest decision anywhere below it.
+    for (const hash of hashes) expect(await redis.pttl(hash)).toBeGreaterThan(fourDays);
+  }, 60_000);
+
+  it('a full minute written by the previous version, one hash of any size, is read as it is and grown below', async () => {
+    const prefix = uniquePrefix('grown');
+    const dedup = new RedisDedupStore({ redis, prefix });
+    const fourDays = 4 * 24 * 3600_000;
+    const at = T0 + 9;
+    // The previous version put every decision of a minute's shard into its one hash: here 300 of them.
+    const shardKeys: string[] = [];
+    for (let i = 0; shardKeys.length < 2 * PACKED_HASH_ENTRIES + 44; i++) if (packedShard(packedField(`r:old-${i}`)) === 5) shardKeys.push(`r:old-${i}`);
+    const root = `${prefix}dp:${Math.floor(at / 60)}:5`;
+    for (const k of shardKeys) await redis.hset(root, packedField(k), '>gw-old');
+    await redis.pexpire(root, 60_000);
+    expect(await redis.hlen(root)).toBe(shardKeys.length);
+    // Re-pulled here, every one stands (one at a time and a page at once), in that one hash.
+    for (const k of shardKeys.slice(0, 3)) {
+      expect(await dedup.decide(k, '>gw-new', fourDays, { at })).toBe('>gw-old');
+      expect(await dedup.recall(k, { at })).toBe('>gw-old');
+    }
+    const page = shardKeys.map((k) => ({ key: k, value: '>gw-new', placement: { at } }));
+    expect(await dedup.decideMany(page, fourDays)).toEqual(shardKeys.map(() => '>gw-old'));
+    // New decisions of that shard go below it, and the old hash is kept at least as long as they are.
+    const fresh: string[] = [];
+    for (let i = 0; fresh.length < 20; i++) if (packedShard(packedField(`r:new-${i}`)) === 5) fresh.push(`r:new-${i}`);
+    expect(await dedup.decideMany(fresh.map((k) => ({ key: k, value: '>gw-new', placement: { at } })), fourDays)).toEqual(fresh.map(() => '>gw-new'));
+    expect(await redis.hlen(root)).toBe(shardKeys.length);
+    expect(await redis.pttl(root)).toBeGreaterThan(fourDays);
+    for (const k of fresh) expect(await dedup.recall(k, { at })).toBe('>gw-new');
+  });
+
+  it("keeps a busy gateway's hour of 10,000 dedup markers in Redis's compact hash encoding, each refusing its repeat", async () => {
+    const prefix = uniquePrefix('busy-gw');
+    const queue = new RedisDeliveryQueue({ redis, prefix });
+    const at = T0 + 11;
+    const entries = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        event: { type: 'inbound', id: `m-${from + i}`, externalUserId: 'wm-a', msgType: 'text', content: 'hi', timestamp: at } as never,
+        options: { dedupKey: `from_msgid_${4622416642169452483n + BigInt(from + i)}`, dedupAt: at },
+      }));
+    // The previous version kept the hour in one hash of any size: 200 markers of it there.
+    const root = `${prefix}{gw:gw-busy}:dp:${Math.floor(at / 3600)}`;
+    for (const e of entries(0, 200)) await redis.hset(root, packedField(e.options.dedupKey), '1');
+    for (let p = 0; p < 10_000; p += 1000) {
+      const ids = await queue.appendMany('gw-busy', entries(p, 1000));
+      expect(ids.filter((id) => id !== null)).toHaveLength(p === 0 ? 800 : 1000);
+    }
+    expect((await queue.backlog('gw-busy')).items).toBe(9_800);
+    const hashes = (await scanKeys(`${prefix}{gw:gw-busy}:dp:*`)).filter((k) => k !== root);
+    expect(hashes.length).toBeGreaterThan(8);
+    for (const hash of hashes) expect([hash, await redis.object('ENCODING', hash)]).toEqual([hash, 'listpack']);
+    // A re-pull of the whole hour appends nothing again.
+    for (let p = 0; p < 10_000; p += 1000) expect((await queue.appendMany('gw-busy', entries(p, 1000))).filter((id) => id !== null)).toEqual([]);
+    expect((await queue.backlog('gw-busy')).items).toBe(9_800);
+    expect(await redis.pttl(root)).toBeGreaterThan(24 * 3600_000);
+  }, 60_000);
 });
+
+async function scanKeys(match: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+    cursor = next;
+    out.push(...batch);
+  } while (cursor !== '0');
+  return out;
+}

@@ -19,6 +19,8 @@ import {
   RedisOutboundLedger,
 } from '../../src/state/redis/index.js';
 import { capturingLogger, waitFor } from './helpers.js';
+import { packedField, packedShard } from '../../src/state/redis/packed-keys.js';
+import { PACKED_HASH_ENTRIES } from '../../src/state/redis/packed-tree.js';
 
 let server: RedisHandle;
 let redis: Redis;
@@ -349,6 +351,13 @@ describe('keys and prefixes', () => {
     await dedup.claim('msg-1', 60_000);
     await dedup.decide('r:msg-1', '>gw-1', 60_000);
     await dedup.decide('r:msg-2', '>gw-1', 60_000, { at: 1_700_000_000 });
+    // One more decision than a packed hash takes, all in one minute's shard: the last goes one level below.
+    const crowd: string[] = [];
+    for (let i = 0; crowd.length <= PACKED_HASH_ENTRIES; i++) if (packedShard(packedField(`r:crowd-${i}`)) === 0) crowd.push(`r:crowd-${i}`);
+    await dedup.decideMany(
+      crowd.map((key) => ({ key, value: '>gw-1', placement: { at: 1_700_000_000 } })),
+      60_000,
+    );
     const sync = new RedisSyncCoordinator(base);
     await sync.notePending('wk-1', 'cb');
     const lease = (await sync.tryAcquire('wk-1', 60_000))!;
@@ -361,6 +370,11 @@ describe('keys and prefixes', () => {
     const id = await queue.append('gw-1', INBOUND);
     await queue.append('gw-1', INBOUND, { dedupKey: 'msg-1', dedupTtlMs: 60_000 });
     await queue.append('gw-1', INBOUND, { dedupKey: 'msg-2', dedupTtlMs: 60_000, dedupAt: 1_700_000_000 });
+    // One more marker than a packed hash takes, in one hour of one gateway: the last goes one level below.
+    await queue.appendMany(
+      'gw-2',
+      Array.from({ length: PACKED_HASH_ENTRIES + 1 }, (_, i) => ({ event: INBOUND, options: { dedupKey: `msg-${i}`, dedupTtlMs: 60_000, dedupAt: 1_700_000_000 } })),
+    );
     await queue.ack('gw-1', id);
     const tokens = new RedisAccessTokenStore(base);
     await tokens.write('t', 1);
@@ -379,9 +393,11 @@ describe('keys and prefixes', () => {
       for (const key of batch) keys.add(key.slice(prefix.length));
     } while (cursor !== '0');
 
+    // A `{P` inside a pattern is a hash tag naming another key by its full name, prefix included.
+    const literalPrefix = prefix.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
     const patterns = Object.values(REDIS_KEY_LAYOUT)
       .filter((p) => !p.startsWith('Pbus:'))
-      .map((p) => new RegExp('^' + p.slice(1).replace(/[{}]/g, '\\$&').replace(/<[A-Za-z]+>/g, '[^{}]+') + '$'));
+      .map((p) => new RegExp('^' + p.slice(1).replace(/[{}]/g, '\\$&').replaceAll('\\{P', `\\{${literalPrefix}`).replace(/<[A-Za-z]+>/g, '[^{}]+') + '$'));
     const unmatched = [...keys].filter((key) => !patterns.some((re) => re.test(key)));
     expect(unmatched).toEqual([]);
     // Every pattern except the bus channel showed up, so the layout lists nothing stale.

@@ -17,7 +17,11 @@
  *   Pdedup:r:<msgid>                  string routing decision (`>gateway`, `-` unbound, `#` binding), PX = re-pull horizon;
  *                                     written by relays before packing (and for messages without send_time), still read
  *   Pdp:<minute>:<shard>              hash  packed decisions of one minute of send_time: field = first 12 bytes of
- *                                     SHA-1(`r:<msgid>`) → decision, shard from the same digest (mod 64); PX = re-pull horizon + a minute, from its latest field
+ *                                     SHA-1(`r:<msgid>`) → decision, shard from the same digest (mod 64); PX = re-pull horizon + a minute, from its latest field;
+ *                                     at most 128 fields (any number if written by a relay before splitting)
+ *   P{Pdp:<minute>:<shard>}:<path>    hash  as Pdp:<minute>:<shard>, one level further down per digit of path (0-7, from
+ *                                     the field's first bytes), once each hash above it is full; the tag is the root's full
+ *                                     name, so it shares the root's slot; PX at least that of every field below it
  *   P{kf:<open_kfid>}:lease           string fence of the current puller, PX = lease
  *   P{kf:<open_kfid>}:fence           counter (INCR) of issued fences
  *   P{kf:<open_kfid>}:cursor          hash  {value, fence that wrote it}
@@ -33,7 +37,10 @@
  *                                     packing (and for keys without a time), still read
  *   P{gw:<gatewayId>}:dp:<hour>       hash  packed dedup markers of one hour of send_time: field = first 12 bytes of
  *                                     SHA-1(dedup key) → '1';
- *                                     PX = dedup ttl + an hour, from its latest field
+ *                                     PX = dedup ttl + an hour, from its latest field; at most 128 fields (any number
+ *                                     if written by a relay before splitting)
+ *   P{gw:<gatewayId>}:dp:<hour>:<path> hash as P{gw:<gatewayId>}:dp:<hour>, one level further down per digit of path,
+ *                                     once each hash above it is full; PX at least that of every field below it
  *   P{gw:<gatewayId>}:reply:<digest>  string a reply's claim (`p:<owner>`, PX = claim ttl) or its ack as JSON (PX = a day);
  *                                     digest = sha256(request id, fingerprint of customer and content)
  *   P{node:<nodeId>}:alive            string '1', PX = heartbeat ttl; the node's claims count only while it exists

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 
 /**
- * How many hashes one minute's packed decisions are spread over. Redis keeps a hash of up to
- * `hash-max-listpack-entries` (128 by default) short fields in its compact encoding; 64 shards keep a minute's
- * decisions compact up to about 64 × 128 / 60 ≈ 130 messages a second, and past that they still work, only larger.
+ * How many packed trees (see packed-tree.ts) one minute's decisions are spread over: their roots alone hold
+ * 64 × 128 decisions, a minute of about 130 messages a second; past that the trees grow below the roots.
  */
 export const PACKED_SHARDS = 64;
 

@@ -1,8 +1,9 @@
 import type { RedisClient } from './redis-client.js';
 import type { DecisionPlacement, DecisionRequest, DedupStore } from '../dedup-store.js';
-import { checkPrefix, toPx } from './keyspace.js';
+import { checkPrefix, clientKeyPrefix, toPx } from './keyspace.js';
 import { isClusterClient } from './redis-client.js';
 import { packedField, packedShard } from './packed-keys.js';
+import { PACKED_TREE_LUA, packedTreeBase } from './packed-tree.js';
 import { LuaScript } from './lua-script.js';
 
 // KEYS[1] the decision; ARGV: value, ttl ms. Resolves to the value that stands (SET NX GET needs Redis 7).
@@ -16,51 +17,60 @@ return ARGV[1]
 `,
 );
 
-// KEYS[1] the packed hash of the decision's minute, KEYS[2] where a relay before packing kept the decision alone;
-// ARGV: field, value, ttl ms. The old record, while it lives, stands; a new decision goes into the packed hash only.
-// Both keys are read in one step where one script may touch both (one server); on a Redis Cluster they sit in
-// different slots, so KEYS[2] is left out and the old record is read beforehand (a puller of the old version and one of
-// this version do not overlap on a page: the sync lease lets one pull at a time).
+// KEYS[1] the packed hash (tree root) of the decision's minute and shard, KEYS[2] where a relay before packing kept
+// the decision alone; ARGV: field, value, ttl ms, the tree's base. The old record, while it lives, stands; a new
+// decision goes into the packed tree only. Both keys are read in one step where one script may touch both (one
+// server); on a Redis Cluster they sit in different slots, so KEYS[2] is left out and the old record is read beforehand
+// (a puller of the old version and one of this version do not overlap on a page: the sync lease lets one pull at a time).
 const DECIDE_PACKED = new LuaScript(
   'dedup-decide-packed',
-  `
+  `${PACKED_TREE_LUA}
 if KEYS[2] then
   local old = redis.call('GET', KEYS[2])
   if old then return old end
 end
-local existing = redis.call('HGET', KEYS[1], ARGV[1])
+local seen = { full = {}, extended = {} }
+local existing, path = tree_get(KEYS[1], ARGV[4], ARGV[1], seen)
 if existing then return existing end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+tree_put(path, ARGV[1], ARGV[2], tonumber(ARGV[3]), seen)
 return ARGV[2]
 `,
 );
 
-// decideMany's script for one packed hash: KEYS[1] the hash, then (one server only) each decision's old-style key;
-// ARGV: ttl ms, then per decision its field and value. Returns the value that stands for each, as DECIDE_PACKED.
+// decideMany's script for one packed tree: KEYS[1] its root, then (one server only) each decision's old-style key;
+// ARGV: ttl ms, the tree's base, then per decision its field and value. Returns the value that stands for each, as
+// DECIDE_PACKED.
 const DECIDE_PACKED_MANY = new LuaScript(
   'dedup-decide-packed-many',
-  `
+  `${PACKED_TREE_LUA}
 local out = {}
-local wrote = false
-for i = 2, #ARGV, 2 do
-  local n = i / 2
+local px = tonumber(ARGV[1])
+local seen = { full = {}, extended = {} }
+for i = 3, #ARGV, 2 do
+  local n = (i - 1) / 2
   local old = KEYS[n + 1] and redis.call('GET', KEYS[n + 1])
   if old then
     out[n] = old
   else
-    local existing = redis.call('HGET', KEYS[1], ARGV[i])
+    local existing, path = tree_get(KEYS[1], ARGV[2], ARGV[i], seen)
     if existing then
       out[n] = existing
     else
-      redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+      tree_put(path, ARGV[i], ARGV[i + 1], px, seen)
       out[n] = ARGV[i + 1]
-      wrote = true
     end
   end
 end
-if wrote and redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return out
+`,
+);
+
+// KEYS[1] a packed tree's root; ARGV: field, the tree's base. The value recorded for the field, or false.
+const RECALL_PACKED = new LuaScript(
+  'dedup-recall-packed',
+  `${PACKED_TREE_LUA}
+local value = tree_get(KEYS[1], ARGV[2], ARGV[1], { full = {}, extended = {} })
+return value
 `,
 );
 
@@ -74,20 +84,23 @@ export interface RedisDedupStoreOptions {
 
 /**
  * Cluster-wide once-only claims: SET NX PX, so the first node to claim a msgid wins. Decisions with a placement are
- * packed: one hash per minute of `at` and shard of the key (`dp:<minute>:<shard>`), each field a key's fingerprint
- * and its value, small enough for Redis' compact hash encoding, instead of one string key each. Decisions recorded alone (`dedup:<key>`, without a placement or by an older relay) are still honoured.
+ * packed: one packed tree (see packed-tree.ts) per minute of `at` and shard of the key, rooted at `dp:<minute>:<shard>`,
+ * each field a key's fingerprint and its value, so every hash stays in Redis' compact encoding however many decisions a
+ * minute brings, instead of one string key each. A root written by a relay that did not split it is read as it is;
+ * decisions recorded alone (`dedup:<key>`, without a placement or by an older relay) are still honoured.
  */
 export class RedisDedupStore implements DedupStore {
   private readonly redis: RedisClient;
   private readonly base: string;
   private readonly packedBase: string;
   private readonly cluster: boolean;
+  private readonly prefix: string;
 
   constructor(opts: RedisDedupStoreOptions) {
     this.redis = opts.redis;
-    const prefix = checkPrefix(opts.prefix);
-    this.base = `${prefix}dedup:`;
-    this.packedBase = `${prefix}dp:`;
+    this.prefix = checkPrefix(opts.prefix);
+    this.base = `${this.prefix}dedup:`;
+    this.packedBase = `${this.prefix}dp:`;
     this.cluster = isClusterClient(opts.redis);
   }
 
@@ -101,15 +114,17 @@ export class RedisDedupStore implements DedupStore {
     // A minute's decisions live until the last of them is a ttl old.
     const px = toPx(ttlMs + 60_000);
     const field = packedField(key);
+    const root = this.packedKey(field, placement);
+    const args = [field, value, px, this.treeBase(root)];
     if (this.cluster) {
       const old = await this.redis.get(this.base + key);
       if (old !== null) return old;
-      return String(await DECIDE_PACKED.run(this.redis, [this.packedKey(field, placement)], [field, value, px]));
+      return String(await DECIDE_PACKED.run(this.redis, [root], args));
     }
-    return String(await DECIDE_PACKED.run(this.redis, [this.packedKey(field, placement), this.base + key], [field, value, px]));
+    return String(await DECIDE_PACKED.run(this.redis, [root, this.base + key], args));
   }
 
-  /** One script call per packed hash the decisions fall into (a minute's shard), all of them side by side. */
+  /** One script call per packed tree the decisions fall into (a minute's shard), all of them side by side. */
   async decideMany(entries: readonly DecisionRequest[], ttlMs: number): Promise<string[]> {
     const out: string[] = new Array<string>(entries.length);
     const groups = new Map<string, Array<{ index: number; field: Buffer; entry: DecisionRequest }>>();
@@ -137,7 +152,7 @@ export class RedisDedupStore implements DedupStore {
       ...alone,
       ...[...groups].map(async ([key, group]) => {
         const keys = this.cluster ? [key] : [key, ...group.map((g) => this.base + g.entry.key)];
-        const args: Array<string | number | Buffer> = [px];
+        const args: Array<string | number | Buffer> = [px, this.treeBase(key)];
         for (const g of group) args.push(g.field, g.entry.value);
         const values = (await DECIDE_PACKED_MANY.run(this.redis, keys, args)) as unknown[];
         group.forEach((g, i) => (out[g.index] = String(values[i])));
@@ -150,11 +165,18 @@ export class RedisDedupStore implements DedupStore {
     const old = await this.redis.get(this.base + key);
     if (old !== null || !placement) return old;
     const field = packedField(key);
-    return await this.redis.hget(this.packedKey(field, placement), field);
+    const root = this.packedKey(field, placement);
+    const value = await RECALL_PACKED.run(this.redis, [root], [field, this.treeBase(root)]);
+    return typeof value === 'string' ? value : null;
   }
 
+  /** The root of the packed tree a decision goes into. */
   private packedKey(field: Buffer, placement: DecisionPlacement): string {
     return `${this.packedBase}${Math.floor(placement.at / 60)}:${packedShard(field)}`;
+  }
+
+  private treeBase(root: string): string {
+    return packedTreeBase(clientKeyPrefix(this.redis), this.prefix, root);
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,7 @@ import { LuaScript } from './lua-script.js';
 import { isClusterClient, type RedisClient } from './redis-client.js';
 import { TickBatch } from './tick-batch.js';
 import { packedField } from './packed-keys.js';
+import { PACKED_TREE_LUA } from './packed-tree.js';
 import type { StateLogger } from './state-logger.js';
 import { checkStreamId, streamIdMillis } from './stream-id.js';
 import { RedisAckWriter } from './redis-ack-writer.js';
@@ -52,12 +53,14 @@ return id
 // ARGV: queue idle ttl (ms), then per gateway its entry count followed, per entry, by its event JSON, its marker ttl (ms;
 // 0 = no marker) and its field in the hour's hash ('' = a marker key of its own). KEYS: per gateway its stream, then per
 // deduplicated entry either its marker key, or (packed) its hour's marker hash and the marker key a relay before
-// packing would have written. Returns one id per entry, '' where a marker was alive (also when an earlier entry of the
+// packing would have written. The hour's hash is the root of a packed tree (packed-tree.ts) whose hashes below are
+// named `<root>:<path>`: the root carries the gateway's tag, so they share its slot. Returns one id per entry, '' where a marker was alive (also when an earlier entry of the
 // same batch set it). Markers are written right after their XADD, as in queue-append-once.
 const APPEND_MANY = new LuaScript(
   'queue-append-many',
-  `
+  `${PACKED_TREE_LUA}
 local ids = {}
+local seen = { full = {}, extended = {} }
 local k = 0
 local a = 2
 while a <= #ARGV do
@@ -81,10 +84,11 @@ while a <= #ARGV do
       local packed = KEYS[k + 1]
       local alone = KEYS[k + 2]
       k = k + 2
-      if redis.call('HEXISTS', packed, field) == 0 and redis.call('EXISTS', alone) == 0 then
+      local base = packed .. ':'
+      local marked, path = tree_get(packed, base, field, seen)
+      if not marked and redis.call('EXISTS', alone) == 0 then
         id = redis.call('XADD', stream, '*', '${EVENT_FIELD}', ARGV[a])
-        redis.call('HSET', packed, field, '1')
-        if redis.call('PTTL', packed) < tonumber(ttl) then redis.call('PEXPIRE', packed, ttl) end
+        tree_put(path, field, '1', tonumber(ttl), seen)
       end
     end
     a = a + 3
