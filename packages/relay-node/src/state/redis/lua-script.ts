@@ -17,7 +17,10 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  /** Runs the script; every key it touches must be in `keys` and share one hash slot. */
+  /**
+   * Runs the script; every key it touches must share one hash slot, and be in `keys` unless its name carries a declared
+   * key's slot as hash tag (packed trees): Redis then refuses, rather than misses, such a key while its slot migrates.
+   */
   async run(redis: RedisClient, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<unknown> {
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
