@@ -160,6 +160,44 @@ describe('relay state on a Redis Cluster', () => {
     expect(await direct(owner).hlen(root)).toBe(PACKED_HASH_ENTRIES);
   });
 
+  it('a decision kept below its hash is never made again while its slot migrates: refused until the slot has moved', async () => {
+    const prefix = uniquePrefix('migrating');
+    const a = await backend('node-a', prefix);
+    const b = await backend('node-b', prefix);
+    const at = 1_700_000_000;
+    const fourDays = 4 * 24 * 3600_000;
+    const keys: string[] = [];
+    for (let i = 0; keys.length < 2 * PACKED_HASH_ENTRIES; i++) if (packedShard(packedField(`r:m-${i}`)) === 5) keys.push(`r:m-${i}`);
+    await a.dedup.decideMany(keys.map((key) => ({ key, value: '>gw-a', placement: { at } })), fourDays);
+    const root = `${prefix}dp:${Math.floor(at / 60)}:5`;
+    const below = (key: string) => `${prefix}{${root}}:${packedField(key)[0]! % 8}`;
+    // The last key went below the full root; its hash alone moves to the importing node, the root stays.
+    const moved = keys.at(-1)!;
+    const from = await cluster.masterOf(root);
+    expect(await direct(from).hexists(below(moved), packedField(moved))).toBe(1);
+    const to = (await cluster.masters()).find((m) => m.port !== from.port)!;
+    const slot = await cluster.slotOf(root);
+    const [fromId, toId] = [String(await direct(from).call('CLUSTER', 'MYID')), String(await direct(to).call('CLUSTER', 'MYID'))];
+    await direct(to).call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
+    await direct(from).call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
+    await direct(from).call('MIGRATE', to.host, to.port, below(moved), 0, 5_000);
+
+    await expect(b.dedup.decideMany([{ key: moved, value: '>gw-b', placement: { at } }], fourDays)).rejects.toThrow(/non local key/);
+
+    // The rest of the slot follows, and every master learns its new owner.
+    const source = direct(from);
+    for (;;) {
+      const names = (await source.call('CLUSTER', 'GETKEYSINSLOT', slot, 100)) as string[];
+      if (names.length === 0) break;
+      for (const name of names) await source.call('MIGRATE', to.host, to.port, name, 0, 5_000);
+    }
+    for (const node of await cluster.masters()) await direct(node).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+    await cluster.waitSlotOwner(slot, to);
+    expect(await b.dedup.decideMany([{ key: moved, value: '>gw-b', placement: { at } }], fourDays)).toEqual(['>gw-a']);
+    expect(await b.dedup.recall(keys[0]!, { at })).toBe('>gw-a');
+    await cluster.waitHealthy();
+  });
+
   it('copies bindings from a single-node database into the cluster with the operator tool', async () => {
     const prefix = uniquePrefix('copy');
     const dir = mkdtempSync(join(tmpdir(), 'relay-copy-'));
