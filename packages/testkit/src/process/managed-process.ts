@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { REPO_ROOT, TSX_BIN, repoPath } from './repo-paths.js';
+import { REPO_ROOT, TSX_LOADER, repoPath } from './repo-paths.js';
 
 /** How a process ended. */
 export interface ExitInfo {
@@ -57,9 +57,9 @@ const STDIO_DRAIN_MS = 2_000;
 const GUARD_SCRIPT = fileURLToPath(new URL('./process-guard.mjs', import.meta.url));
 
 /**
- * A TypeScript entry point running under tsx in its own process group, led by a small guard process. Signals go
- * to the whole group (guard, tsx and the node process tsx starts), the way a terminal's Ctrl-C would, so no
- * grandchild is left behind; if this process dies abruptly the guard kills the group.
+ * A TypeScript entry point (node with tsx as its loader) or a compiled one, in its own process group led by a small
+ * guard process. Signals go to the whole group (guard and service), the way a terminal's Ctrl-C would, so nothing is
+ * left behind; if this process dies abruptly the guard kills the group.
  */
 export class ManagedProcess {
   readonly name: string;
@@ -80,7 +80,12 @@ export class ManagedProcess {
     if (options.onLine) this.lineListeners.add(options.onLine);
     // TESTKIT_NODE_FLAGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) reaches compiled nodes: NODE_OPTIONS refuses some flags.
     const extra = process.env.TESTKIT_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
-    const runner = /\.[cm]?js$/.test(options.script) ? [process.execPath, '--enable-source-maps', ...extra] : [TSX_BIN];
+    // TypeScript runs in one node process with tsx as its loader, not under the tsx command: that command relays a
+    // signal and, when the service's event loop does not answer within about 60 ms (a busy 2-core machine), exits
+    // 143 itself, so a SIGTERM drain would be reported (and end) as a kill.
+    const runner = /\.[cm]?js$/.test(options.script)
+      ? [process.execPath, '--enable-source-maps', ...extra]
+      : [process.execPath, '--import', TSX_LOADER, ...extra];
     this.child = spawn(process.execPath, [GUARD_SCRIPT, ...runner, repoPath(options.script)], {
       cwd: REPO_ROOT,
       env: options.env,
