@@ -54,8 +54,9 @@ return id
 // 0 = no marker) and its field in the hour's hash ('' = a marker key of its own). KEYS: per gateway its stream, then per
 // deduplicated entry either its marker key, or (packed) its hour's marker hash and the marker key a relay before
 // packing would have written. The hour's hash is the root of a packed tree (packed-tree.ts) whose hashes below are
-// named `<root>:<path>`: the root carries the gateway's tag, so they share its slot. Returns one id per entry, '' where a marker was alive (also when an earlier entry of the
-// same batch set it). Markers are written right after their XADD, as in queue-append-once.
+// named `<root>:<path>` (packedTreeBase of a tagged root): the root carries the gateway's tag, so they share its slot.
+// Returns one id per entry, '' where a marker was alive (also when an earlier entry of the same batch set it). Markers
+// are written right after their XADD, as in queue-append-once.
 const APPEND_MANY = new LuaScript(
   'queue-append-many',
   `${PACKED_TREE_LUA}
