@@ -2,7 +2,7 @@ import type { QueuedEvent } from '@wecom-relay/shared';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { uniquePrefix } from '@wecom-relay/testkit';
-import { RedisBindingStore, RedisDeliveryQueue, RedisPresenceMap } from '../../src/state/redis/index.js';
+import { RedisBindingStore, RedisDedupStore, RedisDeliveryQueue, RedisPresenceMap } from '../../src/state/redis/index.js';
 import { commandCalls, ownRedisServer } from './helpers.js';
 
 /**
@@ -87,4 +87,18 @@ describe('calls made side by side on one Redis server', () => {
       else expect(owner).toEqual({ nodeId: ['node-a', 'node-b'][g % 3], generation: claimed[g] });
     });
   });
+
+  it("a page's 600 routing decisions over a minute's 64 trees are 3 script calls of at most 256, each answered in order", async () => {
+    const dedup = new RedisDedupStore({ redis: own.redis, prefix: uniquePrefix('batch-decide') });
+    const at = 1_700_000_000;
+    const ttl = 60_000;
+    // Decided before: the batch must answer these with the earlier value, wherever they sit in it.
+    await dedup.decideMany([0, 7, 599].map((n) => ({ key: `m-${n}`, value: 'earlier', placement: { at } })), ttl);
+    const { result, counts } = await counting(['evalsha', 'hset'], () =>
+      dedup.decideMany(Array.from({ length: 600 }, (_, n) => ({ key: `m-${n}`, value: `gw-${n % 9}`, placement: { at } })), ttl),
+    );
+    expect(counts).toEqual({ evalsha: 3, hset: 597 });
+    expect(result).toEqual(Array.from({ length: 600 }, (_, n) => ([0, 7, 599].includes(n) ? 'earlier' : `gw-${n % 9}`)));
+  });
 });
+

@@ -1,3 +1,4 @@
+import { RelayError } from '../../errors/relay-error.js';
 import type { RedisClient } from './redis-client.js';
 import type { DecisionPlacement, DecisionRequest, DedupStore } from '../dedup-store.js';
 import { checkPrefix, clientKeyPrefix, toPx } from './keyspace.js';
@@ -37,33 +38,53 @@ return ARGV[2]
 `,
 );
 
-// decideMany's script for one packed tree: KEYS[1] its root, then (one server only) each decision's old-style key;
-// ARGV: ttl ms, the tree's base, then per decision its field and value. Returns the value that stands for each, as
-// DECIDE_PACKED.
+// decideMany's script for one or more packed trees (several only on one server: their roots sit in different slots).
+// KEYS: per tree its root, then (one server only) each of its decisions' old-style keys; ARGV: ttl ms, '1' when the
+// old-style keys are given, then per tree its base and its number of decisions followed, per decision, by its field
+// and value. Returns the value that stands for each decision, in order, as DECIDE_PACKED.
 const DECIDE_PACKED_MANY = new LuaScript(
-  'dedup-decide-packed-many',
+  'dedup-decide-packed-trees',
   `${PACKED_TREE_LUA}
 local out = {}
 local px = tonumber(ARGV[1])
+local withOld = ARGV[2] == '1'
 local seen = { full = {}, extended = {} }
-for i = 3, #ARGV, 2 do
-  local n = (i - 1) / 2
-  local old = KEYS[n + 1] and redis.call('GET', KEYS[n + 1])
-  if old then
-    out[n] = old
-  else
-    local existing, path = tree_get(KEYS[1], ARGV[2], ARGV[i], seen)
-    if existing then
-      out[n] = existing
+local k = 0
+local a = 3
+while a <= #ARGV do
+  local base = ARGV[a]
+  local n = tonumber(ARGV[a + 1])
+  a = a + 2
+  k = k + 1
+  local root = KEYS[k]
+  for _ = 1, n do
+    local field = ARGV[a]
+    local value = ARGV[a + 1]
+    a = a + 2
+    local old = false
+    if withOld then
+      k = k + 1
+      old = redis.call('GET', KEYS[k])
+    end
+    if old then
+      out[#out + 1] = old
     else
-      tree_put(path, ARGV[i], ARGV[i + 1], px, seen)
-      out[n] = ARGV[i + 1]
+      local existing, path = tree_get(root, base, field, seen)
+      if existing then
+        out[#out + 1] = existing
+      else
+        tree_put(path, field, value, px, seen)
+        out[#out + 1] = value
+      end
     end
   end
 end
 return out
 `,
 );
+
+// Most decisions one script call takes on one server, so a call (and the time it holds the server) stays bounded.
+const MAX_DECISIONS_PER_CALL = 256;
 
 // KEYS[1] a packed tree's root; ARGV: field, the tree's base. The value recorded for the field, or false.
 const RECALL_PACKED = new LuaScript(
@@ -124,10 +145,13 @@ export class RedisDedupStore implements DedupStore {
     return String(await DECIDE_PACKED.run(this.redis, [root, this.base + key], args));
   }
 
-  /** One script call per packed tree the decisions fall into (a minute's shard), all of them side by side. */
+  /**
+   * The decisions grouped by the packed tree they fall into (a minute's shard): on one server as few script calls as
+   * the batch bound allows, on a Redis Cluster one per tree, all of them side by side.
+   */
   async decideMany(entries: readonly DecisionRequest[], ttlMs: number): Promise<string[]> {
     const out: string[] = new Array<string>(entries.length);
-    const groups = new Map<string, Array<{ index: number; field: Buffer; entry: DecisionRequest }>>();
+    const groups = new Map<string, Group[1]>();
     const alone: Promise<void>[] = [];
     // On a Redis Cluster the old-style records sit in other slots: read them first, and pack only what they lack.
     const old = this.cluster ? await Promise.all(entries.map((e) => (e.placement ? this.redis.get(this.base + e.key) : null))) : [];
@@ -148,14 +172,36 @@ export class RedisDedupStore implements DedupStore {
       else groups.set(key, [{ index, field, entry }]);
     });
     const px = toPx(ttlMs + 60_000);
+    // A Redis Cluster takes one call per tree (each root is its own slot); one server takes many trees per call.
+    const calls: Group[][] = [];
+    let call: Group[] = [];
+    let size = 0;
+    for (const group of groups) {
+      if (call.length > 0 && (this.cluster || size + group[1].length > MAX_DECISIONS_PER_CALL)) {
+        calls.push(call);
+        call = [];
+        size = 0;
+      }
+      call.push(group);
+      size += group[1].length;
+    }
+    if (call.length > 0) calls.push(call);
     await Promise.all([
       ...alone,
-      ...[...groups].map(async ([key, group]) => {
-        const keys = this.cluster ? [key] : [key, ...group.map((g) => this.base + g.entry.key)];
-        const args: Array<string | number | Buffer> = [px, this.treeBase(key)];
-        for (const g of group) args.push(g.field, g.entry.value);
-        const values = (await DECIDE_PACKED_MANY.run(this.redis, keys, args)) as unknown[];
-        group.forEach((g, i) => (out[g.index] = String(values[i])));
+      ...calls.map(async (trees) => {
+        const keys: string[] = [];
+        const args: Array<string | number | Buffer> = [px, this.cluster ? '0' : '1'];
+        for (const [root, group] of trees) {
+          keys.push(root);
+          if (!this.cluster) for (const g of group) keys.push(this.base + g.entry.key);
+          args.push(this.treeBase(root), group.length);
+          for (const g of group) args.push(g.field, g.entry.value);
+        }
+        const values = await DECIDE_PACKED_MANY.run(this.redis, keys, args);
+        const expected = trees.reduce((n, [, group]) => n + group.length, 0);
+        if (!Array.isArray(values) || values.length !== expected) throw new RelayError('INTERNAL', 'decision script returned no values', { trees: trees.length });
+        let i = 0;
+        for (const [, group] of trees) for (const g of group) out[g.index] = String(values[i++]);
       }),
     ]);
     return out;
@@ -183,3 +229,6 @@ export class RedisDedupStore implements DedupStore {
     // Nothing of its own to release.
   }
 }
+
+/** The decisions of one packed tree: its root, then each decision with its place in the caller's list. */
+type Group = [root: string, decisions: Array<{ index: number; field: Buffer; entry: DecisionRequest }>];
