@@ -282,6 +282,17 @@ describe('keys and prefixes', () => {
     expect(await store.usersOf('gw-2')).toEqual(['wm-alice']);
   });
 
+  it("finds a page's owners, alive or not, on a client that adds its own keyPrefix", async () => {
+    const client = newClient({ keyPrefix: 'kp:' });
+    const presence = new RedisPresenceMap({ redis: client, prefix: uniquePrefix('keyprefix-owners') });
+    await presence.heartbeat('node-a', 60_000);
+    const a = await presence.claim('gw-a', 'node-a');
+    await presence.claim('gw-b', 'node-gone');
+    // Looked up side by side: one batch, whose script names the alive keys itself.
+    const owners = await Promise.all(['gw-a', 'gw-b', 'gw-none'].map((g) => presence.lookup(g)));
+    expect(owners).toEqual([{ nodeId: 'node-a', generation: a.generation }, null, null]);
+  });
+
   it("lets a dead node's set of owned gateways expire after its last heartbeat", async () => {
     const prefix = uniquePrefix('owned');
     const presence = new RedisPresenceMap({ redis, prefix });

@@ -21,6 +21,21 @@ async function counting<T>(names: string[], work: () => Promise<T>): Promise<{ r
   return { result, counts: Object.fromEntries(names.map((n) => [n, (after.get(n) ?? 0) - (before.get(n) ?? 0)])) };
 }
 
+/** The commands the client sent while `work` ran, by name, with what `work` resolved to. */
+async function sending<T extends object>(work: () => Promise<T>): Promise<T & { sent: string[] }> {
+  const sent: string[] = [];
+  const original = own.redis.sendCommand.bind(own.redis);
+  own.redis.sendCommand = (command, stream) => {
+    sent.push(command.name);
+    return original(command, stream);
+  };
+  try {
+    return { ...(await work()), sent };
+  } finally {
+    own.redis.sendCommand = original;
+  }
+}
+
 function inbound(id: string): QueuedEvent {
   return { type: 'inbound', id, externalUserId: 'wm-a', msgType: 'text', content: `hello ${id}`, timestamp: 1_700_000_000, wecomMsgType: 'text' };
 }
@@ -80,8 +95,11 @@ describe('calls made side by side on one Redis server', () => {
       if (g % 10 === 9) claimed.push(null);
       else claimed.push((await presence.claim(`gw-${g}`, ['node-a', 'node-b', 'node-dead'][g % 3]!)).generation);
     }
-    const { result, counts } = await counting(['evalsha', 'exists', 'hmget'], () => Promise.all(claimed.map((_, g) => presence.lookup(`gw-${g}`))));
+    await presence.lookup('gw-0'); // loads the script, so the counted call finds it
+    const { result, counts, sent } = await sending(() => counting(['evalsha', 'exists', 'hmget'], () => Promise.all(claimed.map((_, g) => presence.lookup(`gw-${g}`)))));
     expect(counts).toEqual({ evalsha: 1, exists: 3, hmget: 90 });
+    // The alive checks run inside that script: the client sends nothing else, one round trip in all.
+    expect(sent.filter((name) => name !== 'info')).toEqual(['evalsha']);
     result.forEach((owner, g) => {
       if (claimed[g] === null || g % 3 === 2) expect(owner).toBeNull();
       else expect(owner).toEqual({ nodeId: ['node-a', 'node-b'][g % 3], generation: claimed[g] });

@@ -1,7 +1,7 @@
 import type { RedisClient } from './redis-client.js';
 import { RelayError } from '../../errors/relay-error.js';
 import { isRecentBeat, type ConnectionDetails, type NodeLoad, type PresenceEntry, type PresenceMap } from '../presence-map.js';
-import { checkPrefix, hashTag, toPx } from './keyspace.js';
+import { checkPrefix, clientKeyPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
 import { isClusterClient } from './redis-client.js';
 import { TickBatch } from './tick-batch.js';
@@ -79,15 +79,28 @@ return 0
 );
 
 // KEYS: owner hash; ARGV: generation, details JSON. Written beside the owner so it goes when a newer claim does.
-// KEYS: owner records of many gateways, in any slots (one server only); returns node and gen of each, false where absent.
+// KEYS: owner records of many gateways, in any slots (one server only); ARGV: how an alive key's name starts and ends
+// around the node id (the client's key prefix included). Returns node and gen of each, false where absent or where
+// the node's alive key is gone. The alive keys are named here, not passed in (the owners are not known before), which
+// one server allows; each is checked once however many gateways its node holds.
 const OWNERS = new LuaScript(
-  'presence-owners',
+  'presence-live-owners',
   `
 local out = {}
+local alive = {}
 for i, key in ipairs(KEYS) do
   local v = redis.call('HMGET', key, 'node', 'gen')
-  out[2 * i - 1] = v[1] or false
-  out[2 * i] = v[2] or false
+  local node = v[1]
+  if node and v[2] then
+    local live = alive[node]
+    if live == nil then
+      live = redis.call('EXISTS', ARGV[1] .. node .. ARGV[2]) == 1
+      alive[node] = live
+    end
+    if not live then node = false end
+  end
+  out[2 * i - 1] = node or false
+  out[2 * i] = (node and v[2]) or false
 end
 return out
 `,
@@ -244,15 +257,17 @@ export class RedisPresenceMap implements PresenceMap {
     // Nothing of its own to release.
   }
 
+  /** The owners of many gateways, each alive node checked once: one script call, one round trip. */
   private async lookupMany(gatewayIds: string[]): Promise<Array<PresenceEntry | null>> {
-    const reply = (await OWNERS.run(this.redis, gatewayIds.map((id) => this.ownerKey(id)), [])) as Array<string | null>;
-    const nodes = new Set<string>();
-    for (let i = 0; i < reply.length; i += 2) if (reply[i] != null) nodes.add(reply[i]!);
-    const alive = new Map(await Promise.all([...nodes].map(async (node) => [node, await this.isAlive(node)] as const)));
+    // The script names each owner's alive key: aliveKey's own text on either side of the node id.
+    const [aliveStart, aliveEnd] = this.aliveKey('\n').split('\n') as [string, string];
+    const keys = gatewayIds.map((id) => this.ownerKey(id));
+    const reply = (await OWNERS.run(this.redis, keys, [clientKeyPrefix(this.redis) + aliveStart, aliveEnd])) as Array<string | null>;
+    if (!Array.isArray(reply) || reply.length !== 2 * gatewayIds.length) throw new RelayError('INTERNAL', 'owners script gave an unexpected reply', { gateways: gatewayIds.length });
     return gatewayIds.map((_, i) => {
       const node = reply[2 * i];
       const gen = reply[2 * i + 1];
-      if (node == null || gen == null || !alive.get(node)) return null;
+      if (node == null || gen == null) return null;
       return { nodeId: node, generation: Number(gen) };
     });
   }
