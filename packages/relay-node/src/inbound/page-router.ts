@@ -92,20 +92,12 @@ export class PageRouter {
       const prior = latest.get(key);
       if (!prior || this.spokeAt(m) >= this.spokeAt(prior)) latest.set(key, m);
     }
-    await Promise.all(
+    // Noted side by side with the routing steps (neither needs the other), but before any message is queued: a gateway
+    // that answers a message must find the window it opened.
+    const spoken = Promise.all(
       [...latest.values()].map((m) => this.o.ledger.customerSpoke(m.open_kfid || context.openKfid, m.external_userid!, this.spokeAt(m), m.msgid)),
     );
-    const users = [...new Set(messages.map((m) => m.external_userid!))];
-    const bound = await Promise.all(users.map((user) => this.o.bindings.gatewayFor(user)));
-    const current = new Map(users.map((user, i) => [user, bound[i] ?? null]));
-    const decisions = await this.o.dedup.decideMany(
-      messages.map((m) => {
-        const gatewayId = current.get(m.external_userid!);
-        const placement = placementOf(m);
-        return { key: routeDecisionKey(m.msgid!), value: gatewayId ? gatewayDecision(gatewayId) : UNBOUND, ...(placement ? { placement } : {}) };
-      }),
-      ROUTE_DECISION_TTL_MS,
-    );
+    const [, decisions] = await Promise.all([spoken, this.decide(messages)]);
     // Page order within each gateway's batch keeps every user's order.
     const batches = new Map<string, QueueAppendEntry[]>();
     const routed = new Map<string, KfMessage[]>();
@@ -142,6 +134,21 @@ export class PageRouter {
       const gatewayIds = ids.get(gatewayId) ?? [];
       list.forEach((m, i) => metrics.messagesIn.inc({ msgtype: msgtypeOf(m), outcome: gatewayIds[i] ? 'queued' : 'duplicate' }));
     }
+  }
+
+  /** Each message's routing decision (taken now, from the user's binding, unless one already stands). */
+  private async decide(messages: KfMessage[]): Promise<string[]> {
+    const users = [...new Set(messages.map((m) => m.external_userid!))];
+    const bound = await Promise.all(users.map((user) => this.o.bindings.gatewayFor(user)));
+    const current = new Map(users.map((user, i) => [user, bound[i] ?? null]));
+    return await this.o.dedup.decideMany(
+      messages.map((m) => {
+        const gatewayId = current.get(m.external_userid!);
+        const placement = placementOf(m);
+        return { key: routeDecisionKey(m.msgid!), value: gatewayId ? gatewayDecision(gatewayId) : UNBOUND, ...(placement ? { placement } : {}) };
+      }),
+      ROUTE_DECISION_TTL_MS,
+    );
   }
 
   /** Each user's messages strictly in order, different users side by side (at most `concurrency` at once). */

@@ -191,6 +191,30 @@ describe('PageRouter: a pulled page routed per gateway batch', () => {
     expect((await f.ledger.window('wk-test', 'wm-c')).lastCustomerAt).toBeNull();
   });
 
+  it("queues nothing before the user's window is noted, however late that note is, and nothing at all if it fails", async () => {
+    const f = await routerFixture();
+    await f.bindings.bind('wm-a', 'gw-1');
+    const original = f.ledger.customerSpoke.bind(f.ledger);
+    const seenAtAppend: Array<number | null> = [];
+    const appendMany = f.queue.appendMany.bind(f.queue);
+    f.queue.appendMany = async (gatewayId, entries) => {
+      seenAtAppend.push((await f.ledger.window('wk-test', 'wm-a')).lastCustomerAt);
+      return appendMany(gatewayId, entries);
+    };
+    // The note finishes well after the binding lookups and decisions that run beside it.
+    f.ledger.customerSpoke = async (...args) => {
+      await new Promise((r) => setTimeout(r, 30));
+      return original(...args);
+    };
+    await f.router.route([text('m-1', 'wm-a', 'a1', T0)], ctx);
+    expect(seenAtAppend).toEqual([T0 * 1000]);
+    f.ledger.customerSpoke = async () => {
+      throw new Error('window store unavailable');
+    };
+    await expect(f.router.route([text('m-2', 'wm-a', 'a2', T0 + 1)], ctx)).rejects.toThrow('window store unavailable');
+    expect(await f.queuedIds('gw-1')).toEqual(['m-1']);
+  });
+
   it('rejects when an append fails, and the page pulled again completes it once', async () => {
     const f = await routerFixture();
     await f.bindings.bind('wm-a', 'gw-1');
