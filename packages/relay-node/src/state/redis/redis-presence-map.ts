@@ -140,8 +140,8 @@ export class RedisPresenceMap implements PresenceMap {
   /** When this node last refreshed the owner records of the gateways it holds. */
   private lastOwnerRefresh = Number.NEGATIVE_INFINITY;
   /**
-   * On one server, lookups made side by side (a page's gateways) read their owner records with one script and each
-   * distinct owner's alive key once. A Redis Cluster keeps one read per gateway: the records sit in their own slots.
+   * On one server, lookups made side by side (a page's gateways) read their owner records, and each distinct owner's
+   * alive key once, with one script. A Redis Cluster keeps one read per gateway: the records sit in their own slots.
    */
   private readonly owners: TickBatch<string, PresenceEntry | null> | null;
 
