@@ -78,7 +78,6 @@ return 0
 `,
 );
 
-// KEYS: owner hash; ARGV: generation, details JSON. Written beside the owner so it goes when a newer claim does.
 // KEYS: owner records of many gateways, in any slots (one server only); ARGV: how an alive key's name starts and ends
 // around the node id (the client's key prefix included). Returns node and gen of each, false where absent or where
 // the node's alive key is gone. The alive keys are named here, not passed in (the owners are not known before), which
@@ -117,6 +116,7 @@ return {left, redis.call('GET', KEYS[1]), redis.call('SCARD', KEYS[2])}
 `,
 );
 
+// KEYS: owner hash; ARGV: generation, details JSON. Written beside the owner so it goes when a newer claim does.
 const DESCRIBE = new LuaScript(
   'presence-describe',
   `
