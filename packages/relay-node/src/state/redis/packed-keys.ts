@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * How many packed trees (see packed-tree.ts) one minute's decisions are spread over: their roots alone hold
@@ -12,7 +12,8 @@ export const PACKED_SHARDS = 64;
  * n² / 2⁹⁷ for n keys: nil in practice.
  */
 export function packedField(key: string): Buffer {
-  return createHash('sha1').update(key).digest().subarray(0, 12);
+  // The one-shot hash: two per routed message, and a Hash object each costs about three times as much.
+  return hash('sha1', key, 'buffer').subarray(0, 12);
 }
 
 /** The shard of a key, stable across nodes and versions. */
