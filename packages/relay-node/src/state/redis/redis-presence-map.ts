@@ -144,6 +144,8 @@ export class RedisPresenceMap implements PresenceMap {
    * alive key once, with one script. A Redis Cluster keeps one read per gateway: the records sit in their own slots.
    */
   private readonly owners: TickBatch<string, PresenceEntry | null> | null;
+  /** An alive key's full name (the client's key prefix included) on either side of the node id, for the owners script. */
+  private readonly aliveKeyAround: [start: string, end: string];
 
   constructor(opts: RedisPresenceMapOptions) {
     this.redis = opts.redis;
@@ -151,6 +153,8 @@ export class RedisPresenceMap implements PresenceMap {
     this.ownerTtlMs = opts.ownerTtlMs ?? OWNER_TTL_MS;
     this.now = opts.now ?? Date.now;
     this.owners = isClusterClient(this.redis) ? null : new TickBatch((gatewayIds) => this.lookupMany(gatewayIds));
+    const [start, end] = this.aliveKey('\n').split('\n') as [string, string];
+    this.aliveKeyAround = [clientKeyPrefix(this.redis) + start, end];
   }
 
   async claim(gatewayId: string, nodeId: string): Promise<{ generation: number; previous: PresenceEntry | null }> {
@@ -259,10 +263,8 @@ export class RedisPresenceMap implements PresenceMap {
 
   /** The owners of many gateways, each alive node checked once: one script call, one round trip. */
   private async lookupMany(gatewayIds: string[]): Promise<Array<PresenceEntry | null>> {
-    // The script names each owner's alive key: aliveKey's own text on either side of the node id.
-    const [aliveStart, aliveEnd] = this.aliveKey('\n').split('\n') as [string, string];
     const keys = gatewayIds.map((id) => this.ownerKey(id));
-    const reply = (await OWNERS.run(this.redis, keys, [clientKeyPrefix(this.redis) + aliveStart, aliveEnd])) as Array<string | null>;
+    const reply = (await OWNERS.run(this.redis, keys, this.aliveKeyAround)) as Array<string | null>;
     if (!Array.isArray(reply) || reply.length !== 2 * gatewayIds.length) throw new RelayError('INTERNAL', 'owners script gave an unexpected reply', { gateways: gatewayIds.length });
     return gatewayIds.map((_, i) => {
       const node = reply[2 * i];
