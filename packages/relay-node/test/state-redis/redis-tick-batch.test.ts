@@ -119,4 +119,3 @@ describe('calls made side by side on one Redis server', () => {
     expect(result).toEqual(Array.from({ length: 600 }, (_, n) => ([0, 7, 599].includes(n) ? 'earlier' : `gw-${n % 9}`)));
   });
 });
-
