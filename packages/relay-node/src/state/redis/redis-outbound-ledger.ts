@@ -9,20 +9,25 @@ const WINDOW_TTL_MS = 3 * 24 * 3600 * 1000;
 
 // KEYS: window hashes; ARGV: ttl (ms), then per key at (ms) and msgid ('' = none), applied in order (a key may come
 // twice). A newer customer message restarts the window; so does one of the same second not seen before (WeCom's times
-// are seconds); an older or repeated note is ignored. The ids of the second are read only when they can matter.
+// are seconds); an older or repeated note is ignored. The second's messages are kept as marks (SHA-1's first 8 hex
+// digits of the msgid), the last 7 of them: newline-joined they stay within 62 bytes, so the hash keeps Redis' compact
+// encoding (hash-max-listpack-value 64), where whole msgids turned it into a table of 300 bytes and more for good.
+// A list written by an earlier version holds whole msgids; they still count as seen, and are dropped oldest first.
 const CUSTOMER_SPOKE = new LuaScript(
   'outbound-customer-spoke',
   `for k = 1, #KEYS do
   local at = tonumber(ARGV[k * 2])
   local msgid = ARGV[k * 2 + 1]
+  local mark = msgid == '' and '' or string.sub(redis.sha1hex(msgid), 1, 8)
   local last = tonumber(redis.call('HGET', KEYS[k], 'last') or '-1')
   if at > last then
-    redis.call('HSET', KEYS[k], 'last', ARGV[k * 2], 'sent', 0, 'ids', msgid)
+    redis.call('HSET', KEYS[k], 'last', ARGV[k * 2], 'sent', 0, 'ids', mark)
   elseif at == last and msgid ~= '' then
     local ids = redis.call('HGET', KEYS[k], 'ids') or ''
-    if not string.find('\\n' .. ids .. '\\n', '\\n' .. msgid .. '\\n', 1, true) then
-      if #ids > 4096 then ids = '' end
-      redis.call('HSET', KEYS[k], 'sent', 0, 'ids', ids .. '\\n' .. msgid)
+    local padded = '\\n' .. ids .. '\\n'
+    if not string.find(padded, '\\n' .. mark .. '\\n', 1, true) and not string.find(padded, '\\n' .. msgid .. '\\n', 1, true) then
+      while #ids > 53 do ids = string.sub(ids, (string.find(ids, '\\n', 1, true) or #ids) + 1) end
+      redis.call('HSET', KEYS[k], 'sent', 0, 'ids', ids == '' and mark or ids .. '\\n' .. mark)
     end
   end
   redis.call('PEXPIRE', KEYS[k], ARGV[1])
