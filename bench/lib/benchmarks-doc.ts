@@ -55,7 +55,9 @@ How each figure is measured:
   fake WeCom and the gateway driver processes. Per message = CPU in the window ÷ messages delivered. The window of the burst starts at the callback (messages are appended to the fake WeCom before it) and ends 1 s
   after the last frame, so acknowledgements are counted. Redis \`INFO commandstats\` deltas per message are in the notes.
 - Memory: RSS from \`/proc\` of each server (largest process of its group). Per gateway = (RSS with the gateways −
-  RSS before any) ÷ gateways on that node, 3 s after the last one authenticated.
+  RSS before any) ÷ gateways on that node, 3 s after the last one authenticated. The relay nodes run with their
+  default \`IDLE_COLLECT_AFTER_MS\` (1 s): a node whose event loop falls quiet after its heap grew runs one full
+  collection, which gives back what V8 held from the busy spell; the Socket.IO servers have no such step.
 - Latency: from the moment the fake WeCom serves the \`sync_msg\` page carrying a message (its \`/control/served\`
   clock) to the moment a gateway driver receives the frame; both run on this machine, so the clocks agree (the
   fake's clock has millisecond resolution).

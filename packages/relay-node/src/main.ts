@@ -5,6 +5,7 @@ import { createStateBackend } from './state/create-state-backend.js';
 import { RelayNode } from './relay-node.js';
 import { isRelayError } from './errors/relay-error.js';
 import { createMetrics } from './observability/metrics.js';
+import { IdleCollector } from './util/idle-collector.js';
 
 /** Beyond the drain window: time for in-flight replies and close handshakes. Kubernetes' default grace is 30 s. */
 const DRAIN_DEADLINE_MARGIN_MS = 15_000;
@@ -63,6 +64,14 @@ async function main(): Promise<void> {
     await node.close().catch(() => undefined);
     process.exit(1);
   }
+  // A process-wide concern, so here rather than in RelayNode (tests run several nodes in one process).
+  new IdleCollector({
+    quietMs: config.idleCollectAfterMs,
+    onCollected: ({ ms, heapBefore, heapAfter }) => {
+      metrics.idleCollections.inc();
+      logger.debug({ ms, heapBefore, heapAfter }, 'idle collection');
+    },
+  }).start();
 }
 
 void main();

@@ -136,6 +136,8 @@ export const envSchema = z.object({
     })
     .default([]),
   DRAIN_SPREAD_MS: z.coerce.number().int().min(0).default(5_000),
+  /** After this long with the event loop nearly idle, a node that grew its heap runs one full collection to give memory back (0 = never). */
+  IDLE_COLLECT_AFTER_MS: z.coerce.number().int().min(0).max(3_600_000).default(1_000),
   /** Per-gateway token bucket on replies: sustained replies per second, and how many may go at once. */
   REPLY_RATE_PER_SECOND: z.coerce.number().positive().max(10_000).default(5),
   REPLY_BURST: z.coerce.number().int().min(1).max(100_000).default(20),

@@ -71,6 +71,8 @@ export interface RelayConfig {
   /** Store calls per second the background re-check of connected gateways may spend (0 = off). */
   readonly deliverySweepCallsPerSecond: number;
   readonly drain: { readonly spreadMs: number };
+  /** Quiet time before a node that grew its heap collects and gives memory back (0 = never). */
+  readonly idleCollectAfterMs: number;
   /** Per-gateway token bucket on replies. */
   readonly replies: { readonly ratePerSecond: number; readonly burst: number };
   readonly binding: {
@@ -161,6 +163,7 @@ export function toRelayConfig(env: Env): RelayConfig {
     queue: { maxAgeMs: env.QUEUE_MAX_AGE_MS, maxItems: env.QUEUE_MAX_ITEMS },
     deliverySweepCallsPerSecond: env.DELIVERY_SWEEP_CALLS_PER_SECOND,
     drain: { spreadMs: env.DRAIN_SPREAD_MS },
+    idleCollectAfterMs: env.IDLE_COLLECT_AFTER_MS,
     replies: { ratePerSecond: env.REPLY_RATE_PER_SECOND, burst: env.REPLY_BURST },
     binding: {
       reuseWithinMs: env.BINDING_TOKEN_REUSE_MS,

@@ -180,6 +180,11 @@ export function createMetrics(_nodeId?: string) {
       help: 'Parts of text replies sent to WeCom (a reply over 2048 UTF-8 bytes is sent in several)',
       registers: r,
     }),
+    idleCollections: new Counter({
+      name: 'relay_idle_collections_total',
+      help: 'Full collections run once the node fell quiet, to give back the memory a busy spell grew (IDLE_COLLECT_AFTER_MS)',
+      registers: r,
+    }),
     ...createOperatorMetrics(r),
   };
 }

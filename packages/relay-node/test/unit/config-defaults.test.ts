@@ -36,6 +36,7 @@ describe('documented defaults, by value', () => {
       sync: { pollIntervalMs: 30_000, firstPullMaxAgeMs: 600_000 },
       queue: { maxAgeMs: 259_200_000, maxItems: 1_000 },
       drain: { spreadMs: 5_000 },
+      idleCollectAfterMs: 1_000,
     });
     // NODE_ID: hostname + 6 random hex characters, different for every process.
     expect(config.nodeId).toMatch(/^[A-Za-z0-9._-]+-[0-9a-f]{6}$/);

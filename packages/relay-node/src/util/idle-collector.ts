@@ -1,0 +1,120 @@
+import { Session } from 'node:inspector';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
+
+/** Construction options for {@link IdleCollector}; every collaborator has a default for the real process. */
+export interface IdleCollectorOptions {
+  /** How long the event loop must stay quiet (busy under `busyBelow` of the time) before a collection. */
+  quietMs: number;
+  /** Fewest milliseconds between two collections, whatever the load does. Default 5,000: a full collection of a few tens of MB takes some 30 ms, so
+   * under 1 % of a core however the load comes and goes. */
+  minGapMs?: number;
+  /** Event-loop utilization under which a window counts as quiet. Default 0.1. */
+  busyBelow?: number;
+  /** Heap growth since the last collection (bytes of V8 heap committed) worth giving back. Default 4 MiB. */
+  minGrowthBytes?: number;
+  /** Fraction of the last `quietMs` the event loop was busy, since the previous call. */
+  utilization?: () => number;
+  /** V8 heap committed, in bytes. */
+  heapBytes?: () => number;
+  /** A full collection that also shrinks the young generation and returns its pages. */
+  collect?: () => Promise<void>;
+  now?: () => number;
+  /** Told after each collection: how long it took, and the heap committed before and after. */
+  onCollected?: (info: { ms: number; heapBefore: number; heapAfter: number }) => void;
+}
+
+const DEFAULT_MIN_GAP_MS = 5_000;
+const DEFAULT_BUSY_BELOW = 0.1;
+const DEFAULT_MIN_GROWTH = 4 * 1024 * 1024;
+
+/**
+ * Gives memory back once the node falls quiet. V8 keeps its young generation at the size a busy spell grew it to
+ * (32 MB with Node's defaults) and old-space garbage until its next collection, which an idle process may never reach:
+ * a node that served a burst, or started, holds tens of MB it no longer uses. After a window of `quietMs` with the
+ * event loop nearly idle and the heap grown since the last collection, this runs one full collection (the inspector's
+ * collectGarbage, which also shrinks the young generation); at most one per `minGapMs`.
+ */
+export class IdleCollector {
+  private readonly opts: Required<Omit<IdleCollectorOptions, 'onCollected'>> & Pick<IdleCollectorOptions, 'onCollected'>;
+  private timer: NodeJS.Timeout | null = null;
+  private baseline: number;
+  private lastAt: number;
+  private running = false;
+
+  constructor(opts: IdleCollectorOptions) {
+    this.opts = {
+      minGapMs: DEFAULT_MIN_GAP_MS,
+      busyBelow: DEFAULT_BUSY_BELOW,
+      minGrowthBytes: DEFAULT_MIN_GROWTH,
+      utilization: loopUtilization(),
+      heapBytes: () => getHeapStatistics().total_heap_size,
+      collect: inspectorCollect,
+      now: Date.now,
+      ...opts,
+    };
+    // The start itself grew the heap: the first quiet window may give that back.
+    this.baseline = 0;
+    this.lastAt = -Infinity;
+  }
+
+  /** Starts watching (a no-op when quietMs is 0 or it already runs). The timer never keeps the process alive. */
+  start(): void {
+    if (this.opts.quietMs <= 0 || this.timer) return;
+    this.opts.utilization();
+    this.timer = setInterval(() => void this.tick(), this.opts.quietMs);
+    this.timer.unref();
+  }
+
+  /** One window's check; the timer calls it, tests call it directly. Resolves once a collection it started is done. */
+  async tick(): Promise<boolean> {
+    const busy = this.opts.utilization();
+    if (this.running || busy >= this.opts.busyBelow) return false;
+    const now = this.opts.now();
+    const heapBefore = this.opts.heapBytes();
+    if (now - this.lastAt < this.opts.minGapMs || heapBefore - this.baseline < this.opts.minGrowthBytes) return false;
+    this.running = true;
+    try {
+      await this.opts.collect();
+    } finally {
+      this.running = false;
+    }
+    const heapAfter = this.opts.heapBytes();
+    this.baseline = heapAfter;
+    this.lastAt = this.opts.now();
+    this.opts.onCollected?.({ ms: this.lastAt - now, heapBefore, heapAfter });
+    return true;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}
+
+/** Event-loop utilization since the previous call (perf_hooks). */
+function loopUtilization(): () => number {
+  let last: EventLoopUtilization = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const delta = performance.eventLoopUtilization(now, last);
+    last = now;
+    return delta.utilization;
+  };
+}
+
+/** The inspector's full collection (as a heap snapshot takes it): it also shrinks the young generation. */
+function inspectorCollect(): Promise<void> {
+  const session = new Session();
+  session.connect();
+  return new Promise<void>((resolve, reject) => {
+    session.post('HeapProfiler.collectGarbage', (err) => {
+      // Disconnecting from inside the callback hangs the process (Node 20): leave the callback first.
+      setImmediate(() => {
+        session.disconnect();
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+  });
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { IdleCollector } from '../../src/util/idle-collector.js';
+
+const MB = 1024 * 1024;
+
+/** A collector on scripted collaborators: the loop's busy share per window, the heap, a clock. */
+function scripted(opts: { minGapMs?: number } = {}) {
+  const state = { busy: 0, heap: 60 * MB, now: 0, collected: 0 };
+  const collector = new IdleCollector({
+    quietMs: 1_000,
+    ...opts,
+    utilization: () => state.busy,
+    heapBytes: () => state.heap,
+    now: () => state.now,
+    collect: async () => {
+      state.collected += 1;
+      state.heap = 25 * MB;
+      state.now += 30;
+    },
+  });
+  /** One window of `busy` share, `ms` long. */
+  const window = async (busy: number, ms = 1_000): Promise<boolean> => {
+    state.busy = busy;
+    state.now += ms;
+    return collector.tick();
+  };
+  return { collector, state, window };
+}
+
+describe('IdleCollector', () => {
+  it('waits while the loop is busy, then collects in the first quiet window', async () => {
+    const { state, window } = scripted();
+    expect(await window(0.6)).toBe(false);
+    expect(await window(0.15)).toBe(false);
+    expect(state.collected).toBe(0);
+    expect(await window(0.02)).toBe(true);
+    expect(state.collected).toBe(1);
+  });
+
+  it('does not collect again until the heap has grown by 4 MiB since', async () => {
+    const { state, window } = scripted({ minGapMs: 0 });
+    await window(0);
+    expect(state.collected).toBe(1);
+    state.heap += 3 * MB;
+    expect(await window(0)).toBe(false);
+    state.heap += 2 * MB;
+    expect(await window(0)).toBe(true);
+    expect(state.collected).toBe(2);
+  });
+
+  it('leaves the minimum gap between two collections, however much the heap grows', async () => {
+    const { state, window } = scripted({ minGapMs: 5_000 });
+    await window(0);
+    state.heap = 90 * MB;
+    for (let i = 0; i < 4; i++) expect(await window(0)).toBe(false);
+    expect(await window(0)).toBe(true);
+    expect(state.collected).toBe(2);
+  });
+});
