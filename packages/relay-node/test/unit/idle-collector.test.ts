@@ -31,9 +31,9 @@ describe('IdleCollector', () => {
   it('waits while the loop is busy, then collects in the first quiet window', async () => {
     const { state, window } = scripted();
     expect(await window(0.6)).toBe(false);
-    expect(await window(0.15)).toBe(false);
+    expect(await window(0.05)).toBe(false);
     expect(state.collected).toBe(0);
-    expect(await window(0.02)).toBe(true);
+    expect(await window(0.01)).toBe(true);
     expect(state.collected).toBe(1);
   });
 
