@@ -71,6 +71,7 @@ async function main(): Promise<void> {
       metrics.idleCollections.inc();
       logger.debug({ ms, heapBefore, heapAfter }, 'idle collection');
     },
+    onFailed: (err) => logger.warn({ err }, 'idle collection failed; memory is no longer given back at idle'),
   }).start();
 }
 

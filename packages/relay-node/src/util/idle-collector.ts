@@ -23,6 +23,8 @@ export interface IdleCollectorOptions {
   now?: () => number;
   /** Told after each collection: how long it took, and the heap committed before and after. */
   onCollected?: (info: { ms: number; heapBefore: number; heapAfter: number }) => void;
+  /** Told when a collection could not run (no inspector in this Node build, say); the collector then stops. */
+  onFailed?: (err: unknown) => void;
 }
 
 const DEFAULT_MIN_GAP_MS = 5_000;
@@ -37,11 +39,12 @@ const DEFAULT_MIN_GROWTH = 4 * 1024 * 1024;
  * collectGarbage, which also shrinks the young generation); at most one per `minGapMs`.
  */
 export class IdleCollector {
-  private readonly opts: Required<Omit<IdleCollectorOptions, 'onCollected'>> & Pick<IdleCollectorOptions, 'onCollected'>;
+  private readonly opts: Required<Omit<IdleCollectorOptions, 'onCollected' | 'onFailed'>> & Pick<IdleCollectorOptions, 'onCollected' | 'onFailed'>;
   private timer: NodeJS.Timeout | null = null;
   private baseline: number;
   private lastAt: number;
   private running = false;
+  private failed = false;
 
   constructor(opts: IdleCollectorOptions) {
     this.opts = {
@@ -61,7 +64,7 @@ export class IdleCollector {
 
   /** Starts watching (a no-op when quietMs is 0 or it already runs). The timer never keeps the process alive. */
   start(): void {
-    if (this.opts.quietMs <= 0 || this.timer) return;
+    if (this.opts.quietMs <= 0 || this.timer || this.failed) return;
     this.opts.utilization();
     this.timer = setInterval(() => void this.tick(), this.opts.quietMs);
     this.timer.unref();
@@ -70,13 +73,19 @@ export class IdleCollector {
   /** One window's check; the timer calls it, tests call it directly. Resolves once a collection it started is done. */
   async tick(): Promise<boolean> {
     const busy = this.opts.utilization();
-    if (this.running || busy >= this.opts.busyBelow) return false;
+    if (this.running || this.failed || busy >= this.opts.busyBelow) return false;
     const now = this.opts.now();
     const heapBefore = this.opts.heapBytes();
     if (now - this.lastAt < this.opts.minGapMs || heapBefore - this.baseline < this.opts.minGrowthBytes) return false;
     this.running = true;
     try {
       await this.opts.collect();
+    } catch (err) {
+      // Whatever failed once would fail every window: stop, and say so once.
+      this.failed = true;
+      this.stop();
+      this.opts.onFailed?.(err);
+      return false;
     } finally {
       this.running = false;
     }

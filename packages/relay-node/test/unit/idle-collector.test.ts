@@ -56,4 +56,24 @@ describe('IdleCollector', () => {
     expect(await window(0)).toBe(true);
     expect(state.collected).toBe(2);
   });
+
+  it('stops after a collection that fails, and says so once', async () => {
+    const failures: unknown[] = [];
+    let calls = 0;
+    const collector = new IdleCollector({
+      quietMs: 1_000,
+      minGapMs: 0,
+      utilization: () => 0,
+      heapBytes: () => 60 * MB,
+      collect: async () => {
+        calls += 1;
+        throw new Error('no inspector');
+      },
+      onFailed: (err) => failures.push(err),
+    });
+    expect(await collector.tick()).toBe(false);
+    expect(await collector.tick()).toBe(false);
+    expect(calls).toBe(1);
+    expect(failures).toHaveLength(1);
+  });
 });
