@@ -1,4 +1,3 @@
-import { Session } from 'node:inspector';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 
@@ -6,11 +5,15 @@ import { getHeapStatistics } from 'node:v8';
 export interface IdleCollectorOptions {
   /** How long the event loop must stay quiet (busy under `busyBelow` of the time) before a collection. */
   quietMs: number;
-  /** Fewest milliseconds between two collections, whatever the load does. Default 5,000: a full collection of a few tens of MB takes some 30 ms, so
-   * under 1 % of a core however the load comes and goes. */
+  /**
+   * Fewest milliseconds between two collections, whatever the load does. Default 5,000: a full collection of a few
+   * tens of MB takes some 30 ms, so under 1 % of a core however the load comes and goes.
+   */
   minGapMs?: number;
-  /** Event-loop utilization under which a window counts as quiet. Default 0.02: well under what a node serving
-   * traffic spends (a few hundred messages a second is several per cent), above what heartbeats to 20,000 gateways cost. */
+  /**
+   * Event-loop utilization under which a window counts as quiet. Default 0.02: well under what a node serving traffic
+   * spends (a few hundred messages a second is several per cent), above what heartbeats to 20,000 gateways cost.
+   */
   busyBelow?: number;
   /** Heap growth since the last collection (bytes of V8 heap committed) worth giving back. Default 4 MiB. */
   minGrowthBytes?: number;
@@ -96,6 +99,7 @@ export class IdleCollector {
     return true;
   }
 
+  /** Stops watching; a collection under way still finishes. */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
@@ -113,8 +117,12 @@ function loopUtilization(): () => number {
   };
 }
 
-/** The inspector's full collection (as a heap snapshot takes it): it also shrinks the young generation. */
-function inspectorCollect(): Promise<void> {
+/**
+ * The inspector's full collection (as a heap snapshot takes it): it also shrinks the young generation. The module is
+ * loaded here, not at start: a Node built without the inspector then fails this collection, not the node's start.
+ */
+async function inspectorCollect(): Promise<void> {
+  const { Session } = await import('node:inspector');
   const session = new Session();
   session.connect();
   return new Promise<void>((resolve, reject) => {
