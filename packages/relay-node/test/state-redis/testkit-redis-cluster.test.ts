@@ -28,6 +28,19 @@ describe('test kit Redis Cluster', () => {
     expect(info).toMatch(/cluster_size:3/);
   });
 
+  it('gives every master a replica, also with the long node timeout the bench uses', { timeout: 60_000 }, async () => {
+    for (const master of await cluster.masters()) expect(await cluster.replicasOf(master)).toHaveLength(1);
+    // With a 15 s cluster-node-timeout, `redis-cli --cluster create` left all six nodes masters.
+    const slow = await startRedisCluster({ nodeTimeoutMs: 15_000 });
+    try {
+      const masters = await slow.masters();
+      expect(masters).toHaveLength(3);
+      for (const master of masters) expect(await slow.replicasOf(master)).toHaveLength(1);
+    } finally {
+      await slow.stop();
+    }
+  });
+
   it('spreads keys over the shards and refuses a multi-slot command', async () => {
     const owners = new Set<number>();
     for (let i = 0; i < 30; i += 1) {

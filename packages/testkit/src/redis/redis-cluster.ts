@@ -98,6 +98,7 @@ export async function startRedisCluster(opts: StartRedisClusterOptions = {}): Pr
     await run(cli, ['--cluster', 'create', ...handle.seeds, '--cluster-replicas', '1', '--cluster-yes'], {
       timeout: SETTLE_DEADLINE_MS,
     });
+    await handle.attachReplicas();
     await handle.waitHealthy();
     return handle;
   } catch (err) {
@@ -245,12 +246,53 @@ class LocalRedisCluster implements RedisClusterHandle {
     return mastersAlive && views.every((v) => v.ok) && new Set(views.map((v) => v.slots)).size === 1;
   }
 
+  /**
+   * Makes every master that serves slots have a replica. `--cluster create --cluster-replicas 1` can leave the nodes
+   * meant as replicas masters without slots (seen every time with a cluster-node-timeout of 15 s): each such node is
+   * made the replica of a master that has none (CLUSTER REPLICATE), retried until the cluster lists them so.
+   */
+  async attachReplicas(): Promise<void> {
+    const until = Date.now() + SETTLE_DEADLINE_MS;
+    for (;;) {
+      const live = this.servers.find((s) => s.pid !== null);
+      if (!live) throw new RedisTestkitError('REDIS_UNAVAILABLE', 'no node of the cluster is running');
+      const nodes = parseClusterNodes(String(await withClient(live, (c) => c.call('CLUSTER', 'NODES'))));
+      const lacking = nodes.filter((n) => n.serves && !nodes.some((r) => r.masterId === n.id));
+      if (lacking.length === 0) return;
+      const spare = nodes.filter((n) => n.master && !n.serves);
+      if (Date.now() > until || spare.length === 0) {
+        throw new RedisTestkitError('REDIS_START_FAILED', `${lacking.length} master(s) of the cluster have no replica`);
+      }
+      for (const [i, master] of lacking.entries()) {
+        const node = spare[i] && this.servers.find((s) => s.port === spare[i]!.port);
+        // The node may not know the master's id yet (gossip): the next round tries again.
+        if (node) await withClient(node, (c) => c.call('CLUSTER', 'REPLICATE', master.id)).catch(() => undefined);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   private async slotMap(): Promise<Array<{ from: number; to: number; masterPort: number }>> {
     const live = this.servers.find((s) => s.pid !== null);
     if (!live) return [];
     const reply = (await withClient(live, (c) => c.call('CLUSTER', 'SLOTS'))) as Array<[number, number, [string, number]]>;
     return reply.map(([from, to, master]) => ({ from, to, masterPort: Number(master[1]) }));
   }
+}
+
+/** One line of CLUSTER NODES: id, port, whether it is a master, whose replica it is, whether it serves slots. */
+function parseClusterNodes(text: string): Array<{ id: string; port: number; master: boolean; masterId: string | null; serves: boolean }> {
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => line.split(' '))
+    .map((f) => ({
+      id: f[0]!,
+      port: Number(f[1]!.split('@')[0]!.split(':').pop()),
+      master: /master/.test(f[2]!),
+      masterId: f[3] === '-' ? null : f[3]!,
+      serves: f.length > 8,
+    }));
 }
 
 async function withClient<T>(node: { host: string; port: number }, use: (c: Redis) => Promise<T>): Promise<T> {
