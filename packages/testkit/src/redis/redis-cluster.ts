@@ -249,24 +249,27 @@ class LocalRedisCluster implements RedisClusterHandle {
   /**
    * Makes every master that serves slots have a replica. `--cluster create --cluster-replicas 1` can leave the nodes
    * meant as replicas masters without slots (seen every time with a cluster-node-timeout of 15 s): each such node is
-   * made the replica of a master that has none (CLUSTER REPLICATE), retried until the cluster lists them so.
+   * made the replica of a master that has none (CLUSTER REPLICATE), retried until every node lists them so.
    */
   async attachReplicas(): Promise<void> {
     const until = Date.now() + SETTLE_DEADLINE_MS;
     for (;;) {
-      const live = this.servers.find((s) => s.pid !== null);
-      if (!live) throw new RedisTestkitError('REDIS_UNAVAILABLE', 'no node of the cluster is running');
-      const nodes = parseClusterNodes(String(await withClient(live, (c) => c.call('CLUSTER', 'NODES'))));
-      const lacking = nodes.filter((n) => n.serves && !nodes.some((r) => r.masterId === n.id));
-      if (lacking.length === 0) return;
+      const views = await Promise.all(
+        this.servers
+          .filter((s) => s.pid !== null)
+          .map(async (s) => ({ server: s, lines: parseClusterNodes(String(await withClient(s, (c) => c.call('CLUSTER', 'NODES')))) })),
+      );
+      // Each node as it sees itself: another node's view of a fresh cluster may lag by a few gossip rounds.
+      const nodes = views.map((v) => ({ server: v.server, ...v.lines.find((n) => n.myself)! }));
+      const serving = nodes.filter((n) => n.serves);
+      const lacking = serving.filter((n) => !nodes.some((r) => r.masterId === n.id));
+      // Done once every node also lists a replica under every master (replicasOf asks any one of them).
+      if (lacking.length === 0 && views.every((v) => serving.every((m) => v.lines.some((l) => l.masterId === m.id)))) return;
+      if (Date.now() > until) throw new RedisTestkitError('REDIS_START_FAILED', `${lacking.length} master(s) of the cluster have no replica`);
       const spare = nodes.filter((n) => n.master && !n.serves);
-      if (Date.now() > until || spare.length === 0) {
-        throw new RedisTestkitError('REDIS_START_FAILED', `${lacking.length} master(s) of the cluster have no replica`);
-      }
       for (const [i, master] of lacking.entries()) {
-        const node = spare[i] && this.servers.find((s) => s.port === spare[i]!.port);
-        // The node may not know the master's id yet (gossip): the next round tries again.
-        if (node) await withClient(node, (c) => c.call('CLUSTER', 'REPLICATE', master.id)).catch(() => undefined);
+        // A node may not know the master's id yet: the next round tries again.
+        if (spare[i]) await withClient(spare[i]!.server, (c) => c.call('CLUSTER', 'REPLICATE', master.id)).catch(() => undefined);
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -280,15 +283,15 @@ class LocalRedisCluster implements RedisClusterHandle {
   }
 }
 
-/** One line of CLUSTER NODES: id, port, whether it is a master, whose replica it is, whether it serves slots. */
-function parseClusterNodes(text: string): Array<{ id: string; port: number; master: boolean; masterId: string | null; serves: boolean }> {
+/** One line of CLUSTER NODES: id, whether it is the node asked and a master, whose replica it is, whether it serves slots. */
+function parseClusterNodes(text: string): Array<{ id: string; myself: boolean; master: boolean; masterId: string | null; serves: boolean }> {
   return text
     .trim()
     .split('\n')
     .map((line) => line.split(' '))
     .map((f) => ({
       id: f[0]!,
-      port: Number(f[1]!.split('@')[0]!.split(':').pop()),
+      myself: /myself/.test(f[2]!),
       master: /master/.test(f[2]!),
       masterId: f[3] === '-' ? null : f[3]!,
       serves: f.length > 8,
