@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { relayEnvFor, spawnRelayNode, testCorp, type RelayNodeHandle } from '@wecom-relay/testkit';
 import { eventually } from './support/eventually.js';
-
-/** Reads one sample's value from Prometheus text, matching the metric name and every given label. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop());
-  }
-  return undefined;
-}
+import { sample } from './support/metric-sample.js';
 
 /** A node on its own SQLite file, pulling from nowhere (nothing here needs WeCom). */
 function idleNode(idleCollectAfterMs: string): Promise<RelayNodeHandle> {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isBindingResolvedFor } from './support/binding-steps.js';
 import { eventually } from './support/eventually.js';
 import { newUserId, useRelayStack } from './support/relay-stack.js';
+import { sample } from './support/metric-sample.js';
 
 /** A second kf account the fake and the relay both serve, beside the test corp's own (the first). */
 const KF_B = `wkB${randomBytes(6).toString('hex')}`;
@@ -12,15 +13,6 @@ const CONFIRMATION = /connected/i;
 
 /** The node's /metrics text. */
 const scrape = async (url: string): Promise<string> => (await fetch(url)).text();
-/** One sample's value, matching the metric name and every given label. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop());
-  }
-  return undefined;
-}
-
 describe('one node serving two kf accounts', () => {
   it('binds a customer through the account whose link was made, and answers them from it', async () => {
     const s = stack();

@@ -5,21 +5,13 @@ import { GatewayClient } from '@wecom-relay/gateway-client';
 import { bindByScan } from './support/binding-steps.js';
 import { eventually } from './support/eventually.js';
 import { newUserId, useRelayStack } from './support/relay-stack.js';
+import { sample } from './support/metric-sample.js';
 
 const METRICS_TOKEN = 'metrics-token-for-the-operations-test';
 const stack = useRelayStack({ relayEnv: { METRICS_TOKEN } });
 /** The node's /metrics text, read with the bearer token this stack sets. */
 const scrape = async (url: string): Promise<string> =>
   (await fetch(url, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
-
-/** Reads one sample's value from Prometheus text, matching the metric name and every given label. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop());
-  }
-  return undefined;
-}
 
 describe('what an operator sees', () => {
   it('exposes the traffic on /metrics: webhooks, syncs, messages, WeCom calls, gateways, frame errors', async () => {

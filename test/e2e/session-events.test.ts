@@ -2,20 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { GatewayClient, WireFrame } from '@wecom-relay/gateway-client';
 import { bindByScan } from './support/binding-steps.js';
 import { newUserId, useRelayStack, type RelayStack } from './support/relay-stack.js';
+import { sample } from './support/metric-sample.js';
 
 const stack = useRelayStack();
 
 /** The node's /metrics text. */
 const scrape = async (url: string): Promise<string> => (await fetch(url)).text();
-/** One sample's value, matching the metric name and every given label. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop());
-  }
-  return undefined;
-}
-
 const ofType = (type: string, id?: string) => (f: WireFrame) => f.type === type && (id === undefined || f.id === id);
 
 /** A gateway (features as given) with a bound customer who has written once, so the send window is open. */

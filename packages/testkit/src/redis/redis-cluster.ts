@@ -139,10 +139,9 @@ class LocalRedisCluster implements RedisClusterHandle {
   async replicasOf(master: RedisClusterNode): Promise<RedisClusterNode[]> {
     const live = this.servers.find((s) => s.pid !== null);
     if (!live) return [];
-    const lines = String(await withClient(live, (c) => c.call('CLUSTER', 'NODES'))).trim().split('\n').map((l) => l.split(' '));
-    const portOf = (addr: string): number => Number(addr.split('@')[0]!.split(':').pop());
-    const masterId = lines.find((l) => portOf(l[1]!) === master.port)?.[0];
-    const ports = new Set(lines.filter((l) => l[3] === masterId && /slave/.test(l[2]!)).map((l) => portOf(l[1]!)));
+    const nodes = parseClusterNodes(String(await withClient(live, (c) => c.call('CLUSTER', 'NODES'))));
+    const masterId = nodes.find((n) => n.port === master.port)?.id;
+    const ports = new Set(nodes.filter((n) => masterId !== undefined && n.masterId === masterId && !n.master).map((n) => n.port));
     return this.servers.filter((s) => ports.has(s.port));
   }
 
@@ -283,14 +282,15 @@ class LocalRedisCluster implements RedisClusterHandle {
   }
 }
 
-/** One line of CLUSTER NODES: id, whether it is the node asked and a master, whose replica it is, whether it serves slots. */
-function parseClusterNodes(text: string): Array<{ id: string; myself: boolean; master: boolean; masterId: string | null; serves: boolean }> {
+/** One line of CLUSTER NODES: id, port, whether it is the node asked and a master, whose replica it is, whether it serves slots. */
+function parseClusterNodes(text: string): Array<{ id: string; port: number; myself: boolean; master: boolean; masterId: string | null; serves: boolean }> {
   return text
     .trim()
     .split('\n')
     .map((line) => line.split(' '))
     .map((f) => ({
       id: f[0]!,
+      port: Number(f[1]!.split('@')[0]!.split(':').pop()),
       myself: /myself/.test(f[2]!),
       master: /master/.test(f[2]!),
       masterId: f[3] === '-' ? null : f[3]!,
