@@ -44,8 +44,9 @@ const DEFAULT_MIN_GROWTH = 4 * 1024 * 1024;
 export class IdleCollector {
   private readonly opts: Required<Omit<IdleCollectorOptions, 'onCollected' | 'onFailed'>> & Pick<IdleCollectorOptions, 'onCollected' | 'onFailed'>;
   private timer: NodeJS.Timeout | null = null;
-  private baseline: number;
-  private lastAt: number;
+  /** Heap committed after the last collection; 0 at first, since the start itself grew the heap. */
+  private baseline = 0;
+  private lastAt = -Infinity;
   private running = false;
   private failed = false;
 
@@ -60,9 +61,6 @@ export class IdleCollector {
       now: Date.now,
       ...opts,
     };
-    // The start itself grew the heap: the first quiet window may give that back.
-    this.baseline = 0;
-    this.lastAt = -Infinity;
   }
 
   /** Starts watching (a no-op when quietMs is 0 or it already runs). The timer never keeps the process alive. */
