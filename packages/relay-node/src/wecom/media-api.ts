@@ -2,6 +2,7 @@ import { mediaUploadResponseSchema } from '@wecom-relay/shared';
 import { RelayError } from '../errors/relay-error.js';
 import { ERRCODE_MEDIA_NEEDS_RANGE, downloadInRanges, readWholeDownload, type DownloadedMedia } from './media-download.js';
 import { openMediaStream, type OpenedMedia } from './media-stream.js';
+import { multipartFile } from './multipart-body.js';
 import { WecomApiError } from './wecom-api-error.js';
 import { jsonReader, type WecomHttp } from './wecom-http.js';
 
@@ -42,12 +43,7 @@ export class MediaApi {
       api,
       method: 'POST',
       query: { type },
-      body: () => {
-        const form = new FormData();
-        form.append('media', new Blob([data], { type: mime }), filename);
-        // fetch sets the multipart boundary itself.
-        return { body: form };
-      },
+      body: () => multipartFile('media', { data, filename, mime }),
       read: jsonReader(api, mediaUploadResponseSchema),
     });
     return answer.media_id;

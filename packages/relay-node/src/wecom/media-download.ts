@@ -1,5 +1,6 @@
 import { WecomApiError, WecomMediaTooLargeError } from './wecom-api-error.js';
-import { readWecomJson, type AttemptOutcome, type WecomHttp } from './wecom-http.js';
+import type { HttpAnswer } from './http-request.js';
+import { parseWecomJson, readWecomJson, type AttemptOutcome, type WecomHttp } from './wecom-http.js';
 
 /** A downloaded media file. */
 export interface DownloadedMedia {
@@ -36,18 +37,18 @@ export function parseContentRange(header: string | null): ContentRange | null {
 }
 
 /** The answer's Content-Type without parameters, lower-cased ('' when absent). */
-export function mimeOf(res: Response): string {
-  return (res.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+export function mimeOf(res: HttpAnswer): string {
+  return (res.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
 /** Whether an answer is WeCom's JSON rather than file bytes. */
-export function isJsonAnswer(res: Response): boolean {
+export function isJsonAnswer(res: HttpAnswer): boolean {
   const mime = mimeOf(res);
   return !res.ok || mime === 'application/json' || mime === 'text/plain';
 }
 
 /** A JSON answer to media/get is never a file: an errcode, a transport failure, or an unexpected success body. */
-export async function jsonAnswerAsError<T>(res: Response, api: string): Promise<AttemptOutcome<T>> {
+export async function jsonAnswerAsError<T>(res: HttpAnswer, api: string): Promise<AttemptOutcome<T>> {
   const outcome = await readWecomJson(res);
   if (outcome.kind !== 'ok') return outcome;
   return { kind: 'transport', message: `${api} answered JSON without an errcode`, retryable: false };
@@ -58,36 +59,31 @@ export async function jsonAnswerAsError<T>(res: Response, api: string): Promise<
  * returned, so a huge file never sits in memory. A JSON body (by Content-Type, or sniffed) is WeCom's error answer.
  */
 export async function readWholeDownload(
-  res: Response,
+  res: HttpAnswer,
   api: string,
   mediaId: string,
   maxBytes: number,
 ): Promise<AttemptOutcome<DownloadedMedia>> {
   if (isJsonAnswer(res)) return jsonAnswerAsError(res, api);
   const tooLarge = () => new WecomMediaTooLargeError({ api, maxBytes, mediaId });
-  const declared = Number(res.headers.get('content-length'));
+  const declared = Number(res.header('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) {
-    await res.body?.cancel().catch(() => undefined);
+    res.cancel();
     return { kind: 'fatal', error: tooLarge() };
   }
   const chunks: Buffer[] = [];
   let total = 0;
-  if (res.body) {
-    const reader = res.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => undefined);
-        return { kind: 'fatal', error: tooLarge() };
-      }
-      chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  for await (const chunk of res.body) {
+    total += chunk.byteLength;
+    if (total > maxBytes) {
+      res.cancel();
+      return { kind: 'fatal', error: tooLarge() };
     }
+    chunks.push(chunk);
   }
   const data = Buffer.concat(chunks, total);
   if (data.length <= SNIFF_JSON_MAX_BYTES && data[0] === 0x7b) {
-    const sniffed = await readWecomJson(new Response(data, { status: 200 }));
+    const sniffed = parseWecomJson(data.toString('utf8'));
     if (sniffed.kind === 'errcode') return sniffed;
   }
   return { kind: 'ok', value: { data, mime: mimeOf(res) || 'application/octet-stream' } };
@@ -123,26 +119,23 @@ function badChunk<T>(want: ChunkWanted, why: string): AttemptOutcome<T> {
 }
 
 /** Streams exactly `length` bytes into target at `at`; the count read, or null when the body ran past it. */
-async function readInto(body: ReadableStream<Uint8Array> | null, target: Buffer, at: number, length: number): Promise<number | null> {
-  if (!body) return 0;
-  const reader = body.getReader();
+async function readInto(res: HttpAnswer, target: Buffer, at: number, length: number): Promise<number | null> {
   let written = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return written;
-    if (written + value.byteLength > length) {
-      await reader.cancel().catch(() => undefined);
+  for await (const chunk of res.body) {
+    if (written + chunk.byteLength > length) {
+      res.cancel();
       return null;
     }
-    target.set(value, at + written);
-    written += value.byteLength;
+    target.set(chunk, at + written);
+    written += chunk.byteLength;
   }
+  return written;
 }
 
 /** The slice a 206 answer carries if it is the one asked for, else what is wrong with it. */
-function checkRange(res: Response, want: ChunkWanted): ContentRange | string {
+function checkRange(res: HttpAnswer, want: ChunkWanted): ContentRange | string {
   if (res.status !== 206) return `answered HTTP ${res.status}`;
-  const range = parseContentRange(res.headers.get('content-range'));
+  const range = parseContentRange(res.header('content-range'));
   if (!range) return 'Content-Range missing or malformed';
   if (range.first !== want.first || range.last > want.last) return `answered bytes ${range.first}-${range.last}`;
   if (want.file && range.total !== want.file.data.length) return `total changed to ${range.total} bytes`;
@@ -153,7 +146,7 @@ function checkRange(res: Response, want: ChunkWanted): ContentRange | string {
  * A 200 to a Range request: the server ignored Range. For the first chunk that is the whole file, still capped;
  * later, only an error body is of use.
  */
-async function readIgnoredRange(res: Response, want: ChunkWanted): Promise<AttemptOutcome<ChunkResult>> {
+async function readIgnoredRange(res: HttpAnswer, want: ChunkWanted): Promise<AttemptOutcome<ChunkResult>> {
   if (!want.file) {
     const whole = await readWholeDownload(res, want.api, want.mediaId, want.maxBytes);
     return whole.kind === 'ok' ? { kind: 'ok', value: { kind: 'whole', media: whole.value } } : whole;
@@ -163,31 +156,31 @@ async function readIgnoredRange(res: Response, want: ChunkWanted): Promise<Attem
 }
 
 /** Reads the answer to one Range request into the file, checking it is the slice that was asked for. */
-async function readChunk(res: Response, want: ChunkWanted): Promise<AttemptOutcome<ChunkResult>> {
+async function readChunk(res: HttpAnswer, want: ChunkWanted): Promise<AttemptOutcome<ChunkResult>> {
   if (res.status === 416) {
-    await res.body?.cancel().catch(() => undefined);
+    res.cancel();
     return badChunk(want, 'not satisfiable (HTTP 416)');
   }
   if (isJsonAnswer(res)) return jsonAnswerAsError(res, want.api);
   if (res.status === 200) return readIgnoredRange(res, want);
   const range = checkRange(res, want);
   if (typeof range === 'string') {
-    await res.body?.cancel().catch(() => undefined);
+    res.cancel();
     return badChunk(want, range);
   }
   if (range.total > want.maxBytes) {
     // Known from the first chunk's header: refuse before reading or fetching any more of the file.
-    await res.body?.cancel().catch(() => undefined);
+    res.cancel();
     return { kind: 'fatal', error: new WecomMediaTooLargeError({ api: want.api, maxBytes: want.maxBytes, mediaId: want.mediaId }) };
   }
   const length = range.last - range.first + 1;
-  const declared = res.headers.get('content-length');
+  const declared = res.header('content-length');
   if (declared !== null && Number(declared) !== length) {
-    await res.body?.cancel().catch(() => undefined);
+    res.cancel();
     return badChunk(want, `Content-Length ${declared} does not match Content-Range`);
   }
   const file = want.file ?? { data: Buffer.alloc(range.total), mime: mimeOf(res) || 'application/octet-stream' };
-  const read = await readInto(res.body, file.data, range.first, length);
+  const read = await readInto(res, file.data, range.first, length);
   if (read !== length) return badChunk(want, `body has ${read === null ? 'more' : read} bytes, expected ${length}`);
   return { kind: 'ok', value: { kind: 'part', file, last: range.last } };
 }

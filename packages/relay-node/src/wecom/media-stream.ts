@@ -1,3 +1,4 @@
+import type { HttpAnswer } from './http-request.js';
 import { isJsonAnswer, jsonAnswerAsError, mimeOf, parseContentRange, type ContentRange } from './media-download.js';
 import { WecomApiError } from './wecom-api-error.js';
 import type { AttemptOutcome, WecomHttp } from './wecom-http.js';
@@ -15,7 +16,7 @@ export interface OpenedMedia {
   cancel(): Promise<void>;
 }
 
-type FirstAnswer = { kind: 'whole'; res: Response } | { kind: 'part'; res: Response; range: ContentRange };
+type FirstAnswer = { kind: 'whole'; res: HttpAnswer } | { kind: 'part'; res: HttpAnswer; range: ContentRange };
 
 function badAnswer<T>(api: string, why: string): AttemptOutcome<T> {
   return { kind: 'fatal', error: new WecomApiError('WECOM_API_ERROR', { api, errcode: 0, errmsg: why }) };
@@ -36,27 +37,30 @@ export async function openMediaStream(http: WecomHttp, p: { api: string; mediaId
     read: async (res) => {
       if (isJsonAnswer(res)) return jsonAnswerAsError(res, p.api);
       if (res.status === 200) return { kind: 'ok', value: { kind: 'whole', res } };
-      const range = res.status === 206 ? parseContentRange(res.headers.get('content-range')) : null;
+      const range = res.status === 206 ? parseContentRange(res.header('content-range')) : null;
       if (!range || range.first !== 0) {
-        await res.body?.cancel().catch(() => undefined);
-        return badAnswer(p.api, `first range answered HTTP ${res.status} ${res.headers.get('content-range') ?? ''}`.trim());
+        res.cancel();
+        return badAnswer(p.api, `first range answered HTTP ${res.status} ${res.header('content-range') ?? ''}`.trim());
       }
       return { kind: 'ok', value: { kind: 'part', res, range } };
     },
   });
-  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  let reading: HttpAnswer = first.res;
   let cancelled = false;
-  // Reads one answer's body; the reader is kept so cancel() can end a read that is waiting on WeCom.
-  async function* bodyOf(res: Response): AsyncGenerator<Uint8Array> {
-    if (!res.body) return;
-    reader = res.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done || cancelled) return;
-      yield value;
+  // Reads one answer's body; the answer is kept so cancel() can end a read that is waiting on WeCom.
+  async function* bodyOf(res: HttpAnswer): AsyncGenerator<Uint8Array> {
+    reading = res;
+    try {
+      for await (const chunk of res.body) {
+        if (cancelled) return;
+        yield chunk;
+      }
+    } catch (err) {
+      // Cancelling destroys the answer mid-read; that ends the stream, it is not a failure.
+      if (!cancelled) throw err;
     }
   }
-  const declared = Number(first.res.headers.get('content-length'));
+  const declared = Number(first.res.header('content-length'));
   const size = first.kind === 'part' ? first.range.total : Number.isSafeInteger(declared) && declared >= 0 ? declared : null;
 
   async function* chunks(): AsyncGenerator<Uint8Array> {
@@ -66,17 +70,17 @@ export async function openMediaStream(http: WecomHttp, p: { api: string; mediaId
     let next = first.range.last + 1;
     while (next < total && !cancelled) {
       const want = { first: next, last: Math.min(next + p.chunkBytes - 1, total - 1) };
-      const res = await http.call<Response>({
+      const res = await http.call<HttpAnswer>({
         api: p.api,
         method: 'GET',
         query: { media_id: p.mediaId },
         headers: { range: `bytes=${want.first}-${want.last}` },
         read: async (res) => {
           if (isJsonAnswer(res)) return jsonAnswerAsError(res, p.api);
-          const got = res.status === 206 ? parseContentRange(res.headers.get('content-range')) : null;
+          const got = res.status === 206 ? parseContentRange(res.header('content-range')) : null;
           if (!got || got.first !== want.first || got.last !== want.last || got.total !== total) {
-            await res.body?.cancel().catch(() => undefined);
-            return badAnswer(p.api, `range ${want.first}-${want.last} answered HTTP ${res.status} ${res.headers.get('content-range') ?? ''}`.trim());
+            res.cancel();
+            return badAnswer(p.api, `range ${want.first}-${want.last} answered HTTP ${res.status} ${res.header('content-range') ?? ''}`.trim());
           }
           return { kind: 'ok', value: res };
         },
@@ -97,12 +101,11 @@ export async function openMediaStream(http: WecomHttp, p: { api: string; mediaId
   return {
     mime: mimeOf(first.res) || 'application/octet-stream',
     size,
-    disposition: first.res.headers.get('content-disposition'),
+    disposition: first.res.header('content-disposition'),
     chunks: chunks(),
     async cancel() {
       cancelled = true;
-      if (reader) await reader.cancel().catch(() => undefined);
-      else await first.res.body?.cancel().catch(() => undefined);
+      reading.cancel();
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AccessTokenStore } from '../state/access-token-store.js';
+import { nodeHttpRequest, type HttpRequester } from './http-request.js';
 
 /** Hooks for metrics; called once per HTTP attempt and once per gettoken outcome. */
 export interface WecomObserver {
@@ -18,8 +19,8 @@ export interface WecomClientOptions {
   /** Where the access token is cached and who may refresh it (shared across nodes). */
   tokenStore: AccessTokenStore;
   logger: Logger;
-  /** Default global fetch. */
-  fetch?: typeof fetch;
+  /** Sends each HTTP request; default node:http(s) ({@link nodeHttpRequest}). */
+  request?: HttpRequester;
   /** Epoch-ms clock; default Date.now. */
   now?: () => number;
   observer?: WecomObserver;
@@ -52,7 +53,7 @@ export function resolveWecomClientOptions(opts: WecomClientOptions): ResolvedWec
     secret: opts.secret,
     tokenStore: opts.tokenStore,
     logger: opts.logger,
-    fetch: opts.fetch ?? globalThis.fetch,
+    request: opts.request ?? nodeHttpRequest,
     now: opts.now ?? Date.now,
     observer: opts.observer,
     timeoutMs: opts.timeoutMs ?? 10_000,

@@ -8,6 +8,7 @@ import {
   isTokenError,
   isTransient,
 } from './wecom-api-error.js';
+import type { HttpAnswer } from './http-request.js';
 import { redactSecrets, type ResolvedWecomClientOptions } from './wecom-client-options.js';
 
 /** Source of access tokens for authenticated calls. */
@@ -27,7 +28,7 @@ export type AttemptOutcome<T> =
   | { kind: 'fatal'; error: Error };
 
 /** Reads an HTTP answer; the signal aborts when the attempt times out. */
-export type AnswerReader<T> = (res: Response, signal: AbortSignal) => Promise<AttemptOutcome<T>>;
+export type AnswerReader<T> = (res: HttpAnswer, signal: AbortSignal) => Promise<AttemptOutcome<T>>;
 
 /** One logical call (possibly several HTTP attempts). */
 export interface WecomCall<T> {
@@ -37,8 +38,8 @@ export interface WecomCall<T> {
   query?: Record<string, string>;
   /** Extra request headers, e.g. Range for a media download in parts. */
   headers?: Record<string, string>;
-  /** Built afresh per attempt (a FormData or stream body cannot be sent twice). */
-  body?: () => { body: NonNullable<RequestInit['body']>; contentType?: string };
+  /** Built per attempt; with its Content-Type (a multipart one names its boundary). */
+  body?: () => { body: Buffer | string; contentType?: string };
   /** Whether the call carries access_token; default true. */
   auth?: boolean;
   /** Whether repeating it is safe (reads, or writes WeCom deduplicates); default true. */
@@ -53,12 +54,16 @@ export interface WecomCall<T> {
 }
 
 /** Classifies the HTTP status and parses the body as WeCom JSON: a non-zero errcode, or the parsed value. */
-export async function readWecomJson(res: Response): Promise<AttemptOutcome<unknown>> {
+export async function readWecomJson(res: HttpAnswer): Promise<AttemptOutcome<unknown>> {
   if (!res.ok) {
-    await res.body?.cancel().catch(() => undefined);
+    res.cancel();
     return { kind: 'transport', message: `HTTP ${res.status}`, retryable: res.status >= 500 || res.status === 429 };
   }
-  const text = await res.text();
+  return parseWecomJson(await res.text());
+}
+
+/** Parses a body as WeCom JSON: a non-zero errcode, or the parsed value. */
+export function parseWecomJson(text: string): AttemptOutcome<unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -172,7 +177,7 @@ export class WecomHttp {
     const started = this.o.now();
     let outcome: AttemptOutcome<T>;
     try {
-      const res = await this.o.fetch(url, {
+      const res = await this.o.request(url, {
         method: call.method,
         headers,
         ...(built ? { body: built.body } : {}),
@@ -195,10 +200,9 @@ export class WecomHttp {
   }
 }
 
-/** A short reason for a fetch failure, without URLs (they would carry the token). */
+/** A short reason for a failed request, without URLs (they would carry the token). */
 function describeNetworkError(err: unknown): string {
   if (!(err instanceof Error)) return 'network error';
-  const cause = (err as { cause?: unknown }).cause;
-  const causeCode = typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined;
-  return redactSecrets(typeof causeCode === 'string' ? `${err.message} (${causeCode})` : err.message);
+  const code = (err as { code?: unknown }).code;
+  return redactSecrets(typeof code === 'string' && !err.message.includes(code) ? `${err.message} (${code})` : err.message);
 }
