@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoPath, reserveRelayPorts, testCorp } from '@wecom-relay/testkit';
+import { RELAY_NODE_FLAGS, REPO_ROOT, repoPath, reserveRelayPorts, testCorp } from '@wecom-relay/testkit';
 import { execForm, instructionArgs, parseDockerfile, stageEnv, stageWorkdir } from './support/dockerfile.js';
 import { IMAGE_APP_ROOT, ImageCommand, hostPath, runImageCommand } from './support/image-command.js';
 import { findLayoutStep, runLayoutStep, treeBytes, virtualStorePackages } from './support/runtime-layout.js';
@@ -120,6 +120,12 @@ describe('Dockerfile structure', () => {
     const wrappers = argv.filter((a) => /(^|\/)(pnpm|npm|npx|sh|bash|dash|tsx)$|tsx|\.ts$/.test(a));
     expect(wrappers).toEqual([]);
     expect(cmd).toEqual(['dist/main.js']);
+  });
+
+  it('runs node with the flags tests and benchmarks start compiled nodes with, as `pnpm start` does', () => {
+    expect(nodeArgv.slice(1)).toEqual(RELAY_NODE_FLAGS);
+    const start = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start'];
+    expect(start).toContain(`node ${RELAY_NODE_FLAGS.join(' ')} packages/relay-node/dist/main.js`);
   });
 });
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { REPO_ROOT, TSX_LOADER, repoPath } from './repo-paths.js';
+import { RELAY_NODE_FLAGS, REPO_ROOT, TSX_LOADER, repoPath } from './repo-paths.js';
 
 /** How a process ended. */
 export interface ExitInfo {
@@ -84,7 +84,7 @@ export class ManagedProcess {
     // signal and, when the service's event loop does not answer within about 60 ms (a busy 2-core machine), exits
     // 143 itself, so a SIGTERM drain would be reported (and end) as a kill.
     const runner = /\.[cm]?js$/.test(options.script)
-      ? [process.execPath, '--enable-source-maps', ...extra]
+      ? [process.execPath, ...RELAY_NODE_FLAGS, ...extra]
       : [process.execPath, '--import', TSX_LOADER, ...extra];
     this.child = spawn(process.execPath, [GUARD_SCRIPT, ...runner, repoPath(options.script)], {
       cwd: REPO_ROOT,
