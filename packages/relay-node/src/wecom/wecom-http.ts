@@ -53,7 +53,7 @@ export interface WecomCall<T> {
   read: AnswerReader<T>;
 }
 
-/** Classifies the HTTP status and parses the body as WeCom JSON: a non-zero errcode, or the parsed value. */
+/** Classifies the HTTP status, then reads the body as WeCom JSON ({@link parseWecomJson}). */
 export async function readWecomJson(res: HttpAnswer): Promise<AttemptOutcome<unknown>> {
   if (!res.ok) {
     res.cancel();
