@@ -57,10 +57,10 @@ How each figure is measured:
 - Memory: RSS from \`/proc\` of each server (largest process of its group). Per gateway = (RSS with the gateways −
   RSS before any) ÷ gateways on that node, 3 s after the last one authenticated. The relay nodes run with their
   default \`IDLE_COLLECT_AFTER_MS\` (1 s): a node whose event loop falls quiet after its heap grew runs one full
-  collection, which gives back what V8 held from the busy spell; the Socket.IO servers have no such step. Every
-  compiled process the bench starts (relay nodes, Socket.IO servers, drivers, fake WeCom) runs with the relay's
-  production node flags (testkit's \`RELAY_NODE_FLAGS\`: \`--enable-source-maps --v8-pool-size=1\`, as the Docker image
-  and \`pnpm start\`), so both systems run alike.
+  collection, which gives back what V8 held from the busy spell; the Socket.IO servers have no such step. The
+  servers of both systems run with the relay's production node flags (testkit's \`RELAY_NODE_FLAGS\`:
+  \`--enable-source-maps --v8-pool-size=1\`, as the Docker image and \`pnpm start\`); the drivers and fake WeCom hosts
+  run with Node's defaults for both.
 - Latency: from the moment the fake WeCom serves the \`sync_msg\` page carrying a message (its \`/control/served\`
   clock) to the moment a gateway driver receives the frame; both run on this machine, so the clocks agree (the
   fake's clock has millisecond resolution).

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { relayEnvFor, spawnRelayNode, testCorp, type RelayNodeHandle } from '@wecom-relay/testkit';
 import { eventually } from './support/eventually.js';
-import { sample } from './support/metric-sample.js';
+import { sample, scrape } from './support/metric-sample.js';
 
 /** A node on its own SQLite file, pulling from nowhere (nothing here needs WeCom). */
 function idleNode(idleCollectAfterMs: string): Promise<RelayNodeHandle> {
@@ -17,11 +17,11 @@ describe('a node that falls quiet', () => {
     const [on, off] = await Promise.all([idleNode('300'), idleNode('0')]);
     try {
       const quiet = await eventually(async () => {
-        const text = await (await fetch(on.metricsUrl)).text();
+        const text = await scrape(on.metricsUrl);
         expect(sample(text, 'relay_idle_collections_total')).toBe(1);
         return text;
       });
-      const kept = await (await fetch(off.metricsUrl)).text();
+      const kept = await scrape(off.metricsUrl);
       // Starting grows V8's young generation to its full size (two 16 MiB halves); a collection at idle shrinks it.
       expect(youngGeneration(kept)).toBeGreaterThanOrEqual(16 * 1024 * 1024);
       expect(youngGeneration(quiet)).toBeLessThanOrEqual(8 * 1024 * 1024);

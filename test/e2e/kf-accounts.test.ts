@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isBindingResolvedFor } from './support/binding-steps.js';
 import { eventually } from './support/eventually.js';
 import { newUserId, useRelayStack } from './support/relay-stack.js';
-import { sample } from './support/metric-sample.js';
+import { sample, scrape } from './support/metric-sample.js';
 
 /** A second kf account the fake and the relay both serve, beside the test corp's own (the first). */
 const KF_B = `wkB${randomBytes(6).toString('hex')}`;
@@ -11,8 +11,6 @@ const KF_B = `wkB${randomBytes(6).toString('hex')}`;
 const stack = useRelayStack({ relayEnv: { LOCALE: 'en', SYNC_POLL_INTERVAL_MS: '3600000' }, moreOpenKfids: [KF_B] });
 const CONFIRMATION = /connected/i;
 
-/** The node's /metrics text. */
-const scrape = async (url: string): Promise<string> => (await fetch(url)).text();
 describe('one node serving two kf accounts', () => {
   it('binds a customer through the account whose link was made, and answers them from it', async () => {
     const s = stack();

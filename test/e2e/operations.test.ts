@@ -5,13 +5,12 @@ import { GatewayClient } from '@wecom-relay/gateway-client';
 import { bindByScan } from './support/binding-steps.js';
 import { eventually } from './support/eventually.js';
 import { newUserId, useRelayStack } from './support/relay-stack.js';
-import { sample } from './support/metric-sample.js';
+import { sample, scrape } from './support/metric-sample.js';
 
 const METRICS_TOKEN = 'metrics-token-for-the-operations-test';
 const stack = useRelayStack({ relayEnv: { METRICS_TOKEN } });
 /** The node's /metrics text, read with the bearer token this stack sets. */
-const scrape = async (url: string): Promise<string> =>
-  (await fetch(url, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+const scrapeWithToken = (url: string): Promise<string> => scrape(url, METRICS_TOKEN);
 
 describe('what an operator sees', () => {
   it('exposes the traffic on /metrics: webhooks, syncs, messages, WeCom calls, gateways, frame errors', async () => {
@@ -50,7 +49,7 @@ describe('what an operator sees', () => {
     expect(sample(text, 'relay_sync_lease_held', { open_kfid: s.corp.openKfid })).toBe(0);
     // Delivered events leave the queue once their write is recorded, which may trail the frame by a moment.
     await eventually(async () => {
-      const now = await scrape(s.relay.metricsUrl);
+      const now = await scrapeWithToken(s.relay.metricsUrl);
       expect(sample(now, 'relay_queue_waiting_events')).toBe(0);
       expect(sample(now, 'relay_queue_oldest_event_age_seconds')).toBe(0);
     });
@@ -61,7 +60,7 @@ describe('what an operator sees', () => {
     const refused = new GatewayClient({ url: s.relay.wsUrl, gatewayId: 'who-knows', authToken: 'f'.repeat(64), dialect: 'plain' });
     await refused.connect().catch(() => undefined);
     await eventually(async () => {
-      const text = await scrape(s.relay.metricsUrl);
+      const text = await scrapeWithToken(s.relay.metricsUrl);
       expect(sample(text, 'relay_gateway_closes_total', { code: '4003' })).toBeGreaterThan(0);
     });
 
@@ -71,7 +70,7 @@ describe('what an operator sees', () => {
     await bindByScan(s, gw, user);
     const sent = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'unconfirmed' });
     await gw.waitFor((f) => f.type === 'inbound' && f.id === sent.msgid);
-    const text = await scrape(s.relay.metricsUrl);
+    const text = await scrapeWithToken(s.relay.metricsUrl);
     expect(sample(text, 'relay_queue_waiting_events')).toBeGreaterThan(0);
     expect(sample(text, 'relay_queue_oldest_event_age_seconds')).toBeGreaterThan(0);
   });

@@ -2,12 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { GatewayClient, WireFrame } from '@wecom-relay/gateway-client';
 import { bindByScan } from './support/binding-steps.js';
 import { newUserId, useRelayStack, type RelayStack } from './support/relay-stack.js';
-import { sample } from './support/metric-sample.js';
+import { sample, scrape } from './support/metric-sample.js';
 
 const stack = useRelayStack();
 
-/** The node's /metrics text. */
-const scrape = async (url: string): Promise<string> => (await fetch(url)).text();
 const ofType = (type: string, id?: string) => (f: WireFrame) => f.type === type && (id === undefined || f.id === id);
 
 /** A gateway (features as given) with a bound customer who has written once, so the send window is open. */

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 
 /**
  * WeCom's HTTP calls go through node:http(s), not the global fetch: the first use of fetch (or Response, FormData)
@@ -37,13 +37,12 @@ export type HttpRequester = (url: string, request: HttpRequest) => Promise<HttpA
 /** WeCom's JSON answers (a sync_msg page of 1,000 messages included) are far below this. */
 export const MAX_TEXT_BYTES = 16 * 1024 * 1024;
 
-type RequestFn = typeof import('node:http').request;
-let httpsRequest: RequestFn | null = null;
-let httpRequest: RequestFn | null = null;
+// node:https (and with it tls) is loaded on the first https call: a node talking to a fake WeCom never needs it.
+let httpsRequest: typeof httpRequest | null = null;
 
-async function requestFnFor(protocol: string): Promise<RequestFn> {
+async function requestFnFor(protocol: string): Promise<typeof httpRequest> {
+  if (protocol === 'http:') return httpRequest;
   if (protocol === 'https:') return (httpsRequest ??= (await import('node:https')).request);
-  if (protocol === 'http:') return (httpRequest ??= (await import('node:http')).request);
   throw new TypeError(`unsupported protocol ${protocol}`);
 }
 

@@ -6,4 +6,5 @@ export { spawnFakeWecom } from './spawn-fake-wecom.js';
 export type { SpawnFakeWecomOptions, FakeWecomHandle, FakeWecomControlClient } from './spawn-fake-wecom.js';
 export { spawnRelayNode, reserveRelayPorts, relayEnvFor } from './spawn-relay-node.js';
 export type { RelayNodeEnv, RelayNodeHandle, RelayPorts, SpawnRelayNodeOptions } from './spawn-relay-node.js';
-export { REPO_ROOT, RELAY_NODE_FLAGS, TSX_BIN, repoPath } from './repo-paths.js';
+export { REPO_ROOT, TSX_BIN, repoPath } from './repo-paths.js';
+export { RELAY_NODE_FLAGS } from './relay-node-flags.js';

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { RELAY_NODE_FLAGS, REPO_ROOT, TSX_LOADER, repoPath } from './repo-paths.js';
+import { RELAY_NODE_FLAGS } from './relay-node-flags.js';
+import { REPO_ROOT, TSX_LOADER, repoPath } from './repo-paths.js';
 
 /** How a process ended. */
 export interface ExitInfo {

@@ -282,7 +282,7 @@ class LocalRedisCluster implements RedisClusterHandle {
   }
 }
 
-/** One line of CLUSTER NODES: id, port, whether it is the node asked and a master, whose replica it is, whether it serves slots. */
+/** One line of CLUSTER NODES: id, port, whether it is the node asked (myself), a master, whose replica it is, whether it serves slots. */
 function parseClusterNodes(text: string): Array<{ id: string; port: number; myself: boolean; master: boolean; masterId: string | null; serves: boolean }> {
   return text
     .trim()
