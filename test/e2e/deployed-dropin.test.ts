@@ -45,9 +45,9 @@ describe("a node started on the deployed relay's .env and database", () => {
 
       const waiting1 = await writeWhileDown(fake, 'r1');
       node = await spawnRelayNode(env);
-      const upgradeLine = node.logs.find((l) => l.includes(UPGRADED));
-      expect(upgradeLine).toBeDefined();
-      expect(JSON.parse(upgradeLine!)).toMatchObject({ bindings: 2, pendingTokens: 2, expiredTokensDropped: 1, cursorCarried: true });
+      // Log lines reach the test through the node's stdout pipe, possibly after /readyz answered.
+      const upgradeLine = await node.process.waitForLine((l) => l.includes(UPGRADED), 10_000);
+      expect(JSON.parse(upgradeLine)).toMatchObject({ bindings: 2, pendingTokens: 2, expiredTokensDropped: 1, cursorCarried: true });
       const backups = () => readdirSync(join(dir, 'data')).filter((f) => f.startsWith('relay.db.pre-upgrade-') && f.endsWith('.bak'));
       expect(backups()).toHaveLength(1);
 
@@ -66,6 +66,8 @@ describe("a node started on the deployed relay's .env and database", () => {
       await node.stop();
       const waiting2 = await writeWhileDown(fake, 'r2');
       node = await spawnRelayNode(env);
+      // The upgrade would be logged before the node reports itself running.
+      await node.process.waitForLine((l) => l.includes('relay node running'), 10_000);
       expect(node.logs.some((l) => l.includes(UPGRADED))).toBe(false);
       expect(backups()).toHaveLength(1);
 

@@ -133,7 +133,7 @@ describe('spawnRelayNode', () => {
       expect(relay.httpUrl).toBe(`http://127.0.0.1:${ports.port}`);
       expect(relay.wsUrl).toBe(`ws://127.0.0.1:${ports.wsPort}`);
       expect((await fetch(`${relay.httpUrl}/readyz`)).status).toBe(200);
-      expect(relay.logs.some((line) => line.startsWith('{'))).toBe(true);
+      expect(await relay.process.waitForLine((line) => line.startsWith('{'), 10_000)).toContain('"node"');
       const dataDir = dirname(relay.env.DATABASE_PATH ?? '');
       expect(existsSync(dataDir)).toBe(true);
 

@@ -85,7 +85,10 @@ describe('secret rotation', () => {
     expect(promMetric(metrics, 'relay_gateway_auth_total', { secret: 'previous', mode: 'derived' })).toBe(1);
     expect(promMetric(metrics, 'relay_gateway_auth_total', { secret: 'current', mode: 'derived' })).toBe(1);
     expect(promMetric(metrics, 'relay_webhook_credentials_total', { token: 'previous', aes_key: 'previous' })).toBeGreaterThan(0);
-    const previousUse = node.logs.filter((l) => l.includes('gateway authenticated with the previous RELAY_AUTH_SECRET'));
+    const PREVIOUS_USE = 'gateway authenticated with the previous RELAY_AUTH_SECRET';
+    // The line reaches the test through the node's stdout pipe, possibly after the metrics answered.
+    await node.process.waitForLine((l) => l.includes(PREVIOUS_USE), 10_000);
+    const previousUse = node.logs.filter((l) => l.includes(PREVIOUS_USE));
     expect(previousUse).toHaveLength(1);
     expect(previousUse[0]).toContain('"gatewayId":"gw-rotating"');
     const logs = node.logs.join('\n');
