@@ -1,26 +1,33 @@
 import { describe, expect, it } from 'vitest';
-import { relayEnvFor, spawnRelayNode, testCorp, type RelayNodeHandle } from '@wecom-relay/testkit';
-import { eventually } from './support/eventually.js';
+import { relayEnvFor, spawnFakeWecom, spawnRelayNode, testCorp, type FakeWecomHandle, type RelayNodeHandle } from '@wecom-relay/testkit';
 import { sample, scrape } from './support/metric-sample.js';
 
-/** A node on its own SQLite file, pulling from nowhere (nothing here needs WeCom). */
-function idleNode(idleCollectAfterMs: string): Promise<RelayNodeHandle> {
-  return spawnRelayNode(relayEnvFor(testCorp(), 'http://127.0.0.1:9', { IDLE_COLLECT_AFTER_MS: idleCollectAfterMs, SYNC_POLL_INTERVAL_MS: '600000' }), {
-    name: `idle-${idleCollectAfterMs}`,
-  });
+const corp = testCorp();
+
+/**
+ * A node on its own SQLite file with nothing to do: WeCom (the fake) answers and has no messages. Against an
+ * unreachable WeCom the node would be retrying its token every second or two, which on a loaded machine is enough
+ * work that it never counts as quiet.
+ */
+function idleNode(fake: FakeWecomHandle, idleCollectAfterMs: string): Promise<RelayNodeHandle> {
+  return spawnRelayNode(
+    relayEnvFor(corp, fake.url, { IDLE_COLLECT_AFTER_MS: idleCollectAfterMs, SYNC_POLL_INTERVAL_MS: '600000', LOG_LEVEL: 'debug' }),
+    { name: `idle-${idleCollectAfterMs}` },
+  );
 }
 
 const youngGeneration = (text: string): number => sample(text, 'nodejs_heap_space_size_total_bytes', { space: 'new' }) ?? NaN;
 
 describe('a node that falls quiet', () => {
-  it('gives back the young generation its start grew, and counts it on /metrics', async () => {
-    const [on, off] = await Promise.all([idleNode('300'), idleNode('0')]);
+  it('gives back the young generation its start grew, and counts it on /metrics', { timeout: 120_000 }, async () => {
+    const fake = await spawnFakeWecom({ corp });
+    const nodes = await Promise.all([idleNode(fake, '300'), idleNode(fake, '0')]);
+    const [on, off] = nodes;
     try {
-      const quiet = await eventually(async () => {
-        const text = await scrape(on.metricsUrl);
-        expect(sample(text, 'relay_idle_collections_total')).toBe(1);
-        return text;
-      });
+      // Wait on the node's own log rather than by scraping every 100 ms: the scrapes would be work of their own.
+      await on.process.waitForLine((line) => line.includes('"idle collection"'), 60_000);
+      const quiet = await scrape(on.metricsUrl);
+      expect(sample(quiet, 'relay_idle_collections_total')).toBe(1);
       const kept = await scrape(off.metricsUrl);
       // Starting grows V8's young generation to its full size (two 16 MiB halves); a collection at idle shrinks it.
       expect(youngGeneration(kept)).toBeGreaterThanOrEqual(16 * 1024 * 1024);
@@ -28,6 +35,7 @@ describe('a node that falls quiet', () => {
       expect(sample(kept, 'relay_idle_collections_total')).toBe(0);
     } finally {
       await Promise.all([on.stop(), off.stop()]);
+      await fake.stop();
     }
   });
 });
