@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { PresenceMap } from '../state/presence-map.js';
+import type { NodeLoad, PresenceMap } from '../state/presence-map.js';
 
 /** Settings of {@link Rebalancer}; `maxPerInterval` 0 turns it off. */
 export interface RebalanceSettings {
@@ -36,6 +36,21 @@ export function shedCount(mine: number, loads: readonly number[], s: Pick<Rebala
 }
 
 /**
+ * The other nodes' loads that count toward the average this round: the fresh ones, less any that holds fewer gateways
+ * than at the previous round and sits below the average. Such a node is losing gateways, not taking them: most
+ * often it was killed outright and its gateways are reconnecting to the others while its beat still looks recent.
+ * Counted, its emptying share drags the average down and every survivor sheds sockets toward a node that cannot
+ * take them. Leaving out a node below the average only raises the average, so this can hold shedding back, never
+ * cause it.
+ */
+export function countedLoads(mine: number, others: readonly NodeLoad[], previous: ReadonlyMap<string, number>): number[] {
+  const all = [mine, ...others.map((n) => n.gateways)];
+  const average = all.reduce((a, b) => a + b, 0) / all.length;
+  const counted = others.filter((n) => !(n.gateways < (previous.get(n.nodeId) ?? -1) && n.gateways < average));
+  return [mine, ...counted.map((n) => n.gateways)];
+}
+
+/**
  * Gradual rebalancing: every interval, compares this node's gateway count with the average over the nodes whose
  * heartbeat is recent (the presence map's heartbeat data) and closes a bounded number of sockets (1012, "reconnect")
  * when above it. Events stay queued while a gateway moves, so nothing is lost; ack-mode gateways resume after their
@@ -44,6 +59,8 @@ export function shedCount(mine: number, loads: readonly number[], s: Pick<Rebala
 export class Rebalancer {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
+  /** Each other node's count at the previous round (only the nodes seen then, so it stays as small as the cluster). */
+  private previous = new Map<string, number>();
 
   constructor(private readonly o: RebalancerOptions) {}
 
@@ -65,14 +82,13 @@ export class Rebalancer {
     if (this.running) return 0;
     this.running = true;
     try {
-      // A node that stopped beating (killed outright) stays live until its ttl runs out while its gateways reconnect
-      // to the others; counted, its emptying share would drag the average down and make the others shed for nothing.
-      // This node itself counts whatever its own beat says (added below).
-      const nodes = (await this.o.presence.liveNodes()).filter((n) => n.fresh);
+      // A node that stopped beating (killed outright) stays live until its ttl runs out; it stops being fresh two
+      // beats after its last, and until then countedLoads leaves it out once its count starts falling.
+      const others = (await this.o.presence.liveNodes()).filter((n) => n.fresh && n.nodeId !== this.o.nodeId);
+      // This node's own load is its live count, fresher than the shared one, whatever its own beat says.
       const mine = this.o.localCount();
-      // This node's own entry is its live count, fresher than the shared one.
-      const loads = nodes.map((n) => (n.nodeId === this.o.nodeId ? mine : n.gateways));
-      if (!nodes.some((n) => n.nodeId === this.o.nodeId)) loads.push(mine);
+      const loads = countedLoads(mine, others, this.previous);
+      this.previous = new Map(others.map((n) => [n.nodeId, n.gateways]));
       const n = shedCount(mine, loads, this.o);
       if (n === 0) return 0;
       const closed = this.o.shed(n);

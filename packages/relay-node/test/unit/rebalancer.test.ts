@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Rebalancer, shedCount } from '../../src/delivery/rebalancer.js';
+import { Rebalancer, countedLoads, shedCount } from '../../src/delivery/rebalancer.js';
 import { MemoryPresenceMap } from '../../src/state/memory/index.js';
 import { manualClock } from '../state/store-edges-kit.js';
 
@@ -71,6 +71,66 @@ describe('rebalancing', () => {
     expect((await presence.liveNodes()).map((n) => n.nodeId)).toEqual(['node-a', 'node-b', 'node-c']);
     expect(await rebalancer.tick()).toBe(0);
     expect(asked).toEqual([5]);
+  });
+
+  it('does not shed toward a node that is losing its gateways while its last beat still looks recent', async () => {
+    // A node killed outright: its beat stays recent for two beats while its gateways reconnect to the others.
+    const clock = manualClock();
+    const presence = new MemoryPresenceMap({ now: clock.now });
+    const beat = async (nodes: string[]): Promise<void> => {
+      for (const node of nodes) await presence.heartbeat(node, 15_000);
+    };
+    await beat(['node-a', 'node-b', 'node-c', 'node-d']);
+    for (const node of ['node-b', 'node-c', 'node-d']) for (let i = 0; i < 12; i++) await presence.claim(`gw-${node}-${i}`, node);
+    let mine = 12;
+    const asked: number[] = [];
+    const rebalancer = new Rebalancer({
+      ...settings,
+      intervalMs: 10_000,
+      nodeId: 'node-a',
+      presence,
+      localCount: () => mine,
+      shed: (n) => {
+        asked.push(n);
+        return n;
+      },
+      logger: pino({ level: 'silent' }),
+    });
+    // Balanced: 12 each.
+    expect(await rebalancer.tick()).toBe(0);
+    // node-d dies just after that beat; 9 of its 12 gateways reconnect to the others (3 each) before the next round.
+    const reconnect = async (i: number, to: string): Promise<void> => {
+      await presence.claim(`gw-node-d-${i}`, to);
+      if (to === 'node-a') mine++;
+    };
+    for (let i = 0; i < 9; i++) await reconnect(i, ['node-a', 'node-b', 'node-c'][i % 3]!);
+    clock.advance(5_000);
+    await beat(['node-a', 'node-b', 'node-c']);
+    expect((await presence.liveNodes()).find((n) => n.nodeId === 'node-d')).toEqual({ nodeId: 'node-d', gateways: 3, fresh: true });
+    // Loads 15, 15, 15 and node-d's 3: counted, the average would be 12 and node-a would close 3. Left out: nothing.
+    expect(await rebalancer.tick()).toBe(0);
+    // The last 3 reconnect: 16 each, node-d at 0 and still looking recent (9 s since its beat): still left out.
+    for (let i = 9; i < 12; i++) await reconnect(i, ['node-a', 'node-b', 'node-c'][i % 3]!);
+    clock.advance(4_000);
+    await beat(['node-a', 'node-b', 'node-c']);
+    expect((await presence.liveNodes()).find((n) => n.nodeId === 'node-d')).toEqual({ nodeId: 'node-d', gateways: 0, fresh: true });
+    expect(await rebalancer.tick()).toBe(0);
+    expect(asked).toEqual([]);
+  });
+
+  it('keeps counting a node below the average whose count holds or grows, and one above it that falls', () => {
+    const loads = (gateways: number[]): { nodeId: string; gateways: number; fresh: boolean }[] =>
+      gateways.map((g, i) => ({ nodeId: `n${i}`, gateways: g, fresh: true }));
+    const before = new Map([
+      ['n0', 30],
+      ['n1', 0],
+      ['n2', 40],
+    ]);
+    // A node that joined (0, then 3) and one shedding from above the average (40, then 35) both count.
+    expect(countedLoads(30, loads([30, 3, 35]), before)).toEqual([30, 30, 3, 35]);
+    // A node below the average that lost gateways does not; nor does one seen for the first time only if it fell.
+    expect(countedLoads(30, loads([30, 0, 35]), new Map([['n1', 5]]))).toEqual([30, 30, 35]);
+    expect(countedLoads(30, loads([30, 0, 35]), new Map())).toEqual([30, 30, 0, 35]);
   });
 
   it('counts its own load even when its own beat is late', async () => {
