@@ -20,6 +20,8 @@ export interface RebalancerOptions extends RebalanceSettings {
   shed: (n: number) => number;
   logger: Logger;
   onShed?: (n: number) => void;
+  /** Clock for how long a falling node stays left out (countedLoads); default Date.now. */
+  now?: () => number;
 }
 
 /**
@@ -36,18 +38,45 @@ export function shedCount(mine: number, loads: readonly number[], s: Pick<Rebala
 }
 
 /**
- * The other nodes' loads that count toward the average this round: the fresh ones, less any that holds fewer gateways
- * than at the previous round and sits below the average. Such a node is losing gateways, not taking them: most
- * often it was killed outright and its gateways are reconnecting to the others while its beat still looks recent.
- * Counted, its emptying share drags the average down and every survivor sheds sockets toward a node that cannot
- * take them. Leaving out a node below the average only raises the average, so this can hold shedding back, never
- * cause it.
+ * How long a node whose count fell stays left out while its count holds: two heartbeats, as long as a killed node's
+ * last beat still counts as recent (presence-map.ts isRecentBeat), after which it is left out as stale anyway.
  */
-export function countedLoads(mine: number, others: readonly NodeLoad[], previous: ReadonlyMap<string, number>): number[] {
+export const DEFAULT_FALLING_HOLD_MS = 10_000;
+
+/** Another node's count as one round saw it, and when a round last saw it fall (null: not falling). */
+export interface SeenLoad {
+  gateways: number;
+  fellAt: number | null;
+}
+
+/**
+ * The other nodes' loads that count toward the average this round, and what to remember for the next. A node below
+ * the average whose count fell since the previous round, or has held since falling less than `holdMs` ago, is left
+ * out: it is losing gateways, not taking them. Most often it was killed outright and its gateways are reconnecting to
+ * the others while its last beat still looks recent; counted, its emptying share drags the average down and every
+ * survivor sheds sockets toward a node that cannot take them. Leaving out a node below the average only raises the
+ * average, so this can hold shedding back, never cause it; a live node counts again once it grows or `holdMs` passes.
+ */
+export function countedLoads(
+  mine: number,
+  others: readonly NodeLoad[],
+  previous: ReadonlyMap<string, SeenLoad>,
+  now: number,
+  holdMs = DEFAULT_FALLING_HOLD_MS,
+): { loads: number[]; seen: Map<string, SeenLoad> } {
   const all = [mine, ...others.map((n) => n.gateways)];
   const average = all.reduce((a, b) => a + b, 0) / all.length;
-  const counted = others.filter((n) => !(n.gateways < (previous.get(n.nodeId) ?? -1) && n.gateways < average));
-  return [mine, ...counted.map((n) => n.gateways)];
+  const loads = [mine];
+  const seen = new Map<string, SeenLoad>();
+  for (const n of others) {
+    const before = previous.get(n.nodeId);
+    let fellAt: number | null = null;
+    if (before && n.gateways < before.gateways) fellAt = now;
+    else if (before && n.gateways === before.gateways && before.fellAt !== null && now - before.fellAt <= holdMs) fellAt = before.fellAt;
+    seen.set(n.nodeId, { gateways: n.gateways, fellAt });
+    if (fellAt === null || n.gateways >= average) loads.push(n.gateways);
+  }
+  return { loads, seen };
 }
 
 /**
@@ -60,7 +89,7 @@ export class Rebalancer {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   /** Each other node's count at the previous round (only the nodes seen then, so it stays as small as the cluster). */
-  private previous = new Map<string, number>();
+  private previous = new Map<string, SeenLoad>();
 
   constructor(private readonly o: RebalancerOptions) {}
 
@@ -83,12 +112,12 @@ export class Rebalancer {
     this.running = true;
     try {
       // A node that stopped beating (killed outright) stays live until its ttl runs out; it stops being fresh two
-      // beats after its last, and until then countedLoads leaves it out once its count starts falling.
+      // beats after its last, and until then countedLoads leaves it out from the round its count starts falling.
       const others = (await this.o.presence.liveNodes()).filter((n) => n.fresh && n.nodeId !== this.o.nodeId);
       // This node's own load is its live count, fresher than the shared one, whatever its own beat says.
       const mine = this.o.localCount();
-      const loads = countedLoads(mine, others, this.previous);
-      this.previous = new Map(others.map((n) => [n.nodeId, n.gateways]));
+      const { loads, seen } = countedLoads(mine, others, this.previous, (this.o.now ?? Date.now)());
+      this.previous = seen;
       const n = shedCount(mine, loads, this.o);
       if (n === 0) return 0;
       const closed = this.o.shed(n);

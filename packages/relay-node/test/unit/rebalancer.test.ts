@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Rebalancer, countedLoads, shedCount } from '../../src/delivery/rebalancer.js';
+import { Rebalancer, countedLoads, shedCount, type SeenLoad } from '../../src/delivery/rebalancer.js';
+import type { NodeLoad } from '../../src/state/presence-map.js';
 import { MemoryPresenceMap } from '../../src/state/memory/index.js';
 import { manualClock } from '../state/store-edges-kit.js';
 
@@ -90,6 +91,7 @@ describe('rebalancing', () => {
       nodeId: 'node-a',
       presence,
       localCount: () => mine,
+      now: clock.now,
       shed: (n) => {
         asked.push(n);
         return n;
@@ -115,22 +117,36 @@ describe('rebalancing', () => {
     await beat(['node-a', 'node-b', 'node-c']);
     expect((await presence.liveNodes()).find((n) => n.nodeId === 'node-d')).toEqual({ nodeId: 'node-d', gateways: 0, fresh: true });
     expect(await rebalancer.tick()).toBe(0);
+    // Rounds closer together than two beats (REBALANCE_INTERVAL_MS=500): node-d, at 0 again, is left out until its
+    // count grows or its beat is too old to count.
+    clock.advance(500);
+    expect((await presence.liveNodes()).find((n) => n.nodeId === 'node-d')).toEqual({ nodeId: 'node-d', gateways: 0, fresh: true });
+    expect(await rebalancer.tick()).toBe(0);
     expect(asked).toEqual([]);
   });
 
-  it('keeps counting a node below the average whose count holds or grows, and one above it that falls', () => {
-    const loads = (gateways: number[]): { nodeId: string; gateways: number; fresh: boolean }[] =>
-      gateways.map((g, i) => ({ nodeId: `n${i}`, gateways: g, fresh: true }));
-    const before = new Map([
-      ['n0', 30],
-      ['n1', 0],
-      ['n2', 40],
+  it('keeps counting a node below the average whose count grows, and one above it that falls', () => {
+    const loads = (gateways: number[]): NodeLoad[] => gateways.map((g, i) => ({ nodeId: `n${i}`, gateways: g, fresh: true }));
+    const seen = (entries: Array<[string, number, number | null]>): Map<string, SeenLoad> =>
+      new Map(entries.map(([id, gateways, fellAt]) => [id, { gateways, fellAt }]));
+    const before = seen([
+      ['n0', 30, null],
+      ['n1', 0, null],
+      ['n2', 40, null],
     ]);
     // A node that joined (0, then 3) and one shedding from above the average (40, then 35) both count.
-    expect(countedLoads(30, loads([30, 3, 35]), before)).toEqual([30, 30, 3, 35]);
-    // A node below the average that lost gateways does not; nor does one seen for the first time only if it fell.
-    expect(countedLoads(30, loads([30, 0, 35]), new Map([['n1', 5]]))).toEqual([30, 30, 35]);
-    expect(countedLoads(30, loads([30, 0, 35]), new Map())).toEqual([30, 30, 0, 35]);
+    expect(countedLoads(30, loads([30, 3, 35]), before, 0).loads).toEqual([30, 30, 3, 35]);
+    // A node below the average that lost gateways does not, nor while it holds after that; it counts once it grows.
+    const fell = countedLoads(30, loads([30, 0, 35]), seen([['n1', 5, null]]), 1_000);
+    expect(fell.loads).toEqual([30, 30, 35]);
+    const held = countedLoads(30, loads([30, 0, 35]), fell.seen, 2_000);
+    expect(held.loads).toEqual([30, 30, 35]);
+    expect(countedLoads(30, loads([30, 1, 35]), held.seen, 3_000).loads).toEqual([30, 30, 1, 35]);
+    // A live node that lost a gateway once, in a cluster where nothing connects, counts again after the hold (10 s).
+    expect(countedLoads(30, loads([30, 0, 35]), held.seen, 1_000 + 10_000).loads).toEqual([30, 30, 35]);
+    expect(countedLoads(30, loads([30, 0, 35]), held.seen, 1_000 + 10_001).loads).toEqual([30, 30, 0, 35]);
+    // A node seen for the first time counts.
+    expect(countedLoads(30, loads([30, 0, 35]), new Map(), 0).loads).toEqual([30, 30, 0, 35]);
   });
 
   it('counts its own load even when its own beat is late', async () => {
