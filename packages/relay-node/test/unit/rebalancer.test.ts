@@ -7,6 +7,25 @@ import { manualClock } from '../state/store-edges-kit.js';
 
 const settings = { maxPerInterval: 5, tolerancePercent: 20 };
 
+/** node-a's rebalancer over `presence`, recording every shed it asks for in `asked`. */
+function rebalancerOf(presence: MemoryPresenceMap, localCount: () => number, now?: () => number): { rebalancer: Rebalancer; asked: number[] } {
+  const asked: number[] = [];
+  const rebalancer = new Rebalancer({
+    ...settings,
+    intervalMs: 10_000,
+    nodeId: 'node-a',
+    presence,
+    localCount,
+    ...(now ? { now } : {}),
+    shed: (n) => {
+      asked.push(n);
+      return n;
+    },
+    logger: pino({ level: 'silent' }),
+  });
+  return { rebalancer, asked };
+}
+
 describe('rebalancing', () => {
   it('sheds only above the average plus tolerance, down to the rounded-up average, bounded per interval', () => {
     // A third node joins two holding 30 each: average 20, tolerance up to 24.
@@ -27,19 +46,7 @@ describe('rebalancing', () => {
     const presence = new MemoryPresenceMap();
     for (const node of ['node-a', 'node-b', 'node-c']) await presence.heartbeat(node, 60_000);
     for (let i = 0; i < 9; i++) await presence.claim(`gw-b-${i}`, 'node-b');
-    const asked: number[] = [];
-    const rebalancer = new Rebalancer({
-      ...settings,
-      intervalMs: 1_000,
-      nodeId: 'node-a',
-      presence,
-      localCount: () => 12,
-      shed: (n) => {
-        asked.push(n);
-        return n;
-      },
-      logger: pino({ level: 'silent' }),
-    });
+    const { rebalancer, asked } = rebalancerOf(presence, () => 12);
     // Loads 12 (own, live), 9, 0: average 7, tolerance 8.4: close 5 (of the 5 above 7).
     expect(await rebalancer.tick()).toBe(5);
     expect(asked).toEqual([5]);
@@ -50,19 +57,7 @@ describe('rebalancing', () => {
     const presence = new MemoryPresenceMap({ now: clock.now });
     for (const node of ['node-a', 'node-b', 'node-c']) await presence.heartbeat(node, 15_000);
     for (let i = 0; i < 15; i++) await presence.claim(`gw-b-${i}`, 'node-b');
-    const asked: number[] = [];
-    const rebalancer = new Rebalancer({
-      ...settings,
-      intervalMs: 10_000,
-      nodeId: 'node-a',
-      presence,
-      localCount: () => 15,
-      shed: (n) => {
-        asked.push(n);
-        return n;
-      },
-      logger: pino({ level: 'silent' }),
-    });
+    const { rebalancer, asked } = rebalancerOf(presence, () => 15);
     // node-c, killed, beat 10 s ago (two beats of 5 s): it still counts. Loads 15, 15, 0: average 10: close 5.
     clock.advance(10_000);
     for (const node of ['node-a', 'node-b']) await presence.heartbeat(node, 15_000);
@@ -84,20 +79,7 @@ describe('rebalancing', () => {
     await beat(['node-a', 'node-b', 'node-c', 'node-d']);
     for (const node of ['node-b', 'node-c', 'node-d']) for (let i = 0; i < 12; i++) await presence.claim(`gw-${node}-${i}`, node);
     let mine = 12;
-    const asked: number[] = [];
-    const rebalancer = new Rebalancer({
-      ...settings,
-      intervalMs: 10_000,
-      nodeId: 'node-a',
-      presence,
-      localCount: () => mine,
-      now: clock.now,
-      shed: (n) => {
-        asked.push(n);
-        return n;
-      },
-      logger: pino({ level: 'silent' }),
-    });
+    const { rebalancer, asked } = rebalancerOf(presence, () => mine, clock.now);
     // Balanced: 12 each.
     expect(await rebalancer.tick()).toBe(0);
     // node-d dies just after that beat; 9 of its 12 gateways reconnect to the others (3 each) before the next round.
@@ -155,15 +137,7 @@ describe('rebalancing', () => {
     await presence.heartbeat('node-a', 15_000);
     clock.advance(12_000);
     await presence.heartbeat('node-b', 15_000);
-    const rebalancer = new Rebalancer({
-      ...settings,
-      intervalMs: 10_000,
-      nodeId: 'node-a',
-      presence,
-      localCount: () => 10,
-      shed: (n) => n,
-      logger: pino({ level: 'silent' }),
-    });
+    const { rebalancer } = rebalancerOf(presence, () => 10);
     // Loads 10 (own), 0: average 5: close 5.
     expect(await rebalancer.tick()).toBe(5);
   });
