@@ -21,20 +21,22 @@ const youngGeneration = (text: string): number => sample(text, 'nodejs_heap_spac
 describe('a node that falls quiet', () => {
   it('gives back the young generation its start grew, and counts it on /metrics', { timeout: 120_000 }, async () => {
     const fake = await spawnFakeWecom({ corp });
-    const nodes = await Promise.all([idleNode(fake, '300'), idleNode(fake, '0')]);
-    const [on, off] = nodes;
     try {
-      // Wait on the node's own log rather than by scraping every 100 ms: the scrapes would be work of their own.
-      await on.process.waitForLine((line) => line.includes('"idle collection"'), 60_000);
-      const quiet = await scrape(on.metricsUrl);
-      expect(sample(quiet, 'relay_idle_collections_total')).toBe(1);
-      const kept = await scrape(off.metricsUrl);
-      // Starting grows V8's young generation to its full size (two 16 MiB halves); a collection at idle shrinks it.
-      expect(youngGeneration(kept)).toBeGreaterThanOrEqual(16 * 1024 * 1024);
-      expect(youngGeneration(quiet)).toBeLessThanOrEqual(8 * 1024 * 1024);
-      expect(sample(kept, 'relay_idle_collections_total')).toBe(0);
+      const [on, off] = await Promise.all([idleNode(fake, '300'), idleNode(fake, '0')]);
+      try {
+        // Wait on the node's own log rather than by scraping every 100 ms: the scrapes would be work of their own.
+        await on.process.waitForLine((line) => line.includes('"idle collection"'), 60_000);
+        const quiet = await scrape(on.metricsUrl);
+        expect(sample(quiet, 'relay_idle_collections_total')).toBe(1);
+        const kept = await scrape(off.metricsUrl);
+        // Starting grows V8's young generation to its full size (two 16 MiB halves); a collection at idle shrinks it.
+        expect(youngGeneration(kept)).toBeGreaterThanOrEqual(16 * 1024 * 1024);
+        expect(youngGeneration(quiet)).toBeLessThanOrEqual(8 * 1024 * 1024);
+        expect(sample(kept, 'relay_idle_collections_total')).toBe(0);
+      } finally {
+        await Promise.all([on.stop(), off.stop()]);
+      }
     } finally {
-      await Promise.all([on.stop(), off.stop()]);
       await fake.stop();
     }
   });

@@ -41,7 +41,7 @@ export function shedCount(mine: number, loads: readonly number[], s: Pick<Rebala
  * How long a node whose count fell stays left out while its count holds: two heartbeats, as long as a killed node's
  * last beat still counts as recent (presence-map.ts isRecentBeat), after which it is left out as stale anyway.
  */
-export const DEFAULT_FALLING_HOLD_MS = 10_000;
+export const FALLING_HOLD_MS = 10_000;
 
 /** Another node's count as one round saw it, and when a round last saw it fall (null: not falling). */
 export interface SeenLoad {
@@ -51,18 +51,18 @@ export interface SeenLoad {
 
 /**
  * The other nodes' loads that count toward the average this round, and what to remember for the next. A node below
- * the average whose count fell since the previous round, or has held since falling less than `holdMs` ago, is left
- * out: it is losing gateways, not taking them. Most often it was killed outright and its gateways are reconnecting to
- * the others while its last beat still looks recent; counted, its emptying share drags the average down and every
- * survivor sheds sockets toward a node that cannot take them. Leaving out a node below the average only raises the
- * average, so this can hold shedding back, never cause it; a live node counts again once it grows or `holdMs` passes.
+ * the average whose count fell since the previous round, or has held since falling within {@link FALLING_HOLD_MS},
+ * is left out: it is losing gateways, not taking them. Most often it was killed outright and its gateways are
+ * reconnecting to the others while its last beat still looks recent; counted, its emptying share drags the average
+ * down and every survivor sheds sockets toward a node that cannot take them. Leaving out a node below the average only
+ * raises the average, so this can hold shedding back, never cause it; a live node counts again once it grows or the
+ * hold passes.
  */
 export function countedLoads(
   mine: number,
   others: readonly NodeLoad[],
   previous: ReadonlyMap<string, SeenLoad>,
   now: number,
-  holdMs = DEFAULT_FALLING_HOLD_MS,
 ): { loads: number[]; seen: Map<string, SeenLoad> } {
   const all = [mine, ...others.map((n) => n.gateways)];
   const average = all.reduce((a, b) => a + b, 0) / all.length;
@@ -70,9 +70,8 @@ export function countedLoads(
   const seen = new Map<string, SeenLoad>();
   for (const n of others) {
     const before = previous.get(n.nodeId);
-    let fellAt: number | null = null;
-    if (before && n.gateways < before.gateways) fellAt = now;
-    else if (before && n.gateways === before.gateways && before.fellAt !== null && now - before.fellAt <= holdMs) fellAt = before.fellAt;
+    const held = before?.fellAt != null && n.gateways === before.gateways && now - before.fellAt <= FALLING_HOLD_MS;
+    const fellAt = before && n.gateways < before.gateways ? now : held ? (before?.fellAt ?? null) : null;
     seen.set(n.nodeId, { gateways: n.gateways, fellAt });
     if (fellAt === null || n.gateways >= average) loads.push(n.gateways);
   }
