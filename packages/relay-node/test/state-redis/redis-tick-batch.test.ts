@@ -74,16 +74,48 @@ describe('calls made side by side on one Redis server', () => {
     }
   });
 
-  it('reads of 40 gateways woken together are one script call, each from its own pointer', async () => {
+  it('reads of 40 gateways woken together are one XREAD, each from its own pointer', async () => {
     const queue = new RedisDeliveryQueue({ redis: own.redis, prefix: uniquePrefix('batch-read'), logger: silent });
     const pointers: Array<string | null> = [];
     for (let g = 0; g < 40; g++) {
       const ids = await queue.appendMany(`gw-${g}`, [{ event: inbound(`m-${g}-1`) }, { event: inbound(`m-${g}-2`) }, { event: inbound(`m-${g}-3`) }]);
       pointers.push(g % 2 === 0 ? null : ids[0]!);
     }
-    const { result, counts } = await counting(['evalsha', 'xrange'], () => Promise.all(pointers.map((after, g) => queue.readAfter(`gw-${g}`, after, 2))));
-    expect(counts).toEqual({ evalsha: 1, xrange: 40 });
+    const { result, counts } = await counting(['xread', 'evalsha', 'xrange'], () => Promise.all(pointers.map((after, g) => queue.readAfter(`gw-${g}`, after, 2))));
+    expect(counts).toEqual({ xread: 1, evalsha: 0, xrange: 0 });
     result.forEach((items, g) => expect(items.map((i) => (i.event as { id: string }).id)).toEqual(g % 2 === 0 ? [`m-${g}-1`, `m-${g}-2`] : [`m-${g}-2`, `m-${g}-3`]));
+  });
+
+  it('reads of one tick with different counts, a gateway read twice and empty gateways each get their own rows', async () => {
+    const queue = new RedisDeliveryQueue({ redis: own.redis, prefix: uniquePrefix('batch-read-mixed'), logger: silent });
+    const ids = await queue.appendMany('gw-a', [{ event: inbound('a-1') }, { event: inbound('a-2') }, { event: inbound('a-3') }]);
+    await queue.appendMany('gw-b', [{ event: inbound('b-1') }]);
+    const names = (items: Array<{ event: unknown }>) => items.map((i) => (i.event as { id: string }).id);
+    const { result, counts } = await counting(['xread'], () =>
+      Promise.all([
+        queue.readAfter('gw-a', null, 2),
+        queue.readAfter('gw-a', ids[0]!, 5),
+        queue.readAfter('gw-b', null, 2),
+        queue.readAfter('gw-none', null, 2),
+        queue.readAfter('gw-a', ids[2]!, 2),
+      ]),
+    );
+    expect(result.map(names)).toEqual([['a-1', 'a-2'], ['a-2', 'a-3'], ['b-1'], [], []]);
+    // Counts 2 and 5 cannot share a call, nor can gw-a's two reads of count 2.
+    expect(counts.xread).toBe(3);
+  });
+
+  it('a client with its own keyPrefix reads its gateways in one XREAD too', async () => {
+    const prefixed = own.redis.duplicate({ keyPrefix: 'kp:' });
+    try {
+      const queue = new RedisDeliveryQueue({ redis: prefixed, prefix: uniquePrefix('batch-read-kp'), logger: silent });
+      await queue.appendMany('gw-a', [{ event: inbound('a-1') }]);
+      await queue.appendMany('gw-b', [{ event: inbound('b-1') }, { event: inbound('b-2') }]);
+      const read = await Promise.all([queue.readAfter('gw-a', null, 5), queue.readAfter('gw-b', null, 5)]);
+      expect(read.map((items) => items.map((i) => (i.event as { id: string }).id))).toEqual([['a-1'], ['b-1', 'b-2']]);
+    } finally {
+      prefixed.disconnect();
+    }
   });
 
   it("owner lookups of 90 gateways are one script call and one alive check per node; a dead node's gateways have no owner", async () => {
