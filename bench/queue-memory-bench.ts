@@ -1,13 +1,15 @@
 /**
- * Redis memory per message: appends N inbound text events (spread over G gateways, each with a msgid dedup key and a
- * routing decision, as the relay records them) to a fresh redis-server and reports used_memory per event while queued,
- * and what stays per message once every gateway acknowledged it. For sizing (README "How much Redis memory").
- *   pnpm tsx bench/queue-memory-bench.ts [--events 10000] [--gateways 200] [--chars 60] [--rate 100] [--unpacked]
+ * Redis memory per message: appends N inbound text events (spread over G gateways, each with its routing decision, as
+ * a node on one Redis server records them: decided and queued in one step) to a fresh redis-server and reports
+ * used_memory per event while queued, and what stays per message once every gateway acknowledged it. `--apart`: decided
+ * and queued apart, each append with its msgid dedup marker, as on a Redis Cluster. For sizing (README "How much
+ * Redis memory").
+ *   pnpm tsx bench/queue-memory-bench.ts [--events 10000] [--gateways 200] [--chars 60] [--rate 100] [--apart] [--unpacked]
  */
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import type { QueuedEvent } from '@wecom-relay/shared';
-import { RedisDedupStore, RedisDeliveryQueue } from '@wecom-relay/relay-node';
+import { RedisDedupStore, RedisDeliveryQueue, RedisRouteAppender } from '@wecom-relay/relay-node';
 import { startRedis } from '@wecom-relay/testkit';
 
 const { values } = parseArgs({
@@ -18,7 +20,9 @@ const { values } = parseArgs({
     chars: { type: 'string', default: '60' },
     // Messages per second of WeCom send_time, which places the packed records.
     rate: { type: 'string', default: '100' },
-    // Record each message one key at a time, as relays before packing did.
+    // Decide and append apart, with a dedup marker per append (a Redis Cluster's way).
+    apart: { type: 'boolean', default: false },
+    // Record each message one key at a time, as relays before packing did (implies --apart).
     unpacked: { type: 'boolean', default: false },
   },
 });
@@ -30,6 +34,8 @@ try {
   const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
   const queue = new RedisDeliveryQueue({ redis, prefix: 'wr:' });
   const dedup = new RedisDedupStore({ redis, prefix: 'wr:' });
+  const appender = new RedisRouteAppender({ redis, dedup, queue });
+  const apart = values.apart || values.unpacked;
   const before = await usedMemory();
   const lastId = new Map<string, string>();
   let sample = '';
@@ -48,8 +54,14 @@ try {
     } as QueuedEvent;
     const at = 1_700_000_000 + Math.floor(i / Number(values.rate));
     const placement = values.unpacked ? undefined : { at };
-    await dedup.decide(`r:${msgid}`, `>${gatewayId}`, 4 * 24 * 3600_000, placement);
-    const id = await queue.append(gatewayId, event, { dedupKey: msgid, ...(placement ? { dedupAt: at } : {}) });
+    let id: string | null;
+    if (apart) {
+      await dedup.decide(`r:${msgid}`, `>${gatewayId}`, 4 * 24 * 3600_000, placement);
+      id = await queue.append(gatewayId, event, { dedupKey: msgid, ...(placement ? { dedupAt: at } : {}) });
+    } else {
+      const [result] = await appender.decideAndAppend([{ key: `r:${msgid}`, placement: { at }, gatewayId, event, dedupKey: msgid }], 4 * 24 * 3600_000);
+      id = result!.id;
+    }
     if (id) lastId.set(gatewayId, id);
     sample = msgid;
   }
@@ -57,9 +69,9 @@ try {
   for (const [gatewayId, id] of lastId) await queue.ack(gatewayId, id);
   const delivered = await usedMemory();
   const per = (bytes: number) => Math.round(bytes / events);
-  console.log(`${events} messages (${values.chars}-character texts) over ${gateways} gateways, ${values.rate}/s, ${values.unpacked ? 'one key per record' : 'packed records'}:`);
-  console.log(`  queued:    ${per(queued - before)} bytes per message (stream entry + routing decision + dedup marker)`);
-  console.log(`  delivered: ${per(delivered - before)} bytes per message kept (routing decision + dedup marker; used_memory, including each gateway's emptied stream)`);
+  console.log(`${events} messages (${values.chars}-character texts) over ${gateways} gateways, ${values.rate}/s, ${values.unpacked ? 'one key per record' : 'packed records'}, ${apart ? 'decided and queued apart' : 'decided and queued in one step'}:`);
+  console.log(`  queued:    ${per(queued - before)} bytes per message (stream entry + routing decision${apart ? ' + dedup marker' : ''})`);
+  console.log(`  delivered: ${per(delivered - before)} bytes per message kept (routing decision${apart ? ' + dedup marker' : ''}; used_memory, including each gateway's emptied stream)`);
   if (values.unpacked) {
     console.log(
       `  MEMORY USAGE of one message's keys: routing decision ${await redis.memory('USAGE', `wr:dedup:r:${sample}`)} B, ` +

@@ -144,6 +144,7 @@ export class RelayNode {
       bindings: backend.bindings,
       ledger: backend.outbound,
       dedup: backend.dedup,
+      ...(backend.routeAppender ? { appender: backend.routeAppender } : {}),
       enqueuer: new BatchEnqueuer({
         nodeId: config.nodeId,
         queue: backend.queue,

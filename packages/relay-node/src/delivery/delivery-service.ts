@@ -159,7 +159,7 @@ export class DeliveryService {
   }
 
   /** Tells whichever node holds the gateway to drain its queue. */
-  private async wake(gatewayId: string): Promise<void> {
+  async wake(gatewayId: string): Promise<void> {
     const owner = await this.o.presence.lookup(gatewayId);
     if (!owner) return;
     if (owner.nodeId === this.o.nodeId) {

@@ -30,8 +30,15 @@ export class BatchEnqueuer {
     this.now = o.now ?? Date.now;
   }
 
-  /** Appends each gateway's batch in order; resolves to each batch's ids (null for a duplicate), by gateway. */
-  async enqueue(batches: ReadonlyMap<string, readonly QueueAppendEntry[]>): Promise<Map<string, Array<string | null>>> {
+  /**
+   * Appends each gateway's batch in order; resolves to each batch's ids (null for a duplicate), by gateway. Gateways in
+   * `queuedElsewhere` had their events queued already (by a route appender: the count it appended, 0 for none new):
+   * they are counted toward trimming and woken with the rest.
+   */
+  async enqueue(
+    batches: ReadonlyMap<string, readonly QueueAppendEntry[]>,
+    queuedElsewhere: ReadonlyMap<string, number> = new Map(),
+  ): Promise<Map<string, Array<string | null>>> {
     const results = new Map<string, Array<string | null>>();
     await Promise.all(
       [...batches].map(async ([gatewayId, entries]) => {
@@ -40,7 +47,8 @@ export class BatchEnqueuer {
         this.o.delivery.noteAppended(gatewayId, ids.filter((id) => id !== null).length);
       }),
     );
-    await this.wake([...batches.keys()]);
+    for (const [gatewayId, count] of queuedElsewhere) this.o.delivery.noteAppended(gatewayId, count);
+    await this.wake([...new Set([...batches.keys(), ...queuedElsewhere.keys()])]);
     return results;
   }
 

@@ -9,14 +9,14 @@ import type { DeliveryService } from '../delivery/delivery-service.js';
 import { toInboundEvent } from './message-mapper.js';
 import type { PullContext } from './sync-loop.js';
 import type { SessionEventRouter } from './session-event-router.js';
-import { BINDING_EVENT, decidedGateway, gatewayDecision, placementOf, ROUTE_DECISION_TTL_MS, routeDecisionKey, UNBOUND } from './route-decision.js';
+import { BINDING_EVENT, decidedGateway, gatewayDecision, isQueuedDecision, placementOf, ROUTE_DECISION_TTL_MS, routeDecisionKey, UNBOUND } from './route-decision.js';
 
 /** Options for {@link InboundDispatcher}. */
 export interface InboundDispatcherOptions {
   bindings: BindingStore;
   ledger: OutboundLedger;
   binding: BindingService;
-  delivery: Pick<DeliveryService, 'enqueue'>;
+  delivery: Pick<DeliveryService, 'enqueue' | 'wake'>;
   /** Where each message's routing decision is recorded (key `r:<msgid>`), cluster-wide. */
   dedup: DedupStore;
   logger: Logger;
@@ -104,6 +104,13 @@ export class InboundDispatcher {
     if (gatewayId === null) {
       logger.info({ msgid: message.msgid, externalUserId: user }, 'message from an unbound user dropped');
       metrics.messagesIn.inc({ msgtype, outcome: 'unbound' });
+      return;
+    }
+    if (isQueuedDecision(decision)) {
+      // Queued in the same step as the decision, by the pull this one repeats: no queue marker was written, as none
+      // is needed; the owner is still woken, as for any duplicate.
+      await this.o.delivery.wake(gatewayId);
+      metrics.messagesIn.inc({ msgtype, outcome: 'duplicate' });
       return;
     }
     const appended = await this.o.delivery.enqueue(gatewayId, toInboundEvent({ ...message, external_userid: user }, this.o.tagAccount), {

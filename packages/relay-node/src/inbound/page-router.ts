@@ -7,10 +7,11 @@ import type { BindingStore } from '../state/binding-store.js';
 import type { DedupStore } from '../state/dedup-store.js';
 import type { QueueAppendEntry } from '../state/delivery-queue.js';
 import type { OutboundLedger } from '../state/outbound-ledger.js';
+import type { RouteAppender } from '../state/route-appender.js';
 import type { InboundDispatcher } from './inbound-dispatcher.js';
 import type { PullContext } from './sync-loop.js';
 import { toInboundEvent } from './message-mapper.js';
-import { BINDING_EVENT, decidedGateway, gatewayDecision, placementOf, ROUTE_DECISION_TTL_MS, routeDecisionKey, UNBOUND } from './route-decision.js';
+import { BINDING_EVENT, decidedGateway, gatewayDecision, isQueuedDecision, placementOf, ROUTE_DECISION_TTL_MS, routeDecisionKey, UNBOUND } from './route-decision.js';
 
 /** Options for {@link PageRouter}. */
 export interface PageRouterOptions {
@@ -21,6 +22,8 @@ export interface PageRouterOptions {
   /** Where each message's routing decision is recorded, as the dispatcher records it. */
   dedup: Pick<DedupStore, 'decideMany'>;
   enqueuer: Pick<BatchEnqueuer, 'enqueue'>;
+  /** Where decisions and queues share one server: decides and queues the plain messages in one step. */
+  appender?: RouteAppender;
   logger: Logger;
   metrics: RelayMetrics;
   /** As {@link InboundDispatcherOptions.firstPullMaxAgeMs}. */
@@ -74,7 +77,7 @@ export class PageRouter {
   }
 
   private async routePlain(page: KfMessage[], context: PullContext): Promise<void> {
-    const { metrics, logger } = this.o;
+    const { metrics } = this.o;
     const messages: KfMessage[] = [];
     for (const m of page) {
       if (context.firstPull && Number(m.send_time) * 1000 < this.now() - this.o.firstPullMaxAgeMs) {
@@ -97,22 +100,97 @@ export class PageRouter {
     const spoken = Promise.all(
       [...latest.values()].map((m) => this.o.ledger.customerSpoke(m.open_kfid || context.openKfid, m.external_userid!, this.spokeAt(m), m.msgid)),
     );
-    const [, decisions] = await Promise.all([spoken, this.decide(messages)]);
+    if (this.o.appender) {
+      await this.routeAppending(this.o.appender, messages, spoken);
+      return;
+    }
+    const [, decisions] = await Promise.all([spoken, this.bindingsOf(messages).then((current) => this.decide(messages, current))]);
+    await this.queueDecided(messages.map((m, i) => [m, decisions[i]!] as const));
+  }
+
+  /**
+   * With a route appender: the messages of each bound user whose messages all carry a send_time are decided and
+   * queued in one step; the rest are decided as without one. What the appender found decided otherwise (for another
+   * gateway, or not for a gateway) is queued as a decided message is. The send-window notes are in before anything
+   * is queued, as without an appender.
+   */
+  private async routeAppending(appender: RouteAppender, messages: KfMessage[], spoken: Promise<unknown>): Promise<void> {
+    const [, current] = await Promise.all([spoken, this.bindingsOf(messages)]);
+    const whole = new Map<string, boolean>();
+    for (const m of messages) {
+      const user = m.external_userid!;
+      whole.set(user, (whole.get(user) ?? current.get(user) !== null) && placementOf(m) !== undefined);
+    }
+    const appending: Array<[index: number, message: KfMessage]> = [];
+    const rest: Array<[index: number, message: KfMessage]> = [];
+    messages.forEach((m, i) => (whole.get(m.external_userid!) ? appending : rest).push([i, m]));
+    const [results, decisions] = await Promise.all([
+      appender.decideAndAppend(
+        appending.map(([, m]) => ({
+          key: routeDecisionKey(m.msgid!),
+          placement: placementOf(m)!,
+          gatewayId: current.get(m.external_userid!)!,
+          event: toInboundEvent({ ...m, external_userid: m.external_userid! }, this.o.tagAccount),
+          dedupKey: m.msgid!,
+        })),
+        ROUTE_DECISION_TTL_MS,
+      ),
+      this.decide(
+        rest.map(([, m]) => m),
+        current,
+      ),
+    ]);
+    const decided: Array<[index: number, message: KfMessage, decision: string]> = rest.map(([i, m], n) => [i, m, decisions[n]!]);
+    const queued = new Map<string, number>();
+    appending.forEach(([i, m], n) => {
+      const { decision, id } = results[n]!;
+      const gatewayId = decidedGateway(decision);
+      const msgtype = msgtypeOf(m);
+      if (id !== null) {
+        queued.set(gatewayId!, (queued.get(gatewayId!) ?? 0) + 1);
+        this.o.metrics.messagesIn.inc({ msgtype, outcome: 'queued' });
+      } else if (isQueuedDecision(decision) || decision === gatewayDecision(current.get(m.external_userid!)!)) {
+        // Queued already (by the pull this one repeats): the owner is still woken, as for any duplicate.
+        queued.set(gatewayId!, queued.get(gatewayId!) ?? 0);
+        this.o.metrics.messagesIn.inc({ msgtype, outcome: 'duplicate' });
+      } else {
+        decided.push([i, m, decision]);
+      }
+    });
+    decided.sort((a, b) => a[0] - b[0]);
+    await this.queueDecided(
+      decided.map(([, m, decision]) => [m, decision] as const),
+      queued,
+    );
+  }
+
+  /**
+   * Queues decided messages: each gateway's in the order given, with one round trip, every owning node woken once
+   * (with the gateways in `queued`, whose messages are queued already).
+   */
+  private async queueDecided(decided: ReadonlyArray<readonly [KfMessage, string]>, queued: ReadonlyMap<string, number> = new Map()): Promise<void> {
+    const { metrics, logger } = this.o;
     // Page order within each gateway's batch keeps every user's order.
     const batches = new Map<string, QueueAppendEntry[]>();
     const routed = new Map<string, KfMessage[]>();
-    messages.forEach((m, i) => {
-      const decision = decisions[i]!;
+    const woken = new Map(queued);
+    for (const [m, decision] of decided) {
       const msgtype = msgtypeOf(m);
       if (decision === BINDING_EVENT) {
         metrics.messagesIn.inc({ msgtype, outcome: 'binding' });
-        return;
+        continue;
       }
       const gatewayId = decidedGateway(decision);
       if (gatewayId === null) {
         logger.info({ msgid: m.msgid, externalUserId: m.external_userid }, 'message from an unbound user dropped');
         metrics.messagesIn.inc({ msgtype, outcome: 'unbound' });
-        return;
+        continue;
+      }
+      if (isQueuedDecision(decision)) {
+        // Queued in the step that decided it (one Redis server), with no queue marker: appending would double it.
+        woken.set(gatewayId, woken.get(gatewayId) ?? 0);
+        metrics.messagesIn.inc({ msgtype, outcome: 'duplicate' });
+        continue;
       }
       const placement = placementOf(m);
       const entry: QueueAppendEntry = {
@@ -127,20 +205,25 @@ export class PageRouter {
         batches.set(gatewayId, [entry]);
         routed.set(gatewayId, [m]);
       }
-    });
-    if (batches.size === 0) return;
-    const ids = await this.o.enqueuer.enqueue(batches);
+    }
+    if (batches.size === 0 && woken.size === 0) return;
+    const ids = await this.o.enqueuer.enqueue(batches, woken);
     for (const [gatewayId, list] of routed) {
       const gatewayIds = ids.get(gatewayId) ?? [];
       list.forEach((m, i) => metrics.messagesIn.inc({ msgtype: msgtypeOf(m), outcome: gatewayIds[i] ? 'queued' : 'duplicate' }));
     }
   }
 
-  /** Each message's routing decision (taken now, from the user's binding, unless one already stands). */
-  private async decide(messages: KfMessage[]): Promise<string[]> {
+  /** The gateway each user of the messages is bound to now (null: none). */
+  private async bindingsOf(messages: readonly KfMessage[]): Promise<Map<string, string | null>> {
     const users = [...new Set(messages.map((m) => m.external_userid!))];
     const bound = await Promise.all(users.map((user) => this.o.bindings.gatewayFor(user)));
-    const current = new Map(users.map((user, i) => [user, bound[i] ?? null]));
+    return new Map(users.map((user, i) => [user, bound[i] ?? null]));
+  }
+
+  /** Each message's routing decision (taken now, from its user's current binding, unless one already stands). */
+  private async decide(messages: readonly KfMessage[], current: ReadonlyMap<string, string | null>): Promise<string[]> {
+    if (messages.length === 0) return [];
     return await this.o.dedup.decideMany(
       messages.map((m) => {
         const gatewayId = current.get(m.external_userid!);

@@ -19,9 +19,24 @@ export function gatewayDecision(gatewayId: string): string {
   return `>${gatewayId}`;
 }
 
+/**
+ * The decision of a message that was queued for its gateway in the same step as the decision was taken (one Redis
+ * server: see redis-route-appender.ts): `=` + the gateway id. Standing, it means the message is in that gateway's
+ * queue already, so a page pulled again appends nothing. A relay of the previous version reads it as no gateway and
+ * drops the message it pulled again as from an unbound user: it is queued already, so nothing is lost or doubled.
+ */
+export function queuedDecision(gatewayId: string): string {
+  return `=${gatewayId}`;
+}
+
+/** Whether the decision says its message was queued in the same step ({@link queuedDecision}). */
+export function isQueuedDecision(decision: string): boolean {
+  return decision.startsWith('=');
+}
+
 /** The gateway a decision routes to, or null for {@link UNBOUND} and {@link BINDING_EVENT}. */
 export function decidedGateway(decision: string): string | null {
-  return decision.startsWith('>') ? decision.slice(1) : null;
+  return decision.startsWith('>') || decision.startsWith('=') ? decision.slice(1) : null;
 }
 
 /**

@@ -9,3 +9,4 @@ export type { OutboundLedger, SentReply, SendWindow } from './outbound-ledger.js
 export type { DeliveryQueue, QueuedItem, QueueAppendOptions } from './delivery-queue.js';
 export type { ReplyRecordStore, ReplyKey, ReplyRecord, ReplyClaim } from './reply-record-store.js';
 export type { WindowRule, SendReservation } from './outbound-ledger.js';
+export type { RouteAppender, RouteAppendEntry, RouteAppendResult } from './route-appender.js';

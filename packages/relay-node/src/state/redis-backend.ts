@@ -14,6 +14,7 @@ import {
   RedisPendingBindingStore,
   RedisPresenceMap,
   RedisReplyRecordStore,
+  RedisRouteAppender,
   RedisSyncCoordinator,
   RedisShardedBindingStore,
   RedisShardedNodeBus,
@@ -137,20 +138,22 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
   };
   const busOptions = { prefix, logger: o.logger, health: busHealth, ...(busName ? { connectionName: busName } : {}) };
   const bus = redis instanceof Cluster ? new RedisShardedNodeBus({ redis, ...busOptions }) : new RedisNodeBus({ redis, ...busOptions });
+  const dedup = new RedisDedupStore(base);
+  const queue = new RedisDeliveryQueue({
+    ...base,
+    logger: o.logger,
+    ...(o.queueMaxAgeMs ? { idleTtlMs: o.queueMaxAgeMs + 24 * 3600 * 1000 } : {}),
+  });
   const stores = {
     bindings,
     pendingBindings,
-    dedup: new RedisDedupStore(base),
+    dedup,
     // The cursor moves past a page only once the page's appends are on a replica (a failover loses nothing): per
     // master on a cluster, on the one master of a single Redis or Sentinel group (a master without replicas passes).
     sync: new RedisSyncCoordinator({ ...base, beforeCommit: replicaBarrier(redis, { logger: o.logger }) }),
     presence: new RedisPresenceMap(base),
     bus,
-    queue: new RedisDeliveryQueue({
-      ...base,
-      logger: o.logger,
-      ...(o.queueMaxAgeMs ? { idleTtlMs: o.queueMaxAgeMs + 24 * 3600 * 1000 } : {}),
-    }),
+    queue,
     accessTokens: new RedisAccessTokenStore(base),
     outbound: new RedisOutboundLedger({ ...base, ...(o.openKfid !== undefined ? { firstOpenKfid: o.openKfid } : {}) }),
     replies: new RedisReplyRecordStore(base),
@@ -159,6 +162,7 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
   return {
     kind: 'redis',
     ...stores,
+    ...(redis instanceof Cluster ? {} : { routeAppender: new RedisRouteAppender({ redis, dedup, queue }) }),
     isLive: () => redis.status === 'ready' && bus.isLive() && probe.isAnswering() && preflight.passed(),
     close() {
       closing ??= (async () => {

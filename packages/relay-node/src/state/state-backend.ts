@@ -7,6 +7,7 @@ import type { PendingBindingStore } from './pending-binding-store.js';
 import type { PresenceMap } from './presence-map.js';
 import type { SyncCoordinator } from './sync-coordinator.js';
 import type { OutboundLedger } from './outbound-ledger.js';
+import type { RouteAppender } from './route-appender.js';
 import type { ReplyRecordStore } from './reply-record-store.js';
 
 /** Every piece of shared state a node uses, from one backend (single-node SQLite + memory, or Redis). */
@@ -22,6 +23,8 @@ export interface StateBackend {
   readonly accessTokens: AccessTokenStore;
   readonly outbound: OutboundLedger;
   readonly replies: ReplyRecordStore;
+  /** Decides and queues a page's messages in one step, where decisions and queues share one server (one Redis). */
+  readonly routeAppender?: RouteAppender;
   /** Whether the backend is reachable right now (readiness). */
   isLive(): boolean;
   /** Closes every store, then the connections the backend opened. Idempotent. */

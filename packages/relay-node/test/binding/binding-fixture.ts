@@ -3,6 +3,8 @@ import { pino, type Logger } from 'pino';
 import { BindingService, DEFAULT_BINDING_LIMITS, type BindingLimits, type BindingWecom } from '../../src/binding/binding-service.js';
 import { InboundDispatcher } from '../../src/inbound/inbound-dispatcher.js';
 import { createMetrics } from '../../src/observability/metrics.js';
+import type { DedupStore } from '../../src/state/dedup-store.js';
+import type { DeliveryQueue } from '../../src/state/delivery-queue.js';
 import {
   MemoryBindingStore,
   MemoryDedupStore,
@@ -45,19 +47,28 @@ export function manualClock(start = 1_700_000_000_000): { now: () => number; adv
  * (MemoryDeliveryQueue, with its per-gateway dedup); `queued(gw)` is what a gateway would be sent.
  */
 export function bindingFixture(
-  options: { limits?: Partial<BindingLimits>; randomToken?: (bytes: number) => string; logger?: Logger; openKfids?: string[] } = {},
+  options: {
+    limits?: Partial<BindingLimits>;
+    randomToken?: (bytes: number) => string;
+    logger?: Logger;
+    openKfids?: string[];
+    /** Other stores for the decisions and queues (e.g. on a real Redis); memory ones by default. */
+    stores?: { dedup: DedupStore; queue: DeliveryQueue };
+  } = {},
 ) {
   const clock = manualClock();
   const metrics = createMetrics('test-node');
   const logger = options.logger ?? pino({ level: 'silent' });
   const bindings = new MemoryBindingStore();
   const pending = new MemoryPendingBindingStore({ now: clock.now });
-  const dedup = new MemoryDedupStore({ now: clock.now });
-  const queue = new MemoryDeliveryQueue({ now: clock.now });
+  const dedup = options.stores?.dedup ?? new MemoryDedupStore({ now: clock.now });
+  const queue = options.stores?.queue ?? new MemoryDeliveryQueue({ now: clock.now });
   const ledger = new MemoryOutboundLedger({ now: clock.now });
   const kf = new RecordingKf();
   const delivery = {
     enqueue: async (gatewayId: string, event: QueuedEvent, opts?: { dedupKey?: string }) => (await queue.append(gatewayId, event, opts)) !== null,
+    // No node holds a gateway here: nothing to wake.
+    wake: async (_gatewayId: string) => undefined,
   };
   const binding = new BindingService({
     bindings,
@@ -97,6 +108,7 @@ export function bindingFixture(
     kf,
     binding,
     dispatcher,
+    delivery,
     /** Everything queued for a gateway, oldest first. */
     async queued(gatewayId: string): Promise<QueuedEvent[]> {
       return (await queue.readAfter(gatewayId, null, 10_000)).map((item) => item.event);

@@ -3,9 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { BatchEnqueuer } from '../../src/delivery/enqueue-batch.js';
 import { PageRouter } from '../../src/inbound/page-router.js';
 import type { BusMessage } from '../../src/state/node-bus.js';
-import type { DeliveryQueue } from '../../src/state/delivery-queue.js';
+import type { DeliveryQueue, QueueAppendEntry } from '../../src/state/delivery-queue.js';
+import type { RouteAppender } from '../../src/state/route-appender.js';
 import { MemoryBusHub, MemoryNodeBus, MemoryPresenceMap } from '../../src/state/memory/index.js';
+import { uniquePrefix } from '@wecom-relay/testkit';
+import { RedisDedupStore, RedisDeliveryQueue, RedisRouteAppender } from '../../src/state/redis/index.js';
 import { bindingFixture } from '../binding/binding-fixture.js';
+import { ownRedisServer } from '../state-redis/helpers.js';
 
 const T0 = 1_700_000_000 - 60;
 const ctx = { firstPull: false, openKfid: 'wk-test' };
@@ -24,17 +28,46 @@ function scan(msgid: string, user: string, token: string, sendTime: number): KfM
   };
 }
 
-/** The dispatcher's fixture plus a page router over a counted queue, a presence map and a bus with a second node. */
-async function routerFixture() {
-  const f = bindingFixture();
-  const calls = { appendMany: 0, append: 0 };
+/** Where the decisions and queues live: memory stores, or a real Redis server with its route appender. */
+type Stores = 'memory' | 'redis';
+
+const own = ownRedisServer();
+
+/**
+ * The dispatcher's fixture plus a page router over a counted queue, a presence map and a bus with a second node. On
+ * Redis, decisions and queues are Redis stores and the router decides and queues with the route appender, as a node
+ * on one Redis server does.
+ */
+async function routerFixture(stores: Stores = 'memory') {
+  const prefix = uniquePrefix('page-router');
+  const dedup = stores === 'redis' ? new RedisDedupStore({ redis: own.redis, prefix }) : undefined;
+  const redisQueue = stores === 'redis' ? new RedisDeliveryQueue({ redis: own.redis, prefix }) : undefined;
+  const f = bindingFixture(dedup && redisQueue ? { stores: { dedup, queue: redisQueue } } : {});
+  const appender = dedup && redisQueue ? new RedisRouteAppender({ redis: own.redis, dedup, queue: redisQueue }) : undefined;
+  const calls = { appendMany: 0, append: 0, decideAndAppend: 0 };
+  /** Runs before every append the router makes, with the gateways appended to: a test's window into that moment. */
+  const hooks: { onAppend?: (gatewayIds: string[]) => void | Promise<void> } = {};
   const queue: DeliveryQueue = new Proxy(f.queue, {
     get(target, prop, receiver) {
-      if (prop === 'appendMany' || prop === 'append') calls[prop] += 1;
+      if (prop === 'append') calls.append += 1;
+      if (prop === 'appendMany') {
+        return async (gatewayId: string, entries: readonly QueueAppendEntry[]) => {
+          calls.appendMany += 1;
+          await hooks.onAppend?.([gatewayId]);
+          return target.appendMany(gatewayId, entries);
+        };
+      }
       const value: unknown = Reflect.get(target, prop, receiver);
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
+  const counted: RouteAppender | undefined = appender && {
+    async decideAndAppend(entries, ttlMs) {
+      calls.decideAndAppend += 1;
+      await hooks.onAppend?.([...new Set(entries.map((e) => e.gatewayId))]);
+      return appender.decideAndAppend(entries, ttlMs);
+    },
+  };
   const presence = new MemoryPresenceMap({ now: f.clock.now });
   const hub = new MemoryBusHub();
   const bus = new MemoryNodeBus({ hub });
@@ -60,22 +93,35 @@ async function routerFixture() {
     bindings: f.bindings,
     ledger: f.ledger,
     dedup: f.dedup,
+    ...(counted ? { appender: counted } : {}),
     enqueuer,
     logger: f.logger,
     metrics: f.metrics,
     firstPullMaxAgeMs: 10 * 60_000,
     now: f.clock.now,
   });
-  return { ...f, router, presence, calls, remoteReceived, localWakes, appended, queuedIds };
+  // A node of the previous version: it decides and appends apart, with a queue marker per message.
+  const previous = new PageRouter({
+    dispatcher: f.dispatcher,
+    bindings: f.bindings,
+    ledger: f.ledger,
+    dedup: f.dedup,
+    enqueuer,
+    logger: f.logger,
+    metrics: f.metrics,
+    firstPullMaxAgeMs: 10 * 60_000,
+    now: f.clock.now,
+  });
+  return { ...f, prefix, router, previous, presence, calls, hooks, remoteReceived, localWakes, appended, queuedIds };
 
   async function queuedIds(gatewayId: string): Promise<string[]> {
     return (await f.queued(gatewayId)).flatMap((e) => (e.type === 'inbound' ? [e.id] : []));
   }
 }
 
-describe('PageRouter: a pulled page routed per gateway batch', () => {
+describe.each<Stores>(['memory', 'redis'])('PageRouter on %s stores: a pulled page routed per gateway batch', (stores) => {
   it('appends each gateway its users\' messages in order with one append, and wakes each owning node once', async () => {
-    const f = await routerFixture();
+    const f = await routerFixture(stores);
     await f.bindings.bind('wm-a', 'gw-1');
     await f.bindings.bind('wm-b', 'gw-1');
     await f.bindings.bind('wm-c', 'gw-2');
@@ -99,7 +145,8 @@ describe('PageRouter: a pulled page routed per gateway batch', () => {
     expect(await f.queuedIds('gw-1')).toEqual(['m-1', 'm-3', 'm-4']);
     expect(await f.queuedIds('gw-2')).toEqual(['m-2', 'm-6']);
     expect(await f.queuedIds('gw-3')).toEqual(['m-5']);
-    expect(f.calls).toEqual({ appendMany: 3, append: 0 });
+    // One append per gateway; on one Redis server, one step that decides and appends the whole page.
+    expect(f.calls).toEqual(stores === 'memory' ? { appendMany: 3, append: 0, decideAndAppend: 0 } : { appendMany: 0, append: 0, decideAndAppend: 1 });
     expect(Object.fromEntries(f.appended)).toEqual({ 'gw-1': 3, 'gw-2': 2, 'gw-3': 1 });
     expect(f.localWakes).toEqual(['gw-3']);
     await waitFor(() => f.remoteReceived.length >= 1);
@@ -109,7 +156,7 @@ describe('PageRouter: a pulled page routed per gateway batch', () => {
   });
 
   it('a page pulled again appends nothing twice, and wakes the owners again', async () => {
-    const f = await routerFixture();
+    const f = await routerFixture(stores);
     await f.bindings.bind('wm-a', 'gw-1');
     await f.presence.heartbeat('node-a', 60_000);
     await f.presence.claim('gw-1', 'node-a');
@@ -122,7 +169,7 @@ describe('PageRouter: a pulled page routed per gateway batch', () => {
   });
 
   it('a page handled message by message by a node of the previous version, then pulled again here, hands each message on once', async () => {
-    const f = await routerFixture();
+    const f = await routerFixture(stores);
     await f.bindings.bind('wm-a', 'gw-1');
     const page = [text('m-1', 'wm-a', 'a1', T0), text('m-2', 'wm-a', 'a2', T0 + 1), text('m-3', 'wm-a', 'a3', T0 + 2)];
     // The old path got through the first message before it failed.
@@ -135,7 +182,7 @@ describe('PageRouter: a pulled page routed per gateway batch', () => {
   });
 
   it('a rebind in the middle of a user\'s page applies to exactly the messages after it, also when the page comes round again', async () => {
-    const f = await routerFixture();
+    const f = await routerFixture(stores);
     const g1 = await f.binding.createBinding('gw-1');
     const g2 = await f.binding.createBinding('gw-2');
     await f.router.route([scan('scan-1', 'wm-a', g1.token, T0)], ctx);
@@ -148,13 +195,14 @@ describe('PageRouter: a pulled page routed per gateway batch', () => {
     ];
     await f.router.route(page, ctx);
     await f.router.route(page, ctx);
-    expect(await f.queuedIds('gw-1')).toEqual(['m-1', 'm-b1']);
+    // wm-a's messages go one by one (the page rebinds wm-a) beside wm-b's: each user's order is kept, not the order between them.
+    expect((await f.queuedIds('gw-1')).sort()).toEqual(['m-1', 'm-b1']);
     expect(await f.queuedIds('gw-2')).toEqual(['m-2']);
     expect(await f.bindings.gatewayFor('wm-a')).toBe('gw-2');
   });
 
   it('a typed binding token goes to the binding flow in its place among the user\'s messages', async () => {
-    const f = await routerFixture();
+    const f = await routerFixture(stores);
     await f.bindings.bind('wm-a', 'gw-1');
     const g2 = await f.binding.createBinding('gw-2');
     await f.router.route([text('m-1', 'wm-a', 'before', T0), text('m-tok', 'wm-a', g2.token, T0 + 1), text('m-2', 'wm-a', 'after', T0 + 2)], ctx);
@@ -164,7 +212,7 @@ describe('PageRouter: a pulled page routed per gateway batch', () => {
   });
 
   it('on a first pull, history older than the limit is skipped as the dispatcher skips it', async () => {
-    const f = await routerFixture();
+    const f = await routerFixture(stores);
     await f.bindings.bind('wm-a', 'gw-1');
     const old = Math.floor(f.clock.now() / 1000) - 3600;
     await f.router.route([text('m-old', 'wm-a', 'old', old), text('m-new', 'wm-a', 'new', T0)], { firstPull: true, openKfid: 'wk-test' });
@@ -173,14 +221,14 @@ describe('PageRouter: a pulled page routed per gateway batch', () => {
   });
 
   it('restarts the user\'s send window once per page, at their latest message', async () => {
-    const f = await routerFixture();
+    const f = await routerFixture(stores);
     await f.bindings.bind('wm-a', 'gw-1');
     await f.router.route([text('m-1', 'wm-a', 'a1', T0), text('m-2', 'wm-a', 'a2', T0 + 7)], ctx);
     expect((await f.ledger.window('wk-test', 'wm-a')).lastCustomerAt).toBe((T0 + 7) * 1000);
   });
 
   it('restarts the window with the account each message names (the pulled account when it names none), no other', async () => {
-    const f = await routerFixture();
+    const f = await routerFixture(stores);
     await f.bindings.bind('wm-a', 'gw-1');
     const onB = { ...text('m-b', 'wm-a', 'to b', T0 + 3), open_kfid: 'wk-b' };
     const unnamed = { ...text('m-c', 'wm-c', 'no account', T0 + 4), open_kfid: undefined };
@@ -192,15 +240,11 @@ describe('PageRouter: a pulled page routed per gateway batch', () => {
   });
 
   it("queues nothing before the user's window is noted, however late that note is, and nothing at all if it fails", async () => {
-    const f = await routerFixture();
+    const f = await routerFixture(stores);
     await f.bindings.bind('wm-a', 'gw-1');
     const original = f.ledger.customerSpoke.bind(f.ledger);
     const seenAtAppend: Array<number | null> = [];
-    const appendMany = f.queue.appendMany.bind(f.queue);
-    f.queue.appendMany = async (gatewayId, entries) => {
-      seenAtAppend.push((await f.ledger.window('wk-test', 'wm-a')).lastCustomerAt);
-      return appendMany(gatewayId, entries);
-    };
+    f.hooks.onAppend = async () => void seenAtAppend.push((await f.ledger.window('wk-test', 'wm-a')).lastCustomerAt);
     // The note finishes well after the binding lookups and decisions that run beside it.
     f.ledger.customerSpoke = async (...args) => {
       await new Promise((r) => setTimeout(r, 30));
@@ -216,20 +260,100 @@ describe('PageRouter: a pulled page routed per gateway batch', () => {
   });
 
   it('rejects when an append fails, and the page pulled again completes it once', async () => {
-    const f = await routerFixture();
+    const f = await routerFixture(stores);
     await f.bindings.bind('wm-a', 'gw-1');
     await f.bindings.bind('wm-b', 'gw-2');
     const page = [text('m-1', 'wm-a', 'a1', T0), text('m-2', 'wm-b', 'b1', T0)];
-    const original = f.queue.appendMany.bind(f.queue);
-    f.queue.appendMany = async (gatewayId, entries) => {
-      if (gatewayId === 'gw-2') throw new Error('redis went away');
-      return original(gatewayId, entries);
+    f.hooks.onAppend = (gatewayIds) => {
+      if (gatewayIds.includes('gw-2')) throw new Error('redis went away');
     };
     await expect(f.router.route(page, ctx)).rejects.toThrow('redis went away');
-    f.queue.appendMany = original;
+    delete f.hooks.onAppend;
     await f.router.route(page, ctx);
     expect(await f.queuedIds('gw-1')).toEqual(['m-1']);
     expect(await f.queuedIds('gw-2')).toEqual(['m-2']);
+  });
+});
+
+describe('PageRouter on one Redis server: decided and queued in one step', () => {
+  const page = [text('m-1', 'wm-a', 'a1', T0), text('m-2', 'wm-b', 'b1', T0), text('m-3', 'wm-a', 'a2', T0 + 1)];
+
+  it('queues each message once, writes no queue marker, and a page pulled again appends nothing', async () => {
+    const f = await routerFixture('redis');
+    await f.bindings.bind('wm-a', 'gw-1');
+    await f.bindings.bind('wm-b', 'gw-2');
+    await f.router.route(page, ctx);
+    await f.router.route(page, ctx);
+    expect(await f.queuedIds('gw-1')).toEqual(['m-1', 'm-3']);
+    expect(await f.queuedIds('gw-2')).toEqual(['m-2']);
+    expect(await f.count('messagesIn', { outcome: 'queued' })).toBe(3);
+    expect(await f.count('messagesIn', { outcome: 'duplicate' })).toBe(3);
+    expect(await own.redis.keys(`${f.prefix}{gw:*}:d*`)).toEqual([]);
+    expect(await f.dedup.recall('r:m-1', { at: T0 })).toBe('=gw-1');
+  });
+
+  it('a page queued by a node of the previous version, then pulled again here, hands each message on once; and the other way round', async () => {
+    const f = await routerFixture('redis');
+    await f.bindings.bind('wm-a', 'gw-1');
+    await f.bindings.bind('wm-b', 'gw-2');
+    await f.previous.route(page, ctx);
+    await f.router.route(page, ctx);
+    const later = [text('m-4', 'wm-a', 'a3', T0 + 2), text('m-5', 'wm-b', 'b2', T0 + 2)];
+    await f.router.route(later, ctx);
+    // Routed apart again (as on a node without the one-step path), a decision queued in one step appends nothing; the
+    // previous version reads it as no gateway and drops its copy, queued already.
+    await f.previous.route(later, ctx);
+    expect(await f.queuedIds('gw-1')).toEqual(['m-1', 'm-3', 'm-4']);
+    expect(await f.queuedIds('gw-2')).toEqual(['m-2', 'm-5']);
+  });
+
+  it('messages decided by the previous version but never queued (it stopped in between) are queued once, in order, when pulled again here', async () => {
+    const f = await routerFixture('redis');
+    await f.bindings.bind('wm-a', 'gw-1');
+    await f.bindings.bind('wm-b', 'gw-2');
+    // The previous version decided m-1 and m-2 and queued m-1 only; m-3 it never reached.
+    await f.dedup.decideMany(
+      [
+        { key: 'r:m-1', value: '>gw-1', placement: { at: T0 } },
+        { key: 'r:m-2', value: '>gw-2', placement: { at: T0 } },
+      ],
+      60_000,
+    );
+    const event = { type: 'inbound' as const, id: 'm-1', externalUserId: 'wm-a', msgType: 'text' as const, content: 'a1', timestamp: T0, wecomMsgType: 'text' };
+    await f.queue.appendMany('gw-1', [{ event, options: { dedupKey: 'm-1', dedupAt: T0 } }]);
+    await f.router.route(page, ctx);
+    await f.router.route(page, ctx);
+    expect(await f.queuedIds('gw-1')).toEqual(['m-1', 'm-3']);
+    expect(await f.queuedIds('gw-2')).toEqual(['m-2']);
+  });
+
+  it('a message decided for another gateway before its user was rebound goes to that gateway once', async () => {
+    const f = await routerFixture('redis');
+    await f.bindings.bind('wm-a', 'gw-1');
+    await f.router.route(page.slice(0, 1), ctx);
+    await f.bindings.bind('wm-a', 'gw-9');
+    await f.dedup.decide('r:m-3', '>gw-1', 60_000, { at: T0 + 1 });
+    await f.router.route(page, ctx);
+    await f.router.route(page, ctx);
+    expect(await f.queuedIds('gw-1')).toEqual(['m-1', 'm-3']);
+    expect(await f.queuedIds('gw-9')).toEqual([]);
+  });
+
+  it('the dispatcher, pulling again a message queued in one step, queues nothing and wakes its gateway', async () => {
+    const f = await routerFixture('redis');
+    await f.bindings.bind('wm-a', 'gw-1');
+    await f.router.route(page.slice(0, 1), ctx);
+    const woken: string[] = [];
+    const wake = f.delivery.wake;
+    f.delivery.wake = async (gatewayId) => void woken.push(gatewayId);
+    try {
+      await f.dispatcher.dispatch(page[0]!, ctx);
+    } finally {
+      f.delivery.wake = wake;
+    }
+    expect(await f.queuedIds('gw-1')).toEqual(['m-1']);
+    expect(woken).toEqual(['gw-1']);
+    expect(await f.count('messagesIn', { outcome: 'duplicate' })).toBe(1);
   });
 });
 

@@ -7,7 +7,7 @@ import { BatchEnqueuer } from '../../src/delivery/enqueue-batch.js';
 import { PageRouter } from '../../src/inbound/page-router.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { MemoryBusHub, MemoryNodeBus, MemoryPresenceMap } from '../../src/state/memory/index.js';
-import { RedisBindingStore, RedisDedupStore, RedisDeliveryQueue, RedisOutboundLedger } from '../../src/state/redis/index.js';
+import { RedisBindingStore, RedisDedupStore, RedisDeliveryQueue, RedisOutboundLedger, RedisRouteAppender } from '../../src/state/redis/index.js';
 import { packedField, packedShard } from '../../src/state/redis/packed-keys.js';
 import { PACKED_HASH_ENTRIES } from '../../src/state/redis/packed-tree.js';
 
@@ -32,7 +32,8 @@ function text(msgid: string, user: string, sendTime: number): KfMessage {
   return { msgid, external_userid: user, open_kfid: 'wk-test', send_time: sendTime, origin: 3, msgtype: 'text', text: { content: `hello ${msgid}` } };
 }
 
-function relay(prefix: string) {
+/** A node's routing on these Redis stores; `oneStep`: decided and queued in one step, as on one Redis server. */
+function relay(prefix: string, oneStep = false) {
   const metrics = createMetrics('node-a');
   const logger = pino({ level: 'silent' });
   const queue = new RedisDeliveryQueue({ redis, prefix });
@@ -47,6 +48,7 @@ function relay(prefix: string) {
     bindings,
     ledger: new RedisOutboundLedger({ redis, prefix }),
     dedup,
+    ...(oneStep ? { appender: new RedisRouteAppender({ redis, dedup, queue }) } : {}),
     enqueuer: new BatchEnqueuer({
       nodeId: 'node-a',
       queue,
@@ -88,15 +90,18 @@ describe('packed routing and dedup records', () => {
     expect(await redis.exists(`${prefix}dedup:r:m-3`, `${prefix}{gw:gw-2}:dedup:m-3`)).toBe(0);
   });
 
-  // Each decision names its gateway, so the gateway id's length counts: 64 bytes with 12-character ids, a byte more for
-  // each further character (a UUID is 36).
-  for (const [label, idOf, limit] of [
-    ['12-character gateway ids', (g: number) => `gateway-${String(g).padStart(4, '0')}`, 64],
-    ['UUID gateway ids', (g: number) => `3f2b8c1e-6d4a-4f7e-9b2a-${String(g).padStart(12, '0')}`, 64 + 24],
+  // Each decision names its gateway, so the gateway id's length counts: a byte more for each further character (a UUID
+  // is 36). Decided and queued apart (a Redis Cluster), each message also keeps its queue marker; decided and queued in
+  // one step (one Redis server), the decision alone.
+  for (const [label, idOf, limit, oneStep] of [
+    ['12-character gateway ids, decided and queued apart', (g: number) => `gateway-${String(g).padStart(4, '0')}`, 64, false],
+    ['UUID gateway ids, decided and queued apart', (g: number) => `3f2b8c1e-6d4a-4f7e-9b2a-${String(g).padStart(12, '0')}`, 64 + 24, false],
+    ['12-character gateway ids, decided and queued in one step', (g: number) => `gateway-${String(g).padStart(4, '0')}`, 40, true],
+    ['UUID gateway ids, decided and queued in one step', (g: number) => `3f2b8c1e-6d4a-4f7e-9b2a-${String(g).padStart(12, '0')}`, 40 + 24, true],
   ] as const) {
     it(`keeps at most ${limit} bytes per delivered message with ${label}: 10,000 messages at 100 a second over 200 gateways`, async () => {
       const prefix = uniquePrefix('footprint');
-      const r = relay(prefix);
+      const r = relay(prefix, oneStep);
       const users = 1000;
       for (let u = 0; u < users; u++) await r.bindings.bind(`wmAJ2GCAAAme1XQRC-NI-q0_ZM9uk${u}`, idOf(u % 200));
       const messages = 10_000;

@@ -17,7 +17,9 @@
  *   Pdedup:r:<msgid>                  string routing decision (`>gateway`, `-` unbound, `#` binding), PX = re-pull horizon;
  *                                     written by relays before packing (and for messages without send_time), still read
  *   Pdp:<minute>:<shard>              hash  packed decisions of one minute of send_time: field = first 12 bytes of
- *                                     SHA-1(`r:<msgid>`) → decision, shard from the same digest (mod 64); PX = re-pull horizon + a minute, from its latest field;
+ *                                     SHA-1(`r:<msgid>`) → decision (as Pdedup:r:<msgid>, or `=gateway` on one server:
+ *                                     queued in the same script, with no dedup marker), shard from the same digest (mod
+ *                                     64); PX = re-pull horizon + a minute, from its latest field;
  *                                     at most 128 fields (any number if written by a relay before splitting)
  *   P{Pdp:<minute>:<shard>}:<path>    hash  as Pdp:<minute>:<shard>, one level further down per digit of path (0-7, from
  *                                     the field's first bytes), once each hash above it is full; the tag is the root's full
@@ -36,7 +38,7 @@
  *                                     separate from the stream so it outlives acks and trims; written by relays before
  *                                     packing (and for keys without a time), still read
  *   P{gw:<gatewayId>}:dp:<hour>       hash  packed dedup markers of one hour of send_time: field = first 12 bytes of
- *                                     SHA-1(dedup key) → '1';
+ *                                     SHA-1(dedup key) → '1' (none for messages whose decision is `=gateway`);
  *                                     PX = dedup ttl + an hour, from its latest field; at most 128 fields (any number
  *                                     if written by a relay before splitting)
  *   P{gw:<gatewayId>}:dp:<hour>:<path> hash as P{gw:<gatewayId>}:dp:<hour>, one level further down per digit of path,
@@ -65,6 +67,7 @@ export { RedisPresenceMap, type RedisPresenceMapOptions } from './redis-presence
 export { RedisNodeBus, type RedisNodeBusOptions } from './redis-node-bus.js';
 export type { StateLogger } from './state-logger.js';
 export { RedisDeliveryQueue, type RedisDeliveryQueueOptions } from './redis-delivery-queue.js';
+export { RedisRouteAppender, type RedisRouteAppenderOptions } from './redis-route-appender.js';
 export { RedisAccessTokenStore, type RedisAccessTokenStoreOptions } from './redis-access-token-store.js';
 export { DEFAULT_KEY_PREFIX } from './keyspace.js';
 export { REDIS_KEY_LAYOUT, REDIS_CLUSTER_KEY_LAYOUT } from './key-layout.js';

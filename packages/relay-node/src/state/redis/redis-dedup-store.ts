@@ -216,6 +216,16 @@ export class RedisDedupStore implements DedupStore {
     return typeof value === 'string' ? value : null;
   }
 
+  /**
+   * Where a decision with a placement is kept, for scripts that take it beside other work on one server: the packed
+   * tree's root and base, the key's field, the key a relay before packing kept it under, and the tree's expiry.
+   */
+  placeOf(key: string, placement: DecisionPlacement, ttlMs: number): DecisionPlace {
+    const field = packedField(key);
+    const root = this.packedKey(field, placement);
+    return { root, base: this.treeBase(root), field, alone: this.base + key, px: toPx(ttlMs + 60_000) };
+  }
+
   /** The root of the packed tree a decision goes into. */
   private packedKey(field: Buffer, placement: DecisionPlacement): string {
     return `${this.packedBase}${Math.floor(placement.at / 60)}:${packedShard(field)}`;
@@ -228,6 +238,16 @@ export class RedisDedupStore implements DedupStore {
   async close(): Promise<void> {
     // Nothing of its own to release.
   }
+}
+
+/** Where one decision is kept: see {@link RedisDedupStore.placeOf}. */
+export interface DecisionPlace {
+  root: string;
+  base: string;
+  field: Buffer;
+  alone: string;
+  /** The tree's expiry when the decision is written (ms). */
+  px: number;
 }
 
 /** The decisions of one packed tree: its root, then each decision with its place in the caller's list. */

@@ -1,6 +1,6 @@
 import type { QueuedEvent } from '@wecom-relay/shared';
 import { RelayError } from '../../errors/relay-error.js';
-import { queueDedupOf, type DeliveryQueue, type QueueAppendEntry, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
+import { DEFAULT_QUEUE_DEDUP_TTL_MS, queueDedupOf, type DeliveryQueue, type QueueAppendEntry, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
 import { checkPrefix, clientKeyPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
 import { isClusterClient, type RedisClient } from './redis-client.js';
@@ -301,6 +301,22 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     await this.redis.xdel(this.streamKey(gatewayId), id);
   }
 
+  /**
+   * Where a gateway's queue and an entry's packed dedup marker are kept, for scripts that append beside other work on
+   * one server: the stream, the marker's hour root (its tree's base is the root and ':'), the marker key a relay before
+   * packing wrote, the marker's field and expiry, and the queue's idle ttl.
+   */
+  placeOf(gatewayId: string, dedupKey: string, at: number): AppendPlace {
+    return {
+      stream: this.streamKey(gatewayId),
+      markerRoot: this.packedDedupKey(gatewayId, at),
+      markerAlone: this.dedupKey(gatewayId, dedupKey),
+      field: packedField(dedupKey),
+      markerPx: toPx(DEFAULT_QUEUE_DEDUP_TTL_MS + 3600_000),
+      idlePx: this.idleTtlPx,
+    };
+  }
+
   private streamKey(gatewayId: string): string {
     return `${this.prefix}${hashTag('gw', gatewayId)}:queue`;
   }
@@ -317,6 +333,16 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   private ackedKey(gatewayId: string): string {
     return `${this.prefix}${hashTag('gw', gatewayId)}:acked`;
   }
+}
+
+/** Where an append for one gateway goes: see {@link RedisDeliveryQueue.placeOf}. */
+export interface AppendPlace {
+  stream: string;
+  markerRoot: string;
+  markerAlone: string;
+  field: Buffer;
+  markerPx: number;
+  idlePx: number;
 }
 
 /** One gateway's share of a batched append: its keys and its arguments after the idle ttl, as queue-append-many takes them. */

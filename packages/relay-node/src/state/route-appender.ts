@@ -1,0 +1,36 @@
+import type { QueuedEvent } from '@wecom-relay/shared';
+import type { DecisionPlacement } from './dedup-store.js';
+
+/** One message for {@link RouteAppender.decideAndAppend}. */
+export interface RouteAppendEntry {
+  /** The message's decision key and placement, as {@link DedupStore.decide} takes them. */
+  key: string;
+  placement: DecisionPlacement;
+  /** The gateway the message's user is bound to now: the decision taken when none stands. */
+  gatewayId: string;
+  event: QueuedEvent;
+  /** The queue dedup key a relay of the previous version appended the message with (its msgid). */
+  dedupKey: string;
+}
+
+/** What stands for one message after {@link RouteAppender.decideAndAppend}. */
+export interface RouteAppendResult {
+  /** The decision that stands: the one taken now, or the one found. */
+  decision: string;
+  /** The queue id when this call appended the message, else null. */
+  id: string | null;
+}
+
+/**
+ * Takes messages' routing decisions and queues them in one atomic step, where the decisions and every gateway's queue
+ * sit on one Redis server. A message with no decision yet gets `queuedDecision(gatewayId)` and is appended to that
+ * gateway's queue in the same step, so a standing decision of that kind means "queued already" and no queue dedup
+ * marker is written for it. A standing `gatewayDecision(gatewayId)` for the entry's own gateway (taken by the one-by-one
+ * dispatcher, or by a relay of the previous version) gets the append it may have missed, unless its queue marker
+ * shows the append happened. Any other standing decision is answered as it is, with nothing appended: the caller
+ * handles it as the dispatcher would.
+ */
+export interface RouteAppender {
+  /** Resolves to one result per entry, in order; entries of one gateway are appended in the order given. */
+  decideAndAppend(entries: readonly RouteAppendEntry[], decisionTtlMs: number): Promise<RouteAppendResult[]>;
+}

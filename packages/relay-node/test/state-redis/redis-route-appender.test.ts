@@ -1,0 +1,106 @@
+import type { QueuedEvent } from '@wecom-relay/shared';
+import { describe, expect, it } from 'vitest';
+import { uniquePrefix } from '@wecom-relay/testkit';
+import { RedisDedupStore, RedisDeliveryQueue, RedisRouteAppender } from '../../src/state/redis/index.js';
+import type { RouteAppendEntry } from '../../src/state/route-appender.js';
+import { commandCalls, ownRedisServer } from './helpers.js';
+
+/**
+ * The route appender on a real Redis server: what it decides and queues, what it leaves to its caller, and how many
+ * script calls a page costs. The page router's tests (test/inbound) cover it beside the previous version.
+ */
+const own = ownRedisServer();
+const AT = 1_700_000_000;
+const TTL = 60_000;
+
+function inbound(id: string): QueuedEvent {
+  return { type: 'inbound', id, externalUserId: 'wm-a', msgType: 'text', content: `hello ${id}`, timestamp: AT, wecomMsgType: 'text' };
+}
+
+function entry(msgid: string, gatewayId: string, at = AT): RouteAppendEntry {
+  return { key: `r:${msgid}`, placement: { at }, gatewayId, event: inbound(msgid), dedupKey: msgid };
+}
+
+function stores(redis = own.redis) {
+  const prefix = uniquePrefix('route-append');
+  const dedup = new RedisDedupStore({ redis, prefix });
+  const queue = new RedisDeliveryQueue({ redis, prefix });
+  const appender = new RedisRouteAppender({ redis, dedup, queue });
+  const ids = async (gatewayId: string) => (await queue.readAfter(gatewayId, null, 1000)).map((i) => (i.event as { id: string }).id);
+  return { prefix, dedup, queue, appender, ids };
+}
+
+describe('RedisRouteAppender', () => {
+  it('queues 300 messages of 3 gateways in page order with 2 script calls, and appends none of them twice', async () => {
+    const { appender, ids } = stores();
+    const page = Array.from({ length: 300 }, (_, i) => entry(`m-${i}`, `gw-${i % 3}`, AT + Math.floor(i / 100) * 60));
+    // The server learns the script first, so the count below holds no NOSCRIPT round.
+    await appender.decideAndAppend([entry('warm', 'gw-warm')], TTL);
+    const before = await commandCalls(own.redis);
+    const first = await appender.decideAndAppend(page, TTL);
+    const after = await commandCalls(own.redis);
+    expect((after.get('evalsha') ?? 0) - (before.get('evalsha') ?? 0)).toBe(2);
+    expect(first.every((r, i) => r.decision === `=gw-${i % 3}` && r.id !== null)).toBe(true);
+    const again = await appender.decideAndAppend(page, TTL);
+    expect(again.every((r, i) => r.decision === `=gw-${i % 3}` && r.id === null)).toBe(true);
+    for (let g = 0; g < 3; g++) {
+      expect(await ids(`gw-${g}`)).toEqual(page.filter((_, i) => i % 3 === g).map((e) => e.dedupKey));
+    }
+  });
+
+  it('answers a decision that stands for no gateway, for the binding flow or for another gateway as it is, queueing nothing', async () => {
+    const { appender, dedup, ids } = stores();
+    await dedup.decide('r:m-unbound', '-', TTL, { at: AT });
+    await dedup.decide('r:m-token', '#', TTL, { at: AT });
+    await dedup.decide('r:m-other', '>gw-2', TTL, { at: AT });
+    // Recorded alone, as a relay before packing kept decisions.
+    await dedup.decide('r:m-alone', '>gw-3', TTL);
+    const results = await appender.decideAndAppend([entry('m-unbound', 'gw-1'), entry('m-token', 'gw-1'), entry('m-other', 'gw-1'), entry('m-alone', 'gw-1')], TTL);
+    expect(results).toEqual([
+      { decision: '-', id: null },
+      { decision: '#', id: null },
+      { decision: '>gw-2', id: null },
+      { decision: '>gw-3', id: null },
+    ]);
+    expect(await ids('gw-1')).toEqual([]);
+    expect(await ids('gw-2')).toEqual([]);
+  });
+
+  it("appends a standing decision for the entry's own gateway once, unless its queue marker shows it was appended", async () => {
+    const { appender, dedup, queue, ids } = stores();
+    await dedup.decideMany(
+      [
+        { key: 'r:m-1', value: '>gw-1', placement: { at: AT } },
+        { key: 'r:m-2', value: '>gw-1', placement: { at: AT } },
+        { key: 'r:m-3', value: '>gw-1', placement: { at: AT } },
+      ],
+      TTL,
+    );
+    await queue.appendMany('gw-1', [{ event: inbound('m-1'), options: { dedupKey: 'm-1', dedupAt: AT } }]);
+    // Marked alone, as a relay before packing marked appends.
+    await queue.append('gw-1', inbound('m-2'), { dedupKey: 'm-2' });
+    const results = await appender.decideAndAppend([entry('m-1', 'gw-1'), entry('m-2', 'gw-1'), entry('m-3', 'gw-1')], TTL);
+    expect(results.map((r) => [r.decision, r.id !== null])).toEqual([
+      ['>gw-1', false],
+      ['>gw-1', false],
+      ['>gw-1', true],
+    ]);
+    await appender.decideAndAppend([entry('m-3', 'gw-1')], TTL);
+    expect(await ids('gw-1')).toEqual(['m-1', 'm-2', 'm-3']);
+  });
+
+  it('works the same through a client with its own keyPrefix', async () => {
+    const prefixed = own.redis.duplicate({ keyPrefix: 'kp:' });
+    try {
+      const { appender, dedup, ids } = stores(prefixed);
+      await dedup.decide('r:m-2', '>gw-1', TTL, { at: AT });
+      const first = await appender.decideAndAppend([entry('m-1', 'gw-1'), entry('m-2', 'gw-1')], TTL);
+      const again = await appender.decideAndAppend([entry('m-1', 'gw-1'), entry('m-2', 'gw-1')], TTL);
+      expect(first.map((r) => r.id !== null)).toEqual([true, true]);
+      expect(again.map((r) => r.id !== null)).toEqual([false, false]);
+      expect(await ids('gw-1')).toEqual(['m-1', 'm-2']);
+    } finally {
+      prefixed.disconnect();
+    }
+  });
+});
