@@ -20,16 +20,12 @@ export function gatewayDecision(gatewayId: string): string {
 }
 
 /**
- * The decision of a message that was queued for its gateway in the same step as the decision was taken (one Redis
- * server: see redis-route-appender.ts): `=` + the gateway id. Standing, it means the message is in that gateway's
- * queue already, so a page pulled again appends nothing. A relay of the previous version reads it as no gateway and
- * drops the message it pulled again as from an unbound user: it is queued already, so nothing is lost or doubled.
+ * Whether the decision says its message was queued in the same step as the decision was taken: `=` + the gateway id,
+ * written on one Redis server by the route appender (redis-route-appender.ts). Standing, it means the message is in
+ * that gateway's queue already, with no queue dedup marker, so a page pulled again appends nothing. A relay of the
+ * previous version reads it as no gateway and drops the message it pulled again as from an unbound user: it is
+ * queued already, so nothing is lost or doubled.
  */
-export function queuedDecision(gatewayId: string): string {
-  return `=${gatewayId}`;
-}
-
-/** Whether the decision says its message was queued in the same step ({@link queuedDecision}). */
 export function isQueuedDecision(decision: string): boolean {
   return decision.startsWith('=');
 }

@@ -23,11 +23,11 @@ export interface RouteAppendResult {
 
 /**
  * Takes messages' routing decisions and queues them in one atomic step, where the decisions and every gateway's queue
- * sit on one Redis server. A message with no decision yet gets `queuedDecision(gatewayId)` and is appended to that
- * gateway's queue in the same step, so a standing decision of that kind means "queued already" and no queue dedup
- * marker is written for it. A standing `gatewayDecision(gatewayId)` for the entry's own gateway (taken by the one-by-one
- * dispatcher, or by a relay of the previous version) gets the append it may have missed, unless its queue marker
- * shows the append happened. Any other standing decision is answered as it is, with nothing appended: the caller
+ * sit on one Redis server. A message with no decision yet is appended to its gateway's queue and gets the decision
+ * `=<gateway>` in the same step (see isQueuedDecision), so a standing decision of that kind means "queued already" and
+ * no queue dedup marker is written for it. A standing `><gateway>` for the entry's own gateway (taken by the
+ * one-by-one dispatcher, or by a relay of the previous version) gets the append it may have missed, unless its queue
+ * marker shows the append happened. Any other standing decision is answered as it is, with nothing appended: the caller
  * handles it as the dispatcher would.
  */
 export interface RouteAppender {

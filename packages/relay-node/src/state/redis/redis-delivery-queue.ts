@@ -304,7 +304,7 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   /**
    * Where a gateway's queue and an entry's packed dedup marker are kept, for scripts that append beside other work on
    * one server: the stream, the marker's hour root (its tree's base is the root and ':'), the marker key a relay before
-   * packing wrote, the marker's field and expiry, and the queue's idle ttl.
+   * packing wrote, the marker's field and expiry (for the default dedup ttl), and the queue's idle ttl.
    */
   placeOf(gatewayId: string, dedupKey: string, at: number): AppendPlace {
     return {
