@@ -11,6 +11,9 @@ beforeAll(async () => {
   cluster = await startRedisCluster();
   client = new Cluster(cluster.seeds.map((s) => ({ host: s.split(':')[0], port: Number(s.split(':')[1]) })));
   client.on('error', () => undefined);
+  // A command sent while the client still learns the cluster can meet a connection it drops and remakes, and fail with
+  // "Connection is closed" (seen once on a loaded CI machine): the tests start from a client that is ready.
+  await waitFor(() => client.status === 'ready', 'the cluster client to be ready', 30_000);
 }, 60_000);
 
 afterAll(async () => {
