@@ -132,8 +132,7 @@ export class RedisDedupStore implements DedupStore {
 
   async decide(key: string, value: string, ttlMs: number, placement?: DecisionPlacement): Promise<string> {
     if (!placement) return String(await DECIDE.run(this.redis, [this.base + key], [value, toPx(ttlMs)]));
-    // A minute's decisions live until the last of them is a ttl old.
-    const px = toPx(ttlMs + 60_000);
+    const px = packedPx(ttlMs);
     const field = packedField(key);
     const root = this.packedKey(field, placement);
     const args = [field, value, px, this.treeBase(root)];
@@ -171,7 +170,7 @@ export class RedisDedupStore implements DedupStore {
       if (group) group.push({ index, field, entry });
       else groups.set(key, [{ index, field, entry }]);
     });
-    const px = toPx(ttlMs + 60_000);
+    const px = packedPx(ttlMs);
     // A Redis Cluster takes one call per tree (each root is its own slot); one server takes many trees per call.
     const calls: Group[][] = [];
     let call: Group[] = [];
@@ -223,7 +222,7 @@ export class RedisDedupStore implements DedupStore {
   placeOf(key: string, placement: DecisionPlacement, ttlMs: number): DecisionPlace {
     const field = packedField(key);
     const root = this.packedKey(field, placement);
-    return { root, base: this.treeBase(root), field, alone: this.base + key, px: toPx(ttlMs + 60_000) };
+    return { root, base: this.treeBase(root), field, alone: this.base + key, px: packedPx(ttlMs) };
   }
 
   /** The root of the packed tree a decision goes into. */
@@ -238,6 +237,11 @@ export class RedisDedupStore implements DedupStore {
   async close(): Promise<void> {
     // Nothing of its own to release.
   }
+}
+
+/** A packed tree's expiry when a decision is written: a minute's decisions live until the last of them is a ttl old. */
+function packedPx(ttlMs: number): number {
+  return toPx(ttlMs + 60_000);
 }
 
 /** Where one decision is kept: see {@link RedisDedupStore.placeOf}. */

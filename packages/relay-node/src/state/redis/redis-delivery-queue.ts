@@ -30,8 +30,8 @@ export interface RedisDeliveryQueueOptions {
 // Cap for an unbounded read (limit = Infinity), so one call cannot pull a whole huge stream.
 const MAX_READ = 10_000;
 
-// The stream field holding the JSON-encoded event.
-const EVENT_FIELD = 'event';
+/** The stream field holding the JSON-encoded event (scripts that append beside other work write it too). */
+export const EVENT_FIELD = 'event';
 
 // KEYS: stream, dedup marker; ARGV: event JSON, marker ttl (ms), queue idle ttl (ms). Returns the new id, or nil when the marker
 // is still alive. The marker is its own key with PX, so it outlives acks and trims of the stream, and Redis
@@ -187,8 +187,7 @@ export class RedisDeliveryQueue implements DeliveryQueue {
         args.push(JSON.stringify(event), toPx(dedup.ttlMs), '');
         keys.push(this.dedupKey(gatewayId, dedup.key));
       } else {
-        // An hour's markers live until the last of them is a ttl old.
-        args.push(JSON.stringify(event), toPx(dedup.ttlMs + 3600_000), packedField(dedup.key));
+        args.push(JSON.stringify(event), markerPx(dedup.ttlMs), packedField(dedup.key));
         keys.push(this.packedDedupKey(gatewayId, dedup.at), this.dedupKey(gatewayId, dedup.key));
       }
     }
@@ -312,7 +311,7 @@ export class RedisDeliveryQueue implements DeliveryQueue {
       markerRoot: this.packedDedupKey(gatewayId, at),
       markerAlone: this.dedupKey(gatewayId, dedupKey),
       field: packedField(dedupKey),
-      markerPx: toPx(DEFAULT_QUEUE_DEDUP_TTL_MS + 3600_000),
+      markerPx: markerPx(DEFAULT_QUEUE_DEDUP_TTL_MS),
       idlePx: this.idleTtlPx,
     };
   }
@@ -333,6 +332,11 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   private ackedKey(gatewayId: string): string {
     return `${this.prefix}${hashTag('gw', gatewayId)}:acked`;
   }
+}
+
+/** A packed marker tree's expiry when a marker is written: an hour's markers live until the last of them is a ttl old. */
+function markerPx(ttlMs: number): number {
+  return toPx(ttlMs + 3600_000);
 }
 
 /** Where an append for one gateway goes: see {@link RedisDeliveryQueue.placeOf}. */

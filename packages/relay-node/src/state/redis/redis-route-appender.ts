@@ -3,11 +3,8 @@ import type { RouteAppendEntry, RouteAppender, RouteAppendResult } from '../rout
 import { LuaScript } from './lua-script.js';
 import { isClusterClient, type RedisClient } from './redis-client.js';
 import type { RedisDedupStore } from './redis-dedup-store.js';
-import type { RedisDeliveryQueue } from './redis-delivery-queue.js';
+import { EVENT_FIELD, type RedisDeliveryQueue } from './redis-delivery-queue.js';
 import { PACKED_TREE_LUA } from './packed-tree.js';
-
-// The field a queue entry's event is kept under, as redis-delivery-queue.ts writes it.
-const EVENT_FIELD = 'event';
 
 // One server only (the keys of many gateways and minutes). KEYS per entry: the decision's packed root, the decision
 // key a relay before packing wrote, the gateway's stream, its marker hour root, the marker key a relay before packing
