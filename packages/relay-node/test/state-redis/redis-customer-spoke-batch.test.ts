@@ -66,4 +66,26 @@ describe('RedisOutboundLedger.customerSpoke on one server', () => {
     const ttl = await own.redis.pttl(`${prefix}{user:u-2}:window`);
     expect(ttl).toBeGreaterThan(0);
   });
+
+  it("a window outlives WeCom's 48 hours after every customer message, and a busy customer's notes do not each move its expiry", async () => {
+    const { ledger: spoke, prefix } = await ledger();
+    const key = `${prefix}{user:u-1}:window`;
+    const hour = 3600_000;
+    const t = 1_700_000_000_000;
+    await spoke.customerSpoke(KF, 'u-1', t, 'msg-1');
+    expect(await own.redis.pttl(key)).toBeGreaterThan(71 * hour);
+    // Messages within the hour, noted one by one: the expiry the first note gave still covers each of them.
+    const before = (await commandCalls(own.redis)).get('pexpire') ?? 0;
+    for (let i = 1; i <= 50; i++) await spoke.customerSpoke(KF, 'u-1', t + i * 60_000, `msg-1-${i}`);
+    expect(((await commandCalls(own.redis)).get('pexpire') ?? 0) - before).toBe(0);
+    expect(await spoke.window(KF, 'u-1')).toEqual({ lastCustomerAt: t + 50 * 60_000, sentSince: 0 });
+    // 25 hours on (the expiry shortened by as much), the customer writes again: the window must last 48 h from now.
+    await own.redis.pexpire(key, 72 * hour - 25 * hour);
+    await spoke.customerSpoke(KF, 'u-1', t + 25 * hour, 'msg-2');
+    expect(await own.redis.pttl(key)).toBeGreaterThan(48 * hour);
+    // A note of an older message moves nothing, and the window still lasts.
+    await spoke.customerSpoke(KF, 'u-1', t, 'msg-1');
+    expect(await own.redis.pttl(key)).toBeGreaterThan(48 * hour);
+    expect(await spoke.window(KF, 'u-1')).toEqual({ lastCustomerAt: t + 25 * hour, sentSince: 0 });
+  });
 });

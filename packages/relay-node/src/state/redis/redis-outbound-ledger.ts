@@ -4,8 +4,10 @@ import { LuaScript } from './lua-script.js';
 import { isClusterClient, type RedisClient } from './redis-client.js';
 import { TickBatch } from './tick-batch.js';
 
-/** A window is forgotten this long after it was last touched; WeCom's lasts 48 h. */
+/** A window is forgotten this long after it was written (a note within an hour of the last message does not count); WeCom's lasts 48 h. */
 const WINDOW_TTL_MS = 3 * 24 * 3600 * 1000;
+/** A note moves a window's expiry only this long after the last message (well inside the day the ttl has to spare). */
+const REFRESH_AFTER_MS = 3600 * 1000;
 
 // KEYS: window hashes; ARGV: ttl (ms), then per key at (ms) and msgid ('' = none), applied in order (a key may come
 // twice). A newer customer message restarts the window; so does one of the same second not seen before (WeCom's times
@@ -13,24 +15,28 @@ const WINDOW_TTL_MS = 3 * 24 * 3600 * 1000;
 // digits of the msgid), the last 7 of them: newline-joined they stay within 62 bytes, so the hash keeps Redis' compact
 // encoding (hash-max-listpack-value 64), where whole msgids turned it into a table of 300 bytes and more for good.
 // A list written by an earlier version holds whole msgids; they still count as seen, and are dropped oldest first.
+// The expiry is moved only by a new window or a message more than REFRESH_AFTER_MS after the last one: the last
+// one's note (at or after its send time) already gave the hash the ttl, so it lives past this message's 48 h as well,
+// and a busy customer's notes cost no PEXPIRE each.
 const CUSTOMER_SPOKE = new LuaScript(
   'outbound-customer-spoke',
   `for k = 1, #KEYS do
   local at = tonumber(ARGV[k * 2])
   local msgid = ARGV[k * 2 + 1]
   local mark = msgid == '' and '' or string.sub(redis.sha1hex(msgid), 1, 8)
-  local last = tonumber(redis.call('HGET', KEYS[k], 'last') or '-1')
+  local v = redis.call('HMGET', KEYS[k], 'last', 'ids')
+  local last = tonumber(v[1] or '-1')
   if at > last then
     redis.call('HSET', KEYS[k], 'last', ARGV[k * 2], 'sent', 0, 'ids', mark)
   elseif at == last and msgid ~= '' then
-    local ids = redis.call('HGET', KEYS[k], 'ids') or ''
+    local ids = v[2] or ''
     local padded = '\\n' .. ids .. '\\n'
     if not string.find(padded, '\\n' .. mark .. '\\n', 1, true) and not string.find(padded, '\\n' .. msgid .. '\\n', 1, true) then
       while #ids > 53 do ids = string.sub(ids, (string.find(ids, '\\n', 1, true) or #ids) + 1) end
       redis.call('HSET', KEYS[k], 'sent', 0, 'ids', ids == '' and mark or ids .. '\\n' .. mark)
     end
   end
-  redis.call('PEXPIRE', KEYS[k], ARGV[1])
+  if last < 0 or at - last > ${REFRESH_AFTER_MS} then redis.call('PEXPIRE', KEYS[k], ARGV[1]) end
 end
 return 1`,
 );
