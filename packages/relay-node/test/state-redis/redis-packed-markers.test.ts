@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KfMessage } from '@wecom-relay/shared';
 import { startRedis, uniquePrefix, type RedisHandle } from '@wecom-relay/testkit';
 import { BatchEnqueuer } from '../../src/delivery/enqueue-batch.js';
+import { commandCalls } from './helpers.js';
 import { PageRouter } from '../../src/inbound/page-router.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { MemoryBusHub, MemoryNodeBus, MemoryPresenceMap } from '../../src/state/memory/index.js';
@@ -27,6 +28,8 @@ afterAll(async () => {
 });
 
 const T0 = 1_700_000_000;
+/** How long WeCom serves a message again after it was sent: a packed record must outlive it. */
+const THREE_DAYS = 3 * 24 * 3600_000;
 
 function text(msgid: string, user: string, sendTime: number): KfMessage {
   return { msgid, external_userid: user, open_kfid: 'wk-test', send_time: sendTime, origin: 3, msgtype: 'text', text: { content: `hello ${msgid}` } };
@@ -143,12 +146,18 @@ describe('packed routing and dedup records', () => {
     const at = T0 + 7;
     const key = (i: number) => `r:from_msgid_${4622416642169452483n + BigInt(i)}`;
     const decisions = 10_000;
+    const before = await commandCalls(redis);
     for (let p = 0; p < decisions; p += 1000) {
       const page = Array.from({ length: 1000 }, (_, j) => ({ key: key(p + j), value: `>gateway-${(p + j) % 200}`, placement: { at } }));
       expect(await dedup.decideMany(page, fourDays)).toEqual(page.map((e) => e.value));
     }
+    const after = await commandCalls(redis);
     const hashes = await scanKeys(`${prefix}*`);
     expect(hashes.length).toBeGreaterThan(64);
+    // Each hash's expiry is written once, when the hash is made, not looked up and moved on every write.
+    const used = (command: string) => (after.get(command) ?? 0) - (before.get(command) ?? 0);
+    expect(used('pexpire')).toBe(hashes.length);
+    expect(used('pttl')).toBe(0);
     for (const hash of hashes) expect([hash, await redis.object('ENCODING', hash)]).toEqual([hash, 'listpack']);
     // Every decision stands for a re-pull, however deep it went, and a second pull changes none of them.
     const again = Array.from({ length: decisions }, (_, i) => ({ key: key(i), value: '>elsewhere', placement: { at } }));
@@ -172,7 +181,8 @@ describe('packed routing and dedup records', () => {
     for (let i = 0; shardKeys.length < 2 * PACKED_HASH_ENTRIES + 44; i++) if (packedShard(packedField(`r:old-${i}`)) === 5) shardKeys.push(`r:old-${i}`);
     const root = `${prefix}dp:${Math.floor(at / 60)}:5`;
     for (const k of shardKeys) await redis.hset(root, packedField(k), '>gw-old');
-    await redis.pexpire(root, 60_000);
+    // The expiry its last write gave it.
+    await redis.pexpire(root, fourDays + 60_000);
     expect(await redis.hlen(root)).toBe(shardKeys.length);
     // Re-pulled here, every one stands (one at a time and a page at once), in that one hash.
     for (const k of shardKeys.slice(0, 3)) {
@@ -181,12 +191,15 @@ describe('packed routing and dedup records', () => {
     }
     const page = shardKeys.map((k) => ({ key: k, value: '>gw-new', placement: { at } }));
     expect(await dedup.decideMany(page, fourDays)).toEqual(shardKeys.map(() => '>gw-old'));
-    // New decisions of that shard go below it, and the old hash is kept at least as long as they are.
+    // New decisions of that shard go below it, and every hash of the tree outlives the 3 days in which WeCom serves
+    // the minute's messages again.
     const fresh: string[] = [];
     for (let i = 0; fresh.length < 20; i++) if (packedShard(packedField(`r:new-${i}`)) === 5) fresh.push(`r:new-${i}`);
     expect(await dedup.decideMany(fresh.map((k) => ({ key: k, value: '>gw-new', placement: { at } })), fourDays)).toEqual(fresh.map(() => '>gw-new'));
     expect(await redis.hlen(root)).toBe(shardKeys.length);
-    expect(await redis.pttl(root)).toBeGreaterThan(fourDays);
+    const tree = await scanKeys(`${prefix}*`);
+    expect(tree.length).toBeGreaterThan(1);
+    for (const hash of tree) expect(await redis.pttl(hash)).toBeGreaterThan(THREE_DAYS);
     for (const k of fresh) expect(await dedup.recall(k, { at })).toBe('>gw-new');
   });
 
@@ -202,6 +215,8 @@ describe('packed routing and dedup records', () => {
     // The previous version kept the hour in one hash of any size: 200 markers of it there.
     const root = `${prefix}{gw:gw-busy}:dp:${Math.floor(at / 3600)}`;
     for (const e of entries(0, 200)) await redis.hset(root, packedField(e.options.dedupKey), '1');
+    // The expiry its last write gave it.
+    await redis.pexpire(root, 4 * 24 * 3600_000 + 3600_000);
     for (let p = 0; p < 10_000; p += 1000) {
       const ids = await queue.appendMany('gw-busy', entries(p, 1000));
       expect(ids.filter((id) => id !== null)).toHaveLength(p === 0 ? 800 : 1000);
@@ -213,7 +228,8 @@ describe('packed routing and dedup records', () => {
     // A re-pull of the whole hour appends nothing again.
     for (let p = 0; p < 10_000; p += 1000) expect((await queue.appendMany('gw-busy', entries(p, 1000))).filter((id) => id !== null)).toEqual([]);
     expect((await queue.backlog('gw-busy')).items).toBe(9_800);
-    expect(await redis.pttl(root)).toBeGreaterThan(24 * 3600_000);
+    // Every hash of the hour outlives the 3 days in which WeCom serves its messages again.
+    for (const hash of [root, ...hashes]) expect(await redis.pttl(hash)).toBeGreaterThan(THREE_DAYS);
   }, 60_000);
 });
 

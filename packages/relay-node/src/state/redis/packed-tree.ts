@@ -7,19 +7,19 @@
  * field is found by walking its one path from the root and stopping at the first hash that holds it or is not full:
  * the walk runs inside the script that reads or writes, one round trip as with a single hash, and a root written by a
  * relay that did not split (any number of fields) is read as it is. Hashes below a root share its Redis Cluster slot
- * (their name's hash tag is the root's full name), and every hash on a field's path lives at least as long as the
- * field: writing a field extends the expiry of each hash above it.
+ * (their name's hash tag is the root's full name).
+ *
+ * A hash's expiry is set once, by the write that creates it, to the tree's ttl from then. That suffices because a
+ * tree holds one period (a minute, an hour) of records keyed by when WeCom sent the message, and WeCom serves a message
+ * again for 3 days after it was sent, one day less than the ttl: a hash created at its period's start or later outlives
+ * every re-pull that could need any field below it. Moving every hash's expiry on later writes, as relays before this
+ * did, cost a PTTL per write and changes nothing a re-pull can see.
  */
 
 /** Fields a packed hash takes before new ones go one level down: the shipped redis.conf's hash-max-listpack-entries. */
 export const PACKED_HASH_ENTRIES = 128;
 /** How many hashes take the overflow of one full hash, one level down. */
 export const PACKED_FANOUT = 8;
-/**
- * A hash's expiry is moved to px only once it has fallen more than this below, so the writes of half a minute to one
- * hash extend it once (and replicate one PEXPIRE) instead of each: every hash still lives px − 30 s after each write.
- */
-export const PACKED_EXPIRY_SLACK_MS = 30_000;
 /** Levels below a root at most; the deepest takes whatever comes (beyond 128 × 8⁸ fields under one root). */
 export const PACKED_MAX_DEPTH = 8;
 
@@ -42,14 +42,17 @@ function hasHashTag(name: string): boolean {
 
 /**
  * Lua functions for scripts over packed trees; `base` is {@link packedTreeBase} of `root`, `field` a 12-byte packed
- * field (its first bytes choose the path), `seen` = { full = {}, extended = {} }, shared by the calls of one script
- * (which hashes it found full, how far it extended each one's expiry).
+ * field (its first bytes choose the path), `seen` = tree_seen(), shared by the calls of one script (how many fields
+ * each hash it met holds, kept up to date by its own writes, so each hash is counted once per script call).
  *   tree_get(root, base, field, seen) → the value, or false and the hashes of the field's path down to the one it would
  *   go into.
- *   tree_put(path, field, value, px, seen) writes the field into the last hash of that path and makes every hash of it
- *   live at least px − {@link PACKED_EXPIRY_SLACK_MS} ms more (px being well above the field's ttl).
+ *   tree_put(path, field, value, px, seen) writes the field into the last hash of that path and, when that write
+ *   creates the hash, makes it expire px ms later.
  */
 export const PACKED_TREE_LUA = `
+local function tree_seen()
+  return { size = {} }
+end
 local function tree_get(root, base, field, seen)
   local path = { root }
   local key = root
@@ -58,27 +61,27 @@ local function tree_get(root, base, field, seen)
     local value = redis.call('HGET', key, field)
     if value then return value end
     if depth == ${PACKED_MAX_DEPTH} then return false, path end
-    local full = seen.full[key]
-    if not full then
-      full = redis.call('HLEN', key) >= ${PACKED_HASH_ENTRIES}
-      if full then seen.full[key] = true end
+    local size = seen.size[key]
+    if not size then
+      size = redis.call('HLEN', key)
+      seen.size[key] = size
     end
-    if not full then return false, path end
+    if size < ${PACKED_HASH_ENTRIES} then return false, path end
     depth = depth + 1
     key = (depth == 1 and base or key) .. (string.byte(field, depth) % ${PACKED_FANOUT})
     path[depth + 1] = key
   end
 end
 local function tree_put(path, field, value, px, seen)
-  redis.call('HSET', path[#path], field, value)
-  for i = #path, 1, -1 do
-    local key = path[i]
-    local extended = seen.extended[key]
-    if not extended or extended < px then
-      seen.extended[key] = px
-      local left = redis.call('PTTL', key)
-      if left < 0 or left < px - ${PACKED_EXPIRY_SLACK_MS} then redis.call('PEXPIRE', key, px) end
-    end
+  local key = path[#path]
+  redis.call('HSET', key, field, value)
+  local size = seen.size[key]
+  -- Unknown only at the deepest level, which the walk does not count: its expiry is checked instead.
+  if size == nil then
+    if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, px) end
+    return
   end
+  if size == 0 then redis.call('PEXPIRE', key, px) end
+  seen.size[key] = size + 1
 end
 `;

@@ -30,7 +30,7 @@ if KEYS[2] then
   local old = redis.call('GET', KEYS[2])
   if old then return old end
 end
-local seen = { full = {}, extended = {} }
+local seen = tree_seen()
 local existing, path = tree_get(KEYS[1], ARGV[4], ARGV[1], seen)
 if existing then return existing end
 tree_put(path, ARGV[1], ARGV[2], tonumber(ARGV[3]), seen)
@@ -48,7 +48,7 @@ const DECIDE_PACKED_MANY = new LuaScript(
 local out = {}
 local px = tonumber(ARGV[1])
 local withOld = ARGV[2] == '1'
-local seen = { full = {}, extended = {} }
+local seen = tree_seen()
 local k = 0
 local a = 3
 while a <= #ARGV do
@@ -90,7 +90,7 @@ const MAX_DECISIONS_PER_CALL = 256;
 const RECALL_PACKED = new LuaScript(
   'dedup-recall-packed',
   `${PACKED_TREE_LUA}
-local value = tree_get(KEYS[1], ARGV[2], ARGV[1], { full = {}, extended = {} })
+local value = tree_get(KEYS[1], ARGV[2], ARGV[1], tree_seen())
 return value
 `,
 );

@@ -61,7 +61,7 @@ const APPEND_MANY = new LuaScript(
   'queue-append-many',
   `${PACKED_TREE_LUA}
 local ids = {}
-local seen = { full = {}, extended = {} }
+local seen = tree_seen()
 local k = 0
 local a = 2
 while a <= #ARGV do

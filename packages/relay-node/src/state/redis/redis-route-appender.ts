@@ -18,7 +18,7 @@ const DECIDE_AND_APPEND = new LuaScript(
   'route-decide-append',
   `${PACKED_TREE_LUA}
 local out = {}
-local seen = { full = {}, extended = {} }
+local seen = tree_seen()
 local dpx = tonumber(ARGV[1])
 local mpx = tonumber(ARGV[2])
 local touched = {}
