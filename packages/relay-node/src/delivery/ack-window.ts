@@ -1,9 +1,18 @@
 /** One item passed to an ack-mode gateway and not yet confirmed. */
 interface Passed {
   id: string;
+  /** The id read right before this one (null when read from the start of the queue). */
+  prev: string | null;
   /** Skipped (not sent): acknowledged together with the sent item before it, never on its own. */
   silent: boolean;
   enqueuedAt: number;
+}
+
+/** What to acknowledge in the queue: up to `upTo`, and when that is one item alone, the id read right before it. */
+export interface AckRange {
+  upTo: string;
+  /** The id read right before `upTo` when the range is `upTo` alone; null when it covers more, or nothing was before. */
+  prev: string | null;
 }
 
 /**
@@ -27,9 +36,9 @@ export class AckWindow {
    * Records an item the drain passed; resolves to the id to acknowledge at once (a skipped item with nothing
    * unconfirmed before it), or null when it waits for the gateway's confirmation.
    */
-  pass(id: string, silent: boolean, enqueuedAt: number): string | null {
-    if (silent && this.passed.length === 0) return id;
-    this.passed.push({ id, silent, enqueuedAt });
+  pass(id: string, silent: boolean, enqueuedAt: number, prev: string | null = null): AckRange | null {
+    if (silent && this.passed.length === 0) return { upTo: id, prev };
+    this.passed.push({ id, prev, silent, enqueuedAt });
     return null;
   }
 
@@ -37,13 +46,12 @@ export class AckWindow {
    * The gateway confirmed `deliveryId`: the id to acknowledge in the queue (the confirmed one, or the last
    * skipped item right behind it), or null when the id is not one this socket was sent and still waits for.
    */
-  confirm(deliveryId: string): string | null {
+  confirm(deliveryId: string): AckRange | null {
     const at = this.passed.findIndex((i) => i.id === deliveryId && !i.silent);
     if (at === -1) return null;
-    this.passed.splice(0, at + 1);
-    let upTo = deliveryId;
-    while (this.passed[0]?.silent) upTo = this.passed.shift()!.id;
-    return upTo;
+    const confirmed = this.passed.splice(0, at + 1);
+    while (this.passed[0]?.silent) confirmed.push(this.passed.shift()!);
+    return { upTo: confirmed[confirmed.length - 1]!.id, prev: confirmed.length === 1 ? confirmed[0]!.prev : null };
   }
 
   /** Whether the id was passed and is unconfirmed. */

@@ -78,9 +78,9 @@ export class GatewayDrain {
 
   /** An ack-mode gateway confirmed everything up to `deliveryId`; ids this socket was not sent are ignored. */
   async acknowledge(entry: LocalGateway, deliveryId: string): Promise<void> {
-    const upTo = entry.window.confirm(deliveryId);
-    if (upTo === null) return;
-    await this.o.queue.ack(entry.session.gatewayId, upTo);
+    const range = entry.window.confirm(deliveryId);
+    if (range === null) return;
+    await this.o.queue.ack(entry.session.gatewayId, range.upTo, range.prev ?? undefined);
     // Only a drain held back by a full window is waiting for this; otherwise new events come with a wake-up.
     if (entry.waitingForRoom) this.schedule(entry.session.gatewayId);
   }
@@ -134,7 +134,10 @@ export class GatewayDrain {
    */
   private async deliverBatch(entry: LocalGateway, items: QueuedItem[], ackMode: boolean, remoteSentAt: number | undefined): Promise<void> {
     const { gatewayId } = entry.session;
+    // The id read right before the batch: with one item written, the ack covers it alone.
+    const before = entry.pointer;
     let written: string | null = null;
+    let writtenCount = 0;
     entry.unwrittenCount = items.length;
     entry.unwrittenOldestAt = items[0]!.enqueuedAt;
     try {
@@ -145,13 +148,14 @@ export class GatewayDrain {
         const item = items[i]!;
         await this.deliverOne(entry, item, ackMode, remoteSentAt);
         written = item.id;
+        writtenCount++;
         entry.unwrittenCount = items.length - i - 1;
         entry.unwrittenOldestAt = items[i + 1]?.enqueuedAt ?? null;
       }
     } finally {
       entry.unwrittenCount = 0;
       entry.unwrittenOldestAt = null;
-      if (!ackMode && written !== null) await this.o.queue.ack(gatewayId, written);
+      if (!ackMode && written !== null) await this.o.queue.ack(gatewayId, written, writtenCount === 1 && before !== null ? before : undefined);
     }
   }
 
@@ -187,11 +191,12 @@ export class GatewayDrain {
       this.o.metrics.deliveries.inc({ route });
       this.o.metrics.deliveryLatency.observe({ route }, Math.max(0, this.o.now() - item.enqueuedAt) / 1000);
     }
+    const prev = entry.pointer;
     entry.pointer = item.id;
     // Legacy gateways never acknowledge: written to the socket counts as delivered, recorded per batch.
     if (!ackMode) return;
-    const ackNow = entry.window.pass(item.id, skip, item.enqueuedAt);
-    if (ackNow !== null) await this.o.queue.ack(gatewayId, ackNow);
+    const ackNow = entry.window.pass(item.id, skip, item.enqueuedAt, prev);
+    if (ackNow !== null) await this.o.queue.ack(gatewayId, ackNow.upTo, ackNow.prev ?? undefined);
   }
 
   private async toFrame(

@@ -88,8 +88,12 @@ export interface DeliveryQueue {
   appendMany(gatewayId: string, entries: readonly QueueAppendEntry[]): Promise<Array<string | null>>;
   /** Items after `afterId` (exclusive; null = from the oldest kept), in order, at most `limit`. */
   readAfter(gatewayId: string, afterId: string | null, limit: number): Promise<QueuedItem[]>;
-  /** Records that everything up to and including `id` was delivered; those items may be dropped. */
-  ack(gatewayId: string, id: string): Promise<void>;
+  /**
+   * Records that everything up to and including `id` was delivered; those items may be dropped. `prev`, when given, is
+   * the item the caller read right before `id`, acknowledging `id` alone: a store whose pointer stands at `prev` then
+   * has only `id` to drop.
+   */
+  ack(gatewayId: string, id: string, prev?: string): Promise<void>;
   /** The last id recorded as delivered, or null. */
   lastAcked(gatewayId: string): Promise<string | null>;
   /** How many items wait in a gateway's queue (appended, not yet acknowledged or trimmed) and when the oldest was appended (epoch ms). */

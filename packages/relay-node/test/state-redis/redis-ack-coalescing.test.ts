@@ -132,3 +132,50 @@ describe('RedisDeliveryQueue acks of one gateway, persisted in batches', () => {
     expect(await own.redis.xlen(`${prefix}{gw:gw-1}:queue`)).toBe(1);
   });
 });
+
+describe('RedisDeliveryQueue acks of one item right after the pointer', () => {
+  it('cost one pointer swap and one XDEL each, and leave nothing acknowledged in the stream', async () => {
+    const { queue, prefix, ids } = await queueWith(60);
+    const stream = `${prefix}{gw:gw-1}:queue`;
+    // The first item has nothing read before it: its ack trims as any other.
+    await queue.ack('gw-1', ids[0]!);
+    const before = await calls();
+    for (let i = 1; i < 50; i++) await queue.ack('gw-1', ids[i]!, ids[i - 1]);
+    const after = await calls();
+    expect(await queue.lastAcked('gw-1')).toBe(ids[49]);
+    expect(await own.redis.xlen(stream)).toBe(10);
+    expect((await own.redis.xrange(stream, '-', '+')).map(([id]) => id)).toEqual(ids.slice(50));
+    expect(ran(before, after, 'evalsha')).toBe(49);
+    expect(ran(before, after, 'xdel')).toBe(49);
+    expect(ran(before, after, 'set')).toBe(49);
+    expect(ran(before, after, 'xtrim')).toBe(0);
+    expect(ran(before, after, 'get')).toBe(0);
+  });
+
+  it('still drop every item up to the id when the pointer is not at the id read before it', async () => {
+    const { queue, prefix, ids } = await queueWith(8);
+    const stream = `${prefix}{gw:gw-1}:queue`;
+    // No pointer yet: the items before ids[3] go too.
+    await queue.ack('gw-1', ids[3]!, ids[2]);
+    expect((await own.redis.xrange(stream, '-', '+')).map(([id]) => id)).toEqual(ids.slice(4));
+    // The pointer at ids[3], an ack that claims ids[5] came right after ids[4] (an ack of ids[4] was lost, or another
+    // node read them): ids[4] goes as well.
+    await queue.ack('gw-1', ids[5]!, ids[4]);
+    expect((await own.redis.xrange(stream, '-', '+')).map(([id]) => id)).toEqual(ids.slice(6));
+    expect(await queue.lastAcked('gw-1')).toBe(ids[5]);
+  });
+
+  it('leave the pointer as it was when the ack does not move it or names an id never issued', async () => {
+    const { queue, prefix, ids } = await queueWith(4);
+    const pointer = `${prefix}{gw:gw-1}:acked`;
+    await expect(queue.ack('gw-1', NEVER_ISSUED, ids[3])).rejects.toMatchObject({ code: 'FRAME_INVALID' });
+    expect(await own.redis.exists(pointer)).toBe(0);
+    await queue.ack('gw-1', ids[2]!, ids[1]);
+    await queue.ack('gw-1', ids[1]!, ids[0]);
+    expect(await queue.lastAcked('gw-1')).toBe(ids[2]);
+    await expect(queue.ack('gw-1', NEVER_ISSUED, ids[2])).rejects.toMatchObject({ code: 'FRAME_INVALID' });
+    expect(await queue.lastAcked('gw-1')).toBe(ids[2]);
+    expect(await own.redis.pttl(pointer)).toBeGreaterThan(0);
+    expect((await queue.readAfter('gw-1', ids[2]!, 10)).map((i) => i.id)).toEqual([ids[3]]);
+  });
+});

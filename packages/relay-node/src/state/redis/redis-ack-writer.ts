@@ -20,34 +20,48 @@ local function cmpid(a, b)
 end
 `;
 
-// KEYS: per gateway its stream and acked pointer; ARGV: idle ttl (ms), then per gateway the id. Returns per gateway 1
-// moved, 0 not forward, -1 never issued. Entries up to and including the id are deleted: MINID keeps the id itself,
-// so it is XDELed. An id at or before the pointer was checked when the pointer passed it. An id still in the stream
-// was issued, and XDEL says so while removing it; only an id no longer there (trimmed, dropped as undecodable, or never
-// issued) needs XINFO STREAM's last-generated-id, which is costly because it also builds the first and last entries.
+// KEYS: per gateway its stream and acked pointer; ARGV: idle ttl (ms), then per gateway the id and the id read right
+// before it ('' = not known). Returns per gateway 1 moved, 0 not forward, -1 never issued. The pointer is swapped in
+// one step (SET GET) and put back when the ack turns out not to move it. Entries up to and including the id are
+// deleted: the id itself by XDEL, the ones before it by XTRIM MINID, which an ack of the one entry right after the
+// pointer skips (every entry up to the pointer went when the pointer was set, and the caller read none between). An id
+// still in the stream was issued, and XDEL says so while removing it; only an id no longer there (trimmed, dropped as
+// undecodable, or never issued) needs XINFO STREAM's last-generated-id, which is costly because it also builds the
+// first and last entries.
 const ACK = new LuaScript(
   'queue-ack',
   COMPARE_IDS +
     `
-local function ack(stream, pointer, id)
-  local acked = redis.call('GET', pointer)
-  if acked and cmpid(id, acked) <= 0 then return 0 end
-  if redis.call('XDEL', stream, id) == 0 then
-    if redis.call('EXISTS', stream) == 0 then return -1 end
-    local info = redis.call('XINFO', 'STREAM', stream)
-    local last = nil
-    for i = 1, #info, 2 do
-      if info[i] == 'last-generated-id' then last = info[i + 1] end
-    end
-    if not last or cmpid(id, last) > 0 then return -1 end
+local function restore(pointer, acked)
+  if acked then redis.call('SET', pointer, acked, 'PX', ARGV[1]) else redis.call('DEL', pointer) end
+end
+local function ack(stream, pointer, id, prev)
+  local acked = redis.call('SET', pointer, id, 'PX', ARGV[1], 'GET')
+  -- A pointer no relay wrote is replaced, rather than failing every ack of the gateway.
+  if acked and not string.match(acked, '^%d+%-%d+$') then acked = false end
+  if acked and cmpid(id, acked) <= 0 then
+    restore(pointer, acked)
+    return 0
   end
-  redis.call('SET', pointer, id, 'PX', ARGV[1])
-  redis.call('XTRIM', stream, 'MINID', '=', id)
+  if redis.call('XDEL', stream, id) == 0 then
+    local last = nil
+    if redis.call('EXISTS', stream) == 1 then
+      local info = redis.call('XINFO', 'STREAM', stream)
+      for i = 1, #info, 2 do
+        if info[i] == 'last-generated-id' then last = info[i + 1] end
+      end
+    end
+    if not last or cmpid(id, last) > 0 then
+      restore(pointer, acked)
+      return -1
+    end
+  end
+  if prev == '' or acked ~= prev then redis.call('XTRIM', stream, 'MINID', '=', id) end
   return 1
 end
 local out = {}
 for g = 1, #KEYS / 2 do
-  out[g] = ack(KEYS[g * 2 - 1], KEYS[g * 2], ARGV[g + 1])
+  out[g] = ack(KEYS[g * 2 - 1], KEYS[g * 2], ARGV[g * 2], ARGV[g * 2 + 1])
 end
 return out
 `,
@@ -91,14 +105,14 @@ export class RedisAckWriter {
    * acks came while a write was in flight are written together by the next script call. Each caller resolves once a
    * pointer at or past its id is stored.
    */
-  async ack(gatewayId: string, id: string): Promise<void> {
+  async ack(gatewayId: string, id: string, prev?: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       let lane = this.ackLanes.get(gatewayId);
       if (!lane) {
         lane = { waiting: [], busy: false };
         this.ackLanes.set(gatewayId, lane);
       }
-      lane.waiting.push({ id, resolve, reject });
+      lane.waiting.push({ id, prev, resolve, reject });
       if (!lane.busy) this.ackReady.add(gatewayId);
       this.pumpAcks();
     });
@@ -129,17 +143,19 @@ export class RedisAckWriter {
       lane.busy = true;
       const waiting = lane.waiting.splice(0);
       const top = waiting.reduce((max, w) => (compareStreamIds(w.id, max) > 0 ? w.id : max), waiting[0]!.id);
-      return { gatewayId, lane, waiting, top };
+      // The id read before the top one counts only when the top one is all that is acked.
+      const prev = waiting.every((w) => w.id === top) ? waiting.find((w) => w.prev !== undefined)?.prev : undefined;
+      return { gatewayId, lane, waiting, top, prev };
     });
     let results: unknown[] | null = null;
     try {
-      results = await this.runAck(batches.map((b) => [b.gatewayId, b.top] as const));
+      results = await this.runAck(batches.map((b) => [b.gatewayId, b.top, b.prev] as const));
     } catch (err) {
       // Each gateway on its own below, so one that cannot be written fails its own callers only.
       if (batches.length === 1) for (const w of batches[0]!.waiting) w.reject(err);
     }
-    for (const [i, { gatewayId, lane, waiting, top }] of batches.entries()) {
-      if (results === null && batches.length > 1) await this.settleAlone(gatewayId, waiting, top);
+    for (const [i, { gatewayId, lane, waiting, top, prev }] of batches.entries()) {
+      if (results === null && batches.length > 1) await this.settleAlone(gatewayId, waiting, top, prev);
       else if (results !== null) await this.settle(gatewayId, waiting, top, results[i]);
       lane.busy = false;
       if (lane.waiting.length > 0) this.ackReady.add(gatewayId);
@@ -147,9 +163,9 @@ export class RedisAckWriter {
     }
   }
 
-  private async settleAlone(gatewayId: string, waiting: readonly AckWaiter[], top: string): Promise<void> {
+  private async settleAlone(gatewayId: string, waiting: readonly AckWaiter[], top: string, prev: string | undefined): Promise<void> {
     try {
-      const [result] = await this.runAck([[gatewayId, top]]);
+      const [result] = await this.runAck([[gatewayId, top, prev]]);
       await this.settle(gatewayId, waiting, top, result);
     } catch (err) {
       for (const w of waiting) w.reject(err);
@@ -179,12 +195,12 @@ export class RedisAckWriter {
     }
   }
 
-  private async runAck(acks: ReadonlyArray<readonly [gatewayId: string, id: string]>): Promise<unknown[]> {
+  private async runAck(acks: ReadonlyArray<readonly [gatewayId: string, id: string, prev?: string]>): Promise<unknown[]> {
     const keys: string[] = [];
     const args: Array<string | number> = [this.o.idleTtlPx];
-    for (const [gatewayId, id] of acks) {
+    for (const [gatewayId, id, prev] of acks) {
       keys.push(...this.o.keysOf(gatewayId));
-      args.push(id);
+      args.push(id, prev ?? '');
     }
     const results = await ACK.run(this.o.redis, keys, args);
     if (!Array.isArray(results) || results.length !== acks.length) throw new RelayError('INTERNAL', 'ack script returned no results');
@@ -195,6 +211,8 @@ export class RedisAckWriter {
 /** A caller of ack waiting for a pointer at or past its id. */
 interface AckWaiter {
   id: string;
+  /** The id its caller read right before `id`, when known. */
+  prev: string | undefined;
   resolve: () => void;
   reject: (err: unknown) => void;
 }

@@ -227,9 +227,10 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   }
 
   /** As {@link RedisAckWriter.ack}: coalesced per gateway, batched over gateways on one server. */
-  async ack(gatewayId: string, id: string): Promise<void> {
+  async ack(gatewayId: string, id: string, prev?: string): Promise<void> {
     checkStreamId(id);
-    await this.acks.ack(gatewayId, id);
+    if (prev !== undefined) checkStreamId(prev);
+    await this.acks.ack(gatewayId, id, prev);
   }
 
   async lastAcked(gatewayId: string): Promise<string | null> {
