@@ -33,8 +33,8 @@ export class AckWindow {
   }
 
   /**
-   * Records an item the drain passed; resolves to the id to acknowledge at once (a skipped item with nothing
-   * unconfirmed before it), or null when it waits for the gateway's confirmation.
+   * Records an item the drain passed (`prev`: the id read right before it); returns what to acknowledge at once (a
+   * skipped item with nothing unconfirmed before it), or null when it waits for the gateway's confirmation.
    */
   pass(id: string, silent: boolean, enqueuedAt: number, prev: string | null = null): AckRange | null {
     if (silent && this.passed.length === 0) return { upTo: id, prev };
@@ -43,7 +43,7 @@ export class AckWindow {
   }
 
   /**
-   * The gateway confirmed `deliveryId`: the id to acknowledge in the queue (the confirmed one, or the last
+   * The gateway confirmed `deliveryId`: what to acknowledge in the queue (up to the confirmed one, or the last
    * skipped item right behind it), or null when the id is not one this socket was sent and still waits for.
    */
   confirm(deliveryId: string): AckRange | null {
