@@ -1,3 +1,5 @@
+import { toPx } from './keyspace.js';
+
 /**
  * A packed hash that never outgrows Redis's compact encoding. Redis keeps a hash as a listpack (about 30 bytes per
  * short field and value) only up to `hash-max-listpack-entries` fields (128 in the shipped redis.conf); one field more
@@ -20,6 +22,14 @@
 export const PACKED_HASH_ENTRIES = 128;
 /** How many hashes take the overflow of one full hash, one level down. */
 export const PACKED_FANOUT = 8;
+/**
+ * The expiry (ms, as Redis takes it) a packed tree's hash gets when it is created: the records' ttl plus the tree's
+ * period (a minute, an hour), so a hash created at its period's start or later outlives each record of it by the ttl.
+ */
+export function packedTreePx(ttlMs: number, periodMs: number): number {
+  return toPx(ttlMs + periodMs);
+}
+
 /** Levels below a root at most; the deepest takes whatever comes (beyond 128 × 8⁸ fields under one root). */
 export const PACKED_MAX_DEPTH = 8;
 

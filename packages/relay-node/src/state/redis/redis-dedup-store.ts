@@ -4,7 +4,7 @@ import type { DecisionPlacement, DecisionRequest, DedupStore } from '../dedup-st
 import { checkPrefix, clientKeyPrefix, toPx } from './keyspace.js';
 import { isClusterClient } from './redis-client.js';
 import { packedField, packedShard } from './packed-keys.js';
-import { PACKED_TREE_LUA, packedTreeBase } from './packed-tree.js';
+import { PACKED_TREE_LUA, packedTreeBase, packedTreePx } from './packed-tree.js';
 import { LuaScript } from './lua-script.js';
 
 // KEYS[1] the decision; ARGV: value, ttl ms. Resolves to the value that stands (SET NX GET needs Redis 7).
@@ -239,9 +239,9 @@ export class RedisDedupStore implements DedupStore {
   }
 }
 
-/** A packed tree's expiry when a decision is written: a minute's decisions live until the last of them is a ttl old. */
+/** A decision tree's expiry: its period is the minute. */
 function packedPx(ttlMs: number): number {
-  return toPx(ttlMs + 60_000);
+  return packedTreePx(ttlMs, 60_000);
 }
 
 /** Where one decision is kept: see {@link RedisDedupStore.placeOf}. */

@@ -6,7 +6,7 @@ import { LuaScript } from './lua-script.js';
 import { isClusterClient, type RedisClient } from './redis-client.js';
 import { TickBatch } from './tick-batch.js';
 import { packedField } from './packed-keys.js';
-import { PACKED_TREE_LUA } from './packed-tree.js';
+import { PACKED_TREE_LUA, packedTreePx } from './packed-tree.js';
 import type { StateLogger } from './state-logger.js';
 import { checkStreamId, streamIdMillis } from './stream-id.js';
 import { RedisAckWriter } from './redis-ack-writer.js';
@@ -335,9 +335,9 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   }
 }
 
-/** A packed marker tree's expiry when a marker is written: an hour's markers live until the last of them is a ttl old. */
+/** A marker tree's expiry: its period is the hour. */
 function markerPx(ttlMs: number): number {
-  return toPx(ttlMs + 3600_000);
+  return packedTreePx(ttlMs, 3600_000);
 }
 
 /** Where an append for one gateway goes: see {@link RedisDeliveryQueue.placeOf}. */
