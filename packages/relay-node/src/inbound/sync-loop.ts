@@ -168,7 +168,7 @@ export class SyncLoop {
     } while (this.rerun && !this.closed);
   }
 
-  /** One lease: pulls while the pending mark keeps being set. Resolves true when a pull is still pending. */
+  /** One lease: pulls while the pending mark keeps being set. Resolves true when a pull was pending as the lease went. */
   private async runOnce(): Promise<boolean> {
     const { coordinator, openKfid, logger, metrics, spread } = this.o;
     const yieldMs = spread?.delayFor(openKfid) ?? 0;
@@ -197,6 +197,7 @@ export class SyncLoop {
     spread?.acquired(openKfid);
     metrics.syncLeaseHeld.set({ open_kfid: openKfid }, 1);
     let outcome: 'ok' | 'error' | 'stale' = 'ok';
+    let pendingAfter = false;
     const held = lease;
     const renewal = setInterval(() => {
       held.renew(this.o.leaseMs).catch((err: unknown) => logger.warn({ err }, 'sync lease renewal failed'));
@@ -226,10 +227,13 @@ export class SyncLoop {
       metrics.syncRuns.inc({ open_kfid: openKfid, outcome });
       metrics.syncLeaseHeld.set({ open_kfid: openKfid }, 0);
       spread?.released(openKfid);
-      await lease.release().catch((err: unknown) => logger.warn({ err }, 'could not release the sync lease'));
+      pendingAfter = await lease.release().catch((err: unknown) => {
+        logger.warn({ err }, 'could not release the sync lease');
+        return false;
+      });
     }
-    if (outcome !== 'ok') return false;
-    return coordinator.hasPending(openKfid).catch(() => false);
+    // A callback noted after the last take found the lease held: its pull is this node's to run.
+    return outcome === 'ok' && pendingAfter;
   }
 
   /**

@@ -6,7 +6,7 @@
  * Protocol for a puller:
  *   notePending(kf, token); lease = tryAcquire(kf); if null → done (the holder will see the mark).
  *   loop { if !(await lease.takePending()) break; pull pages from lease.cursor(), commitCursor after each page }
- *   release(); then if hasPending(kf) → try again (a callback may have landed between the last check and release).
+ *   if (await release()) → try again (a callback landed between the last take and the release).
  */
 export interface SyncCoordinator {
   /** Records that WeCom announced new messages, with the callback's Token when it carried one. */
@@ -38,6 +38,9 @@ export interface SyncLease {
   commitCursor(cursor: string): Promise<boolean>;
   /** Extends the lease; false means it was lost. */
   renew(leaseMs: number): Promise<boolean>;
-  /** Gives the lease up; a no-op when it was already lost. */
-  release(): Promise<void>;
+  /**
+   * Gives the lease up (a no-op on the lease when it was already lost); resolves to whether a pull is pending as it
+   * goes, read in the same step, so a callback noted after the last take is never left for the next one.
+   */
+  release(): Promise<boolean>;
 }

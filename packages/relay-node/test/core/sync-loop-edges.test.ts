@@ -110,7 +110,7 @@ describe('SyncLoop edges', () => {
       async release() {
         // Another node's callback lands now: its own kick found the lease busy.
         if (releases++ === 0) await coordinator.notePending(KF, null);
-        await lease.release();
+        return await lease.release();
       },
     }));
     const src = source({ '': { next_cursor: 'c1' }, c1: { next_cursor: 'c2' } });

@@ -103,10 +103,12 @@ class MemorySyncLease implements SyncLease {
     return true;
   }
 
-  async release(): Promise<void> {
-    if (!this.isNewest()) return;
-    this.released = true;
-    this.state.holder = null;
+  async release(): Promise<boolean> {
+    if (this.isNewest()) {
+      this.released = true;
+      this.state.holder = null;
+    }
+    return this.state.pending;
   }
 
   private isNewest(): boolean {

@@ -17,6 +17,7 @@ interface SyncStatements {
   selectCursor: Statement<[string], { cursor: string | null }>;
   commitCursor: Statement<[string, string, number]>;
   selectFence: Statement<[string], { fence: number }>;
+  selectPending: Statement<[string], { pending: number }>;
 }
 
 /**
@@ -30,7 +31,6 @@ export class SqliteSyncCoordinator implements SyncCoordinator {
   private readonly statements: SyncStatements;
   private readonly markPending: Statement<[string]>;
   private readonly noteToken: Statement<[{ kf: string; token: string; at: number }]>;
-  private readonly selectPending: Statement<[string], { pending: number }>;
   private readonly nextFence: Statement<[string], { fence: number }>;
 
   /** `db` must come from openSqliteDatabase; the coordinator never closes it. */
@@ -47,7 +47,6 @@ export class SqliteSyncCoordinator implements SyncCoordinator {
         'callback_token = CASE WHEN callback_token_at IS NULL OR callback_token_at <= @at THEN @token ELSE callback_token END, ' +
         'callback_token_at = CASE WHEN callback_token_at IS NULL OR callback_token_at <= @at THEN @at ELSE callback_token_at END',
     );
-    this.selectPending = db.prepare('SELECT pending FROM sync_state WHERE open_kfid = ?');
     this.nextFence = db.prepare(
       'INSERT INTO sync_state (open_kfid, fence) VALUES (?, 1) ' +
         'ON CONFLICT (open_kfid) DO UPDATE SET fence = fence + 1 RETURNING fence',
@@ -58,6 +57,7 @@ export class SqliteSyncCoordinator implements SyncCoordinator {
       selectCursor: db.prepare('SELECT cursor FROM sync_state WHERE open_kfid = ?'),
       commitCursor: db.prepare('UPDATE sync_state SET cursor = ? WHERE open_kfid = ? AND fence = ?'),
       selectFence: db.prepare('SELECT fence FROM sync_state WHERE open_kfid = ?'),
+      selectPending: db.prepare('SELECT pending FROM sync_state WHERE open_kfid = ?'),
     };
   }
 
@@ -69,7 +69,7 @@ export class SqliteSyncCoordinator implements SyncCoordinator {
 
   /** Whether a pull has been asked for and not yet taken. */
   async hasPending(openKfid: string): Promise<boolean> {
-    return (this.selectPending.get(openKfid)?.pending ?? 0) === 1;
+    return (this.statements.selectPending.get(openKfid)?.pending ?? 0) === 1;
   }
 
   /** Hands out the lease with the next stored fence, or null while an unexpired holder has it. */
@@ -126,10 +126,12 @@ class SqliteSyncLease implements SyncLease {
     return true;
   }
 
-  async release(): Promise<void> {
-    if (!this.isNewest()) return;
-    this.released = true;
-    this.leases.clear(this.openKfid, this.fence);
+  async release(): Promise<boolean> {
+    if (this.isNewest()) {
+      this.released = true;
+      this.leases.clear(this.openKfid, this.fence);
+    }
+    return (this.statements.selectPending.get(this.openKfid)?.pending ?? 0) === 1;
   }
 
   private isNewest(): boolean {

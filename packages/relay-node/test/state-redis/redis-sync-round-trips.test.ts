@@ -1,0 +1,137 @@
+import type { SyncMsgResponse } from '@wecom-relay/shared';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { uniquePrefix } from '@wecom-relay/testkit';
+import { SyncLoop, type PageSink, type SyncSource } from '../../src/inbound/sync-loop.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { RedisSyncCoordinator } from '../../src/state/redis/index.js';
+import { ownRedisServer } from './helpers.js';
+
+/**
+ * A pull on Redis reads what it asks for next in the steps it takes anyway: acquiring the lease also takes the pending
+ * mark and reads the cursor and callback token, a cursor commit also takes the mark and reads the token, and the release
+ * says whether a pull is pending. Commands are counted as the client sends them, so going back to a round trip per
+ * ask fails here; the rest checks that a mark cleared ahead is never lost.
+ */
+const own = ownRedisServer();
+const KF = 'wk-round-trips';
+
+const loops: SyncLoop[] = [];
+afterEach(async () => {
+  for (const loop of loops.splice(0)) await loop.close();
+});
+
+/** Pages by cursor, each answered with has_more 0 unless it says otherwise; records the cursor and token of every ask. */
+function source(pages: Record<string, Partial<SyncMsgResponse>>): SyncSource & { asks: Array<{ cursor?: string; token?: string }> } {
+  const asks: Array<{ cursor?: string; token?: string }> = [];
+  return {
+    asks,
+    async syncMsg(req) {
+      asks.push({ ...(req.cursor ? { cursor: req.cursor } : {}), ...(req.token ? { token: req.token } : {}) });
+      return { errcode: 0, errmsg: 'ok', has_more: 0, ...(pages[req.cursor ?? ''] ?? { next_cursor: req.cursor }) } as SyncMsgResponse;
+    },
+  };
+}
+
+function loopOn(coordinator: RedisSyncCoordinator, src: SyncSource, pageSink: PageSink = async () => {}): SyncLoop {
+  const loop = new SyncLoop({
+    openKfid: KF,
+    source: src,
+    coordinator,
+    sink: async () => {},
+    pageSink,
+    logger: pino({ level: 'silent' }),
+    metrics: createMetrics('sync-round-trips'),
+    pollIntervalMs: 3_600_000,
+    retryDelayMs: 3_600_000,
+    leaseMs: 60_000,
+  });
+  loops.push(loop);
+  return loop;
+}
+
+/** The commands the client sends while `work` runs, by name. */
+async function sending(work: () => Promise<void>): Promise<string[]> {
+  const sent: string[] = [];
+  const original = own.redis.sendCommand.bind(own.redis);
+  own.redis.sendCommand = (command, stream) => {
+    sent.push(command.name);
+    return original(command, stream);
+  };
+  try {
+    await work();
+    return sent;
+  } finally {
+    own.redis.sendCommand = original;
+  }
+}
+
+describe('a pull on Redis', () => {
+  it('of one page costs the note, the acquire, the commit, one take and the release: five round trips', async () => {
+    const coordinator = new RedisSyncCoordinator({ redis: own.redis, prefix: uniquePrefix('sync-rt') });
+    await coordinator.notePending(KF, 'warm-up');
+    const warm = await coordinator.tryAcquire(KF, 60_000);
+    await warm!.commitCursor('c0');
+    // The first take was read by the acquire; the second loads the take script, so every call below is one EVALSHA.
+    await warm!.takePending();
+    await warm!.takePending();
+    await warm!.release();
+    const src = source({ c0: { next_cursor: 'c1' } });
+    const loop = loopOn(coordinator, src);
+
+    const sent = await sending(async () => {
+      await loop.notify('tok-1');
+      await loop.idle();
+    });
+
+    expect(src.asks).toEqual([{ cursor: 'c0', token: 'tok-1' }]);
+    expect(await coordinator.tryAcquire(KF, 1).then((lease) => lease?.cursor())).toBe('c1');
+    // notePending, tryAcquire (take, cursor, token), commit (take, token), takePending (nothing new), release (pending?).
+    expect(sent).toEqual(['evalsha', 'evalsha', 'evalsha', 'evalsha', 'evalsha']);
+  });
+
+  it('a callback noted while a page is routed is pulled for by the same lease, with its token', async () => {
+    const coordinator = new RedisSyncCoordinator({ redis: own.redis, prefix: uniquePrefix('sync-rt') });
+    const src = source({ '': { next_cursor: 'c1' }, c1: { next_cursor: 'c1' } });
+    let routed = 0;
+    // Another node's callback lands while the first page is routed: its own kick finds the lease held.
+    const loop = loopOn(coordinator, src, async () => {
+      if (routed++ === 0) await coordinator.notePending(KF, 'tok-2');
+    });
+    await loop.notify('tok-1');
+    await loop.idle();
+    expect(src.asks).toEqual([{ token: 'tok-1' }, { cursor: 'c1', token: 'tok-2' }]);
+    expect(await coordinator.hasPending(KF)).toBe(false);
+  });
+
+  it('a mark a commit cleared is set again when the lease goes without pulling for it', async () => {
+    const coordinator = new RedisSyncCoordinator({ redis: own.redis, prefix: uniquePrefix('sync-rt') });
+    await coordinator.notePending(KF, null);
+    const lease = (await coordinator.tryAcquire(KF, 60_000))!;
+    expect(await lease.takePending()).toBe(true);
+    await coordinator.notePending(KF, null);
+    expect(await lease.commitCursor('c1')).toBe(true);
+    // The commit took the mark; the holder stops (closing, say) before asking for it.
+    expect(await coordinator.hasPending(KF)).toBe(false);
+    expect(await lease.release()).toBe(true);
+    expect(await coordinator.hasPending(KF)).toBe(true);
+    // Taken and then pulled for, it is not set again.
+    const next = (await coordinator.tryAcquire(KF, 60_000))!;
+    expect(await next.takePending()).toBe(true);
+    expect(await next.takePending()).toBe(false);
+    expect(await next.release()).toBe(false);
+    expect(await coordinator.hasPending(KF)).toBe(false);
+  });
+
+  it('a lost lease still puts back the mark it cleared, and its release frees nobody else’s lease', async () => {
+    const coordinator = new RedisSyncCoordinator({ redis: own.redis, prefix: uniquePrefix('sync-rt') });
+    await coordinator.notePending(KF, null);
+    const stale = (await coordinator.tryAcquire(KF, 50))!;
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    const newer = (await coordinator.tryAcquire(KF, 60_000))!;
+    expect(await stale.release()).toBe(true);
+    expect(await coordinator.tryAcquire(KF, 60_000)).toBeNull();
+    expect(await newer.takePending()).toBe(true);
+    expect(await newer.release()).toBe(false);
+  });
+});
