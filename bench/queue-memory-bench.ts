@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import type { QueuedEvent } from '@wecom-relay/shared';
-import { RedisDedupStore, RedisDeliveryQueue, RedisRouteAppender } from '@wecom-relay/relay-node';
+import { RedisDedupStore, RedisDeliveryQueue, RedisPresenceMap, RedisRouteAppender } from '@wecom-relay/relay-node';
 import { startRedis } from '@wecom-relay/testkit';
 
 const { values } = parseArgs({
@@ -34,7 +34,7 @@ try {
   const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
   const queue = new RedisDeliveryQueue({ redis, prefix: 'wr:' });
   const dedup = new RedisDedupStore({ redis, prefix: 'wr:' });
-  const appender = new RedisRouteAppender({ redis, dedup, queue });
+  const appender = new RedisRouteAppender({ redis, dedup, queue, presence: new RedisPresenceMap({ redis, prefix: 'wr:' }) });
   const apart = values.apart || values.unpacked;
   const before = await usedMemory();
   const lastId = new Map<string, string>();

@@ -1,6 +1,6 @@
 import type { DeliveryQueue, QueueAppendEntry } from '../state/delivery-queue.js';
 import type { NodeBus } from '../state/node-bus.js';
-import type { PresenceMap } from '../state/presence-map.js';
+import type { PresenceEntry, PresenceMap } from '../state/presence-map.js';
 import type { RelayMetrics } from '../observability/metrics.js';
 import type { DeliveryService } from './delivery-service.js';
 
@@ -33,11 +33,13 @@ export class BatchEnqueuer {
   /**
    * Appends each gateway's batch in order; resolves to each batch's ids (null for a duplicate), by gateway. Gateways in
    * `queuedElsewhere` had their events queued already (by a route appender: the count it appended, 0 for none new):
-   * they are counted toward trimming and woken with the rest.
+   * they are counted toward trimming and woken with the rest. `owners` holds owners that step read after its appends;
+   * a gateway appended to here is looked up again, after this append.
    */
   async enqueue(
     batches: ReadonlyMap<string, readonly QueueAppendEntry[]>,
     queuedElsewhere: ReadonlyMap<string, number> = new Map(),
+    owners: ReadonlyMap<string, PresenceEntry | null> = new Map(),
   ): Promise<Map<string, Array<string | null>>> {
     const results = new Map<string, Array<string | null>>();
     await Promise.all(
@@ -48,12 +50,13 @@ export class BatchEnqueuer {
       }),
     );
     for (const [gatewayId, count] of queuedElsewhere) this.o.delivery.noteAppended(gatewayId, count);
-    await this.wake([...new Set([...batches.keys(), ...queuedElsewhere.keys()])]);
+    const known = new Map([...owners].filter(([gatewayId]) => !batches.has(gatewayId)));
+    await this.wake([...new Set([...batches.keys(), ...queuedElsewhere.keys()])], known);
     return results;
   }
 
-  private async wake(gatewayIds: string[]): Promise<void> {
-    const owners = await Promise.all(gatewayIds.map((id) => this.o.presence.lookup(id)));
+  private async wake(gatewayIds: string[], known: ReadonlyMap<string, PresenceEntry | null>): Promise<void> {
+    const owners = await Promise.all(gatewayIds.map((id) => (known.has(id) ? known.get(id)! : this.o.presence.lookup(id))));
     const byNode = new Map<string, string[]>();
     gatewayIds.forEach((gatewayId, i) => {
       const owner = owners[i];

@@ -7,6 +7,7 @@ import type { BindingStore } from '../state/binding-store.js';
 import type { DedupStore } from '../state/dedup-store.js';
 import type { QueueAppendEntry } from '../state/delivery-queue.js';
 import type { OutboundLedger } from '../state/outbound-ledger.js';
+import type { PresenceEntry } from '../state/presence-map.js';
 import type { RouteAppender } from '../state/route-appender.js';
 import type { InboundDispatcher } from './inbound-dispatcher.js';
 import type { PullContext } from './sync-loop.js';
@@ -142,10 +143,13 @@ export class PageRouter {
     ]);
     const decided: Array<[index: number, message: KfMessage, decision: string]> = rest.map(([i, m], n) => [i, m, decisions[n]!]);
     const queued = new Map<string, number>();
+    const owners = new Map<string, PresenceEntry | null>();
     appending.forEach(([i, m], n) => {
-      const { decision, id } = results[n]!;
+      const { decision, id, owner } = results[n]!;
       const gatewayId = decidedGateway(decision);
       const msgtype = msgtypeOf(m);
+      // Read for the entry's own gateway only, which is then the decided one.
+      if (owner !== undefined) owners.set(gatewayId!, owner);
       if (id !== null) {
         queued.set(gatewayId!, (queued.get(gatewayId!) ?? 0) + 1);
         this.o.metrics.messagesIn.inc({ msgtype, outcome: 'queued' });
@@ -161,14 +165,19 @@ export class PageRouter {
     await this.queueDecided(
       decided.map(([, m, decision]) => [m, decision] as const),
       queued,
+      owners,
     );
   }
 
   /**
    * Queues decided messages: each gateway's in the order given, with one round trip, every owning node woken once
-   * (with the gateways in `queued`, whose messages are queued already).
+   * (with the gateways in `queued`, whose messages are queued already, and whose owners may be in `owners`).
    */
-  private async queueDecided(decided: ReadonlyArray<readonly [KfMessage, string]>, queued: ReadonlyMap<string, number> = new Map()): Promise<void> {
+  private async queueDecided(
+    decided: ReadonlyArray<readonly [KfMessage, string]>,
+    queued: ReadonlyMap<string, number> = new Map(),
+    owners: ReadonlyMap<string, PresenceEntry | null> = new Map(),
+  ): Promise<void> {
     const { metrics, logger } = this.o;
     // Page order within each gateway's batch keeps every user's order.
     const batches = new Map<string, QueueAppendEntry[]>();
@@ -207,7 +216,7 @@ export class PageRouter {
       }
     }
     if (batches.size === 0 && woken.size === 0) return;
-    const ids = await this.o.enqueuer.enqueue(batches, woken);
+    const ids = await this.o.enqueuer.enqueue(batches, woken, owners);
     for (const [gatewayId, list] of routed) {
       const gatewayIds = ids.get(gatewayId) ?? [];
       list.forEach((m, i) => metrics.messagesIn.inc({ msgtype: msgtypeOf(m), outcome: gatewayIds[i] ? 'queued' : 'duplicate' }));

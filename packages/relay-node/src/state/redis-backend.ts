@@ -144,6 +144,7 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
     logger: o.logger,
     ...(o.queueMaxAgeMs ? { idleTtlMs: o.queueMaxAgeMs + 24 * 3600 * 1000 } : {}),
   });
+  const presence = new RedisPresenceMap(base);
   const stores = {
     bindings,
     pendingBindings,
@@ -151,7 +152,7 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
     // The cursor moves past a page only once the page's appends are on a replica (a failover loses nothing): per
     // master on a cluster, on the one master of a single Redis or Sentinel group (a master without replicas passes).
     sync: new RedisSyncCoordinator({ ...base, beforeCommit: replicaBarrier(redis, { logger: o.logger }) }),
-    presence: new RedisPresenceMap(base),
+    presence,
     bus,
     queue,
     accessTokens: new RedisAccessTokenStore(base),
@@ -162,7 +163,7 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
   return {
     kind: 'redis',
     ...stores,
-    ...(redis instanceof Cluster ? {} : { routeAppender: new RedisRouteAppender({ redis, dedup, queue }) }),
+    ...(redis instanceof Cluster ? {} : { routeAppender: new RedisRouteAppender({ redis, dedup, queue, presence }) }),
     isLive: () => redis.status === 'ready' && bus.isLive() && probe.isAnswering() && preflight.passed(),
     close() {
       closing ??= (async () => {

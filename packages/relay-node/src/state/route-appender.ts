@@ -1,5 +1,6 @@
 import type { QueuedEvent } from '@wecom-relay/shared';
 import type { DecisionPlacement } from './dedup-store.js';
+import type { PresenceEntry } from './presence-map.js';
 
 /** One message for {@link RouteAppender.decideAndAppend}. */
 export interface RouteAppendEntry {
@@ -19,6 +20,11 @@ export interface RouteAppendResult {
   decision: string;
   /** The queue id when this call appended the message, else null. */
   id: string | null;
+  /**
+   * Where the decision that stands is for the entry's gateway: that gateway's live owner (null: none), read after the
+   * call's appends, as a wake-up after an append reads it. Absent otherwise, and when the appender does not read owners.
+   */
+  owner?: PresenceEntry | null;
 }
 
 /**

@@ -7,7 +7,7 @@ import type { DeliveryQueue, QueueAppendEntry } from '../../src/state/delivery-q
 import type { RouteAppender } from '../../src/state/route-appender.js';
 import { MemoryBusHub, MemoryNodeBus, MemoryPresenceMap } from '../../src/state/memory/index.js';
 import { uniquePrefix } from '@wecom-relay/testkit';
-import { RedisDedupStore, RedisDeliveryQueue, RedisRouteAppender } from '../../src/state/redis/index.js';
+import { RedisDedupStore, RedisDeliveryQueue, RedisPresenceMap, RedisRouteAppender } from '../../src/state/redis/index.js';
 import { bindingFixture } from '../binding/binding-fixture.js';
 import { ownRedisServer } from '../state-redis/helpers.js';
 
@@ -43,7 +43,10 @@ async function routerFixture(stores: Stores = 'memory') {
   const dedup = stores === 'redis' ? new RedisDedupStore({ redis: own.redis, prefix }) : undefined;
   const redisQueue = stores === 'redis' ? new RedisDeliveryQueue({ redis: own.redis, prefix }) : undefined;
   const f = bindingFixture(dedup && redisQueue ? { stores: { dedup, queue: redisQueue } } : {});
-  const appender = dedup && redisQueue ? new RedisRouteAppender({ redis: own.redis, dedup, queue: redisQueue }) : undefined;
+  // On Redis, the appender reads the owners the enqueuer wakes: one presence map for both, as in a node.
+  const redisPresence = stores === 'redis' ? new RedisPresenceMap({ redis: own.redis, prefix, now: f.clock.now }) : undefined;
+  const presence = redisPresence ?? new MemoryPresenceMap({ now: f.clock.now });
+  const appender = dedup && redisQueue && redisPresence ? new RedisRouteAppender({ redis: own.redis, dedup, queue: redisQueue, presence: redisPresence }) : undefined;
   const calls = { appendMany: 0, append: 0, decideAndAppend: 0 };
   /** Runs before every append the router makes, with the gateways appended to: a test's window into that moment. */
   const hooks: { onAppend?: (gatewayIds: string[]) => void | Promise<void> } = {};
@@ -68,7 +71,6 @@ async function routerFixture(stores: Stores = 'memory') {
       return appender.decideAndAppend(entries, ttlMs);
     },
   };
-  const presence = new MemoryPresenceMap({ now: f.clock.now });
   const hub = new MemoryBusHub();
   const bus = new MemoryNodeBus({ hub });
   const remote = new MemoryNodeBus({ hub });
@@ -337,6 +339,44 @@ describe('PageRouter on one Redis server: decided and queued in one step', () =>
     await f.router.route(page, ctx);
     expect(await f.queuedIds('gw-1')).toEqual(['m-1', 'm-3']);
     expect(await f.queuedIds('gw-9')).toEqual([]);
+  });
+
+  it('wakes the owners the routing step read after its appends, with no lookup of its own; a gateway appended to afterwards is looked up', async () => {
+    const f = await routerFixture('redis');
+    await f.bindings.bind('wm-a', 'gw-1');
+    await f.bindings.bind('wm-b', 'gw-2');
+    await f.presence.heartbeat('node-a', 60_000);
+    await f.presence.heartbeat('node-b', 60_000);
+    await f.presence.claim('gw-1', 'node-b');
+    await f.presence.claim('gw-2', 'node-a');
+    const looked: string[] = [];
+    const lookup = f.presence.lookup.bind(f.presence);
+    f.presence.lookup = async (gatewayId) => {
+      looked.push(gatewayId);
+      return await lookup(gatewayId);
+    };
+    // gw-2 moves to node-b as the page is routed: the step's own read finds it there.
+    f.hooks.onAppend = async () => {
+      f.hooks.onAppend = undefined;
+      await f.presence.claim('gw-2', 'node-b');
+    };
+    await f.router.route(page, ctx);
+    expect(looked).toEqual([]);
+    expect(f.localWakes).toEqual([]);
+    await waitFor(() => f.remoteReceived.length >= 1);
+    expect(f.remoteReceived).toEqual([{ kind: 'wake-many', gatewayIds: ['gw-1', 'gw-2'], sentAt: f.clock.now() }]);
+
+    // wm-a rebound: m-4 was decided for gw-1 before, so it is appended to gw-1 after the step (which appended wm-c's m-6
+    // there and read gw-1's owner), and gw-1 is looked up after that append.
+    await f.bindings.bind('wm-a', 'gw-9');
+    await f.bindings.bind('wm-c', 'gw-1');
+    await f.dedup.decide('r:m-4', '>gw-1', 60_000, { at: T0 + 2 });
+    await f.router.route([text('m-4', 'wm-a', 'a3', T0 + 2), text('m-5', 'wm-b', 'b2', T0 + 2), text('m-6', 'wm-c', 'c1', T0 + 2)], ctx);
+    expect(await f.queuedIds('gw-1')).toEqual(['m-1', 'm-3', 'm-6', 'm-4']);
+    expect(await f.queuedIds('gw-2')).toEqual(['m-2', 'm-5']);
+    expect(looked).toEqual(['gw-1']);
+    await waitFor(() => f.remoteReceived.length >= 2);
+    expect(f.remoteReceived[1]).toEqual({ kind: 'wake-many', gatewayIds: ['gw-1', 'gw-2'], sentAt: f.clock.now() });
   });
 
   it('the dispatcher, pulling again a message queued in one step, queues nothing and wakes its gateway', async () => {

@@ -7,8 +7,8 @@ import { BatchEnqueuer } from '../../src/delivery/enqueue-batch.js';
 import { commandCalls } from './helpers.js';
 import { PageRouter } from '../../src/inbound/page-router.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { MemoryBusHub, MemoryNodeBus, MemoryPresenceMap } from '../../src/state/memory/index.js';
-import { RedisBindingStore, RedisDedupStore, RedisDeliveryQueue, RedisOutboundLedger, RedisRouteAppender } from '../../src/state/redis/index.js';
+import { MemoryBusHub, MemoryNodeBus } from '../../src/state/memory/index.js';
+import { RedisBindingStore, RedisDedupStore, RedisDeliveryQueue, RedisOutboundLedger, RedisPresenceMap, RedisRouteAppender } from '../../src/state/redis/index.js';
 import { packedField, packedShard } from '../../src/state/redis/packed-keys.js';
 import { PACKED_HASH_ENTRIES } from '../../src/state/redis/packed-tree.js';
 
@@ -42,6 +42,7 @@ function relay(prefix: string, oneStep = false) {
   const queue = new RedisDeliveryQueue({ redis, prefix });
   const dedup = new RedisDedupStore({ redis, prefix });
   const bindings = new RedisBindingStore({ redis, prefix });
+  const presence = new RedisPresenceMap({ redis, prefix });
   const router = new PageRouter({
     dispatcher: {
       dispatch: async (m) => {
@@ -51,11 +52,11 @@ function relay(prefix: string, oneStep = false) {
     bindings,
     ledger: new RedisOutboundLedger({ redis, prefix }),
     dedup,
-    ...(oneStep ? { appender: new RedisRouteAppender({ redis, dedup, queue }) } : {}),
+    ...(oneStep ? { appender: new RedisRouteAppender({ redis, dedup, queue, presence }) } : {}),
     enqueuer: new BatchEnqueuer({
       nodeId: 'node-a',
       queue,
-      presence: new MemoryPresenceMap(),
+      presence,
       bus: new MemoryNodeBus({ hub: new MemoryBusHub() }),
       delivery: { noteAppended: () => undefined, wakeLocal: () => undefined },
       metrics,

@@ -1,7 +1,7 @@
 import type { QueuedEvent } from '@wecom-relay/shared';
 import { describe, expect, it } from 'vitest';
 import { uniquePrefix } from '@wecom-relay/testkit';
-import { RedisDedupStore, RedisDeliveryQueue, RedisRouteAppender } from '../../src/state/redis/index.js';
+import { RedisDedupStore, RedisDeliveryQueue, RedisPresenceMap, RedisRouteAppender } from '../../src/state/redis/index.js';
 import type { RouteAppendEntry } from '../../src/state/route-appender.js';
 import { commandCalls, ownRedisServer } from './helpers.js';
 
@@ -25,9 +25,10 @@ function stores(redis = own.redis) {
   const prefix = uniquePrefix('route-append');
   const dedup = new RedisDedupStore({ redis, prefix });
   const queue = new RedisDeliveryQueue({ redis, prefix });
-  const appender = new RedisRouteAppender({ redis, dedup, queue });
+  const presence = new RedisPresenceMap({ redis, prefix });
+  const appender = new RedisRouteAppender({ redis, dedup, queue, presence });
   const ids = async (gatewayId: string) => (await queue.readAfter(gatewayId, null, 1000)).map((i) => (i.event as { id: string }).id);
-  return { prefix, dedup, queue, appender, ids };
+  return { prefix, dedup, queue, presence, appender, ids };
 }
 
 describe('RedisRouteAppender', () => {
@@ -64,6 +65,20 @@ describe('RedisRouteAppender', () => {
     ]);
     expect(await ids('gw-1')).toEqual([]);
     expect(await ids('gw-2')).toEqual([]);
+  });
+
+  it("reads the live owner of each entry's gateway, for a wake-up: a live node's, none for a dead node's or no record", async () => {
+    const { appender, presence } = stores();
+    await presence.heartbeat('node-a', 60_000);
+    await presence.claim('gw-1', 'node-a');
+    const { generation } = await presence.claim('gw-2', 'node-dead');
+    const results = await appender.decideAndAppend([entry('m-1', 'gw-1'), entry('m-2', 'gw-2'), entry('m-3', 'gw-3'), entry('m-4', 'gw-1')], TTL);
+    expect(results.map((r) => r.owner)).toEqual([{ nodeId: 'node-a', generation: 1 }, null, null, { nodeId: 'node-a', generation: 1 }]);
+    expect(generation).toBe(1);
+    // Pulled again: nothing appended, the owners read all the same (a repeated page wakes its gateways again).
+    await presence.claim('gw-1', 'node-a');
+    const again = await appender.decideAndAppend([entry('m-1', 'gw-1')], TTL);
+    expect(again).toEqual([{ decision: '=gw-1', id: null, owner: { nodeId: 'node-a', generation: 2 } }]);
   });
 
   it("appends a standing decision for the entry's own gateway once, unless its queue marker shows it was appended", async () => {

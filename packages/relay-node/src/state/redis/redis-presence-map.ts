@@ -78,28 +78,37 @@ return 0
 `,
 );
 
-// KEYS: owner records of many gateways, in any slots (one server only); ARGV: how an alive key's name starts and ends
-// around the node id (the client's key prefix included). Returns node and gen of each, false where absent or where
-// the node's alive key is gone. The alive keys are named here, not passed in (the owners are not known before), which
-// one server allows; each is checked once however many gateways its node holds.
-const OWNERS = new LuaScript(
-  'presence-live-owners',
-  `
-local out = {}
-local alive = {}
-for i, key in ipairs(KEYS) do
+/**
+ * Lua: `live_owner(owner key, alive key start, alive key end)` gives a gateway's owner node and generation, or false and
+ * false where the record is absent or the node's alive key is gone. The alive keys are named in the script, not passed
+ * in (the owners are not known before), which one server allows; each node's is checked once per script call however
+ * many gateways it holds. For scripts that run on one server.
+ */
+export const LIVE_OWNER_LUA = `
+local live_nodes = {}
+local function live_owner(key, alive_start, alive_end)
   local v = redis.call('HMGET', key, 'node', 'gen')
   local node = v[1]
-  if node and v[2] then
-    local live = alive[node]
-    if live == nil then
-      live = redis.call('EXISTS', ARGV[1] .. node .. ARGV[2]) == 1
-      alive[node] = live
-    end
-    if not live then node = false end
+  if not (node and v[2]) then return false, false end
+  local live = live_nodes[node]
+  if live == nil then
+    live = redis.call('EXISTS', alive_start .. node .. alive_end) == 1
+    live_nodes[node] = live
   end
-  out[2 * i - 1] = node or false
-  out[2 * i] = (node and v[2]) or false
+  if not live then return false, false end
+  return node, v[2]
+end
+`;
+
+// KEYS: owner records of many gateways, in any slots (one server only); ARGV: how an alive key's name starts and ends
+// around the node id (the client's key prefix included). Returns node and gen of each, false where absent or where
+// the node's alive key is gone.
+const OWNERS = new LuaScript(
+  'presence-live-owners',
+  `${LIVE_OWNER_LUA}
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[2 * i - 1], out[2 * i] = live_owner(key, ARGV[1], ARGV[2])
 end
 return out
 `,
@@ -144,8 +153,8 @@ export class RedisPresenceMap implements PresenceMap {
    * alive key once, with one script. A Redis Cluster keeps one read per gateway: the records sit in their own slots.
    */
   private readonly owners: TickBatch<string, PresenceEntry | null> | null;
-  /** An alive key's full name (the client's key prefix included) on either side of the node id, for the owners script. */
-  private readonly aliveKeyAround: [start: string, end: string];
+  /** An alive key's full name (the client's key prefix included) on either side of the node id, for {@link LIVE_OWNER_LUA}. */
+  readonly aliveKeyAround: readonly [start: string, end: string];
 
   constructor(opts: RedisPresenceMapOptions) {
     this.redis = opts.redis;
@@ -264,7 +273,7 @@ export class RedisPresenceMap implements PresenceMap {
   /** The owners of many gateways, each alive node checked once: one script call, one round trip. */
   private async lookupMany(gatewayIds: string[]): Promise<Array<PresenceEntry | null>> {
     const keys = gatewayIds.map((id) => this.ownerKey(id));
-    const reply = (await OWNERS.run(this.redis, keys, this.aliveKeyAround)) as Array<string | null>;
+    const reply = (await OWNERS.run(this.redis, keys, [...this.aliveKeyAround])) as Array<string | null>;
     if (!Array.isArray(reply) || reply.length !== 2 * gatewayIds.length) throw new RelayError('INTERNAL', 'owners script gave an unexpected reply', { gateways: gatewayIds.length });
     return gatewayIds.map((_, i) => {
       const node = reply[2 * i];
@@ -278,7 +287,8 @@ export class RedisPresenceMap implements PresenceMap {
     return (await this.redis.exists(this.aliveKey(nodeId))) === 1;
   }
 
-  private ownerKey(gatewayId: string): string {
+  /** The key of a gateway's owner record, for a script that reads it with {@link LIVE_OWNER_LUA}. */
+  ownerKey(gatewayId: string): string {
     return `${this.prefix}${hashTag('gw', gatewayId)}:owner`;
   }
 

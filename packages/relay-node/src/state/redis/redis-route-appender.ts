@@ -5,27 +5,31 @@ import { isClusterClient, type RedisClient } from './redis-client.js';
 import type { RedisDedupStore } from './redis-dedup-store.js';
 import { EVENT_FIELD, type RedisDeliveryQueue } from './redis-delivery-queue.js';
 import { PACKED_TREE_LUA } from './packed-tree.js';
+import { LIVE_OWNER_LUA, type RedisPresenceMap } from './redis-presence-map.js';
 
 // One server only (the keys of many gateways and minutes). KEYS per entry: the decision's packed root, the decision
 // key a relay before packing wrote, the gateway's stream, its marker hour root, the marker key a relay before packing
-// wrote. ARGV: the decision tree's expiry, the marker tree's expiry, the queue idle ttl, then per entry: the decision
-// tree's base, the decision field, the marker field, the gateway id, the event JSON. Returns per entry the decision
-// that stands and the new queue id ('' when nothing was appended). A decision is read as dedup-decide-packed-trees
-// reads it (the old key first); a new one is `=<gateway>` written in the same step as its XADD, so no marker is
-// needed; a standing `><gateway>` of the entry's own gateway is appended unless its marker stands, as
-// queue-append-many does it.
+// wrote, the gateway's owner record. ARGV: the decision tree's expiry, the marker tree's expiry, the queue idle ttl, how
+// an alive key's name starts and ends around the node id, then per entry: the decision tree's base, the decision field,
+// the marker field, the gateway id, the event JSON. Returns per entry the decision that stands, the new queue id ('' when
+// nothing was appended) and, where the decision that stands is for the entry's gateway, that gateway's live owner node
+// and generation (false when it has none; 0 and 0 where not read), read after every append, so a gateway that moves in
+// between is served by its new node either way. A decision is read as
+// dedup-decide-packed-trees reads it (the old key first); a new one is `=<gateway>` written in the same step as its
+// XADD, so no marker is needed; a standing `><gateway>` of the entry's own gateway is appended unless its marker stands,
+// as queue-append-many does it.
 const DECIDE_AND_APPEND = new LuaScript(
   'route-decide-append',
-  `${PACKED_TREE_LUA}
+  `${PACKED_TREE_LUA}${LIVE_OWNER_LUA}
 local out = {}
 local seen = tree_seen()
 local dpx = tonumber(ARGV[1])
 local mpx = tonumber(ARGV[2])
 local touched = {}
-local n = (#ARGV - 3) / 5
+local n = (#ARGV - 5) / 5
 for i = 1, n do
-  local a = 3 + (i - 1) * 5
-  local k = (i - 1) * 5
+  local a = 5 + (i - 1) * 5
+  local k = (i - 1) * 6
   local stream = KEYS[k + 3]
   local gateway = ARGV[a + 4]
   local standing = redis.call('GET', KEYS[k + 2])
@@ -51,10 +55,28 @@ for i = 1, n do
     touched[stream] = true
     touched[#touched + 1] = stream
   end
-  out[2 * i - 1] = standing
-  out[2 * i] = id
+  out[4 * i - 3] = standing
+  out[4 * i - 2] = id
 end
 for _, stream in ipairs(touched) do redis.call('PEXPIRE', stream, ARGV[3]) end
+local owners = {}
+for i = 1, n do
+  local gateway = ARGV[5 + (i - 1) * 5 + 4]
+  local standing = out[4 * i - 3]
+  if standing == '=' .. gateway or standing == '>' .. gateway then
+    local key = KEYS[(i - 1) * 6 + 6]
+    local owner = owners[key]
+    if not owner then
+      owner = {live_owner(key, ARGV[4], ARGV[5])}
+      owners[key] = owner
+    end
+    out[4 * i - 1] = owner[1]
+    out[4 * i] = owner[2]
+  else
+    out[4 * i - 1] = 0
+    out[4 * i] = 0
+  end
+end
 return out
 `,
 );
@@ -70,11 +92,13 @@ export interface RedisRouteAppenderOptions {
   dedup: Pick<RedisDedupStore, 'placeOf'>;
   /** Where the queues are kept. */
   queue: Pick<RedisDeliveryQueue, 'placeOf'>;
+  /** Where the gateways' owners are kept: each entry's is read after the appends, for the wake-up. */
+  presence: Pick<RedisPresenceMap, 'ownerKey' | 'aliveKeyAround'>;
 }
 
 /**
- * {@link RouteAppender} on one Redis server: a page's decisions and appends as one script call per 256 messages,
- * where deciding and appending apart took two calls and a queue dedup marker per message. A Redis Cluster keeps
+ * {@link RouteAppender} on one Redis server: a page's decisions, appends and owner reads as one script call per 256
+ * messages, where deciding, appending and reading the owners apart took three calls and a queue dedup marker per message. A Redis Cluster keeps
  * decisions and queues in different slots, so it has none.
  */
 export class RedisRouteAppender implements RouteAppender {
@@ -97,17 +121,23 @@ export class RedisRouteAppender implements RouteAppender {
     for (const entry of entries) {
       const decision = this.o.dedup.placeOf(entry.key, entry.placement, decisionTtlMs);
       const append = this.o.queue.placeOf(entry.gatewayId, entry.dedupKey, entry.placement.at);
-      head ??= [decision.px, append.markerPx, append.idlePx];
-      keys.push(decision.root, decision.alone, append.stream, append.markerRoot, append.markerAlone);
+      head ??= [decision.px, append.markerPx, append.idlePx, ...this.o.presence.aliveKeyAround];
+      keys.push(decision.root, decision.alone, append.stream, append.markerRoot, append.markerAlone, this.o.presence.ownerKey(entry.gatewayId));
       args.push(decision.base, decision.field, append.field, entry.gatewayId, JSON.stringify(entry.event));
     }
     const reply = await DECIDE_AND_APPEND.run(this.o.redis, keys, [...head!, ...args]);
-    if (!Array.isArray(reply) || reply.length !== entries.length * 2) {
+    if (!Array.isArray(reply) || reply.length !== entries.length * 4) {
       throw new RelayError('INTERNAL', 'route script returned no results', { entries: entries.length });
     }
     return entries.map((_, i) => {
-      const id = reply[2 * i + 1];
-      return { decision: String(reply[2 * i]), id: typeof id === 'string' && id !== '' ? id : null };
+      const id = reply[4 * i + 1];
+      const node = reply[4 * i + 2];
+      const gen = reply[4 * i + 3];
+      return {
+        decision: String(reply[4 * i]),
+        id: typeof id === 'string' && id !== '' ? id : null,
+        ...(node === 0 ? {} : { owner: typeof node === 'string' && gen != null ? { nodeId: node, generation: Number(gen) } : null }),
+      };
     });
   }
 }
