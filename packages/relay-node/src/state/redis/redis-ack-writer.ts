@@ -91,6 +91,8 @@ export class RedisAckWriter {
   private readonly ackReady = new Set<string>();
   // One server: an ack script call is in flight, so acks arriving now wait to go together in the next.
   private ackWriting = false;
+  // One server: a write is due at the end of this turn of the event loop, with every ack read in the turn.
+  private ackGathering = false;
 
   // On a Redis Cluster each gateway's pointer sits in its own slot: no two share a script call.
   private readonly cluster: boolean;
@@ -102,8 +104,8 @@ export class RedisAckWriter {
   /**
    * Acks are coalesced: while a write for a gateway is in flight, its later acks wait, and the next write carries only
    * the highest of their ids (the pointer is cumulative, so it covers the others). On one server, the gateways whose
-   * acks came while a write was in flight are written together by the next script call. Each caller resolves once a
-   * pointer at or past its id is stored.
+   * acks came in the same turn of the event loop, or while a write was in flight, are written together by the next
+   * script call. Each caller resolves once a pointer at or past its id is stored.
    */
   async ack(gatewayId: string, id: string, prev?: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
@@ -114,6 +116,21 @@ export class RedisAckWriter {
       }
       lane.waiting.push({ id, prev, resolve, reject });
       if (!lane.busy) this.ackReady.add(gatewayId);
+      if (this.cluster) this.pumpAcks();
+      else this.gatherAcks();
+    });
+  }
+
+  /**
+   * On one server, an ack that finds no write in flight goes at the end of this turn of the event loop (setImmediate,
+   * after every socket read the turn has), so the acks of gateways whose frames arrived together share one script call
+   * rather than the first going alone.
+   */
+  private gatherAcks(): void {
+    if (this.ackGathering || this.ackWriting) return;
+    this.ackGathering = true;
+    setImmediate(() => {
+      this.ackGathering = false;
       this.pumpAcks();
     });
   }
