@@ -108,9 +108,11 @@ describe('RedisDeliveryQueue acks of one gateway, persisted in batches', () => {
     await queue.ack('gw-warm', await queue.append('gw-warm', inbound(0)));
     const before = await calls();
     // Timers due together run in one timers phase, each its own callback, as socket reads run in one poll phase.
-    const acks = await Promise.all(
-      gateways.map((g, n) => new Promise<Promise<void>>((resolve) => setTimeout(() => resolve(queue.ack(g, ids[n]![0]!)), 0))),
-    );
+    const acks: Array<Promise<void>> = [];
+    await new Promise<void>((resolve) => {
+      gateways.forEach((g, n) => setTimeout(() => acks.push(queue.ack(g, ids[n]![0]!)), 0));
+      setTimeout(resolve, 0);
+    });
     expect(await outcomes(acks)).toEqual(gateways.map(() => 'ok'));
     const after = await calls();
     expect(ran(before, after, 'evalsha')).toBe(1);
