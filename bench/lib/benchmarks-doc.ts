@@ -63,7 +63,10 @@ How each figure is measured:
   run with Node's defaults for both.
 - Latency: from the moment the fake WeCom serves the \`sync_msg\` page carrying a message (its \`/control/served\`
   clock) to the moment a gateway driver receives the frame; both run on this machine, so the clocks agree (the
-  fake's clock has millisecond resolution).
+  fake's clock has millisecond resolution). The steady rate first runs for \`steadyWarmupSeconds\` (3 s; 1 s with
+  \`--quick\`), for both systems alike, and those messages count in no figure but their own row (p99 and max of the
+  warm-up): the first seconds of traffic on a fresh system (JIT, scripts loaded on first use, heaps growing to the
+  load) are a transient, not the steady state. Records before 2026-12-04 20:00 UTC had no warm-up.
 - Reconnect storm: the node holding a third of the gateways is SIGKILLed; one message per gateway of that node is
   sent right after. Gateways know all three nodes and fail over to the others (the SDK gateways and the Socket.IO
   clients use the same backoff: 500 ms doubling, half jitter). Lost = messages never delivered. The peer keeps nothing

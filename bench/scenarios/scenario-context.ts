@@ -17,6 +17,8 @@ export interface Sizes {
   burstMessages: number;
   steadyRate: number;
   steadySeconds: number;
+  /** Seconds at the steady rate before the measured ones, not counted: the first seconds of traffic are not steady. */
+  steadyWarmupSeconds: number;
   /** One node alone, and three nodes together. */
   capacityOne: number;
   capacityThree: number;
@@ -32,6 +34,7 @@ export const FULL_SIZES: Sizes = {
   burstMessages: 200_000,
   steadyRate: 2_000,
   steadySeconds: 20,
+  steadyWarmupSeconds: 3,
   capacityOne: 19_000,
   capacityThree: 50_000,
   capacitySample: 3_000,
@@ -45,6 +48,7 @@ export const QUICK_SIZES: Sizes = {
   burstMessages: 3_000,
   steadyRate: 500,
   steadySeconds: 5,
+  steadyWarmupSeconds: 1,
   capacityOne: 600,
   capacityThree: 900,
   capacitySample: 300,
