@@ -118,7 +118,14 @@ export class SyncLoop {
    * background. Rejects only when the pending mark could not be stored, so the webhook can ask WeCom to retry.
    */
   async notify(callbackToken: string | null): Promise<void> {
-    await this.o.coordinator.notePending(this.o.openKfid, callbackToken);
+    const held = await this.o.coordinator.notePending(this.o.openKfid, callbackToken);
+    if (held && !this.running) {
+      // Another node holds the lease and takes the mark before it lets go (its release reads it): trying for the lease
+      // now would only be refused. Should that node die, its lease runs out: look again then.
+      this.o.metrics.syncRuns.inc({ open_kfid: this.o.openKfid, outcome: 'busy' });
+      this.scheduleBusyRetry();
+      return;
+    }
     this.kick();
   }
 

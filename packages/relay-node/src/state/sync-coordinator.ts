@@ -4,13 +4,17 @@
  * and a pending mark so that a callback arriving mid-pull is never lost.
  *
  * Protocol for a puller:
- *   notePending(kf, token); lease = tryAcquire(kf); if null → done (the holder will see the mark).
+ *   if (await notePending(kf, token)) → done: a holder has the lease and will see the mark (look again once it could
+ *   have expired, should the holder die); else lease = tryAcquire(kf); if null → done likewise.
  *   loop { if !(await lease.takePending()) break; pull pages from lease.cursor(), commitCursor after each page }
  *   if (await release()) → try again (a callback landed between the last take and the release).
  */
 export interface SyncCoordinator {
-  /** Records that WeCom announced new messages, with the callback's Token when it carried one. */
-  notePending(openKfid: string, callbackToken: string | null): Promise<void>;
+  /**
+   * Records that WeCom announced new messages, with the callback's Token when it carried one. Resolves to whether a
+   * lease was held as the mark was set, read in the same step: its holder sees the mark, so nobody else need try.
+   */
+  notePending(openKfid: string, callbackToken: string | null): Promise<boolean>;
   /** Whether a pull has been asked for and not yet taken. */
   hasPending(openKfid: string): Promise<boolean>;
   /** Becomes the only puller of this kf account for leaseMs, or null when another holder has it. */

@@ -9,8 +9,8 @@ import { ownRedisServer } from './helpers.js';
 
 /**
  * A pull on Redis reads what it asks for next in the steps it takes anyway: acquiring the lease also takes the pending
- * mark and reads the cursor and callback token, a cursor commit also takes the mark and reads the token, and the release
- * says whether a pull is pending. Commands are counted as the client sends them, so going back to a round trip per
+ * mark and reads the cursor and callback token, a cursor commit also takes the mark and reads the token, the release
+ * says whether a pull is pending, and a note whether a lease is held. Commands are counted as the client sends them, so going back to a round trip per
  * ask fails here; the rest checks that a mark cleared ahead is never lost.
  */
 const own = ownRedisServer();
@@ -102,6 +102,23 @@ describe('a pull on Redis', () => {
     await loop.idle();
     expect(src.asks).toEqual([{ token: 'tok-1' }, { cursor: 'c1', token: 'tok-2' }]);
     expect(await coordinator.hasPending(KF)).toBe(false);
+  });
+
+  it('a callback on a node while another node pulls costs the note alone; the holder pulls for it', async () => {
+    const coordinator = new RedisSyncCoordinator({ redis: own.redis, prefix: uniquePrefix('sync-rt') });
+    await coordinator.notePending(KF, null);
+    const holder = (await coordinator.tryAcquire(KF, 60_000))!;
+    expect(await holder.takePending()).toBe(true);
+    const src = source({});
+    const loop = loopOn(coordinator, src);
+    const sent = await sending(async () => {
+      await loop.notify('tok-1');
+      await loop.idle();
+    });
+    expect(sent).toEqual(['evalsha']);
+    expect(src.asks).toEqual([]);
+    // The holder's release reads the mark: it pulls again.
+    expect(await holder.release()).toBe(true);
   });
 
   it('a mark a commit cleared is set again when the lease goes without pulling for it', async () => {

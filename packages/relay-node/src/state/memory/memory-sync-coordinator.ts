@@ -26,14 +26,16 @@ export class MemorySyncCoordinator implements SyncCoordinator {
   }
 
   /** Sets the pending mark and keeps the freshest callback token. */
-  async notePending(openKfid: string, callbackToken: string | null): Promise<void> {
+  async notePending(openKfid: string, callbackToken: string | null): Promise<boolean> {
     const state = this.stateOf(openKfid);
     state.pending = true;
-    if (callbackToken === null) return;
-    const receivedAt = this.now();
-    if (state.callbackToken === null || state.callbackToken.receivedAt <= receivedAt) {
-      state.callbackToken = { value: callbackToken, receivedAt };
+    if (callbackToken !== null) {
+      const receivedAt = this.now();
+      if (state.callbackToken === null || state.callbackToken.receivedAt <= receivedAt) {
+        state.callbackToken = { value: callbackToken, receivedAt };
+      }
     }
+    return state.holder !== null && state.holder.expiresAt > this.now();
   }
 
   /** Whether a pull has been asked for and not yet taken. */

@@ -15,8 +15,8 @@ export interface RedisSyncCoordinatorOptions {
   beforeCommit?: () => Promise<void>;
 }
 
-// KEYS: pending, token hash; ARGV: has-token ('1'/'0'), token, receivedAt.
-// An older callback processed late must not replace a fresher token.
+// KEYS: pending, token hash, lease; ARGV: has-token ('1'/'0'), token, receivedAt. Returns whether a lease is held (its
+// holder sees the mark). An older callback processed late must not replace a fresher token.
 const NOTE_PENDING = new LuaScript(
   'sync-note-pending',
   `
@@ -27,7 +27,7 @@ if ARGV[1] == '1' then
     redis.call('HSET', KEYS[2], 'value', ARGV[2], 'receivedAt', ARGV[3])
   end
 end
-return 1
+return redis.call('EXISTS', KEYS[3])
 `,
 );
 
@@ -116,13 +116,14 @@ export class RedisSyncCoordinator implements SyncCoordinator {
     this.beforeCommit = opts.beforeCommit;
   }
 
-  async notePending(openKfid: string, callbackToken: string | null): Promise<void> {
+  async notePending(openKfid: string, callbackToken: string | null): Promise<boolean> {
     const keys = this.keys(openKfid);
-    await NOTE_PENDING.run(this.redis, [keys.pending, keys.token], [
+    const held = await NOTE_PENDING.run(this.redis, [keys.pending, keys.token, keys.lease], [
       callbackToken === null ? '0' : '1',
       callbackToken ?? '',
       Math.floor(this.now()),
     ]);
+    return held === 1;
   }
 
   async hasPending(openKfid: string): Promise<boolean> {

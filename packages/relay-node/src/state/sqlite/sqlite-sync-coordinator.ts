@@ -61,10 +61,12 @@ export class SqliteSyncCoordinator implements SyncCoordinator {
     };
   }
 
-  /** Sets the pending mark and keeps the freshest callback token. */
-  async notePending(openKfid: string, callbackToken: string | null): Promise<void> {
+  /** Sets the pending mark and keeps the freshest callback token; resolves to whether a lease is held. */
+  async notePending(openKfid: string, callbackToken: string | null): Promise<boolean> {
     if (callbackToken === null) this.markPending.run(openKfid);
     else this.noteToken.run({ kf: openKfid, token: callbackToken, at: this.now() });
+    const holder = this.leases.get(openKfid);
+    return holder !== undefined && holder.expiresAt > this.now();
   }
 
   /** Whether a pull has been asked for and not yet taken. */

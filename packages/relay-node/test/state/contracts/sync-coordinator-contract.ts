@@ -49,6 +49,16 @@ export function syncCoordinatorContract(name: string, make: () => Promise<SyncCo
       expect(await lease.release()).toBe(false);
     });
 
+    it('a note says whether a lease is held as it is set, so a node can leave the mark to the holder', async () => {
+      const sync = await fresh();
+      expect(await sync.notePending(KF, null)).toBe(false);
+      const lease = (await sync.tryAcquire(KF, LONG_TTL_MS))!;
+      expect(await sync.notePending(KF, 'token-1')).toBe(true);
+      expect(await sync.notePending('wk-other', null)).toBe(false);
+      await lease.release();
+      expect(await sync.notePending(KF, null)).toBe(false);
+    });
+
     it('a callback noted while a lease is held is still pending after release', async () => {
       const sync = await fresh();
       await sync.notePending(KF, 'token-1');
