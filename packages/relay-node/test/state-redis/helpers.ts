@@ -46,3 +46,18 @@ export async function commandCalls(redis: Redis): Promise<Map<string, number>> {
   for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out.set(m[1]!, Number(m[2]));
   return out;
 }
+
+/** The commands `redis` sent while `work` ran (round trips: a script's own calls are not among them), by name, with what `work` resolved to. */
+export async function sending<T>(redis: Redis, work: () => Promise<T>): Promise<{ result: T; sent: string[] }> {
+  const sent: string[] = [];
+  const original = redis.sendCommand.bind(redis);
+  redis.sendCommand = (command, stream) => {
+    sent.push(command.name);
+    return original(command, stream);
+  };
+  try {
+    return { result: await work(), sent };
+  } finally {
+    redis.sendCommand = original;
+  }
+}

@@ -5,7 +5,7 @@ import { uniquePrefix } from '@wecom-relay/testkit';
 import { SyncLoop, type PageSink, type SyncSource } from '../../src/inbound/sync-loop.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { RedisSyncCoordinator } from '../../src/state/redis/index.js';
-import { ownRedisServer } from './helpers.js';
+import { ownRedisServer, sending } from './helpers.js';
 
 /**
  * A pull on Redis reads what it asks for next in the steps it takes anyway: acquiring the lease also takes the pending
@@ -50,22 +50,6 @@ function loopOn(coordinator: RedisSyncCoordinator, src: SyncSource, pageSink: Pa
   return loop;
 }
 
-/** The commands the client sends while `work` runs, by name. */
-async function sending(work: () => Promise<void>): Promise<string[]> {
-  const sent: string[] = [];
-  const original = own.redis.sendCommand.bind(own.redis);
-  own.redis.sendCommand = (command, stream) => {
-    sent.push(command.name);
-    return original(command, stream);
-  };
-  try {
-    await work();
-    return sent;
-  } finally {
-    own.redis.sendCommand = original;
-  }
-}
-
 describe('a pull on Redis', () => {
   it('of one page costs the note, the acquire, the commit, one take and the release: five round trips', async () => {
     const coordinator = new RedisSyncCoordinator({ redis: own.redis, prefix: uniquePrefix('sync-rt') });
@@ -79,7 +63,7 @@ describe('a pull on Redis', () => {
     const src = source({ c0: { next_cursor: 'c1' } });
     const loop = loopOn(coordinator, src);
 
-    const sent = await sending(async () => {
+    const { sent } = await sending(own.redis, async () => {
       await loop.notify('tok-1');
       await loop.idle();
     });
@@ -111,7 +95,7 @@ describe('a pull on Redis', () => {
     expect(await holder.takePending()).toBe(true);
     const src = source({});
     const loop = loopOn(coordinator, src);
-    const sent = await sending(async () => {
+    const { sent } = await sending(own.redis, async () => {
       await loop.notify('tok-1');
       await loop.idle();
     });

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { uniquePrefix } from '@wecom-relay/testkit';
 import { RedisBindingStore, RedisDedupStore, RedisDeliveryQueue, RedisPresenceMap } from '../../src/state/redis/index.js';
-import { commandCalls, ownRedisServer } from './helpers.js';
+import { commandCalls, ownRedisServer, sending } from './helpers.js';
 
 /**
  * On one Redis server, the calls a pulled page makes side by side (a lookup per user, an append per gateway, an owner
@@ -19,21 +19,6 @@ async function counting<T>(names: string[], work: () => Promise<T>): Promise<{ r
   const result = await work();
   const after = await commandCalls(own.redis);
   return { result, counts: Object.fromEntries(names.map((n) => [n, (after.get(n) ?? 0) - (before.get(n) ?? 0)])) };
-}
-
-/** The commands the client sent while `work` ran, by name, with what `work` resolved to. */
-async function sending<T extends object>(work: () => Promise<T>): Promise<T & { sent: string[] }> {
-  const sent: string[] = [];
-  const original = own.redis.sendCommand.bind(own.redis);
-  own.redis.sendCommand = (command, stream) => {
-    sent.push(command.name);
-    return original(command, stream);
-  };
-  try {
-    return { ...(await work()), sent };
-  } finally {
-    own.redis.sendCommand = original;
-  }
 }
 
 function inbound(id: string): QueuedEvent {
@@ -128,7 +113,10 @@ describe('calls made side by side on one Redis server', () => {
       else claimed.push((await presence.claim(`gw-${g}`, ['node-a', 'node-b', 'node-dead'][g % 3]!)).generation);
     }
     await presence.lookup('gw-0'); // loads the script, so the counted call finds it
-    const { result, counts, sent } = await sending(() => counting(['evalsha', 'exists', 'hmget'], () => Promise.all(claimed.map((_, g) => presence.lookup(`gw-${g}`)))));
+    const {
+      result: { result, counts },
+      sent,
+    } = await sending(own.redis, () => counting(['evalsha', 'exists', 'hmget'], () => Promise.all(claimed.map((_, g) => presence.lookup(`gw-${g}`)))));
     expect(counts).toEqual({ evalsha: 1, exists: 3, hmget: 90 });
     // The alive checks run inside that script: the client sends nothing else, one round trip in all.
     expect(sent.filter((name) => name !== 'info')).toEqual(['evalsha']);
