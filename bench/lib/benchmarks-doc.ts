@@ -54,6 +54,9 @@ How each figure is measured:
   (relay node or Socket.IO server, with its process group), every \`redis-server\` (per shard on a cluster), the
   fake WeCom and the gateway driver processes. Per message = CPU in the window ÷ messages delivered. The window of the burst starts at the callback (messages are appended to the fake WeCom before it) and ends 1 s
   after the last frame, so acknowledgements are counted. Redis \`INFO commandstats\` deltas per message are in the notes.
+  Redis commands per message counts every command Redis ran, a script's own included; Redis round trips per message
+  counts read events on client connections (\`INFO stats\` total_reads_processed), where a client's batching and a
+  script that does the work of several calls show.
 - Memory: RSS from \`/proc\` of each server (largest process of its group). Per gateway = (RSS with the gateways −
   RSS before any) ÷ gateways on that node, 3 s after the last one authenticated. The relay nodes run with their
   default \`IDLE_COLLECT_AFTER_MS\` (1 s): a node whose event loop falls quiet after its heap grew runs one full

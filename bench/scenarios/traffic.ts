@@ -25,6 +25,7 @@ async function burst(ctx: ScenarioContext, system: BenchSystem, gateways: number
   await sleep(REST_MS);
   const rest1 = sample(system.targets);
   const stats0 = await ctx.backend.commandStats();
+  const reads0 = await ctx.backend.readsProcessed();
   const mem0 = await ctx.backend.usedMemory();
   const before = sample(system.targets);
   await system.fake.callback();
@@ -32,6 +33,7 @@ async function burst(ctx: ScenarioContext, system: BenchSystem, gateways: number
   await sleep(TAIL_MS);
   const after = sample(system.targets);
   const stats1 = await ctx.backend.commandStats();
+  const reads1 = await ctx.backend.readsProcessed();
   const mem1 = await ctx.backend.usedMemory();
   const arrivals = await system.drivers.drain();
   const served = await system.fake.served();
@@ -61,6 +63,7 @@ async function burst(ctx: ScenarioContext, system: BenchSystem, gateways: number
       describePerMessage(diffCommandStats(stats0, stats1), Math.max(1, unique)),
     ),
     { scenario, metric: 'Redis commands per message', unit: '', value: unique > 0 ? systemCalls(diffCommandStats(stats0, stats1)) / unique : null },
+    roundTrips(scenario, reads1 - reads0, unique),
     {
       scenario,
       metric: 'Redis CPU at rest, just before the burst',
@@ -95,12 +98,14 @@ async function steady(ctx: ScenarioContext, system: BenchSystem, gateways: numbe
   }
   await system.drivers.drain();
   const stats0 = await ctx.backend.commandStats();
+  const reads0 = await ctx.backend.readsProcessed();
   const before = sample(system.targets);
   const sendSeconds = await sendAtRate(system, rate, total, warmup, gateways);
   const got = await waitReceived(system.drivers, total, 30_000);
   await sleep(TAIL_MS);
   const after = sample(system.targets);
   const stats1 = await ctx.backend.commandStats();
+  const reads1 = await ctx.backend.readsProcessed();
   const arrivals = await system.drivers.drain();
   const latencies = latenciesOf(arrivals, await system.fake.served());
   const unique = new Set(arrivals.ids).size;
@@ -142,7 +147,19 @@ async function steady(ctx: ScenarioContext, system: BenchSystem, gateways: numbe
       describePerMessage(diffCommandStats(stats0, stats1), Math.max(1, unique)),
     ),
     { scenario, metric: 'Redis commands per message', unit: '', value: unique > 0 ? systemCalls(diffCommandStats(stats0, stats1)) / unique : null },
+    roundTrips(scenario, reads1 - reads0, unique),
   ];
+}
+
+/** Client round trips per message: what the commands-per-message row cannot show, since it counts scripts' own commands. */
+function roundTrips(scenario: string, reads: number, messages: number): Reading {
+  return {
+    scenario,
+    metric: 'Redis round trips per message',
+    unit: '',
+    value: messages > 0 ? reads / messages : null,
+    note: 'INFO stats total_reads_processed, summed over the masters: one per read event on a client connection (commands that arrive together count once; the commands a script runs, none)',
+  };
 }
 
 /**

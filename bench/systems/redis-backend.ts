@@ -1,7 +1,7 @@
 /** The Redis under a run: one redis-server, or a 3-master/3-replica Redis Cluster, with its stats per shard. */
 import { Cluster, Redis } from 'ioredis';
 import { startRedis, startRedisCluster, type RedisClusterHandle, type RedisHandle } from '@wecom-relay/testkit';
-import { commandStats, redisPid, sumCommandStats, usedMemory, type CommandStat } from '../lib/redis-stats.js';
+import { commandStats, readsProcessed, redisPid, sumCommandStats, usedMemory, type CommandStat } from '../lib/redis-stats.js';
 import type { Measured } from './measured.js';
 
 /** One Redis (single) or a cluster, started for the bench and owned by it. */
@@ -19,6 +19,8 @@ export interface RedisBackend {
   commandStats(): Promise<Map<string, CommandStat>>;
   /** used_memory summed over the masters. */
   usedMemory(): Promise<number>;
+  /** total_reads_processed (client round trips) summed over the masters. */
+  readsProcessed(): Promise<number>;
   /** Empties every master and zeroes the stats, between phases. */
   reset(): Promise<void>;
   stop(): Promise<void>;
@@ -44,6 +46,7 @@ export async function startRedisBackend(kind: 'single' | 'cluster'): Promise<Red
       shards: [shard],
       commandStats: () => commandStats(client),
       usedMemory: () => usedMemory(client),
+      readsProcessed: () => readsProcessed(client),
       reset: async () => {
         await client.flushall();
         await client.config('RESETSTAT');
@@ -78,6 +81,7 @@ export async function startRedisBackend(kind: 'single' | 'cluster'): Promise<Red
     shards,
     commandStats: async () => sumCommandStats(await Promise.all(clients.map((c) => commandStats(c)))),
     usedMemory: async () => (await Promise.all(clients.map((c) => usedMemory(c)))).reduce((a, b) => a + b, 0),
+    readsProcessed: async () => (await Promise.all(clients.map((c) => readsProcessed(c)))).reduce((a, b) => a + b, 0),
     reset: async () => {
       await Promise.all(clients.map((c) => c.flushall()));
       await Promise.all(clients.map((c) => c.config('RESETSTAT')));
