@@ -90,13 +90,13 @@ async function steady(ctx: ScenarioContext, system: BenchSystem, gateways: numbe
   // of the steady state. Its latency is printed beside them, unjudged, so the transient stays in view.
   const warmup = rate * warmupSeconds;
   const early: number[] = [];
+  await system.drivers.drain();
   if (warmup > 0) {
-    await system.drivers.drain();
     await sendAtRate(system, rate, warmup, 0, gateways);
     await waitReceived(system.drivers, warmup, 30_000);
+    // Draining here also starts the measured window's count from nothing.
     early.push(...latenciesOf(await system.drivers.drain(), await system.fake.served()));
   }
-  await system.drivers.drain();
   const stats0 = await ctx.backend.commandStats();
   const reads0 = await ctx.backend.readsProcessed();
   const before = sample(system.targets);

@@ -25,7 +25,7 @@ export class MemorySyncCoordinator implements SyncCoordinator {
     this.now = options.now ?? Date.now;
   }
 
-  /** Sets the pending mark and keeps the freshest callback token. */
+  /** Sets the pending mark and keeps the freshest callback token; resolves to whether a lease is held. */
   async notePending(openKfid: string, callbackToken: string | null): Promise<boolean> {
     const state = this.stateOf(openKfid);
     state.pending = true;

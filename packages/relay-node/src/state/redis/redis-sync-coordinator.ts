@@ -179,10 +179,10 @@ class RedisSyncLease implements SyncLease {
   }
 
   /** Keeps what a script read ahead for the holder's next asks. */
-  prefetched(cleared: boolean, token: CallbackToken | null, cursor?: string | null): void {
+  prefetched(cleared: boolean, token: CallbackToken | null, cursor: string | null): void {
     this.taken ||= cleared;
     this.nextToken = { value: token };
-    if (cursor !== undefined) this.nextCursor = { value: cursor };
+    this.nextCursor = { value: cursor };
   }
 
   async takePending(): Promise<boolean> {
