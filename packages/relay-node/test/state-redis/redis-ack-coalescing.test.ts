@@ -107,11 +107,12 @@ describe('RedisDeliveryQueue acks of one gateway, persisted in batches', () => {
     const ids = await Promise.all(gateways.map((g, n) => queue.appendMany(g, [{ event: inbound(n) }])));
     await queue.ack('gw-warm', await queue.append('gw-warm', inbound(0)));
     const before = await calls();
-    // Timers due together run in one timers phase, each its own callback, as socket reads run in one poll phase.
+    // Immediates queued together run in one check phase, each its own callback, as socket reads run in one poll phase
+    // (timers would not do: two made a millisecond apart fall due in different turns).
     const acks: Array<Promise<void>> = [];
     await new Promise<void>((resolve) => {
-      gateways.forEach((g, n) => setTimeout(() => acks.push(queue.ack(g, ids[n]![0]!)), 0));
-      setTimeout(resolve, 0);
+      gateways.forEach((g, n) => setImmediate(() => acks.push(queue.ack(g, ids[n]![0]!))));
+      setImmediate(resolve);
     });
     expect(await outcomes(acks)).toEqual(gateways.map(() => 'ok'));
     const after = await calls();
