@@ -1,10 +1,11 @@
 /**
  * Redis CPU of the pulling side's per-message scripts, on a fresh redis-server with nothing else running: queue
- * appends and acks (G gateways, acked one at a time per gateway as a gateway socket's frames are, all gateways at once)
- * and customerSpoke notes (pages of U users, noted together as the page router does). Prints per message: script
- * calls, Redis commands and redis-server CPU µs (from /proc), for comparing script versions on a busy machine, where
- * `pnpm bench` moves with the neighbours.
- *   pnpm tsx bench/redis-script-cost-bench.ts [--gateways 1000] [--rounds 10] [--users 3000] [--pages 30] [--src <state/redis index>]
+ * appends and acks (G gateways, acked one at a time per gateway as a gateway socket's frames are, all gateways at once),
+ * customerSpoke notes (pages of U users, noted together as the page router does) and the route script (pages of
+ * --page messages at --rate messages a second of WeCom send time). Prints per message: script calls, Redis commands and
+ * redis-server CPU µs (from /proc), for comparing script versions on a busy machine, where `pnpm bench` moves with the
+ * neighbours.
+ *   pnpm tsx bench/redis-script-cost-bench.ts [--gateways 1000] [--rounds 10] [--users 3000] [--pages 30] [--rate 2000] [--page 100] [--src <state/redis index>]
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -19,6 +20,9 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '10' },
     users: { type: 'string', default: '3000' },
     pages: { type: 'string', default: '30' },
+    // Messages a second of WeCom send time in the route measurement (its minute's decision trees grow with it).
+    rate: { type: 'string', default: '2000' },
+    page: { type: 'string', default: '100' },
     // Another build of the Redis stores (e.g. an older one checked out aside), to compare.
     src: { type: 'string' },
   },
@@ -28,6 +32,8 @@ const gateways = Number(values.gateways);
 const rounds = Number(values.rounds);
 const users = Number(values.users);
 const pages = Number(values.pages);
+const rate = Number(values.rate);
+const pageSize = Number(values.page);
 
 const server = await startRedis();
 const redis = new Redis(server.url);
@@ -110,6 +116,39 @@ try {
         Array.from({ length: perPage }, (_, i) => ledger.customerSpoke('wk-1', `wm-${(p * perPage + i) % users}`, at, `from_msgid_${p}_${i}`)),
       );
     }
+  });
+
+  // The route script as a pulling node runs it on one server: pages of pageSize messages, each for another user's
+  // gateway, WeCom send times at `rate` a second (so a minute's decision trees grow as at that rate), every gateway
+  // owned by a live node. Enough pages for 30 s of send time, after 10 s of it as warm-up.
+  if (!stores.RedisRouteAppender) throw new Error('this build of the stores has no route script');
+  const presence = new stores.RedisPresenceMap({ redis, prefix: 'wr:' });
+  const appender = new stores.RedisRouteAppender({
+    redis,
+    dedup: new stores.RedisDedupStore({ redis, prefix: 'wr:' }),
+    queue,
+    presence,
+  });
+  await presence.heartbeat('node-b', 60_000);
+  for (let g = 0; g < gateways; g++) await presence.claim(`gw-${g}`, 'node-b');
+  let seq = 0;
+  const routePage = async (): Promise<void> => {
+    const entries = Array.from({ length: pageSize }, () => {
+      const n = seq++;
+      return {
+        key: `r:route_msgid_${n}`,
+        placement: { at: 1_700_000_000 + Math.floor(n / rate) },
+        gatewayId: `gw-${n % gateways}`,
+        event: event(n),
+        dedupKey: `route_msgid_${n}`,
+      };
+    });
+    await appender.decideAndAppend(entries, 4 * 24 * 3600_000);
+  };
+  for (let i = 0; i < (10 * rate) / pageSize; i++) await routePage();
+  const routed = Math.floor((30 * rate) / pageSize);
+  await measure(`route script, pages of ${pageSize} at ${rate} msg/s of send time`, routed * pageSize, async () => {
+    for (let i = 0; i < routed; i++) await routePage();
   });
 } finally {
   await redis.quit();

@@ -1,7 +1,7 @@
 /**
- * What routing a pulled page costs the pulling node, alone: the page router and batch enqueuer of a relay node, built
- * in this process on a real Redis (stores, presence and bus as in production), routing pages of kf/sync_msg messages
- * to gateways owned by another node. No sockets, no HTTP: CPU µs per message of this process and Redis µs per message.
+ * What routing a pulled page costs the pulling node, alone: the page router, route script and batch enqueuer of a
+ * relay node on one Redis server, built in this process on a real Redis (stores, presence and bus as in production),
+ * routing pages of kf/sync_msg messages to gateways owned by two other live nodes. No sockets, no HTTP: CPU µs per message of this process and Redis µs per message.
  *
  *   pnpm tsx bench/route-profile.ts [--users 1000] [--pages 30] [--page 1000]
  *   node --cpu-prof --import tsx bench/route-profile.ts ...      # a CPU profile of the routing alone
@@ -13,7 +13,15 @@ import { startRedis } from '@wecom-relay/testkit';
 import { BatchEnqueuer } from '../packages/relay-node/src/delivery/enqueue-batch.js';
 import { PageRouter } from '../packages/relay-node/src/inbound/page-router.js';
 import { createMetrics } from '../packages/relay-node/src/observability/metrics.js';
-import { RedisBindingStore, RedisDedupStore, RedisDeliveryQueue, RedisNodeBus, RedisOutboundLedger, RedisPresenceMap } from '../packages/relay-node/src/state/redis/index.js';
+import {
+  RedisBindingStore,
+  RedisDedupStore,
+  RedisDeliveryQueue,
+  RedisNodeBus,
+  RedisOutboundLedger,
+  RedisPresenceMap,
+  RedisRouteAppender,
+} from '../packages/relay-node/src/state/redis/index.js';
 
 const { values: flags } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -35,17 +43,22 @@ const queue = new RedisDeliveryQueue({ redis, prefix });
 const bindings = new RedisBindingStore({ redis, prefix });
 const presence = new RedisPresenceMap({ redis, prefix });
 const bus = new RedisNodeBus({ redis, prefix, logger });
+const dedup = new RedisDedupStore({ redis, prefix });
 const router = new PageRouter({
   dispatcher: { dispatch: async (m) => void logger.warn({ msgid: m.msgid }, 'not plain') },
   bindings,
   ledger: new RedisOutboundLedger({ redis, prefix }),
-  dedup: new RedisDedupStore({ redis, prefix }),
+  dedup,
+  // As a relay node on one Redis server routes: decisions, appends and owner reads in one script call per page.
+  appender: new RedisRouteAppender({ redis, dedup, queue, presence }),
   enqueuer: new BatchEnqueuer({ nodeId: 'node-a', queue, presence, bus, delivery: { noteAppended: () => undefined, wakeLocal: () => undefined }, metrics }),
   logger,
   metrics,
   firstPullMaxAgeMs: 10 * 60_000,
 });
 
+// Both owners alive, so each page wakes them as in production.
+for (const node of ['node-b', 'node-c']) await presence.heartbeat(node, 10 * 60_000);
 for (let u = 0; u < USERS; u++) {
   await bindings.bind(`wm-${u}`, `gw-${u}`);
   await presence.claim(`gw-${u}`, u % 2 === 0 ? 'node-b' : 'node-c');
