@@ -104,6 +104,30 @@ describe('RedisRouteAppender', () => {
     expect(await ids('gw-1')).toEqual(['m-1', 'm-2', 'm-3']);
   });
 
+  it('writes and reads decisions and queue markers byte for byte as the stores do (its fields travel as hex)', async () => {
+    const { appender, dedup, queue } = stores();
+    // Hundreds of SHA-1 fields: every byte position takes high and low values, and the trees grow below their roots.
+    const page = Array.from({ length: 400 }, (_, i) => entry(`m-${i}`, `gw-${i % 4}`));
+    await appender.decideAndAppend(page, TTL);
+    const recalled = await Promise.all(page.map((e) => dedup.recall(e.key, e.placement)));
+    expect(recalled).toEqual(page.map((e) => `=${e.gatewayId}`));
+
+    // Decisions of the previous version for the entry's own gateway: the script appends and marks them, and the
+    // queue's own append then finds every marker.
+    const older = Array.from({ length: 300 }, (_, i) => entry(`o-${i}`, 'gw-9'));
+    await dedup.decideMany(
+      older.map((e) => ({ key: e.key, value: '>gw-9', placement: e.placement })),
+      TTL,
+    );
+    const results = await appender.decideAndAppend(older, TTL);
+    expect(results.every((r) => r.decision === '>gw-9' && r.id !== null)).toBe(true);
+    const again = await queue.appendMany(
+      'gw-9',
+      older.map((e) => ({ event: e.event, options: { dedupKey: e.dedupKey, dedupAt: e.placement.at } })),
+    );
+    expect(again.filter((id) => id !== null)).toEqual([]);
+  });
+
   it('works the same through a client with its own keyPrefix', async () => {
     const prefixed = own.redis.duplicate({ keyPrefix: 'kp:' });
     try {
