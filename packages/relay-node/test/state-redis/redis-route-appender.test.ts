@@ -104,13 +104,21 @@ describe('RedisRouteAppender', () => {
     expect(await ids('gw-1')).toEqual(['m-1', 'm-2', 'm-3']);
   });
 
-  it('writes and reads decisions and queue markers byte for byte as the stores do (its fields travel as hex)', async () => {
+  it('writes and reads decisions and queue markers under the bytes the stores compute (its fields travel as hex)', async () => {
     const { appender, dedup, queue } = stores();
     // Hundreds of SHA-1 fields: every byte position takes high and low values, and the trees grow below their roots.
     const page = Array.from({ length: 400 }, (_, i) => entry(`m-${i}`, `gw-${i % 4}`));
     await appender.decideAndAppend(page, TTL);
     const recalled = await Promise.all(page.map((e) => dedup.recall(e.key, e.placement)));
     expect(recalled).toEqual(page.map((e) => `=${e.gatewayId}`));
+    // Under the 12 bytes the stores compute (a few per root of 64: none went below its root).
+    const raw = await Promise.all(
+      page.map((e) => {
+        const place = dedup.placeOf(e.key, e.placement, TTL);
+        return own.redis.hget(place.root, place.field);
+      }),
+    );
+    expect(raw).toEqual(page.map((e) => `=${e.gatewayId}`));
 
     // Decisions of the previous version for the entry's own gateway: the script appends and marks them, and the
     // queue's own append then finds every marker.

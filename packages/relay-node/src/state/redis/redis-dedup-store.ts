@@ -4,7 +4,7 @@ import type { DecisionPlacement, DecisionRequest, DedupStore } from '../dedup-st
 import { checkPrefix, clientKeyPrefix, toPx } from './keyspace.js';
 import { isClusterClient } from './redis-client.js';
 import { packedField, packedShard } from './packed-keys.js';
-import { PACKED_TREE_LUA, packedTreeBase, packedTreePx } from './packed-tree.js';
+import { PACKED_TREE_LUA, packedFieldArg, packedTreeBase, packedTreePx } from './packed-tree.js';
 import { LuaScript } from './lua-script.js';
 
 // KEYS[1] the decision; ARGV: value, ttl ms. Resolves to the value that stands (SET NX GET needs Redis 7).
@@ -19,10 +19,11 @@ return ARGV[1]
 );
 
 // KEYS[1] the packed hash (tree root) of the decision's minute and shard, KEYS[2] where a relay before packing kept
-// the decision alone; ARGV: field, value, ttl ms, the tree's base. The old record, while it lives, stands; a new
-// decision goes into the packed tree only. Both keys are read in one step where one script may touch both (one
-// server); on a Redis Cluster they sit in different slots, so KEYS[2] is left out and the old record is read beforehand
-// (a puller of the old version and one of this version do not overlap on a page: the sync lease lets one pull at a time).
+// the decision alone; ARGV: field (packedFieldArg), value, ttl ms, the tree's base. The old record, while it lives,
+// stands; a new decision goes into the packed tree only. Both keys are read in one step where one script may touch
+// both (one server); on a Redis Cluster they sit in different slots, so KEYS[2] is left out and the old record is read
+// beforehand (a puller of the old version and one of this version do not overlap on a page: the sync lease lets one
+// pull at a time).
 const DECIDE_PACKED = new LuaScript(
   'dedup-decide-packed',
   `${PACKED_TREE_LUA}
@@ -31,9 +32,10 @@ if KEYS[2] then
   if old then return old end
 end
 local seen = tree_seen()
-local existing, path = tree_get(KEYS[1], ARGV[4], ARGV[1], seen)
+local field = field_of_hex(ARGV[1])
+local existing, path = tree_get(KEYS[1], ARGV[4], field, seen)
 if existing then return existing end
-tree_put(path, ARGV[1], ARGV[2], tonumber(ARGV[3]), seen)
+tree_put(path, field, ARGV[2], tonumber(ARGV[3]), seen)
 return ARGV[2]
 `,
 );
@@ -41,7 +43,7 @@ return ARGV[2]
 // decideMany's script for one or more packed trees (several only on one server: their roots sit in different slots).
 // KEYS: per tree its root, then (one server only) each of its decisions' old-style keys; ARGV: ttl ms, '1' when the
 // old-style keys are given, then per tree its base and its number of decisions followed, per decision, by its field
-// and value. Returns the value that stands for each decision, in order, as DECIDE_PACKED.
+// (packedFieldArg) and value. Returns the value that stands for each decision, in order, as DECIDE_PACKED.
 const DECIDE_PACKED_MANY = new LuaScript(
   'dedup-decide-packed-trees',
   `${PACKED_TREE_LUA}
@@ -58,7 +60,7 @@ while a <= #ARGV do
   k = k + 1
   local root = KEYS[k]
   for _ = 1, n do
-    local field = ARGV[a]
+    local field = field_of_hex(ARGV[a])
     local value = ARGV[a + 1]
     a = a + 2
     local old = false
@@ -86,11 +88,12 @@ return out
 // Most decisions one script call takes on one server, so a call (and the time it holds the server) stays bounded.
 const MAX_DECISIONS_PER_CALL = 256;
 
-// KEYS[1] a packed tree's root; ARGV: field, the tree's base. The value recorded for the field, or false.
+// KEYS[1] a packed tree's root; ARGV: field (packedFieldArg), the tree's base. The value recorded for the field, or
+// false.
 const RECALL_PACKED = new LuaScript(
   'dedup-recall-packed',
   `${PACKED_TREE_LUA}
-local value = tree_get(KEYS[1], ARGV[2], ARGV[1], tree_seen())
+local value = tree_get(KEYS[1], ARGV[2], field_of_hex(ARGV[1]), tree_seen())
 return value
 `,
 );
@@ -135,7 +138,7 @@ export class RedisDedupStore implements DedupStore {
     const px = packedPx(ttlMs);
     const field = packedField(key);
     const root = this.packedKey(field, placement);
-    const args = [field, value, px, this.treeBase(root)];
+    const args = [packedFieldArg(field), value, px, this.treeBase(root)];
     if (this.cluster) {
       const old = await this.redis.get(this.base + key);
       if (old !== null) return old;
@@ -189,12 +192,12 @@ export class RedisDedupStore implements DedupStore {
       ...alone,
       ...calls.map(async (trees) => {
         const keys: string[] = [];
-        const args: Array<string | number | Buffer> = [px, this.cluster ? '0' : '1'];
+        const args: Array<string | number> = [px, this.cluster ? '0' : '1'];
         for (const [root, group] of trees) {
           keys.push(root);
           if (!this.cluster) for (const g of group) keys.push(this.base + g.entry.key);
           args.push(this.treeBase(root), group.length);
-          for (const g of group) args.push(g.field, g.entry.value);
+          for (const g of group) args.push(packedFieldArg(g.field), g.entry.value);
         }
         const values = await DECIDE_PACKED_MANY.run(this.redis, keys, args);
         const expected = trees.reduce((n, [, group]) => n + group.length, 0);
@@ -211,7 +214,7 @@ export class RedisDedupStore implements DedupStore {
     if (old !== null || !placement) return old;
     const field = packedField(key);
     const root = this.packedKey(field, placement);
-    const value = await RECALL_PACKED.run(this.redis, [root], [field, this.treeBase(root)]);
+    const value = await RECALL_PACKED.run(this.redis, [root], [packedFieldArg(field), this.treeBase(root)]);
     return typeof value === 'string' ? value : null;
   }
 

@@ -6,7 +6,7 @@ import { LuaScript } from './lua-script.js';
 import { isClusterClient, type RedisClient } from './redis-client.js';
 import { TickBatch } from './tick-batch.js';
 import { packedField } from './packed-keys.js';
-import { PACKED_TREE_LUA, packedTreePx } from './packed-tree.js';
+import { PACKED_TREE_LUA, packedFieldArg, packedTreePx } from './packed-tree.js';
 import type { StateLogger } from './state-logger.js';
 import { checkStreamId, streamIdMillis } from './stream-id.js';
 import { RedisAckWriter } from './redis-ack-writer.js';
@@ -51,9 +51,9 @@ return id
 
 // Appends for one or more gateways (several only on one server: their streams sit in different slots).
 // ARGV: queue idle ttl (ms), then per gateway its entry count followed, per entry, by its event JSON, its marker ttl (ms;
-// 0 = no marker) and its field in the hour's hash ('' = a marker key of its own). KEYS: per gateway its stream, then per
-// deduplicated entry either its marker key, or (packed) its hour's marker hash and the marker key a relay before
-// packing would have written. The hour's hash is the root of a packed tree (packed-tree.ts) whose hashes below are
+// 0 = no marker) and its field in the hour's hash (packedFieldArg; '' = a marker key of its own). KEYS: per gateway its
+// stream, then per deduplicated entry either its marker key, or (packed) its hour's marker hash and the marker key a
+// relay before packing would have written. The hour's hash is the root of a packed tree (packed-tree.ts) whose hashes below are
 // named `<root>:<path>` (packedTreeBase of a tagged root): the root carries the gateway's tag, so they share its slot.
 // Returns one id per entry, '' where a marker was alive (also when an earlier entry of the same batch set it). Markers
 // are written right after their XADD, as in queue-append-once.
@@ -86,6 +86,7 @@ while a <= #ARGV do
       local alone = KEYS[k + 2]
       k = k + 2
       local base = packed .. ':'
+      field = field_of_hex(field)
       local marked, path = tree_get(packed, base, field, seen)
       if not marked and redis.call('EXISTS', alone) == 0 then
         id = redis.call('XADD', stream, '*', '${EVENT_FIELD}', ARGV[a])
@@ -178,7 +179,7 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   /** Appends the entries with one script call: one round trip, all keys in the gateway's slot. */
   async appendMany(gatewayId: string, entries: readonly QueueAppendEntry[]): Promise<Array<string | null>> {
     const keys = [this.streamKey(gatewayId)];
-    const args: Array<string | number | Buffer> = [entries.length];
+    const args: Array<string | number> = [entries.length];
     for (const { event, options } of entries) {
       const dedup = queueDedupOf(options);
       if (dedup === null) {
@@ -187,7 +188,7 @@ export class RedisDeliveryQueue implements DeliveryQueue {
         args.push(JSON.stringify(event), toPx(dedup.ttlMs), '');
         keys.push(this.dedupKey(gatewayId, dedup.key));
       } else {
-        args.push(JSON.stringify(event), markerPx(dedup.ttlMs), packedField(dedup.key));
+        args.push(JSON.stringify(event), markerPx(dedup.ttlMs), packedFieldArg(packedField(dedup.key)));
         keys.push(this.packedDedupKey(gatewayId, dedup.at), this.dedupKey(gatewayId, dedup.key));
       }
     }
@@ -353,7 +354,7 @@ export interface AppendPlace {
 /** One gateway's share of a batched append: its keys and its arguments after the idle ttl, as queue-append-many takes them. */
 interface GatewayAppend {
   keys: string[];
-  args: Array<string | number | Buffer>;
+  args: Array<string | number>;
   count: number;
 }
 

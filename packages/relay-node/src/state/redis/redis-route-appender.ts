@@ -4,25 +4,14 @@ import { LuaScript } from './lua-script.js';
 import { isClusterClient, type RedisClient } from './redis-client.js';
 import type { RedisDedupStore } from './redis-dedup-store.js';
 import { EVENT_FIELD, type RedisDeliveryQueue } from './redis-delivery-queue.js';
-import { PACKED_TREE_LUA } from './packed-tree.js';
+import { PACKED_TREE_LUA, packedFieldArg } from './packed-tree.js';
 import { LIVE_OWNER_LUA, type RedisPresenceMap } from './redis-presence-map.js';
-
-// field_of_hex(hex): a 12-byte packed field (packed-keys.ts) given as 24 hex digits. A call whose arguments are all
-// strings goes out as one string; one Buffer among them makes ioredis encode every argument on its own, which cost the
-// pulling node a fifth of its routing CPU (bench/route-profile.ts, pages of 100, four alternating runs each: 39–47 µs
-// per message with the raw bytes, 31–32 µs with hex). Decoding here cost Redis nothing measurable
-// (bench/redis-script-cost-bench.ts, seven alternating runs each: 16–24 µs per message either way).
-const FIELD_OF_HEX = `
-local function field_of_hex(hex)
-  return struct.pack('>I4I4I4', tonumber(string.sub(hex, 1, 8), 16), tonumber(string.sub(hex, 9, 16), 16), tonumber(string.sub(hex, 17, 24), 16))
-end
-`;
 
 // One server only (the keys of many gateways and minutes). KEYS per entry: the decision's packed root, the decision
 // key a relay before packing wrote, the gateway's stream, its marker hour root, the marker key a relay before packing
 // wrote, the gateway's owner record. ARGV: the decision tree's expiry, the marker tree's expiry, the queue idle ttl, how
 // an alive key's name starts and ends around the node id, then per entry: the decision tree's base, the decision field
-// and the marker field (both in hex, see FIELD_OF_HEX), the gateway id, the event JSON. Returns per entry the decision
+// and the marker field (both as packedFieldArg gives them), the gateway id, the event JSON. Returns per entry the decision
 // that stands, the new queue id ('' when nothing was appended) and, where the decision that stands is for the entry's
 // gateway, that gateway's live owner node and generation (false when it has none; 0 and 0 where not read), read after
 // every append, so a gateway that moves in between is served by its new node either way. A decision is read as
@@ -31,7 +20,7 @@ end
 // as queue-append-many does it.
 const DECIDE_AND_APPEND = new LuaScript(
   'route-decide-append',
-  `${PACKED_TREE_LUA}${LIVE_OWNER_LUA}${FIELD_OF_HEX}
+  `${PACKED_TREE_LUA}${LIVE_OWNER_LUA}
 local out = {}
 local seen = tree_seen()
 local dpx = tonumber(ARGV[1])
@@ -132,14 +121,14 @@ export class RedisRouteAppender implements RouteAppender {
     if (entries.length === 0) return [];
     const keys: string[] = [];
     let head: Array<string | number> | null = null;
-    // Strings only (see FIELD_OF_HEX).
+    // Strings only (see packedFieldArg).
     const args: Array<string | number> = [];
     for (const entry of entries) {
       const decision = this.o.dedup.placeOf(entry.key, entry.placement, decisionTtlMs);
       const append = this.o.queue.placeOf(entry.gatewayId, entry.dedupKey, entry.placement.at);
       head ??= [decision.px, append.markerPx, append.idlePx, ...this.o.presence.aliveKeyAround];
       keys.push(decision.root, decision.alone, append.stream, append.markerRoot, append.markerAlone, this.o.presence.ownerKey(entry.gatewayId));
-      args.push(decision.base, decision.field.toString('hex'), append.field.toString('hex'), entry.gatewayId, JSON.stringify(entry.event));
+      args.push(decision.base, packedFieldArg(decision.field), packedFieldArg(append.field), entry.gatewayId, JSON.stringify(entry.event));
     }
     const reply = await DECIDE_AND_APPEND.run(this.o.redis, keys, [...head!, ...args]);
     if (!Array.isArray(reply) || reply.length !== entries.length * 4) {
