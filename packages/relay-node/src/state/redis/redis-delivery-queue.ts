@@ -53,8 +53,9 @@ return id
 // ARGV: queue idle ttl (ms), then per gateway its entry count followed, per entry, by its event JSON, its marker ttl (ms;
 // 0 = no marker) and its field in the hour's hash (packedFieldArg; '' = a marker key of its own). KEYS: per gateway its
 // stream, then per deduplicated entry either its marker key, or (packed) its hour's marker hash and the marker key a
-// relay before packing would have written. The hour's hash is the root of a packed tree (packed-tree.ts) whose hashes below are
-// named `<root>:<path>` (packedTreeBase of a tagged root): the root carries the gateway's tag, so they share its slot.
+// relay before packing would have written. The hour's hash is the root of a packed tree (packed-tree.ts) whose hashes
+// below are named `<root>:<path>` (packedTreeBase of a tagged root): the root carries the gateway's tag, so they share
+// its slot.
 // Returns one id per entry, '' where a marker was alive (also when an earlier entry of the same batch set it). Markers
 // are written right after their XADD, as in queue-append-once.
 const APPEND_MANY = new LuaScript(
