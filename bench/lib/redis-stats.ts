@@ -73,7 +73,6 @@ export async function commandStats(client: Redis): Promise<Map<string, CommandSt
   return parseCommandStats(await client.info('commandstats'));
 }
 
-/** Bytes of data Redis holds (used_memory), for memory kept per message. */
 /**
  * INFO stats total_reads_processed: read events on client connections. A client's round trip is one (a pipeline, or
  * commands that arrive together, count once); the commands a script runs are none.
@@ -83,6 +82,7 @@ export async function readsProcessed(client: Redis): Promise<number> {
   return m ? Number(m[1]) : Number.NaN;
 }
 
+/** Bytes of data Redis holds (used_memory), for memory kept per message. */
 export async function usedMemory(client: Redis): Promise<number> {
   const m = /used_memory:(\d+)/.exec(await client.info('memory'));
   return m ? Number(m[1]) : Number.NaN;

@@ -114,7 +114,13 @@ async function routerFixture(stores: Stores = 'memory') {
     firstPullMaxAgeMs: 10 * 60_000,
     now: f.clock.now,
   });
-  return { ...f, prefix, router, previous, presence, calls, hooks, remoteReceived, localWakes, appended, queuedIds };
+  /** Binds each user to its gateway, then has each gateway held by its node, every such node alive. */
+  async function place(users: Record<string, string>, holders: Record<string, string>): Promise<void> {
+    for (const [user, gatewayId] of Object.entries(users)) await f.bindings.bind(user, gatewayId);
+    for (const nodeId of new Set(Object.values(holders))) await presence.heartbeat(nodeId, 60_000);
+    for (const [gatewayId, nodeId] of Object.entries(holders)) await presence.claim(gatewayId, nodeId);
+  }
+  return { ...f, prefix, router, previous, presence, calls, hooks, remoteReceived, localWakes, appended, queuedIds, place };
 
   async function queuedIds(gatewayId: string): Promise<string[]> {
     return (await f.queued(gatewayId)).flatMap((e) => (e.type === 'inbound' ? [e.id] : []));
@@ -124,15 +130,7 @@ async function routerFixture(stores: Stores = 'memory') {
 describe.each<Stores>(['memory', 'redis'])('PageRouter on %s stores: a pulled page routed per gateway batch', (stores) => {
   it('appends each gateway its users\' messages in order with one append, and wakes each owning node once', async () => {
     const f = await routerFixture(stores);
-    await f.bindings.bind('wm-a', 'gw-1');
-    await f.bindings.bind('wm-b', 'gw-1');
-    await f.bindings.bind('wm-c', 'gw-2');
-    await f.bindings.bind('wm-d', 'gw-3');
-    await f.presence.heartbeat('node-a', 60_000);
-    await f.presence.heartbeat('node-b', 60_000);
-    await f.presence.claim('gw-1', 'node-b');
-    await f.presence.claim('gw-2', 'node-b');
-    await f.presence.claim('gw-3', 'node-a');
+    await f.place({ 'wm-a': 'gw-1', 'wm-b': 'gw-1', 'wm-c': 'gw-2', 'wm-d': 'gw-3' }, { 'gw-1': 'node-b', 'gw-2': 'node-b', 'gw-3': 'node-a' });
     const page = [
       text('m-1', 'wm-a', 'a1', T0),
       text('m-2', 'wm-c', 'c1', T0),
@@ -159,9 +157,7 @@ describe.each<Stores>(['memory', 'redis'])('PageRouter on %s stores: a pulled pa
 
   it('a page pulled again appends nothing twice, and wakes the owners again', async () => {
     const f = await routerFixture(stores);
-    await f.bindings.bind('wm-a', 'gw-1');
-    await f.presence.heartbeat('node-a', 60_000);
-    await f.presence.claim('gw-1', 'node-a');
+    await f.place({ 'wm-a': 'gw-1' }, { 'gw-1': 'node-a' });
     const page = [text('m-1', 'wm-a', 'a1', T0), text('m-2', 'wm-a', 'a2', T0 + 1)];
     await f.router.route(page, ctx);
     await f.router.route(page, ctx);
@@ -343,12 +339,7 @@ describe('PageRouter on one Redis server: decided and queued in one step', () =>
 
   it('wakes the owners the routing step read after its appends, with no lookup of its own; a gateway appended to afterwards is looked up', async () => {
     const f = await routerFixture('redis');
-    await f.bindings.bind('wm-a', 'gw-1');
-    await f.bindings.bind('wm-b', 'gw-2');
-    await f.presence.heartbeat('node-a', 60_000);
-    await f.presence.heartbeat('node-b', 60_000);
-    await f.presence.claim('gw-1', 'node-b');
-    await f.presence.claim('gw-2', 'node-a');
+    await f.place({ 'wm-a': 'gw-1', 'wm-b': 'gw-2' }, { 'gw-1': 'node-b', 'gw-2': 'node-a' });
     const looked: string[] = [];
     const lookup = f.presence.lookup.bind(f.presence);
     f.presence.lookup = async (gatewayId) => {
