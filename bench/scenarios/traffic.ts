@@ -77,7 +77,7 @@ async function burst(ctx: ScenarioContext, system: BenchSystem, gateways: number
       unit: 'bytes',
       value: unique > 0 ? (mem1 - mem0) / unique : null,
       target: { on: 'value', bound: 'max', limit: 64 },
-      note: `used_memory after the burst − before, ${TAIL_MS} ms after the last frame`,
+      note: `used_memory after the burst − before, ${TAIL_MS} ms after the last frame, without the replication backlog and replica buffers (rings of a fixed size)`,
     },
   ];
 }

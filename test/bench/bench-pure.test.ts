@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { complete, formatRatio, percentile, ratioOf, targetMet } from '../../bench/lib/figures.js';
 import { parseOpenFileLimits } from '../../bench/lib/open-files.js';
 import { CLOCK_TICKS_PER_SECOND, PAGE_BYTES, parseProcStat, usageOf } from '../../bench/lib/proc-stat.js';
-import { describePerMessage, diffCommandStats, parseCommandStats, sumCommandStats, systemCalls } from '../../bench/lib/redis-stats.js';
+import { dataMemory, describePerMessage, diffCommandStats, parseCommandStats, sumCommandStats, systemCalls } from '../../bench/lib/redis-stats.js';
 import { figureTable } from '../../bench/lib/render-markdown.js';
 import { ratioChart } from '../../bench/lib/render-svg.js';
 import { fromJsonLines, toJsonLines } from '../../bench/lib/benchmarks-doc.js';
@@ -48,6 +48,17 @@ describe('redis commandstats', () => {
     const withInfo = new Map([...delta, ['info', { calls: 7, usec: 70 }]]);
     expect(systemCalls(withInfo)).toBe(40);
     expect(describePerMessage(withInfo, 10)).not.toContain('info');
+  });
+});
+
+describe('redis memory', () => {
+  it('counts used_memory without the replication rings, which fill whatever is kept', () => {
+    // As a Redis 7.0 cluster master answered INFO memory after a burst (used_memory_human etc. left out).
+    const master = '# Memory\r\nused_memory:8520416\r\nused_memory_rss:15106048\r\nused_memory_overhead:3607960\r\nmem_replication_backlog:1048592\r\nmem_clients_slaves:17632\r\nmem_clients_normal:108880\r\n';
+    expect(dataMemory(master)).toBe(8520416 - 1048592 - 17632);
+    // No replicas: the rings are 0, or absent on servers before Redis 7.
+    expect(dataMemory('used_memory:964832\r\nmem_replication_backlog:0\r\nmem_clients_slaves:0\r\n')).toBe(964832);
+    expect(dataMemory('used_memory:964832\r\nused_memory_rss:2000000\r\n')).toBe(964832);
   });
 });
 
