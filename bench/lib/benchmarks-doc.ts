@@ -64,6 +64,11 @@ How each figure is measured:
   servers of both systems run with the relay's production node flags (testkit's \`RELAY_NODE_FLAGS\`:
   \`--enable-source-maps --v8-pool-size=1\`, as the Docker image and \`pnpm start\`); the drivers and fake WeCom hosts
   run with Node's defaults for both.
+- Redis memory kept per delivered message: \`used_memory\` (summed over the masters) 1 s after the burst's last frame
+  minus before it, less the replication backlog and the replicas' output buffers (\`mem_replication_backlog\`,
+  \`mem_clients_slaves\`): those are rings of a configured size that any writes fill, so on a Redis Cluster a backlog
+  still filling when the burst began counted as kept per message (6 of 70.7 bytes in a relay-only run). A server
+  without replicas has neither. Records before 2026-12-05 00:30 UTC include them.
 - Latency: from the moment the fake WeCom serves the \`sync_msg\` page carrying a message (its \`/control/served\`
   clock) to the moment a gateway driver receives the frame; both run on this machine, so the clocks agree (the
   fake's clock has millisecond resolution). The steady rate first runs for \`steadyWarmupSeconds\` (3 s; 1 s with
