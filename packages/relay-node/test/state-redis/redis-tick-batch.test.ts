@@ -103,6 +103,24 @@ describe('calls made side by side on one Redis server', () => {
     }
   });
 
+  it('trims of 30 gateways made together are one script call; each keeps its own bound and hears its own count', async () => {
+    const queue = new RedisDeliveryQueue({ redis: own.redis, prefix: uniquePrefix('batch-trim'), logger: silent });
+    // Gateway g holds g % 5 entries; the bound keeps 2 (or, for every third one, none at all).
+    for (let g = 0; g < 30; g++) for (let e = 0; e < g % 5; e++) await queue.append(`gw-${g}`, inbound(`m-${g}-${e}`));
+    const maxItems = (g: number) => (g % 3 === 0 ? 0 : 2);
+    const { result, counts } = await counting(['evalsha', 'xtrim'], () =>
+      Promise.all(Array.from({ length: 30 }, (_, g) => queue.trim(`gw-${g}`, { maxAgeMs: 24 * 3600_000, maxItems: maxItems(g) }))),
+    );
+    // One script: a count and an age bound per gateway, both XTRIMs inside it.
+    expect(counts).toEqual({ evalsha: 1, xtrim: 60 });
+    expect(result).toEqual(Array.from({ length: 30 }, (_, g) => Math.max(0, (g % 5) - maxItems(g))));
+    for (let g = 0; g < 30; g++) {
+      const kept = (await queue.readAfter(`gw-${g}`, null, 10)).map((i) => (i.event as { id: string }).id);
+      const held = Array.from({ length: g % 5 }, (_, e) => `m-${g}-${e}`);
+      expect(kept).toEqual(held.slice(held.length - Math.min(held.length, maxItems(g))));
+    }
+  });
+
   it("owner lookups of 90 gateways are one script call and one alive check per node; a dead node's gateways have no owner", async () => {
     const presence = new RedisPresenceMap({ redis: own.redis, prefix: uniquePrefix('batch-owner') });
     await presence.heartbeat('node-a', 60_000);

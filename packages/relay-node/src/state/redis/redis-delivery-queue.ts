@@ -105,19 +105,23 @@ return ids
 
 // KEYS: stream; ARGV: maxItems, maxAgeMs (-1 = no age limit). Age is judged by the Redis server's
 // clock, the same clock that stamped the ids, so node clock skew cannot make items look older.
+// KEYS: gateway streams; ARGV per stream: the most entries kept, and the age (ms) past which entries go (-1: none).
+// Returns per stream the entries dropped. Several streams share one call on one server (the trims of a sweep's tick).
 const TRIM = new LuaScript(
   'queue-trim',
   `
-local dropped = redis.call('XTRIM', KEYS[1], 'MAXLEN', '=', ARGV[1])
-local maxAge = tonumber(ARGV[2])
-if maxAge >= 0 then
-  local t = redis.call('TIME')
-  local cutoff = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - maxAge
-  if cutoff > 0 then
-    dropped = dropped + redis.call('XTRIM', KEYS[1], 'MINID', '=', string.format('%.0f-0', cutoff))
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {}
+for i = 1, #KEYS do
+  local dropped = redis.call('XTRIM', KEYS[i], 'MAXLEN', '=', ARGV[i * 2 - 1])
+  local maxAge = tonumber(ARGV[i * 2])
+  if maxAge >= 0 and now - maxAge > 0 then
+    dropped = dropped + redis.call('XTRIM', KEYS[i], 'MINID', '=', string.format('%.0f-0', now - maxAge))
   end
+  out[i] = dropped
 end
-return dropped
+return out
 `,
 );
 
@@ -139,6 +143,7 @@ export class RedisDeliveryQueue implements DeliveryQueue {
    */
   private readonly appends: TickBatch<GatewayAppend, unknown[]> | null;
   private readonly ranges: TickBatch<{ key: string; start: string; count: number }, Array<[string, string[]]>> | null;
+  private readonly trims: TickBatch<GatewayTrim, number> | null;
   private readonly acks: RedisAckWriter;
 
   constructor(opts: RedisDeliveryQueueOptions) {
@@ -150,6 +155,7 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     this.appends = single ? new TickBatch((batch) => this.appendForMany(batch), 128) : null;
     // A read asks for at most a drain batch (50), so 64 reads bound one reply to a few thousand entries.
     this.ranges = single ? new TickBatch((reads) => this.rangeMany(reads), 64) : null;
+    this.trims = single ? new TickBatch((trims) => this.trimMany(trims), 128) : null;
     this.acks = new RedisAckWriter({
       redis: this.redis,
       idleTtlPx: this.idleTtlPx,
@@ -250,8 +256,19 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   async trim(gatewayId: string, limits: { maxAgeMs: number; maxItems: number }): Promise<number> {
     const maxItems = Number.isFinite(limits.maxItems) ? Math.max(0, Math.floor(limits.maxItems)) : Number.MAX_SAFE_INTEGER;
     const maxAge = Number.isFinite(limits.maxAgeMs) ? Math.max(0, Math.floor(limits.maxAgeMs)) : -1;
-    const dropped = await TRIM.run(this.redis, [this.streamKey(gatewayId)], [maxItems, maxAge]);
-    return typeof dropped === 'number' ? dropped : 0;
+    const trim = { key: this.streamKey(gatewayId), maxItems, maxAge };
+    return this.trims ? await this.trims.add(trim) : (await this.trimMany([trim]))[0]!;
+  }
+
+  /** One script call for the trims of several gateways; each gets back the entries it dropped. */
+  private async trimMany(trims: GatewayTrim[]): Promise<number[]> {
+    const dropped = await TRIM.run(
+      this.redis,
+      trims.map((t) => t.key),
+      trims.flatMap((t) => [t.maxItems, t.maxAge]),
+    );
+    if (!Array.isArray(dropped) || dropped.length !== trims.length) throw new RelayError('INTERNAL', 'trim script returned no counts', { gateways: trims.length });
+    return dropped.map((n) => (typeof n === 'number' ? n : 0));
   }
 
   async close(): Promise<void> {
@@ -357,6 +374,14 @@ interface GatewayAppend {
   keys: string[];
   args: Array<string | number>;
   count: number;
+}
+
+/** One gateway's retention bound, as the trim script takes it. */
+interface GatewayTrim {
+  key: string;
+  maxItems: number;
+  /** -1: no age bound. */
+  maxAge: number;
 }
 
 function decodeItem(id: string, fields: string[]): QueuedItem | null {
