@@ -5,6 +5,11 @@ import type { RetentionTrimmer } from './retention-trimmer.js';
 
 /** Gateways re-checked at once during a full pass (each takes a few Redis round trips). */
 const SWEEP_CONCURRENCY = 16;
+/**
+ * Gateways one tick of the slow pass re-checks side by side, at most: their store calls go out together (on one Redis
+ * server each kind as one command of the store's tick batches), where one after the other each was a round trip.
+ */
+const TICK_CONCURRENCY = 64;
 /** Store calls one gateway's re-check costs: the presence lookup, the queue read of its drain, the trim. */
 export const SWEEP_CALLS_PER_GATEWAY = 3;
 
@@ -42,20 +47,16 @@ export class OwnershipSweep {
     if (this.sweeping) return;
     this.sweeping = true;
     try {
-      const ids = this.o.local.ids();
-      let next = 0;
-      const worker = async () => {
-        while (next < ids.length && !this.closed) await this.recheck(ids[next++]!);
-      };
-      await Promise.all(Array.from({ length: Math.min(SWEEP_CONCURRENCY, ids.length) }, worker));
+      await this.recheckAll(this.o.local.ids(), SWEEP_CONCURRENCY);
     } finally {
       this.sweeping = false;
     }
   }
 
   /**
-   * The slow pass, called every `elapsedMs`: re-checks as many gateways as the budget allows, one after another,
-   * resuming where the last call stopped and starting a new round once every gateway was visited.
+   * The slow pass, called every `elapsedMs`: re-checks as many gateways as the budget allows, side by side, resuming
+   * where the last call stopped and starting a new round once every gateway was visited (on the next call, when this
+   * one already re-checks some: a gateway is re-checked at most once per call).
    */
   async tick(elapsedMs: number): Promise<void> {
     if (this.o.callsPerSecond <= 0 || this.closed || this.ticking) return;
@@ -71,14 +72,26 @@ export class OwnershipSweep {
     const earned = (this.o.callsPerSecond * elapsedMs) / 1000;
     // Unspent credit is kept only up to one second's worth, so a stalled store is not followed by a burst.
     this.credit = Math.min(this.credit + earned, Math.max(this.o.callsPerSecond, SWEEP_CALLS_PER_GATEWAY));
-    while (this.credit >= SWEEP_CALLS_PER_GATEWAY && !this.closed) {
+    const due: string[] = [];
+    while (this.credit >= SWEEP_CALLS_PER_GATEWAY) {
       if (this.round.length === 0) {
+        if (due.length > 0) break;
         this.round = this.o.local.ids().reverse();
-        if (this.round.length === 0) return;
+        if (this.round.length === 0) break;
       }
       this.credit -= SWEEP_CALLS_PER_GATEWAY;
-      await this.recheck(this.round.pop()!);
+      due.push(this.round.pop()!);
     }
+    await this.recheckAll(due, TICK_CONCURRENCY);
+  }
+
+  /** Re-checks the gateways, `concurrency` at a time, until done or closed. */
+  private async recheckAll(ids: readonly string[], concurrency: number): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < ids.length && !this.closed) await this.recheck(ids[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, worker));
   }
 
   private async recheck(gatewayId: string): Promise<void> {

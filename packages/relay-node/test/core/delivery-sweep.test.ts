@@ -120,6 +120,29 @@ describe('slow re-check: budget and order', () => {
     expect(s.reasserted).toEqual(['gw-a']);
   });
 
+  it("re-checks a tick's gateways side by side, so their store calls can go out together", async () => {
+    const g = gate();
+    const ids = Array.from({ length: 12 }, (_, i) => `gw-${i}`);
+    const s = sweepOver(ids, 30, { gate: g.wait });
+    const tick = s.sweep.tick(1_000);
+    await settle();
+    // 30 calls a second at 3 per gateway: 10 gateways, all waiting on the store at once.
+    expect(s.reasserted).toEqual(ids.slice(0, 10));
+    expect(s.maxInFlight()).toBe(10);
+    g.open();
+    await tick;
+    expect(s.scheduled).toEqual(ids.slice(0, 10));
+    expect(s.trimmed).toEqual(ids.slice(0, 10));
+  });
+
+  it('re-checks a gateway at most once per tick, even when the budget would cover it twice', async () => {
+    const s = sweepOver(['gw-a', 'gw-b'], 30);
+    await s.sweep.tick(1_000);
+    expect(s.reasserted).toEqual(['gw-a', 'gw-b']);
+    await s.sweep.tick(1_000);
+    expect(s.reasserted).toEqual(['gw-a', 'gw-b', 'gw-a', 'gw-b']);
+  });
+
   it('does nothing once closed', async () => {
     const s = sweepOver(['gw-a'], 3);
     s.sweep.close();
