@@ -103,10 +103,10 @@ return ids
 `,
 );
 
-// KEYS: stream; ARGV: maxItems, maxAgeMs (-1 = no age limit). Age is judged by the Redis server's
-// clock, the same clock that stamped the ids, so node clock skew cannot make items look older.
 // KEYS: gateway streams; ARGV per stream: the most entries kept, and the age (ms) past which entries go (-1: none).
 // Returns per stream the entries dropped. Several streams share one call on one server (the trims of a sweep's tick).
+// Age is judged by the Redis server's clock, the same clock that stamped the ids, so node clock skew cannot make items
+// look older.
 const TRIM = new LuaScript(
   'queue-trim',
   `
