@@ -1,7 +1,8 @@
 /**
  * What routing a pulled page costs the pulling node, alone: the page router, route script and batch enqueuer of a
  * relay node on one Redis server, built in this process on a real Redis (stores, presence and bus as in production),
- * routing pages of kf/sync_msg messages to gateways owned by two other live nodes. No sockets, no HTTP: CPU µs per message of this process and Redis µs per message.
+ * routing pages of kf/sync_msg messages to gateways owned by two other live nodes. No sockets, no HTTP: CPU µs per
+ * message of this process and Redis µs per message.
  *
  *   pnpm tsx bench/route-profile.ts [--users 1000] [--pages 30] [--page 1000]
  *   node --cpu-prof --import tsx bench/route-profile.ts ...      # a CPU profile of the routing alone
