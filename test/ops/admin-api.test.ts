@@ -134,9 +134,12 @@ describe('admin API (two real nodes on a real Redis)', () => {
     });
 
     await c.gateway(0, 'gw-legacy');
-    // The hello is acknowledged before the node has finished claiming the gateway.
-    await eventually('gw-legacy held', async () => ((await adminCall(c.adminUrls[0]!, 'GET', '/v1/gateways/gw-legacy', alice)).body.connected ? true : undefined));
-    const refused = await adminCall(c.adminUrls[0]!, 'POST', '/v1/gateways/gw-legacy/redeliver', alice, {});
+    // The hello is acknowledged before the node has finished attaching the gateway: it is claimed (and shown connected)
+    // a few store calls before its node holds it, and until then a redeliver answers 404 like any gateway not held.
+    const refused = await eventually('gw-legacy held by its node', async () => {
+      const res = await adminCall(c.adminUrls[0]!, 'POST', '/v1/gateways/gw-legacy/redeliver', alice, {});
+      return res.status === 404 ? undefined : res;
+    });
     expect(refused.status).toBe(409);
     expect(String(refused.body.message)).toContain('ack');
     expect((await adminCall(c.adminUrls[0]!, 'POST', '/v1/gateways/gw-offline/redeliver', alice, {})).status).toBe(404);
