@@ -81,6 +81,10 @@ How each figure is measured:
   for a disconnected socket, so its lost count is what a Socket.IO deployment loses.
 - The peer gets for free what the relay pays for: no binding lookup (a user's room is derived from its name), no
   durable queue, no acknowledgements, no dedup. That is the comparison the targets are written against.
+- Callbacks: the steady rate sends one callback to every server every 50 ms whatever the rate, so its CPU per message
+  carries a cost per second that does not grow with the messages, for both systems. The relay checks, decrypts and
+  notes each callback in Redis; the peer answers without reading it, and one of its servers pulls.
+  \`bench/fixed-cost-profile.ts\` measures what each system spends at rest and on these callbacks alone.
 - The machine: the figures are only comparable within one run. A loaded or shared machine moves both systems.
 - Redis Cluster (\`--redis-cluster\`): a local cluster of 3 masters with one replica each (testkit); the relay gets
   \`REDIS_CLUSTER_NODES\`, the peer an ioredis \`Cluster\` under the classic adapter (its \`PUBLISH\` reaches every
