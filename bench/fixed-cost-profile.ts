@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildChildren } from './lib/build-children.js';
 import { startRedisBackend } from './systems/redis-backend.js';
-import { startSystem, type SystemKind } from './systems/bench-system.js';
+import { startSystem } from './systems/bench-system.js';
 import { cpuBetween, sample, type Role, type Sample } from './systems/measured.js';
 
 const { values: flags } = parseArgs({
@@ -32,10 +32,13 @@ const SETTLE_MS = 5_000;
 const ROLES: Role[] = ['node', 'redis', 'fake-wecom', 'driver'];
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
+const systems = (['relay', 'peer'] as const).filter((kind) => flags.systems.split(',').includes(kind));
+if (systems.length === 0) throw new Error('--systems names neither relay nor peer');
+
 const scripts = await buildChildren();
 const backend = await startRedisBackend('single');
 try {
-  for (const kind of flags.systems.split(',').filter(Boolean) as SystemKind[]) {
+  for (const kind of systems) {
     const system = await startSystem(kind, { nodes: 3, maxGateways: GATEWAYS, backend, scripts });
     try {
       await system.connect(range(GATEWAYS));

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { createOperatorMetrics } from './operator-metrics.js';
 
 /** How often the event-loop delay histogram (nodejs_eventloop_lag_*) takes a sample. */
-export const EVENT_LOOP_SAMPLE_MS = 100;
+const EVENT_LOOP_SAMPLE_MS = 100;
 
 /**
  * Every metric a node exports on /metrics. Created once per node with its own registry. No label names the node:
@@ -12,8 +12,8 @@ export const EVENT_LOOP_SAMPLE_MS = 100;
 export function createMetrics(_nodeId?: string) {
   const registry = new Registry();
   // The standard process_* and nodejs_* names, so stock Node.js dashboards work unchanged. The event-loop delay is
-  // sampled every 100 ms rather than prom-client's 10 ms: each sample wakes the loop, and 100 wakeups a second were
-  // most of what an idle node spent. A stall of 100 ms or more is still always seen.
+  // sampled every 100 ms rather than prom-client's 10 ms: each sample wakes the loop, and those wakeups were most of an
+  // idle node's. A stall of 100 ms or more is still always seen.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   // Gauges named *_total break Prometheus' naming rules (promtool warns); the same counts stay in
   // nodejs_active_handles / nodejs_active_requests / nodejs_active_resources, by type (sum them for the total).
