@@ -83,7 +83,7 @@ How each figure is measured:
   durable queue, no acknowledgements, no dedup. That is the comparison the targets are written against.
 - Callbacks: the steady rate sends one callback to every server every 50 ms whatever the rate, so its CPU per message
   carries a cost per second that does not grow with the messages, for both systems. The relay checks, decrypts and
-  notes each callback in Redis; the peer answers without reading it, and one of its servers pulls.
+  notes each callback in Redis; the peer answers without checking or decrypting it, and one of its servers pulls.
   \`bench/fixed-cost-profile.ts\` measures what each system spends at rest and on these callbacks alone.
 - The machine: the figures are only comparable within one run. A loaded or shared machine moves both systems.
 - Redis Cluster (\`--redis-cluster\`): a local cluster of 3 masters with one replica each (testkit); the relay gets
