@@ -11,6 +11,7 @@
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildChildren } from './lib/build-children.js';
+import { range } from './scenarios/scenario-context.js';
 import { startRedisBackend } from './systems/redis-backend.js';
 import { startSystem } from './systems/bench-system.js';
 import { cpuBetween, sample, type Role, type Sample } from './systems/measured.js';
@@ -30,7 +31,6 @@ const EVERY_MS = Number(flags.every);
 // After the gateways are bound: the connect burst's collections and first re-checks are over before the rest window.
 const SETTLE_MS = 5_000;
 const ROLES: Role[] = ['node', 'redis', 'fake-wecom', 'driver'];
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 const systems = (['relay', 'peer'] as const).filter((kind) => flags.systems.split(',').includes(kind));
 if (systems.length === 0) throw new Error('--systems names neither relay nor peer');
