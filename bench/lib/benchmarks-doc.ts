@@ -74,7 +74,13 @@ How each figure is measured:
   fake's clock has millisecond resolution). The steady rate first runs for \`steadyWarmupSeconds\` (3 s; 1 s with
   \`--quick\`), for both systems alike, and those messages count in no figure but their own row (p99 and max of the
   warm-up): the first seconds of traffic on a fresh system (JIT, scripts loaded on first use, heaps growing to the
-  load) are a transient, not the steady state. Records before 2026-12-04 20:00 UTC had no warm-up.
+  load) are a transient, not the steady state. Records before 2026-12-04 20:00 UTC had no warm-up. The steady rows
+  "a page's first frame" and "a page's frames, first to last" split a message's latency in two, per page (the messages
+  one \`sync_msg\` answer carried, told apart by the millisecond it was served): how long the page took to reach its
+  first gateway (the hops from WeCom's answer to a socket: for the relay the page's routing step, the wake-up and the
+  owner's queue read; for the peer one publish), and how long its frames then took to reach the last of its gateways
+  (writing them to about a hundred sockets on three servers and the drivers reading them, alike for both). Records
+  before 2026-12-05 05:00 UTC do not have them.
 - Reconnect storm: the node holding a third of the gateways is SIGKILLed; one message per gateway of that node is
   sent right after. Gateways know all three nodes and fail over to the others (the SDK gateways and the Socket.IO
   clients use the same backoff: 500 ms doubling, half jitter). Lost = messages never delivered. The peer keeps nothing

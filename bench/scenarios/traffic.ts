@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describePerMessage, diffCommandStats, systemCalls } from '../lib/redis-stats.js';
 import { maxOf, minOf, percentile } from '../lib/figures.js';
+import { latenciesOf, pageLatenciesOf } from '../lib/latencies.js';
 import { startSystem, type BenchSystem, type SystemKind } from '../systems/bench-system.js';
 import { cpuBetween, sample } from '../systems/measured.js';
 import { cpuReadings, range, waitReceived, type Reading, type ScenarioContext } from './scenario-context.js';
@@ -107,7 +108,9 @@ async function steady(ctx: ScenarioContext, system: BenchSystem, gateways: numbe
   const stats1 = await ctx.backend.commandStats();
   const reads1 = await ctx.backend.readsProcessed();
   const arrivals = await system.drivers.drain();
-  const latencies = latenciesOf(arrivals, await system.fake.served());
+  const served = await system.fake.served();
+  const latencies = latenciesOf(arrivals, served);
+  const pages = pageLatenciesOf(arrivals, served);
   const unique = new Set(arrivals.ids).size;
   ctx.log(`  steady: ${unique}/${total} delivered (${got} frames) in ${sendSeconds.toFixed(1)} s of sending`);
   const latency = (metric: string, value: number, limit?: number): Reading => ({
@@ -124,6 +127,7 @@ async function steady(ctx: ScenarioContext, system: BenchSystem, gateways: numbe
     latency('latency p90', percentile(latencies, 90)),
     latency('latency p99', percentile(latencies, 99), 20),
     { ...latency('latency max', latencies.at(-1) ?? Number.NaN, 100), note: 'page served by the fake WeCom (ms clock) → frame at the gateway; ±1 ms' },
+    ...pageReadings(scenario, pages),
     ...(early.length > 0
       ? [
           {
@@ -181,14 +185,22 @@ async function sendAtRate(system: BenchSystem, rate: number, count: number, firs
   return (Date.now() - start) / 1000;
 }
 
-/** Each arrival's latency, sorted: from its page being served to its frame at the gateway. */
-function latenciesOf(arrivals: { ids: string[]; at: number[] }, served: Record<string, number>): number[] {
-  const latencies: number[] = [];
-  arrivals.ids.forEach((id, i) => {
-    const s = served[id];
-    if (s !== undefined) latencies.push(arrivals.at[i]! - s);
+/** The latency split of {@link pageLatenciesOf}: p50 and p99 of each, unjudged. */
+function pageReadings(scenario: string, pages: { first: number[]; spread: number[] }): Reading[] {
+  const row = (metric: string, values: number[], p: number, note?: string): Reading => ({
+    scenario,
+    metric,
+    unit: 'ms',
+    value: values.length ? percentile(values, p) : null,
+    ...(note ? { note } : {}),
   });
-  return latencies.sort((a, b) => a - b);
+  const pagesNote = `${pages.first.length} pages (a page: the messages one sync_msg answer carried)`;
+  return [
+    row("a page's first frame p50", pages.first, 50, `${pagesNote}: page served → the first of its frames at any gateway`),
+    row("a page's first frame p99", pages.first, 99),
+    row("a page's frames, first to last p50", pages.spread, 50, `${pagesNote}: its first frame at a gateway → its last`),
+    row("a page's frames, first to last p99", pages.spread, 99),
+  ];
 }
 
 /** Burst and steady rate on one fresh 3-node system with `trafficGateways` gateways. */

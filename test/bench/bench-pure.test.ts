@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { complete, formatRatio, percentile, ratioOf, targetMet } from '../../bench/lib/figures.js';
+import { latenciesOf, pageLatenciesOf } from '../../bench/lib/latencies.js';
 import { parseOpenFileLimits } from '../../bench/lib/open-files.js';
 import { CLOCK_TICKS_PER_SECOND, PAGE_BYTES, parseProcStat, usageOf } from '../../bench/lib/proc-stat.js';
 import { dataMemory, describePerMessage, diffCommandStats, parseCommandStats, sumCommandStats, systemCalls } from '../../bench/lib/redis-stats.js';
@@ -59,6 +60,20 @@ describe('redis memory', () => {
     // No replicas: the rings are 0, or absent on servers before Redis 7.
     expect(dataMemory('used_memory:964832\r\nmem_replication_backlog:0\r\nmem_clients_slaves:0\r\n')).toBe(964832);
     expect(dataMemory('used_memory:964832\r\nused_memory_rss:2000000\r\n')).toBe(964832);
+  });
+});
+
+describe('latencies', () => {
+  // Two pages (served at 1000 and 1050 ms), a frame counted twice, and a frame of a message never served (not counted).
+  const served = { a: 1000, b: 1000, c: 1000, d: 1050 };
+  const arrivals = { ids: ['b', 'a', 'd', 'c', 'a', 'x'], at: [1004.5, 1002, 1053, 1010, 1012, 1060] };
+
+  it('measures each frame from its page being served', () => {
+    expect(latenciesOf(arrivals, served)).toEqual([2, 3, 4.5, 10, 12]);
+  });
+
+  it('splits a page into the wait for its first frame and the time to its last', () => {
+    expect(pageLatenciesOf(arrivals, served)).toEqual({ first: [2, 3], spread: [0, 10] });
   });
 });
 
