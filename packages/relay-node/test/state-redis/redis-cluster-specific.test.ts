@@ -113,6 +113,27 @@ describe('relay state on a Redis Cluster', () => {
     }
   });
 
+  it("a page's owner lookups read each owner node's liveness once, not once per gateway", async () => {
+    const b = await backend('node-a', uniquePrefix('liveness'));
+    await b.presence.heartbeat('node-a', 60_000);
+    await b.presence.heartbeat('node-b', 60_000);
+    const gateways = Array.from({ length: 60 }, (_, i) => `gw-live-${i}`);
+    // Every third gateway's owner is a node that never beat: its gateways have no live owner.
+    for (const [i, gatewayId] of gateways.entries()) await b.presence.claim(gatewayId, ['node-a', 'node-b', 'node-gone'][i % 3]!);
+    const existsCalls = async () => {
+      let n = 0;
+      for (const master of await cluster.masters()) n += Number(/cmdstat_exists:calls=(\d+)/.exec(await direct(master).info('commandstats'))?.[1] ?? 0);
+      return n;
+    };
+    const before = await existsCalls();
+    const owners = await Promise.all(gateways.map((gatewayId) => b.presence.lookup(gatewayId)));
+    const read = (await existsCalls()) - before;
+    expect(owners.map((o) => o?.nodeId ?? null)).toEqual(gateways.map((_, i) => ['node-a', 'node-b', null][i % 3]));
+    // Three owner nodes, their records answered by three masters: at most one read per node and master, where one per
+    // gateway made 60 (the other backends' background work adds a few of its own).
+    expect(read).toBeLessThan(20);
+  });
+
   it('writes only keys of REDIS_KEY_LAYOUT, with bindings as REDIS_CLUSTER_KEY_LAYOUT says', async () => {
     const prefix = uniquePrefix('layout');
     const b = await backend('node-a', prefix);

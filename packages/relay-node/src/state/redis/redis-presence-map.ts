@@ -150,9 +150,16 @@ export class RedisPresenceMap implements PresenceMap {
   private lastOwnerRefresh = Number.NEGATIVE_INFINITY;
   /**
    * On one server, lookups made side by side (a page's gateways) read their owner records, and each distinct owner's
-   * alive key once, with one script. A Redis Cluster keeps one read per gateway: the records sit in their own slots.
+   * alive key once, with one script. A Redis Cluster keeps one owner read per gateway (the records sit in their own
+   * slots) and shares the liveness reads (see {@link liveness}).
    */
   private readonly owners: TickBatch<string, PresenceEntry | null> | null;
+  /**
+   * On a Redis Cluster, the liveness reads of lookups whose owner records came back in the same turn: a page's hundred
+   * gateways are owned by a handful of nodes, so each node's alive key is read once for all of them, not once per
+   * gateway. Each read still goes out after every owner record it answers for was read, as a lookup's own would.
+   */
+  private readonly liveness: TickBatch<string, boolean> | null;
   /** An alive key's full name (the client's key prefix included) on either side of the node id, for {@link LIVE_OWNER_LUA}. */
   readonly aliveKeyAround: readonly [start: string, end: string];
 
@@ -162,6 +169,7 @@ export class RedisPresenceMap implements PresenceMap {
     this.ownerTtlMs = opts.ownerTtlMs ?? OWNER_TTL_MS;
     this.now = opts.now ?? Date.now;
     this.owners = isClusterClient(this.redis) ? null : new TickBatch((gatewayIds) => this.lookupMany(gatewayIds));
+    this.liveness = isClusterClient(this.redis) ? new TickBatch((nodeIds) => this.aliveMany(nodeIds)) : null;
     const [start, end] = this.aliveKey('\n').split('\n') as [string, string];
     this.aliveKeyAround = [clientKeyPrefix(this.redis) + start, end];
   }
@@ -194,7 +202,7 @@ export class RedisPresenceMap implements PresenceMap {
     if (this.owners) return await this.owners.add(gatewayId);
     const [node, gen] = await this.redis.hmget(this.ownerKey(gatewayId), 'node', 'gen');
     if (node == null || gen == null) return null;
-    if (!(await this.isAlive(node))) return null;
+    if (!(await (this.liveness ? this.liveness.add(node) : this.isAlive(node)))) return null;
     return { nodeId: node, generation: Number(gen) };
   }
 
@@ -281,6 +289,14 @@ export class RedisPresenceMap implements PresenceMap {
       if (node == null || gen == null) return null;
       return { nodeId: node, generation: Number(gen) };
     });
+  }
+
+  /** Whether each node is alive, its alive key read once however often it is named (the keys sit in their own slots). */
+  private async aliveMany(nodeIds: string[]): Promise<boolean[]> {
+    const distinct = [...new Set(nodeIds)];
+    const alive = await Promise.all(distinct.map((nodeId) => this.isAlive(nodeId)));
+    const byNode = new Map(distinct.map((nodeId, i) => [nodeId, alive[i]!]));
+    return nodeIds.map((nodeId) => byNode.get(nodeId)!);
   }
 
   private async isAlive(nodeId: string): Promise<boolean> {
