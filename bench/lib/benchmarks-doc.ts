@@ -80,7 +80,7 @@ How each figure is measured:
   first gateway (the hops from WeCom's answer to a socket: for the relay the page's routing step, the wake-up and the
   owner's queue read; for the peer one publish), and how long its frames then took to reach the last of its gateways
   (writing them to about a hundred sockets on three servers and the drivers reading them, alike for both). Records
-  before 2026-12-05 05:00 UTC do not have them.
+  before 2026-12-05 04:50 UTC do not have them.
 - Reconnect storm: the node holding a third of the gateways is SIGKILLed; one message per gateway of that node is
   sent right after. Gateways know all three nodes and fail over to the others (the SDK gateways and the Socket.IO
   clients use the same backoff: 500 ms doubling, half jitter). Lost = messages never delivered. The peer keeps nothing
