@@ -42,15 +42,26 @@ export class BatchEnqueuer {
     owners: ReadonlyMap<string, PresenceEntry | null> = new Map(),
   ): Promise<Map<string, Array<string | null>>> {
     const results = new Map<string, Array<string | null>>();
+    // Owners read by the append itself, after it (where the store can): no lookup of their own below.
+    const readWithAppend = new Map<string, PresenceEntry | null>();
+    const { appendReadingOwner } = this.o.queue;
     await Promise.all(
       [...batches].map(async ([gatewayId, entries]) => {
-        const ids = await this.o.queue.appendMany(gatewayId, entries);
+        let ids: Array<string | null>;
+        if (appendReadingOwner) {
+          const appended = await appendReadingOwner(gatewayId, entries);
+          ids = appended.ids;
+          readWithAppend.set(gatewayId, appended.owner);
+        } else {
+          ids = await this.o.queue.appendMany(gatewayId, entries);
+        }
         results.set(gatewayId, ids);
         this.o.delivery.noteAppended(gatewayId, ids.filter((id) => id !== null).length);
       }),
     );
     for (const [gatewayId, count] of queuedElsewhere) this.o.delivery.noteAppended(gatewayId, count);
     const known = new Map([...owners].filter(([gatewayId]) => !batches.has(gatewayId)));
+    for (const [gatewayId, owner] of readWithAppend) known.set(gatewayId, owner);
     await this.wake([...new Set([...batches.keys(), ...queuedElsewhere.keys()])], known);
     return results;
   }

@@ -1,5 +1,6 @@
 import type { QueuedEvent } from '@wecom-relay/shared';
 import { RelayError } from '../errors/relay-error.js';
+import type { PresenceEntry } from './presence-map.js';
 
 /** One event waiting in a gateway's queue. */
 export interface QueuedItem {
@@ -86,6 +87,11 @@ export interface DeliveryQueue {
    * to each entry's id, or null where its dedupKey was remembered, from an earlier append or from earlier in the batch.
    */
   appendMany(gatewayId: string, entries: readonly QueueAppendEntry[]): Promise<Array<string | null>>;
+  /**
+   * Where a store can do it in the same step: {@link appendMany}, then the gateway's owner as recorded right after the
+   * appends (alive or not; null: none). A caller that wakes the owner then needs no lookup of its own.
+   */
+  readonly appendReadingOwner?: ((gatewayId: string, entries: readonly QueueAppendEntry[]) => Promise<{ ids: Array<string | null>; owner: PresenceEntry | null }>) | undefined;
   /** Items after `afterId` (exclusive; null = from the oldest kept), in order, at most `limit`. */
   readAfter(gatewayId: string, afterId: string | null, limit: number): Promise<QueuedItem[]>;
   /**

@@ -139,12 +139,14 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
   const busOptions = { prefix, logger: o.logger, health: busHealth, ...(busName ? { connectionName: busName } : {}) };
   const bus = redis instanceof Cluster ? new RedisShardedNodeBus({ redis, ...busOptions }) : new RedisNodeBus({ redis, ...busOptions });
   const dedup = new RedisDedupStore(base);
+  const presence = new RedisPresenceMap(base);
   const queue = new RedisDeliveryQueue({
     ...base,
     logger: o.logger,
     ...(o.queueMaxAgeMs ? { idleTtlMs: o.queueMaxAgeMs + 24 * 3600 * 1000 } : {}),
+    // On a cluster an append reads its gateway's owner in the same script (one slot), for the wake-up that follows.
+    ownerKeyOf: (gatewayId) => presence.ownerKey(gatewayId),
   });
-  const presence = new RedisPresenceMap(base);
   const stores = {
     bindings,
     pendingBindings,

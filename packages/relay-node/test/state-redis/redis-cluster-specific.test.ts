@@ -10,6 +10,9 @@ import { REDIS_CLUSTER_KEY_LAYOUT, REDIS_KEY_LAYOUT } from '../../src/state/redi
 import type { StateBackend } from '../../src/state/state-backend.js';
 import type { BusMessage } from '../../src/state/node-bus.js';
 import { capturingLogger, waitFor } from './helpers.js';
+import { BatchEnqueuer } from '../../src/delivery/enqueue-batch.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { inbound } from '../core/delivery-harness.js';
 import { packedField, packedShard } from '../../src/state/redis/packed-keys.js';
 import { PACKED_HASH_ENTRIES } from '../../src/state/redis/packed-tree.js';
 
@@ -132,6 +135,37 @@ describe('relay state on a Redis Cluster', () => {
     // Three owner nodes, their records answered by three masters: at most one read per node and master, where one per
     // gateway made 60 (the other backends' background work adds a few of its own).
     expect(read).toBeLessThan(20);
+  });
+
+  it("a page's appends read their gateways' owners in the same script: the owners are woken without a lookup", async () => {
+    const prefix = uniquePrefix('append-owner');
+    const a = await backend('node-a', prefix);
+    const b = await backend('node-b', prefix);
+    const woken: string[] = [];
+    await b.bus.subscribe('node-b', (m: BusMessage) => {
+      if (m.kind === 'wake') woken.push(m.gatewayId);
+      if (m.kind === 'wake-many') woken.push(...m.gatewayIds);
+    });
+    await waitFor(() => b.isLive(), 'node-b to listen');
+    await a.presence.heartbeat('node-a', 60_000);
+    await a.presence.heartbeat('node-b', 60_000);
+    const gateways = ['gw-own-1', 'gw-own-2', 'gw-own-3', 'gw-own-4'];
+    for (const gatewayId of gateways) await a.presence.claim(gatewayId, 'node-b');
+    let lookups = 0;
+    const presence = { lookup: (gatewayId: string) => (lookups++, a.presence.lookup(gatewayId)) };
+    const enqueuer = new BatchEnqueuer({
+      nodeId: 'node-a',
+      queue: a.queue,
+      presence,
+      bus: a.bus,
+      delivery: { noteAppended: () => undefined, wakeLocal: () => undefined },
+      metrics: createMetrics('node-a'),
+    });
+    const ids = await enqueuer.enqueue(new Map(gateways.map((g) => [g, [{ event: inbound(`m-${g}`) }]])));
+    expect([...ids.values()].every((list) => list.length === 1 && list[0] !== null)).toBe(true);
+    await waitFor(() => woken.length === gateways.length, 'node-b to be woken for every gateway');
+    expect(woken.sort()).toEqual(gateways);
+    expect(lookups).toBe(0);
   });
 
   it('writes only keys of REDIS_KEY_LAYOUT, with bindings as REDIS_CLUSTER_KEY_LAYOUT says', async () => {

@@ -1,6 +1,7 @@
 import type { QueuedEvent } from '@wecom-relay/shared';
 import { RelayError } from '../../errors/relay-error.js';
 import { DEFAULT_QUEUE_DEDUP_TTL_MS, queueDedupOf, type DeliveryQueue, type QueueAppendEntry, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
+import type { PresenceEntry } from '../presence-map.js';
 import { checkPrefix, clientKeyPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
 import { isClusterClient, type RedisClient } from './redis-client.js';
@@ -25,6 +26,11 @@ export interface RedisDeliveryQueueOptions {
    * is older is trimmed anyway). Default 4 days.
    */
   idleTtlMs?: number;
+  /**
+   * Where a gateway's owner record sits (a key of the gateway's slot). Given on a Redis Cluster, an append reads it
+   * in the same script: see {@link RedisDeliveryQueue.appendReadingOwner}.
+   */
+  ownerKeyOf?: (gatewayId: string) => string;
 }
 
 // Cap for an unbounded read (limit = Infinity), so one call cannot pull a whole huge stream.
@@ -58,9 +64,7 @@ return id
 // its slot.
 // Returns one id per entry, '' where a marker was alive (also when an earlier entry of the same batch set it). Markers
 // are written right after their XADD, as in queue-append-once.
-const APPEND_MANY = new LuaScript(
-  'queue-append-many',
-  `${PACKED_TREE_LUA}
+const APPEND_MANY_LUA = `${PACKED_TREE_LUA}
 local ids = {}
 local seen = tree_seen()
 local k = 0
@@ -99,6 +103,17 @@ while a <= #ARGV do
   end
   redis.call('PEXPIRE', stream, ARGV[1])
 end
+`;
+const APPEND_MANY = new LuaScript('queue-append-many', `${APPEND_MANY_LUA}return ids
+`);
+
+// As queue-append-many for one gateway, with the gateway's owner record as the last KEY: after the appends it reads the
+// record's node and generation and returns them after the ids (false where there is none).
+const APPEND_MANY_READING_OWNER = new LuaScript(
+  'queue-append-many-reading-owner',
+  `${APPEND_MANY_LUA}local owner = redis.call('HMGET', KEYS[#KEYS], 'node', 'gen')
+ids[#ids + 1] = owner[1]
+ids[#ids + 1] = owner[2]
 return ids
 `,
 );
@@ -145,6 +160,14 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   private readonly ranges: TickBatch<{ key: string; start: string; count: number }, Array<[string, string[]]>> | null;
   private readonly trims: TickBatch<GatewayTrim, number> | null;
   private readonly acks: RedisAckWriter;
+  /**
+   * On a Redis Cluster built with ownerKeyOf: {@link appendMany} that also reads the gateway's owner record after the
+   * appends, in the same script (the record shares the gateway's slot), so waking the gateway's node needs no lookup
+   * of its own: one round trip where appending, reading the owner and checking that node's liveness took three. The
+   * owner comes as recorded, alive or not: a wake-up for a node that is gone reaches nobody, as one never sent would.
+   * Undefined on one server, where a page's appends and owner reads are batched across gateways instead.
+   */
+  readonly appendReadingOwner: ((gatewayId: string, entries: readonly QueueAppendEntry[]) => Promise<{ ids: Array<string | null>; owner: PresenceEntry | null }>) | undefined;
 
   constructor(opts: RedisDeliveryQueueOptions) {
     this.redis = opts.redis;
@@ -161,6 +184,8 @@ export class RedisDeliveryQueue implements DeliveryQueue {
       idleTtlPx: this.idleTtlPx,
       keysOf: (gatewayId) => [this.streamKey(gatewayId), this.ackedKey(gatewayId)],
     });
+    const ownerKeyOf = opts.ownerKeyOf;
+    this.appendReadingOwner = single || !ownerKeyOf ? undefined : (gatewayId, entries) => this.appendAndReadOwner(gatewayId, entries, ownerKeyOf(gatewayId));
   }
 
   /** Appends an event unless its dedupKey is still remembered for this gateway; resolves to the id or null. */
@@ -185,6 +210,29 @@ export class RedisDeliveryQueue implements DeliveryQueue {
 
   /** Appends the entries with one script call: one round trip, all keys in the gateway's slot. */
   async appendMany(gatewayId: string, entries: readonly QueueAppendEntry[]): Promise<Array<string | null>> {
+    if (entries.length === 0) return [];
+    const append = this.appendCall(gatewayId, entries);
+    const ids = this.appends ? await this.appends.add(append) : await APPEND_MANY.run(this.redis, append.keys, [this.idleTtlPx, ...append.args]);
+    return this.appendedIds(gatewayId, ids, entries.length);
+  }
+
+  private async appendAndReadOwner(
+    gatewayId: string,
+    entries: readonly QueueAppendEntry[],
+    ownerKey: string,
+  ): Promise<{ ids: Array<string | null>; owner: PresenceEntry | null }> {
+    const { keys, args } = this.appendCall(gatewayId, entries);
+    const reply = await APPEND_MANY_READING_OWNER.run(this.redis, [...keys, ownerKey], [this.idleTtlPx, ...args]);
+    if (!Array.isArray(reply) || reply.length !== entries.length + 2) throw new RelayError('INTERNAL', 'append script returned no ids', { gatewayId });
+    const [node, gen] = reply.slice(entries.length);
+    return {
+      ids: this.appendedIds(gatewayId, reply.slice(0, entries.length), entries.length),
+      owner: typeof node === 'string' && gen != null ? { nodeId: node, generation: Number(gen) } : null,
+    };
+  }
+
+  /** One gateway's share of an append script call: its keys, and its arguments after the idle ttl. */
+  private appendCall(gatewayId: string, entries: readonly QueueAppendEntry[]): GatewayAppend {
     const keys = [this.streamKey(gatewayId)];
     const args: Array<string | number> = [entries.length];
     for (const { event, options } of entries) {
@@ -199,12 +247,11 @@ export class RedisDeliveryQueue implements DeliveryQueue {
         keys.push(this.packedDedupKey(gatewayId, dedup.at), this.dedupKey(gatewayId, dedup.key));
       }
     }
-    if (entries.length === 0) return [];
-    const append = { keys, args, count: entries.length };
-    const ids = this.appends ? await this.appends.add(append) : await APPEND_MANY.run(this.redis, keys, [this.idleTtlPx, ...args]);
-    if (!Array.isArray(ids) || ids.length !== entries.length) {
-      throw new RelayError('INTERNAL', 'append script returned no ids', { gatewayId });
-    }
+    return { keys, args, count: entries.length };
+  }
+
+  private appendedIds(gatewayId: string, ids: unknown, count: number): Array<string | null> {
+    if (!Array.isArray(ids) || ids.length !== count) throw new RelayError('INTERNAL', 'append script returned no ids', { gatewayId });
     return ids.map((id) => (typeof id === 'string' && id !== '' ? id : null));
   }
 
