@@ -3,7 +3,7 @@
  * its own fake WeCom and gateway drivers, on the same Redis, through the same scenarios; every figure is printed
  * as a JSON line with its ratio to the peer, and docs/benchmarks.md (+ .jsonl, .svg) is rewritten.
  *
- *   pnpm bench [--quick] [--redis-cluster] [--scenarios idle,burst,steady,storm,capacity] [--sizes name=n,...] [--out docs] [--render-only] [--systems relay,peer]
+ *   pnpm bench [--quick] [--redis-cluster] [--scenarios idle,burst,steady,storm,capacity] [--sizes name=n,...] [--rounds n] [--out docs] [--render-only] [--systems relay,peer]
  */
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -12,6 +12,7 @@ import { renderDocumentTo, writeRun } from './lib/benchmarks-doc.js';
 import { complete, describeTarget, formatNumber, formatRatio, type Figure, type FigureLine } from './lib/figures.js';
 import { openFileLimits } from './lib/open-files.js';
 import type { RunHeader } from './lib/render-markdown.js';
+import { medianOfRounds } from './lib/rounds.js';
 import { capacityPhase } from './scenarios/capacity.js';
 import { gatewaysPhase } from './scenarios/gateways.js';
 import { FULL_SIZES, QUICK_SIZES, type Phase, type Reading, type ScenarioContext, type Sizes } from './scenarios/scenario-context.js';
@@ -36,6 +37,9 @@ const { values: flags } = parseArgs({
     'render-only': { type: 'boolean', default: false },
     // Debugging aid: measure only one side (its figures then carry no ratio).
     systems: { type: 'string', default: 'relay,peer' },
+    // The burst and the steady rate measured this many times, the systems taking turns to go first; each figure is
+    // the median (the one that moves most between runs on a shared machine).
+    rounds: { type: 'string', default: '1' },
   },
 });
 
@@ -104,12 +108,14 @@ async function main(): Promise<number> {
   }
   const systems = (['relay', 'peer'] as const).filter((k) => flags.systems.split(',').includes(k));
   if (systems.length === 0) throw new Error('--systems names neither relay nor peer');
+  const rounds = Number(flags.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 9) throw new Error(`--rounds: ${flags.rounds} is not a whole number from 1 to 9`);
   if (has('capacity')) checkOpenFiles(sizes);
   const mode = flags['redis-cluster'] ? 'cluster' : 'single';
   const started = Date.now();
   const loadAtStart = loadavg()[0]!;
   // A hung process must not hold the machine: the whole run is bounded (the full run takes well under this).
-  const budgetMs = flags.quick ? 10 * 60_000 : 20 * 60_000;
+  const budgetMs = (flags.quick ? 10 : 20) * 60_000 + (rounds - 1) * (flags.quick ? 2 : 5) * 60_000;
   const watchdog = setTimeout(() => {
     log(`the run did not finish within ${budgetMs / 60_000} minutes; stopping everything`);
     process.exit(2);
@@ -121,27 +127,31 @@ async function main(): Promise<number> {
   log(`starting ${mode === 'single' ? 'one redis-server' : 'a Redis Cluster (3 masters, 3 replicas)'}`);
   const backend = await startRedisBackend(mode);
   const ctx: ScenarioContext = { backend, scripts, sizes, log };
-  const phases: Array<{ name: string; run: Phase }> = [];
-  if (has('idle') || has('storm')) phases.push({ name: 'gateways', run: gatewaysPhase({ idle: has('idle'), storm: has('storm') }) });
-  if (has('burst') || has('steady')) phases.push({ name: 'traffic', run: trafficPhase({ burst: has('burst'), steady: has('steady') }) });
-  if (has('capacity')) phases.push({ name: 'capacity', run: capacityPhase });
+  const phases: Array<{ name: string; run: Phase; rounds: number }> = [];
+  if (has('idle') || has('storm')) phases.push({ name: 'gateways', run: gatewaysPhase({ idle: has('idle'), storm: has('storm') }), rounds: 1 });
+  if (has('burst') || has('steady')) phases.push({ name: 'traffic', run: trafficPhase({ burst: has('burst'), steady: has('steady') }), rounds });
+  if (has('capacity')) phases.push({ name: 'capacity', run: capacityPhase, rounds: 1 });
 
   const figures: FigureLine[] = [];
   let failures = 0;
   try {
     for (const phase of phases) {
-      const readings: Record<SystemKind, Reading[]> = { relay: [], peer: [] };
-      for (const kind of systems) {
-        log(`${phase.name}: ${kind === 'relay' ? 'relay' : 'Socket.IO peer'}`);
-        try {
-          readings[kind] = await phase.run(ctx, kind);
-        } catch (err) {
-          failures++;
-          log(`${phase.name} (${kind}) FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      const readings: Record<SystemKind, Reading[][]> = { relay: [], peer: [] };
+      for (let round = 0; round < phase.rounds; round++) {
+        // Taking turns to go first, so neither side always runs on the machine the other left behind.
+        for (const kind of round % 2 === 0 ? systems : [...systems].reverse()) {
+          log(`${phase.name}: ${kind === 'relay' ? 'relay' : 'Socket.IO peer'}${phase.rounds > 1 ? `, round ${round + 1} of ${phase.rounds}` : ''}`);
+          try {
+            readings[kind].push(await phase.run(ctx, kind));
+          } catch (err) {
+            failures++;
+            log(`${phase.name} (${kind}) FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+          }
+          await backend.reset();
         }
-        await backend.reset();
       }
-      for (const f of pair(readings.relay, readings.peer).map(complete)) {
+      const of = (kind: SystemKind): Reading[] => (readings[kind].length > 0 ? medianOfRounds(readings[kind]) : []);
+      for (const f of pair(of('relay'), of('peer')).map(complete)) {
         figures.push(f);
         process.stdout.write(`${JSON.stringify(f)}\n`);
         printLine(f);
@@ -161,6 +171,7 @@ async function main(): Promise<number> {
     command: ['pnpm bench', ...process.argv.slice(2).filter((a) => a !== '--')].join(' '),
     sizes: { ...sizes },
     scenarios: [...picked],
+    ...(rounds > 1 ? { rounds } : {}),
   };
   const written = writeRun(flags.out, header, figures);
   log(`wrote ${written.md}, ${written.jsonl}, ${written.svg} (${header.durationS} s)`);

@@ -46,7 +46,12 @@ pnpm bench --redis-cluster                   # the same on a local Redis Cluster
 pnpm bench --quick                           # small sizes (hundreds of gateways, a few thousand messages)
 pnpm bench --scenarios burst,steady          # pick scenarios: idle, burst, steady, storm, capacity
 pnpm bench --sizes burstMessages=50000       # change a size (names: FULL_SIZES in bench/scenarios/scenario-context.ts)
+pnpm bench --rounds 3                        # the burst and the steady rate 3 times each: every figure the median
 \`\`\`
+
+The burst and the steady rate move most from one run to the next on a shared machine (tens of percent for latency
+tails and Redis CPU, for either system); with \`--rounds n\` they are measured n times, the relay and the peer taking
+turns to go first, and each figure is the median of its rounds, the rounds' own values listed in its note.
 
 How each figure is measured:
 

@@ -14,6 +14,8 @@ export interface RunHeader {
   command: string;
   sizes: Record<string, number>;
   scenarios: string[];
+  /** How many times the burst and the steady rate were measured (each figure then the median); absent: once. */
+  rounds?: number;
 }
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -50,7 +52,7 @@ export function runSection(title: string, header: RunHeader, lines: readonly Fig
     `## ${title}`,
     '',
     `\`${header.command}\` — ${header.quick ? '**quick sizes (a smoke run, not the record)**' : 'full sizes'}, ${header.startedAt}, ` +
-      `${header.durationS} s, ${header.cores} cores${header.loadAtStart === undefined ? '' : ` (load average ${header.loadAtStart.toFixed(1)} at the start)`}, Node ${header.node}. Sizes: ${sizes}. Targets met: ${met} of ${targets}.`,
+      `${header.durationS} s, ${header.cores} cores${header.loadAtStart === undefined ? '' : ` (load average ${header.loadAtStart.toFixed(1)} at the start)`}, Node ${header.node}. Sizes: ${sizes}.${header.rounds ? ` Burst and steady figures: the median of ${header.rounds} rounds (each round's value in the notes).` : ''} Targets met: ${met} of ${targets}.`,
     '',
     figureTable(lines),
     '',

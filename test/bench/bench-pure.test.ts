@@ -4,7 +4,8 @@ import { latenciesOf, pageLatenciesOf } from '../../bench/lib/latencies.js';
 import { parseOpenFileLimits } from '../../bench/lib/open-files.js';
 import { CLOCK_TICKS_PER_SECOND, PAGE_BYTES, parseProcStat, usageOf } from '../../bench/lib/proc-stat.js';
 import { dataMemory, describePerMessage, diffCommandStats, parseCommandStats, sumCommandStats, systemCalls } from '../../bench/lib/redis-stats.js';
-import { figureTable } from '../../bench/lib/render-markdown.js';
+import { figureTable, runSection } from '../../bench/lib/render-markdown.js';
+import { median, medianOfRounds } from '../../bench/lib/rounds.js';
 import { ratioChart } from '../../bench/lib/render-svg.js';
 import { fromJsonLines, toJsonLines } from '../../bench/lib/benchmarks-doc.js';
 import type { RunHeader } from '../../bench/lib/render-markdown.js';
@@ -105,5 +106,41 @@ describe('figures', () => {
     expect(svg).toContain('#d03030');
     const header: RunHeader = { mode: 'single', quick: true, startedAt: 'now', durationS: 1, cores: 2, node: 'v20', command: 'pnpm bench', sizes: { a: 1 }, scenarios: ['burst'] };
     expect(fromJsonLines(toJsonLines(header, [line]))).toEqual({ header, lines: [line] });
+  });
+});
+
+describe('rounds', () => {
+  const target = { on: 'ratio', bound: 'max', limit: 1 } as const;
+  const round = (p99: number | null, cpu: number, note?: string) => [
+    { scenario: 'steady', metric: 'latency p99', unit: 'ms', value: p99 },
+    { scenario: 'steady', metric: 'CPU per message', unit: 'µs', value: cpu, target, ...(note ? { note } : {}) },
+  ];
+
+  it('takes the median, the mean of the middle two for an even count', () => {
+    expect(median([30, 10, 20])).toBe(20);
+    expect(median([40, 10, 30, 20])).toBe(25);
+    expect(median([])).toBeNull();
+  });
+
+  it("gives each figure the median of its rounds, keeps the first round's target and note, and lists the rounds", () => {
+    const combined = medianOfRounds([round(45.5, 270, 'relay: evalsha'), round(30.25, 250), round(60, 300)]);
+    expect(combined).toEqual([
+      { scenario: 'steady', metric: 'latency p99', unit: 'ms', value: 45.5, note: 'median of 3 rounds (45.5, 30.3, 60.0)' },
+      { scenario: 'steady', metric: 'CPU per message', unit: 'µs', value: 270, target, note: 'relay: evalsha; median of 3 rounds (270, 250, 300)' },
+    ]);
+  });
+
+  it('leaves out a round that measured nothing for a figure, and returns one round as it is', () => {
+    const combined = medianOfRounds([round(null, 100), round(20, 110), round(40, 120)]);
+    expect(combined[0]!.value).toBe(30);
+    expect(combined[0]!.note).toBe('median of 3 rounds (–, 20.0, 40.0)');
+    const one = round(12, 99);
+    expect(medianOfRounds([one])).toEqual(one);
+  });
+
+  it('says in the run section that burst and steady figures are medians of the rounds', () => {
+    const header: RunHeader = { mode: 'single', quick: false, startedAt: 'x', durationS: 1, cores: 2, node: 'v20', command: 'pnpm bench --rounds 3', sizes: {}, scenarios: ['steady'], rounds: 3 };
+    expect(runSection('One Redis', header, [], 'chart.svg')).toContain('the median of 3 rounds');
+    expect(runSection('One Redis', { ...header, rounds: undefined }, [], 'chart.svg')).not.toContain('median');
   });
 });
