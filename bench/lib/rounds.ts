@@ -15,8 +15,9 @@ export function median(values: readonly number[]): number | null {
 
 /**
  * One reading per figure of the rounds (a figure a round did not measure counts as missing there): the median of
- * the values, the first round's unit, target and note, and the rounds' values after the note. One round is returned
- * as it is.
+ * the values, or for a figure marked `acrossRounds: 'worst'` the worst of them by its target (the least for an at-least
+ * target, the most for an at-most one); the first round's unit, target and note, and the rounds' values after the
+ * note. One round is returned as it is.
  */
 export function medianOfRounds(rounds: readonly Reading[][]): Reading[] {
   if (rounds.length === 1) return [...rounds[0]!];
@@ -27,7 +28,9 @@ export function medianOfRounds(rounds: readonly Reading[][]): Reading[] {
     const values = rounds.map((round) => round.find((r) => key(r) === k)?.value ?? null);
     const measured = values.filter((v): v is number => v !== null && Number.isFinite(v));
     const each = values.map((v) => (v === null ? '–' : formatNumber(v))).join(', ');
-    const about = `median of ${rounds.length} rounds (${each})`;
-    return { ...base, value: median(measured), note: base.note ? `${base.note}; ${about}` : about };
+    const worst = base.acrossRounds === 'worst' && base.target !== undefined ? base.target.bound : null;
+    const value = worst === null ? median(measured) : measured.length === 0 ? null : worst === 'min' ? Math.min(...measured) : Math.max(...measured);
+    const about = `${worst === null ? 'median' : 'worst'} of ${rounds.length} rounds (${each})`;
+    return { ...base, value, note: base.note ? `${base.note}; ${about}` : about };
   });
 }

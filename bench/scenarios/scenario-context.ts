@@ -70,6 +70,11 @@ export interface Reading {
   value: number | null;
   target?: Target;
   note?: string;
+  /**
+   * With `--rounds`: 'worst' takes the round furthest on the wrong side of the target (a message lost or a latency
+   * spike in any round stands), where other figures take the median.
+   */
+  acrossRounds?: 'worst';
 }
 
 /** A phase runs one system through one or more scenarios and returns its readings. */

@@ -130,6 +130,13 @@ describe('rounds', () => {
     ]);
   });
 
+  it('takes the worst round, not the median, for a figure marked so: a loss or a spike in one round stands', () => {
+    const delivered = (n: number) => [{ scenario: 'burst', metric: 'messages delivered', unit: '', value: n, target: { on: 'value', bound: 'min', limit: 200 } as const, acrossRounds: 'worst' as const }];
+    const max = (ms: number) => [{ scenario: 'steady', metric: 'latency max', unit: 'ms', value: ms, target: { on: 'value', bound: 'max', limit: 100 } as const, acrossRounds: 'worst' as const }];
+    expect(medianOfRounds([delivered(200), delivered(199), delivered(200)])[0]).toMatchObject({ value: 199, note: 'worst of 3 rounds (200, 199, 200)' });
+    expect(medianOfRounds([max(40), max(130), max(50)])[0]!.value).toBe(130);
+  });
+
   it('leaves out a round that measured nothing for a figure, and returns one round as it is', () => {
     const combined = medianOfRounds([round(null, 100), round(20, 110), round(40, 120)]);
     expect(combined[0]!.value).toBe(30);

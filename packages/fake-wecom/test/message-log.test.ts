@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../src/clock.js';
-import { KfMessageLog, type KfLogMessage } from '../src/message-log.js';
+import { KfMessageLog, type KfLogMessage, type SyncPage } from '../src/message-log.js';
 
 const NOW = 1_700_000_000_000;
 const DAY_S = 24 * 3600;
@@ -14,7 +14,7 @@ function pages(log: KfMessageLog, openKfid: string, limit: number): Array<[strin
   const out: Array<[string[], boolean]> = [];
   let cursor: string | null = null;
   for (;;) {
-    const page = log.page(openKfid, cursor, limit)!;
+    const page: SyncPage = log.page(openKfid, cursor, limit)!;
     out.push([page.msgList.map((m) => m.msgid), page.hasMore]);
     cursor = page.nextCursor;
     if (!page.hasMore) return out;
