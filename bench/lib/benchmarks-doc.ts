@@ -51,7 +51,8 @@ pnpm bench --rounds 3                        # the burst and the steady rate 3 t
 
 The burst and the steady rate move most from one run to the next on a shared machine (tens of percent for latency
 tails and Redis CPU, for either system); with \`--rounds n\` they are measured n times, the relay and the peer taking
-turns to go first, and each figure is the median of its rounds, the rounds' own values listed in its note.
+turns to go first, and each figure is the median of its rounds, the rounds' own values listed in its note; messages
+delivered and the max latency keep their worst round instead (a loss or a spike in any round stands).
 
 How each figure is measured:
 
