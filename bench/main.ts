@@ -37,8 +37,8 @@ const { values: flags } = parseArgs({
     'render-only': { type: 'boolean', default: false },
     // Debugging aid: measure only one side (its figures then carry no ratio).
     systems: { type: 'string', default: 'relay,peer' },
-    // The burst and the steady rate measured this many times, the systems taking turns to go first; each figure is
-    // the median (the one that moves most between runs on a shared machine).
+    // The burst and the steady rate (the figures that move most between runs on a shared machine) measured this many
+    // times, the systems taking turns to go first; how the rounds make one figure: lib/rounds.ts.
     rounds: { type: 'string', default: '1' },
   },
 });
