@@ -44,16 +44,17 @@ export class BatchEnqueuer {
     const results = new Map<string, Array<string | null>>();
     // Owners read by the append itself, after it (where the store can): no lookup of their own below.
     const readWithAppend = new Map<string, PresenceEntry | null>();
-    const { appendReadingOwner } = this.o.queue;
+    const { queue } = this.o;
     await Promise.all(
       [...batches].map(async ([gatewayId, entries]) => {
         let ids: Array<string | null>;
-        if (appendReadingOwner) {
-          const appended = await appendReadingOwner(gatewayId, entries);
+        // Called on the queue, not taken off it: a store may implement it as a method.
+        if (queue.appendReadingOwner) {
+          const appended = await queue.appendReadingOwner(gatewayId, entries);
           ids = appended.ids;
           readWithAppend.set(gatewayId, appended.owner);
         } else {
-          ids = await this.o.queue.appendMany(gatewayId, entries);
+          ids = await queue.appendMany(gatewayId, entries);
         }
         results.set(gatewayId, ids);
         this.o.delivery.noteAppended(gatewayId, ids.filter((id) => id !== null).length);
