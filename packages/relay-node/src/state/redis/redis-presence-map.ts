@@ -155,11 +155,12 @@ export class RedisPresenceMap implements PresenceMap {
    */
   private readonly owners: TickBatch<string, PresenceEntry | null> | null;
   /**
-   * On a Redis Cluster, the liveness reads of lookups whose owner records came back in the same turn: a page's hundred
-   * gateways are owned by a handful of nodes, so each node's alive key is read once for all of them, not once per
-   * gateway. Each read still goes out after every owner record it answers for was read, as a lookup's own would.
+   * Where lookups are not batched whole (a Redis Cluster), the liveness reads of lookups whose owner records came back
+   * in the same turn: a page's hundred gateways are owned by a handful of nodes, so each node's alive key is read once
+   * for all of them, not once per gateway. Each read still goes out after every owner record it answers for was read,
+   * as a lookup's own would.
    */
-  private readonly liveness: TickBatch<string, boolean> | null;
+  private readonly liveness = new TickBatch<string, boolean>((nodeIds) => this.aliveMany(nodeIds));
   /** An alive key's full name (the client's key prefix included) on either side of the node id, for {@link LIVE_OWNER_LUA}. */
   readonly aliveKeyAround: readonly [start: string, end: string];
 
@@ -169,7 +170,6 @@ export class RedisPresenceMap implements PresenceMap {
     this.ownerTtlMs = opts.ownerTtlMs ?? OWNER_TTL_MS;
     this.now = opts.now ?? Date.now;
     this.owners = isClusterClient(this.redis) ? null : new TickBatch((gatewayIds) => this.lookupMany(gatewayIds));
-    this.liveness = isClusterClient(this.redis) ? new TickBatch((nodeIds) => this.aliveMany(nodeIds)) : null;
     const [start, end] = this.aliveKey('\n').split('\n') as [string, string];
     this.aliveKeyAround = [clientKeyPrefix(this.redis) + start, end];
   }
@@ -202,7 +202,7 @@ export class RedisPresenceMap implements PresenceMap {
     if (this.owners) return await this.owners.add(gatewayId);
     const [node, gen] = await this.redis.hmget(this.ownerKey(gatewayId), 'node', 'gen');
     if (node == null || gen == null) return null;
-    if (!(await (this.liveness ? this.liveness.add(node) : this.isAlive(node)))) return null;
+    if (!(await this.liveness.add(node))) return null;
     return { nodeId: node, generation: Number(gen) };
   }
 
