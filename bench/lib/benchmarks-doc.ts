@@ -46,7 +46,7 @@ pnpm bench --redis-cluster                   # the same on a local Redis Cluster
 pnpm bench --quick                           # small sizes (hundreds of gateways, a few thousand messages)
 pnpm bench --scenarios burst,steady          # pick scenarios: idle, burst, steady, storm, capacity
 pnpm bench --sizes burstMessages=50000       # change a size (names: FULL_SIZES in bench/scenarios/scenario-context.ts)
-pnpm bench --rounds 3                        # the burst and the steady rate 3 times each: every figure the median
+pnpm bench --rounds 3                        # the burst and the steady rate 3 times each: the median (losses, max: the worst)
 \`\`\`
 
 The burst and the steady rate move most from one run to the next on a shared machine (tens of percent for latency
