@@ -21,10 +21,10 @@ function entry(msgid: string, gatewayId: string, at = AT): RouteAppendEntry {
   return { key: `r:${msgid}`, placement: { at }, gatewayId, event: inbound(msgid), dedupKey: msgid };
 }
 
-function stores(redis = own.redis) {
+function stores(redis = own.redis, o: { idleTtlMs?: number; now?: () => number } = {}) {
   const prefix = uniquePrefix('route-append');
   const dedup = new RedisDedupStore({ redis, prefix });
-  const queue = new RedisDeliveryQueue({ redis, prefix });
+  const queue = new RedisDeliveryQueue({ redis, prefix, ...(o.idleTtlMs ? { idleTtlMs: o.idleTtlMs } : {}), ...(o.now ? { now: o.now } : {}) });
   const presence = new RedisPresenceMap({ redis, prefix });
   const appender = new RedisRouteAppender({ redis, dedup, queue, presence });
   const ids = async (gatewayId: string) => (await queue.readAfter(gatewayId, null, 1000)).map((i) => (i.event as { id: string }).id);
@@ -149,5 +149,46 @@ describe('RedisRouteAppender', () => {
     } finally {
       prefixed.disconnect();
     }
+  });
+
+  it("sets a queue's expiry when it creates the queue and an hour after this node last set it, not on every append", async () => {
+    const DAY = 24 * 3600_000;
+    let now = 0;
+    const { appender, dedup, queue, ids } = stores(own.redis, { idleTtlMs: DAY, now: () => now });
+    const stream = queue.placeOf('gw-1', 'm-0', AT).stream;
+    const ttl = () => own.redis.pttl(stream);
+
+    await appender.decideAndAppend([entry('m-1', 'gw-1')], TTL);
+    expect(await ttl()).toBeGreaterThan(DAY - 60_000);
+    // As if most of a day had gone by: an append within the hour leaves the expiry where it is.
+    await own.redis.pexpire(stream, 300_000);
+    now += 3599_000;
+    await appender.decideAndAppend([entry('m-2', 'gw-1')], TTL);
+    expect(await ttl()).toBeLessThanOrEqual(300_000);
+    now += 1_000;
+    await appender.decideAndAppend([entry('m-3', 'gw-1')], TTL);
+    expect(await ttl()).toBeGreaterThan(DAY - 60_000);
+
+    // The queue gone within the hour (expired, deleted): the append that creates it again gives it its expiry, on
+    // both of the script's append paths.
+    await own.redis.del(stream);
+    await appender.decideAndAppend([entry('m-4', 'gw-1')], TTL);
+    expect(await ttl()).toBeGreaterThan(DAY - 60_000);
+    await own.redis.del(stream);
+    await dedup.decide('r:m-5', '>gw-1', TTL, { at: AT });
+    const [standing] = await appender.decideAndAppend([entry('m-5', 'gw-1')], TTL);
+    expect(standing).toMatchObject({ decision: '>gw-1', id: expect.any(String) });
+    expect(await ttl()).toBeGreaterThan(DAY - 60_000);
+    expect(await ids('gw-1')).toEqual(['m-5']);
+
+    // A page of duplicates appends nothing and so sets no expiry: the next append within the hour still does.
+    const other = queue.placeOf('gw-2', 'm-0', AT).stream;
+    await appender.decideAndAppend([entry('m-6', 'gw-2')], TTL);
+    await own.redis.pexpire(other, 300_000);
+    now += 3600_000;
+    await appender.decideAndAppend([entry('m-6', 'gw-2')], TTL);
+    expect(await own.redis.pttl(other)).toBeLessThanOrEqual(300_000);
+    await appender.decideAndAppend([entry('m-7', 'gw-2')], TTL);
+    expect(await own.redis.pttl(other)).toBeGreaterThan(DAY - 60_000);
   });
 });

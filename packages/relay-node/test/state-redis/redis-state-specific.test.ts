@@ -320,6 +320,32 @@ describe('keys and prefixes', () => {
     }
   });
 
+  it("moves a queue's expiry on the append that creates it and an hour after this node last moved it, not on every append", async () => {
+    const DAY = 24 * 3600_000;
+    const prefix = uniquePrefix('idle-refresh');
+    let now = 0;
+    const queue = new RedisDeliveryQueue({ redis, prefix, logger: silent, idleTtlMs: DAY, now: () => now });
+    const stream = `${prefix}{gw:gw-1}:queue`;
+    const batch = (id: string) => [{ event: { ...INBOUND, id }, options: { dedupKey: id, dedupAt: 1_700_000_000 } }];
+    await queue.appendMany('gw-1', batch('m-1'));
+    expect(await redis.pttl(stream)).toBeGreaterThan(DAY - 60_000);
+    await redis.pexpire(stream, 300_000);
+    now += 3599_000;
+    await queue.appendMany('gw-1', batch('m-2'));
+    expect(await redis.pttl(stream)).toBeLessThanOrEqual(300_000);
+    // A repeated key appends nothing and moves nothing; the next append that does, an hour on, moves it.
+    now += 1_000;
+    await queue.appendMany('gw-1', batch('m-2'));
+    expect(await redis.pttl(stream)).toBeLessThanOrEqual(300_000);
+    await queue.appendMany('gw-1', batch('m-3'));
+    expect(await redis.pttl(stream)).toBeGreaterThan(DAY - 60_000);
+    // Gone within the hour: created again, with its expiry.
+    await redis.del(stream);
+    await queue.appendMany('gw-1', batch('m-4'));
+    expect(await redis.pttl(stream)).toBeGreaterThan(DAY - 60_000);
+    expect((await queue.readAfter('gw-1', null, 10)).map((i) => (i.event as { id: string }).id)).toEqual(['m-4']);
+  });
+
   it('a reply claim and a reply record live beside their gateway’s keys and always expire', async () => {
     const prefix = uniquePrefix('reply-ttl');
     const store = new RedisReplyRecordStore({ redis, prefix });

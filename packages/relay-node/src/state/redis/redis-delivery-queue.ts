@@ -11,6 +11,7 @@ import { PACKED_TREE_LUA, packedFieldArg, packedTreePx } from './packed-tree.js'
 import type { StateLogger } from './state-logger.js';
 import { checkStreamId, streamIdMillis } from './stream-id.js';
 import { RedisAckWriter } from './redis-ack-writer.js';
+import { ExpiryRefreshes } from './expiry-refreshes.js';
 
 /** Construction options for {@link RedisDeliveryQueue}. */
 export interface RedisDeliveryQueueOptions {
@@ -21,8 +22,9 @@ export interface RedisDeliveryQueueOptions {
   /** Where to report entries that cannot be decoded (and are therefore dropped). */
   logger?: StateLogger;
   /**
-   * A gateway's queue and acked pointer expire after this long without an append or an acknowledgement, so the
-   * keys of gateways that never come back do not stay in Redis forever. Keep it above the retention age (whatever
+   * A gateway's queue and acked pointer expire after this long without an append or an acknowledgement (an append
+   * moves the queue's expiry at most hourly, so it may go up to an hour sooner: see ExpiryRefreshes), so the keys of
+   * gateways that never come back do not stay in Redis forever. Keep it over an hour above the retention age (whatever
    * is older is trimmed anyway). Default 4 days.
    */
   idleTtlMs?: number;
@@ -31,6 +33,8 @@ export interface RedisDeliveryQueueOptions {
    * in the same script: see {@link RedisDeliveryQueue.appendReadingOwner}.
    */
   ownerKeyOf?: (gatewayId: string) => string;
+  /** The clock that times the queues' expiry refreshes; default Date.now. */
+  now?: () => number;
 }
 
 // Cap for an unbounded read (limit = Infinity), so one call cannot pull a whole huge stream.
@@ -44,6 +48,31 @@ export const EVENT_FIELD = 'event';
 // expiry alone bounds how many are kept. It is written after XADD, so a failed XADD leaves no marker.
 const DEFAULT_IDLE_TTL_MS = 4 * 24 * 3600 * 1000;
 
+/**
+ * Lua functions for scripts that append to gateway streams and move their expiry only where it is due (see
+ * ExpiryRefreshes): append(stream, event JSON, refresh) appends and returns the id, noting the stream; a stream that did
+ * not exist is created and its expiry is due whatever `refresh` says. expire_appended(px) then sets the expiry of every
+ * stream appended to whose expiry is due.
+ */
+export const STREAM_APPEND_LUA = `
+local appended, expire_due = {}, {}
+local function append(stream, event, refresh)
+  local id = redis.call('XADD', stream, 'NOMKSTREAM', '*', '${EVENT_FIELD}', event)
+  if not id then
+    id = redis.call('XADD', stream, '*', '${EVENT_FIELD}', event)
+    refresh = true
+  end
+  if expire_due[stream] == nil then appended[#appended + 1] = stream end
+  expire_due[stream] = expire_due[stream] or refresh
+  return id
+end
+local function expire_appended(px)
+  for _, stream in ipairs(appended) do
+    if expire_due[stream] then redis.call('PEXPIRE', stream, px) end
+  end
+end
+`;
+
 const APPEND_ONCE = new LuaScript(
   'queue-append-once',
   `
@@ -56,7 +85,8 @@ return id
 );
 
 // Appends for one or more gateways (several only on one server: their streams sit in different slots).
-// ARGV: queue idle ttl (ms), then per gateway its entry count followed, per entry, by its event JSON, its marker ttl (ms;
+// ARGV: queue idle ttl (ms), then per gateway its entry count, '1' where its stream's expiry is to be set again ('' where
+// the caller set it lately: see ExpiryRefreshes) and, per entry, its event JSON, its marker ttl (ms;
 // 0 = no marker) and its field in the hour's hash (packedFieldArg; '' = a marker key of its own). KEYS: per gateway its
 // stream, then per deduplicated entry either its marker key, or (packed) its hour's marker hash and the marker key a
 // relay before packing would have written. The hour's hash is the root of a packed tree (packed-tree.ts) whose hashes
@@ -64,14 +94,15 @@ return id
 // its slot.
 // Returns one id per entry, '' where a marker was alive (also when an earlier entry of the same batch set it). Markers
 // are written right after their XADD, as in queue-append-once.
-const APPEND_MANY_LUA = `${PACKED_TREE_LUA}
+const APPEND_MANY_LUA = `${PACKED_TREE_LUA}${STREAM_APPEND_LUA}
 local ids = {}
 local seen = tree_seen()
 local k = 0
 local a = 2
 while a <= #ARGV do
   local n = tonumber(ARGV[a])
-  a = a + 1
+  local refresh = ARGV[a + 1] == '1'
+  a = a + 2
   k = k + 1
   local stream = KEYS[k]
   for _ = 1, n do
@@ -79,11 +110,11 @@ while a <= #ARGV do
     local field = ARGV[a + 2]
     local id = ''
     if ttl == '0' then
-      id = redis.call('XADD', stream, '*', '${EVENT_FIELD}', ARGV[a])
+      id = append(stream, ARGV[a], refresh)
     elseif field == '' then
       k = k + 1
       if redis.call('EXISTS', KEYS[k]) == 0 then
-        id = redis.call('XADD', stream, '*', '${EVENT_FIELD}', ARGV[a])
+        id = append(stream, ARGV[a], refresh)
         redis.call('SET', KEYS[k], id, 'PX', ttl)
       end
     else
@@ -94,15 +125,15 @@ while a <= #ARGV do
       field = field_of_hex(field)
       local marked, path = tree_get(packed, base, field, seen)
       if not marked and redis.call('EXISTS', alone) == 0 then
-        id = redis.call('XADD', stream, '*', '${EVENT_FIELD}', ARGV[a])
+        id = append(stream, ARGV[a], refresh)
         tree_put(path, field, '1', tonumber(ttl), seen)
       end
     end
     a = a + 3
     ids[#ids + 1] = id
   end
-  redis.call('PEXPIRE', stream, ARGV[1])
 end
+expire_appended(ARGV[1])
 `;
 const APPEND_MANY = new LuaScript('queue-append-many', `${APPEND_MANY_LUA}return ids
 `);
@@ -149,6 +180,8 @@ return out
  */
 export class RedisDeliveryQueue implements DeliveryQueue {
   private readonly idleTtlPx: number;
+  /** The gateways whose queue expiry this node set lately: appends to them (here and by a route appender) leave it. */
+  readonly expiryRefreshes: ExpiryRefreshes;
   private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly logger: StateLogger | undefined;
@@ -174,6 +207,7 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     this.prefix = checkPrefix(opts.prefix);
     this.logger = opts.logger;
     this.idleTtlPx = toPx(opts.idleTtlMs ?? DEFAULT_IDLE_TTL_MS);
+    this.expiryRefreshes = new ExpiryRefreshes({ ttlMs: this.idleTtlPx, ...(opts.now ? { now: opts.now } : {}) });
     const single = !isClusterClient(this.redis);
     this.appends = single ? new TickBatch((batch) => this.appendForMany(batch), 128) : null;
     // A read asks for at most a drain batch (50), so 64 reads bound one reply to a few thousand entries.
@@ -213,7 +247,7 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     if (entries.length === 0) return [];
     const append = this.appendCall(gatewayId, entries);
     const ids = this.appends ? await this.appends.add(append) : await APPEND_MANY.run(this.redis, append.keys, [this.idleTtlPx, ...append.args]);
-    return this.appendedIds(gatewayId, ids, entries.length);
+    return this.appended(gatewayId, append, ids);
   }
 
   private async appendAndReadOwner(
@@ -221,12 +255,12 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     entries: readonly QueueAppendEntry[],
     ownerKey: string,
   ): Promise<{ ids: Array<string | null>; owner: PresenceEntry | null }> {
-    const { keys, args } = this.appendCall(gatewayId, entries);
-    const reply = await APPEND_MANY_READING_OWNER.run(this.redis, [...keys, ownerKey], [this.idleTtlPx, ...args]);
+    const append = this.appendCall(gatewayId, entries);
+    const reply = await APPEND_MANY_READING_OWNER.run(this.redis, [...append.keys, ownerKey], [this.idleTtlPx, ...append.args]);
     if (!Array.isArray(reply) || reply.length !== entries.length + 2) throw new RelayError('INTERNAL', 'append script returned no ids', { gatewayId });
     const [node, gen] = reply.slice(entries.length);
     return {
-      ids: this.appendedIds(gatewayId, reply.slice(0, entries.length), entries.length),
+      ids: this.appended(gatewayId, append, reply.slice(0, entries.length)),
       owner: typeof node === 'string' && gen != null ? { nodeId: node, generation: Number(gen) } : null,
     };
   }
@@ -234,7 +268,8 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   /** One gateway's share of an append script call: its keys, and its arguments after the idle ttl. */
   private appendCall(gatewayId: string, entries: readonly QueueAppendEntry[]): GatewayAppend {
     const keys = [this.streamKey(gatewayId)];
-    const args: Array<string | number> = [entries.length];
+    const refresh = this.expiryRefreshes.due(gatewayId);
+    const args: Array<string | number> = [entries.length, refresh ? '1' : ''];
     for (const { event, options } of entries) {
       const dedup = queueDedupOf(options);
       if (dedup === null) {
@@ -247,7 +282,14 @@ export class RedisDeliveryQueue implements DeliveryQueue {
         keys.push(this.packedDedupKey(gatewayId, dedup.at), this.dedupKey(gatewayId, dedup.key));
       }
     }
-    return { keys, args, count: entries.length };
+    return { keys, args, count: entries.length, refreshedAt: refresh ? this.expiryRefreshes.started() : null };
+  }
+
+  /** The ids of a gateway's append; an expiry refresh it asked for is noted once an entry went in (and set it). */
+  private appended(gatewayId: string, append: GatewayAppend, ids: unknown): Array<string | null> {
+    const out = this.appendedIds(gatewayId, ids, append.count);
+    if (append.refreshedAt !== null && out.some((id) => id !== null)) this.expiryRefreshes.noted(gatewayId, append.refreshedAt);
+    return out;
   }
 
   private appendedIds(gatewayId: string, ids: unknown, count: number): Array<string | null> {
@@ -421,6 +463,8 @@ interface GatewayAppend {
   keys: string[];
   args: Array<string | number>;
   count: number;
+  /** When the call that sets the stream's expiry again (should it append) started; null: it leaves the expiry. */
+  refreshedAt: number | null;
 }
 
 /** One gateway's retention bound, as the trim script takes it. */

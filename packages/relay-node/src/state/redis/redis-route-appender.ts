@@ -3,7 +3,7 @@ import type { RouteAppendEntry, RouteAppender, RouteAppendResult } from '../rout
 import { LuaScript } from './lua-script.js';
 import { isClusterClient, type RedisClient } from './redis-client.js';
 import type { RedisDedupStore } from './redis-dedup-store.js';
-import { EVENT_FIELD, type RedisDeliveryQueue } from './redis-delivery-queue.js';
+import { STREAM_APPEND_LUA, type RedisDeliveryQueue } from './redis-delivery-queue.js';
 import { PACKED_TREE_LUA, packedFieldArg } from './packed-tree.js';
 import { LIVE_OWNER_LUA, type RedisPresenceMap } from './redis-presence-map.js';
 
@@ -11,7 +11,9 @@ import { LIVE_OWNER_LUA, type RedisPresenceMap } from './redis-presence-map.js';
 // key a relay before packing wrote, the gateway's stream, its marker hour root, the marker key a relay before packing
 // wrote, the gateway's owner record. ARGV: the decision tree's expiry, the marker tree's expiry, the queue idle ttl, how
 // an alive key's name starts and ends around the node id, then per entry: the decision tree's base, the decision field
-// and the marker field (both as packedFieldArg gives them), the gateway id, the event JSON. Returns per entry the decision
+// and the marker field (both as packedFieldArg gives them), the gateway id, the event JSON, and '1' where the stream's
+// expiry is to be set again ('' where the caller set it lately: see ExpiryRefreshes). A stream the call creates gets its
+// expiry whatever the flag says. Returns per entry the decision
 // that stands, the new queue id ('' when nothing was appended) and, where the decision that stands is for the entry's
 // gateway, that gateway's live owner node and generation (false when it has none; 0 and 0 where not read), read after
 // every append, so a gateway that moves in between is served by its new node either way. A decision is read as
@@ -20,18 +22,18 @@ import { LIVE_OWNER_LUA, type RedisPresenceMap } from './redis-presence-map.js';
 // as queue-append-many does it.
 const DECIDE_AND_APPEND = new LuaScript(
   'route-decide-append',
-  `${PACKED_TREE_LUA}${LIVE_OWNER_LUA}
+  `${PACKED_TREE_LUA}${LIVE_OWNER_LUA}${STREAM_APPEND_LUA}
 local out = {}
 local seen = tree_seen()
 local dpx = tonumber(ARGV[1])
 local mpx = tonumber(ARGV[2])
-local touched = {}
-local n = (#ARGV - 5) / 5
+local n = (#ARGV - 5) / 6
 for i = 1, n do
-  local a = 5 + (i - 1) * 5
+  local a = 5 + (i - 1) * 6
   local k = (i - 1) * 6
   local stream = KEYS[k + 3]
   local gateway = ARGV[a + 4]
+  local refresh = ARGV[a + 6] == '1'
   local standing = redis.call('GET', KEYS[k + 2])
   local path, field = nil, nil
   if not standing then
@@ -43,7 +45,7 @@ for i = 1, n do
     -- The entry before the decision: a script stopped by an error in between keeps what it wrote, and an entry
     -- without its decision is appended again on the next pull (a duplicate), where a decision without its entry
     -- would stand for an append that never happened (a loss).
-    id = redis.call('XADD', stream, '*', '${EVENT_FIELD}', ARGV[a + 5])
+    id = append(stream, ARGV[a + 5], refresh)
     standing = '=' .. gateway
     tree_put(path, field, standing, dpx, seen)
   elseif standing == '>' .. gateway then
@@ -51,21 +53,17 @@ for i = 1, n do
     local mfield = field_of_hex(ARGV[a + 3])
     local marked, mpath = tree_get(marker, marker .. ':', mfield, seen)
     if not marked and redis.call('EXISTS', KEYS[k + 5]) == 0 then
-      id = redis.call('XADD', stream, '*', '${EVENT_FIELD}', ARGV[a + 5])
+      id = append(stream, ARGV[a + 5], refresh)
       tree_put(mpath, mfield, '1', mpx, seen)
     end
-  end
-  if id ~= '' and not touched[stream] then
-    touched[stream] = true
-    touched[#touched + 1] = stream
   end
   out[4 * i - 3] = standing
   out[4 * i - 2] = id
 end
-for _, stream in ipairs(touched) do redis.call('PEXPIRE', stream, ARGV[3]) end
+expire_appended(ARGV[3])
 local owners = {}
 for i = 1, n do
-  local gateway = ARGV[5 + (i - 1) * 5 + 4]
+  local gateway = ARGV[5 + (i - 1) * 6 + 4]
   local standing = out[4 * i - 3]
   if standing == '=' .. gateway or standing == '>' .. gateway then
     local key = KEYS[(i - 1) * 6 + 6]
@@ -95,7 +93,7 @@ export interface RedisRouteAppenderOptions {
   /** Where the decisions are kept. */
   dedup: Pick<RedisDedupStore, 'placeOf'>;
   /** Where the queues are kept. */
-  queue: Pick<RedisDeliveryQueue, 'placeOf'>;
+  queue: Pick<RedisDeliveryQueue, 'placeOf' | 'expiryRefreshes'>;
   /** Where the gateways' owners are kept: each entry's is read after the appends, for the wake-up. */
   presence: Pick<RedisPresenceMap, 'ownerKey' | 'aliveKeyAround'>;
 }
@@ -123,17 +121,33 @@ export class RedisRouteAppender implements RouteAppender {
     let head: Array<string | number> | null = null;
     // Strings only (see packedFieldArg).
     const args: Array<string | number> = [];
+    // Gateways whose streams this call sets the expiry of, should it append to them.
+    const refreshing = new Set<string>();
+    const refreshes = this.o.queue.expiryRefreshes;
+    const startedAt = refreshes.started();
     for (const entry of entries) {
       const decision = this.o.dedup.placeOf(entry.key, entry.placement, decisionTtlMs);
       const append = this.o.queue.placeOf(entry.gatewayId, entry.dedupKey, entry.placement.at);
       head ??= [decision.px, append.markerPx, append.idlePx, ...this.o.presence.aliveKeyAround];
+      if (!refreshing.has(entry.gatewayId) && refreshes.due(entry.gatewayId)) refreshing.add(entry.gatewayId);
       keys.push(decision.root, decision.alone, append.stream, append.markerRoot, append.markerAlone, this.o.presence.ownerKey(entry.gatewayId));
-      args.push(decision.base, packedFieldArg(decision.field), packedFieldArg(append.field), entry.gatewayId, JSON.stringify(entry.event));
+      args.push(
+        decision.base,
+        packedFieldArg(decision.field),
+        packedFieldArg(append.field),
+        entry.gatewayId,
+        JSON.stringify(entry.event),
+        refreshing.has(entry.gatewayId) ? '1' : '',
+      );
     }
     const reply = await DECIDE_AND_APPEND.run(this.o.redis, keys, [...head!, ...args]);
     if (!Array.isArray(reply) || reply.length !== entries.length * 4) {
       throw new RelayError('INTERNAL', 'route script returned no results', { entries: entries.length });
     }
+    entries.forEach((entry, i) => {
+      const id = reply[4 * i + 1];
+      if (typeof id === 'string' && id !== '' && refreshing.delete(entry.gatewayId)) refreshes.noted(entry.gatewayId, startedAt);
+    });
     return entries.map((_, i) => {
       const id = reply[4 * i + 1];
       const node = reply[4 * i + 2];
