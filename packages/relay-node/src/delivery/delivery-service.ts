@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { QueuedEvent } from '@wecom-relay/shared';
-import type { DeliveryQueue, QueueAppendOptions } from '../state/delivery-queue.js';
+import type { AppendedRun, DeliveryQueue, QueueAppendOptions } from '../state/delivery-queue.js';
 import type { PresenceMap } from '../state/presence-map.js';
 import type { BusMessage, NodeBus } from '../state/node-bus.js';
 import type { RelayMetrics } from '../observability/metrics.js';
@@ -153,9 +153,10 @@ export class DeliveryService {
     for (let i = 0; i < count; i++) this.trimmer.noteAppend(gatewayId);
   }
 
-  /** Drains a gateway's queue soon if it is attached here (nothing otherwise). */
-  wakeLocal(gatewayId: string): void {
-    this.drain.schedule(gatewayId);
+  /** Drains a gateway's queue soon if it is attached here (nothing otherwise), with the items just appended when known. */
+  wakeLocal(gatewayId: string, run?: AppendedRun): void {
+    if (run) this.drain.offer(gatewayId, run);
+    else this.drain.schedule(gatewayId);
   }
 
   /** Tells whichever node holds the gateway to drain its queue. */
@@ -203,6 +204,7 @@ export class DeliveryService {
       waitingForRoom: false,
       unwrittenCount: 0,
       unwrittenOldestAt: null,
+      offered: null,
     };
     this.local.add(entry);
     this.ownership.describe(session, generation);
@@ -277,9 +279,14 @@ export class DeliveryService {
   private onBusMessage(message: BusMessage): void {
     this.o.metrics.busMessages.inc({ direction: 'received', kind: message.kind });
     if (message.kind === 'wake') {
-      this.drain.schedule(message.gatewayId, message.sentAt);
+      if (message.run) this.drain.offer(message.gatewayId, message.run, message.sentAt);
+      else this.drain.schedule(message.gatewayId, message.sentAt);
     } else if (message.kind === 'wake-many') {
-      for (const gatewayId of message.gatewayIds) this.drain.schedule(gatewayId, message.sentAt);
+      for (const gatewayId of message.gatewayIds) {
+        const run = message.runs?.[gatewayId];
+        if (run) this.drain.offer(gatewayId, run, message.sentAt);
+        else this.drain.schedule(gatewayId, message.sentAt);
+      }
     } else if (message.kind === 'superseded') {
       this.ownership.onSuperseded(message.gatewayId, message.generation);
     } else if (message.kind === 'redeliver') {

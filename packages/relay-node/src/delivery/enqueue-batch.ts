@@ -1,5 +1,5 @@
-import type { DeliveryQueue, QueueAppendEntry } from '../state/delivery-queue.js';
-import type { NodeBus } from '../state/node-bus.js';
+import type { AppendedRun, DeliveryQueue, QueueAppendEntry } from '../state/delivery-queue.js';
+import type { BusMessage, NodeBus } from '../state/node-bus.js';
 import type { PresenceEntry, PresenceMap } from '../state/presence-map.js';
 import type { RelayMetrics } from '../observability/metrics.js';
 import type { DeliveryService } from './delivery-service.js';
@@ -34,12 +34,15 @@ export class BatchEnqueuer {
    * Appends each gateway's batch in order; resolves to each batch's ids (null for a duplicate), by gateway. Gateways in
    * `queuedElsewhere` had their events queued already (by a route appender: the count it appended, 0 for none new):
    * they are counted toward trimming and woken with the rest. `owners` holds owners that step read after its appends;
-   * a gateway appended to here is looked up again, after this append.
+   * a gateway appended to here is looked up again, after this append. `runs` holds, by gateway, what that step appended,
+   * which its wake-up carries; not for a gateway appended to here as well (one wake-up covers both appends, so the
+   * owner reads its queue).
    */
   async enqueue(
     batches: ReadonlyMap<string, readonly QueueAppendEntry[]>,
     queuedElsewhere: ReadonlyMap<string, number> = new Map(),
     owners: ReadonlyMap<string, PresenceEntry | null> = new Map(),
+    runs: ReadonlyMap<string, AppendedRun> = new Map(),
   ): Promise<Map<string, Array<string | null>>> {
     const results = new Map<string, Array<string | null>>();
     // Owners read by the append itself, after it (where the store can): no lookup of their own below.
@@ -63,18 +66,19 @@ export class BatchEnqueuer {
     for (const [gatewayId, count] of queuedElsewhere) this.o.delivery.noteAppended(gatewayId, count);
     const known = new Map([...owners].filter(([gatewayId]) => !batches.has(gatewayId)));
     for (const [gatewayId, owner] of readWithAppend) known.set(gatewayId, owner);
-    await this.wake([...new Set([...batches.keys(), ...queuedElsewhere.keys()])], known);
+    const carried = new Map([...runs].filter(([gatewayId]) => !batches.has(gatewayId)));
+    await this.wake([...new Set([...batches.keys(), ...queuedElsewhere.keys()])], known, carried);
     return results;
   }
 
-  private async wake(gatewayIds: string[], known: ReadonlyMap<string, PresenceEntry | null>): Promise<void> {
+  private async wake(gatewayIds: string[], known: ReadonlyMap<string, PresenceEntry | null>, runs: ReadonlyMap<string, AppendedRun>): Promise<void> {
     const owners = await Promise.all(gatewayIds.map((id) => (known.has(id) ? known.get(id)! : this.o.presence.lookup(id))));
     const byNode = new Map<string, string[]>();
     gatewayIds.forEach((gatewayId, i) => {
       const owner = owners[i];
       if (!owner) return;
       if (owner.nodeId === this.o.nodeId) {
-        this.o.delivery.wakeLocal(gatewayId);
+        this.o.delivery.wakeLocal(gatewayId, runs.get(gatewayId));
         return;
       }
       const list = byNode.get(owner.nodeId);
@@ -87,7 +91,12 @@ export class BatchEnqueuer {
         // One gateway goes as the plain wake-up every relay version understands.
         const kind = ids.length === 1 ? 'wake' : 'wake-many';
         this.o.metrics.busMessages.inc({ direction: 'sent', kind });
-        await this.o.bus.publish(nodeId, ids.length === 1 ? { kind: 'wake', gatewayId: ids[0]!, sentAt } : { kind: 'wake-many', gatewayIds: ids, sentAt });
+        const carried = ids.filter((id) => runs.has(id));
+        const message: BusMessage =
+          ids.length === 1
+            ? { kind: 'wake', gatewayId: ids[0]!, sentAt, ...(carried.length > 0 ? { run: runs.get(ids[0]!)! } : {}) }
+            : { kind: 'wake-many', gatewayIds: ids, sentAt, ...(carried.length > 0 ? { runs: Object.fromEntries(carried.map((id) => [id, runs.get(id)!])) } : {}) };
+        await this.o.bus.publish(nodeId, message);
       }),
     );
   }

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { GatewayEvent, GatewayFeature, QueuedEvent } from '@wecom-relay/shared';
 import type { RelayMetrics } from '../observability/metrics.js';
-import type { DeliveryQueue, QueuedItem } from '../state/delivery-queue.js';
+import type { AppendedRun, DeliveryQueue, QueuedItem } from '../state/delivery-queue.js';
+import { offerRun, takeFromRun } from './appended-run.js';
 import type { CustomerProfileCache } from './customer-profiles.js';
 import { featureRequiredFor, shapeMessage, withProfile } from './feature-gates.js';
 import type { LocalGateway, LocalGateways } from './local-gateways.js';
@@ -76,6 +77,17 @@ export class GatewayDrain {
     );
   }
 
+  /**
+   * {@link schedule}, with items the waking node appended: the drain writes them without reading the queue where
+   * nothing can sit between its pointer and them (see takeFromRun), and reads the queue otherwise.
+   */
+  offer(gatewayId: string, run: AppendedRun, remoteSentAt?: number): void {
+    const entry = this.o.local.get(gatewayId);
+    if (!entry || this.closed) return;
+    entry.offered = offerRun(entry.offered, run);
+    this.schedule(gatewayId, remoteSentAt);
+  }
+
   /** An ack-mode gateway confirmed everything up to `deliveryId`; ids this socket was not sent are ignored. */
   async acknowledge(entry: LocalGateway, deliveryId: string): Promise<void> {
     const range = entry.window.confirm(deliveryId);
@@ -118,7 +130,7 @@ export class GatewayDrain {
         entry.waitingForRoom = room <= 0;
         if (room <= 0) break;
         const limit = Math.min(BATCH, room);
-        const items = await this.o.queue.readAfter(entry.session.gatewayId, entry.pointer, limit);
+        const items = await this.read(entry, limit);
         if (items.length === 0) break;
         await this.deliverBatch(entry, items, ackMode, remoteSentAt);
         // A short read emptied the queue as of that read: an event appended after it comes with its own wake-up
@@ -126,6 +138,16 @@ export class GatewayDrain {
         if (items.length < limit && entry.resetTo === undefined) break;
       }
     } while (entry.again);
+  }
+
+  /** The next items after the pointer: from what a wake-up offered where it can serve, else read from the queue. */
+  private async read(entry: LocalGateway, limit: number): Promise<QueuedItem[]> {
+    if (entry.offered !== null) {
+      const taken = takeFromRun(entry.offered, entry.pointer, limit);
+      entry.offered = taken.rest;
+      if (taken.items !== null) return taken.items;
+    }
+    return await this.o.queue.readAfter(entry.session.gatewayId, entry.pointer, limit);
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { RelayMetrics } from '../observability/metrics.js';
+import type { AppendedRun } from '../state/delivery-queue.js';
 import type { AckWindow } from './ack-window.js';
 import type { DeliverySession } from './delivery-session.js';
 
@@ -29,6 +30,8 @@ export interface LocalGateway {
    */
   unwrittenCount: number;
   unwrittenOldestAt: number | null;
+  /** Items a wake-up brought along (appended after `after`), which the drain writes without reading the queue when it can. */
+  offered: AppendedRun | null;
   /** Set by an operator's redeliver: where the drain restarts from, applied between two items, never during one. */
   resetTo?: string | null;
 }

@@ -5,7 +5,8 @@ import type { BatchEnqueuer } from '../delivery/enqueue-batch.js';
 import type { RelayMetrics } from '../observability/metrics.js';
 import type { BindingStore } from '../state/binding-store.js';
 import type { DedupStore } from '../state/dedup-store.js';
-import type { QueueAppendEntry } from '../state/delivery-queue.js';
+import type { AppendedRun, QueueAppendEntry } from '../state/delivery-queue.js';
+import { AppendedRuns } from '../delivery/appended-run.js';
 import type { OutboundLedger } from '../state/outbound-ledger.js';
 import type { PresenceEntry } from '../state/presence-map.js';
 import type { RouteAppender } from '../state/route-appender.js';
@@ -125,17 +126,15 @@ export class PageRouter {
     const appending: Array<[index: number, message: KfMessage]> = [];
     const rest: Array<[index: number, message: KfMessage]> = [];
     messages.forEach((m, i) => (whole.get(m.external_userid!) ? appending : rest).push([i, m]));
+    const entries = appending.map(([, m]) => ({
+      key: routeDecisionKey(m.msgid!),
+      placement: placementOf(m)!,
+      gatewayId: current.get(m.external_userid!)!,
+      event: toInboundEvent({ ...m, external_userid: m.external_userid! }, this.o.tagAccount),
+      dedupKey: m.msgid!,
+    }));
     const [results, decisions] = await Promise.all([
-      appender.decideAndAppend(
-        appending.map(([, m]) => ({
-          key: routeDecisionKey(m.msgid!),
-          placement: placementOf(m)!,
-          gatewayId: current.get(m.external_userid!)!,
-          event: toInboundEvent({ ...m, external_userid: m.external_userid! }, this.o.tagAccount),
-          dedupKey: m.msgid!,
-        })),
-        ROUTE_DECISION_TTL_MS,
-      ),
+      appender.decideAndAppend(entries, ROUTE_DECISION_TTL_MS),
       this.decide(
         rest.map(([, m]) => m),
         current,
@@ -144,13 +143,15 @@ export class PageRouter {
     const decided: Array<[index: number, message: KfMessage, decision: string]> = rest.map(([i, m], n) => [i, m, decisions[n]!]);
     const queued = new Map<string, number>();
     const owners = new Map<string, PresenceEntry | null>();
+    const runs = new AppendedRuns();
     appending.forEach(([i, m], n) => {
-      const { decision, id, owner } = results[n]!;
+      const { decision, id, owner, appended } = results[n]!;
       const gatewayId = decidedGateway(decision);
       const msgtype = msgtypeOf(m);
       // Read for the entry's own gateway only, which is then the decided one.
       if (owner !== undefined) owners.set(gatewayId!, owner);
       if (id !== null) {
+        runs.add(gatewayId!, id, entries[n]!.event, appended);
         queued.set(gatewayId!, (queued.get(gatewayId!) ?? 0) + 1);
         this.o.metrics.messagesIn.inc({ msgtype, outcome: 'queued' });
       } else if (isQueuedDecision(decision) || decision === gatewayDecision(current.get(m.external_userid!)!)) {
@@ -166,6 +167,7 @@ export class PageRouter {
       decided.map(([, m, decision]) => [m, decision] as const),
       queued,
       owners,
+      runs.complete(),
     );
   }
 
@@ -177,6 +179,7 @@ export class PageRouter {
     decided: ReadonlyArray<readonly [KfMessage, string]>,
     queued: ReadonlyMap<string, number> = new Map(),
     owners: ReadonlyMap<string, PresenceEntry | null> = new Map(),
+    runs: ReadonlyMap<string, AppendedRun> = new Map(),
   ): Promise<void> {
     const { metrics, logger } = this.o;
     // Page order within each gateway's batch keeps every user's order.
@@ -216,7 +219,7 @@ export class PageRouter {
       }
     }
     if (batches.size === 0 && woken.size === 0) return;
-    const ids = await this.o.enqueuer.enqueue(batches, woken, owners);
+    const ids = await this.o.enqueuer.enqueue(batches, woken, owners, runs);
     for (const [gatewayId, list] of routed) {
       const gatewayIds = ids.get(gatewayId) ?? [];
       list.forEach((m, i) => metrics.messagesIn.inc({ msgtype: msgtypeOf(m), outcome: gatewayIds[i] ? 'queued' : 'duplicate' }));

@@ -11,6 +11,32 @@ export interface QueuedItem {
   enqueuedAt: number;
 }
 
+/**
+ * Items one append put at the end of a gateway's queue, known to the node that appended them, so the node holding the
+ * gateway can write them without reading the queue. `after` is the last item the queue held just before (null: it held
+ * none); each item follows the one before it in the queue.
+ */
+export interface AppendedRun {
+  after: string | null;
+  items: QueuedItem[];
+}
+
+/**
+ * Orders two queue ids of one store: every store issues canonical decimals (Redis stream ids `<ms>-<seq>`, or a plain
+ * sequence), compared part by part as whole numbers, whatever their size. -1, 0 or 1.
+ */
+export function compareQueueIds(a: string, b: string): number {
+  const [am = '', as = ''] = a.split('-');
+  const [bm = '', bs = ''] = b.split('-');
+  return compareDigits(am, bm) || compareDigits(as, bs);
+}
+
+// Canonical decimal strings: the longer is larger, and equal lengths order as text.
+function compareDigits(a: string, b: string): number {
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+  return a === b ? 0 : a < b ? -1 : 1;
+}
+
 /** Options for {@link DeliveryQueue.append}. */
 export interface QueueAppendOptions {
   /**

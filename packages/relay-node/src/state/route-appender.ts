@@ -21,6 +21,11 @@ export interface RouteAppendResult {
   /** The queue id when this call appended the message, else null. */
   id: string | null;
   /**
+   * Where this call appended the message: the id its queue ended with just before (null: the queue was empty) and when
+   * it was appended (epoch ms, the store's clock), so the message can travel with its wake-up (see AppendedRun).
+   */
+  appended?: { after: string | null; enqueuedAt: number };
+  /**
    * Where the decision that stands is for the entry's gateway: that gateway's live owner (null: none), read after the
    * call's appends, as a wake-up after an append reads it. Absent otherwise, and when the appender does not read owners.
    */

@@ -157,5 +157,6 @@ export function localEntry(session: DeliverySession, generation = 1): LocalGatew
     waitingForRoom: false,
     unwrittenCount: 0,
     unwrittenOldestAt: null,
+    offered: null,
   };
 }

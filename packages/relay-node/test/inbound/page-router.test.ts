@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BatchEnqueuer } from '../../src/delivery/enqueue-batch.js';
 import { PageRouter } from '../../src/inbound/page-router.js';
 import type { BusMessage } from '../../src/state/node-bus.js';
-import type { DeliveryQueue, QueueAppendEntry } from '../../src/state/delivery-queue.js';
+import type { AppendedRun, DeliveryQueue, QueueAppendEntry } from '../../src/state/delivery-queue.js';
 import type { RouteAppender } from '../../src/state/route-appender.js';
 import { MemoryBusHub, MemoryNodeBus, MemoryPresenceMap } from '../../src/state/memory/index.js';
 import { uniquePrefix } from '@wecom-relay/testkit';
@@ -120,7 +120,12 @@ async function routerFixture(stores: Stores = 'memory') {
     for (const nodeId of new Set(Object.values(holders))) await presence.heartbeat(nodeId, 60_000);
     for (const [gatewayId, nodeId] of Object.entries(holders)) await presence.claim(gatewayId, nodeId);
   }
-  return { ...f, prefix, router, previous, presence, calls, hooks, remoteReceived, localWakes, appended, queuedIds, place };
+  return { ...f, prefix, router, previous, presence, calls, hooks, remoteReceived, localWakes, appended, queuedIds, runOf, place };
+
+  /** The gateway's queued items as the run a wake-up carries them in, after `after`. */
+  async function runOf(gatewayId: string, after: string | null = null): Promise<AppendedRun> {
+    return { after, items: await f.queue.readAfter(gatewayId, after, 100) };
+  }
 
   async function queuedIds(gatewayId: string): Promise<string[]> {
     return (await f.queued(gatewayId)).flatMap((e) => (e.type === 'inbound' ? [e.id] : []));
@@ -150,7 +155,9 @@ describe.each<Stores>(['memory', 'redis'])('PageRouter on %s stores: a pulled pa
     expect(Object.fromEntries(f.appended)).toEqual({ 'gw-1': 3, 'gw-2': 2, 'gw-3': 1 });
     expect(f.localWakes).toEqual(['gw-3']);
     await waitFor(() => f.remoteReceived.length >= 1);
-    expect(f.remoteReceived).toEqual([{ kind: 'wake-many', gatewayIds: ['gw-1', 'gw-2'], sentAt: f.clock.now() }]);
+    // On one Redis server the wake-up carries what the step appended, each gateway's items after its empty queue.
+    const runs = stores === 'redis' ? { runs: { 'gw-1': await f.runOf('gw-1'), 'gw-2': await f.runOf('gw-2') } } : {};
+    expect(f.remoteReceived).toEqual([{ kind: 'wake-many', gatewayIds: ['gw-1', 'gw-2'], sentAt: f.clock.now(), ...runs }]);
     expect(await f.count('messagesIn', { outcome: 'queued' })).toBe(6);
     expect(await f.count('messagesIn', { outcome: 'unbound' })).toBe(1);
   });
@@ -355,7 +362,8 @@ describe('PageRouter on one Redis server: decided and queued in one step', () =>
     expect(looked).toEqual([]);
     expect(f.localWakes).toEqual([]);
     await waitFor(() => f.remoteReceived.length >= 1);
-    expect(f.remoteReceived).toEqual([{ kind: 'wake-many', gatewayIds: ['gw-1', 'gw-2'], sentAt: f.clock.now() }]);
+    expect(f.remoteReceived).toEqual([{ kind: 'wake-many', gatewayIds: ['gw-1', 'gw-2'], sentAt: f.clock.now(), runs: { 'gw-1': await f.runOf('gw-1'), 'gw-2': await f.runOf('gw-2') } }]);
+    const [gw2Last] = await f.queue.readAfter('gw-2', null, 1);
 
     // wm-a rebound: m-4 was decided for gw-1 before, so it is appended to gw-1 after the step (which appended wm-c's m-6
     // there and read gw-1's owner), and gw-1 is looked up after that append.
@@ -367,7 +375,8 @@ describe('PageRouter on one Redis server: decided and queued in one step', () =>
     expect(await f.queuedIds('gw-2')).toEqual(['m-2', 'm-5']);
     expect(looked).toEqual(['gw-1']);
     await waitFor(() => f.remoteReceived.length >= 2);
-    expect(f.remoteReceived[1]).toEqual({ kind: 'wake-many', gatewayIds: ['gw-1', 'gw-2'], sentAt: f.clock.now() });
+    // gw-1 appended to after the step as well: its owner reads the queue; gw-2's m-5 comes along, after its m-2.
+    expect(f.remoteReceived[1]).toEqual({ kind: 'wake-many', gatewayIds: ['gw-1', 'gw-2'], sentAt: f.clock.now(), runs: { 'gw-2': await f.runOf('gw-2', gw2Last!.id) } });
   });
 
   it('the dispatcher, pulling again a message queued in one step, queues nothing and wakes its gateway', async () => {

@@ -191,4 +191,20 @@ describe('RedisRouteAppender', () => {
     await appender.decideAndAppend([entry('m-7', 'gw-2')], TTL);
     expect(await own.redis.pttl(other)).toBeGreaterThan(DAY - 60_000);
   });
+
+  it('reports for each entry it appends the id its queue ended with just before, for the wake-up to carry', async () => {
+    const { appender, queue } = stores();
+    const first = await appender.decideAndAppend([entry('m-1', 'gw-1'), entry('m-2', 'gw-2'), entry('m-3', 'gw-1')], TTL);
+    expect(first.map((r) => r.appended?.after)).toEqual([null, null, first[0]!.id]);
+    expect(first.every((r) => r.appended!.enqueuedAt > 1_700_000_000_000)).toBe(true);
+    // A repeat appends nothing and reports nothing; the next append follows the queue's last item.
+    const again = await appender.decideAndAppend([entry('m-3', 'gw-1'), entry('m-4', 'gw-1')], TTL);
+    expect(again.map((r) => r.appended)).toEqual([undefined, { after: first[2]!.id, enqueuedAt: expect.any(Number) }]);
+    // Acknowledged items are deleted: the queue's last item is what remains, or nothing.
+    await queue.ack('gw-1', again[1]!.id!);
+    const [next] = await appender.decideAndAppend([entry('m-5', 'gw-1')], TTL);
+    expect(next!.appended!.after).toBeNull();
+    const [other] = await appender.decideAndAppend([entry('m-6', 'gw-2')], TTL);
+    expect(other!.appended!.after).toBe(first[1]!.id);
+  });
 });

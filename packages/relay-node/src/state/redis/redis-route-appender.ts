@@ -4,6 +4,7 @@ import { LuaScript } from './lua-script.js';
 import { isClusterClient, type RedisClient } from './redis-client.js';
 import type { RedisDedupStore } from './redis-dedup-store.js';
 import { STREAM_APPEND_LUA, type RedisDeliveryQueue } from './redis-delivery-queue.js';
+import { streamIdMillis } from './stream-id.js';
 import { PACKED_TREE_LUA, packedFieldArg } from './packed-tree.js';
 import { LIVE_OWNER_LUA, type RedisPresenceMap } from './redis-presence-map.js';
 
@@ -14,9 +15,10 @@ import { LIVE_OWNER_LUA, type RedisPresenceMap } from './redis-presence-map.js';
 // and the marker field (both as packedFieldArg gives them), the gateway id, the event JSON, and '1' where the stream's
 // expiry is to be set again ('' where the caller set it lately: see ExpiryRefreshes). A stream the call creates gets its
 // expiry whatever the flag says. Returns per entry the decision
-// that stands, the new queue id ('' when nothing was appended) and, where the decision that stands is for the entry's
-// gateway, that gateway's live owner node and generation (false when it has none; 0 and 0 where not read), read after
-// every append, so a gateway that moves in between is served by its new node either way. A decision is read as
+// that stands, the new queue id ('' when nothing was appended), the id of the entry the stream ended with just before it
+// was appended ('' when the stream was empty or nothing was appended) and, where the decision that stands is for the
+// entry's gateway, that gateway's live owner node and generation (false when it has none; 0 and 0 where not read), read
+// after every append, so a gateway that moves in between is served by its new node either way. A decision is read as
 // dedup-decide-packed-trees reads it (the old key first); a new one is `=<gateway>` written in the same step as its
 // XADD, so no marker is needed; a standing `><gateway>` of the entry's own gateway is appended unless its marker stands,
 // as queue-append-many does it.
@@ -27,6 +29,16 @@ local out = {}
 local seen = tree_seen()
 local dpx = tonumber(ARGV[1])
 local mpx = tonumber(ARGV[2])
+-- The last id of each stream appended to: the entry before the next one this call appends. A delivered queue is empty
+-- (acknowledged entries are deleted), and XLEN reads no entry.
+local tails = {}
+local function tail(stream)
+  if tails[stream] == nil then
+    local last = redis.call('XLEN', stream) > 0 and redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
+    tails[stream] = last and last[1] or ''
+  end
+  return tails[stream]
+end
 local n = (#ARGV - 5) / 6
 for i = 1, n do
   local a = 5 + (i - 1) * 6
@@ -41,11 +53,14 @@ for i = 1, n do
     standing, path = tree_get(KEYS[k + 1], ARGV[a + 1], field, seen)
   end
   local id = ''
+  local after = ''
   if not standing then
     -- The entry before the decision: a script stopped by an error in between keeps what it wrote, and an entry
     -- without its decision is appended again on the next pull (a duplicate), where a decision without its entry
     -- would stand for an append that never happened (a loss).
+    after = tail(stream)
     id = append(stream, ARGV[a + 5], refresh)
+    tails[stream] = id
     standing = '=' .. gateway
     tree_put(path, field, standing, dpx, seen)
   elseif standing == '>' .. gateway then
@@ -53,18 +68,21 @@ for i = 1, n do
     local mfield = field_of_hex(ARGV[a + 3])
     local marked, mpath = tree_get(marker, marker .. ':', mfield, seen)
     if not marked and redis.call('EXISTS', KEYS[k + 5]) == 0 then
+      after = tail(stream)
       id = append(stream, ARGV[a + 5], refresh)
+      tails[stream] = id
       tree_put(mpath, mfield, '1', mpx, seen)
     end
   end
-  out[4 * i - 3] = standing
-  out[4 * i - 2] = id
+  out[5 * i - 4] = standing
+  out[5 * i - 3] = id
+  out[5 * i - 2] = after
 end
 expire_appended(ARGV[3])
 local owners = {}
 for i = 1, n do
   local gateway = ARGV[5 + (i - 1) * 6 + 4]
-  local standing = out[4 * i - 3]
+  local standing = out[5 * i - 4]
   if standing == '=' .. gateway or standing == '>' .. gateway then
     local key = KEYS[(i - 1) * 6 + 6]
     local owner = owners[key]
@@ -72,11 +90,11 @@ for i = 1, n do
       owner = {live_owner(key, ARGV[4], ARGV[5])}
       owners[key] = owner
     end
-    out[4 * i - 1] = owner[1]
-    out[4 * i] = owner[2]
+    out[5 * i - 1] = owner[1]
+    out[5 * i] = owner[2]
   else
-    out[4 * i - 1] = 0
-    out[4 * i] = 0
+    out[5 * i - 1] = 0
+    out[5 * i] = 0
   end
 end
 return out
@@ -141,20 +159,23 @@ export class RedisRouteAppender implements RouteAppender {
       );
     }
     const reply = await DECIDE_AND_APPEND.run(this.o.redis, keys, [...head!, ...args]);
-    if (!Array.isArray(reply) || reply.length !== entries.length * 4) {
+    if (!Array.isArray(reply) || reply.length !== entries.length * 5) {
       throw new RelayError('INTERNAL', 'route script returned no results', { entries: entries.length });
     }
     entries.forEach((entry, i) => {
-      const id = reply[4 * i + 1];
+      const id = reply[5 * i + 1];
       if (typeof id === 'string' && id !== '' && refreshing.delete(entry.gatewayId)) refreshes.noted(entry.gatewayId, startedAt);
     });
     return entries.map((_, i) => {
-      const id = reply[4 * i + 1];
-      const node = reply[4 * i + 2];
-      const gen = reply[4 * i + 3];
+      const id = reply[5 * i + 1];
+      const after = reply[5 * i + 2];
+      const node = reply[5 * i + 3];
+      const gen = reply[5 * i + 4];
+      const appended = typeof id === 'string' && id !== '';
       return {
-        decision: String(reply[4 * i]),
-        id: typeof id === 'string' && id !== '' ? id : null,
+        decision: String(reply[5 * i]),
+        id: appended ? id : null,
+        ...(appended ? { appended: { after: typeof after === 'string' && after !== '' ? after : null, enqueuedAt: streamIdMillis(id) } } : {}),
         ...(node === 0 ? {} : { owner: typeof node === 'string' && gen != null ? { nodeId: node, generation: Number(gen) } : null }),
       };
     });

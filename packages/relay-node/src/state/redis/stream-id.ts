@@ -1,4 +1,5 @@
 import { RelayError } from '../../errors/relay-error.js';
+import { compareQueueIds } from '../delivery-queue.js';
 
 // Canonical Redis stream ids as XADD issues them: decimal ms and sequence, no leading zeros or signs.
 const STREAM_ID = /^(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})$/;
@@ -25,14 +26,4 @@ export function streamIdMillis(id: string): number {
 }
 
 /** Orders two canonical stream ids (as {@link checkStreamId} accepts) exactly, whatever their size: -1, 0 or 1. */
-export function compareStreamIds(a: string, b: string): number {
-  const [am = '', as = ''] = a.split('-');
-  const [bm = '', bs = ''] = b.split('-');
-  return compareDigits(am, bm) || compareDigits(as, bs);
-}
-
-// Canonical decimal strings: the longer is larger, and equal lengths order as text.
-function compareDigits(a: string, b: string): number {
-  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
-  return a === b ? 0 : a < b ? -1 : 1;
-}
+export const compareStreamIds: (a: string, b: string) => number = compareQueueIds;

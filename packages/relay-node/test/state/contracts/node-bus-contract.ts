@@ -1,3 +1,4 @@
+import type { QueuedEvent } from '@wecom-relay/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BusMessage, NodeBus } from '../../../src/state/index.js';
 
@@ -64,6 +65,22 @@ export function nodeBusContract(name: string, make: () => Promise<{ a: NodeBus; 
       const one: BusMessage = { kind: 'wake', gatewayId: 'gw-4', sentAt: 1_700_000_000_003 };
       expect(await b.publish('node-a', many)).toBe(true);
       expect(await b.publish('node-a', one)).toBe(true);
+      await atA.until(2);
+      expect(atA.received).toEqual([many, one]);
+    });
+
+    it('carries the items a wake-up brings along, by gateway, as they were sent', async () => {
+      const { a, b } = await fresh();
+      const atA = await listen(a, 'node-a');
+      const event: QueuedEvent = { type: 'inbound', id: 'm-1', externalUserId: 'wm-a', msgType: 'text', content: '你好', timestamp: 1, wecomMsgType: 'text' };
+      const items = [
+        { id: '1700000000000-0', event, enqueuedAt: 1_700_000_000_000 },
+        { id: '1700000000000-1', event: { ...event, id: 'm-2' }, enqueuedAt: 1_700_000_000_000 },
+      ];
+      const many: BusMessage = { kind: 'wake-many', gatewayIds: ['gw-1', 'gw-2'], sentAt: 1, runs: { 'gw-2': { after: '1699999999999-5', items } } };
+      const one: BusMessage = { kind: 'wake', gatewayId: 'gw-3', sentAt: 2, run: { after: null, items: items.slice(0, 1) } };
+      await b.publish('node-a', many);
+      await b.publish('node-a', one);
       await atA.until(2);
       expect(atA.received).toEqual([many, one]);
     });
