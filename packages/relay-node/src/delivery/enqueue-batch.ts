@@ -35,8 +35,8 @@ export class BatchEnqueuer {
    * `queuedElsewhere` had their events queued already (by a route appender: the count it appended, 0 for none new):
    * they are counted toward trimming and woken with the rest. `owners` holds owners that step read after its appends;
    * a gateway appended to here is looked up again, after this append. `runs` holds, by gateway, what that step appended,
-   * which its wake-up carries; not for a gateway appended to here as well (one wake-up covers both appends, so the
-   * owner reads its queue).
+   * which its wake-up carries, as it carries what an append here reports (a store's appendReadingOwner); a gateway
+   * appended to both ways gets none (one wake-up covers both appends, so the owner reads its queue).
    */
   async enqueue(
     batches: ReadonlyMap<string, readonly QueueAppendEntry[]>,
@@ -47,6 +47,8 @@ export class BatchEnqueuer {
     const results = new Map<string, Array<string | null>>();
     // Owners read by the append itself, after it (where the store can): no lookup of their own below.
     const readWithAppend = new Map<string, PresenceEntry | null>();
+    // What the wake-ups carry: the caller's runs for gateways not appended to here, and what the appends here report.
+    const carried = new Map([...runs].filter(([gatewayId]) => !batches.has(gatewayId)));
     const { queue } = this.o;
     await Promise.all(
       [...batches].map(async ([gatewayId, entries]) => {
@@ -56,6 +58,7 @@ export class BatchEnqueuer {
           const appended = await queue.appendReadingOwner(gatewayId, entries);
           ids = appended.ids;
           readWithAppend.set(gatewayId, appended.owner);
+          if (appended.run && !queuedElsewhere.has(gatewayId)) carried.set(gatewayId, appended.run);
         } else {
           ids = await queue.appendMany(gatewayId, entries);
         }
@@ -66,7 +69,6 @@ export class BatchEnqueuer {
     for (const [gatewayId, count] of queuedElsewhere) this.o.delivery.noteAppended(gatewayId, count);
     const known = new Map([...owners].filter(([gatewayId]) => !batches.has(gatewayId)));
     for (const [gatewayId, owner] of readWithAppend) known.set(gatewayId, owner);
-    const carried = new Map([...runs].filter(([gatewayId]) => !batches.has(gatewayId)));
     await this.wake([...new Set([...batches.keys(), ...queuedElsewhere.keys()])], known, carried);
     return results;
   }

@@ -115,9 +115,12 @@ export interface DeliveryQueue {
   appendMany(gatewayId: string, entries: readonly QueueAppendEntry[]): Promise<Array<string | null>>;
   /**
    * Where a store can do it in the same step: {@link appendMany}, then the gateway's owner as recorded right after the
-   * appends (alive or not; null: none). A caller that wakes the owner then needs no lookup of its own.
+   * appends (alive or not; null: none). A caller that wakes the owner then needs no lookup of its own. `run`: what was
+   * appended, when anything was, for the wake-up to carry.
    */
-  readonly appendReadingOwner?: ((gatewayId: string, entries: readonly QueueAppendEntry[]) => Promise<{ ids: Array<string | null>; owner: PresenceEntry | null }>) | undefined;
+  readonly appendReadingOwner?:
+    | ((gatewayId: string, entries: readonly QueueAppendEntry[]) => Promise<{ ids: Array<string | null>; owner: PresenceEntry | null; run?: AppendedRun }>)
+    | undefined;
   /** Items after `afterId` (exclusive; null = from the oldest kept), in order, at most `limit`. */
   readAfter(gatewayId: string, afterId: string | null, limit: number): Promise<QueuedItem[]>;
   /**

@@ -9,6 +9,7 @@ import { copyBindings, openBindingStore } from '../../src/cli/binding-transfer.j
 import { REDIS_CLUSTER_KEY_LAYOUT, REDIS_KEY_LAYOUT } from '../../src/state/redis/index.js';
 import type { StateBackend } from '../../src/state/state-backend.js';
 import type { BusMessage } from '../../src/state/node-bus.js';
+import type { AppendedRun } from '../../src/state/delivery-queue.js';
 import { capturingLogger, waitFor } from './helpers.js';
 import { BatchEnqueuer } from '../../src/delivery/enqueue-batch.js';
 import { createMetrics } from '../../src/observability/metrics.js';
@@ -142,9 +143,12 @@ describe('relay state on a Redis Cluster', () => {
     const a = await backend('node-a', prefix);
     const b = await backend('node-b', prefix);
     const woken: string[] = [];
+    const runs = new Map<string, AppendedRun>();
     await b.bus.subscribe('node-b', (m: BusMessage) => {
       if (m.kind === 'wake') woken.push(m.gatewayId);
+      if (m.kind === 'wake' && m.run) runs.set(m.gatewayId, m.run);
       if (m.kind === 'wake-many') woken.push(...m.gatewayIds);
+      if (m.kind === 'wake-many') for (const [gatewayId, run] of Object.entries(m.runs ?? {})) runs.set(gatewayId, run);
     });
     await waitFor(() => b.isLive(), 'node-b to listen');
     await a.presence.heartbeat('node-a', 60_000);
@@ -166,6 +170,12 @@ describe('relay state on a Redis Cluster', () => {
     await waitFor(() => woken.length === gateways.length, 'node-b to be woken for every gateway');
     expect(woken.sort()).toEqual(gateways);
     expect(lookups).toBe(0);
+    // Each wake-up carries what was appended, after the empty queue; a second append follows the first item.
+    for (const gatewayId of gateways) expect(runs.get(gatewayId)).toEqual({ after: null, items: await a.queue.readAfter(gatewayId, null, 10) });
+    const [first] = await a.queue.readAfter('gw-own-1', null, 1);
+    await enqueuer.enqueue(new Map([['gw-own-1', [{ event: inbound('m-again') }]]]));
+    await waitFor(() => woken.length === gateways.length + 1, 'node-b to be woken again');
+    expect(runs.get('gw-own-1')).toEqual({ after: first!.id, items: await a.queue.readAfter('gw-own-1', first!.id, 10) });
   });
 
   it('writes only keys of REDIS_KEY_LAYOUT, with bindings as REDIS_CLUSTER_KEY_LAYOUT says', async () => {

@@ -1,6 +1,6 @@
 import type { QueuedEvent } from '@wecom-relay/shared';
 import { RelayError } from '../../errors/relay-error.js';
-import { DEFAULT_QUEUE_DEDUP_TTL_MS, queueDedupOf, type DeliveryQueue, type QueueAppendEntry, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
+import { DEFAULT_QUEUE_DEDUP_TTL_MS, queueDedupOf, type AppendedRun, type DeliveryQueue, type QueueAppendEntry, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
 import type { PresenceEntry } from '../presence-map.js';
 import { checkPrefix, clientKeyPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
@@ -52,7 +52,7 @@ const DEFAULT_IDLE_TTL_MS = 4 * 24 * 3600 * 1000;
  * Lua functions for scripts that append to gateway streams and move their expiry only where it is due (see
  * ExpiryRefreshes): append(stream, event JSON, refresh) appends and returns the id, noting the stream; a stream that did
  * not exist is created and its expiry is due whatever `refresh` says. expire_appended(px) then sets the expiry of every
- * stream appended to whose expiry is due.
+ * stream appended to whose expiry is due. stream_tail(stream) is the id the stream ends with ('' when empty).
  */
 export const STREAM_APPEND_LUA = `
 local appended, expire_due = {}, {}
@@ -65,6 +65,12 @@ local function append(stream, event, refresh)
   if expire_due[stream] == nil then appended[#appended + 1] = stream end
   expire_due[stream] = expire_due[stream] or refresh
   return id
+end
+-- The id a stream ends with ('' when it holds nothing): what the next append follows. A delivered queue is empty
+-- (acknowledged entries are deleted), and XLEN reads no entry.
+local function stream_tail(stream)
+  local last = redis.call('XLEN', stream) > 0 and redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
+  return last and last[1] or ''
 end
 local function expire_appended(px)
   for _, stream in ipairs(appended) do
@@ -139,12 +145,14 @@ const APPEND_MANY = new LuaScript('queue-append-many', `${APPEND_MANY_LUA}return
 `);
 
 // As queue-append-many for one gateway, with the gateway's owner record as the last KEY: after the appends it reads the
-// record's node and generation and returns them after the ids (false where there is none).
+// record's node and generation and returns them after the ids (false where there is none), then the id the stream ended
+// with before the appends ('' when it was empty), which the first entry appended follows.
 const APPEND_MANY_READING_OWNER = new LuaScript(
   'queue-append-many-reading-owner',
-  `${APPEND_MANY_LUA}local owner = redis.call('HMGET', KEYS[#KEYS], 'node', 'gen')
+  `${APPEND_MANY_LUA.replace('local ids = {}', "local ids = {}\nlocal before = stream_tail(KEYS[1])")}local owner = redis.call('HMGET', KEYS[#KEYS], 'node', 'gen')
 ids[#ids + 1] = owner[1]
 ids[#ids + 1] = owner[2]
+ids[#ids + 1] = before
 return ids
 `,
 );
@@ -200,7 +208,7 @@ export class RedisDeliveryQueue implements DeliveryQueue {
    * owner comes as recorded, alive or not: a wake-up for a node that is gone reaches nobody, as one never sent would.
    * Undefined on one server, where a page's appends and owner reads are batched across gateways instead.
    */
-  readonly appendReadingOwner: ((gatewayId: string, entries: readonly QueueAppendEntry[]) => Promise<{ ids: Array<string | null>; owner: PresenceEntry | null }>) | undefined;
+  readonly appendReadingOwner: ((gatewayId: string, entries: readonly QueueAppendEntry[]) => Promise<{ ids: Array<string | null>; owner: PresenceEntry | null; run?: AppendedRun }>) | undefined;
 
   constructor(opts: RedisDeliveryQueueOptions) {
     this.redis = opts.redis;
@@ -254,14 +262,18 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     gatewayId: string,
     entries: readonly QueueAppendEntry[],
     ownerKey: string,
-  ): Promise<{ ids: Array<string | null>; owner: PresenceEntry | null }> {
+  ): Promise<{ ids: Array<string | null>; owner: PresenceEntry | null; run?: AppendedRun }> {
     const append = this.appendCall(gatewayId, entries);
     const reply = await APPEND_MANY_READING_OWNER.run(this.redis, [...append.keys, ownerKey], [this.idleTtlPx, ...append.args]);
-    if (!Array.isArray(reply) || reply.length !== entries.length + 2) throw new RelayError('INTERNAL', 'append script returned no ids', { gatewayId });
-    const [node, gen] = reply.slice(entries.length);
+    if (!Array.isArray(reply) || reply.length !== entries.length + 3) throw new RelayError('INTERNAL', 'append script returned no ids', { gatewayId });
+    const [node, gen, before] = reply.slice(entries.length);
+    const ids = this.appended(gatewayId, append, reply.slice(0, entries.length));
+    // What went in follows on in the stream (the entries a marker refused left no gap): the run a wake-up carries.
+    const items = entries.flatMap(({ event }, i) => (ids[i] ? [{ id: ids[i]!, event, enqueuedAt: streamIdMillis(ids[i]!) }] : []));
     return {
-      ids: this.appended(gatewayId, append, reply.slice(0, entries.length)),
+      ids,
       owner: typeof node === 'string' && gen != null ? { nodeId: node, generation: Number(gen) } : null,
+      ...(items.length > 0 ? { run: { after: typeof before === 'string' && before !== '' ? before : null, items } } : {}),
     };
   }
 

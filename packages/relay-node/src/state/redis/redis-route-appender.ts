@@ -29,14 +29,10 @@ local out = {}
 local seen = tree_seen()
 local dpx = tonumber(ARGV[1])
 local mpx = tonumber(ARGV[2])
--- The last id of each stream appended to: the entry before the next one this call appends. A delivered queue is empty
--- (acknowledged entries are deleted), and XLEN reads no entry.
+-- The last id of each stream appended to: the entry before the next one this call appends.
 local tails = {}
 local function tail(stream)
-  if tails[stream] == nil then
-    local last = redis.call('XLEN', stream) > 0 and redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
-    tails[stream] = last and last[1] or ''
-  end
+  if tails[stream] == nil then tails[stream] = stream_tail(stream) end
   return tails[stream]
 end
 local n = (#ARGV - 5) / 6
