@@ -46,9 +46,12 @@ export class AppendedRuns {
   add(gatewayId: string, id: string, event: QueuedEvent, appended: { after: string | null; enqueuedAt: number } | undefined): void {
     const run = this.runs.get(gatewayId);
     if (run === null) return;
-    const item = { id, event, enqueuedAt: appended?.enqueuedAt ?? 0 };
-    if (appended === undefined) this.runs.set(gatewayId, null);
-    else if (run === undefined) this.runs.set(gatewayId, { after: appended.after, items: [item] });
+    if (appended === undefined) {
+      this.runs.set(gatewayId, null);
+      return;
+    }
+    const item = { id, event, enqueuedAt: appended.enqueuedAt };
+    if (run === undefined) this.runs.set(gatewayId, { after: appended.after, items: [item] });
     else if (run.items.at(-1)!.id === appended.after && run.items.length < MAX_OFFERED_ITEMS) run.items.push(item);
     else this.runs.set(gatewayId, null);
   }

@@ -100,7 +100,8 @@ return id
 // its slot.
 // Returns one id per entry, '' where a marker was alive (also when an earlier entry of the same batch set it). Markers
 // are written right after their XADD, as in queue-append-once.
-const APPEND_MANY_LUA = `${PACKED_TREE_LUA}${STREAM_APPEND_LUA}
+// APPEND_MANY_BODY is the script after its Lua functions (it builds `ids`); queue-append-many-reading-owner runs it too.
+const APPEND_MANY_BODY = `
 local ids = {}
 local seen = tree_seen()
 local k = 0
@@ -141,6 +142,7 @@ while a <= #ARGV do
 end
 expire_appended(ARGV[1])
 `;
+const APPEND_MANY_LUA = `${PACKED_TREE_LUA}${STREAM_APPEND_LUA}${APPEND_MANY_BODY}`;
 const APPEND_MANY = new LuaScript('queue-append-many', `${APPEND_MANY_LUA}return ids
 `);
 
@@ -149,7 +151,7 @@ const APPEND_MANY = new LuaScript('queue-append-many', `${APPEND_MANY_LUA}return
 // with before the appends ('' when it was empty), which the first entry appended follows.
 const APPEND_MANY_READING_OWNER = new LuaScript(
   'queue-append-many-reading-owner',
-  `${APPEND_MANY_LUA.replace('local ids = {}', "local ids = {}\nlocal before = stream_tail(KEYS[1])")}local owner = redis.call('HMGET', KEYS[#KEYS], 'node', 'gen')
+  `${PACKED_TREE_LUA}${STREAM_APPEND_LUA}local before = stream_tail(KEYS[1])${APPEND_MANY_BODY}local owner = redis.call('HMGET', KEYS[#KEYS], 'node', 'gen')
 ids[#ids + 1] = owner[1]
 ids[#ids + 1] = owner[2]
 ids[#ids + 1] = before
