@@ -4,7 +4,7 @@
  * reordered whatever order wake-ups and reads come in.
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_OFFERED_ITEMS, offerRun, takeFromRun } from '../../src/delivery/appended-run.js';
+import { AppendedRuns, MAX_OFFERED_ITEMS, offerRun, takeFromRun } from '../../src/delivery/appended-run.js';
 import { GatewayDrain } from '../../src/delivery/gateway-drain.js';
 import { LocalGateways } from '../../src/delivery/local-gateways.js';
 import { MediaInliner } from '../../src/delivery/media-inliner.js';
@@ -45,6 +45,25 @@ describe('takeFromRun and offerRun', () => {
     expect(offerRun(null, run('5', '6'))).toEqual(run('5', '6'));
     const full = { after: null, items: Array.from({ length: MAX_OFFERED_ITEMS }, (_, i) => item(String(i + 1))) };
     expect(offerRun(full, run(String(MAX_OFFERED_ITEMS), String(MAX_OFFERED_ITEMS + 1)))).toBeNull();
+  });
+});
+
+describe('AppendedRuns', () => {
+  it('gives each gateway the run of what one step appended for it, in order, up to MAX_OFFERED_ITEMS', () => {
+    const runs = new AppendedRuns();
+    const at = (after: string | null) => ({ after, enqueuedAt: 1 });
+    runs.add('gw-1', '3', inbound('a'), at('2'));
+    runs.add('gw-2', '4', inbound('b'), at(null));
+    runs.add('gw-1', '5', inbound('c'), at('3'));
+    // Not following on (something of another's between): no run, the owner reads the queue.
+    runs.add('gw-3', '6', inbound('d'), at(null));
+    runs.add('gw-3', '8', inbound('e'), at('7'));
+    // Not reported by the store: no run.
+    runs.add('gw-4', '9', inbound('f'), undefined);
+    for (let i = 0; i <= MAX_OFFERED_ITEMS; i++) runs.add('gw-5', String(100 + i), inbound(`g${i}`), at(i === 0 ? null : String(99 + i)));
+    const complete = runs.complete();
+    expect([...complete.keys()]).toEqual(['gw-1', 'gw-2']);
+    expect(complete.get('gw-1')).toEqual({ after: '2', items: [{ id: '3', event: inbound('a'), enqueuedAt: 1 }, { id: '5', event: inbound('c'), enqueuedAt: 1 }] });
   });
 });
 
