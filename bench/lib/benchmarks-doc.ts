@@ -83,8 +83,9 @@ How each figure is measured:
   load) are a transient, not the steady state. Records before 2026-12-04 20:00 UTC had no warm-up. The steady rows
   "a page's first frame" and "a page's frames, first to last" split a message's latency in two, per page (the messages
   one \`sync_msg\` answer carried, told apart by the millisecond it was served): how long the page took to reach its
-  first gateway (the hops from WeCom's answer to a socket: for the relay the page's routing step, the wake-up and the
-  owner's queue read; for the peer one publish), and how long its frames then took to reach the last of its gateways
+  first gateway (the hops from WeCom's answer to a socket: for the relay the page's routing step and the wake-up, which
+  carries the messages, so the owner reads its queue only where older ones wait (records before 2026-12-05 10:39 UTC
+  also have a queue read); for the peer one publish), and how long its frames then took to reach the last of its gateways
   (writing them to about a hundred sockets on three servers and the drivers reading them, alike for both). Records
   before 2026-12-05 04:50 UTC do not have them.
 - Reconnect storm: the node holding a third of the gateways is SIGKILLed; one message per gateway of that node is
