@@ -155,8 +155,7 @@ export class DeliveryService {
 
   /** Drains a gateway's queue soon if it is attached here (nothing otherwise), with the items just appended when known. */
   wakeLocal(gatewayId: string, run?: AppendedRun): void {
-    if (run) this.drain.offer(gatewayId, run);
-    else this.drain.schedule(gatewayId);
+    this.drain.offer(gatewayId, run);
   }
 
   /** Tells whichever node holds the gateway to drain its queue. */
@@ -279,14 +278,9 @@ export class DeliveryService {
   private onBusMessage(message: BusMessage): void {
     this.o.metrics.busMessages.inc({ direction: 'received', kind: message.kind });
     if (message.kind === 'wake') {
-      if (message.run) this.drain.offer(message.gatewayId, message.run, message.sentAt);
-      else this.drain.schedule(message.gatewayId, message.sentAt);
+      this.drain.offer(message.gatewayId, message.run, message.sentAt);
     } else if (message.kind === 'wake-many') {
-      for (const gatewayId of message.gatewayIds) {
-        const run = message.runs?.[gatewayId];
-        if (run) this.drain.offer(gatewayId, run, message.sentAt);
-        else this.drain.schedule(gatewayId, message.sentAt);
-      }
+      for (const gatewayId of message.gatewayIds) this.drain.offer(gatewayId, message.runs?.[gatewayId], message.sentAt);
     } else if (message.kind === 'superseded') {
       this.ownership.onSuperseded(message.gatewayId, message.generation);
     } else if (message.kind === 'redeliver') {

@@ -78,13 +78,14 @@ export class GatewayDrain {
   }
 
   /**
-   * {@link schedule}, with items the waking node appended: the drain writes them without reading the queue where
-   * nothing can sit between its pointer and them (see takeFromRun), and reads the queue otherwise.
+   * {@link schedule} for a wake-up, with the items the waking node appended when it brought them: the drain writes those
+   * without reading the queue where nothing can sit between its pointer and them (see takeFromRun), and reads the queue
+   * otherwise.
    */
-  offer(gatewayId: string, run: AppendedRun, remoteSentAt?: number): void {
+  offer(gatewayId: string, run: AppendedRun | undefined, remoteSentAt?: number): void {
     const entry = this.o.local.get(gatewayId);
     if (!entry || this.closed) return;
-    entry.offered = offerRun(entry.offered, run);
+    if (run) entry.offered = offerRun(entry.offered, run);
     this.schedule(gatewayId, remoteSentAt);
   }
 

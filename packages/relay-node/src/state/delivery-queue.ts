@@ -11,6 +11,11 @@ export interface QueuedItem {
   enqueuedAt: number;
 }
 
+/** Whether a decoded value can stand as a queued event (an object naming its type); what a store cannot read it drops. */
+export function isQueuedEvent(value: unknown): value is QueuedEvent {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}
+
 /**
  * Items one append put at the end of a gateway's queue, known to the node that appended them, so the node holding the
  * gateway can write them without reading the queue. `after` is the last item the queue held just before (null: it held

@@ -1,5 +1,4 @@
-import type { QueuedEvent } from '@wecom-relay/shared';
-import { compareQueueIds, type AppendedRun, type QueuedItem } from '../delivery-queue.js';
+import { compareQueueIds, isQueuedEvent, type AppendedRun, type QueuedItem } from '../delivery-queue.js';
 import type { BusMessage } from '../node-bus.js';
 
 /** Encodes a bus message for the wire. */
@@ -74,8 +73,8 @@ function decodeRun(value: unknown): AppendedRun | null {
     if (typeof raw !== 'object' || raw === null) return null;
     const { id, event, enqueuedAt } = raw as { id?: unknown; event?: unknown; enqueuedAt?: unknown };
     if (typeof id !== 'string' || !QUEUE_ID.test(id) || (last !== null && compareQueueIds(id, last) <= 0)) return null;
-    if (typeof event !== 'object' || event === null || typeof (event as { type?: unknown }).type !== 'string' || !isFiniteNumber(enqueuedAt)) return null;
-    const item: QueuedItem = { id, event: event as QueuedEvent, enqueuedAt };
+    if (!isQueuedEvent(event) || !isFiniteNumber(enqueuedAt)) return null;
+    const item: QueuedItem = { id, event, enqueuedAt };
     run.items.push(item);
     last = id;
   }

@@ -1,6 +1,6 @@
 import type { QueuedEvent } from '@wecom-relay/shared';
 import { RelayError } from '../../errors/relay-error.js';
-import { DEFAULT_QUEUE_DEDUP_TTL_MS, queueDedupOf, type AppendedRun, type DeliveryQueue, type QueueAppendEntry, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
+import { DEFAULT_QUEUE_DEDUP_TTL_MS, isQueuedEvent, queueDedupOf, type AppendedRun, type DeliveryQueue, type QueueAppendEntry, type QueueAppendOptions, type QueuedItem } from '../delivery-queue.js';
 import type { PresenceEntry } from '../presence-map.js';
 import { checkPrefix, clientKeyPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
@@ -495,8 +495,8 @@ function decodeItem(id: string, fields: string[]): QueuedItem | null {
   if (raw === undefined) return null;
   try {
     const event: unknown = JSON.parse(raw);
-    if (typeof event !== 'object' || event === null || typeof (event as { type?: unknown }).type !== 'string') return null;
-    return { id, event: event as QueuedEvent, enqueuedAt: streamIdMillis(id) };
+    if (!isQueuedEvent(event)) return null;
+    return { id, event, enqueuedAt: streamIdMillis(id) };
   } catch {
     return null;
   }
