@@ -303,6 +303,37 @@ describe('encodeGatewayEvent', () => {
     );
   });
 
+  it('inbound with every member: in the frame order, a detail after open_kfid, any detail name a member of its own', () => {
+    const event = {
+      type: 'inbound' as const,
+      id: 'm',
+      externalUserId: 'u',
+      msgType: 'link' as const,
+      content: 'x',
+      timestamp: 1,
+      wecomMsgType: 'link',
+      openKfid: 'wk1',
+      mediaError: 'too_large' as const,
+      mediaUrl: 'https://r/m',
+      mediaUrlExpiresAt: 2,
+      detail: { key: 'link', fields: { title: 'T' } },
+      customer: { nickname: 'N' },
+      deliveryId: '9-0',
+    };
+    expect(encodeGatewayEvent('cs', event)).toBe(
+      '{"type":"cs_inbound","platform":"wecom","id":"m","customer_id":"u","msg_type":"link","content":"x","timestamp":1,' +
+        '"media_error":"too_large","media_url":"https://r/m","media_url_expires_at":2,"wecom_msg_type":"link","open_kfid":"wk1",' +
+        '"link":{"title":"T"},"customer":{"nickname":"N"},"delivery_id":"9-0"}',
+    );
+    // WeCom names the detail (its msgtype): one named like a member replaces that member's value where it stands, and
+    // `__proto__` is written like any other name rather than changing the frame's prototype.
+    expect(encodeGatewayEvent('plain', { ...event, customer: undefined, deliveryId: undefined, detail: { key: 'content', fields: { a: 1 } } })).toBe(
+      '{"type":"inbound","id":"m","external_user_id":"u","msg_type":"link","content":{"a":1},"timestamp":1,"media_error":"too_large",' +
+        '"media_url":"https://r/m","media_url_expires_at":2,"wecom_msg_type":"link","open_kfid":"wk1"}',
+    );
+    expect(encodeGatewayEvent('plain', { ...event, detail: { key: '__proto__', fields: { a: 1 } } })).toContain('"open_kfid":"wk1","__proto__":{"a":1},"customer"');
+  });
+
   it('escapes text safely so a decoded reply re-encodes to the same characters', () => {
     const content = 'quote " backslash \\ newline \n emoji 😀 nul \u0000';
     const frame = encodeGatewayEvent('plain', {

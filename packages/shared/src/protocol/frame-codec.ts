@@ -11,7 +11,7 @@ import {
 } from './frame-schemas.js';
 import { jsonNestsDeeperThan } from './json-depth.js';
 import { toRichOutboundCommand } from './send-frame-codec.js';
-import type { Dialect, GatewayCommand, GatewayEvent, GatewayFeature } from './messages.js';
+import type { Dialect, GatewayCommand, GatewayEvent, GatewayFeature, InboundEvent } from './messages.js';
 
 /** Why a gateway frame could not be decoded; sent back to the gateway as the error's `code`. */
 export type DecodeErrorCode = 'FRAME_MALFORMED' | 'FRAME_UNKNOWN_TYPE' | 'FRAME_INVALID' | 'CONTENT_TOO_LONG';
@@ -181,8 +181,38 @@ function describeIssues(error: z.ZodError, dialect: Dialect): string {
     .join('; ');
 }
 
+/**
+ * The inbound frame, written once per delivered message: built member by member in the frame's order, apart from the
+ * other kinds (their shared closure and computed members cost it about half again: 1.3 against 0.85 µs a frame).
+ */
+function inboundFrame(dialect: Dialect, event: InboundEvent): Record<string, unknown> {
+  const cs = dialect === 'cs';
+  const frame: Record<string, unknown> = { type: cs ? `${CS_PREFIX}inbound` : 'inbound', platform: cs ? CS_PLATFORM : undefined, id: event.id };
+  frame[cs ? 'customer_id' : 'external_user_id'] = event.externalUserId;
+  frame.msg_type = event.msgType;
+  frame.content = event.content;
+  frame.timestamp = event.timestamp;
+  frame.media_data = event.mediaData;
+  frame.media_mime = event.mediaMime;
+  frame.media_error = event.mediaError;
+  frame.media_url = event.mediaUrl;
+  frame.media_url_expires_at = event.mediaUrlExpiresAt;
+  frame.wecom_msg_type = event.wecomMsgType;
+  frame.open_kfid = event.openKfid;
+  // Defined, not assigned: a detail named `__proto__` (WeCom's msgtype) must be a member, as a literal would make it.
+  if (event.detail) Object.defineProperty(frame, event.detail.key, { value: event.detail.fields, enumerable: true, writable: true, configurable: true });
+  frame.customer = event.customer;
+  frame.delivery_id = event.deliveryId;
+  return frame;
+}
+
 /** Serializes one event in the gateway's dialect. */
 export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): string {
+  if (event.type === 'inbound') return JSON.stringify(inboundFrame(dialect, event));
+  return encodeOtherEvent(dialect, event);
+}
+
+function encodeOtherEvent(dialect: Dialect, event: Exclude<GatewayEvent, InboundEvent>): string {
   const cs = dialect === 'cs';
   const type = cs ? `${CS_PREFIX}${event.type}` : event.type;
   const platform = cs ? CS_PLATFORM : undefined;
@@ -190,26 +220,6 @@ export function encodeGatewayEvent(dialect: Dialect, event: GatewayEvent): strin
   const commandId = (id: string) => (cs && COMMAND_NAMED_IDS.has(id) ? `${CS_PREFIX}${id}` : id);
   // JSON.stringify drops undefined members, which is how absent optional fields (and plain-dialect `platform`) vanish.
   switch (event.type) {
-    case 'inbound':
-      return JSON.stringify({
-        type,
-        platform,
-        id: event.id,
-        [userKey]: event.externalUserId,
-        msg_type: event.msgType,
-        content: event.content,
-        timestamp: event.timestamp,
-        media_data: event.mediaData,
-        media_mime: event.mediaMime,
-        media_error: event.mediaError,
-        media_url: event.mediaUrl,
-        media_url_expires_at: event.mediaUrlExpiresAt,
-        wecom_msg_type: event.wecomMsgType,
-        open_kfid: event.openKfid,
-        ...(event.detail ? { [event.detail.key]: event.detail.fields } : {}),
-        customer: event.customer,
-        delivery_id: event.deliveryId,
-      });
     case 'servicer_message':
       return JSON.stringify({
         type,
