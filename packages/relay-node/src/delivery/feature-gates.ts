@@ -42,13 +42,18 @@ export function shapeMessage(event: QueuedMessage, features: readonly GatewayFea
   return { frame: { ...rest, msgType, detail }, ...media };
 }
 
+/** Whether a frame of this kind gets the customer's profile: the gateway asked for `customer_profile` and profiles are kept. */
+export function wantsProfile(frame: GatewayEvent, features: readonly GatewayFeature[], profiles: CustomerProfileCache | undefined): boolean {
+  return profiles !== undefined && (frame.type === 'inbound' || frame.type === 'binding_resolved') && features.includes('customer_profile');
+}
+
 /** The frame with the customer's profile when the gateway asked for `customer_profile` and one is known. */
 export async function withProfile<F extends GatewayEvent>(
   frame: F,
   features: readonly GatewayFeature[],
   profiles: CustomerProfileCache | undefined,
 ): Promise<F> {
-  if (!profiles || !features.includes('customer_profile')) return frame;
+  if (!profiles || !wantsProfile(frame, features, profiles)) return frame;
   if (frame.type !== 'inbound' && frame.type !== 'binding_resolved') return frame;
   const customer = await profiles.get(frame.externalUserId);
   return customer ? { ...frame, customer } : frame;

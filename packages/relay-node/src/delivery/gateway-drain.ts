@@ -4,7 +4,7 @@ import type { RelayMetrics } from '../observability/metrics.js';
 import type { AppendedRun, DeliveryQueue, QueuedItem } from '../state/delivery-queue.js';
 import { offerRun, takeFromRun } from './appended-run.js';
 import type { CustomerProfileCache } from './customer-profiles.js';
-import { featureRequiredFor, shapeMessage, withProfile } from './feature-gates.js';
+import { featureRequiredFor, shapeMessage, wantsProfile, withProfile, type ShapedMessage } from './feature-gates.js';
 import type { LocalGateway, LocalGateways } from './local-gateways.js';
 import { TransientMediaError, type MediaCharge, type MediaInliner } from './media-inliner.js';
 
@@ -201,12 +201,17 @@ export class GatewayDrain {
       (event.type === 'binding_resolved' && entry.replayed?.delete(event.externalUserId) === true) ||
       (feature !== null && !entry.session.features.includes(feature));
     if (!skip) {
-      const { frame: shaped, charge } = await this.toFrame(event, entry.session.sessionId, entry.session.features);
+      const { features, sessionId } = entry.session;
+      // Awaited only for what needs it (media, a profile): each await is a turn every other drain of the wake-up
+      // takes before this frame is written.
+      const shaped = shapeFrame(event, features);
+      const { frame, charge }: { frame: Frame; charge?: MediaCharge | undefined } =
+        shaped.mediaId === undefined ? shaped : await this.withMedia(shaped.frame, shaped.mediaId, sessionId, features);
       try {
-        const frame = await withProfile(shaped, entry.session.features, this.o.profiles);
-        if (ackMode) frame.deliveryId = item.id;
+        const sent = wantsProfile(frame, features, this.o.profiles) ? await withProfile(frame, features, this.o.profiles) : frame;
+        if (ackMode) sent.deliveryId = item.id;
         // Rejects (and the item stays queued) when the socket closes, e.g. with 4009 for not reading.
-        await entry.session.send(frame);
+        await entry.session.send(sent);
       } finally {
         charge?.release();
       }
@@ -222,17 +227,29 @@ export class GatewayDrain {
     if (ackNow !== null) await this.o.queue.ack(gatewayId, ackNow.upTo, ackNow.prev ?? undefined);
   }
 
-  private async toFrame(
-    event: QueuedEvent,
+  /** The frame with its media: inlined, linked, or the reason it is not. */
+  private async withMedia(
+    frame: MessageFrame,
+    mediaId: string,
     owner: string,
     features: readonly GatewayFeature[],
-  ): Promise<{ frame: GatewayEvent & { deliveryId?: string }; charge?: MediaCharge | undefined }> {
-    if (event.type !== 'inbound' && event.type !== 'servicer_message') return { frame: { ...event } };
-    const { frame: rest, mediaId } = shapeMessage(event, features);
-    if (!mediaId) return { frame: { ...rest } };
+  ): Promise<{ frame: MessageFrame; charge?: MediaCharge | undefined }> {
     const media = await this.o.media.fetch(mediaId, owner, features);
-    if ('error' in media) return { frame: { ...rest, mediaError: media.error } };
-    if ('link' in media) return { frame: { ...rest, mediaUrl: media.link.url, mediaUrlExpiresAt: media.link.expiresAt } };
-    return { frame: { ...rest, mediaData: media.base64, mediaMime: media.mime }, charge: media.charge };
+    if ('error' in media) return { frame: { ...frame, mediaError: media.error } };
+    if ('link' in media) return { frame: { ...frame, mediaUrl: media.link.url, mediaUrlExpiresAt: media.link.expiresAt } };
+    return { frame: { ...frame, mediaData: media.base64, mediaMime: media.mime }, charge: media.charge };
   }
+}
+
+type Frame = GatewayEvent & { deliveryId?: string };
+type MessageFrame = ShapedMessage['frame'] & { deliveryId?: string };
+
+/**
+ * A queued event as this gateway's frame, before its media (named by `mediaId`): an object of its own, which the drain
+ * may change (shapeMessage builds one; other kinds are copied), so the queued item stays as it was read.
+ */
+function shapeFrame(event: QueuedEvent, features: readonly GatewayFeature[]): { frame: Frame; mediaId?: undefined } | { frame: MessageFrame; mediaId: string } {
+  if (event.type !== 'inbound' && event.type !== 'servicer_message') return { frame: { ...event } };
+  const { frame, mediaId } = shapeMessage(event, features);
+  return mediaId === undefined ? { frame } : { frame, mediaId };
 }
