@@ -42,8 +42,15 @@ export function shapeMessage(event: QueuedMessage, features: readonly GatewayFea
   return { frame: { ...rest, msgType, detail }, ...media };
 }
 
+/** A frame that can carry the customer's profile. */
+type ProfiledFrame = Extract<GatewayEvent, { type: 'inbound' | 'binding_resolved' }>;
+
 /** Whether a frame of this kind gets the customer's profile: the gateway asked for `customer_profile` and profiles are kept. */
-export function wantsProfile(frame: GatewayEvent, features: readonly GatewayFeature[], profiles: CustomerProfileCache | undefined): boolean {
+export function wantsProfile<F extends GatewayEvent>(
+  frame: F,
+  features: readonly GatewayFeature[],
+  profiles: CustomerProfileCache | undefined,
+): frame is F & ProfiledFrame {
   return profiles !== undefined && (frame.type === 'inbound' || frame.type === 'binding_resolved') && features.includes('customer_profile');
 }
 
@@ -54,7 +61,6 @@ export async function withProfile<F extends GatewayEvent>(
   profiles: CustomerProfileCache | undefined,
 ): Promise<F> {
   if (!profiles || !wantsProfile(frame, features, profiles)) return frame;
-  if (frame.type !== 'inbound' && frame.type !== 'binding_resolved') return frame;
   const customer = await profiles.get(frame.externalUserId);
   return customer ? { ...frame, customer } : frame;
 }
