@@ -28,18 +28,28 @@ export interface AppendedRun {
 
 /**
  * Orders two queue ids of one store: every store issues canonical decimals (Redis stream ids `<ms>-<seq>`, or a plain
- * sequence), compared part by part as whole numbers, whatever their size. -1, 0 or 1.
+ * sequence), compared part by part as whole numbers, whatever their size. -1, 0 or 1. Compared in place, without
+ * splitting: a drain and a wake-up's decoding compare every item they take.
  */
 export function compareQueueIds(a: string, b: string): number {
-  const [am = '', as = ''] = a.split('-');
-  const [bm = '', bs = ''] = b.split('-');
-  return compareDigits(am, bm) || compareDigits(as, bs);
+  const aDash = a.indexOf('-');
+  const bDash = b.indexOf('-');
+  const aEnd = aDash === -1 ? a.length : aDash;
+  const bEnd = bDash === -1 ? b.length : bDash;
+  return compareDigits(a, 0, aEnd, b, 0, bEnd) || compareDigits(a, aEnd + 1, a.length, b, bEnd + 1, b.length);
 }
 
-// Canonical decimal strings: the longer is larger, and equal lengths order as text.
-function compareDigits(a: string, b: string): number {
-  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
-  return a === b ? 0 : a < b ? -1 : 1;
+// Canonical decimals a[aFrom, aTo) and b[bFrom, bTo) (empty where from passes to): the longer is larger, and equal
+// lengths order digit by digit.
+function compareDigits(a: string, aFrom: number, aTo: number, b: string, bFrom: number, bTo: number): number {
+  const aLength = Math.max(0, aTo - aFrom);
+  const bLength = Math.max(0, bTo - bFrom);
+  if (aLength !== bLength) return aLength < bLength ? -1 : 1;
+  for (let i = 0; i < aLength; i++) {
+    const d = a.charCodeAt(aFrom + i) - b.charCodeAt(bFrom + i);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return 0;
 }
 
 /** Options for {@link DeliveryQueue.append}. */
