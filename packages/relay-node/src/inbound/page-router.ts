@@ -41,7 +41,8 @@ export interface PageRouterOptions {
  * Routes a pulled page as a whole instead of message by message. The customer messages of users whose part of the
  * page holds nothing else (no event, no binding token, no servicer message) are "plain": their send windows, bindings
  * and routing decisions are read side by side, then each gateway's messages are appended with one round trip and
- * every owning node is woken once. A user with anything else on the page has all of it handled by the
+ * every owning node is woken once (on one Redis server, once per route step of 25 messages, the steps pipelined, so
+ * owners write a page's first frames while Redis still works on its last). A user with anything else on the page has all of it handled by the
  * {@link InboundDispatcher}, one message after the other as before, so a binding in the middle of a user's messages
  * still applies to exactly the messages after it.
  *
@@ -112,7 +113,8 @@ export class PageRouter {
 
   /**
    * With a route appender: the messages of each bound user whose messages all carry a send_time are decided and
-   * queued in one step; the rest are decided as without one. What the appender found decided otherwise (for another
+   * queued in steps of {@link STEP_ENTRIES}, in page order, each step's owners woken as soon as it is done; the rest
+   * are decided as without one. What the appender found decided otherwise (for another
    * gateway, or not for a gateway) is queued as a decided message is. The send-window notes are in before anything
    * is queued, as without an appender.
    */
@@ -126,6 +128,34 @@ export class PageRouter {
     const appending: Array<[index: number, message: KfMessage]> = [];
     const rest: Array<[index: number, message: KfMessage]> = [];
     messages.forEach((m, i) => (whole.get(m.external_userid!) ? appending : rest).push([i, m]));
+    const decided: Array<[index: number, message: KfMessage, decision: string]> = [];
+    const steps: Array<Promise<void>> = [];
+    for (let from = 0; from < appending.length; from += STEP_ENTRIES) {
+      steps.push(this.appendStep(appender, appending.slice(from, from + STEP_ENTRIES), current, decided));
+    }
+    const [decisions] = await Promise.all([
+      this.decide(
+        rest.map(([, m]) => m),
+        current,
+      ),
+      ...steps,
+    ]);
+    rest.forEach(([i, m], n) => decided.push([i, m, decisions[n]!]));
+    if (decided.length === 0) return;
+    decided.sort((a, b) => a[0] - b[0]);
+    await this.queueDecided(decided.map(([, m, decision]) => [m, decision] as const));
+  }
+
+  /**
+   * One route step: decides and queues its messages, then wakes their owners at once, while the next step's messages
+   * are still in Redis. What it found decided otherwise goes to `decided`, for the caller.
+   */
+  private async appendStep(
+    appender: RouteAppender,
+    appending: ReadonlyArray<readonly [index: number, message: KfMessage]>,
+    current: ReadonlyMap<string, string | null>,
+    decided: Array<[index: number, message: KfMessage, decision: string]>,
+  ): Promise<void> {
     const entries = appending.map(([, m]) => ({
       key: routeDecisionKey(m.msgid!),
       placement: placementOf(m)!,
@@ -133,14 +163,7 @@ export class PageRouter {
       event: toInboundEvent({ ...m, external_userid: m.external_userid! }, this.o.tagAccount),
       dedupKey: m.msgid!,
     }));
-    const [results, decisions] = await Promise.all([
-      appender.decideAndAppend(entries, ROUTE_DECISION_TTL_MS),
-      this.decide(
-        rest.map(([, m]) => m),
-        current,
-      ),
-    ]);
-    const decided: Array<[index: number, message: KfMessage, decision: string]> = rest.map(([i, m], n) => [i, m, decisions[n]!]);
+    const results = await appender.decideAndAppend(entries, ROUTE_DECISION_TTL_MS);
     const queued = new Map<string, number>();
     const owners = new Map<string, PresenceEntry | null>();
     const runs = new AppendedRuns();
@@ -162,13 +185,7 @@ export class PageRouter {
         decided.push([i, m, decision]);
       }
     });
-    decided.sort((a, b) => a[0] - b[0]);
-    await this.queueDecided(
-      decided.map(([, m, decision]) => [m, decision] as const),
-      queued,
-      owners,
-      runs.complete(),
-    );
+    await this.queueDecided([], queued, owners, runs.complete());
   }
 
   /**
@@ -269,6 +286,10 @@ export class PageRouter {
     return (Number(m.send_time) || this.now() / 1000) * 1000;
   }
 }
+
+// Messages one route step takes: a page goes as several steps, pipelined, each waking its owners as soon as it is
+// done, so owners write a page's first frames while Redis still works on its last.
+const STEP_ENTRIES = 25;
 
 /** A customer's own message that is routed to their gateway and nothing else: no event, no token, not a servicer's. */
 function isPlainCustomerMessage(m: KfMessage): boolean {

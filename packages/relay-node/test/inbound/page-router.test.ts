@@ -365,6 +365,8 @@ describe('PageRouter on one Redis server: decided and queued in one step', () =>
     expect(f.remoteReceived).toEqual([{ kind: 'wake-many', gatewayIds: ['gw-1', 'gw-2'], sentAt: f.clock.now(), runs: { 'gw-1': await f.runOf('gw-1'), 'gw-2': await f.runOf('gw-2') } }]);
     const [gw2Last] = await f.queue.readAfter('gw-2', null, 1);
 
+    const [gw1Last] = (await f.queue.readAfter('gw-1', null, 10)).slice(-1);
+
     // wm-a rebound: m-4 was decided for gw-1 before, so it is appended to gw-1 after the step (which appended wm-c's m-6
     // there and read gw-1's owner), and gw-1 is looked up after that append.
     await f.bindings.bind('wm-a', 'gw-9');
@@ -374,9 +376,43 @@ describe('PageRouter on one Redis server: decided and queued in one step', () =>
     expect(await f.queuedIds('gw-1')).toEqual(['m-1', 'm-3', 'm-6', 'm-4']);
     expect(await f.queuedIds('gw-2')).toEqual(['m-2', 'm-5']);
     expect(looked).toEqual(['gw-1']);
-    await waitFor(() => f.remoteReceived.length >= 2);
-    // gw-1 appended to after the step as well: its owner reads the queue; gw-2's m-5 comes along, after its m-2.
-    expect(f.remoteReceived[1]).toEqual({ kind: 'wake-many', gatewayIds: ['gw-1', 'gw-2'], sentAt: f.clock.now(), runs: { 'gw-2': await f.runOf('gw-2', gw2Last!.id) } });
+    await waitFor(() => f.remoteReceived.length >= 3);
+    // The step's wake-up carries what it appended, each after what its gateway held; then gw-1 again for m-4, appended
+    // after the step: its owner reads the queue.
+    expect(f.remoteReceived[1]).toEqual({
+      kind: 'wake-many',
+      gatewayIds: ['gw-2', 'gw-1'],
+      sentAt: f.clock.now(),
+      runs: { 'gw-2': await f.runOf('gw-2', gw2Last!.id), 'gw-1': { after: gw1Last!.id, items: (await f.runOf('gw-1', gw1Last!.id)).items.slice(0, 1) } },
+    });
+    expect(f.remoteReceived[2]).toEqual({ kind: 'wake', gatewayId: 'gw-1', sentAt: f.clock.now() });
+  });
+
+  it("wakes each route step's owners as soon as that step is done, while the page's later steps are still in Redis; each user's messages stay in order", async () => {
+    const f = await routerFixture('redis');
+    // 60 messages: wm-a writes every other one (to gw-1 on node-b), the rest from 30 users of gw-2, also on node-b.
+    const users: Record<string, string> = { 'wm-a': 'gw-1' };
+    for (let u = 0; u < 30; u++) users[`wm-${u}`] = 'gw-2';
+    await f.place(users, { 'gw-1': 'node-b', 'gw-2': 'node-b' });
+    const page = Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? text(`a-${i}`, 'wm-a', `a${i}`, T0 + i) : text(`o-${i}`, `wm-${(i - 1) / 2}`, `o${i}`, T0 + i)));
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    f.hooks.onAppend = async () => {
+      // The first step goes through; the second is held until the test has seen the first one's wake-up.
+      if (f.calls.decideAndAppend >= 2) await held;
+    };
+    const routed = f.router.route(page, ctx);
+    await waitFor(() => f.remoteReceived.length >= 1);
+    expect(f.calls.decideAndAppend).toBeGreaterThanOrEqual(2);
+    const first = f.remoteReceived[0] as { kind: string; runs: Record<string, { items: Array<{ event: { id: string } }> }> };
+    expect(first.kind).toBe('wake-many');
+    expect(first.runs['gw-1']!.items.map((i) => i.event.id)).toEqual(page.slice(0, 25).filter((_, i) => i % 2 === 0).map((m) => m.msgid));
+    release();
+    await routed;
+    expect(await f.queuedIds('gw-1')).toEqual(page.filter((_, i) => i % 2 === 0).map((m) => m.msgid));
+    expect(await f.queuedIds('gw-2')).toEqual(page.filter((_, i) => i % 2 === 1).map((m) => m.msgid));
+    expect(f.calls.decideAndAppend).toBe(3);
+    expect(f.remoteReceived).toHaveLength(3);
   });
 
   it('the dispatcher, pulling again a message queued in one step, queues nothing and wakes its gateway', async () => {
