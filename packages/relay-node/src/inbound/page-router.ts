@@ -42,9 +42,9 @@ export interface PageRouterOptions {
  * page holds nothing else (no event, no binding token, no servicer message) are "plain": their send windows, bindings
  * and routing decisions are read side by side, then each gateway's messages are appended with one round trip and
  * every owning node is woken once (on one Redis server, once per route step of 25 messages, the steps pipelined, so
- * owners write a page's first frames while Redis still works on its last). A user with anything else on the page has all of it handled by the
- * {@link InboundDispatcher}, one message after the other as before, so a binding in the middle of a user's messages
- * still applies to exactly the messages after it.
+ * owners write a page's first frames while Redis still works on its last). A user with anything else on the page has
+ * all of it handled by the {@link InboundDispatcher}, one message after the other as before, so a binding in the
+ * middle of a user's messages still applies to exactly the messages after it.
  *
  * Every step is what the dispatcher does for one message, with the same records: the routing decision is still
  * taken once per msgid, cluster-wide, before the append, and appends carry the msgid as their dedup key; so a page
@@ -114,9 +114,10 @@ export class PageRouter {
   /**
    * With a route appender: the messages of each bound user whose messages all carry a send_time are decided and
    * queued in steps of {@link STEP_ENTRIES}, in page order, each step's owners woken as soon as it is done; the rest
-   * are decided as without one. What the appender found decided otherwise (for another
-   * gateway, or not for a gateway) is queued as a decided message is. The send-window notes are in before anything
-   * is queued, as without an appender.
+   * are decided as without one. What the appender found decided otherwise (for another gateway, or not for a gateway)
+   * is queued as a decided message is, after every step. The send-window notes are in before anything is queued, as
+   * without an appender. A step that fails fails the page (pulled again, it queues nothing twice); the steps that
+   * went through have woken their owners already.
    */
   private async routeAppending(appender: RouteAppender, messages: KfMessage[], spoken: Promise<unknown>): Promise<void> {
     const [, current] = await Promise.all([spoken, this.bindingsOf(messages)]);
