@@ -390,11 +390,12 @@ describe('PageRouter on one Redis server: decided and queued in one step', () =>
 
   it("wakes each route step's owners as soon as that step is done, while the page's later steps are still in Redis; each user's messages stay in order", async () => {
     const f = await routerFixture('redis');
-    // 60 messages: wm-a writes every other one (to gw-1 on node-b), the rest from 30 users of gw-2, also on node-b.
+    // 90 messages, as steps of 25, 50 and 15: wm-a writes every other one (to gw-1 on node-b), the rest come from 45
+    // users of gw-2, also on node-b.
     const users: Record<string, string> = { 'wm-a': 'gw-1' };
-    for (let u = 0; u < 30; u++) users[`wm-${u}`] = 'gw-2';
+    for (let u = 0; u < 45; u++) users[`wm-${u}`] = 'gw-2';
     await f.place(users, { 'gw-1': 'node-b', 'gw-2': 'node-b' });
-    const page = Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? text(`a-${i}`, 'wm-a', `a${i}`, T0 + i) : text(`o-${i}`, `wm-${(i - 1) / 2}`, `o${i}`, T0 + i)));
+    const page = Array.from({ length: 90 }, (_, i) => (i % 2 === 0 ? text(`a-${i}`, 'wm-a', `a${i}`, T0 + i) : text(`o-${i}`, `wm-${(i - 1) / 2}`, `o${i}`, T0 + i)));
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     f.hooks.onAppend = async () => {
@@ -413,6 +414,11 @@ describe('PageRouter on one Redis server: decided and queued in one step', () =>
     expect(await f.queuedIds('gw-2')).toEqual(page.filter((_, i) => i % 2 === 1).map((m) => m.msgid));
     expect(f.calls.decideAndAppend).toBe(3);
     expect(f.remoteReceived).toHaveLength(3);
+    // Each wake-up carried its own step's share: 25, then 50, then 15 messages.
+    const carried = (f.remoteReceived as Array<{ runs: Record<string, { items: unknown[] }> }>).map((w) =>
+      Object.values(w.runs).reduce((n, run) => n + run.items.length, 0),
+    );
+    expect(carried).toEqual([25, 50, 15]);
   });
 
   it('the dispatcher, pulling again a message queued in one step, queues nothing and wakes its gateway', async () => {
