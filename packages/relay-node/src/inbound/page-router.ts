@@ -115,9 +115,9 @@ export class PageRouter {
    * With a route appender: the messages of each bound user whose messages all carry a send_time are decided and
    * queued in steps (of 25 messages, then each twice the last, up to 256), in page order, each step's owners woken as
    * soon as it is done; the rest are decided as without one. What the appender found decided otherwise (for another
-   * gateway, or not for a gateway) is queued as a decided message is, after every step. The send-window notes are in before anything is queued, as
-   * without an appender. A step that fails fails the page (pulled again, it queues nothing twice); the steps that
-   * went through have woken their owners already.
+   * gateway, or not for a gateway) is queued as a decided message is, after every step. The send-window notes are in
+   * before anything is queued, as without an appender. A step that fails fails the page (pulled again, it queues
+   * nothing twice); the steps that went through have woken their owners already.
    */
   private async routeAppending(appender: RouteAppender, messages: KfMessage[], spoken: Promise<unknown>): Promise<void> {
     const [, current] = await Promise.all([spoken, this.bindingsOf(messages)]);
@@ -290,8 +290,8 @@ export class PageRouter {
 
 // Messages the route steps take: a page goes as several steps, pipelined, each waking its owners as soon as it is
 // done, so owners write a page's first frames while Redis still works on its last. The first is small, for the first
-// frames; each later one twice the last, so a page of 1,000 costs 7 script calls rather than 40 (each call has its
-// own share of the tree sizes and owners it reads).
+// frames; each later one twice the last, so a page of 1,000 costs 7 script calls, where steps of 25 throughout cost 40
+// (each call reads the tree sizes and owners it needs on its own).
 const FIRST_STEP_ENTRIES = 25;
 const MAX_STEP_ENTRIES = 256;
 
