@@ -16,6 +16,12 @@ function reservableRange(): { low: number; high: number } {
   return { low: 0, high: 0 };
 }
 
+/**
+ * Ports fetch() refuses with "bad port" (the Fetch standard's list, from 6000 up; the range starts above the rest).
+ * A node given one would start, yet a test could never fetch its /metrics or /readyz.
+ */
+export const FETCH_BLOCKED_PORTS: ReadonlySet<number> = new Set([6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080]);
+
 const range = reservableRange();
 const span = range.high - range.low;
 // Each test process walks its own stretch of the range from a random start, so parallel processes rarely meet.
@@ -43,10 +49,13 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   for (let attempt = 0; span > 0 && attempt < 200; attempt += 1) {
     const port = range.low + (cursor % span);
     cursor += 1;
+    if (FETCH_BLOCKED_PORTS.has(port)) continue;
     const bound = await tryBind(port, host);
     if (bound !== null) return bound;
   }
-  const picked = await tryBind(0, host);
-  if (picked === null) throw new Error('could not find a free TCP port');
-  return picked;
+  for (let attempt = 0; attempt < 10; attempt += 1) {
+    const picked = await tryBind(0, host);
+    if (picked !== null && !FETCH_BLOCKED_PORTS.has(picked)) return picked;
+  }
+  throw new Error('could not find a free TCP port');
 }
