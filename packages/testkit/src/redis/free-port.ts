@@ -17,7 +17,7 @@ function reservableRange(): { low: number; high: number } {
 }
 
 /**
- * Ports fetch() refuses with "bad port" (the Fetch standard's list, from 6000 up; the range starts above the rest).
+ * Ports fetch() refuses with "bad port": the Fetch standard's list from 6000 up (none below is ever handed out here).
  * A node given one would start, yet a test could never fetch its /metrics or /readyz.
  */
 export const FETCH_BLOCKED_PORTS: ReadonlySet<number> = new Set([6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080]);
