@@ -39,7 +39,7 @@ const scripts = await buildChildren();
 const backend = await startRedisBackend('single');
 try {
   for (const kind of systems) {
-    const system = await startSystem(kind, { nodes: 3, maxGateways: GATEWAYS, backend, scripts });
+    const system = await startSystem(kind, { nodes: 3, maxGateways: GATEWAYS, backend, scripts, delivery: 'ack' });
     try {
       await system.connect(range(GATEWAYS));
       await system.bind(range(GATEWAYS));

@@ -1,7 +1,13 @@
 /** Messages between the bench and its gateway driver processes (Node IPC). */
 
-/** Which client library the driver's gateways use. */
-export type DriverMode = 'relay' | 'peer';
+/** How a run's relay gateways take delivery: `ack` (SDK gateways, acknowledged) or `legacy` (protocol v1, as deployed). */
+export type Delivery = 'ack' | 'legacy';
+
+/**
+ * What the driver's gateways are: relay SDK gateways (acknowledged delivery), gateways speaking protocol v1 as the
+ * deployed ones do (no `delivery` in hello, no acknowledgements), or Socket.IO clients.
+ */
+export type DriverMode = 'relay' | 'relay-legacy' | 'peer';
 
 /** One gateway to open: where it connects first (`home`) and where it goes when that node is gone. */
 export interface GatewaySpec {

@@ -1,5 +1,6 @@
 /**
- * A gateway driver process: opens many gateway connections (relay SDK gateways or Socket.IO clients), records
+ * A gateway driver process: opens many gateway connections (relay SDK gateways, protocol v1 gateways as deployed, or
+ * Socket.IO clients), records
  * when each message frame arrives, and answers the bench over IPC. Several drivers share the load because one
  * process may hold at most 20,000 open files on the benchmark machine.
  */
@@ -83,6 +84,60 @@ function relayGateway(urls: string[], spec: GatewaySpec, secret: string, timeout
   return client.start();
 }
 
+/**
+ * A gateway as the deployed ones speak protocol v1: hello without a `delivery` field, so the relay delivers without
+ * acknowledgements, and frames taken as they come. It fails over and backs off as the SDK does.
+ */
+function legacyGateway(urls: string[], spec: GatewaySpec, secret: string, timeoutMs: number): Promise<void> {
+  const gatewayId = gatewayName(spec.index);
+  const pick = urlSequence(urls, spec);
+  const hello = JSON.stringify({ type: 'hello', gateway_id: gatewayId, auth_token: gatewayAuthToken(secret, gatewayId) });
+  let dials = 0;
+  let failures = 0;
+  let stopped = false;
+  let socket: WebSocket | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  closers.push(() => {
+    stopped = true;
+    clearTimeout(retry);
+    socket?.close();
+  });
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      reject(new Error(`${gatewayId}: no hello ack within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const dial = (): void => {
+      const ws = new WebSocket(pick(dials++));
+      socket = ws;
+      ws.on('open', () => ws.send(hello));
+      ws.on('message', (data) => {
+        const frame = JSON.parse(String(data)) as { type?: unknown; id?: unknown };
+        if (frame.type === 'inbound' && typeof frame.id === 'string') record(frame.id);
+        else if (frame.type === 'ack' && frame.id === 'hello') {
+          failures = 0;
+          onOpen(spec.index);
+          if (!settled) {
+            settled = true;
+            clearTimeout(timer);
+            resolve();
+          }
+        }
+      });
+      // 'close' follows every error.
+      ws.on('error', () => undefined);
+      ws.on('close', () => {
+        onDrop(spec.index);
+        if (stopped) return;
+        const delay = Math.min(500 * 2 ** failures++, 30_000);
+        retry = setTimeout(dial, delay / 2 + (Math.random() * delay) / 2);
+      });
+    };
+    dial();
+  });
+}
+
 function peerGateway(urls: string[], spec: GatewaySpec, secret: string, timeoutMs: number): Promise<void> {
   const gatewayId = gatewayName(spec.index);
   const pick = urlSequence(urls, spec);
@@ -119,7 +174,7 @@ async function connect(req: Extract<DriverRequest, { type: 'connect' }>): Promis
   let ok = 0;
   let failed = 0;
   let firstError: string | undefined;
-  const start = req.mode === 'relay' ? relayGateway : peerGateway;
+  const start = req.mode === 'relay' ? relayGateway : req.mode === 'relay-legacy' ? legacyGateway : peerGateway;
   let next = 0;
   // `batch` connects in flight at a time, each worker taking the next gateway as soon as its last one is in.
   await Promise.all(

@@ -8,10 +8,13 @@ import { ratioChart } from './render-svg.js';
 const RUNS: Array<{ file: string; title: string }> = [
   { file: 'single-redis', title: 'Three nodes on one Redis' },
   { file: 'redis-cluster', title: 'Three nodes on a Redis Cluster (3 masters, 3 replicas)' },
+  { file: 'single-redis-legacy', title: 'Three nodes on one Redis, gateways as deployed (legacy delivery, no acknowledgements)' },
+  { file: 'redis-cluster-legacy', title: 'Three nodes on a Redis Cluster, gateways as deployed (legacy delivery, no acknowledgements)' },
 ];
 
-/** The base name of a run's files. */
-export const runFile = (mode: RunHeader['mode']): string => (mode === 'single' ? 'single-redis' : 'redis-cluster');
+/** The base name of a run's files: its Redis, and `-legacy` for a run with gateways as deployed. */
+export const runFile = (header: Pick<RunHeader, 'mode' | 'delivery'>): string =>
+  `${header.mode === 'single' ? 'single-redis' : 'redis-cluster'}${header.delivery === 'legacy' ? '-legacy' : ''}`;
 
 /** One JSON line per figure, after a line describing the run. */
 export function toJsonLines(header: RunHeader, lines: readonly FigureLine[]): string {
@@ -47,12 +50,20 @@ pnpm bench --quick                           # small sizes (hundreds of gateways
 pnpm bench --scenarios burst,steady          # pick scenarios: idle, burst, steady, storm, capacity
 pnpm bench --sizes burstMessages=50000       # change a size (names: FULL_SIZES in bench/scenarios/scenario-context.ts)
 pnpm bench --rounds 3                        # the burst and the steady rate 3 times each: the median (losses, max: the worst)
+pnpm bench --delivery legacy                 # the relay's gateways as deployed: protocol v1, no acknowledgements
 \`\`\`
 
 The burst and the steady rate move most from one run to the next on a shared machine (tens of percent for latency
 tails and Redis CPU, for either system); with \`--rounds n\` they are measured n times, the relay and the peer taking
 turns to go first, and each figure is the median of its rounds, the rounds' own values listed in its note; messages
 delivered and the max latency keep their worst round instead (a loss or a spike in any round stands).
+
+By default the relay's gateways are SDK gateways in ack mode: every frame is confirmed with a \`delivery_ack\` frame,
+which the relay stores, so a message costs a socket write and a read on both sides where the peer's costs a write.
+With \`--delivery legacy\` they speak protocol v1 as the deployed gateways do (hello without \`delivery\`, no
+acknowledgements: the relay records their progress once per written batch); the peer is driven as always. The two
+records together show what the acknowledgements cost apart from the rest of the path. The targets are judged on every
+run; the record they are written against is the default one.
 
 How each figure is measured:
 
@@ -110,8 +121,8 @@ idle RSS per authenticated gateway at 5,000 per node ≤ 8 KB and a node with no
 per delivered message ≤ 64 bytes; 19,000 gateways on one node and 50,000 on three connect and are served; a lost
 node's 5,000 gateways all served again within 15 s with 0 messages lost.
 
-Each run rewrites its own file (\`single-redis\` or \`redis-cluster\`, \`.jsonl\` and \`.svg\`) and this page from
-both. The code: \`bench/main.ts\` (flags, phases, output), \`bench/scenarios/\` (one file per scenario group),
+Each run rewrites its own file (\`single-redis\` or \`redis-cluster\`, with \`-legacy\` after it for \`--delivery
+legacy\`; \`.jsonl\` and \`.svg\`) and this page from all of them. The code: \`bench/main.ts\` (flags, phases, output), \`bench/scenarios/\` (one file per scenario group),
 \`bench/systems/\` (starting the relay or the peer, the Redis backend, process sampling), \`bench/drivers/\` (gateway
 driver processes), \`bench/peer/\` (the Socket.IO server), \`bench/fake/\` (the fake WeCom host), \`bench/lib/\`
 (/proc and commandstats parsing, figures, Markdown, SVG).
@@ -136,11 +147,11 @@ export function shardSection(single: readonly FigureLine[], cluster: readonly Fi
 export function writeRun(docsDir: string, header: RunHeader, lines: readonly FigureLine[]): { md: string; jsonl: string; svg: string } {
   const dir = join(docsDir, 'benchmarks');
   mkdirSync(dir, { recursive: true });
-  const base = runFile(header.mode);
+  const base = runFile(header);
   const jsonl = join(dir, `${base}.jsonl`);
   const svg = join(dir, `${base}.svg`);
   writeFileSync(jsonl, toJsonLines(header, lines));
-  writeFileSync(svg, ratioChart(lines, `${header.mode === 'single' ? 'One Redis' : 'Redis Cluster'}: relay ÷ Socket.IO peer`) + '\n');
+  writeFileSync(svg, ratioChart(lines, `${header.mode === 'single' ? 'One Redis' : 'Redis Cluster'}${header.delivery === 'legacy' ? ', legacy delivery' : ''}: relay ÷ Socket.IO peer`) + '\n');
   return { md: renderDocumentTo(docsDir), jsonl, svg };
 }
 

@@ -16,6 +16,8 @@ export interface RunHeader {
   scenarios: string[];
   /** How many times the burst and the steady rate were measured (each figure then the median); absent: once. */
   rounds?: number;
+  /** `legacy`: the relay's gateways spoke protocol v1 as deployed (no acknowledgements); absent: SDK gateways, acked. */
+  delivery?: 'legacy';
 }
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');

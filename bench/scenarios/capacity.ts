@@ -9,7 +9,7 @@ import { range, waitReceived, type Reading, type ScenarioContext } from './scena
 
 async function capacity(ctx: ScenarioContext, kind: SystemKind, nodes: number, gateways: number): Promise<Reading[]> {
   const scenario = `${gateways.toLocaleString('en-US')} gateways on ${nodes === 1 ? 'one node' : `${nodes} nodes`}`;
-  const system = await startSystem(kind, { nodes, maxGateways: gateways, backend: ctx.backend, scripts: ctx.scripts });
+  const system = await startSystem(kind, { nodes, maxGateways: gateways, backend: ctx.backend, scripts: ctx.scripts, delivery: ctx.delivery });
   try {
     await sleep(2_000);
     const nodeTargets = system.targets.filter((t) => t.role === 'node');

@@ -86,7 +86,7 @@ async function storm(ctx: ScenarioContext, system: BenchSystem, gateways: number
 export function gatewaysPhase(which: { idle: boolean; storm: boolean }) {
   return async (ctx: ScenarioContext, kind: SystemKind): Promise<Reading[]> => {
     const { idleSmall, idleLarge } = ctx.sizes;
-    const system = await startSystem(kind, { nodes: NODES, maxGateways: idleLarge, backend: ctx.backend, scripts: ctx.scripts });
+    const system = await startSystem(kind, { nodes: NODES, maxGateways: idleLarge, backend: ctx.backend, scripts: ctx.scripts, delivery: ctx.delivery });
     try {
       await sleep(SETTLE_MS);
       const empty = nodeRss(system);

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Target } from '../lib/figures.js';
 import type { ChildScripts } from '../lib/build-children.js';
 import type { DriverPool } from '../drivers/driver-pool.js';
+import type { Delivery } from '../drivers/driver-protocol.js';
 import { cpuBetween, type Measured, type Sample } from '../systems/measured.js';
 import type { RedisBackend } from '../systems/redis-backend.js';
 import type { SystemKind } from '../systems/bench-system.js';
@@ -58,6 +59,8 @@ export const QUICK_SIZES: Sizes = {
 export interface ScenarioContext {
   backend: RedisBackend;
   scripts: ChildScripts;
+  /** How the relay's gateways take delivery: `ack` (SDK gateways) or `legacy` (protocol v1, as deployed). */
+  delivery: Delivery;
   sizes: Sizes;
   log: (line: string) => void;
 }

@@ -207,7 +207,7 @@ function pageReadings(scenario: string, pages: { first: number[]; spread: number
 export function trafficPhase(which: { burst: boolean; steady: boolean }) {
   return async (ctx: ScenarioContext, kind: SystemKind): Promise<Reading[]> => {
     const gateways = ctx.sizes.trafficGateways;
-    const system = await startSystem(kind, { nodes: 3, maxGateways: gateways, backend: ctx.backend, scripts: ctx.scripts });
+    const system = await startSystem(kind, { nodes: 3, maxGateways: gateways, backend: ctx.backend, scripts: ctx.scripts, delivery: ctx.delivery });
     try {
       ctx.log(`  connecting ${gateways} gateways`);
       await system.connect(range(gateways));

@@ -15,7 +15,7 @@ import {
 } from '@wecom-relay/testkit';
 import { FakeHost } from '../fake/fake-host-client.js';
 import { DriverPool, GATEWAYS_PER_DRIVER } from '../drivers/driver-pool.js';
-import type { GatewaySpec } from '../drivers/driver-protocol.js';
+import type { Delivery, GatewaySpec } from '../drivers/driver-protocol.js';
 import type { ChildScripts } from '../lib/build-children.js';
 import { gatewayName, userName } from '../lib/naming.js';
 import type { Measured } from './measured.js';
@@ -48,6 +48,8 @@ export interface SystemOptions {
   maxGateways: number;
   backend: RedisBackend;
   scripts: ChildScripts;
+  /** How the relay's gateways take delivery (the peer's never acknowledge). */
+  delivery: Delivery;
 }
 
 const NODE_READY_MS = 60_000;
@@ -69,7 +71,7 @@ export async function startSystem(kind: SystemKind, opts: SystemOptions): Promis
   const stoppers: Array<() => Promise<unknown>> = [() => fake.stop()];
   // Two drivers from a few hundred gateways on, so the quick run goes through the same split as the full one.
   const driverCount = Math.max(Math.ceil(opts.maxGateways / GATEWAYS_PER_DRIVER), opts.maxGateways >= 500 ? 2 : 1);
-  const drivers = DriverPool.start(opts.scripts.driver, kind, driverCount);
+  const drivers = DriverPool.start(opts.scripts.driver, kind === 'relay' && opts.delivery === 'legacy' ? 'relay-legacy' : kind, driverCount);
   stoppers.unshift(() => drivers.stop());
   const stopAll = async (): Promise<void> => {
     for (const s of stoppers) await s().catch(() => undefined);

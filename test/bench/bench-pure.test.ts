@@ -7,7 +7,10 @@ import { dataMemory, describePerMessage, diffCommandStats, parseCommandStats, su
 import { figureTable, runSection } from '../../bench/lib/render-markdown.js';
 import { median, medianOfRounds } from '../../bench/lib/rounds.js';
 import { ratioChart } from '../../bench/lib/render-svg.js';
-import { fromJsonLines, toJsonLines } from '../../bench/lib/benchmarks-doc.js';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fromJsonLines, toJsonLines, writeRun } from '../../bench/lib/benchmarks-doc.js';
 import type { RunHeader } from '../../bench/lib/render-markdown.js';
 
 // A real line's shape; the command name holds spaces and a ')' to prove fields are counted from the last ')'.
@@ -106,6 +109,26 @@ describe('figures', () => {
     expect(svg).toContain('#d03030');
     const header: RunHeader = { mode: 'single', quick: true, startedAt: 'now', durationS: 1, cores: 2, node: 'v20', command: 'pnpm bench', sizes: { a: 1 }, scenarios: ['burst'] };
     expect(fromJsonLines(toJsonLines(header, [line]))).toEqual({ header, lines: [line] });
+  });
+
+  it('keeps a run with gateways as deployed apart from the acknowledged one, each with its own section', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-doc-'));
+    try {
+      const acked = complete({ scenario: 'burst', metric: 'CPU per message, all nodes', unit: 'µs', relay: 128, peer: 75 });
+      const legacy = complete({ scenario: 'burst', metric: 'CPU per message, all nodes', unit: 'µs', relay: 80, peer: 78 });
+      const header: RunHeader = { mode: 'single', quick: false, startedAt: 'now', durationS: 1, cores: 2, node: 'v20', command: 'pnpm bench', sizes: {}, scenarios: ['burst'] };
+      writeRun(dir, header, [acked]);
+      writeRun(dir, { ...header, command: 'pnpm bench --delivery legacy', delivery: 'legacy' }, [legacy]);
+      expect(readdirSync(join(dir, 'benchmarks')).sort()).toEqual(['single-redis-legacy.jsonl', 'single-redis-legacy.svg', 'single-redis.jsonl', 'single-redis.svg']);
+      expect(fromJsonLines(readFileSync(join(dir, 'benchmarks', 'single-redis.jsonl'), 'utf8')).lines).toEqual([acked]);
+      const page = readFileSync(join(dir, 'benchmarks.md'), 'utf8');
+      const legacyAt = page.indexOf('## Three nodes on one Redis, gateways as deployed (legacy delivery, no acknowledgements)');
+      expect(page.indexOf('## Three nodes on one Redis\n')).toBeGreaterThan(0);
+      expect(legacyAt).toBeGreaterThan(page.indexOf('## Three nodes on one Redis\n'));
+      expect(page.slice(legacyAt)).toContain('| burst | CPU per message, all nodes | 80.0 µs | 78.0 µs | 1.0× |');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
