@@ -1,8 +1,7 @@
 /**
  * A gateway driver process: opens many gateway connections (relay SDK gateways, protocol v1 gateways as deployed, or
- * Socket.IO clients), records
- * when each message frame arrives, and answers the bench over IPC. Several drivers share the load because one
- * process may hold at most 20,000 open files on the benchmark machine.
+ * Socket.IO clients), records when each message frame arrives, and answers the bench over IPC. Several drivers share
+ * the load because one process may hold at most 20,000 open files on the benchmark machine.
  */
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';

@@ -59,7 +59,7 @@ turns to go first, and each figure is the median of its rounds, the rounds' own 
 delivered and the max latency keep their worst round instead (a loss or a spike in any round stands).
 
 By default the relay's gateways are SDK gateways in ack mode: every frame is confirmed with a \`delivery_ack\` frame,
-which the relay stores, so a message costs a socket write and a read on both sides where the peer's costs a write.
+which the relay stores, so a message costs the gateway a socket write and the node a read that the peer's do not make.
 With \`--delivery legacy\` they speak protocol v1 as the deployed gateways do (hello without \`delivery\`, no
 acknowledgements: the relay records their progress once per written batch); the peer is driven as always. The two
 records together show what the acknowledgements cost apart from the rest of the path. The targets are judged on every
@@ -122,10 +122,11 @@ per delivered message ≤ 64 bytes; 19,000 gateways on one node and 50,000 on th
 node's 5,000 gateways all served again within 15 s with 0 messages lost.
 
 Each run rewrites its own file (\`single-redis\` or \`redis-cluster\`, with \`-legacy\` after it for \`--delivery
-legacy\`; \`.jsonl\` and \`.svg\`) and this page from all of them. The code: \`bench/main.ts\` (flags, phases, output), \`bench/scenarios/\` (one file per scenario group),
-\`bench/systems/\` (starting the relay or the peer, the Redis backend, process sampling), \`bench/drivers/\` (gateway
-driver processes), \`bench/peer/\` (the Socket.IO server), \`bench/fake/\` (the fake WeCom host), \`bench/lib/\`
-(/proc and commandstats parsing, figures, Markdown, SVG).
+legacy\`; \`.jsonl\` and \`.svg\`) and this page from all of them. The code: \`bench/main.ts\` (flags, phases,
+output), \`bench/scenarios/\` (one file per scenario group), \`bench/systems/\` (starting the relay or the peer, the
+Redis backend, process sampling), \`bench/drivers/\` (gateway driver processes), \`bench/peer/\` (the Socket.IO
+server), \`bench/fake/\` (the fake WeCom host), \`bench/lib/\` (/proc and commandstats parsing, figures, Markdown,
+SVG).
 `;
 
 /**

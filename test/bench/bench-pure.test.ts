@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { complete, formatRatio, percentile, ratioOf, targetMet } from '../../bench/lib/figures.js';
 import { latenciesOf, pageLatenciesOf } from '../../bench/lib/latencies.js';
@@ -7,9 +10,6 @@ import { dataMemory, describePerMessage, diffCommandStats, parseCommandStats, su
 import { figureTable, runSection } from '../../bench/lib/render-markdown.js';
 import { median, medianOfRounds } from '../../bench/lib/rounds.js';
 import { ratioChart } from '../../bench/lib/render-svg.js';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fromJsonLines, toJsonLines, writeRun } from '../../bench/lib/benchmarks-doc.js';
 import type { RunHeader } from '../../bench/lib/render-markdown.js';
 
