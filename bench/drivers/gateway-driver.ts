@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { io, type Socket } from 'socket.io-client';
-import { MemoryDeliveryStore, RelayGateway } from '@wecom-relay/gateway';
+import { MemoryDeliveryStore, RelayGateway, backoffDelay, resolveBackoff } from '@wecom-relay/gateway';
 import { gatewayAuthToken } from '@wecom-relay/shared';
 import { gatewayName } from '../lib/naming.js';
 import { serveIpc } from '../lib/ipc-child.js';
@@ -83,6 +83,9 @@ function relayGateway(urls: string[], spec: GatewaySpec, secret: string, timeout
   return client.start();
 }
 
+/** The SDK's default reconnect backoff (500 ms doubling to 30 s, half of it jitter), for the gateways it does not drive. */
+const SDK_BACKOFF = resolveBackoff();
+
 /**
  * A gateway as the deployed ones speak protocol v1: hello without a `delivery` field, so the relay delivers without
  * acknowledgements, and frames taken as they come. It fails over and backs off as the SDK does.
@@ -129,8 +132,7 @@ function legacyGateway(urls: string[], spec: GatewaySpec, secret: string, timeou
       ws.on('close', () => {
         onDrop(spec.index);
         if (stopped) return;
-        const delay = Math.min(500 * 2 ** failures++, 30_000);
-        retry = setTimeout(dial, delay / 2 + (Math.random() * delay) / 2);
+        retry = setTimeout(dial, backoffDelay(SDK_BACKOFF, failures++, Math.random()));
       });
     };
     dial();
