@@ -4,6 +4,7 @@
  * frame). Message m goes to gateway m mod G, so every node pulls for gateways on every node.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_ACK_DELAY_MS } from '@wecom-relay/gateway';
 import { describePerMessage, diffCommandStats, systemCalls } from '../lib/redis-stats.js';
 import { maxOf, minOf, percentile } from '../lib/figures.js';
 import { latenciesOf, pageLatenciesOf } from '../lib/latencies.js';
@@ -11,8 +12,12 @@ import { startSystem, type BenchSystem, type SystemKind } from '../systems/bench
 import { cpuBetween, sample } from '../systems/measured.js';
 import { cpuReadings, range, waitReceived, type Reading, type ScenarioContext } from './scenario-context.js';
 
-/** After the last frame, acknowledgements and trims still cost CPU; both systems get the same tail. */
-const TAIL_MS = 1_000;
+/**
+ * After the last frame, acknowledgements and trims still cost CPU; both systems get the same tail. The SDK gateways hold
+ * their last acknowledgements back for up to DEFAULT_ACK_DELAY_MS: the tail outlasts that by a second, so every
+ * acknowledgement's cost (the gateway's write, the node's read, the queue's write) is in the window.
+ */
+const TAIL_MS = DEFAULT_ACK_DELAY_MS + 1_000;
 /** Redis's own background CPU is read over this quiet spell before the burst. */
 const REST_MS = 2_000;
 

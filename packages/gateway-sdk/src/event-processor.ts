@@ -1,3 +1,4 @@
+import type { Clock, TimerHandle } from './clock.js';
 import { dedupKeys, type DeliveryStore } from './delivery-store.js';
 import type { DeliveredEvent } from './events.js';
 import type { ReplyResult } from './pending-requests.js';
@@ -35,6 +36,10 @@ export interface ReplySender {
 export interface ProcessorHost {
   readonly gatewayId: string;
   readonly store: DeliveryStore;
+  /** Runs the timer that sends a held-back delivery_ack. */
+  readonly clock: Clock;
+  /** How long a handled event's delivery_ack may be held back for later ones to share (0: none). */
+  readonly ackDelayMs: number;
   /** Sends delivery_ack on the current socket, if one is open. */
   sendAck(deliveryId: string): void;
   /** Runs the application's handlers for the event; rejects when one of them failed. */
@@ -54,10 +59,19 @@ export interface ProcessorHost {
 const REPLAY_ALLOWANCE = 100;
 
 /**
- * Most handled events one delivery_ack stands for while more wait. Acks are cumulative, so one for the last of a run
- * acknowledges the run; sending it at least this often keeps the relay's ack window (100 by default) from filling.
+ * Most handled events one delivery_ack stands for. Acks are cumulative, so one for the last of a run acknowledges the
+ * run; sending it at least this often keeps the relay's ack window (100 by default) from filling.
  */
 const ACK_EVERY = 32;
+
+/**
+ * How long a handled event's delivery_ack waits, by default, for the acks of the events after it. Each ack frame costs
+ * a socket write here and a read and a queue write on the relay; a gateway that gets a message every few hundred ms
+ * sends one frame for several. The acknowledged id is in the store already, so a reconnect resumes after it
+ * (resume_after) and a graceful close sends it: only a crash, with a store that does not survive it, sees the held
+ * events again.
+ */
+export const DEFAULT_ACK_DELAY_MS = 1_000;
 
 /** A stable key for request ids derived from an event. */
 function eventKey(event: DeliveredEvent): string {
@@ -87,6 +101,8 @@ class DeliveryHandle implements Delivery {
     private readonly event: DeliveredEvent,
     /** Acknowledges once handlers are done, possibly together with the events after it. */
     private readonly acknowledge: (deliveryId: string) => void,
+    /** Acknowledges at once, with any acknowledgement held back. */
+    private readonly acknowledgeNow: (deliveryId: string) => void,
   ) {}
 
   get deliveryId(): string | undefined {
@@ -129,7 +145,7 @@ class DeliveryHandle implements Delivery {
     this.acked = true;
     // Asked for by the handler ("acknowledges it now"): sent at once, with any acknowledgement still held back.
     if (coalesce) this.acknowledge(id);
-    else this.host.sendAck(id);
+    else this.acknowledgeNow(id);
   }
 }
 
@@ -142,9 +158,11 @@ class DeliveryHandle implements Delivery {
 export class EventProcessor {
   private readonly queue: DeliveredEvent[] = [];
   private running: Promise<void> | null = null;
-  /** The newest handled event whose delivery_ack is held back while the events after it are handled. */
+  /** The newest handled event whose delivery_ack is held back for the events after it to share. */
   private heldAck: string | undefined;
   private heldCount = 0;
+  /** Sends the held-back delivery_ack once `ackDelayMs` passed. */
+  private ackTimer: TimerHandle = undefined;
   /** Repeats dropped since the gateway was created. */
   duplicatesDropped = 0;
 
@@ -173,6 +191,20 @@ export class EventProcessor {
     this.queue.length = 0;
   }
 
+  /**
+   * The socket is gone: forgets the events not yet started and the held-back acknowledgement, whose id the store
+   * holds already, so the next socket resumes after it (resume_after).
+   */
+  socketLost(): void {
+    this.discardQueued();
+    this.dropHeldAck();
+  }
+
+  /** Sends the held-back acknowledgement now (a graceful close). */
+  flushAck(): void {
+    this.sendHeldAck();
+  }
+
   /** Resolves once the event being handled (if any) is finished. */
   async idle(): Promise<void> {
     await this.running;
@@ -186,31 +218,55 @@ export class EventProcessor {
     } finally {
       // In the same turn as the last empty shift, so an event pushed after it always starts a new run.
       this.running = null;
-      this.sendHeldAck();
+      if (this.host.ackDelayMs <= 0) this.sendHeldAck();
     }
   }
 
   /**
-   * Acknowledges a handled event: at once when nothing waits behind it, else held back and sent for the last of the
-   * run (acks are cumulative), so a burst costs the relay one ack frame per run instead of one per event.
+   * Acknowledges a handled event, held back for the events after it (acks are cumulative): sent for the last of a
+   * run, after `ackDelayMs` (at once when that is 0 and nothing waits), or once it stands for `ACK_EVERY` events.
    */
   private acknowledge(deliveryId: string): void {
     this.heldAck = deliveryId;
     this.heldCount += 1;
-    if (this.queue.length === 0 || this.heldCount >= ACK_EVERY) this.sendHeldAck();
+    if (this.heldCount >= ACK_EVERY) this.sendHeldAck();
+    else if (this.host.ackDelayMs <= 0) {
+      if (this.queue.length === 0) this.sendHeldAck();
+    } else if (this.ackTimer === undefined) {
+      this.ackTimer = this.host.clock.setTimeout(() => {
+        this.ackTimer = undefined;
+        this.sendHeldAck();
+      }, this.host.ackDelayMs);
+    }
+  }
+
+  /** An acknowledgement asked for by the handler: it goes at once and stands for any held back (acks are cumulative). */
+  private acknowledgeNow(deliveryId: string): void {
+    this.dropHeldAck();
+    this.host.sendAck(deliveryId);
   }
 
   private sendHeldAck(): void {
     const id = this.heldAck;
-    if (id === undefined) return;
+    this.dropHeldAck();
+    if (id !== undefined) this.host.sendAck(id);
+  }
+
+  private dropHeldAck(): void {
     this.heldAck = undefined;
     this.heldCount = 0;
-    this.host.sendAck(id);
+    if (this.ackTimer !== undefined) this.host.clock.clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
   }
 
   private async process(event: DeliveredEvent): Promise<void> {
     const keys = dedupKeys(event);
-    const delivery = new DeliveryHandle(this.host, event, (id) => this.acknowledge(id));
+    const delivery = new DeliveryHandle(
+      this.host,
+      event,
+      (id) => this.acknowledge(id),
+      (id) => this.acknowledgeNow(id),
+    );
     try {
       if (keys.length > 0 && (await this.host.store.seen(this.host.gatewayId, keys))) {
         this.duplicatesDropped += 1;

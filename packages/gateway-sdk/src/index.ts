@@ -1,6 +1,7 @@
 export { RelayGateway } from './relay-gateway.js';
 export type { RelayGatewayOptions, RelayGatewayEvents } from './relay-gateway.js';
 export type { Delivery } from './event-processor.js';
+export { DEFAULT_ACK_DELAY_MS } from './event-processor.js';
 export type {
   InboundMessage,
   InboundMsgType,

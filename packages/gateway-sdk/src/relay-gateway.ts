@@ -2,7 +2,7 @@ import { backoffDelay, resolveBackoff, type Backoff } from './backoff.js';
 import { bytesToBase64 } from './base64.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { MemoryDeliveryStore, type DeliveryStore } from './delivery-store.js';
-import { EventProcessor, type Delivery } from './event-processor.js';
+import { DEFAULT_ACK_DELAY_MS, EventProcessor, type Delivery } from './event-processor.js';
 import type { ConnectionState, DeliveredEvent, StateChange } from './events.js';
 import type { RelayGatewayEvents, RelayGatewayOptions } from './relay-gateway-options.js';
 import { GatewayError, STOP_CODES, type StopReason } from './gateway-error.js';
@@ -80,6 +80,8 @@ export class RelayGateway extends TypedEmitter<RelayGatewayEvents> {
     super();
     if (!options.gatewayId) throw new TypeError('gatewayId is required');
     if (!options.url) throw new TypeError('url is required');
+    const ackDelayMs = options.ackDelayMs ?? DEFAULT_ACK_DELAY_MS;
+    if (!(ackDelayMs >= 0 && ackDelayMs <= 60_000)) throw new RangeError('ackDelayMs must be within [0, 60000]');
     this.o = options;
     this.gatewayId = options.gatewayId;
     this.clock = options.clock ?? systemClock;
@@ -92,6 +94,8 @@ export class RelayGateway extends TypedEmitter<RelayGatewayEvents> {
       {
         gatewayId: this.gatewayId,
         store: this.store,
+        clock: this.clock,
+        ackDelayMs,
         sendAck: (id) => this.transmit(this.writer.deliveryAck(id)),
         runHandlers: (event, delivery) => this.runHandlers(event, delivery),
         onFailure: (err, event, redeliver) => this.onHandlerFailure(err, event, redeliver),
@@ -273,6 +277,8 @@ export class RelayGateway extends TypedEmitter<RelayGatewayEvents> {
     this.clock.clearTimeout(timer);
     const conn = this.conn;
     if (conn && !conn.gone) {
+      // What the handlers finished is acknowledged on the way out, not seen again on the next start.
+      this.processor.flushAck();
       try {
         conn.socket.close(1000, 'gateway closing');
       } catch {
@@ -448,7 +454,7 @@ export class RelayGateway extends TypedEmitter<RelayGatewayEvents> {
     this.clock.clearTimeout(conn.livenessTimer);
     if (this.conn === conn) this.conn = null;
     // Not yet started events are sent again by the relay on the next socket, after the last acknowledged one.
-    this.processor.discardQueued();
+    this.processor.socketLost();
   }
 
   private onGone(conn: Connection, code: number, reason: string): void {

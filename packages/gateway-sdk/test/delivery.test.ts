@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryDeliveryStore, type InboundMessage } from '../src/index.js';
+import { DEFAULT_ACK_DELAY_MS, MemoryDeliveryStore, type InboundMessage } from '../src/index.js';
 import { FakeWebSocket } from './support/fake-websocket.js';
 import { acks, flush, inbound, rig } from './support/harness.js';
 
@@ -37,7 +37,63 @@ describe('RelayGateway delivery to the application', () => {
     expect(acks(r.socket()), 'no ack while the handler runs').toEqual([]);
     gate.resolve();
     await flush();
+    await r.clock.advance(DEFAULT_ACK_DELAY_MS);
     expect(acks(r.socket())).toEqual(['1-0']);
+  });
+
+  it("holds a handled event's delivery_ack back for up to ackDelayMs, so the events after it share one", async () => {
+    const r = await openRig();
+    r.gateway.on('inbound', () => undefined);
+    r.socket().serverSend(inbound('m1', '1-0'));
+    await flush();
+    await r.clock.advance(DEFAULT_ACK_DELAY_MS / 2);
+    expect(acks(r.socket()), 'held back').toEqual([]);
+    r.socket().serverSend(inbound('m2', '2-0'));
+    await flush();
+    await r.clock.advance(DEFAULT_ACK_DELAY_MS / 2 - 1);
+    expect(acks(r.socket()), 'still within the delay of the first').toEqual([]);
+    await r.clock.advance(1);
+    // One frame for both, the delay counted from the first held back.
+    expect(acks(r.socket())).toEqual(['2-0']);
+    await r.clock.advance(DEFAULT_ACK_DELAY_MS * 2);
+    expect(acks(r.socket())).toEqual(['2-0']);
+  });
+
+  it('with ackDelayMs 0 acknowledges each run of events as soon as it is handled', async () => {
+    const r = await openRig({ ackDelayMs: 0 });
+    r.gateway.on('inbound', () => undefined);
+    r.socket().serverSend(inbound('m1', '1-0'));
+    await flush();
+    expect(acks(r.socket())).toEqual(['1-0']);
+    r.socket().serverSend(inbound('m2', '2-0'));
+    r.socket().serverSend(inbound('m3', '3-0'));
+    await flush();
+    expect(acks(r.socket())).toEqual(['1-0', '3-0']);
+  });
+
+  it('refuses an ackDelayMs outside [0, 60000]', () => {
+    for (const ackDelayMs of [-1, Number.NaN, 60_001]) {
+      expect(() => rig({ ackDelayMs }), String(ackDelayMs)).toThrow(RangeError);
+    }
+  });
+
+  it('a lost socket drops the held-back ack: the next hello resumes after it, and it is not sent on the new socket', async () => {
+    const r = await openRig();
+    r.gateway.on('inbound', () => undefined);
+    const first = r.socket();
+    first.serverSend(inbound('m1', '4-0'));
+    await flush();
+    first.serverClose(1006);
+    await flush();
+    await r.clock.advance(r.states.at(-1)!.delayMs!);
+    const second = r.socket();
+    expect(second).not.toBe(first);
+    second.accept();
+    await flush();
+    expect(second.frames()[0]).toMatchObject({ type: 'hello', resume_after: '4-0' });
+    await r.clock.advance(DEFAULT_ACK_DELAY_MS * 2);
+    expect(acks(first)).toEqual([]);
+    expect(acks(second)).toEqual([]);
   });
 
   it('hands events to the handler one at a time, in the order they came', async () => {
@@ -52,6 +108,7 @@ describe('RelayGateway delivery to the application', () => {
     await flush();
     await flush();
     expect(log).toEqual(['start m1', 'end m1', 'start m2', 'end m2', 'start m3', 'end m3']);
+    await r.clock.advance(DEFAULT_ACK_DELAY_MS);
     // The three waited together: one cumulative ack, for the last, once all three were handled.
     expect(acks(r.socket())).toEqual(['3-0']);
   });
@@ -71,11 +128,14 @@ describe('RelayGateway delivery to the application', () => {
     gate.resolve();
     for (let i = 0; i < 5; i++) await flush();
     expect(handled).toHaveLength(71);
-    // 71 handled events: acks after the 32nd and the 64th, and the last when nothing waits behind it.
+    // 71 handled events: acks after the 32nd and the 64th at once, and the last once the delay is over.
+    expect(acks(r.socket())).toEqual(['32-0', '64-0']);
+    await r.clock.advance(DEFAULT_ACK_DELAY_MS);
     expect(acks(r.socket())).toEqual(['32-0', '64-0', '71-0']);
-    // An event arriving alone is acknowledged as soon as it is handled.
+    // An event arriving alone is acknowledged once the delay is over.
     r.socket().serverSend(inbound('m71', '72-0'));
     await flush();
+    await r.clock.advance(DEFAULT_ACK_DELAY_MS);
     expect(acks(r.socket())).toEqual(['32-0', '64-0', '71-0', '72-0']);
   });
 
@@ -115,6 +175,7 @@ describe('RelayGateway delivery to the application', () => {
     second.serverSend(inbound('m3', '3-0'));
     await flush();
     expect(handled).toEqual(['m1', 'm2', 'm3']);
+    await r.clock.advance(DEFAULT_ACK_DELAY_MS);
     expect(acks(second)).toEqual(['3-0']);
   });
 
@@ -145,14 +206,31 @@ describe('RelayGateway delivery to the application', () => {
     r.socket().serverSend(inbound('m2', '6-0'));
     await flush();
     expect(handled).toEqual(['m1@1-0', 'm2@6-0']);
+    await r.clock.advance(DEFAULT_ACK_DELAY_MS);
     // Acknowledged together with what came after them (acks are cumulative).
     expect(acks(r.socket())).toEqual(['6-0']);
     expect(r.gateway.duplicatesDropped).toBe(2);
-    // A repeat arriving alone (the relay missed the ack) is acknowledged again at once.
+    // A repeat arriving alone (the relay missed the ack) is acknowledged again.
     r.socket().serverSend(inbound('m2', '6-0'));
     await flush();
+    await r.clock.advance(DEFAULT_ACK_DELAY_MS);
     expect(acks(r.socket())).toEqual(['6-0', '6-0']);
     expect(r.gateway.duplicatesDropped).toBe(3);
+  });
+
+  it('ack() inside the handler acknowledges at once, for the events held back before it too', async () => {
+    const r = await openRig();
+    r.gateway.on('inbound', async (m, delivery) => {
+      if (m.id === 'm2') await delivery.ack();
+    });
+    r.socket().serverSend(inbound('m1', '1-0'));
+    await flush();
+    expect(acks(r.socket()), 'm1 held back').toEqual([]);
+    r.socket().serverSend(inbound('m2', '2-0'));
+    await flush();
+    expect(acks(r.socket())).toEqual(['2-0']);
+    await r.clock.advance(DEFAULT_ACK_DELAY_MS * 2);
+    expect(acks(r.socket()), 'the held-back 1-0 went with 2-0, not after it').toEqual(['2-0']);
   });
 
   it('ack() inside the handler acknowledges at once; a later failure does not bring the event back', async () => {
@@ -214,6 +292,7 @@ describe('RelayGateway delivery to the application', () => {
     });
     r.socket().serverSend({ type: 'binding_cleared', gateway_id: 'gw-1' });
     await flush();
+    await r.clock.advance(DEFAULT_ACK_DELAY_MS);
     // binding_cleared is not a queued delivery, so its place relative to the queued events is not promised.
     expect(got).toHaveLength(3);
     expect(got).toEqual(
@@ -234,6 +313,7 @@ describe('RelayGateway delivery to the application', () => {
     });
     r.socket().serverSend({ ...inbound('m1', '1-0'), type: 'cs_inbound', customer_id: 'wm-cs', external_user_id: undefined, platform: 'wecom' });
     await flush();
+    await r.clock.advance(DEFAULT_ACK_DELAY_MS);
     expect(got[0]).toMatchObject({ id: 'm1', externalUserId: 'wm-cs', deliveryId: '1-0' });
     expect(r.socket().frames().at(-1)).toEqual({ type: 'cs_delivery_ack', delivery_id: '1-0' });
   });
