@@ -59,8 +59,8 @@ turns to go first, and each figure is the median of its rounds, the rounds' own 
 delivered and the max latency keep their worst round instead (a loss or a spike in any round stands).
 
 By default the relay's gateways are SDK gateways in ack mode, with the SDK's defaults: each handled event is confirmed
-by a cumulative \`delivery_ack\` frame, which the relay stores, held back up to 1 s (\`ackDelayMs\`) so that the events
-a gateway handles within that second share one frame. Each ack frame costs the gateway a socket write and the node a
+by a cumulative \`delivery_ack\` frame, which the relay stores, held back up to 5 s (\`ackDelayMs\`) so that the events
+a gateway handles within those seconds share one frame. Each ack frame costs the gateway a socket write and the node a
 read that the peer's do not make.
 With \`--delivery legacy\` they speak protocol v1 as the deployed gateways do (hello without \`delivery\`, no
 acknowledgements: the relay records their progress once per written batch); the peer is driven as always. The two
@@ -71,7 +71,7 @@ How each figure is measured:
 
 - CPU: \`/proc/<pid>/stat\` (user + system) of every process, before and after the measured window: each server
   (relay node or Socket.IO server, with its process group), every \`redis-server\` (per shard on a cluster), the
-  fake WeCom and the gateway driver processes. Per message = CPU in the window ÷ messages delivered. The window of the burst starts at the callback (messages are appended to the fake WeCom before it) and ends 2 s
+  fake WeCom and the gateway driver processes. Per message = CPU in the window ÷ messages delivered. The window of the burst starts at the callback (messages are appended to the fake WeCom before it) and ends 6 s
   after the last frame (1 s more than the SDK holds an acknowledgement back), so acknowledgements are counted. Redis \`INFO commandstats\` deltas per message are in the notes.
   Redis commands per message counts every command Redis ran, a script's own included; Redis round trips per message
   counts read events on client connections (\`INFO stats\` total_reads_processed), where a client's batching and a

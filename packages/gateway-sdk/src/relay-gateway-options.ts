@@ -51,10 +51,10 @@ export interface RelayGatewayOptions {
   /** How long `close()` waits for the running handler and pending requests (default 10 s). */
   drainTimeoutMs?: number;
   /**
-   * How long a handled event's `delivery_ack` may wait to be sent with those of the events after it (default 1 s; 0
+   * How long a handled event's `delivery_ack` may wait to be sent with those of the events after it (default 5 s; 0
    * sends one for each run of events at once). It also goes after 32 events, on `delivery.ack()` and on `close()`,
    * and a reconnect resumes after it. Only a crash of a process whose store does not survive it (the memory store)
-   * sees the events of that last second again.
+   * sees the events of those last seconds again.
    */
   ackDelayMs?: number;
   /** Optional relay events to ask for (default `['send_failed']`). */
