@@ -238,6 +238,20 @@ describe('RedisDeliveryQueue on real Redis', () => {
     expect(await redis.xlen(`${prefix}{gw:gw-1}:queue`)).toBe(1);
   });
 
+  it('an ack covering many entries leaves an empty stream small, not a stream node of dead entries', async () => {
+    const prefix = uniquePrefix('queue-ack-free');
+    const queue = new RedisDeliveryQueue({ redis, prefix, logger: silent });
+    const ids = await queue.appendMany(
+      'gw-1',
+      Array.from({ length: 30 }, () => ({ event: INBOUND })),
+    );
+    await queue.ack('gw-1', ids.at(-1)!);
+    const stream = `${prefix}{gw:gw-1}:queue`;
+    expect(await redis.xlen(stream)).toBe(0);
+    // An empty stream is a few hundred bytes; a node still holding the 30 entries as deleted ones is several KB.
+    expect(Number(await redis.call('MEMORY', 'USAGE', stream))).toBeLessThan(1_024);
+  });
+
   it('reads a short tail with one read, not a second one that finds nothing', async () => {
     const prefix = uniquePrefix('queue-short-read');
     // Counted by the server: one server reads with XREAD, a Redis Cluster with XRANGE (also inside a script).

@@ -23,8 +23,9 @@ end
 // KEYS: per gateway its stream and acked pointer; ARGV: idle ttl (ms), then per gateway the id and the id read right
 // before it ('' = not known). Returns per gateway 1 moved, 0 not forward, -1 never issued. The pointer is swapped in
 // one step (SET GET) and put back when the ack turns out not to move it. Entries up to and including the id are
-// deleted: the id itself by XDEL, the ones before it by XTRIM MINID, which an ack of the one entry right after the
-// pointer skips (every entry up to the pointer went when the pointer was set, and the caller read none between). An id
+// deleted: the ones before it by XTRIM MINID, then the id itself by XDEL; an ack of the one entry right after the
+// pointer skips the trim (every entry up to the pointer went when the pointer was set, and the caller read none
+// between). An id
 // still in the stream was issued, and XDEL says so while removing it; only an id no longer there (trimmed, dropped as
 // undecodable, or never issued) needs XINFO STREAM's last-generated-id, which is costly because it also builds the
 // first and last entries.
@@ -43,6 +44,14 @@ local function ack(stream, pointer, id, prev)
     restore(pointer, acked)
     return 0
   end
+  local trim = prev == '' or acked ~= prev
+  -- Entries before the id go before the id itself, and only once it is known to be there (so issued): XTRIM marks
+  -- what it takes in a stream node without freeing the node, where the XDEL of a node's last live entry frees it. In
+  -- the other order every ack covering several entries left its stream holding a node of dead entries.
+  if trim and #redis.call('XRANGE', stream, id, id) == 1 then
+    redis.call('XTRIM', stream, 'MINID', '=', id)
+    trim = false
+  end
   if redis.call('XDEL', stream, id) == 0 then
     local last = nil
     if redis.call('EXISTS', stream) == 1 then
@@ -56,7 +65,7 @@ local function ack(stream, pointer, id, prev)
       return -1
     end
   end
-  if prev == '' or acked ~= prev then redis.call('XTRIM', stream, 'MINID', '=', id) end
+  if trim then redis.call('XTRIM', stream, 'MINID', '=', id) end
   return 1
 end
 local out = {}
