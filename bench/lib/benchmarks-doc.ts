@@ -71,8 +71,11 @@ How each figure is measured:
 
 - CPU: \`/proc/<pid>/stat\` (user + system) of every process, before and after the measured window: each server
   (relay node or Socket.IO server, with its process group), every \`redis-server\` (per shard on a cluster), the
-  fake WeCom and the gateway driver processes. Per message = CPU in the window ÷ messages delivered. The window of the burst starts at the callback (messages are appended to the fake WeCom before it) and ends 6 s
-  after the last frame (1 s more than the SDK holds an acknowledgement back), so acknowledgements are counted. Redis \`INFO commandstats\` deltas per message are in the notes.
+  fake WeCom and the gateway driver processes. Per message = CPU in the window ÷ messages delivered. The window of the
+  burst starts at the callback (messages are appended to the fake WeCom before it) and ends 6 s after the last frame
+  (1 s more than the SDK holds an acknowledgement back), so acknowledgements are counted. Records before 2026-12-05
+  20:12 UTC ended it 1 s after, and their SDK gateways acknowledged each run of events at once. Redis \`INFO
+  commandstats\` deltas per message are in the notes.
   Redis commands per message counts every command Redis ran, a script's own included; Redis round trips per message
   counts read events on client connections (\`INFO stats\` total_reads_processed), where a client's batching and a
   script that does the work of several calls show.
@@ -83,11 +86,11 @@ How each figure is measured:
   servers of both systems run with the relay's production node flags (testkit's \`RELAY_NODE_FLAGS\`:
   \`--enable-source-maps --v8-pool-size=1\`, as the Docker image and \`pnpm start\`); the drivers and fake WeCom hosts
   run with Node's defaults for both.
-- Redis memory kept per delivered message: \`used_memory\` (summed over the masters) 1 s after the burst's last frame
-  minus before it, less the replication backlog and the replicas' output buffers (\`mem_replication_backlog\`,
-  \`mem_clients_slaves\`): those are rings of a configured size that any writes fill, so on a Redis Cluster a backlog
-  still filling when the burst began counted as kept per message (6 of 70.7 bytes in a relay-only run). A server
-  without replicas has neither. Records before 2026-12-05 00:30 UTC include them.
+- Redis memory kept per delivered message: \`used_memory\` (summed over the masters) 6 s after the burst's last frame
+  (1 s before 2026-12-05 20:12 UTC) minus before it, less the replication backlog and the replicas' output buffers
+  (\`mem_replication_backlog\`, \`mem_clients_slaves\`): those are rings of a configured size that any writes fill, so
+  on a Redis Cluster a backlog still filling when the burst began counted as kept per message (6 of 70.7 bytes in a
+  relay-only run). A server without replicas has neither. Records before 2026-12-05 00:30 UTC include them.
 - Latency: from the moment the fake WeCom serves the \`sync_msg\` page carrying a message (its \`/control/served\`
   clock) to the moment a gateway driver receives the frame; both run on this machine, so the clocks agree (the
   fake's clock has millisecond resolution). The steady rate first runs for \`steadyWarmupSeconds\` (3 s; 1 s with
