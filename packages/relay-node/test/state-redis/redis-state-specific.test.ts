@@ -241,10 +241,7 @@ describe('RedisDeliveryQueue on real Redis', () => {
   it('an ack covering many entries leaves an empty stream small, not a stream node of dead entries', async () => {
     const prefix = uniquePrefix('queue-ack-free');
     const queue = new RedisDeliveryQueue({ redis, prefix, logger: silent });
-    const ids = await queue.appendMany(
-      'gw-1',
-      Array.from({ length: 30 }, () => ({ event: INBOUND })),
-    );
+    const ids = await queue.appendMany('gw-1', Array.from({ length: 30 }, () => ({ event: INBOUND })));
     await queue.ack('gw-1', ids.at(-1)!);
     const stream = `${prefix}{gw:gw-1}:queue`;
     expect(await redis.xlen(stream)).toBe(0);

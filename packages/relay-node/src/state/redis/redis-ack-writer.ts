@@ -25,10 +25,9 @@ end
 // one step (SET GET) and put back when the ack turns out not to move it. Entries up to and including the id are
 // deleted: the ones before it by XTRIM MINID, then the id itself by XDEL; an ack of the one entry right after the
 // pointer skips the trim (every entry up to the pointer went when the pointer was set, and the caller read none
-// between). An id
-// still in the stream was issued, and XDEL says so while removing it; only an id no longer there (trimmed, dropped as
-// undecodable, or never issued) needs XINFO STREAM's last-generated-id, which is costly because it also builds the
-// first and last entries.
+// between). An id still in the stream was issued (XRANGE finds it before the trim, XDEL removes it); only an id no
+// longer there (trimmed, dropped as undecodable, or never issued) needs XINFO STREAM's last-generated-id, which is
+// costly because it also builds the first and last entries.
 const ACK = new LuaScript(
   'queue-ack',
   COMPARE_IDS +
