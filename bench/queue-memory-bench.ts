@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import type { QueuedEvent } from '@wecom-relay/shared';
-import { RedisDedupStore, RedisDeliveryQueue, RedisPresenceMap, RedisRouteAppender } from '@wecom-relay/relay-node';
+import { RedisDedupStore, RedisDeliveryQueue, RedisOutboundLedger, RedisPresenceMap, RedisRouteAppender } from '@wecom-relay/relay-node';
 import { startRedis } from '@wecom-relay/testkit';
 
 const { values } = parseArgs({
@@ -34,7 +34,13 @@ try {
   const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
   const queue = new RedisDeliveryQueue({ redis, prefix: 'wr:' });
   const dedup = new RedisDedupStore({ redis, prefix: 'wr:' });
-  const appender = new RedisRouteAppender({ redis, dedup, queue, presence: new RedisPresenceMap({ redis, prefix: 'wr:' }) });
+  const appender = new RedisRouteAppender({
+    redis,
+    dedup,
+    queue,
+    presence: new RedisPresenceMap({ redis, prefix: 'wr:' }),
+    ledger: new RedisOutboundLedger({ redis, prefix: 'wr:' }),
+  });
   const apart = values.apart || values.unpacked;
   const before = await usedMemory();
   const lastId = new Map<string, string>();
@@ -59,7 +65,7 @@ try {
       await dedup.decide(`r:${msgid}`, `>${gatewayId}`, 4 * 24 * 3600_000, placement);
       id = await queue.append(gatewayId, event, { dedupKey: msgid, ...(placement ? { dedupAt: at } : {}) });
     } else {
-      const [result] = await appender.decideAndAppend([{ key: `r:${msgid}`, placement: { at }, gatewayId, event, dedupKey: msgid }], 4 * 24 * 3600_000);
+      const [result] = await appender.decideAndAppend([{ key: `r:${msgid}`, placement: { at }, userId: event.externalUserId, gatewayId, event, dedupKey: msgid }], 4 * 24 * 3600_000);
       id = result!.id;
     }
     if (id) lastId.set(gatewayId, id);

@@ -128,6 +128,7 @@ try {
     dedup: new stores.RedisDedupStore({ redis, prefix: 'wr:' }),
     queue,
     presence,
+    ledger: new stores.RedisOutboundLedger({ redis, prefix: 'wr:' }),
   });
   await presence.heartbeat('node-b', 60_000);
   for (let g = 0; g < gateways; g++) await presence.claim(`gw-${g}`, 'node-b');
@@ -138,6 +139,7 @@ try {
       return {
         key: `r:route_msgid_${n}`,
         placement: { at: 1_700_000_000 + Math.floor(n / rate) },
+        userId: `wm-${n}`,
         gatewayId: `gw-${n % gateways}`,
         event: event(n),
         dedupKey: `route_msgid_${n}`,

@@ -45,13 +45,14 @@ const bindings = new RedisBindingStore({ redis, prefix });
 const presence = new RedisPresenceMap({ redis, prefix });
 const bus = new RedisNodeBus({ redis, prefix, logger });
 const dedup = new RedisDedupStore({ redis, prefix });
+const ledger = new RedisOutboundLedger({ redis, prefix });
 const router = new PageRouter({
   dispatcher: { dispatch: async (m) => void logger.warn({ msgid: m.msgid }, 'not plain') },
   bindings,
-  ledger: new RedisOutboundLedger({ redis, prefix }),
+  ledger,
   dedup,
   // As a relay node on one Redis server routes: decisions, appends and owner reads in one script call per page.
-  appender: new RedisRouteAppender({ redis, dedup, queue, presence }),
+  appender: new RedisRouteAppender({ redis, dedup, queue, presence, ledger, bindings }),
   enqueuer: new BatchEnqueuer({ nodeId: 'node-a', queue, presence, bus, delivery: { noteAppended: () => undefined, wakeLocal: () => undefined }, metrics }),
   logger,
   metrics,

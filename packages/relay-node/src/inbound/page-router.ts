@@ -9,7 +9,9 @@ import type { AppendedRun, QueueAppendEntry } from '../state/delivery-queue.js';
 import { AppendedRuns } from '../delivery/appended-run.js';
 import type { OutboundLedger } from '../state/outbound-ledger.js';
 import type { PresenceEntry } from '../state/presence-map.js';
-import type { RouteAppender } from '../state/route-appender.js';
+import type { RouteAppender, WindowNote } from '../state/route-appender.js';
+import { chunkByUser } from '../state/user-chunks.js';
+import { BindingCache } from './binding-cache.js';
 import type { InboundDispatcher } from './inbound-dispatcher.js';
 import type { PullContext } from './sync-loop.js';
 import { toInboundEvent } from './message-mapper.js';
@@ -34,6 +36,11 @@ export interface PageRouterOptions {
   tagAccount?: boolean;
   /** How many non-plain users are handled side by side; default 32. */
   concurrency?: number;
+  /**
+   * How many users' bindings are remembered where the appender checks bindings itself (a remembered binding that went
+   * stale comes back from it as moved, and is read again); default 50,000.
+   */
+  bindingCacheSize?: number;
   now?: () => number;
 }
 
@@ -53,9 +60,12 @@ export interface PageRouterOptions {
  */
 export class PageRouter {
   private readonly now: () => number;
+  /** Where the appender checks bindings: the gateway each user was last read bound to. */
+  private readonly remembered: BindingCache | null;
 
   constructor(private readonly o: PageRouterOptions) {
     this.now = o.now ?? Date.now;
+    this.remembered = o.appender?.checksBindings ? new BindingCache(o.bindingCacheSize ?? 50_000) : null;
   }
 
   /** Handles one page from kf/sync_msg; safe to call again with the same page. Rejects if any message failed. */
@@ -98,29 +108,33 @@ export class PageRouter {
       const prior = latest.get(key);
       if (!prior || this.spokeAt(m) >= this.spokeAt(prior)) latest.set(key, m);
     }
-    // Noted side by side with the routing steps (neither needs the other), but before any message is queued: a gateway
-    // that answers a message must find the window it opened.
-    const spoken = Promise.all(
-      [...latest.values()].map((m) => this.o.ledger.customerSpoke(m.open_kfid || context.openKfid, m.external_userid!, this.spokeAt(m), m.msgid)),
-    );
     if (this.o.appender) {
-      await this.routeAppending(this.o.appender, messages, spoken);
+      await this.routeAppending(this.o.appender, messages, [...latest.values()], context);
       return;
     }
-    const [, decisions] = await Promise.all([spoken, this.bindingsOf(messages).then((current) => this.decide(messages, current))]);
+    // Noted side by side with the routing steps (neither needs the other), but before any message is queued: a gateway
+    // that answers a message must find the window it opened.
+    const spoken = this.noteSpoken([...latest.values()], context);
+    const [, decisions] = await Promise.all([spoken, this.bindingsOf(messages.map((m) => m.external_userid!)).then((current) => this.decide(messages, current))]);
     await this.queueDecided(messages.map((m, i) => [m, decisions[i]!] as const));
   }
 
   /**
    * With a route appender: the messages of each bound user whose messages all carry a send_time are decided and
-   * queued in steps (of 25 messages, then each twice the last, up to 256), in page order, each step's owners woken as
-   * soon as it is done; the rest are decided as without one. What the appender found decided otherwise (for another
-   * gateway, or not for a gateway) is queued as a decided message is, after every step. The send-window notes are in
-   * before anything is queued, as without an appender. A step that fails fails the page (pulled again, it queues
-   * nothing twice); the steps that went through have woken their owners already.
+   * queued in steps (of 25 messages, then each twice the last, up to 256; a user's messages all in the step of the
+   * user's first), in page order, each step's owners woken as soon as it is done; each step notes its users' send
+   * windows before it queues. The rest are decided as without one, their windows noted before they are queued. What the
+   * appender found decided otherwise (for another gateway, or not for a gateway), or found moved, is queued as a decided
+   * message is, after every step. A step that fails fails the page (pulled again, it queues nothing twice); the steps
+   * that went through have woken their owners already.
+   *
+   * Where the appender checks bindings, the users' remembered bindings are used as they are: the first step goes out
+   * with no round trip before it. A remembered binding that went stale cannot misroute: the step takes no decision for
+   * a user no longer bound to the gateway given, and answers moved; the user's messages are then routed from the
+   * binding read anew, after the steps, in page order.
    */
-  private async routeAppending(appender: RouteAppender, messages: KfMessage[], spoken: Promise<unknown>): Promise<void> {
-    const [, current] = await Promise.all([spoken, this.bindingsOf(messages)]);
+  private async routeAppending(appender: RouteAppender, messages: KfMessage[], latest: KfMessage[], context: PullContext): Promise<void> {
+    const current = await this.bindingsRemembered([...new Set(messages.map((m) => m.external_userid!))]);
     const whole = new Map<string, boolean>();
     for (const m of messages) {
       const user = m.external_userid!;
@@ -129,47 +143,82 @@ export class PageRouter {
     const appending: Array<[index: number, message: KfMessage]> = [];
     const rest: Array<[index: number, message: KfMessage]> = [];
     messages.forEach((m, i) => (whole.get(m.external_userid!) ? appending : rest).push([i, m]));
-    const decided: Array<[index: number, message: KfMessage, decision: string]> = [];
-    const steps: Array<Promise<void>> = [];
-    for (let from = 0, size = FIRST_STEP_ENTRIES; from < appending.length; from += size, size = Math.min(size * 2, MAX_STEP_ENTRIES)) {
-      steps.push(this.appendStep(appender, appending.slice(from, from + size), current, decided));
+    const windows = new Map<string, WindowNote[]>();
+    const restLatest: KfMessage[] = [];
+    for (const m of latest) {
+      const user = m.external_userid!;
+      if (!whole.get(user)) {
+        restLatest.push(m);
+        continue;
+      }
+      const note = { openKfid: m.open_kfid || context.openKfid, externalUserId: user, atMs: this.spokeAt(m), msgid: m.msgid! };
+      const list = windows.get(user);
+      if (list) list.push(note);
+      else windows.set(user, [note]);
     }
+    const decided: Array<[index: number, message: KfMessage, decision: string]> = [];
+    const moved: Array<[index: number, message: KfMessage]> = [];
+    const steps = chunkByUser(appending, ([, m]) => m.external_userid!, (step) => Math.min(FIRST_STEP_ENTRIES * 2 ** step, MAX_STEP_ENTRIES)).map((step) => {
+      const notes = [...new Set(step.map(([, m]) => m.external_userid!))].flatMap((user) => windows.get(user) ?? []);
+      return this.appendStep(appender, step, current, notes, decided, moved);
+    });
     const [decisions] = await Promise.all([
       this.decide(
         rest.map(([, m]) => m),
         current,
       ),
+      // Before any of the rest is queued, as without an appender.
+      this.noteSpoken(restLatest, context),
       ...steps,
     ]);
     rest.forEach(([i, m], n) => decided.push([i, m, decisions[n]!]));
+    if (moved.length > 0) {
+      // Their windows are noted (by their step); their decisions are taken now, from their bindings as they are.
+      const users = [...new Set(moved.map(([, m]) => m.external_userid!))];
+      for (const user of users) this.remembered?.delete(user);
+      const fresh = await this.bindingsRemembered(users);
+      const again = await this.decide(
+        moved.map(([, m]) => m),
+        fresh,
+      );
+      moved.forEach(([i, m], n) => decided.push([i, m, again[n]!]));
+    }
     if (decided.length === 0) return;
     decided.sort((a, b) => a[0] - b[0]);
     await this.queueDecided(decided.map(([, m, decision]) => [m, decision] as const));
   }
 
   /**
-   * One route step: decides and queues its messages, then wakes their owners at once, while the next step's messages
-   * are still in Redis. What it found decided otherwise goes to `decided`, for the caller.
+   * One route step: notes its users' windows, decides and queues its messages, then wakes their owners at once, while
+   * the next step's messages are still in Redis. What it found decided otherwise goes to `decided`, what it found moved
+   * to `moved`, for the caller.
    */
   private async appendStep(
     appender: RouteAppender,
     appending: ReadonlyArray<readonly [index: number, message: KfMessage]>,
     current: ReadonlyMap<string, string | null>,
+    windows: readonly WindowNote[],
     decided: Array<[index: number, message: KfMessage, decision: string]>,
+    moved: Array<[index: number, message: KfMessage]>,
   ): Promise<void> {
     const entries = appending.map(([, m]) => ({
       key: routeDecisionKey(m.msgid!),
       placement: placementOf(m)!,
+      userId: m.external_userid!,
       gatewayId: current.get(m.external_userid!)!,
       event: toInboundEvent({ ...m, external_userid: m.external_userid! }, this.o.tagAccount),
       dedupKey: m.msgid!,
     }));
-    const results = await appender.decideAndAppend(entries, ROUTE_DECISION_TTL_MS);
+    const results = await appender.decideAndAppend(entries, ROUTE_DECISION_TTL_MS, windows);
     const queued = new Map<string, number>();
     const owners = new Map<string, PresenceEntry | null>();
     const runs = new AppendedRuns();
     appending.forEach(([i, m], n) => {
       const { decision, id, owner, appended } = results[n]!;
+      if (results[n]!.moved) {
+        moved.push([i, m]);
+        return;
+      }
       const gatewayId = decidedGateway(decision);
       const msgtype = msgtypeOf(m);
       // Read for the entry's own gateway only, which is then the decided one.
@@ -187,6 +236,11 @@ export class PageRouter {
       }
     });
     await this.queueDecided([], queued, owners, runs.complete());
+  }
+
+  /** Notes each message's send window with the ledger (the latest message of a user per account). */
+  private async noteSpoken(latest: readonly KfMessage[], context: PullContext): Promise<void> {
+    await Promise.all(latest.map((m) => this.o.ledger.customerSpoke(m.open_kfid || context.openKfid, m.external_userid!, this.spokeAt(m), m.msgid)));
   }
 
   /**
@@ -244,11 +298,30 @@ export class PageRouter {
     }
   }
 
-  /** The gateway each user of the messages is bound to now (null: none). */
-  private async bindingsOf(messages: readonly KfMessage[]): Promise<Map<string, string | null>> {
-    const users = [...new Set(messages.map((m) => m.external_userid!))];
-    const bound = await Promise.all(users.map((user) => this.o.bindings.gatewayFor(user)));
-    return new Map(users.map((user, i) => [user, bound[i] ?? null]));
+  /** The gateway each user is bound to now (null: none). */
+  private async bindingsOf(users: readonly string[]): Promise<Map<string, string | null>> {
+    const unique = [...new Set(users)];
+    const bound = await Promise.all(unique.map((user) => this.o.bindings.gatewayFor(user)));
+    return new Map(unique.map((user, i) => [user, bound[i] ?? null]));
+  }
+
+  /** The gateway each user was last read bound to where remembered, else as it is now (then remembered, if bound). */
+  private async bindingsRemembered(users: readonly string[]): Promise<Map<string, string | null>> {
+    const remembered = this.remembered;
+    if (!remembered) return await this.bindingsOf(users);
+    const current = new Map<string, string | null>();
+    const unread: string[] = [];
+    for (const user of users) {
+      const gatewayId = remembered.get(user);
+      if (gatewayId === undefined) unread.push(user);
+      else current.set(user, gatewayId);
+    }
+    if (unread.length === 0) return current;
+    for (const [user, gatewayId] of await this.bindingsOf(unread)) {
+      current.set(user, gatewayId);
+      if (gatewayId !== null) remembered.set(user, gatewayId);
+    }
+    return current;
   }
 
   /** Each message's routing decision (taken now, from its user's current binding, unless one already stands). */

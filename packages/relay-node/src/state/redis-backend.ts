@@ -165,7 +165,19 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
   return {
     kind: 'redis',
     ...stores,
-    ...(redis instanceof Cluster ? {} : { routeAppender: new RedisRouteAppender({ redis, dedup, queue, presence }) }),
+    ...(redis instanceof Cluster
+      ? {}
+      : {
+          routeAppender: new RedisRouteAppender({
+            redis,
+            dedup,
+            queue,
+            presence,
+            ledger: stores.outbound,
+            // Bindings on the same server are checked in the route step itself (bindings in SQLite cannot be).
+            ...(bindings instanceof RedisBindingStore ? { bindings } : {}),
+          }),
+        }),
     isLive: () => redis.status === 'ready' && bus.isLive() && probe.isAnswering() && preflight.passed(),
     close() {
       closing ??= (async () => {

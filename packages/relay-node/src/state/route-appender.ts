@@ -7,7 +7,12 @@ export interface RouteAppendEntry {
   /** The message's decision key and placement, as {@link DedupStore.decide} takes them. */
   key: string;
   placement: DecisionPlacement;
-  /** The gateway the message's user is bound to now: the decision taken when none stands. */
+  /** The message's user. */
+  userId: string;
+  /**
+   * The gateway the message's user is bound to, as the caller last read it: the decision taken when none stands. An
+   * appender that checks bindings takes it only while the user is still bound to it (see {@link RouteAppendResult.moved}).
+   */
   gatewayId: string;
   event: QueuedEvent;
   /** The queue dedup key a relay of the previous version appended the message with (its msgid). */
@@ -16,8 +21,13 @@ export interface RouteAppendEntry {
 
 /** What stands for one message after {@link RouteAppender.decideAndAppend}. */
 export interface RouteAppendResult {
-  /** The decision that stands: the one taken now, or the one found. */
+  /** The decision that stands: the one taken now, or the one found; '' where the user {@link moved}. */
   decision: string;
+  /**
+   * Set where no decision stood and the user is no longer bound to the entry's gateway (an appender that checks
+   * bindings): nothing was decided or appended, the caller routes the message again from the binding as it is now.
+   */
+  moved?: true;
   /** The queue id when this call appended the message, else null. */
   id: string | null;
   /**
@@ -32,6 +42,15 @@ export interface RouteAppendResult {
   owner?: PresenceEntry | null;
 }
 
+/** A customer's message noted in their send window with one account, as the ledger's customerSpoke notes it. */
+export interface WindowNote {
+  openKfid: string;
+  externalUserId: string;
+  /** When the customer wrote (epoch ms). */
+  atMs: number;
+  msgid: string;
+}
+
 /**
  * Takes messages' routing decisions and queues them in one atomic step, where the decisions and every gateway's queue
  * sit on one Redis server. A message with no decision yet is appended to its gateway's queue and gets the decision
@@ -42,6 +61,14 @@ export interface RouteAppendResult {
  * handles it as the dispatcher would.
  */
 export interface RouteAppender {
-  /** Resolves to one result per entry, in order; entries of one gateway are appended in the order given. */
-  decideAndAppend(entries: readonly RouteAppendEntry[], decisionTtlMs: number): Promise<RouteAppendResult[]>;
+  /**
+   * Whether a new decision is taken only while the entry's user is still bound to the entry's gateway, checked in the
+   * same atomic step (so a caller may route from bindings it remembers: a stale one comes back {@link RouteAppendResult.moved}).
+   */
+  readonly checksBindings: boolean;
+  /**
+   * Resolves to one result per entry, in order; entries of one gateway are appended in the order given, and a user's
+   * entries are decided in one atomic step (all moved, or none). The `windows` are noted before anything is appended.
+   */
+  decideAndAppend(entries: readonly RouteAppendEntry[], decisionTtlMs: number, windows?: readonly WindowNote[]): Promise<RouteAppendResult[]>;
 }

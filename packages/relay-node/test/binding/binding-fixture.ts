@@ -5,6 +5,8 @@ import { InboundDispatcher } from '../../src/inbound/inbound-dispatcher.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import type { DedupStore } from '../../src/state/dedup-store.js';
 import type { DeliveryQueue } from '../../src/state/delivery-queue.js';
+import type { BindingStore } from '../../src/state/binding-store.js';
+import type { OutboundLedger } from '../../src/state/outbound-ledger.js';
 import {
   MemoryBindingStore,
   MemoryDedupStore,
@@ -52,18 +54,18 @@ export function bindingFixture(
     randomToken?: (bytes: number) => string;
     logger?: Logger;
     openKfids?: string[];
-    /** Other stores for the decisions and queues (e.g. on a real Redis); memory ones by default. */
-    stores?: { dedup: DedupStore; queue: DeliveryQueue };
+    /** Other stores for the decisions and queues, and optionally bindings and windows (e.g. on a real Redis); memory ones by default. */
+    stores?: { dedup: DedupStore; queue: DeliveryQueue; bindings?: BindingStore; ledger?: OutboundLedger };
   } = {},
 ) {
   const clock = manualClock();
   const metrics = createMetrics('test-node');
   const logger = options.logger ?? pino({ level: 'silent' });
-  const bindings = new MemoryBindingStore();
+  const bindings = options.stores?.bindings ?? new MemoryBindingStore();
   const pending = new MemoryPendingBindingStore({ now: clock.now });
   const dedup = options.stores?.dedup ?? new MemoryDedupStore({ now: clock.now });
   const queue = options.stores?.queue ?? new MemoryDeliveryQueue({ now: clock.now });
-  const ledger = new MemoryOutboundLedger({ now: clock.now });
+  const ledger = options.stores?.ledger ?? new MemoryOutboundLedger({ now: clock.now });
   const kf = new RecordingKf();
   const delivery = {
     enqueue: async (gatewayId: string, event: QueuedEvent, opts?: { dedupKey?: string }) => (await queue.append(gatewayId, event, opts)) !== null,

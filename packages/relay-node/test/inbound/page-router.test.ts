@@ -7,7 +7,7 @@ import type { AppendedRun, DeliveryQueue, QueueAppendEntry } from '../../src/sta
 import type { RouteAppender } from '../../src/state/route-appender.js';
 import { MemoryBusHub, MemoryNodeBus, MemoryPresenceMap } from '../../src/state/memory/index.js';
 import { uniquePrefix } from '@wecom-relay/testkit';
-import { RedisDedupStore, RedisDeliveryQueue, RedisPresenceMap, RedisRouteAppender } from '../../src/state/redis/index.js';
+import { RedisBindingStore, RedisDedupStore, RedisDeliveryQueue, RedisOutboundLedger, RedisPresenceMap, RedisRouteAppender } from '../../src/state/redis/index.js';
 import { bindingFixture } from '../binding/binding-fixture.js';
 import { ownRedisServer } from '../state-redis/helpers.js';
 
@@ -42,11 +42,17 @@ async function routerFixture(stores: Stores = 'memory') {
   const prefix = uniquePrefix('page-router');
   const dedup = stores === 'redis' ? new RedisDedupStore({ redis: own.redis, prefix }) : undefined;
   const redisQueue = stores === 'redis' ? new RedisDeliveryQueue({ redis: own.redis, prefix }) : undefined;
-  const f = bindingFixture(dedup && redisQueue ? { stores: { dedup, queue: redisQueue } } : {});
+  // On Redis, bindings and windows too: the route step checks the one and notes the other.
+  const redisBindings = stores === 'redis' ? new RedisBindingStore({ redis: own.redis, prefix }) : undefined;
+  const redisLedger = stores === 'redis' ? new RedisOutboundLedger({ redis: own.redis, prefix }) : undefined;
+  const f = bindingFixture(dedup && redisQueue ? { stores: { dedup, queue: redisQueue, bindings: redisBindings!, ledger: redisLedger! } } : {});
   // On Redis, the appender reads the owners the enqueuer wakes: one presence map for both, as in a node.
   const redisPresence = stores === 'redis' ? new RedisPresenceMap({ redis: own.redis, prefix, now: f.clock.now }) : undefined;
   const presence = redisPresence ?? new MemoryPresenceMap({ now: f.clock.now });
-  const appender = dedup && redisQueue && redisPresence ? new RedisRouteAppender({ redis: own.redis, dedup, queue: redisQueue, presence: redisPresence }) : undefined;
+  const appender =
+    dedup && redisQueue && redisPresence
+      ? new RedisRouteAppender({ redis: own.redis, dedup, queue: redisQueue, presence: redisPresence, ledger: redisLedger!, bindings: redisBindings! })
+      : undefined;
   const calls = { appendMany: 0, append: 0, decideAndAppend: 0 };
   /** Runs before every append the router makes, with the gateways appended to: a test's window into that moment. */
   const hooks: { onAppend?: (gatewayIds: string[]) => void | Promise<void> } = {};
@@ -65,10 +71,11 @@ async function routerFixture(stores: Stores = 'memory') {
     },
   });
   const counted: RouteAppender | undefined = appender && {
-    async decideAndAppend(entries, ttlMs) {
+    checksBindings: appender.checksBindings,
+    async decideAndAppend(entries, ttlMs, windows) {
       calls.decideAndAppend += 1;
       await hooks.onAppend?.([...new Set(entries.map((e) => e.gatewayId))]);
-      return appender.decideAndAppend(entries, ttlMs);
+      return appender.decideAndAppend(entries, ttlMs, windows);
     },
   };
   const hub = new MemoryBusHub();
@@ -244,8 +251,25 @@ describe.each<Stores>(['memory', 'redis'])('PageRouter on %s stores: a pulled pa
     expect((await f.ledger.window('wk-test', 'wm-c')).lastCustomerAt).toBeNull();
   });
 
-  it("queues nothing before the user's window is noted, however late that note is, and nothing at all if it fails", async () => {
+  it('rejects when an append fails, and the page pulled again completes it once', async () => {
     const f = await routerFixture(stores);
+    await f.bindings.bind('wm-a', 'gw-1');
+    await f.bindings.bind('wm-b', 'gw-2');
+    const page = [text('m-1', 'wm-a', 'a1', T0), text('m-2', 'wm-b', 'b1', T0)];
+    f.hooks.onAppend = (gatewayIds) => {
+      if (gatewayIds.includes('gw-2')) throw new Error('redis went away');
+    };
+    await expect(f.router.route(page, ctx)).rejects.toThrow('redis went away');
+    delete f.hooks.onAppend;
+    await f.router.route(page, ctx);
+    expect(await f.queuedIds('gw-1')).toEqual(['m-1']);
+    expect(await f.queuedIds('gw-2')).toEqual(['m-2']);
+  });
+});
+
+describe('PageRouter without a route appender: windows noted apart', () => {
+  it("queues nothing before the user's window is noted, however late that note is, and nothing at all if it fails", async () => {
+    const f = await routerFixture('memory');
     await f.bindings.bind('wm-a', 'gw-1');
     const original = f.ledger.customerSpoke.bind(f.ledger);
     const seenAtAppend: Array<number | null> = [];
@@ -263,22 +287,18 @@ describe.each<Stores>(['memory', 'redis'])('PageRouter on %s stores: a pulled pa
     await expect(f.router.route([text('m-2', 'wm-a', 'a2', T0 + 1)], ctx)).rejects.toThrow('window store unavailable');
     expect(await f.queuedIds('gw-1')).toEqual(['m-1']);
   });
-
-  it('rejects when an append fails, and the page pulled again completes it once', async () => {
-    const f = await routerFixture(stores);
-    await f.bindings.bind('wm-a', 'gw-1');
-    await f.bindings.bind('wm-b', 'gw-2');
-    const page = [text('m-1', 'wm-a', 'a1', T0), text('m-2', 'wm-b', 'b1', T0)];
-    f.hooks.onAppend = (gatewayIds) => {
-      if (gatewayIds.includes('gw-2')) throw new Error('redis went away');
-    };
-    await expect(f.router.route(page, ctx)).rejects.toThrow('redis went away');
-    delete f.hooks.onAppend;
-    await f.router.route(page, ctx);
-    expect(await f.queuedIds('gw-1')).toEqual(['m-1']);
-    expect(await f.queuedIds('gw-2')).toEqual(['m-2']);
-  });
 });
+
+/** The users whose bindings the fixture's store is asked for from now on, in order. */
+function bindingReads(f: { bindings: { gatewayFor(user: string): Promise<string | null> } }): string[] {
+  const read: string[] = [];
+  const gatewayFor = f.bindings.gatewayFor.bind(f.bindings);
+  f.bindings.gatewayFor = async (user) => {
+    read.push(user);
+    return await gatewayFor(user);
+  };
+  return read;
+}
 
 describe('PageRouter on one Redis server: decided and queued in one step', () => {
   const page = [text('m-1', 'wm-a', 'a1', T0), text('m-2', 'wm-b', 'b1', T0), text('m-3', 'wm-a', 'a2', T0 + 1)];
@@ -295,6 +315,66 @@ describe('PageRouter on one Redis server: decided and queued in one step', () =>
     expect(await f.count('messagesIn', { outcome: 'duplicate' })).toBe(3);
     expect(await own.redis.keys(`${f.prefix}{gw:*}:d*`)).toEqual([]);
     expect(await f.dedup.recall('r:m-1', { at: T0 })).toBe('=gw-1');
+  });
+
+  it("notes each user's send window in the step that queues the user's messages, with no note apart", async () => {
+    const f = await routerFixture('redis');
+    await f.bindings.bind('wm-a', 'gw-1');
+    await f.bindings.bind('wm-b', 'gw-2');
+    let apart = 0;
+    const original = f.ledger.customerSpoke.bind(f.ledger);
+    f.ledger.customerSpoke = async (...args) => {
+      apart += 1;
+      return await original(...args);
+    };
+    await f.router.route([...page, { ...text('m-4', 'wm-a', 'a3', T0 + 2), open_kfid: 'wk-b' }], ctx);
+    expect(apart).toBe(0);
+    expect(await f.queuedIds('gw-1')).toEqual(['m-1', 'm-3', 'm-4']);
+    // Each account's window opened by the user's latest message to it.
+    expect((await f.ledger.window('wk-test', 'wm-a')).lastCustomerAt).toBe((T0 + 1) * 1000);
+    expect((await f.ledger.window('wk-b', 'wm-a')).lastCustomerAt).toBe((T0 + 2) * 1000);
+    expect((await f.ledger.window('wk-test', 'wm-b')).lastCustomerAt).toBe(T0 * 1000);
+  });
+
+  it('routes users seen before from the bindings it remembers: no binding read before the route step', async () => {
+    const f = await routerFixture('redis');
+    await f.place({ 'wm-a': 'gw-1', 'wm-b': 'gw-2' }, { 'gw-1': 'node-b', 'gw-2': 'node-b' });
+    const read = bindingReads(f);
+    await f.router.route(page, ctx);
+    expect(read.sort()).toEqual(['wm-a', 'wm-b']);
+    read.length = 0;
+    await f.router.route([text('m-4', 'wm-a', 'a3', T0 + 2), text('m-5', 'wm-b', 'b2', T0 + 2)], ctx);
+    expect(read).toEqual([]);
+    expect(await f.queuedIds('gw-1')).toEqual(['m-1', 'm-3', 'm-4']);
+    expect(await f.queuedIds('gw-2')).toEqual(['m-2', 'm-5']);
+  });
+
+  it('a remembered binding gone stale misroutes nothing: a user rebound elsewhere is queued there in order, an unbound one nowhere', async () => {
+    const f = await routerFixture('redis');
+    await f.place({ 'wm-a': 'gw-1', 'wm-b': 'gw-2', 'wm-c': 'gw-2' }, { 'gw-1': 'node-b', 'gw-2': 'node-b', 'gw-3': 'node-b' });
+    await f.router.route([...page, text('m-c1', 'wm-c', 'c1', T0)], ctx);
+    // Another node rebinds wm-a and unbinds wm-b; this router still remembers gw-1 and gw-2.
+    await f.bindings.bind('wm-a', 'gw-3');
+    await f.bindings.unbind('wm-b');
+    const read = bindingReads(f);
+    await f.router.route(
+      [text('m-4', 'wm-a', 'a3', T0 + 2), text('m-5', 'wm-b', 'b2', T0 + 2), text('m-c2', 'wm-c', 'c2', T0 + 2), text('m-6', 'wm-a', 'a4', T0 + 3)],
+      ctx,
+    );
+    expect(await f.queuedIds('gw-1')).toEqual(['m-1', 'm-3']);
+    expect(await f.queuedIds('gw-2')).toEqual(['m-2', 'm-c1', 'm-c2']);
+    expect(await f.queuedIds('gw-3')).toEqual(['m-4', 'm-6']);
+    expect(await f.count('messagesIn', { outcome: 'unbound' })).toBe(1);
+    // Only the moved users were read again; wm-a's new binding is remembered from then on.
+    expect(read.sort()).toEqual(['wm-a', 'wm-b']);
+    read.length = 0;
+    await f.router.route([text('m-7', 'wm-a', 'a5', T0 + 4)], ctx);
+    expect(read).toEqual([]);
+    expect(await f.queuedIds('gw-3')).toEqual(['m-4', 'm-6', 'm-7']);
+    // Pulled again, the moved messages stay where their decisions sent them.
+    await f.router.route([text('m-4', 'wm-a', 'a3', T0 + 2), text('m-5', 'wm-b', 'b2', T0 + 2)], ctx);
+    expect(await f.queuedIds('gw-3')).toEqual(['m-4', 'm-6', 'm-7']);
+    expect(await f.count('messagesIn', { outcome: 'unbound' })).toBe(2);
   });
 
   it('a page queued by a node of the previous version, then pulled again here, hands each message on once; and the other way round', async () => {
@@ -367,12 +447,12 @@ describe('PageRouter on one Redis server: decided and queued in one step', () =>
 
     const [gw1Last] = (await f.queue.readAfter('gw-1', null, 10)).slice(-1);
 
-    // wm-a rebound: m-4 was decided for gw-1 before, so it is appended to gw-1 after the step (which appended wm-c's m-6
-    // there and read gw-1's owner), and gw-1 is looked up after that append.
-    await f.bindings.bind('wm-a', 'gw-9');
+    // wm-d is bound to gw-9 now, but m-4 was decided for gw-1 before, so it is appended to gw-1 after the step (which
+    // appended wm-c's m-6 there and read gw-1's owner), and gw-1 is looked up after that append.
+    await f.bindings.bind('wm-d', 'gw-9');
     await f.bindings.bind('wm-c', 'gw-1');
     await f.dedup.decide('r:m-4', '>gw-1', 60_000, { at: T0 + 2 });
-    await f.router.route([text('m-4', 'wm-a', 'a3', T0 + 2), text('m-5', 'wm-b', 'b2', T0 + 2), text('m-6', 'wm-c', 'c1', T0 + 2)], ctx);
+    await f.router.route([text('m-4', 'wm-d', 'd1', T0 + 2), text('m-5', 'wm-b', 'b2', T0 + 2), text('m-6', 'wm-c', 'c1', T0 + 2)], ctx);
     expect(await f.queuedIds('gw-1')).toEqual(['m-1', 'm-3', 'm-6', 'm-4']);
     expect(await f.queuedIds('gw-2')).toEqual(['m-2', 'm-5']);
     expect(looked).toEqual(['gw-1']);
@@ -388,10 +468,11 @@ describe('PageRouter on one Redis server: decided and queued in one step', () =>
     expect(f.remoteReceived[2]).toEqual({ kind: 'wake', gatewayId: 'gw-1', sentAt: f.clock.now() });
   });
 
-  it("wakes each route step's owners as soon as that step is done, while the page's later steps are still in Redis; each user's messages stay in order", async () => {
+  it("wakes each route step's owners as soon as that step is done, while the page's later steps are still in Redis; each user's messages stay in one step, in order", async () => {
     const f = await routerFixture('redis');
-    // 90 messages, as steps of 25, 50 and 15: wm-a writes every other one (to gw-1 on node-b), the rest come from 45
-    // users of gw-2, also on node-b.
+    // 90 messages: wm-a writes every other one (to gw-1 on node-b), the rest come from 45 users of gw-2, also on node-b.
+    // The first step takes the users of the first 25 messages (wm-a and 12 others) with all their messages, 57; the
+    // second the other 33 users.
     const users: Record<string, string> = { 'wm-a': 'gw-1' };
     for (let u = 0; u < 45; u++) users[`wm-${u}`] = 'gw-2';
     await f.place(users, { 'gw-1': 'node-b', 'gw-2': 'node-b' });
@@ -404,21 +485,23 @@ describe('PageRouter on one Redis server: decided and queued in one step', () =>
     };
     const routed = f.router.route(page, ctx);
     await waitFor(() => f.remoteReceived.length >= 1);
-    expect(f.calls.decideAndAppend).toBeGreaterThanOrEqual(2);
+    expect(f.calls.decideAndAppend).toBe(2);
     const first = f.remoteReceived[0] as { kind: string; runs: Record<string, { items: Array<{ event: { id: string } }> }> };
     expect(first.kind).toBe('wake-many');
-    expect(first.runs['gw-1']!.items.map((i) => i.event.id)).toEqual(page.slice(0, 25).filter((_, i) => i % 2 === 0).map((m) => m.msgid));
+    expect(first.runs['gw-1']!.items.map((i) => i.event.id)).toEqual(page.filter((_, i) => i % 2 === 0).map((m) => m.msgid));
+    expect(first.runs['gw-2']!.items.map((i) => i.event.id)).toEqual(page.slice(0, 25).filter((_, i) => i % 2 === 1).map((m) => m.msgid));
     release();
     await routed;
     expect(await f.queuedIds('gw-1')).toEqual(page.filter((_, i) => i % 2 === 0).map((m) => m.msgid));
     expect(await f.queuedIds('gw-2')).toEqual(page.filter((_, i) => i % 2 === 1).map((m) => m.msgid));
-    expect(f.calls.decideAndAppend).toBe(3);
-    expect(f.remoteReceived).toHaveLength(3);
-    // Each wake-up carried its own step's share: 25, then 50, then 15 messages.
-    const carried = (f.remoteReceived as Array<{ runs: Record<string, { items: unknown[] }> }>).map((w) =>
-      Object.values(w.runs).reduce((n, run) => n + run.items.length, 0),
+    expect(f.calls.decideAndAppend).toBe(2);
+    expect(f.remoteReceived).toHaveLength(2);
+    // The second step woke gw-2 alone: a plain wake-up, its run carried all the same.
+    expect(f.remoteReceived[1]).toMatchObject({ kind: 'wake', gatewayId: 'gw-2' });
+    const carried = (f.remoteReceived as Array<{ runs?: Record<string, { items: unknown[] }>; run?: { items: unknown[] } }>).map((w) =>
+      Object.values(w.runs ?? { one: w.run! }).reduce((n, run) => n + run.items.length, 0),
     );
-    expect(carried).toEqual([25, 50, 15]);
+    expect(carried).toEqual([57, 33]);
   });
 
   it('the dispatcher, pulling again a message queued in one step, queues nothing and wakes its gateway', async () => {

@@ -43,6 +43,7 @@ function relay(prefix: string, oneStep = false) {
   const dedup = new RedisDedupStore({ redis, prefix });
   const bindings = new RedisBindingStore({ redis, prefix });
   const presence = new RedisPresenceMap({ redis, prefix });
+  const ledger = new RedisOutboundLedger({ redis, prefix });
   const router = new PageRouter({
     dispatcher: {
       dispatch: async (m) => {
@@ -50,9 +51,9 @@ function relay(prefix: string, oneStep = false) {
       },
     },
     bindings,
-    ledger: new RedisOutboundLedger({ redis, prefix }),
+    ledger,
     dedup,
-    ...(oneStep ? { appender: new RedisRouteAppender({ redis, dedup, queue, presence }) } : {}),
+    ...(oneStep ? { appender: new RedisRouteAppender({ redis, dedup, queue, presence, ledger, bindings }) } : {}),
     enqueuer: new BatchEnqueuer({
       nodeId: 'node-a',
       queue,

@@ -1,7 +1,7 @@
 import type { QueuedEvent } from '@wecom-relay/shared';
 import { describe, expect, it } from 'vitest';
 import { uniquePrefix } from '@wecom-relay/testkit';
-import { RedisDedupStore, RedisDeliveryQueue, RedisPresenceMap, RedisRouteAppender } from '../../src/state/redis/index.js';
+import { RedisBindingStore, RedisDedupStore, RedisDeliveryQueue, RedisOutboundLedger, RedisPresenceMap, RedisRouteAppender } from '../../src/state/redis/index.js';
 import type { RouteAppendEntry } from '../../src/state/route-appender.js';
 import { commandCalls, ownRedisServer } from './helpers.js';
 
@@ -17,18 +17,20 @@ function inbound(id: string): QueuedEvent {
   return { type: 'inbound', id, externalUserId: 'wm-a', msgType: 'text', content: `hello ${id}`, timestamp: AT, wecomMsgType: 'text' };
 }
 
-function entry(msgid: string, gatewayId: string, at = AT): RouteAppendEntry {
-  return { key: `r:${msgid}`, placement: { at }, gatewayId, event: inbound(msgid), dedupKey: msgid };
+function entry(msgid: string, gatewayId: string, at = AT, userId = `wm-${msgid}`): RouteAppendEntry {
+  return { key: `r:${msgid}`, placement: { at }, userId, gatewayId, event: inbound(msgid), dedupKey: msgid };
 }
 
-function stores(redis = own.redis, o: { idleTtlMs?: number; now?: () => number } = {}) {
+function stores(redis = own.redis, o: { idleTtlMs?: number; now?: () => number; checkBindings?: boolean } = {}) {
   const prefix = uniquePrefix('route-append');
   const dedup = new RedisDedupStore({ redis, prefix });
   const queue = new RedisDeliveryQueue({ redis, prefix, ...(o.idleTtlMs ? { idleTtlMs: o.idleTtlMs } : {}), ...(o.now ? { now: o.now } : {}) });
   const presence = new RedisPresenceMap({ redis, prefix });
-  const appender = new RedisRouteAppender({ redis, dedup, queue, presence });
+  const ledger = new RedisOutboundLedger({ redis, prefix });
+  const bindings = new RedisBindingStore({ redis, prefix });
+  const appender = new RedisRouteAppender({ redis, dedup, queue, presence, ledger, ...(o.checkBindings ? { bindings } : {}) });
   const ids = async (gatewayId: string) => (await queue.readAfter(gatewayId, null, 1000)).map((i) => (i.event as { id: string }).id);
-  return { prefix, dedup, queue, presence, appender, ids };
+  return { prefix, dedup, queue, presence, ledger, bindings, appender, ids };
 }
 
 describe('RedisRouteAppender', () => {
@@ -47,6 +49,47 @@ describe('RedisRouteAppender', () => {
     for (let g = 0; g < 3; g++) {
       expect(await ids(`gw-${g}`)).toEqual(page.filter((_, i) => i % 3 === g).map((e) => e.dedupKey));
     }
+  });
+
+  it("checking bindings, takes no decision for a user no longer bound to the entry's gateway: moved, nothing written", async () => {
+    const { appender, bindings, dedup, ids } = stores(own.redis, { checkBindings: true });
+    expect(appender.checksBindings).toBe(true);
+    await bindings.bind('wm-a', 'gw-2');
+    await bindings.bind('wm-b', 'gw-1');
+    const results = await appender.decideAndAppend(
+      [entry('m-1', 'gw-1', AT, 'wm-a'), entry('m-2', 'gw-1', AT, 'wm-b'), entry('m-3', 'gw-1', AT, 'wm-c'), entry('m-4', 'gw-1', AT, 'wm-a')],
+      TTL,
+    );
+    expect(results.map((r) => [r.decision, r.moved ?? false, r.id !== null])).toEqual([
+      ['', true, false],
+      ['=gw-1', false, true],
+      ['', true, false],
+      ['', true, false],
+    ]);
+    expect(await ids('gw-1')).toEqual(['m-2']);
+    expect(await dedup.recall('r:m-1', { at: AT })).toBeNull();
+    // Given the binding as it is, it is decided; and once decided, the decision stands whatever the binding becomes.
+    expect((await appender.decideAndAppend([entry('m-1', 'gw-2', AT, 'wm-a')], TTL))[0]!.decision).toBe('=gw-2');
+    await bindings.bind('wm-a', 'gw-3');
+    const again = await appender.decideAndAppend([entry('m-1', 'gw-3', AT, 'wm-a')], TTL);
+    expect(again).toEqual([{ decision: '=gw-2', id: null }]);
+    expect(await ids('gw-2')).toEqual(['m-1']);
+    expect(await ids('gw-3')).toEqual([]);
+  });
+
+  it('notes the send windows it is given before anything it appends, in the first of its calls', async () => {
+    const { appender, ledger, ids } = stores();
+    const page = Array.from({ length: 300 }, (_, i) => entry(`m-${i}`, 'gw-1'));
+    await appender.decideAndAppend(page, TTL, [
+      { openKfid: 'wk-1', externalUserId: 'wm-a', atMs: AT * 1000, msgid: 'm-0' },
+      { openKfid: 'wk-1', externalUserId: 'wm-b', atMs: (AT + 5) * 1000, msgid: 'm-299' },
+    ]);
+    expect(await ids('gw-1')).toHaveLength(300);
+    expect(await ledger.window('wk-1', 'wm-a')).toEqual({ lastCustomerAt: AT * 1000, sentSince: 0 });
+    expect(await ledger.window('wk-1', 'wm-b')).toEqual({ lastCustomerAt: (AT + 5) * 1000, sentSince: 0 });
+    // Windows alone, with no entry, are noted too.
+    expect(await appender.decideAndAppend([], TTL, [{ openKfid: 'wk-1', externalUserId: 'wm-c', atMs: AT * 1000, msgid: 'm-x' }])).toEqual([]);
+    expect((await ledger.window('wk-1', 'wm-c')).lastCustomerAt).toBe(AT * 1000);
   });
 
   it('answers a decision that stands for no gateway, for the binding flow or for another gateway as it is, queueing nothing', async () => {

@@ -167,7 +167,8 @@ export class RedisBindingStore implements BindingStore {
     // Nothing of its own to release: the client belongs to the caller.
   }
 
-  private usersKey(): string {
+  /** The hash whose field `<user>` holds the user's gateway, for scripts that check a binding themselves. */
+  usersKey(): string {
     return `${this.base}users`;
   }
 

@@ -9,8 +9,7 @@ const WINDOW_TTL_MS = 3 * 24 * 3600 * 1000;
 /** A note moves a window's expiry only this long after the last message (well inside the day the ttl has to spare). */
 const REFRESH_AFTER_MS = 3600 * 1000;
 
-// KEYS: window hashes; ARGV: ttl (ms), then per key at (ms) and msgid ('' = none), applied in order (a key may come
-// twice). A newer customer message restarts the window; so does one of the same second not seen before (WeCom's times
+// A newer customer message restarts the window; so does one of the same second not seen before (WeCom's times
 // are seconds); an older or repeated note is ignored. The second's messages are kept as marks (SHA-1's first 8 hex
 // digits of the msgid), the last 7 of them: newline-joined they stay within 62 bytes, so the hash keeps Redis' compact
 // encoding (hash-max-listpack-value 64), where whole msgids turned it into a table of 300 bytes and more for good.
@@ -18,28 +17,40 @@ const REFRESH_AFTER_MS = 3600 * 1000;
 // The expiry is moved only by a new window or a message more than REFRESH_AFTER_MS after the last one: the last
 // one's note (at or after its send time) already gave the hash the ttl, so it lives past this message's 48 h as well,
 // and a busy customer's notes cost no PEXPIRE each.
-const CUSTOMER_SPOKE = new LuaScript(
-  'outbound-customer-spoke',
-  `for k = 1, #KEYS do
-  local at = tonumber(ARGV[k * 2])
-  local msgid = ARGV[k * 2 + 1]
+/**
+ * Lua: `note_spoken(window key, at (ms, as given), msgid ('' = none), ttl (ms))` notes that the customer wrote, as
+ * customerSpoke does; the route script (one server) runs it too, so a page's windows are noted in the step that queues.
+ */
+export const NOTE_SPOKEN_LUA = `
+local function note_spoken(key, at_arg, msgid, ttl)
+  local at = tonumber(at_arg)
   local mark = msgid == '' and '' or string.sub(redis.sha1hex(msgid), 1, 8)
-  local v = redis.call('HMGET', KEYS[k], 'last', 'ids')
+  local v = redis.call('HMGET', key, 'last', 'ids')
   local last = tonumber(v[1] or '-1')
   if at > last then
-    redis.call('HSET', KEYS[k], 'last', ARGV[k * 2], 'sent', 0, 'ids', mark)
+    redis.call('HSET', key, 'last', at_arg, 'sent', 0, 'ids', mark)
   elseif at == last and msgid ~= '' then
     local ids = v[2] or ''
     local padded = '\\n' .. ids .. '\\n'
     if not string.find(padded, '\\n' .. mark .. '\\n', 1, true) and not string.find(padded, '\\n' .. msgid .. '\\n', 1, true) then
       while #ids > 53 do ids = string.sub(ids, (string.find(ids, '\\n', 1, true) or #ids) + 1) end
-      redis.call('HSET', KEYS[k], 'sent', 0, 'ids', ids == '' and mark or ids .. '\\n' .. mark)
+      redis.call('HSET', key, 'sent', 0, 'ids', ids == '' and mark or ids .. '\\n' .. mark)
     end
   end
-  if last < 0 or at - last > ${REFRESH_AFTER_MS} then redis.call('PEXPIRE', KEYS[k], ARGV[1]) end
+  if last < 0 or at - last > ${REFRESH_AFTER_MS} then redis.call('PEXPIRE', key, ttl) end
 end
+`;
+
+// KEYS: window hashes; ARGV: ttl (ms), then per key at (ms) and msgid ('' = none), applied in order (a key may come twice).
+const CUSTOMER_SPOKE = new LuaScript(
+  'outbound-customer-spoke',
+  `${NOTE_SPOKEN_LUA}
+for k = 1, #KEYS do note_spoken(KEYS[k], ARGV[k * 2], ARGV[k * 2 + 1], ARGV[1]) end
 return 1`,
 );
+
+/** The ttl (ms, as Redis takes it) a send window's note gives its hash. */
+export const WINDOW_NOTE_PX = toPx(WINDOW_TTL_MS);
 
 // Most windows one script call notes at once (a page names at most a thousand users).
 const MAX_SPOKE_BATCH = 250;
@@ -189,12 +200,13 @@ export class RedisOutboundLedger implements OutboundLedger {
   }
 
   private async noteSpoken(spokes: readonly Spoke[]): Promise<void> {
-    const args: Array<string | number> = [toPx(WINDOW_TTL_MS)];
+    const args: Array<string | number> = [WINDOW_NOTE_PX];
     for (const s of spokes) args.push(s.at, s.msgid);
     await CUSTOMER_SPOKE.run(this.redis, spokes.map((s) => s.key), args);
   }
 
-  private windowKey(openKfid: string, user: string): string {
+  /** The hash holding the send window of a user with an account, for scripts that note it themselves (NOTE_SPOKEN_LUA). */
+  windowKey(openKfid: string, user: string): string {
     const base = `${this.prefix}${hashTag('user', user)}:window`;
     return openKfid === this.firstOpenKfid ? base : `${base}:${openKfid}`;
   }

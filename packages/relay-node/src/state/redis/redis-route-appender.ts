@@ -1,5 +1,6 @@
 import { RelayError } from '../../errors/relay-error.js';
-import type { RouteAppendEntry, RouteAppender, RouteAppendResult } from '../route-appender.js';
+import type { RouteAppendEntry, RouteAppender, RouteAppendResult, WindowNote } from '../route-appender.js';
+import { chunkByUser } from '../user-chunks.js';
 import { LuaScript } from './lua-script.js';
 import { isClusterClient, type RedisClient } from './redis-client.js';
 import type { RedisDedupStore } from './redis-dedup-store.js';
@@ -7,38 +8,56 @@ import { STREAM_APPEND_LUA, type RedisDeliveryQueue } from './redis-delivery-que
 import { streamIdMillis } from './stream-id.js';
 import { PACKED_TREE_LUA, packedFieldArg } from './packed-tree.js';
 import { LIVE_OWNER_LUA, type RedisPresenceMap } from './redis-presence-map.js';
+import type { RedisBindingStore } from './redis-binding-store.js';
+import { NOTE_SPOKEN_LUA, WINDOW_NOTE_PX, type RedisOutboundLedger } from './redis-outbound-ledger.js';
 
-// One server only (the keys of many gateways and minutes). KEYS per entry: the decision's packed root, the decision
-// key a relay before packing wrote, the gateway's stream, its marker hour root, the marker key a relay before packing
-// wrote, the gateway's owner record. ARGV: the decision tree's expiry, the marker tree's expiry, the queue idle ttl, how
-// an alive key's name starts and ends around the node id, then per entry: the decision tree's base, the decision field
-// and the marker field (both as packedFieldArg gives them), the gateway id, the event JSON, and '1' where the stream's
-// expiry is to be set again ('' where the caller set it lately: see ExpiryRefreshes). A stream the call creates gets its
-// expiry whatever the flag says. Returns per entry the decision
-// that stands, the new queue id ('' when nothing was appended), the id of the entry the stream ended with just before it
-// was appended ('' when the stream was empty or nothing was appended) and, where the decision that stands is for the
-// entry's gateway, that gateway's live owner node and generation (false when it has none; 0 and 0 where not read), read
-// after every append, so a gateway that moves in between is served by its new node either way. A decision is read as
-// dedup-decide-packed-trees reads it (the old key first); a new one is `=<gateway>` written in the same step as its
-// XADD, so no marker is needed; a standing `><gateway>` of the entry's own gateway is appended unless its marker stands,
-// as queue-append-many does it.
+// One server only (the keys of many gateways and minutes). KEYS: the bindings hash (where bindings are checked), the
+// send windows to note, then per entry: the decision's packed root, the decision key a relay before packing wrote, the
+// gateway's stream, its marker hour root, the marker key a relay before packing wrote, the gateway's owner record.
+// ARGV: the decision tree's expiry, the marker tree's expiry, the queue idle ttl, how an alive key's name starts and
+// ends around the node id, the windows' ttl, how many windows, whether the first key is the bindings hash ('1' or '0'),
+// per window its note's time and msgid (as customerSpoke takes them), then per entry: the decision tree's base, the
+// decision field and the marker field (both as packedFieldArg gives them), the gateway id, the event JSON, '1' where
+// the stream's expiry is to be set again ('' where the caller set it lately: see ExpiryRefreshes), and the user.
+// A stream the call creates gets its expiry whatever the flag says.
+// The windows are noted first, so a gateway that answers a message finds the window it opened. Returns per entry the
+// decision that stands (false where the user moved: no decision stood and, bindings checked, the user is no longer
+// bound to the entry's gateway; nothing is then written for it), the new queue id ('' when nothing was appended), the
+// id of the entry the stream ended with just before it was appended ('' when the stream was empty or nothing was
+// appended) and, where the decision that stands is for the entry's gateway, that gateway's live owner node and
+// generation (false when it has none; 0 and 0 where not read), read after every append, so a gateway that moves in
+// between is served by its new node either way. A decision is read as dedup-decide-packed-trees reads it (the old key
+// first); a new one is `=<gateway>` written in the same step as its XADD, so no marker is needed; a standing
+// `><gateway>` of the entry's own gateway is appended unless its marker stands, as queue-append-many does it.
 const DECIDE_AND_APPEND = new LuaScript(
   'route-decide-append',
-  `${PACKED_TREE_LUA}${LIVE_OWNER_LUA}${STREAM_APPEND_LUA}
+  `${PACKED_TREE_LUA}${LIVE_OWNER_LUA}${STREAM_APPEND_LUA}${NOTE_SPOKEN_LUA}
 local out = {}
 local seen = tree_seen()
 local dpx = tonumber(ARGV[1])
 local mpx = tonumber(ARGV[2])
+local windows = tonumber(ARGV[7])
+local checked = ARGV[8] == '1' and 1 or 0
+for w = 1, windows do note_spoken(KEYS[checked + w], ARGV[7 + 2 * w], ARGV[8 + 2 * w], ARGV[6]) end
+local key0 = checked + windows
+local arg0 = 8 + 2 * windows
+-- Each user's binding, read once per call (the call is atomic: it cannot change in between).
+local bound = {}
+local function still_bound(user, gateway)
+  if checked == 0 then return true end
+  if bound[user] == nil then bound[user] = redis.call('HGET', KEYS[1], user) end
+  return bound[user] == gateway
+end
 -- The last id of each stream appended to: the entry before the next one this call appends.
 local tails = {}
 local function tail(stream)
   if tails[stream] == nil then tails[stream] = stream_tail(stream) end
   return tails[stream]
 end
-local n = (#ARGV - 5) / 6
+local n = (#ARGV - arg0) / 7
 for i = 1, n do
-  local a = 5 + (i - 1) * 6
-  local k = (i - 1) * 6
+  local a = arg0 + (i - 1) * 7
+  local k = key0 + (i - 1) * 6
   local stream = KEYS[k + 3]
   local gateway = ARGV[a + 4]
   local refresh = ARGV[a + 6] == '1'
@@ -50,7 +69,9 @@ for i = 1, n do
   end
   local id = ''
   local after = ''
-  if not standing then
+  if not standing and not still_bound(ARGV[a + 7], gateway) then
+    standing = false
+  elseif not standing then
     -- The entry before the decision: a script stopped by an error in between keeps what it wrote, and an entry
     -- without its decision is appended again on the next pull (a duplicate), where a decision without its entry
     -- would stand for an append that never happened (a loss).
@@ -77,10 +98,10 @@ end
 expire_appended(ARGV[3])
 local owners = {}
 for i = 1, n do
-  local gateway = ARGV[5 + (i - 1) * 6 + 4]
+  local gateway = ARGV[arg0 + (i - 1) * 7 + 4]
   local standing = out[5 * i - 4]
   if standing == '=' .. gateway or standing == '>' .. gateway then
-    local key = KEYS[(i - 1) * 6 + 6]
+    local key = KEYS[key0 + (i - 1) * 6 + 6]
     local owner = owners[key]
     if not owner then
       owner = {live_owner(key, ARGV[4], ARGV[5])}
@@ -97,7 +118,8 @@ return out
 `,
 );
 
-// Most entries one script call takes, so a call (and the time it holds the server) stays bounded.
+// Entries after which a script call takes no further user, so a call (and the time it holds the server) stays bounded:
+// a user's entries are never split (see chunkByUser), so a call holds at most this many plus one user's, a page at most.
 const MAX_ENTRIES_PER_CALL = 256;
 
 /** Construction options for {@link RedisRouteAppender}. */
@@ -110,39 +132,56 @@ export interface RedisRouteAppenderOptions {
   queue: Pick<RedisDeliveryQueue, 'placeOf' | 'expiryRefreshes'>;
   /** Where the gateways' owners are kept: each entry's is read after the appends, for the wake-up. */
   presence: Pick<RedisPresenceMap, 'ownerKey' | 'aliveKeyAround'>;
+  /** Where the send windows are kept. */
+  ledger: Pick<RedisOutboundLedger, 'windowKey'>;
+  /** Where the bindings are kept, when on the same server: each new decision then checks its user's binding. */
+  bindings?: Pick<RedisBindingStore, 'usersKey'>;
 }
 
 /**
- * {@link RouteAppender} on one Redis server: a page's decisions, appends and owner reads as one script call per 256
- * messages, where deciding, appending and reading the owners apart took three calls and a queue dedup marker per message. A Redis Cluster keeps
- * decisions and queues in different slots, so it has none.
+ * {@link RouteAppender} on one Redis server: a page's window notes, binding checks, decisions, appends and owner reads as
+ * one script call per 256 messages, where deciding, appending and reading the owners apart took three calls and a queue
+ * dedup marker per message. A Redis Cluster keeps decisions and queues in different slots, so it has none.
  */
 export class RedisRouteAppender implements RouteAppender {
+  readonly checksBindings: boolean;
+
   constructor(private readonly o: RedisRouteAppenderOptions) {
     if (isClusterClient(o.redis)) throw new RelayError('INTERNAL', 'a route appender needs one Redis server, not a cluster');
+    this.checksBindings = o.bindings !== undefined;
   }
 
-  async decideAndAppend(entries: readonly RouteAppendEntry[], decisionTtlMs: number): Promise<RouteAppendResult[]> {
-    const calls: Array<readonly RouteAppendEntry[]> = [];
-    for (let i = 0; i < entries.length; i += MAX_ENTRIES_PER_CALL) calls.push(entries.slice(i, i + MAX_ENTRIES_PER_CALL));
-    const results = await Promise.all(calls.map((call) => this.run(call, decisionTtlMs)));
-    return results.flat();
+  async decideAndAppend(entries: readonly RouteAppendEntry[], decisionTtlMs: number, windows: readonly WindowNote[] = []): Promise<RouteAppendResult[]> {
+    // Calls of one connection run in order, so the windows, noted by the first call, are in before any append.
+    const calls = chunkByUser(entries, (entry) => entry.userId, () => MAX_ENTRIES_PER_CALL);
+    if (calls.length === 0) calls.push([]);
+    const results = await Promise.all(calls.map((call, i) => this.run(call, decisionTtlMs, i === 0 ? windows : [])));
+    // Back in the order given: a chunk holds a user's entries wherever they fall.
+    const byEntry = new Map<RouteAppendEntry, RouteAppendResult>();
+    calls.forEach((call, i) => call.forEach((entry, n) => byEntry.set(entry, results[i]![n]!)));
+    return entries.map((entry) => byEntry.get(entry)!);
   }
 
-  private async run(entries: readonly RouteAppendEntry[], decisionTtlMs: number): Promise<RouteAppendResult[]> {
-    if (entries.length === 0) return [];
-    const keys: string[] = [];
-    let head: Array<string | number> | null = null;
+  private async run(entries: readonly RouteAppendEntry[], decisionTtlMs: number, windows: readonly WindowNote[]): Promise<RouteAppendResult[]> {
+    if (entries.length === 0 && windows.length === 0) return [];
+    const { ledger, bindings } = this.o;
+    const keys: string[] = bindings ? [bindings.usersKey()] : [];
+    const windowArgs: Array<string | number> = [];
+    for (const w of windows) {
+      keys.push(ledger.windowKey(w.openKfid, w.externalUserId));
+      windowArgs.push(Math.floor(w.atMs), w.msgid);
+    }
     // Strings only (see packedFieldArg).
     const args: Array<string | number> = [];
     // Gateways whose streams this call sets the expiry of, should it append to them.
     const refreshing = new Set<string>();
     const refreshes = this.o.queue.expiryRefreshes;
     const startedAt = refreshes.started();
-    for (const entry of entries) {
+    let head: Array<string | number> = [0, 0, 0, ...this.o.presence.aliveKeyAround];
+    entries.forEach((entry, i) => {
       const decision = this.o.dedup.placeOf(entry.key, entry.placement, decisionTtlMs);
       const append = this.o.queue.placeOf(entry.gatewayId, entry.dedupKey, entry.placement.at);
-      head ??= [decision.px, append.markerPx, append.idlePx, ...this.o.presence.aliveKeyAround];
+      if (i === 0) head = [decision.px, append.markerPx, append.idlePx, ...this.o.presence.aliveKeyAround];
       if (!refreshing.has(entry.gatewayId) && refreshes.due(entry.gatewayId)) refreshing.add(entry.gatewayId);
       keys.push(decision.root, decision.alone, append.stream, append.markerRoot, append.markerAlone, this.o.presence.ownerKey(entry.gatewayId));
       args.push(
@@ -152,9 +191,17 @@ export class RedisRouteAppender implements RouteAppender {
         entry.gatewayId,
         JSON.stringify(entry.event),
         refreshing.has(entry.gatewayId) ? '1' : '',
+        entry.userId,
       );
-    }
-    const reply = await DECIDE_AND_APPEND.run(this.o.redis, keys, [...head!, ...args]);
+    });
+    const reply = await DECIDE_AND_APPEND.run(this.o.redis, keys, [
+      ...head,
+      WINDOW_NOTE_PX,
+      windows.length,
+      bindings ? '1' : '0',
+      ...windowArgs,
+      ...args,
+    ]);
     if (!Array.isArray(reply) || reply.length !== entries.length * 5) {
       throw new RelayError('INTERNAL', 'route script returned no results', { entries: entries.length });
     }
@@ -163,13 +210,15 @@ export class RedisRouteAppender implements RouteAppender {
       if (typeof id === 'string' && id !== '' && refreshing.delete(entry.gatewayId)) refreshes.noted(entry.gatewayId, startedAt);
     });
     return entries.map((_, i) => {
+      const decision = reply[5 * i];
+      if (decision === null) return { decision: '', id: null, moved: true };
       const id = reply[5 * i + 1];
       const after = reply[5 * i + 2];
       const node = reply[5 * i + 3];
       const gen = reply[5 * i + 4];
       const appended = typeof id === 'string' && id !== '';
       return {
-        decision: String(reply[5 * i]),
+        decision: String(decision),
         id: appended ? id : null,
         ...(appended ? { appended: { after: typeof after === 'string' && after !== '' ? after : null, enqueuedAt: streamIdMillis(id) } } : {}),
         ...(node === 0 ? {} : { owner: typeof node === 'string' && gen != null ? { nodeId: node, generation: Number(gen) } : null }),
