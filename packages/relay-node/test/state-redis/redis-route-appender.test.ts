@@ -92,6 +92,29 @@ describe('RedisRouteAppender', () => {
     expect((await ledger.window('wk-1', 'wm-c')).lastCustomerAt).toBe(AT * 1000);
   });
 
+  it("keeps a user's entries in one script call however far apart, and answers in the order given", async () => {
+    const { appender, bindings, queue, ids } = stores(own.redis, { checkBindings: true });
+    // wm-x's first and last entries are 299 apart: the second call (entries 256 on) must not take the last one.
+    const page = Array.from({ length: 300 }, (_, i) =>
+      i === 0 || i === 299 ? entry(`m-${i}`, 'gw-x', AT, 'wm-x') : entry(`m-${i}`, `gw-${i % 2}`, AT, `wm-${i}`),
+    );
+    const calls: string[][] = [];
+    const spied = (appender as unknown as { run: (entries: RouteAppendEntry[], ...rest: unknown[]) => Promise<unknown> }).run.bind(appender);
+    (appender as unknown as { run: unknown }).run = async (entries: RouteAppendEntry[], ...rest: unknown[]) => {
+      calls.push(entries.map((e) => e.dedupKey));
+      return await spied(entries, ...rest);
+    };
+    for (const e of page) await bindings.bind(e.userId, e.gatewayId);
+    const results = await appender.decideAndAppend(page, TTL);
+    expect(calls.map((c) => c.length)).toEqual([257, 43]);
+    expect(calls[0]).toContain('m-299');
+    // Each answer where its entry was.
+    expect(results.map((r) => r.decision)).toEqual(page.map((e) => `=${e.gatewayId}`));
+    expect(await ids('gw-x')).toEqual(['m-0', 'm-299']);
+    const queued = await queue.readAfter('gw-x', null, 10);
+    expect([results[0]!.id, results[299]!.id]).toEqual(queued.map((item) => item.id));
+  });
+
   it('answers a decision that stands for no gateway, for the binding flow or for another gateway as it is, queueing nothing', async () => {
     const { appender, dedup, ids } = stores();
     await dedup.decide('r:m-unbound', '-', TTL, { at: AT });

@@ -153,13 +153,25 @@ export class RedisRouteAppender implements RouteAppender {
 
   async decideAndAppend(entries: readonly RouteAppendEntry[], decisionTtlMs: number, windows: readonly WindowNote[] = []): Promise<RouteAppendResult[]> {
     // Calls of one connection run in order, so the windows, noted by the first call, are in before any append.
-    const calls = chunkByUser(entries, (entry) => entry.userId, () => MAX_ENTRIES_PER_CALL);
+    const calls = chunkByUser(
+      entries.map((_, i) => i),
+      (i) => entries[i]!.userId,
+      () => MAX_ENTRIES_PER_CALL,
+    );
     if (calls.length === 0) calls.push([]);
-    const results = await Promise.all(calls.map((call, i) => this.run(call, decisionTtlMs, i === 0 ? windows : [])));
-    // Back in the order given: a chunk holds a user's entries wherever they fall.
-    const byEntry = new Map<RouteAppendEntry, RouteAppendResult>();
-    calls.forEach((call, i) => call.forEach((entry, n) => byEntry.set(entry, results[i]![n]!)));
-    return entries.map((entry) => byEntry.get(entry)!);
+    const results = await Promise.all(
+      calls.map((call, n) =>
+        this.run(
+          call.map((i) => entries[i]!),
+          decisionTtlMs,
+          n === 0 ? windows : [],
+        ),
+      ),
+    );
+    // Back in the order given: a call holds a user's entries wherever they fall.
+    const ordered = new Array<RouteAppendResult>(entries.length);
+    calls.forEach((call, n) => call.forEach((i, k) => (ordered[i] = results[n]![k]!)));
+    return ordered;
   }
 
   private async run(entries: readonly RouteAppendEntry[], decisionTtlMs: number, windows: readonly WindowNote[]): Promise<RouteAppendResult[]> {
