@@ -1,6 +1,12 @@
 /** A forked helper process spoken to over Node IPC: numbered requests, so a quick one is answered during a long one. */
 import { fork, type ChildProcess } from 'node:child_process';
 
+/**
+ * Node flags for every helper (the gateway drivers, the fake WeCom host), from BENCH_CHILD_FLAGS: e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` for their CPU profiles (bench/cpu-profile-report.ts reads them).
+ */
+const childFlags = process.env.BENCH_CHILD_FLAGS?.split(' ').filter(Boolean) ?? [];
+
 /** How requests and replies travel. */
 export interface IpcEnvelope<T> {
   id: number;
@@ -19,7 +25,7 @@ export class IpcChild<Req extends { type: string }, Rep> {
     readonly name: string,
     env?: NodeJS.ProcessEnv,
   ) {
-    this.child = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [], ...(env ? { env } : {}) });
+    this.child = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: childFlags, ...(env ? { env } : {}) });
     this.child.on('message', (msg: IpcEnvelope<Rep>) => {
       const w = this.waiting.get(msg.id);
       this.waiting.delete(msg.id);
@@ -62,7 +68,10 @@ export class IpcChild<Req extends { type: string }, Rep> {
 
   /** Kills the process if it is still running. */
   kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    // A profiled child leaves on its own (see serveIpc), so Node writes its profile; one killed writes nothing.
+    if (childFlags.length > 0 && this.child.connected) this.child.disconnect();
+    else this.child.kill('SIGKILL');
   }
 }
 

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { calleesOf, tally, type CpuProfile } from '../../bench/lib/cpu-profile.js';
 import { complete, formatRatio, percentile, ratioOf, targetMet } from '../../bench/lib/figures.js';
 import { latenciesOf, pageLatenciesOf } from '../../bench/lib/latencies.js';
 import { parseOpenFileLimits } from '../../bench/lib/open-files.js';
@@ -172,5 +173,36 @@ describe('rounds', () => {
     const header: RunHeader = { mode: 'single', quick: false, startedAt: 'x', durationS: 1, cores: 2, node: 'v20', command: 'pnpm bench --rounds 3', sizes: {}, scenarios: ['steady'], rounds: 3 };
     expect(runSection('One Redis', header, [], 'chart.svg')).toContain('the median of 3 rounds');
     expect(runSection('One Redis', { ...header, rounds: undefined }, [], 'chart.svg')).not.toContain('median');
+  });
+});
+
+describe('cpu profile', () => {
+  // root → main → work, and root → (idle); a sample's time is the gap to the next one (µs).
+  const frame = (functionName: string, lineNumber = 0) => ({ functionName, url: 'file:///app/dist/main.js', lineNumber });
+  const profile: CpuProfile = {
+    nodes: [
+      { id: 1, callFrame: frame('(root)'), children: [2, 4] },
+      { id: 2, callFrame: frame('main', 9), children: [3] },
+      { id: 3, callFrame: frame('work', 19) },
+      { id: 4, callFrame: { functionName: '(idle)', url: '', lineNumber: -1 } },
+    ],
+    startTime: 0,
+    endTime: 5000,
+    samples: [3, 3, 4, 2, 4],
+    timeDeltas: [0, 1000, 1000, 1000, 2000],
+  };
+
+  it('tallies self and inclusive ms per function, idle apart from busy', () => {
+    const t = tally(profile, { fromEndS: 60, toEndS: 0 });
+    expect(t.windowMs).toBe(5);
+    expect(t.busyMs).toBe(4);
+    expect(Object.fromEntries(t.self)).toEqual({ 'work dist/main.js:20': 2, '(idle) :0': 1, 'main dist/main.js:10': 2 });
+    expect(Object.fromEntries(t.inclusive)).toEqual({ 'work dist/main.js:20': 2, 'main dist/main.js:10': 4, '(idle) :0': 1 });
+  });
+
+  it("keeps to the window before the end, and says where a function's time went", () => {
+    // The last 2.5 ms: the samples at 3 and 5 ms.
+    expect(tally(profile, { fromEndS: 0.0025, toEndS: 0 }).busyMs).toBe(2);
+    expect(Object.fromEntries(calleesOf(profile, { fromEndS: 60, toEndS: 0 }, 'main', 1))).toEqual({ 'work dist/main.js:20': 2, '(self)': 2 });
   });
 });
