@@ -68,7 +68,8 @@ export interface RouteAppender {
   readonly checksBindings: boolean;
   /**
    * Resolves to one result per entry, in order; entries of one gateway are appended in the order given, and a user's
-   * entries are decided in one atomic step (all moved, or none). The `windows` are noted before anything is appended.
+   * entries go in one atomic step, so their binding is checked once for all of them (every one without a standing
+   * decision moves, or none). The `windows` are noted before anything is appended.
    */
   decideAndAppend(entries: readonly RouteAppendEntry[], decisionTtlMs: number, windows?: readonly WindowNote[]): Promise<RouteAppendResult[]>;
 }

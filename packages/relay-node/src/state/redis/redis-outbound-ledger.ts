@@ -9,17 +9,17 @@ const WINDOW_TTL_MS = 3 * 24 * 3600 * 1000;
 /** A note moves a window's expiry only this long after the last message (well inside the day the ttl has to spare). */
 const REFRESH_AFTER_MS = 3600 * 1000;
 
-// A newer customer message restarts the window; so does one of the same second not seen before (WeCom's times
-// are seconds); an older or repeated note is ignored. The second's messages are kept as marks (SHA-1's first 8 hex
-// digits of the msgid), the last 7 of them: newline-joined they stay within 62 bytes, so the hash keeps Redis' compact
-// encoding (hash-max-listpack-value 64), where whole msgids turned it into a table of 300 bytes and more for good.
-// A list written by an earlier version holds whole msgids; they still count as seen, and are dropped oldest first.
-// The expiry is moved only by a new window or a message more than REFRESH_AFTER_MS after the last one: the last
-// one's note (at or after its send time) already gave the hash the ttl, so it lives past this message's 48 h as well,
-// and a busy customer's notes cost no PEXPIRE each.
 /**
  * Lua: `note_spoken(window key, at (ms, as given), msgid ('' = none), ttl (ms))` notes that the customer wrote, as
  * customerSpoke does; the route script (one server) runs it too, so a page's windows are noted in the step that queues.
+ * A newer customer message restarts the window; so does one of the same second not seen before (WeCom's times are
+ * seconds); an older or repeated note is ignored. The second's messages are kept as marks (SHA-1's first 8 hex digits
+ * of the msgid), the last 7 of them: newline-joined they stay within 62 bytes, so the hash keeps Redis' compact encoding
+ * (hash-max-listpack-value 64), where whole msgids turned it into a table of 300 bytes and more for good. A list
+ * written by an earlier version holds whole msgids; they still count as seen, and are dropped oldest first. The expiry
+ * is moved only by a new window or a message more than REFRESH_AFTER_MS after the last one: the last one's note (at or
+ * after its send time) already gave the hash the ttl, so it lives past this message's 48 h as well, and a busy
+ * customer's notes cost no PEXPIRE each.
  */
 export const NOTE_SPOKEN_LUA = `
 local function note_spoken(key, at_arg, msgid, ttl)
