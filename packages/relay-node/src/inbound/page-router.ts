@@ -36,11 +36,6 @@ export interface PageRouterOptions {
   tagAccount?: boolean;
   /** How many non-plain users are handled side by side; default 32. */
   concurrency?: number;
-  /**
-   * How many users' bindings are remembered where the appender checks bindings itself (a remembered binding that went
-   * stale comes back from it as moved, and is read again); default 50,000.
-   */
-  bindingCacheSize?: number;
   now?: () => number;
 }
 
@@ -65,7 +60,7 @@ export class PageRouter {
 
   constructor(private readonly o: PageRouterOptions) {
     this.now = o.now ?? Date.now;
-    this.remembered = o.appender?.checksBindings ? new BindingCache(o.bindingCacheSize ?? 50_000) : null;
+    this.remembered = o.appender?.checksBindings ? new BindingCache(REMEMBERED_USERS) : null;
   }
 
   /** Handles one page from kf/sync_msg; safe to call again with the same page. Rejects if any message failed. */
@@ -367,6 +362,10 @@ export class PageRouter {
 // (each call reads the tree sizes and owners it needs on its own).
 const FIRST_STEP_ENTRIES = 25;
 const MAX_STEP_ENTRIES = 256;
+
+// Users whose bindings a router remembers, about 210 bytes each (at most 10 MiB); the one remembered longest ago goes
+// first. A stale one costs a read, never a misroute, so the bound only keeps the memory flat.
+const REMEMBERED_USERS = 50_000;
 
 /** A customer's own message that is routed to their gateway and nothing else: no event, no token, not a servicer's. */
 function isPlainCustomerMessage(m: KfMessage): boolean {
