@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { callgrindTotal, inclusiveRows } from '../../bench/lib/callgrind.js';
 import { calleesOf, tally, type CpuProfile } from '../../bench/lib/cpu-profile.js';
 import { complete, formatRatio, percentile, ratioOf, targetMet } from '../../bench/lib/figures.js';
 import { latenciesOf, pageLatenciesOf } from '../../bench/lib/latencies.js';
@@ -204,5 +205,29 @@ describe('cpu profile', () => {
     // The last 2.5 ms: the samples at 3 and 5 ms.
     expect(tally(profile, { fromEndS: 0.0025, toEndS: 0 }).busyMs).toBe(2);
     expect(Object.fromEntries(calleesOf(profile, { fromEndS: 60, toEndS: 0 }, 'main', 1))).toEqual({ 'work dist/main.js:20': 2, '(self)': 2 });
+  });
+});
+
+describe('callgrind', () => {
+  it("reads a dump's total instructions, from its totals line or else its summary line", () => {
+    expect(callgrindTotal('version: 1\ncreator: callgrind-3.19.0\nevents: Ir\nsummary: 1146466118\n\nfn=(1) main\n0 5\ntotals: 1146466200\n')).toBe(1146466200);
+    expect(callgrindTotal('events: Ir\nsummary: 42\n')).toBe(42);
+    expect(() => callgrindTotal('events: Ir\n')).toThrow(/not a callgrind dump/);
+  });
+
+  it("lists an annotated run's named functions, largest first, without the entry frames and unnamed ones", () => {
+    const annotated = [
+      '1,298,143,546 (100.0%)  PROGRAM TOTALS',
+      '1,298,143,546 (100.0%)  ./csu/../sysdeps/nptl/libc_start_call_main.h:(below main) [/usr/lib/x86_64-linux-gnu/libc.so.6]',
+      '1,298,143,546 (100.0%)  ???:main [/usr/bin/redis-check-rdb]',
+      '1,290,000,000 (99.37%)  ???:aeMain [/usr/bin/redis-check-rdb]',
+      '  110,346,542 ( 8.50%)  ???:0x00000000001613d0 [/usr/bin/redis-check-rdb]',
+      '   92,319,540 ( 7.11%)  ???:hsetCommand [/usr/bin/redis-check-rdb]',
+      '1,159,890,482 (89.35%)  ???:evalShaCommand [/usr/bin/redis-check-rdb]',
+    ].join('\n');
+    expect(inclusiveRows(annotated)).toEqual([
+      { function: 'evalShaCommand', instructions: 1_159_890_482 },
+      { function: 'hsetCommand', instructions: 92_319_540 },
+    ]);
   });
 });

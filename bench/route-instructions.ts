@@ -1,0 +1,103 @@
+/**
+ * What routing a page costs Redis, in instructions: `bench/route-profile.ts` run against a redis-server under valgrind's
+ * callgrind, once with one page and once with `--pages`, so the difference is what the pages beyond the first cost, the
+ * setup (bindings, owners) and the warm-up left out. Timing the server (INFO cpu) varies by a fifth from run to run on a
+ * shared 2-core machine; the count varies by a few per cent (the messages' minute decides how deep the decision trees
+ * are, which route-profile keeps within one minute), so a change to a route script is seen to a few per cent.
+ * Needs valgrind (Debian's package); callgrind slows the server about fifty times, so the default run is small.
+ *
+ *   pnpm tsx bench/route-instructions.ts [--pages 5] [--page 1000] [--users 3000] [--top 25]
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { callgrindTotal, inclusiveRows } from './lib/callgrind.js';
+
+const { values: flags } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== '--'),
+  options: {
+    pages: { type: 'string', default: '5' },
+    page: { type: 'string', default: '1000' },
+    users: { type: 'string', default: '3000' },
+    top: { type: 'string', default: '25' },
+  },
+});
+const PAGES = Number(flags.pages);
+if (!(PAGES >= 2)) throw new Error('--pages must be 2 or more: the first page is the baseline');
+
+for (const tool of ['valgrind', 'callgrind_control', 'callgrind_annotate']) {
+  if (spawnSync(tool, ['--help'], { stdio: 'ignore' }).error) throw new Error(`${tool} not found: install valgrind (apt-get install valgrind)`);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'route-instructions-'));
+const port = await freePort();
+const server = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${join(dir, 'cg.out')}`, 'redis-server', '--port', String(port), '--save', '', '--appendonly', 'no'], {
+  stdio: 'ignore',
+});
+const url = `redis://127.0.0.1:${port}`;
+const redis = new Redis(url, { lazyConnect: true, retryStrategy: () => 200, maxRetriesPerRequest: null });
+// Refused until valgrind has the server listening: waitForPing retries.
+redis.on('error', () => undefined);
+try {
+  await waitForPing(redis, 60_000);
+  const one = counted(1);
+  const many = counted(PAGES);
+  const messages = (PAGES - 1) * Number(flags.page);
+  console.log(`${messages} messages (pages 2 to ${PAGES} of ${flags.page}, ${flags.users} users)`);
+  console.log(`Redis instructions ${Math.round((many.total - one.total) / messages).toLocaleString('en')} per message (callgrind Ir)`);
+  console.log(`functions of the ${PAGES}-page run, inclusive, per message over all its pages (setup included):`);
+  const annotated = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', many.file], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
+  for (const row of inclusiveRows(annotated).slice(0, Number(flags.top))) {
+    console.log(`  ${row.function.padEnd(32)} ${Math.round(row.instructions / (PAGES * Number(flags.page))).toLocaleString('en')}`);
+  }
+} finally {
+  redis.disconnect();
+  server.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Instructions the server ran while route-profile routed `pages` pages (counters zeroed before, dumped after). */
+function counted(pages: number): { total: number; file: string } {
+  const pid = String(server.pid);
+  spawnSync('redis-cli', ['-p', String(port), 'FLUSHALL'], { stdio: 'ignore' });
+  spawnSync('callgrind_control', ['--zero', pid], { stdio: 'ignore' });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/route-profile.ts', '--pages', String(pages), '--page', flags.page!, '--users', flags.users!], {
+    env: { ...process.env, REDIS_URL: url },
+    encoding: 'utf8',
+  });
+  if (run.status !== 0) throw new Error(`route-profile failed: ${run.stderr}`);
+  const before = new Set(readdirSync(dir));
+  spawnSync('callgrind_control', ['--dump', pid], { stdio: 'ignore' });
+  const file = readdirSync(dir).find((f) => !before.has(f));
+  if (!file) throw new Error('callgrind wrote no dump');
+  return { total: callgrindTotal(readFileSync(join(dir, file), 'utf8')), file: join(dir, file) };
+}
+
+async function waitForPing(client: Redis, withinMs: number): Promise<void> {
+  const until = Date.now() + withinMs;
+  for (;;) {
+    try {
+      if (client.status === 'wait') await client.connect();
+      await client.ping();
+      return;
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
