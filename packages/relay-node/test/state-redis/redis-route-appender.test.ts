@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { QueuedEvent } from '@wecom-relay/shared';
 import { describe, expect, it } from 'vitest';
 import { uniquePrefix } from '@wecom-relay/testkit';
@@ -90,6 +91,22 @@ describe('RedisRouteAppender', () => {
     // Windows alone, with no entry, are noted too.
     expect(await appender.decideAndAppend([], TTL, [{ openKfid: 'wk-1', externalUserId: 'wm-c', atMs: AT * 1000, msgid: 'm-x' }])).toEqual([]);
     expect((await ledger.window('wk-1', 'wm-c')).lastCustomerAt).toBe(AT * 1000);
+  });
+
+  it('marks the messages it notes in a send window as the ledger does, so a page pulled again opens no window anew', async () => {
+    const { appender, ledger, prefix, redis } = { ...stores(), redis: own.redis };
+    const note = (msgid: string) => ({ openKfid: 'wk-1', externalUserId: 'wm-a', atMs: AT * 1000, msgid });
+    await appender.decideAndAppend([entry('m-1', 'gw-1', AT, 'wm-a')], TTL, [note('m-1')]);
+    await ledger.recordSend('wk-1', 'wm-a', 'reply-1', null, TTL);
+    // The same page again, through the route step and through the ledger: the message is known, the send counts.
+    await appender.decideAndAppend([entry('m-1', 'gw-1', AT, 'wm-a')], TTL, [note('m-1')]);
+    await ledger.customerSpoke('wk-1', 'wm-a', AT * 1000, 'm-1');
+    expect(await ledger.window('wk-1', 'wm-a')).toEqual({ lastCustomerAt: AT * 1000, sentSince: 1 });
+    const mark = createHash('sha1').update('m-1').digest('hex').slice(0, 8);
+    expect(await redis.hget(`${prefix}{user:wm-a}:window:wk-1`, 'ids')).toBe(mark);
+    // A message of the same second not seen before opens it again.
+    await appender.decideAndAppend([entry('m-2', 'gw-1', AT, 'wm-a')], TTL, [note('m-2')]);
+    expect(await ledger.window('wk-1', 'wm-a')).toEqual({ lastCustomerAt: AT * 1000, sentSince: 0 });
   });
 
   it("keeps a user's entries in one script call however far apart, and answers in the order given", async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { uniquePrefix } from '@wecom-relay/testkit';
 import { RedisOutboundLedger } from '../../src/state/redis/index.js';
@@ -38,6 +39,17 @@ describe("RedisOutboundLedger: a send window's size in Redis", () => {
     // A message of the same second not seen before restarts it.
     await windows.customerSpoke(KF, 'u-1', 5_000, msgid(99));
     expect(await windows.window(KF, 'u-1')).toEqual({ lastCustomerAt: 5_000, sentSince: 0 });
+  });
+
+  it('knows a message noted by a node of the previous version (its mark, the first 8 hex digits of SHA-1) as a repeat', async () => {
+    const { ledger: windows, key } = ledger();
+    const mark = (id: string): string => createHash('sha1').update(id).digest('hex').slice(0, 8);
+    await own.redis.hset(key, 'last', '5000', 'sent', '2', 'ids', [mark(msgid(1)), mark(msgid(2))].join('\n'));
+    await windows.customerSpoke(KF, 'u-1', 5_000, msgid(2));
+    expect(await windows.window(KF, 'u-1')).toEqual({ lastCustomerAt: 5_000, sentSince: 2 });
+    // And what this version notes, the previous one reads the same way.
+    await windows.customerSpoke(KF, 'u-1', 5_000, msgid(3));
+    expect(await own.redis.hget(key, 'ids')).toBe([mark(msgid(1)), mark(msgid(2)), mark(msgid(3))].join('\n'));
   });
 
   it('honours a list of whole msgids written by an earlier version, and trims it to the compact size', async () => {

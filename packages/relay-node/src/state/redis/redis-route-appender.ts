@@ -9,14 +9,14 @@ import { streamIdMillis } from './stream-id.js';
 import { PACKED_TREE_LUA, packedFieldArg } from './packed-tree.js';
 import { LIVE_OWNER_LUA, type RedisPresenceMap } from './redis-presence-map.js';
 import type { RedisBindingStore } from './redis-binding-store.js';
-import { NOTE_SPOKEN_LUA, WINDOW_NOTE_PX, type RedisOutboundLedger } from './redis-outbound-ledger.js';
+import { NOTE_SPOKEN_LUA, WINDOW_NOTE_PX, windowMark, type RedisOutboundLedger } from './redis-outbound-ledger.js';
 
 // One server only (the keys of many gateways and minutes). KEYS: the bindings hash (where bindings are checked), the
 // send windows to note, then per entry: the decision's packed root, the decision key a relay before packing wrote, the
 // gateway's stream, its marker hour root, the marker key a relay before packing wrote, the gateway's owner record.
 // ARGV: the decision tree's expiry, the marker tree's expiry, the queue idle ttl, how an alive key's name starts and
 // ends around the node id, the windows' ttl, how many windows, whether the first key is the bindings hash ('1' or '0'),
-// per window its note's time and msgid (as customerSpoke takes them), then per entry: the decision tree's base, the
+// per window its note's time, msgid and mark (as customerSpoke takes them), then per entry: the decision tree's base, the
 // decision field and the marker field (both as packedFieldArg gives them), the gateway id, the event JSON, '1' where
 // the stream's expiry is to be set again ('' where the caller set it lately: see ExpiryRefreshes), and the user.
 // A stream the call creates gets its expiry whatever the flag says.
@@ -38,9 +38,9 @@ local dpx = tonumber(ARGV[1])
 local mpx = tonumber(ARGV[2])
 local windows = tonumber(ARGV[7])
 local checked = ARGV[8] == '1' and 1 or 0
-for w = 1, windows do note_spoken(KEYS[checked + w], ARGV[7 + 2 * w], ARGV[8 + 2 * w], ARGV[6]) end
+for w = 1, windows do note_spoken(KEYS[checked + w], ARGV[6 + 3 * w], ARGV[7 + 3 * w], ARGV[8 + 3 * w], ARGV[6]) end
 local key0 = checked + windows
-local arg0 = 8 + 2 * windows
+local arg0 = 8 + 3 * windows
 -- Each user's binding, read once per call (the call is atomic: it cannot change in between).
 local bound = {}
 local function still_bound(user, gateway)
@@ -181,7 +181,7 @@ export class RedisRouteAppender implements RouteAppender {
     const windowArgs: Array<string | number> = [];
     for (const w of windows) {
       keys.push(ledger.windowKey(w.openKfid, w.externalUserId));
-      windowArgs.push(Math.floor(w.atMs), w.msgid);
+      windowArgs.push(Math.floor(w.atMs), w.msgid, windowMark(w.msgid));
     }
     // Strings only (see packedFieldArg).
     const args: Array<string | number> = [];
