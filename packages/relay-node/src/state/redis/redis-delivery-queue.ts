@@ -66,10 +66,9 @@ local function append(stream, event, refresh)
   expire_due[stream] = expire_due[stream] or refresh
   return id
 end
--- The id a stream ends with ('' when it holds nothing): what the next append follows. A delivered queue is empty
--- (acknowledged entries are deleted), and XLEN reads no entry.
+-- The id a stream ends with ('' when it holds nothing or is not there): what the next append follows.
 local function stream_tail(stream)
-  local last = redis.call('XLEN', stream) > 0 and redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
+  local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
   return last and last[1] or ''
 end
 local function expire_appended(px)
