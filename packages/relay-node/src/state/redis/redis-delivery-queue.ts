@@ -78,6 +78,25 @@ local function expire_appended(px)
 end
 `;
 
+// How a gateway's keys end after its tag: the queue, a marker key a relay before packing wrote (then the dedup key), a
+// packed marker hour root (then the hour).
+const QUEUE_SUFFIX = ':queue';
+const MARKER_KEY_INFIX = ':dedup:';
+const MARKER_ROOT_INFIX = ':dp:';
+
+/**
+ * Lua: `marker_fields(stream, marker)` gives, for the queue `stream` and a marker as placeOf gives it, the marker's hour
+ * root, the marker key a relay before packing wrote and the marker's 12-byte field: the names and bytes appendMany uses.
+ * For scripts that need a marker only now and then (the route script), so the node computes none for each message.
+ */
+export const MARKER_KEYS_LUA = `
+local function marker_fields(stream, marker)
+  local hour, key = string.match(marker, '^(%d+):(.*)$')
+  local tagged = string.sub(stream, 1, #stream - ${QUEUE_SUFFIX.length})
+  return tagged .. '${MARKER_ROOT_INFIX}' .. hour, tagged .. '${MARKER_KEY_INFIX}' .. key, field_of_hex(string.sub(redis.sha1hex(key), 1, 24))
+end
+`;
+
 const APPEND_ONCE = new LuaScript(
   'queue-append-once',
   `
@@ -423,37 +442,40 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   }
 
   /**
-   * Where a gateway's queue and an entry's packed dedup marker are kept, for scripts that append beside other work on
-   * one server: the stream, the marker's hour root (its tree's base is the root and ':'), the marker key a relay before
-   * packing wrote, the marker's field and expiry (for the default dedup ttl), and the queue's idle ttl.
+   * Where a gateway's queue and an entry's dedup marker are kept, for scripts that append beside other work on one
+   * server: the stream, the marker as MARKER_KEYS_LUA takes it, the marker's expiry (for the default dedup ttl), and the
+   * queue's idle ttl.
    */
   placeOf(gatewayId: string, dedupKey: string, at: number): AppendPlace {
     return {
       stream: this.streamKey(gatewayId),
-      markerRoot: this.packedDedupKey(gatewayId, at),
-      markerAlone: this.dedupKey(gatewayId, dedupKey),
-      field: packedField(dedupKey),
+      marker: `${markerHour(at)}:${dedupKey}`,
       markerPx: markerPx(DEFAULT_QUEUE_DEDUP_TTL_MS),
       idlePx: this.idleTtlPx,
     };
   }
 
   private streamKey(gatewayId: string): string {
-    return `${this.prefix}${hashTag('gw', gatewayId)}:queue`;
+    return `${this.prefix}${hashTag('gw', gatewayId)}${QUEUE_SUFFIX}`;
   }
 
   private dedupKey(gatewayId: string, key: string): string {
     // The key follows the tag, so braces or colons in it cannot move the marker to another slot.
-    return `${this.prefix}${hashTag('gw', gatewayId)}:dedup:${key}`;
+    return `${this.prefix}${hashTag('gw', gatewayId)}${MARKER_KEY_INFIX}${key}`;
   }
 
   private packedDedupKey(gatewayId: string, at: number): string {
-    return `${this.prefix}${hashTag('gw', gatewayId)}:dp:${Math.floor(at / 3600)}`;
+    return `${this.prefix}${hashTag('gw', gatewayId)}${MARKER_ROOT_INFIX}${markerHour(at)}`;
   }
 
   private ackedKey(gatewayId: string): string {
     return `${this.prefix}${hashTag('gw', gatewayId)}:acked`;
   }
+}
+
+/** The hour a message's packed marker is kept under: its time (epoch s) / 3600. */
+function markerHour(at: number): number {
+  return Math.floor(at / 3600);
 }
 
 /** A marker tree's expiry: its period is the hour. */
@@ -464,9 +486,8 @@ function markerPx(ttlMs: number): number {
 /** Where an append for one gateway goes: see {@link RedisDeliveryQueue.placeOf}. */
 export interface AppendPlace {
   stream: string;
-  markerRoot: string;
-  markerAlone: string;
-  field: Buffer;
+  /** `<hour>:<dedup key>`, the message's hour (its time in s / 3600) and dedup key, as MARKER_KEYS_LUA takes them. */
+  marker: string;
   markerPx: number;
   idlePx: number;
 }

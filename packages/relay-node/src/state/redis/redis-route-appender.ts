@@ -4,7 +4,7 @@ import { chunkByUser } from '../user-chunks.js';
 import { LuaScript } from './lua-script.js';
 import { isClusterClient, type RedisClient } from './redis-client.js';
 import type { RedisDedupStore } from './redis-dedup-store.js';
-import { STREAM_APPEND_LUA, type RedisDeliveryQueue } from './redis-delivery-queue.js';
+import { MARKER_KEYS_LUA, STREAM_APPEND_LUA, type RedisDeliveryQueue } from './redis-delivery-queue.js';
 import { streamIdMillis } from './stream-id.js';
 import { PACKED_TREE_LUA, packedFieldArg } from './packed-tree.js';
 import { LIVE_OWNER_LUA, type RedisPresenceMap } from './redis-presence-map.js';
@@ -13,11 +13,12 @@ import { NOTE_SPOKEN_LUA, WINDOW_NOTE_PX, windowMark, type RedisOutboundLedger }
 
 // One server only (the keys of many gateways and minutes). KEYS: the bindings hash (where bindings are checked), the
 // send windows to note, then per entry: the decision's packed root, the decision key a relay before packing wrote, the
-// gateway's stream, its marker hour root, the marker key a relay before packing wrote, the gateway's owner record.
+// gateway's stream, the gateway's owner record.
 // ARGV: the decision tree's expiry, the marker tree's expiry, the queue idle ttl, how an alive key's name starts and
 // ends around the node id, the windows' ttl, how many windows, whether the first key is the bindings hash ('1' or '0'),
 // per window its note's time, msgid and mark (as customerSpoke takes them), then per entry: the decision tree's base, the
-// decision field and the marker field (both as packedFieldArg gives them), the gateway id, the event JSON, '1' where
+// decision field (as packedFieldArg gives it), the queue marker (as the queue's placeOf gives it: its keys and field are
+// made here, for the few entries that need one), the gateway id, the event JSON, '1' where
 // the stream's expiry is to be set again ('' where the caller set it lately: see ExpiryRefreshes), and the user.
 // A stream the call creates gets its expiry whatever the flag says.
 // The windows are noted first, so a gateway that answers a message finds the window it opened. Returns per entry the
@@ -31,7 +32,7 @@ import { NOTE_SPOKEN_LUA, WINDOW_NOTE_PX, windowMark, type RedisOutboundLedger }
 // `><gateway>` of the entry's own gateway is appended unless its marker stands, as queue-append-many does it.
 const DECIDE_AND_APPEND = new LuaScript(
   'route-decide-append',
-  `${PACKED_TREE_LUA}${LIVE_OWNER_LUA}${STREAM_APPEND_LUA}${NOTE_SPOKEN_LUA}
+  `${PACKED_TREE_LUA}${MARKER_KEYS_LUA}${LIVE_OWNER_LUA}${STREAM_APPEND_LUA}${NOTE_SPOKEN_LUA}
 local out = {}
 local seen = tree_seen()
 local dpx = tonumber(ARGV[1])
@@ -57,7 +58,7 @@ end
 local n = (#ARGV - arg0) / 7
 for i = 1, n do
   local a = arg0 + (i - 1) * 7
-  local k = key0 + (i - 1) * 6
+  local k = key0 + (i - 1) * 4
   local stream = KEYS[k + 3]
   local gateway = ARGV[a + 4]
   local refresh = ARGV[a + 6] == '1'
@@ -81,10 +82,9 @@ for i = 1, n do
     standing = '=' .. gateway
     tree_put(path, field, standing, dpx, seen)
   elseif standing == '>' .. gateway then
-    local marker = KEYS[k + 4]
-    local mfield = field_of_hex(ARGV[a + 3])
+    local marker, alone, mfield = marker_fields(stream, ARGV[a + 3])
     local marked, mpath = tree_get(marker, marker .. ':', mfield, seen)
-    if not marked and redis.call('EXISTS', KEYS[k + 5]) == 0 then
+    if not marked and redis.call('EXISTS', alone) == 0 then
       after = tail(stream)
       id = append(stream, ARGV[a + 5], refresh)
       tails[stream] = id
@@ -101,7 +101,7 @@ for i = 1, n do
   local gateway = ARGV[arg0 + (i - 1) * 7 + 4]
   local standing = out[5 * i - 4]
   if standing == '=' .. gateway or standing == '>' .. gateway then
-    local key = KEYS[key0 + (i - 1) * 6 + 6]
+    local key = KEYS[key0 + (i - 1) * 4 + 4]
     local owner = owners[key]
     if not owner then
       owner = {live_owner(key, ARGV[4], ARGV[5])}
@@ -195,11 +195,11 @@ export class RedisRouteAppender implements RouteAppender {
       const append = this.o.queue.placeOf(entry.gatewayId, entry.dedupKey, entry.placement.at);
       if (i === 0) head = [decision.px, append.markerPx, append.idlePx, ...this.o.presence.aliveKeyAround];
       if (!refreshing.has(entry.gatewayId) && refreshes.due(entry.gatewayId)) refreshing.add(entry.gatewayId);
-      keys.push(decision.root, decision.alone, append.stream, append.markerRoot, append.markerAlone, this.o.presence.ownerKey(entry.gatewayId));
+      keys.push(decision.root, decision.alone, append.stream, this.o.presence.ownerKey(entry.gatewayId));
       args.push(
         decision.base,
         packedFieldArg(decision.field),
-        packedFieldArg(append.field),
+        append.marker,
         entry.gatewayId,
         JSON.stringify(entry.event),
         refreshing.has(entry.gatewayId) ? '1' : '',
