@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { callgrindTotal, inclusiveRows } from './lib/callgrind.js';
@@ -44,8 +45,8 @@ const redis = new Redis(url, { lazyConnect: true, retryStrategy: () => 200, maxR
 redis.on('error', () => undefined);
 try {
   await waitForPing(redis, 60_000);
-  const one = counted(1);
-  const many = counted(PAGES);
+  const one = await counted(1);
+  const many = await counted(PAGES);
   const messages = (PAGES - 1) * Number(flags.page);
   console.log(`${messages} messages (pages 2 to ${PAGES} of ${flags.page}, ${flags.users} users)`);
   console.log(`Redis instructions ${Math.round((many.total - one.total) / messages).toLocaleString('en')} per message (callgrind Ir)`);
@@ -61,11 +62,11 @@ try {
 }
 
 /** Instructions the server ran while route-profile routed `pages` pages (counters zeroed before, dumped after). */
-function counted(pages: number): { total: number; file: string } {
+async function counted(pages: number): Promise<{ total: number; file: string }> {
   const pid = String(server.pid);
-  spawnSync('redis-cli', ['-p', String(port), 'FLUSHALL'], { stdio: 'ignore' });
+  await redis.flushall();
   spawnSync('callgrind_control', ['--zero', pid], { stdio: 'ignore' });
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/route-profile.ts', '--pages', String(pages), '--page', flags.page!, '--users', flags.users!], {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./route-profile.ts', import.meta.url)), '--pages', String(pages), '--page', flags.page!, '--users', flags.users!], {
     env: { ...process.env, REDIS_URL: url },
     encoding: 'utf8',
   });

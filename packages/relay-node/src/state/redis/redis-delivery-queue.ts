@@ -85,12 +85,12 @@ const MARKER_KEY_INFIX = ':dedup:';
 const MARKER_ROOT_INFIX = ':dp:';
 
 /**
- * Lua: `marker_fields(stream, marker)` gives, for the queue `stream` and a marker as placeOf gives it, the marker's hour
+ * Lua: `marker_place(stream, marker)` gives, for the queue `stream` and a marker as placeOf gives it, the marker's hour
  * root, the marker key a relay before packing wrote and the marker's 12-byte field: the names and bytes appendMany uses.
  * For scripts that need a marker only now and then (the route script), so the node computes none for each message.
  */
-export const MARKER_KEYS_LUA = `
-local function marker_fields(stream, marker)
+export const MARKER_PLACE_LUA = `
+local function marker_place(stream, marker)
   local hour, key = string.match(marker, '^(%d+):(.*)$')
   local tagged = string.sub(stream, 1, #stream - ${QUEUE_SUFFIX.length})
   return tagged .. '${MARKER_ROOT_INFIX}' .. hour, tagged .. '${MARKER_KEY_INFIX}' .. key, field_of_hex(string.sub(redis.sha1hex(key), 1, 24))
@@ -443,7 +443,7 @@ export class RedisDeliveryQueue implements DeliveryQueue {
 
   /**
    * Where a gateway's queue and an entry's dedup marker are kept, for scripts that append beside other work on one
-   * server: the stream, the marker as MARKER_KEYS_LUA takes it, the marker's expiry (for the default dedup ttl), and the
+   * server: the stream, the marker as MARKER_PLACE_LUA takes it, the marker's expiry (for the default dedup ttl), and the
    * queue's idle ttl.
    */
   placeOf(gatewayId: string, dedupKey: string, at: number): AppendPlace {
@@ -486,7 +486,7 @@ function markerPx(ttlMs: number): number {
 /** Where an append for one gateway goes: see {@link RedisDeliveryQueue.placeOf}. */
 export interface AppendPlace {
   stream: string;
-  /** `<hour>:<dedup key>`, the message's hour (its time in s / 3600) and dedup key, as MARKER_KEYS_LUA takes them. */
+  /** `<hour>:<dedup key>`, the message's hour (its time in s / 3600) and dedup key, as MARKER_PLACE_LUA takes them. */
   marker: string;
   markerPx: number;
   idlePx: number;

@@ -4,7 +4,7 @@ import { chunkByUser } from '../user-chunks.js';
 import { LuaScript } from './lua-script.js';
 import { isClusterClient, type RedisClient } from './redis-client.js';
 import type { RedisDedupStore } from './redis-dedup-store.js';
-import { MARKER_KEYS_LUA, STREAM_APPEND_LUA, type RedisDeliveryQueue } from './redis-delivery-queue.js';
+import { MARKER_PLACE_LUA, STREAM_APPEND_LUA, type RedisDeliveryQueue } from './redis-delivery-queue.js';
 import { streamIdMillis } from './stream-id.js';
 import { PACKED_TREE_LUA, packedFieldArg } from './packed-tree.js';
 import { LIVE_OWNER_LUA, type RedisPresenceMap } from './redis-presence-map.js';
@@ -32,7 +32,7 @@ import { NOTE_SPOKEN_LUA, WINDOW_NOTE_PX, windowMark, type RedisOutboundLedger }
 // `><gateway>` of the entry's own gateway is appended unless its marker stands, as queue-append-many does it.
 const DECIDE_AND_APPEND = new LuaScript(
   'route-decide-append',
-  `${PACKED_TREE_LUA}${MARKER_KEYS_LUA}${LIVE_OWNER_LUA}${STREAM_APPEND_LUA}${NOTE_SPOKEN_LUA}
+  `${PACKED_TREE_LUA}${MARKER_PLACE_LUA}${LIVE_OWNER_LUA}${STREAM_APPEND_LUA}${NOTE_SPOKEN_LUA}
 local out = {}
 local seen = tree_seen()
 local dpx = tonumber(ARGV[1])
@@ -82,7 +82,7 @@ for i = 1, n do
     standing = '=' .. gateway
     tree_put(path, field, standing, dpx, seen)
   elseif standing == '>' .. gateway then
-    local marker, alone, mfield = marker_fields(stream, ARGV[a + 3])
+    local marker, alone, mfield = marker_place(stream, ARGV[a + 3])
     local marked, mpath = tree_get(marker, marker .. ':', mfield, seen)
     if not marked and redis.call('EXISTS', alone) == 0 then
       after = tail(stream)
