@@ -10,12 +10,12 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { freePort, waitForPing } from '@wecom-relay/testkit';
 import { callgrindTotal, inclusiveRows } from './lib/callgrind.js';
 
 const { values: flags } = parseArgs({
@@ -40,13 +40,13 @@ const server = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${jo
   stdio: 'ignore',
 });
 const url = `redis://127.0.0.1:${port}`;
-const redis = new Redis(url, { lazyConnect: true, retryStrategy: () => 200, maxRetriesPerRequest: null });
-// Refused until valgrind has the server listening: waitForPing retries.
-redis.on('error', () => undefined);
+let redis: Redis | null = null;
 try {
-  await waitForPing(redis, 60_000);
-  const one = await counted(1);
-  const many = await counted(PAGES);
+  // Under callgrind the server takes seconds to start.
+  if (!(await waitForPing('127.0.0.1', port, { deadlineMs: 60_000, isGone: () => server.exitCode !== null }))) throw new Error('redis-server under valgrind did not start');
+  redis = new Redis(url);
+  const one = await counted(redis, 1);
+  const many = await counted(redis, PAGES);
   const messages = (PAGES - 1) * Number(flags.page);
   console.log(`${messages} messages (pages 2 to ${PAGES} of ${flags.page}, ${flags.users} users)`);
   console.log(`Redis instructions ${Math.round((many.total - one.total) / messages).toLocaleString('en')} per message (callgrind Ir)`);
@@ -56,15 +56,15 @@ try {
     console.log(`  ${row.function.padEnd(32)} ${Math.round(row.instructions / (PAGES * Number(flags.page))).toLocaleString('en')}`);
   }
 } finally {
-  redis.disconnect();
+  redis?.disconnect();
   server.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 }
 
 /** Instructions the server ran while route-profile routed `pages` pages (counters zeroed before, dumped after). */
-async function counted(pages: number): Promise<{ total: number; file: string }> {
+async function counted(client: Redis, pages: number): Promise<{ total: number; file: string }> {
   const pid = String(server.pid);
-  await redis.flushall();
+  await client.flushall();
   spawnSync('callgrind_control', ['--zero', pid], { stdio: 'ignore' });
   const run = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./route-profile.ts', import.meta.url)), '--pages', String(pages), '--page', flags.page!, '--users', flags.users!], {
     env: { ...process.env, REDIS_URL: url },
@@ -76,29 +76,4 @@ async function counted(pages: number): Promise<{ total: number; file: string }> 
   const file = readdirSync(dir).find((f) => !before.has(f));
   if (!file) throw new Error('callgrind wrote no dump');
   return { total: callgrindTotal(readFileSync(join(dir, file), 'utf8')), file: join(dir, file) };
-}
-
-async function waitForPing(client: Redis, withinMs: number): Promise<void> {
-  const until = Date.now() + withinMs;
-  for (;;) {
-    try {
-      if (client.status === 'wait') await client.connect();
-      await client.ping();
-      return;
-    } catch (err) {
-      if (Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
