@@ -19,6 +19,7 @@ import {
   type RedisClient,
 } from '@wecom-relay/relay-node';
 import { startRedis, startRedisCluster, type SpawnedRedis } from '@wecom-relay/testkit';
+import { serverCpuSeconds } from './lib/redis-stats.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -41,7 +42,7 @@ async function statsOf(servers: readonly Redis[]): Promise<ServerStats[]> {
     servers.map(async (s) => {
       const text = `${String(await s.info('cpu'))}\n${String(await s.info('stats'))}`;
       const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(text)?.[1] ?? NaN);
-      return { cpuSeconds: field('used_cpu_user') + field('used_cpu_sys'), reads: field('total_reads_processed'), commands: field('total_commands_processed') };
+      return { cpuSeconds: serverCpuSeconds(text), reads: field('total_reads_processed'), commands: field('total_commands_processed') };
     }),
   );
 }

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import type { KfMessage } from '@wecom-relay/shared';
 import { startRedis } from '@wecom-relay/testkit';
+import { serverCpuSeconds } from './lib/redis-stats.js';
 import { BatchEnqueuer } from '../packages/relay-node/src/delivery/enqueue-batch.js';
 import { PageRouter } from '../packages/relay-node/src/inbound/page-router.js';
 import { createMetrics } from '../packages/relay-node/src/observability/metrics.js';
@@ -105,7 +106,5 @@ await server?.stop();
 
 /** The server process's CPU time so far, in seconds. */
 async function redisCpuSeconds(): Promise<number> {
-  const info = await redis.info('cpu');
-  const field = (name: string): number => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? NaN);
-  return field('used_cpu_user') + field('used_cpu_sys');
+  return serverCpuSeconds(await redis.info('cpu'));
 }

@@ -100,3 +100,9 @@ export function dataMemory(info: string): number {
   const rings = (field('mem_replication_backlog') || 0) + (field('mem_clients_slaves') || 0);
   return field('used_memory') - rings;
 }
+
+/** The server process's CPU time so far (user + system, seconds), from the text of `INFO cpu`. */
+export function serverCpuSeconds(info: string): number {
+  const field = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}

@@ -8,7 +8,7 @@ import { complete, formatRatio, percentile, ratioOf, targetMet } from '../../ben
 import { latenciesOf, pageLatenciesOf } from '../../bench/lib/latencies.js';
 import { parseOpenFileLimits } from '../../bench/lib/open-files.js';
 import { CLOCK_TICKS_PER_SECOND, PAGE_BYTES, parseProcStat, usageOf } from '../../bench/lib/proc-stat.js';
-import { dataMemory, describePerMessage, diffCommandStats, parseCommandStats, sumCommandStats, systemCalls } from '../../bench/lib/redis-stats.js';
+import { dataMemory, describePerMessage, diffCommandStats, parseCommandStats, serverCpuSeconds, sumCommandStats, systemCalls } from '../../bench/lib/redis-stats.js';
 import { figureTable, runSection } from '../../bench/lib/render-markdown.js';
 import { median, medianOfRounds } from '../../bench/lib/rounds.js';
 import { ratioChart } from '../../bench/lib/render-svg.js';
@@ -55,6 +55,12 @@ describe('redis commandstats', () => {
     const withInfo = new Map([...delta, ['info', { calls: 7, usec: 70 }]]);
     expect(systemCalls(withInfo)).toBe(40);
     expect(describePerMessage(withInfo, 10)).not.toContain('info');
+  });
+});
+
+describe('redis cpu', () => {
+  it("takes the server's own user and system time from INFO cpu, not its children's", () => {
+    expect(serverCpuSeconds('# CPU\r\nused_cpu_sys:1.250000\r\nused_cpu_user:2.500000\r\nused_cpu_sys_children:9.000000\r\n')).toBe(3.75);
   });
 });
 
