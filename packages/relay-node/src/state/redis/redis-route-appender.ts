@@ -18,8 +18,8 @@ import { NOTE_SPOKEN_LUA, WINDOW_NOTE_PX, windowMark, type RedisOutboundLedger }
 // ends around the node id, the windows' ttl, how many windows, whether the first key is the bindings hash ('1' or '0'),
 // per window its note's time, msgid and mark (as customerSpoke takes them), then per entry: the decision tree's base, the
 // decision field (as packedFieldArg gives it), the queue marker (as the queue's placeOf gives it: its keys and field are
-// made here, for the few entries that need one), the gateway id, the event JSON, '1' where
-// the stream's expiry is to be set again ('' where the caller set it lately: see ExpiryRefreshes), and the user.
+// made here, for the few entries that need one), the gateway id, the event JSON, '1' where the stream's expiry is to be
+// set again ('' where the caller set it lately: see ExpiryRefreshes), and the user.
 // A stream the call creates gets its expiry whatever the flag says.
 // The windows are noted first, so a gateway that answers a message finds the window it opened. Returns per entry the
 // decision that stands (false where the user moved: no decision stood and, bindings checked, the user is no longer
