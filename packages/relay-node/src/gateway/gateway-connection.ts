@@ -12,6 +12,7 @@ import { PreAuthGuard } from './pre-auth-guard.js';
 import type { RefusalReason } from './refusal-log.js';
 import type { BudgetOwnerHooks } from './send-budget.js';
 import { SerialTaskQueue, type SerialTaskQueueOwner } from './serial-task-queue.js';
+import { isGatewaySessionClosedError } from './session-closed-error.js';
 import { newSessionId } from './session-id.js';
 import { dropSocket } from './socket-drop.js';
 import { SocketHeartbeat, type HeartbeatOwner } from './socket-heartbeat.js';
@@ -318,6 +319,11 @@ export class GatewayConnection implements WheelTarget, HeartbeatOwner, SerialTas
     try {
       await app.onSessionOpen(session);
     } catch (err) {
+      // The gateway left while the session was being opened: nothing failed, and its next session starts afresh.
+      if (isGatewaySessionClosedError(err)) {
+        this.logAt('info', { err }, 'gateway left while its session was opening');
+        return;
+      }
       this.logAt('error', { err }, 'session open failed; closing so the gateway reconnects');
       session.close(INTERNAL_ERROR_CLOSE, ERROR_CATALOG.INTERNAL.message);
     }
@@ -364,7 +370,8 @@ export class GatewayConnection implements WheelTarget, HeartbeatOwner, SerialTas
     try {
       await this.host.app.onCommand(session, command);
     } catch (err) {
-      await this.sendToSession(this.commandFailure(err, command));
+      const failure = this.commandFailure(err, command);
+      if (failure) await this.sendToSession(failure);
     }
   }
 
@@ -373,8 +380,13 @@ export class GatewayConnection implements WheelTarget, HeartbeatOwner, SerialTas
     await this.sendToSession(errorEvent(code, ERROR_CATALOG[code].message, id));
   }
 
-  private commandFailure(err: unknown, command: SessionCommand): ErrorEvent {
+  private commandFailure(err: unknown, command: SessionCommand): ErrorEvent | undefined {
     const id = requestIdOf(command);
+    // The answer could not be written because the gateway left: no fault of the relay's, and no one to tell.
+    if (isGatewaySessionClosedError(err)) {
+      this.logAt('info', { commandType: command.type, requestId: id }, 'gateway left before its command was answered');
+      return undefined;
+    }
     if (isRelayError(err)) {
       this.logAt('info', { code: err.code, commandType: command.type, requestId: id }, 'gateway command refused');
       const event = errorEvent(err.code, err.message, id);

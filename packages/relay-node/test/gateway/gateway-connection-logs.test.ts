@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { TestClient, captureLogger, cleanup, startServer, until } from './gateway-harness.js';
+import { TestClient, captureLogger, cleanup, gate, startServer, until } from './gateway-harness.js';
 
 afterEach(cleanup);
 
@@ -21,5 +21,42 @@ describe('gateway connection logging', () => {
     }
     const closed = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'gateway socket closed');
     expect(closed).toMatchObject({ gatewayId: 'gw-log-2', code: 1000 });
+  });
+});
+
+describe('a gateway that leaves mid-answer', () => {
+  const lineOf = (logs: string[], msg: string): Record<string, unknown> | undefined =>
+    logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === msg);
+  // pino's numeric levels: 30 info, 50 error.
+  const errors = (logs: string[]): unknown[] => logs.map((l) => JSON.parse(l) as { level: number }).filter((l) => l.level >= 50);
+
+  it('is no error when it closes while its command is being handled: one info line', async () => {
+    const { url, app, logs } = await startServer();
+    const client = await TestClient.session(url, 'gw-leaves-cmd');
+    const slow = gate();
+    app.replyGates.set('r-left', slow.promise);
+    client.send({ type: 'reply', id: 'r-left', external_user_id: 'wm-user', content: 'hi' });
+    await until(() => app.commands.length === 1, 'the command to start');
+    client.ws.close(1000, 'bye');
+    await client.closed;
+    slow.open();
+    await until(() => lineOf(logs, 'gateway left before its command was answered') !== undefined, 'the info line');
+    expect(lineOf(logs, 'gateway left before its command was answered')).toMatchObject({ level: 30, commandType: 'reply', requestId: 'r-left', gatewayId: 'gw-leaves-cmd' });
+    expect(errors(logs)).toEqual([]);
+  });
+
+  it('is no error when it closes while its session is being opened', async () => {
+    const { url, app, logs } = await startServer();
+    const opening = gate();
+    app.openGate = opening.promise;
+    const client = await TestClient.connect(url);
+    client.hello('gw-leaves-open');
+    await until(() => app.trace.includes('open-start:gw-leaves-open'), 'the session to start opening');
+    client.ws.close(1000, 'bye');
+    await client.closed;
+    opening.open();
+    await until(() => lineOf(logs, 'gateway left while its session was opening') !== undefined, 'the info line');
+    expect(lineOf(logs, 'gateway left while its session was opening')).toMatchObject({ level: 30, gatewayId: 'gw-leaves-open' });
+    expect(errors(logs)).toEqual([]);
   });
 });
