@@ -191,6 +191,8 @@ describe(`fault suite (${profile.length}): fuzzed webhooks and frames, a flood o
       expect(unauthResults.filter((r) => r.code === null).map((r) => r.kind), 'unauthenticated sockets left open').toEqual([]);
       expect(floodResult.codes.filter((c) => c === null).length, 'flood sockets the relay left open').toBe(0);
       expect(hijacks.map((m) => m.touser), 'fuzzed replies that reached a WeCom user').toEqual([]);
+      // Error level is for the relay's own faults (a store that failed, a bug): nothing an attacker sends or does is one.
+      expect(stack.cluster.errorLines().map((l) => l.slice(0, 600)), 'error-level lines the hostile traffic made a node log').toEqual([]);
       expectNoMessageLost(result);
     },
     FAULT_TEST_TIMEOUT_MS,
