@@ -319,8 +319,9 @@ export class GatewayConnection implements WheelTarget, HeartbeatOwner, SerialTas
     try {
       await app.onSessionOpen(session);
     } catch (err) {
-      // The gateway left while the session was being opened: nothing failed, and its next session starts afresh.
-      if (isGatewaySessionClosedError(err)) {
+      // The gateway left while the session was being opened: nothing failed, and its next session starts afresh. (The
+      // same error from some other session's write is a failure of this one's opening.)
+      if (isGatewaySessionClosedError(err) && !session.isOpen) {
         this.logAt('info', { err }, 'gateway left while its session was opening');
         return;
       }
@@ -383,7 +384,7 @@ export class GatewayConnection implements WheelTarget, HeartbeatOwner, SerialTas
   private commandFailure(err: unknown, command: SessionCommand): ErrorEvent | undefined {
     const id = requestIdOf(command);
     // The answer could not be written because the gateway left: no fault of the relay's, and no one to tell.
-    if (isGatewaySessionClosedError(err)) {
+    if (isGatewaySessionClosedError(err) && this.session?.isOpen !== true) {
       this.logAt('info', { commandType: command.type, requestId: id }, 'gateway left before its command was answered');
       return undefined;
     }

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { GatewaySessionClosedError } from '../../src/gateway/index.js';
 import { TestClient, captureLogger, cleanup, gate, startServer, until } from './gateway-harness.js';
 
 afterEach(cleanup);
@@ -45,6 +46,15 @@ describe('a gateway that leaves mid-answer', () => {
     expect(errors(logs)).toEqual([]);
   });
 
+  it('but a session-closed error while the session is still open is the command failing: an error frame and an error line', async () => {
+    const { url, logs } = await startServer();
+    const client = await TestClient.session(url, 'gw-stays');
+    client.send({ type: 'reply', id: 'r-elsewhere', external_user_id: 'wm-user', content: 'closed-elsewhere' });
+    expect(await client.next()).toMatchObject({ type: 'error', code: 'INTERNAL', id: 'r-elsewhere' });
+    expect(lineOf(logs, 'gateway command failed')).toMatchObject({ level: 50, requestId: 'r-elsewhere' });
+    expect(lineOf(logs, 'gateway left before its command was answered')).toBeUndefined();
+  });
+
   it('is no error when it closes while its session is being opened', async () => {
     const { url, app, logs } = await startServer();
     const opening = gate();
@@ -58,5 +68,15 @@ describe('a gateway that leaves mid-answer', () => {
     await until(() => lineOf(logs, 'gateway left while its session was opening') !== undefined, 'the info line');
     expect(lineOf(logs, 'gateway left while its session was opening')).toMatchObject({ level: 30, gatewayId: 'gw-leaves-open' });
     expect(errors(logs)).toEqual([]);
+  });
+
+  it('but a session-closed error from opening a session still open fails the opening: closed 1011, an error line', async () => {
+    const { url, app, logs } = await startServer();
+    app.openError = new GatewaySessionClosedError();
+    const client = await TestClient.connect(url);
+    client.hello('gw-open-fails');
+    expect(await client.next()).toEqual({ type: 'ack', id: 'hello' });
+    expect((await client.closed).code).toBe(1011);
+    expect(lineOf(logs, 'session open failed; closing so the gateway reconnects')).toMatchObject({ level: 50, gatewayId: 'gw-open-fails' });
   });
 });

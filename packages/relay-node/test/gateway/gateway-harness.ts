@@ -7,7 +7,7 @@ import {
   type HelloCommand,
 } from '@wecom-relay/shared';
 import { RelayError } from '../../src/errors/relay-error.js';
-import { GatewayServer, type GatewayApp, type GatewayObserver, type GatewayServerOptions, type GatewaySession, type SessionCommand } from '../../src/gateway/index.js';
+import { GatewayServer, GatewaySessionClosedError, type GatewayApp, type GatewayObserver, type GatewayServerOptions, type GatewaySession, type SessionCommand } from '../../src/gateway/index.js';
 
 /** Shared secret the test app derives gateway tokens from. */
 export const SECRET = 'gateway-test-secret';
@@ -46,6 +46,8 @@ export class TestApp implements GatewayApp {
   readonly closes: Array<{ session: GatewaySession; code: number; reason: string }> = [];
   /** When set, onSessionOpen waits for it before finishing. */
   openGate: Promise<void> | undefined;
+  /** When set, onSessionOpen throws it (after waiting for openGate). */
+  openError: Error | undefined;
   /** Reply ids whose handling waits for the gate. */
   readonly replyGates = new Map<string, Promise<void>>();
   /** When set, authenticate waits for it (after checking the token). */
@@ -61,6 +63,7 @@ export class TestApp implements GatewayApp {
     this.trace.push(`open-start:${session.gatewayId}`);
     this.sessions.push(session);
     if (this.openGate) await this.openGate;
+    if (this.openError) throw this.openError;
     await session.send({ type: 'binding_cleared', gatewayId: session.gatewayId });
     this.trace.push(`open-done:${session.gatewayId}`);
   }
@@ -73,6 +76,8 @@ export class TestApp implements GatewayApp {
         await this.replyGates.get(command.id);
         if (command.content === 'not-bound') throw new RelayError('NOT_BOUND', undefined, { wecomErrcode: 95018 });
         if (command.content === 'crash') throw new Error('handler bug');
+        // A write to some other session that failed: this session is still open, so it is this command's failure.
+        if (command.content === 'closed-elsewhere') throw new GatewaySessionClosedError();
         await session.send({ type: 'ack', id: command.id });
         return;
       }
