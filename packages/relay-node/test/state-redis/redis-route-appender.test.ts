@@ -197,7 +197,7 @@ describe('RedisRouteAppender', () => {
     // Under the 12 bytes the stores compute (a few per root of 64: none went below its root).
     const raw = await Promise.all(
       page.map((e) => {
-        const place = dedup.placeOf(e.key, e.placement, TTL);
+        const place = dedup.placeOf(e.key, e.placement);
         return own.redis.hget(place.root, place.field);
       }),
     );
@@ -217,6 +217,26 @@ describe('RedisRouteAppender', () => {
       older.map((e) => ({ event: e.event, options: { dedupKey: e.dedupKey, dedupAt: e.placement.at } })),
     );
     expect(again.filter((id) => id !== null)).toEqual([]);
+  });
+
+  it('gives what it creates its expiry: a decision tree the decisions\' ttl and a minute, a marker tree 4 days and an hour, a queue its idle ttl', async () => {
+    const idleTtlMs = 3 * 24 * 3600_000;
+    const { appender, dedup, queue } = stores(own.redis, { idleTtlMs });
+    const near = async (key: string, px: number) => {
+      const left = await own.redis.pttl(key);
+      expect(left, key).toBeLessThanOrEqual(px);
+      expect(left, key).toBeGreaterThan(px - 10_000);
+    };
+    const fresh = entry('x-1', 'gw-x');
+    await appender.decideAndAppend([fresh], TTL);
+    await near(dedup.placeOf(fresh.key, fresh.placement).root, TTL + 60_000);
+    await near(queue.placeOf('gw-x', 'x-1', AT).stream, idleTtlMs);
+    // A decision of the previous version for the entry's own gateway: the step appends it and creates its marker tree.
+    const older = entry('x-2', 'gw-y');
+    await dedup.decide(older.key, '>gw-y', TTL, older.placement);
+    expect((await appender.decideAndAppend([older], TTL))[0]!.id).not.toBeNull();
+    const stream = queue.placeOf('gw-y', 'x-2', AT).stream;
+    await near(`${stream.slice(0, -':queue'.length)}:dp:${Math.floor(AT / 3600)}`, 4 * 24 * 3600_000 + 3600_000);
   });
 
   it('works the same through a client with its own keyPrefix', async () => {

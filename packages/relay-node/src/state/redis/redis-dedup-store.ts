@@ -220,12 +220,18 @@ export class RedisDedupStore implements DedupStore {
 
   /**
    * Where a decision with a placement is kept, for scripts that take it beside other work on one server: the packed
-   * tree's root and base, the key's field, the key a relay before packing kept it under, and the tree's expiry.
+   * tree's root and base, the key's field, and the key a relay before packing kept it under. The tree's expiry is
+   * {@link treePx}.
    */
-  placeOf(key: string, placement: DecisionPlacement, ttlMs: number): DecisionPlace {
+  placeOf(key: string, placement: DecisionPlacement): DecisionPlace {
     const field = packedField(key);
     const root = this.packedKey(field, placement);
-    return { root, base: this.treeBase(root), field, alone: this.base + key, px: packedPx(ttlMs) };
+    return { root, base: this.treeBase(root), field, alone: this.base + key };
+  }
+
+  /** The expiry (ms, as Redis takes it) a script gives a decision tree it creates, for decisions kept `ttlMs`. */
+  treePx(ttlMs: number): number {
+    return packedPx(ttlMs);
   }
 
   /** The root of the packed tree a decision goes into. */
@@ -253,8 +259,6 @@ export interface DecisionPlace {
   base: string;
   field: Buffer;
   alone: string;
-  /** The tree's expiry when the decision is written (ms). */
-  px: number;
 }
 
 /** The decisions of one packed tree: its root, then each decision with its place in the caller's list. */

@@ -443,16 +443,16 @@ export class RedisDeliveryQueue implements DeliveryQueue {
 
   /**
    * Where a gateway's queue and an entry's dedup marker are kept, for scripts that append beside other work on one
-   * server: the stream, the marker as MARKER_PLACE_LUA takes it, the marker's expiry (for the default dedup ttl), and the
-   * queue's idle ttl.
+   * server: the stream, and the marker as MARKER_PLACE_LUA takes it. The expiries such a script gives are
+   * {@link appendExpiries}.
    */
   placeOf(gatewayId: string, dedupKey: string, at: number): AppendPlace {
-    return {
-      stream: this.streamKey(gatewayId),
-      marker: `${markerHour(at)}:${dedupKey}`,
-      markerPx: markerPx(DEFAULT_QUEUE_DEDUP_TTL_MS),
-      idlePx: this.idleTtlPx,
-    };
+    return { stream: this.streamKey(gatewayId), marker: `${markerHour(at)}:${dedupKey}` };
+  }
+
+  /** The expiries (ms, as Redis takes them) of what {@link placeOf} places: a marker's (default dedup ttl) and a queue's when idle. */
+  get appendExpiries(): { markerPx: number; idlePx: number } {
+    return { markerPx: markerPx(DEFAULT_QUEUE_DEDUP_TTL_MS), idlePx: this.idleTtlPx };
   }
 
   private streamKey(gatewayId: string): string {
@@ -488,8 +488,6 @@ export interface AppendPlace {
   stream: string;
   /** `<hour>:<dedup key>`, the message's hour (its time in s / 3600) and dedup key, as MARKER_PLACE_LUA takes them. */
   marker: string;
-  markerPx: number;
-  idlePx: number;
 }
 
 /** One gateway's share of a batched append: its keys and its arguments after the idle ttl, as queue-append-many takes them. */

@@ -127,9 +127,9 @@ export interface RedisRouteAppenderOptions {
   /** A connected client to one Redis server (or a Sentinel master); never closed here. */
   redis: RedisClient;
   /** Where the decisions are kept. */
-  dedup: Pick<RedisDedupStore, 'placeOf'>;
+  dedup: Pick<RedisDedupStore, 'placeOf' | 'treePx'>;
   /** Where the queues are kept. */
-  queue: Pick<RedisDeliveryQueue, 'placeOf' | 'expiryRefreshes'>;
+  queue: Pick<RedisDeliveryQueue, 'placeOf' | 'appendExpiries' | 'expiryRefreshes'>;
   /** Where the gateways' owners are kept: each entry's is read after the appends, for the wake-up. */
   presence: Pick<RedisPresenceMap, 'ownerKey' | 'aliveKeyAround'>;
   /** Where the send windows are kept. */
@@ -189,11 +189,10 @@ export class RedisRouteAppender implements RouteAppender {
     const refreshing = new Set<string>();
     const refreshes = this.o.queue.expiryRefreshes;
     const startedAt = refreshes.started();
-    let head: Array<string | number> = [0, 0, 0, ...this.o.presence.aliveKeyAround];
-    entries.forEach((entry, i) => {
-      const decision = this.o.dedup.placeOf(entry.key, entry.placement, decisionTtlMs);
+    const { markerPx, idlePx } = this.o.queue.appendExpiries;
+    entries.forEach((entry) => {
+      const decision = this.o.dedup.placeOf(entry.key, entry.placement);
       const append = this.o.queue.placeOf(entry.gatewayId, entry.dedupKey, entry.placement.at);
-      if (i === 0) head = [decision.px, append.markerPx, append.idlePx, ...this.o.presence.aliveKeyAround];
       if (!refreshing.has(entry.gatewayId) && refreshes.due(entry.gatewayId)) refreshing.add(entry.gatewayId);
       keys.push(decision.root, decision.alone, append.stream, this.o.presence.ownerKey(entry.gatewayId));
       args.push(
@@ -207,7 +206,10 @@ export class RedisRouteAppender implements RouteAppender {
       );
     });
     const reply = await DECIDE_AND_APPEND.run(this.o.redis, keys, [
-      ...head,
+      this.o.dedup.treePx(decisionTtlMs),
+      markerPx,
+      idlePx,
+      ...this.o.presence.aliveKeyAround,
       WINDOW_NOTE_PX,
       windows.length,
       bindings ? '1' : '0',
