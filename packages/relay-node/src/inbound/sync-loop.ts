@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { KfMessage, SyncMsgResponse } from '@wecom-relay/shared';
-import type { SyncCoordinator, SyncLease } from '../state/sync-coordinator.js';
+import type { NextPull, SyncCoordinator, SyncLease } from '../state/sync-coordinator.js';
 import type { RelayMetrics } from '../observability/metrics.js';
 import type { LeaseSpread } from './lease-spread.js';
 
@@ -118,11 +118,21 @@ export class SyncLoop {
    * background. Rejects only when the pending mark could not be stored, so the webhook can ask WeCom to retry.
    */
   async notify(callbackToken: string | null): Promise<void> {
-    const held = await this.o.coordinator.notePending(this.o.openKfid, callbackToken);
+    const { coordinator, openKfid, spread } = this.o;
+    if (!this.running && !this.closed && (spread?.delayFor(openKfid) ?? 0) === 0) {
+      // Nothing runs here and no other node is to be let first: note and try for the lease in one step, the run's first.
+      const acquiring = coordinator.noteAndTryAcquire(openKfid, callbackToken, this.o.leaseMs);
+      this.running = this.runUntilIdle(acquiring).finally(() => {
+        this.running = null;
+      });
+      await acquiring;
+      return;
+    }
+    const held = await coordinator.notePending(openKfid, callbackToken);
     if (held && !this.running) {
       // Another node holds the lease and takes the mark before it lets go (its release reads it): trying for the lease
       // now would only be refused. Should that node die, its lease runs out: look again then.
-      this.o.metrics.syncRuns.inc({ open_kfid: this.o.openKfid, outcome: 'busy' });
+      this.o.metrics.syncRuns.inc({ open_kfid: openKfid, outcome: 'busy' });
       this.scheduleBusyRetry();
       return;
     }
@@ -166,32 +176,49 @@ export class SyncLoop {
     await this.idle();
   }
 
-  private async runUntilIdle(): Promise<void> {
+  /** Runs leases until no pull is pending; the first is `acquiring` when a note already tried for it. */
+  private async runUntilIdle(acquiring?: Promise<SyncLease | null>): Promise<void> {
     do {
       this.rerun = false;
-      const again = await this.runOnce();
+      const again = await this.runOnce(acquiring);
+      acquiring = undefined;
       // Another node's callback may have set the mark after our last check but before our release.
       if (again && !this.closed) this.rerun = true;
     } while (this.rerun && !this.closed);
   }
 
-  /** One lease: pulls while the pending mark keeps being set. Resolves true when a pull was pending as the lease went. */
-  private async runOnce(): Promise<boolean> {
+  /**
+   * One lease (the one `acquiring` brings, else tried for here): pulls while the pending mark keeps being set. Resolves
+   * true when a pull was pending as the lease went.
+   */
+  private async runOnce(acquiring?: Promise<SyncLease | null>): Promise<boolean> {
     const { coordinator, openKfid, logger, metrics, spread } = this.o;
-    const yieldMs = spread?.delayFor(openKfid) ?? 0;
-    if (yieldMs > 0) {
-      // Give a node pulling fewer accounts the first try; it takes the mark if it gets the lease.
-      await this.pause(yieldMs);
-      if (this.closed) return false;
-    }
     let lease: SyncLease | null;
-    try {
-      lease = await coordinator.tryAcquire(openKfid, this.o.leaseMs);
-    } catch (err) {
-      logger.warn({ err }, 'sync lease unavailable; will retry');
-      metrics.syncRuns.inc({ open_kfid: openKfid, outcome: 'error' });
-      this.scheduleRetry();
-      return false;
+    if (acquiring) {
+      try {
+        lease = await acquiring;
+      } catch {
+        // notify rejects with the same error and its caller logs it (the mark may not be stored: a webhook answers so
+        // and WeCom sends the callback again); the pull is retried here as after a failed tryAcquire.
+        metrics.syncRuns.inc({ open_kfid: openKfid, outcome: 'error' });
+        this.scheduleRetry();
+        return false;
+      }
+    } else {
+      const yieldMs = spread?.delayFor(openKfid) ?? 0;
+      if (yieldMs > 0) {
+        // Give a node pulling fewer accounts the first try; it takes the mark if it gets the lease.
+        await this.pause(yieldMs);
+        if (this.closed) return false;
+      }
+      try {
+        lease = await coordinator.tryAcquire(openKfid, this.o.leaseMs);
+      } catch (err) {
+        logger.warn({ err }, 'sync lease unavailable; will retry');
+        metrics.syncRuns.inc({ open_kfid: openKfid, outcome: 'error' });
+        this.scheduleRetry();
+        return false;
+      }
     }
     if (!lease) {
       // Another holder is pulling and will see our pending mark. Should it die instead, its lease runs out:
@@ -205,13 +232,22 @@ export class SyncLoop {
     metrics.syncLeaseHeld.set({ open_kfid: openKfid }, 1);
     let outcome: 'ok' | 'error' | 'stale' = 'ok';
     let pendingAfter = false;
+    // How the lease went, once a take let it go (null while it is held).
+    let next: NextPull | null = null;
     const held = lease;
     const renewal = setInterval(() => {
       held.renew(this.o.leaseMs).catch((err: unknown) => logger.warn({ err }, 'sync lease renewal failed'));
     }, Math.max(50, Math.floor(this.o.leaseMs / 3)));
     renewal.unref();
+    // Set while the take (or the release it makes) is asked for: a failure then is not the pull's.
+    let taking = false;
     try {
-      while (!this.closed && (await lease.takePending())) {
+      while (!this.closed) {
+        taking = true;
+        next = await lease.takePendingOrRelease();
+        taking = false;
+        if (next !== 'pull') break;
+        next = null;
         const result = await this.pullAll(lease);
         if (result === 'done') metrics.syncLastSuccess.set({ open_kfid: openKfid }, this.o.now() / 1000);
         if (result === 'stale') {
@@ -224,7 +260,12 @@ export class SyncLoop {
       this.failures = 0;
     } catch (err) {
       outcome = 'error';
-      logger.warn({ err, fence: lease.fence }, 'pull failed; the cursor stays where it was and the pull is retried');
+      if (taking) {
+        // Whether the mark was taken, or the lease let go, is not known: the mark is put back and the lease let go below.
+        logger.warn({ err, fence: lease.fence }, 'could not take the pending mark or let the sync lease go; the pull is retried');
+      } else {
+        logger.warn({ err, fence: lease.fence }, 'pull failed; the cursor stays where it was and the pull is retried');
+      }
       // Put the mark back so the retry (here or on any node) pulls again.
       await coordinator.notePending(openKfid, null).catch(() => undefined);
       this.scheduleRetry();
@@ -234,10 +275,13 @@ export class SyncLoop {
       metrics.syncRuns.inc({ open_kfid: openKfid, outcome });
       metrics.syncLeaseHeld.set({ open_kfid: openKfid }, 0);
       spread?.released(openKfid);
-      pendingAfter = await lease.release().catch((err: unknown) => {
-        logger.warn({ err }, 'could not release the sync lease');
-        return false;
-      });
+      if (next !== null) pendingAfter = next === 'again';
+      else {
+        pendingAfter = await lease.release().catch((err: unknown) => {
+          logger.warn({ err }, 'could not release the sync lease');
+          return false;
+        });
+      }
     }
     // A callback noted after the last take found the lease held: its pull is this node's to run.
     return outcome === 'ok' && pendingAfter;

@@ -4,10 +4,10 @@
  * and a pending mark so that a callback arriving mid-pull is never lost.
  *
  * Protocol for a puller:
- *   if (await notePending(kf, token)) → done: a holder has the lease and will see the mark (look again once it could
- *   have expired, should the holder die); else lease = tryAcquire(kf); if null → done likewise.
- *   loop { if !(await lease.takePending()) break; pull pages from lease.cursor(), commitCursor after each page }
- *   if (await release()) → try again (a callback landed between the last take and the release).
+ *   lease = noteAndTryAcquire(kf, token) (or notePending, then tryAcquire); if null → done: a holder has the lease and
+ *   will see the mark (look again once it could have expired, should the holder die).
+ *   loop { if takePendingOrRelease() is not 'pull', stop; pull pages from lease.cursor(), commitCursor after each page }
+ *   on 'again' → try again (a callback landed that this holder did not take); a run that stops otherwise releases.
  */
 export interface SyncCoordinator {
   /**
@@ -19,6 +19,11 @@ export interface SyncCoordinator {
   hasPending(openKfid: string): Promise<boolean>;
   /** Becomes the only puller of this kf account for leaseMs, or null when another holder has it. */
   tryAcquire(openKfid: string, leaseMs: number): Promise<SyncLease | null>;
+  /**
+   * notePending and, where no lease is held, tryAcquire: the lease (its holder takes the mark just set), or null when
+   * another holder has it and will see the mark. Redis does both in one step, a callback's one round trip.
+   */
+  noteAndTryAcquire(openKfid: string, callbackToken: string | null, leaseMs: number): Promise<SyncLease | null>;
   close(): Promise<void>;
 }
 
@@ -47,4 +52,30 @@ export interface SyncLease {
    * goes, read in the same step, so a callback noted after the last take is never left for the next one.
    */
   release(): Promise<boolean>;
+  /**
+   * takePending, and release where nothing was pending: 'pull' (the mark taken, the lease kept), 'done' (the lease given
+   * up with nothing pending), or 'again' (the lease given up, or found lost, with a pull pending that this holder did not
+   * take). Redis does both in one step, the end of every pull.
+   */
+  takePendingOrRelease(): Promise<NextPull>;
+}
+
+/** What a holder does once a pull is over: see {@link SyncLease.takePendingOrRelease}. */
+export type NextPull = 'pull' | 'done' | 'again';
+
+/** noteAndTryAcquire as two steps, for a store where they need not be one. */
+export async function noteThenTryAcquire(
+  coordinator: Pick<SyncCoordinator, 'notePending' | 'tryAcquire'>,
+  openKfid: string,
+  callbackToken: string | null,
+  leaseMs: number,
+): Promise<SyncLease | null> {
+  if (await coordinator.notePending(openKfid, callbackToken)) return null;
+  return await coordinator.tryAcquire(openKfid, leaseMs);
+}
+
+/** takePendingOrRelease as two steps, for a store where they need not be one. */
+export async function takeThenRelease(lease: Pick<SyncLease, 'takePending' | 'release'>): Promise<NextPull> {
+  if (await lease.takePending()) return 'pull';
+  return (await lease.release()) ? 'again' : 'done';
 }

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import type { KfMessage, SyncMsgResponse } from '@wecom-relay/shared';
 import { SyncLoop, type SyncSource } from '../../src/inbound/sync-loop.js';
 import { MemorySyncCoordinator } from '../../src/state/memory/index.js';
-import type { SyncCoordinator } from '../../src/state/sync-coordinator.js';
+import { noteThenTryAcquire, type SyncCoordinator } from '../../src/state/sync-coordinator.js';
 import { createMetrics, type RelayMetrics } from '../../src/observability/metrics.js';
 import { wrapLease } from './wrap-lease.js';
 
@@ -236,6 +236,7 @@ describe('SyncLoop edges', () => {
     const inner = new MemorySyncCoordinator({ now: () => now });
     let down = true;
     const flaky: SyncCoordinator = {
+      noteAndTryAcquire: (k, t, ms) => noteThenTryAcquire(flaky, k, t, ms),
       notePending: (k, t) => inner.notePending(k, t),
       hasPending: (k) => inner.hasPending(k),
       close: () => inner.close(),
@@ -260,7 +261,8 @@ describe('SyncLoop edges', () => {
     loops.push(loop);
     loop.start();
     await vi.advanceTimersByTimeAsync(0);
-    await loop.notify(null);
+    // A callback's note and acquire are one step: it fails as a whole, and the webhook answers so (WeCom resends).
+    await expect(loop.notify(null)).rejects.toThrow('store down');
     await vi.advanceTimersByTimeAsync(0);
     expect(await runs(metrics)).toEqual({ error: 2 });
     // One retry timer, however many failures: plus the poll interval.

@@ -7,7 +7,7 @@ import type { KfMessage, SyncMsgResponse } from '@wecom-relay/shared';
 import { SyncLoop, type PageSink, type SyncSource } from '../../src/inbound/sync-loop.js';
 import { LeaseSpread } from '../../src/inbound/lease-spread.js';
 import { MemorySyncCoordinator } from '../../src/state/memory/index.js';
-import type { SyncCoordinator, SyncLease } from '../../src/state/sync-coordinator.js';
+import { noteThenTryAcquire, type SyncCoordinator, type SyncLease } from '../../src/state/sync-coordinator.js';
 import { createMetrics, type RelayMetrics } from '../../src/observability/metrics.js';
 import { wrapLease } from './wrap-lease.js';
 import { capturingLogger, LEVEL, metricValue, type LogLine } from './delivery-log-capture.js';
@@ -64,6 +64,8 @@ function wrapped(
       out.acquires++;
       return passing.tryAcquire(k, ms);
     },
+    // Through the replaceable parts, so a replaced notePending or tryAcquire is what a callback's note runs.
+    noteAndTryAcquire: (k: string, t: string | null, ms: number): Promise<SyncLease | null> => noteThenTryAcquire(out, k, t, ms),
     ...o.coordinator,
   };
   return out;
@@ -147,16 +149,23 @@ describe('SyncLoop: what each failure logs', () => {
     expect(source.requests).toHaveLength(1);
   });
 
-  it('a lease that cannot be asked for is warned about with its error', async () => {
+  it('a lease that cannot be asked for fails the callback that asked, and its retry is warned about with its error', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
     const inner = new MemorySyncCoordinator({ now: () => NOW });
     const coordinator = wrapped(inner, { coordinator: { tryAcquire: async () => Promise.reject(new Error('no lease store')) } });
     const { loop, lines, metrics } = makeLoop({ source: scripted([]), coordinator });
-    await loop.notify(null);
+    // The callback's note and acquire fail as one: the webhook answers so, and WeCom sends the callback again.
+    await expect(loop.notify(null)).rejects.toThrow('no lease store');
+    await loop.idle();
+    expect(await metricValue(metrics.syncRuns, { open_kfid: KF, outcome: 'error' })).toBe(1);
+    expect(line(lines, 'sync lease unavailable; will retry')).toBeUndefined();
+    // The first retry: the delay is capped at 30 s.
+    await vi.advanceTimersByTimeAsync(30_000);
     await loop.idle();
     const warned = line(lines, 'sync lease unavailable; will retry');
     expect(warned?.level).toBe(LEVEL.warn);
     expect((warned?.err as { message?: string })?.message).toBe('no lease store');
-    expect(await metricValue(metrics.syncRuns, { open_kfid: KF, outcome: 'error' })).toBe(1);
+    expect(await metricValue(metrics.syncRuns, { open_kfid: KF, outcome: 'error' })).toBe(2);
   });
 
   it('a failed pull is warned about with its error and the lease fence, and the cursor stays', async () => {
@@ -192,16 +201,22 @@ describe('SyncLoop: what each failure logs', () => {
     expect(await series(metrics.syncLastSuccess)).toEqual([]);
   });
 
-  it('a lease that cannot be released is warned about with its error; the run still counts', async () => {
+  it('a lease that cannot be let go is warned about with its error; the mark is put back and the pull retried', async () => {
     const inner = new MemorySyncCoordinator({ now: () => NOW });
     const coordinator = wrapped(inner, { lease: () => ({ release: async () => Promise.reject(new Error('release refused')) }) });
     const { loop, lines, metrics } = makeLoop({ source: scripted([{ next_cursor: 'c1' }]), coordinator });
     await loop.notify(null);
     await loop.idle();
+    // The page was pulled and its cursor stored; the take that would let the lease go failed.
+    expect(coordinator.commits).toEqual(['c1']);
+    const failed = line(lines, 'could not take the pending mark or let the sync lease go; the pull is retried');
+    expect(failed?.level).toBe(LEVEL.warn);
+    expect((failed?.err as { message?: string })?.message).toBe('release refused');
     const warned = line(lines, 'could not release the sync lease');
     expect(warned?.level).toBe(LEVEL.warn);
     expect((warned?.err as { message?: string })?.message).toBe('release refused');
-    expect(await metricValue(metrics.syncRuns, { open_kfid: KF, outcome: 'ok' })).toBe(1);
+    expect(await metricValue(metrics.syncRuns, { open_kfid: KF, outcome: 'error' })).toBe(1);
+    expect(await inner.hasPending(KF)).toBe(true);
   });
 
   it('a renewal that fails while a page is being handed on is warned about with its error', async () => {

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import type { SyncMsgResponse } from '@wecom-relay/shared';
 import { SyncLoop, type SyncSource } from '../../src/inbound/sync-loop.js';
 import { MemorySyncCoordinator } from '../../src/state/memory/index.js';
-import type { SyncCoordinator } from '../../src/state/sync-coordinator.js';
+import { noteThenTryAcquire, type SyncCoordinator } from '../../src/state/sync-coordinator.js';
 import { wrapLease } from './wrap-lease.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 
@@ -139,6 +139,7 @@ describe('SyncLoop timers (fake clock)', () => {
     const inner = new MemorySyncCoordinator({ now: () => now });
     let down = true;
     const flaky: SyncCoordinator = {
+      noteAndTryAcquire: (k, t, ms) => noteThenTryAcquire(flaky, k, t, ms),
       notePending: async (k, t) => {
         if (down) throw new Error('store down');
         return inner.notePending(k, t);

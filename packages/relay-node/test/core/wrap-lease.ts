@@ -1,18 +1,20 @@
-import type { SyncCoordinator, SyncLease } from '../../src/state/sync-coordinator.js';
+import { noteThenTryAcquire, takeThenRelease, type SyncCoordinator, type SyncLease } from '../../src/state/sync-coordinator.js';
 
 /**
  * A coordinator that passes everything to `inner`, with the lease methods `wrap` returns put in place of the
- * lease's own (called with the real lease, so a replacement can still call through).
+ * lease's own (called with the real lease, so a replacement can still call through). The combined steps run as their
+ * two parts, so a replaced part is what they run.
  */
 export function wrapLease(inner: SyncCoordinator, wrap: (lease: SyncLease) => Partial<SyncLease>): SyncCoordinator {
-  return {
+  const coordinator: SyncCoordinator = {
     notePending: (k, t) => inner.notePending(k, t),
+    noteAndTryAcquire: (k, t, ms) => noteThenTryAcquire(coordinator, k, t, ms),
     hasPending: (k) => inner.hasPending(k),
     close: () => inner.close(),
     async tryAcquire(k, ms) {
       const lease = await inner.tryAcquire(k, ms);
       if (!lease) return null;
-      return {
+      const wrapped: SyncLease = {
         fence: lease.fence,
         takePending: () => lease.takePending(),
         callbackToken: () => lease.callbackToken(),
@@ -20,8 +22,11 @@ export function wrapLease(inner: SyncCoordinator, wrap: (lease: SyncLease) => Pa
         commitCursor: (c) => lease.commitCursor(c),
         renew: (m) => lease.renew(m),
         release: () => lease.release(),
+        takePendingOrRelease: () => takeThenRelease(wrapped),
         ...wrap(lease),
       };
+      return wrapped;
     },
   };
+  return coordinator;
 }

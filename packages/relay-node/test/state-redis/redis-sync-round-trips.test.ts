@@ -8,9 +8,9 @@ import { RedisSyncCoordinator } from '../../src/state/redis/index.js';
 import { ownRedisServer, sending } from './helpers.js';
 
 /**
- * A pull on Redis reads what it asks for next in the steps it takes anyway: acquiring the lease also takes the pending
- * mark and reads the cursor and callback token, a cursor commit also takes the mark and reads the token, the release
- * says whether a pull is pending, and a note whether a lease is held. Commands are counted as the client sends them, so going back to a round trip per
+ * A pull on Redis reads what it asks for next in the steps it takes anyway: a callback's note also acquires a free
+ * lease, taking the pending mark and reading the cursor and callback token, a cursor commit also takes the mark and reads
+ * the token, the last take also lets the lease go, and a note says whether a lease is held. Commands are counted as the client sends them, so going back to a round trip per
  * ask fails here; the rest checks that a mark cleared ahead is never lost.
  */
 const own = ownRedisServer();
@@ -51,15 +51,13 @@ function loopOn(coordinator: RedisSyncCoordinator, src: SyncSource, pageSink: Pa
 }
 
 describe('a pull on Redis', () => {
-  it('of one page costs the note, the acquire, the commit, one take and the release: five round trips', async () => {
+  it('of one page costs the note with the acquire, the commit, and the take with the release: three round trips', async () => {
     const coordinator = new RedisSyncCoordinator({ redis: own.redis, prefix: uniquePrefix('sync-rt') });
-    await coordinator.notePending(KF, 'warm-up');
-    const warm = await coordinator.tryAcquire(KF, 60_000);
+    const warm = await coordinator.noteAndTryAcquire(KF, 'warm-up', 60_000);
     await warm!.commitCursor('c0');
-    // The first take was read by the acquire; the second loads the take script, so every call below is one EVALSHA.
-    await warm!.takePending();
-    await warm!.takePending();
-    await warm!.release();
+    // The first take was read by the commit; the second loads the take script, so every call below is one EVALSHA.
+    expect(await warm!.takePendingOrRelease()).toBe('pull');
+    expect(await warm!.takePendingOrRelease()).toBe('done');
     const src = source({ c0: { next_cursor: 'c1' } });
     const loop = loopOn(coordinator, src);
 
@@ -70,8 +68,8 @@ describe('a pull on Redis', () => {
 
     expect(src.asks).toEqual([{ cursor: 'c0', token: 'tok-1' }]);
     expect(await coordinator.tryAcquire(KF, 1).then((lease) => lease?.cursor())).toBe('c1');
-    // notePending, tryAcquire (take, cursor, token), commit (take, token), takePending (nothing new), release (pending?).
-    expect(sent).toEqual(['evalsha', 'evalsha', 'evalsha', 'evalsha', 'evalsha']);
+    // noteAndTryAcquire (note, take, cursor, token), commit (take, token), takePendingOrRelease (nothing new: released).
+    expect(sent).toEqual(['evalsha', 'evalsha', 'evalsha']);
   });
 
   it('a callback noted while a page is routed is pulled for by the same lease, with its token', async () => {

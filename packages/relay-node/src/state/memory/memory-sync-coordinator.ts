@@ -1,4 +1,4 @@
-import type { CallbackToken, SyncCoordinator, SyncLease } from '../sync-coordinator.js';
+import { noteThenTryAcquire, takeThenRelease, type CallbackToken, type NextPull, type SyncCoordinator, type SyncLease } from '../sync-coordinator.js';
 
 /** Options for {@link MemorySyncCoordinator}. */
 export interface MemorySyncCoordinatorOptions {
@@ -51,6 +51,11 @@ export class MemorySyncCoordinator implements SyncCoordinator {
     state.fence += 1;
     state.holder = { fence: state.fence, expiresAt: now + leaseMs };
     return new MemorySyncLease(state, state.fence, this.now);
+  }
+
+  /** notePending, then tryAcquire: in one process the two steps cost no round trip. */
+  async noteAndTryAcquire(openKfid: string, callbackToken: string | null, leaseMs: number): Promise<SyncLease | null> {
+    return await noteThenTryAcquire(this, openKfid, callbackToken, leaseMs);
   }
 
   /** Nothing to release. */
@@ -111,6 +116,10 @@ class MemorySyncLease implements SyncLease {
       this.state.holder = null;
     }
     return this.state.pending;
+  }
+
+  async takePendingOrRelease(): Promise<NextPull> {
+    return await takeThenRelease(this);
   }
 
   private isNewest(): boolean {

@@ -1,5 +1,5 @@
 import type { RedisClient } from './redis-client.js';
-import type { CallbackToken, SyncCoordinator, SyncLease } from '../sync-coordinator.js';
+import type { CallbackToken, NextPull, SyncCoordinator, SyncLease } from '../sync-coordinator.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
 
@@ -45,6 +45,32 @@ return {fence, redis.call('DEL', KEYS[3]), redis.call('HGET', KEYS[4], 'value'),
 `,
 );
 
+// sync-note-pending and, where no lease exists, sync-try-acquire, in one step: a callback on an idle account costs one
+// round trip. KEYS: pending, token hash, lease, fence counter, cursor hash; ARGV: has-token ('1'/'0'), token,
+// receivedAt, lease ms. Returns false while a lease exists (the mark set for its holder), else what sync-try-acquire
+// returns, the mark taken by the new holder (never set: the holder pulls next, or puts it back when it releases
+// without pulling).
+const NOTE_AND_TRY_ACQUIRE = new LuaScript(
+  'sync-note-and-try-acquire',
+  `
+if ARGV[1] == '1' then
+  local stored = tonumber(redis.call('HGET', KEYS[2], 'receivedAt'))
+  if not stored or stored <= tonumber(ARGV[3]) then
+    redis.call('HSET', KEYS[2], 'value', ARGV[2], 'receivedAt', ARGV[3])
+  end
+end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('SET', KEYS[1], '1')
+  return false
+end
+local fence = redis.call('INCR', KEYS[4])
+redis.call('SET', KEYS[3], fence, 'PX', ARGV[4])
+redis.call('DEL', KEYS[1])
+local token = redis.call('HMGET', KEYS[2], 'value', 'receivedAt')
+return {fence, 1, redis.call('HGET', KEYS[5], 'value'), token[1], token[2]}
+`,
+);
+
 // Every script below first checks that the lease key still holds this holder's fence: a holder whose
 // lease expired cannot act even if nobody has taken over yet.
 
@@ -66,6 +92,21 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0} end
 redis.call('HSET', KEYS[2], 'value', ARGV[2], 'fence', ARGV[1])
 local token = redis.call('HMGET', KEYS[4], 'value', 'receivedAt')
 return {1, redis.call('DEL', KEYS[3]), token[1], token[2]}
+`,
+);
+
+// KEYS: lease, pending; ARGV: fence. Takes the pending mark, or gives the lease up where none is set: 1 = pull (taken,
+// lease kept), 0 = done (released, nothing pending), 2 = again (the lease was lost, and a pull is pending for whoever
+// takes it next).
+const TAKE_OR_RELEASE = new LuaScript(
+  'sync-take-or-release',
+  `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  if redis.call('DEL', KEYS[2]) == 1 then return 1 end
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+return redis.call('EXISTS', KEYS[2]) == 1 and 2 or 0
 `,
 );
 
@@ -133,6 +174,22 @@ export class RedisSyncCoordinator implements SyncCoordinator {
   async tryAcquire(openKfid: string, leaseMs: number): Promise<SyncLease | null> {
     const keys = this.keys(openKfid);
     const reply = await TRY_ACQUIRE.run(this.redis, [keys.lease, keys.fence, keys.pending, keys.cursor, keys.token], [toPx(leaseMs)]);
+    return this.leaseOf(keys, reply);
+  }
+
+  async noteAndTryAcquire(openKfid: string, callbackToken: string | null, leaseMs: number): Promise<SyncLease | null> {
+    const keys = this.keys(openKfid);
+    const reply = await NOTE_AND_TRY_ACQUIRE.run(this.redis, [keys.pending, keys.token, keys.lease, keys.fence, keys.cursor], [
+      callbackToken === null ? '0' : '1',
+      callbackToken ?? '',
+      Math.floor(this.now()),
+      toPx(leaseMs),
+    ]);
+    return this.leaseOf(keys, reply);
+  }
+
+  /** The lease an acquiring script's reply hands out (with what it read ahead), or null where it found one held. */
+  private leaseOf(keys: KfKeys, reply: unknown): SyncLease | null {
     if (!Array.isArray(reply)) return null;
     const [fence, cleared, cursor, token, receivedAt] = reply as [number, number, string | null, string | null, string | null];
     const lease = new RedisSyncLease(this.redis, keys, fence, this.beforeCommit);
@@ -158,9 +215,10 @@ export class RedisSyncCoordinator implements SyncCoordinator {
 
 /**
  * A holder's lease. The steps that must run anyway (acquiring, committing a cursor) also read what the holder asks
- * for next (the pending mark, the cursor, the callback token), so a pull of one page costs three script calls (acquire,
- * commit, release) and one take, not eleven commands. What was read ahead answers the next ask once; later asks read
- * Redis. A mark cleared ahead is pulled for, or set again when the lease goes.
+ * for next (the pending mark, the cursor, the callback token), and the last take gives the lease up where nothing is
+ * pending, so a callback's pull of one page costs three script calls (note and acquire, commit, take or release), not
+ * eleven commands. What was read ahead answers the next ask once; later asks read Redis. A mark cleared ahead is pulled
+ * for, or set again when the lease goes.
  */
 class RedisSyncLease implements SyncLease {
   private readonly fenceArg: string;
@@ -227,6 +285,15 @@ class RedisSyncLease implements SyncLease {
     const restore = this.taken;
     this.taken = false;
     return (await RELEASE.run(this.redis, [this.keys.lease, this.keys.pending], [this.fenceArg, restore ? '1' : '0'])) === 1;
+  }
+
+  async takePendingOrRelease(): Promise<NextPull> {
+    if (this.taken) {
+      this.taken = false;
+      return 'pull';
+    }
+    const next = await TAKE_OR_RELEASE.run(this.redis, [this.keys.lease, this.keys.pending], [this.fenceArg]);
+    return next === 1 ? 'pull' : next === 2 ? 'again' : 'done';
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { CallbackToken, SyncCoordinator, SyncLease } from '../sync-coordinator.js';
+import { noteThenTryAcquire, takeThenRelease, type CallbackToken, type NextPull, type SyncCoordinator, type SyncLease } from '../sync-coordinator.js';
 import { leaseTableFor, type SqliteLeaseTable } from './sqlite-lease-table.js';
 
 /** Options for {@link SqliteSyncCoordinator}. */
@@ -85,6 +85,11 @@ export class SqliteSyncCoordinator implements SyncCoordinator {
     return new SqliteSyncLease(openKfid, row.fence, this.statements, this.leases, this.now);
   }
 
+  /** notePending, then tryAcquire: in one process the two steps cost no round trip. */
+  async noteAndTryAcquire(openKfid: string, callbackToken: string | null, leaseMs: number): Promise<SyncLease | null> {
+    return await noteThenTryAcquire(this, openKfid, callbackToken, leaseMs);
+  }
+
   /** The Database belongs to the caller; nothing else to release. */
   async close(): Promise<void> {}
 }
@@ -134,6 +139,10 @@ class SqliteSyncLease implements SyncLease {
       this.leases.clear(this.openKfid, this.fence);
     }
     return (this.statements.selectPending.get(this.openKfid)?.pending ?? 0) === 1;
+  }
+
+  async takePendingOrRelease(): Promise<NextPull> {
+    return await takeThenRelease(this);
   }
 
   private isNewest(): boolean {

@@ -74,6 +74,53 @@ export function syncCoordinatorContract(name: string, make: () => Promise<SyncCo
       expect(await next.takePending()).toBe(true);
     });
 
+    it('a note on a free account takes the lease in the same step; on a held one it leaves the mark to the holder', async () => {
+      const sync = await fresh();
+      const lease = await sync.noteAndTryAcquire(KF, 'token-1', LONG_TTL_MS);
+      expect(lease).not.toBeNull();
+      expect((await lease!.callbackToken())?.value).toBe('token-1');
+      expect(await sync.tryAcquire(KF, LONG_TTL_MS)).toBeNull();
+      expect(await lease!.takePendingOrRelease()).toBe('pull');
+      // A second callback lands while the first is pulled for: its note finds the lease held and leaves the mark.
+      expect(await sync.noteAndTryAcquire(KF, 'token-2', LONG_TTL_MS)).toBeNull();
+      expect(await lease!.takePendingOrRelease()).toBe('pull');
+      expect(await lease!.takePendingOrRelease()).toBe('done');
+      expect(await sync.hasPending(KF)).toBe(false);
+      const after = (await sync.tryAcquire(KF, LONG_TTL_MS))!;
+      expect(after.fence).toBeGreaterThan(lease!.fence);
+      expect((await after.callbackToken())?.value).toBe('token-2');
+    });
+
+    it('the last take lets the lease go only when nothing is pending; a lease let go cannot write', async () => {
+      const sync = await fresh();
+      await sync.notePending(KF, null);
+      const lease = (await sync.tryAcquire(KF, LONG_TTL_MS))!;
+      expect(await lease.takePendingOrRelease()).toBe('pull');
+      expect(await sync.tryAcquire(KF, LONG_TTL_MS)).toBeNull();
+      await sync.notePending(KF, null);
+      expect(await lease.takePendingOrRelease()).toBe('pull');
+      expect(await sync.tryAcquire(KF, LONG_TTL_MS)).toBeNull();
+      expect(await lease.takePendingOrRelease()).toBe('done');
+      expect(await lease.commitCursor('after-release')).toBe(false);
+      const next = (await sync.tryAcquire(KF, LONG_TTL_MS))!;
+      expect(next.fence).toBeGreaterThan(lease.fence);
+      expect(await next.cursor()).toBeNull();
+    });
+
+    it('a take by a holder that lost its lease leaves the mark to the newer holder and says a pull is pending', async () => {
+      const sync = await fresh();
+      const stale = (await sync.tryAcquire(KF, SHORT_TTL_MS))!;
+      await sleep(PAST_SHORT_TTL_MS);
+      const newer = (await sync.tryAcquire(KF, LONG_TTL_MS))!;
+      expect(await stale.takePendingOrRelease()).toBe('done');
+      expect(await sync.tryAcquire(KF, LONG_TTL_MS)).toBeNull();
+      await sync.notePending(KF, null);
+      expect(await stale.takePendingOrRelease()).toBe('again');
+      expect(await sync.hasPending(KF)).toBe(true);
+      expect(await newer.takePendingOrRelease()).toBe('pull');
+      expect(await newer.takePendingOrRelease()).toBe('done');
+    });
+
     it('stores the cursor for the next holder', async () => {
       const sync = await fresh();
       const first = (await sync.tryAcquire(KF, LONG_TTL_MS))!;
