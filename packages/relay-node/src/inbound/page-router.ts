@@ -153,7 +153,7 @@ export class PageRouter {
     }
     const decided: Array<[index: number, message: KfMessage, decision: string]> = [];
     const moved: Array<[index: number, message: KfMessage]> = [];
-    const steps = chunkByUser(appending, ([, m]) => m.external_userid!, (step) => Math.min(FIRST_STEP_ENTRIES * 2 ** step, MAX_STEP_ENTRIES)).map((step) => {
+    const steps = chunkByUser(appending, ([, m]) => m.external_userid!, (step) => (step === 0 ? FIRST_STEP_ENTRIES : MAX_STEP_ENTRIES)).map((step) => {
       const notes = [...new Set(step.map(([, m]) => m.external_userid!))].flatMap((user) => windows.get(user) ?? []);
       return this.appendStep(appender, step, current, notes, decided, moved);
     });
@@ -357,9 +357,12 @@ export class PageRouter {
 }
 
 // Messages the route steps take: a page goes as several steps, pipelined, each waking its owners as soon as it is
-// done, so owners write a page's first frames while Redis still works on its last. The first is small, for the first
-// frames; each later one twice the last, so a page of 1,000 costs 7 script calls, where steps of 25 throughout cost 40
-// (each call reads the tree sizes and owners it needs on its own).
+// done, so owners write a page's first frames while Redis still works on the rest. The first is small, for the first
+// frames; the rest go in steps of the most a script call takes, so a page of 100 costs 2 script calls and 2 wake-ups
+// per owning node, and a page of 1,000 costs 5 (each call reads the tree sizes and owners it needs on its own; steps of
+// 25 throughout cost 40). Steps doubling from 25 cost 3 calls and wake-ups for a page of 100: five alternating
+// relay-only runs of the steady rate measured the nodes at 258 µs a message (median) against 283, Redis at 55.8 µs
+// against 61.8, latency p99 alike (39.7 and 37.9 ms), the burst alike.
 const FIRST_STEP_ENTRIES = 25;
 const MAX_STEP_ENTRIES = 256;
 

@@ -504,6 +504,18 @@ describe('PageRouter on one Redis server: decided and queued in one step', () =>
     expect(carried).toEqual([57, 33]);
   });
 
+  it('routes a page of 100 messages of 100 users in two route steps: 25 for the first frames, then the rest', async () => {
+    const f = await routerFixture('redis');
+    const users: Record<string, string> = {};
+    for (let u = 0; u < 100; u++) users[`wm-${u}`] = `gw-${u % 4}`;
+    await f.place(users, { 'gw-0': 'node-b', 'gw-1': 'node-b', 'gw-2': 'node-c', 'gw-3': 'node-c' });
+    const page = Array.from({ length: 100 }, (_, i) => text(`p-${i}`, `wm-${i}`, `p${i}`, T0 + i));
+    await f.router.route(page, ctx);
+    // Each step wakes its owners: a third step would be a third wake-up of each node for the same page.
+    expect(f.calls.decideAndAppend).toBe(2);
+    for (let g = 0; g < 4; g++) expect(await f.queuedIds(`gw-${g}`)).toEqual(page.filter((_, i) => i % 4 === g).map((m) => m.msgid));
+  });
+
   it('the dispatcher, pulling again a message queued in one step, queues nothing and wakes its gateway', async () => {
     const f = await routerFixture('redis');
     await f.bindings.bind('wm-a', 'gw-1');
