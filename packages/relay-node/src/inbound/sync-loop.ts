@@ -115,7 +115,8 @@ export class SyncLoop {
 
   /**
    * Records that WeCom announced messages (durably, before the webhook answers) and starts a pull in the
-   * background. Rejects only when the pending mark could not be stored, so the webhook can ask WeCom to retry.
+   * background. Rejects when the pending mark may not be stored (the note, or the note and acquire it is one step
+   * with, failed), so the webhook can ask WeCom to retry.
    */
   async notify(callbackToken: string | null): Promise<void> {
     const { coordinator, openKfid, spread } = this.o;
