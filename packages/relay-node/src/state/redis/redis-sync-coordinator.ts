@@ -15,19 +15,23 @@ export interface RedisSyncCoordinatorOptions {
   beforeCommit?: () => Promise<void>;
 }
 
-// KEYS: pending, token hash, lease; ARGV: has-token ('1'/'0'), token, receivedAt. Returns whether a lease is held (its
-// holder sees the mark). An older callback processed late must not replace a fresher token.
-const NOTE_PENDING = new LuaScript(
-  'sync-note-pending',
-  `
-redis.call('SET', KEYS[1], '1')
+// Keeps a callback's token in the token hash KEYS[2] (ARGV: has-token ('1'/'0'), token, receivedAt), unless a fresher
+// one is there: an older callback processed late must not replace it.
+const NOTE_TOKEN_LUA = `
 if ARGV[1] == '1' then
   local stored = tonumber(redis.call('HGET', KEYS[2], 'receivedAt'))
   if not stored or stored <= tonumber(ARGV[3]) then
     redis.call('HSET', KEYS[2], 'value', ARGV[2], 'receivedAt', ARGV[3])
   end
 end
-return redis.call('EXISTS', KEYS[3])
+`;
+
+// KEYS: pending, token hash, lease; ARGV: has-token ('1'/'0'), token, receivedAt. Returns whether a lease is held (its
+// holder sees the mark).
+const NOTE_PENDING = new LuaScript(
+  'sync-note-pending',
+  `
+redis.call('SET', KEYS[1], '1')${NOTE_TOKEN_LUA}return redis.call('EXISTS', KEYS[3])
 `,
 );
 
@@ -52,14 +56,7 @@ return {fence, redis.call('DEL', KEYS[3]), redis.call('HGET', KEYS[4], 'value'),
 // without pulling).
 const NOTE_AND_TRY_ACQUIRE = new LuaScript(
   'sync-note-and-try-acquire',
-  `
-if ARGV[1] == '1' then
-  local stored = tonumber(redis.call('HGET', KEYS[2], 'receivedAt'))
-  if not stored or stored <= tonumber(ARGV[3]) then
-    redis.call('HSET', KEYS[2], 'value', ARGV[2], 'receivedAt', ARGV[3])
-  end
-end
-if redis.call('EXISTS', KEYS[3]) == 1 then
+  `${NOTE_TOKEN_LUA}if redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('SET', KEYS[1], '1')
   return false
 end
