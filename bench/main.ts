@@ -20,7 +20,7 @@ import { trafficPhase } from './scenarios/traffic.js';
 import { startRedisBackend } from './systems/redis-backend.js';
 import type { SystemKind } from './systems/bench-system.js';
 
-const SCENARIOS = ['idle', 'burst', 'steady', 'storm', 'capacity'] as const;
+const SCENARIOS = ['idle', 'fixed', 'burst', 'steady', 'storm', 'capacity'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const { values: flags } = parseArgs({
@@ -37,8 +37,8 @@ const { values: flags } = parseArgs({
     'render-only': { type: 'boolean', default: false },
     // Debugging aid: measure only one side (its figures then carry no ratio).
     systems: { type: 'string', default: 'relay,peer' },
-    // The burst and the steady rate (the figures that move most between runs on a shared machine) measured this many
-    // times, the systems taking turns to go first; how the rounds make one figure: lib/rounds.ts.
+    // The fixed costs, the burst and the steady rate (the figures that move most between runs on a shared machine)
+    // measured this many times, the systems taking turns to go first; how the rounds make one figure: lib/rounds.ts.
     rounds: { type: 'string', default: '1' },
     // How the relay's gateways take delivery: ack (SDK gateways, the record the targets are judged on) or legacy
     // (protocol v1 as the deployed gateways speak it: no acknowledgements); the run gets files of its own.
@@ -134,7 +134,9 @@ async function main(): Promise<number> {
   const ctx: ScenarioContext = { backend, scripts, sizes, log, delivery };
   const phases: Array<{ name: string; run: Phase; rounds: number }> = [];
   if (has('idle') || has('storm')) phases.push({ name: 'gateways', run: gatewaysPhase({ idle: has('idle'), storm: has('storm') }), rounds: 1 });
-  if (has('burst') || has('steady')) phases.push({ name: 'traffic', run: trafficPhase({ burst: has('burst'), steady: has('steady') }), rounds });
+  if (has('fixed') || has('burst') || has('steady')) {
+    phases.push({ name: 'traffic', run: trafficPhase({ fixed: has('fixed'), burst: has('burst'), steady: has('steady') }), rounds });
+  }
   if (has('capacity')) phases.push({ name: 'capacity', run: capacityPhase, rounds: 1 });
 
   const figures: FigureLine[] = [];

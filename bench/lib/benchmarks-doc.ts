@@ -47,9 +47,9 @@ them by hand.
 pnpm bench                                   # everything, one Redis (about 8–11 minutes on a 2-core machine)
 pnpm bench --redis-cluster                   # the same on a local Redis Cluster, plus Redis CPU per shard
 pnpm bench --quick                           # small sizes (hundreds of gateways, a few thousand messages)
-pnpm bench --scenarios burst,steady          # pick scenarios: idle, burst, steady, storm, capacity
+pnpm bench --scenarios burst,steady          # pick scenarios: idle, fixed, burst, steady, storm, capacity
 pnpm bench --sizes burstMessages=50000       # change a size (names: FULL_SIZES in bench/scenarios/scenario-context.ts)
-pnpm bench --rounds 3                        # the burst and the steady rate 3 times each: the median (losses, max: the worst)
+pnpm bench --rounds 3                        # fixed costs, burst and steady rate 3 times each: the median (losses, max: the worst)
 pnpm bench --delivery legacy                 # the relay's gateways as deployed: protocol v1, no acknowledgements
 \`\`\`
 
@@ -113,7 +113,11 @@ How each figure is measured:
 - Callbacks: the steady rate sends one callback to every server every 50 ms whatever the rate, so its CPU per message
   carries a cost per second that does not grow with the messages, for both systems. The relay checks, decrypts and
   notes each callback in Redis; the peer answers without checking or decrypting it, and one of its servers pulls.
-  \`bench/fixed-cost-profile.ts\` measures what each system spends at rest and on these callbacks alone.
+  The fixed-cost rows (\`--scenarios fixed\`, on the system the burst and the steady rate then use, before either)
+  measure both at rest and on these callbacks alone, with nothing to pull: 5 s each, after 5 s for the connect burst to
+  settle. Their last row divides the nodes' CPU on callbacks alone by the steady rate: the part of the steady CPU per
+  message that does not grow with the messages. CPU comes from \`/proc\` in ticks of 10 ms, so a figure under about
+  2 ms/s over three processes reads as 0. Records before 2026-12-06 07:30 UTC do not have them.
 - The machine: the figures are only comparable within one run. A loaded or shared machine moves both systems.
 - Redis Cluster (\`--redis-cluster\`): a local cluster of 3 masters with one replica each (testkit); the relay gets
   \`REDIS_CLUSTER_NODES\`, the peer an ioredis \`Cluster\` under the classic adapter (its \`PUBLISH\` reaches every

@@ -14,7 +14,7 @@ export interface RunHeader {
   command: string;
   sizes: Record<string, number>;
   scenarios: string[];
-  /** How many times the burst and the steady rate were measured (each figure then the median); absent: once. */
+  /** How many times the fixed costs, the burst and the steady rate were measured (each figure then the median); absent: once. */
   rounds?: number;
   /** `legacy`: the relay's gateways spoke protocol v1 as deployed (no acknowledgements); absent: SDK gateways, acked. */
   delivery?: 'legacy';
@@ -54,7 +54,7 @@ export function runSection(title: string, header: RunHeader, lines: readonly Fig
     `## ${title}`,
     '',
     `\`${header.command}\` — ${header.quick ? '**quick sizes (a smoke run, not the record)**' : 'full sizes'}, ${header.startedAt}, ` +
-      `${header.durationS} s, ${header.cores} cores${header.loadAtStart === undefined ? '' : ` (load average ${header.loadAtStart.toFixed(1)} at the start)`}, Node ${header.node}. Sizes: ${sizes}.${header.rounds ? ` Burst and steady figures: the median of ${header.rounds} rounds (each round's value in the notes).` : ''} Targets met: ${met} of ${targets}.`,
+      `${header.durationS} s, ${header.cores} cores${header.loadAtStart === undefined ? '' : ` (load average ${header.loadAtStart.toFixed(1)} at the start)`}, Node ${header.node}. Sizes: ${sizes}.${header.rounds ? ` Fixed-cost, burst and steady figures: the median of ${header.rounds} rounds (each round's value in the notes).` : ''} Targets met: ${met} of ${targets}.`,
     '',
     figureTable(lines),
     '',

@@ -11,6 +11,7 @@ import { latenciesOf, pageLatenciesOf } from '../lib/latencies.js';
 import { startSystem, type BenchSystem, type SystemKind } from '../systems/bench-system.js';
 import { cpuBetween, sample } from '../systems/measured.js';
 import { cpuReadings, range, waitReceived, type Reading, type ScenarioContext } from './scenario-context.js';
+import { CALLBACK_EVERY_MS, fixedCosts } from './fixed-costs.js';
 
 /**
  * After the last frame, acknowledgements and trims still cost CPU; both systems get the same tail. The SDK gateways hold
@@ -185,7 +186,7 @@ async function sendAtRate(system: BenchSystem, rate: number, count: number, firs
       sent = due;
       void system.fake.callback().catch(() => undefined);
     }
-    await sleep(50);
+    await sleep(CALLBACK_EVERY_MS);
   }
   return (Date.now() - start) / 1000;
 }
@@ -208,8 +209,8 @@ function pageReadings(scenario: string, pages: { first: number[]; spread: number
   ];
 }
 
-/** Burst and steady rate on one fresh 3-node system with `trafficGateways` gateways. */
-export function trafficPhase(which: { burst: boolean; steady: boolean }) {
+/** Fixed costs, burst and steady rate on one fresh 3-node system with `trafficGateways` gateways. */
+export function trafficPhase(which: { fixed: boolean; burst: boolean; steady: boolean }) {
   return async (ctx: ScenarioContext, kind: SystemKind): Promise<Reading[]> => {
     const gateways = ctx.sizes.trafficGateways;
     const system = await startSystem(kind, { nodes: 3, maxGateways: gateways, backend: ctx.backend, scripts: ctx.scripts, delivery: ctx.delivery });
@@ -218,6 +219,8 @@ export function trafficPhase(which: { burst: boolean; steady: boolean }) {
       await system.connect(range(gateways));
       await system.bind(range(gateways));
       const readings: Reading[] = [];
+      // First, while the fake WeCom holds no message: its callbacks then announce nothing to pull.
+      if (which.fixed) readings.push(...(await fixedCosts(ctx, system, kind)));
       if (which.burst) readings.push(...(await burst(ctx, system, gateways)));
       if (which.steady) readings.push(...(await steady(ctx, system, gateways)));
       return readings;
