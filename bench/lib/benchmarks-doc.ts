@@ -113,8 +113,8 @@ How each figure is measured:
 - Callbacks: the steady rate sends one callback to every server every 50 ms whatever the rate, so its CPU per message
   carries a cost per second that does not grow with the messages, for both systems. The relay checks, decrypts and
   notes each callback in Redis; the peer answers without checking or decrypting it, and one of its servers pulls.
-  The fixed-cost rows (\`--scenarios fixed\`, on the system the burst and the steady rate then use, before either)
-  measure both at rest and on these callbacks alone, with nothing to pull: 5 s each, after 5 s for the connect burst to
+  The fixed-cost rows (\`--scenarios fixed\`, on the system the burst and the steady rate used, after them) measure
+  both at rest and on these callbacks alone, with nothing to pull: 5 s each, after 5 s for what the traffic left to
   settle. Their last row divides the nodes' CPU on callbacks alone by the steady rate: the part of the steady CPU per
   message that does not grow with the messages. CPU comes from \`/proc\` in ticks of 10 ms, so a figure under about
   2 ms/s over three processes reads as 0. Records before 2026-12-06 07:30 UTC do not have them.

@@ -1,7 +1,7 @@
 /**
- * What a system spends whatever its traffic, on the system the burst and the steady rate then use: a window at rest
- * and a window of WeCom callbacks alone, sent as the steady rate sends them (one to every server every 50 ms) with no
- * message to pull. A cost F ms/s that does not grow with the messages adds F / R to the CPU per message at a steady
+ * What a system spends whatever its traffic, on the system the burst and the steady rate used, once they are over: a
+ * window at rest and a window of WeCom callbacks alone, sent as the steady rate sends them (one to every server every
+ * 50 ms) with no message to pull. A cost F ms/s that does not grow with the messages adds F / R to the CPU per message at a steady
  * rate R; these rows show how much of the steady figure that is, for each system.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,7 +9,7 @@ import type { BenchSystem, SystemKind } from '../systems/bench-system.js';
 import { cpuBetween, sample, type Measured, type Role, type Sample } from '../systems/measured.js';
 import type { Reading, ScenarioContext } from './scenario-context.js';
 
-/** After the gateways are bound: the connect burst's collections and first re-checks are over before the rest window. */
+/** Before the rest window: what the traffic before left (collections once the node falls quiet, re-checks) is over. */
 const SETTLE_MS = 5_000;
 /** Each window's length. */
 const WINDOW_MS = 5_000;
@@ -24,7 +24,7 @@ const CALLBACK_WORK: Record<SystemKind, string> = {
   peer: 'each callback answered `success` unread; one server pulls, on its own callbacks only (bench/peer/socketio-server.ts)',
 };
 
-/** The fixed-cost rows of one system: at rest, and with callbacks alone; call right after the gateways are bound. */
+/** The fixed-cost rows of one system: at rest, and with callbacks alone; call when the fake WeCom holds no message. */
 export async function fixedCosts(ctx: ScenarioContext, system: BenchSystem, kind: SystemKind): Promise<Reading[]> {
   const scenario = `fixed costs, ${ctx.sizes.trafficGateways.toLocaleString('en-US')} gateways on 3 nodes`;
   await sleep(SETTLE_MS);

@@ -1,7 +1,8 @@
 /**
  * Routed traffic on 3 nodes: a burst (everything appended first, then one callback to every node: msg/s delivered and
  * CPU per message of every process) and a steady rate (latency from the fake WeCom serving the page to the gateway's
- * frame). Message m goes to gateway m mod G, so every node pulls for gateways on every node.
+ * frame), then the same system's fixed costs (fixed-costs.ts). Message m goes to gateway m mod G, so every node pulls
+ * for gateways on every node.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_ACK_DELAY_MS } from '@wecom-relay/gateway';
@@ -219,10 +220,11 @@ export function trafficPhase(which: { fixed: boolean; burst: boolean; steady: bo
       await system.connect(range(gateways));
       await system.bind(range(gateways));
       const readings: Reading[] = [];
-      // First, while the fake WeCom holds no message: its callbacks then announce nothing to pull.
-      if (which.fixed) readings.push(...(await fixedCosts(ctx, system, kind)));
       if (which.burst) readings.push(...(await burst(ctx, system, gateways)));
       if (which.steady) readings.push(...(await steady(ctx, system, gateways)));
+      // Last, so the burst and the steady rate run as they always did; every message is delivered by then, so the
+      // callbacks announce nothing to pull, and the code they run is as warm as at the end of the steady rate.
+      if (which.fixed) readings.push(...(await fixedCosts(ctx, system, kind)));
       return readings;
     } finally {
       await system.stop();
