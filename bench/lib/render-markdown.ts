@@ -54,7 +54,7 @@ export function runSection(title: string, header: RunHeader, lines: readonly Fig
     `## ${title}`,
     '',
     `\`${header.command}\` — ${header.quick ? '**quick sizes (a smoke run, not the record)**' : 'full sizes'}, ${header.startedAt}, ` +
-      `${header.durationS} s, ${header.cores} cores${header.loadAtStart === undefined ? '' : ` (load average ${header.loadAtStart.toFixed(1)} at the start)`}, Node ${header.node}. Sizes: ${sizes}.${header.rounds ? ` Fixed-cost, burst and steady figures: the median of ${header.rounds} rounds (each round's value in the notes).` : ''} Targets met: ${met} of ${targets}.`,
+      `${header.durationS} s, ${header.cores} cores${header.loadAtStart === undefined ? '' : ` (load average ${header.loadAtStart.toFixed(1)} at the start)`}, Node ${header.node}. Sizes: ${sizes}.${header.rounds ? ` ${header.scenarios.includes('fixed') ? 'Fixed-cost, burst' : 'Burst'} and steady figures: the median of ${header.rounds} rounds (each round's value in the notes).` : ''} Targets met: ${met} of ${targets}.`,
     '',
     figureTable(lines),
     '',
