@@ -1,8 +1,8 @@
 /**
  * What a system spends whatever its traffic, on the system the burst and the steady rate used, once they are over: a
  * window at rest and a window of WeCom callbacks alone, sent as the steady rate sends them (one to every server every
- * 50 ms) with no message to pull. A cost F ms/s that does not grow with the messages adds F / R to the CPU per message at a steady
- * rate R; these rows show how much of the steady figure that is, for each system.
+ * 50 ms) with no message to pull. A cost of F ms/s that does not grow with the messages adds F / R to the CPU per
+ * message at a steady rate R; these rows show how much of the steady figure that is, for each system.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchSystem, SystemKind } from '../systems/bench-system.js';
@@ -46,7 +46,7 @@ export async function fixedCosts(ctx: ScenarioContext, system: BenchSystem, kind
   const nodesOnCallbacks = msPerS(rest1, calls1, 'node');
   const callbackNote = `one callback to every server every ${CALLBACK_EVERY_MS} ms, nothing to pull; ${CALLBACK_WORK[kind]}`;
   return [
-    { scenario, metric: 'CPU of all nodes at rest', unit: 'ms/s', value: msPerS(rest0, rest1, 'node'), note: `${WINDOW_MS / 1000} s with the gateways connected, bound and idle` },
+    { scenario, metric: 'CPU of all nodes at rest', unit: 'ms/s', value: msPerS(rest0, rest1, 'node'), note: `${WINDOW_MS / 1000} s with the gateways connected and bound, no traffic` },
     { scenario, metric: 'Redis CPU at rest', unit: 'ms/s', value: msPerS(rest0, rest1, 'redis') },
     { scenario, metric: 'CPU of all nodes, callbacks alone', unit: 'ms/s', value: nodesOnCallbacks, note: callbackNote },
     { scenario, metric: 'Redis CPU, callbacks alone', unit: 'ms/s', value: msPerS(rest1, calls1, 'redis') },
