@@ -35,36 +35,42 @@ redis.call('SET', KEYS[1], '1')${NOTE_TOKEN_LUA}return redis.call('EXISTS', KEYS
 `,
 );
 
+// Lua: acquire(lease, fence counter, pending, cursor hash, token hash, lease ms) takes a lease known to be free and
+// returns the new fence and, read in the same step, what the holder asks for next: whether a pull was pending (the mark
+// is cleared: the holder pulls next, or puts it back when it releases without pulling), the cursor and the callback
+// token. Both acquiring scripts end with it.
+const ACQUIRE_LUA = `
+local function acquire(lease, fence_counter, pending, cursor, token, px)
+  local fence = redis.call('INCR', fence_counter)
+  redis.call('SET', lease, fence, 'PX', px)
+  local stored = redis.call('HMGET', token, 'value', 'receivedAt')
+  return {fence, redis.call('DEL', pending), redis.call('HGET', cursor, 'value'), stored[1], stored[2]}
+end
+`;
+
 // KEYS: lease, fence counter, pending, cursor hash, token hash; ARGV: lease ms. Returns nil while a lease exists, else
-// the new fence and, read in the same step, what the holder asks for next: whether a pull was pending (the mark is
-// cleared: the holder pulls next, or puts it back when it releases without pulling), the cursor and the callback token.
+// what acquire returns.
 const TRY_ACQUIRE = new LuaScript(
   'sync-try-acquire',
-  `
-if redis.call('EXISTS', KEYS[1]) == 1 then return false end
-local fence = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], fence, 'PX', ARGV[1])
-local token = redis.call('HMGET', KEYS[5], 'value', 'receivedAt')
-return {fence, redis.call('DEL', KEYS[3]), redis.call('HGET', KEYS[4], 'value'), token[1], token[2]}
+  `${ACQUIRE_LUA}if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+return acquire(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1])
 `,
 );
 
 // sync-note-pending and, where no lease exists, sync-try-acquire, in one step: a callback on an idle account costs one
 // round trip. KEYS: pending, token hash, lease, fence counter, cursor hash; ARGV: has-token ('1'/'0'), token,
-// receivedAt, lease ms. Returns false while a lease exists (the mark set for its holder), else what sync-try-acquire
-// returns, the mark taken by the new holder (never set: the holder pulls next, or puts it back when it releases
-// without pulling).
+// receivedAt, lease ms. Returns false while a lease exists (the mark set for its holder), else what acquire returns,
+// with the pull always pending: the callback just noted is the new holder's to pull (its mark is never set; the holder
+// puts it back when it releases without pulling).
 const NOTE_AND_TRY_ACQUIRE = new LuaScript(
   'sync-note-and-try-acquire',
-  `${NOTE_TOKEN_LUA}if redis.call('EXISTS', KEYS[3]) == 1 then
+  `${NOTE_TOKEN_LUA}${ACQUIRE_LUA}if redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('SET', KEYS[1], '1')
   return false
 end
-local fence = redis.call('INCR', KEYS[4])
-redis.call('SET', KEYS[3], fence, 'PX', ARGV[4])
-redis.call('DEL', KEYS[1])
-local token = redis.call('HMGET', KEYS[2], 'value', 'receivedAt')
-return {fence, 1, redis.call('HGET', KEYS[5], 'value'), token[1], token[2]}
+local out = acquire(KEYS[3], KEYS[4], KEYS[1], KEYS[5], KEYS[2], ARGV[4])
+out[2] = 1
+return out
 `,
 );
 
