@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { relayEnvFor, spawnFakeWecom, spawnRelayNode, testCorp, type FakeWecomHandle, type RelayNodeHandle } from '@wecom-relay/testkit';
+import { bindByScan } from './support/binding-steps.js';
 import { sample, scrape } from './support/metric-sample.js';
+import { newUserId, startRelayStack } from './support/relay-stack.js';
 
 const corp = testCorp();
 
@@ -38,6 +40,33 @@ describe('a node that falls quiet', () => {
       }
     } finally {
       await fake.stop();
+    }
+  });
+
+  it('keeps what messages grew while they came within the last minute, quiet as it falls in between', { timeout: 120_000 }, async () => {
+    const s = await startRelayStack({ relayEnv: { IDLE_COLLECT_AFTER_MS: '300', SYNC_POLL_INTERVAL_MS: '600000', LOG_LEVEL: 'debug' } });
+    try {
+      await s.relay.process.waitForLine((line) => line.includes('"idle collection"'), 60_000);
+      const heapAfterStart = sample(await scrape(s.relay.metricsUrl), 'nodejs_heap_size_total_bytes')!;
+      const gw = await s.gateway();
+      const user = newUserId();
+      await bindByScan(s, gw, user);
+      // Messages enough to grow the heap well past the 4 MiB a collection at idle waits for, pulled in one go.
+      let last = '';
+      for (let i = 0; i < 400; i++) {
+        const content = `${i} `.padEnd(1500, 'x');
+        last = (await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content, deliver: false })).msgid;
+      }
+      await s.fake.control.callback();
+      await gw.waitForInbound((m) => m.id === last, 60_000);
+      // Many quiet windows of 300 ms: each would collect, were it not for the messages a moment ago.
+      await new Promise((r) => setTimeout(r, 5_000));
+      const after = await scrape(s.relay.metricsUrl);
+      expect(sample(after, 'relay_idle_collections_total')).toBe(1);
+      // What it kept: enough that a collection would have run without the messages (it waits for 4 MiB of growth).
+      expect(sample(after, 'nodejs_heap_size_total_bytes')! - heapAfterStart).toBeGreaterThan(4 * 1024 * 1024);
+    } finally {
+      await s.stop();
     }
   });
 });

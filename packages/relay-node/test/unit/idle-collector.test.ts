@@ -4,7 +4,7 @@ import { IdleCollector } from '../../src/util/idle-collector.js';
 const MB = 1024 * 1024;
 
 /** A collector on scripted collaborators: the loop's busy share per window, the heap, a clock. */
-function scripted(opts: { minGapMs?: number } = {}) {
+function scripted(opts: { minGapMs?: number; activity?: () => number | Promise<number>; afterActivityMs?: number } = {}) {
   const state = { busy: 0, heap: 60 * MB, now: 0, collected: 0 };
   const collector = new IdleCollector({
     quietMs: 1_000,
@@ -75,5 +75,33 @@ describe('IdleCollector', () => {
     expect(await collector.tick()).toBe(false);
     expect(calls).toBe(1);
     expect(failures).toHaveLength(1);
+  });
+
+  it('collects nothing while the traffic count grew in the last minute, however quiet the loop, then collects once it stood still that long', async () => {
+    let messages = 500;
+    const { state, window } = scripted({ minGapMs: 0, activity: () => messages });
+    // The first reading is where the count stands: a node that starts counts as quiet, and gives its start back.
+    expect(await window(0)).toBe(true);
+    state.heap += 20 * MB;
+    messages += 1;
+    expect(await window(0)).toBe(false);
+    // Quiet windows, the count unchanged: still within a minute of the last message.
+    for (let s = 0; s < 58; s++) expect(await window(0)).toBe(false);
+    // A busy window with no message does not count as traffic: the minute runs from the last message.
+    expect(await window(0.5)).toBe(false);
+    expect(await window(0)).toBe(true);
+    expect(state.collected).toBe(2);
+  });
+
+  it('counts a traffic count it cannot read as traffic', async () => {
+    const { state, window } = scripted({
+      minGapMs: 0,
+      afterActivityMs: 3_000,
+      activity: async () => {
+        throw new Error('metrics unreadable');
+      },
+    });
+    for (let s = 0; s < 5; s++) expect(await window(0)).toBe(false);
+    expect(state.collected).toBe(0);
   });
 });
