@@ -83,7 +83,7 @@ How each figure is measured:
   RSS before any) ÷ gateways on that node, 3 s after the last one authenticated. The relay nodes run with their
   default \`IDLE_COLLECT_AFTER_MS\` (1 s): a node whose event loop falls quiet after its heap grew runs one full
   collection, which gives back what V8 held from the busy spell, unless it pulled or delivered a message in the last
-  minute (as between the burst and the steady rate; records before 2026-12-06 11:00 UTC collected there too, and the
+  minute (as between the burst and the steady rate; records before 2026-12-06 10:15 UTC collected there too, and the
   steady rate then ran on code V8 compiled again); the Socket.IO servers have no such step. The
   servers of both systems run with the relay's production node flags (testkit's \`RELAY_NODE_FLAGS\`:
   \`--enable-source-maps --v8-pool-size=1\`, as the Docker image and \`pnpm start\`); the drivers and fake WeCom hosts
