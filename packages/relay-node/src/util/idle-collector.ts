@@ -21,9 +21,9 @@ export interface IdleCollectorOptions {
    * A count that grows with the node's message traffic (messages routed and delivered, say). While it grew within the
    * last `afterActivityMs`, no collection runs: the memory a busy spell grew serves the next one, and a collection that
    * gives it back also drops the machine code V8 compiled for that traffic, which the next spell pays to compile again
-   * (three nodes running a burst, then a steady 2,000 msg/s a few seconds later, spent about a fifth more CPU per message
-   * on the steady rate when they collected in between: 278 against 228 µs, medians of four relay-only `pnpm bench` runs
-   * each). Without it, only the event loop decides.
+   * (three nodes running a burst, then a steady 2,000 msg/s a few seconds later, spent about a sixth more CPU per message
+   * on the steady rate when they collected in between: 278 against 236 µs, medians of four relay-only `pnpm bench` runs
+   * each, from 246–289 against 220–284). Without it, only the event loop decides.
    */
   activity?: () => number | Promise<number>;
   /** How long the `activity` count must stay still before a collection. Default 60,000. */
