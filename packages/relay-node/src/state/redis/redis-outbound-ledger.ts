@@ -24,17 +24,18 @@ const REFRESH_AFTER_MS = 3600 * 1000;
  */
 export const NOTE_SPOKEN_LUA = `
 local function note_spoken(key, at_arg, msgid, mark, ttl)
+  -- '0', not 0: a number argument to redis.call is formatted with snprintf on each call (as the delivery queue's stream_tail says).
   local at = tonumber(at_arg)
   local v = redis.call('HMGET', key, 'last', 'ids')
   local last = tonumber(v[1] or '-1')
   if at > last then
-    redis.call('HSET', key, 'last', at_arg, 'sent', 0, 'ids', mark)
+    redis.call('HSET', key, 'last', at_arg, 'sent', '0', 'ids', mark)
   elseif at == last and msgid ~= '' then
     local ids = v[2] or ''
     local padded = '\\n' .. ids .. '\\n'
     if not string.find(padded, '\\n' .. mark .. '\\n', 1, true) and not string.find(padded, '\\n' .. msgid .. '\\n', 1, true) then
       while #ids > 53 do ids = string.sub(ids, (string.find(ids, '\\n', 1, true) or #ids) + 1) end
-      redis.call('HSET', key, 'sent', 0, 'ids', ids == '' and mark or ids .. '\\n' .. mark)
+      redis.call('HSET', key, 'sent', '0', 'ids', ids == '' and mark or ids .. '\\n' .. mark)
     end
   end
   if last < 0 or at - last > ${REFRESH_AFTER_MS} then redis.call('PEXPIRE', key, ttl) end
