@@ -296,18 +296,43 @@ describe('RedisRouteAppender', () => {
   });
 
   it('reports for each entry it appends the id its queue ended with just before, for the wake-up to carry', async () => {
-    const { appender, queue } = stores();
+    const parts = stores();
+    const { appender, queue } = parts;
     const first = await appender.decideAndAppend([entry('m-1', 'gw-1'), entry('m-2', 'gw-2'), entry('m-3', 'gw-1')], TTL);
     expect(first.map((r) => r.appended?.after)).toEqual([null, null, first[0]!.id]);
     expect(first.every((r) => r.appended!.enqueuedAt > 1_700_000_000_000)).toBe(true);
     // A repeat appends nothing and reports nothing; the next append follows the queue's last item.
     const again = await appender.decideAndAppend([entry('m-3', 'gw-1'), entry('m-4', 'gw-1')], TTL);
     expect(again.map((r) => r.appended)).toEqual([undefined, { after: first[2]!.id, enqueuedAt: expect.any(Number) }]);
-    // Acknowledged items are deleted: the queue's last item is what remains, or nothing.
+    // Acknowledged items are deleted: a node that did not append them finds the queue's last item, or nothing; the node
+    // that did reports its own last id, which stands past the queue's end, as safe for a drain (a pointer before it
+    // reads the queue).
     await queue.ack('gw-1', again[1]!.id!);
     const [next] = await appender.decideAndAppend([entry('m-5', 'gw-1')], TTL);
-    expect(next!.appended!.after).toBeNull();
-    const [other] = await appender.decideAndAppend([entry('m-6', 'gw-2')], TTL);
+    expect(next!.appended!.after).toBe(again[1]!.id);
+    await queue.ack('gw-1', next!.id!);
+    const [elsewhere] = await otherNode(parts).decideAndAppend([entry('m-6', 'gw-1')], TTL);
+    expect(elsewhere!.appended!.after).toBeNull();
+    const [other] = await appender.decideAndAppend([entry('m-7', 'gw-2')], TTL);
     expect(other!.appended!.after).toBe(first[1]!.id);
   });
+
+  it("reports the queue's real last item where another node appended after this node's last id", async () => {
+    const parts = stores();
+    const [mine] = await parts.appender.decideAndAppend([entry('m-1', 'gw-1')], TTL);
+    const [theirs] = await otherNode(parts).decideAndAppend([entry('m-2', 'gw-1'), entry('m-3', 'gw-1')], TTL);
+    expect(theirs!.appended!.after).toBe(mine!.id);
+    const [next] = await parts.appender.decideAndAppend([entry('m-4', 'gw-1')], TTL);
+    const ids = (await parts.queue.readAfter('gw-1', null, 10)).map((i) => i.id);
+    expect(ids).toHaveLength(4);
+    expect(next!.appended!.after).toBe(ids[2]);
+    // Its own append known again, the next one follows it.
+    const [last] = await parts.appender.decideAndAppend([entry('m-5', 'gw-1')], TTL);
+    expect(last!.appended!.after).toBe(next!.id);
+  });
 });
+
+/** A route appender on the same stores with nothing appended yet: another node's. */
+function otherNode(parts: ReturnType<typeof stores>): RedisRouteAppender {
+  return new RedisRouteAppender({ redis: own.redis, dedup: parts.dedup, queue: parts.queue, presence: parts.presence, ledger: parts.ledger });
+}

@@ -72,6 +72,16 @@ local function stream_tail(stream)
   local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', '1')[1]
   return last and last[1] or ''
 end
+-- As stream_tail, given the id this caller last appended to the stream ('' for none): the last entry only where one
+-- follows that id, else the id itself, so the usual answer is an empty read instead of the last entry with its event.
+-- Where the stream lost entries since, the id stands past its last one; a tail is asked for to know whether a read
+-- after a pointer returns only what is appended next, which an id at or past the tail answers as safely (a pointer
+-- before it reads the queue).
+local function stream_tail_after(stream, known)
+  if known == '' then return stream_tail(stream) end
+  local last = redis.call('XREVRANGE', stream, '+', '(' .. known, 'COUNT', '1')[1]
+  return last and last[1] or known
+end
 local function expire_appended(px)
   for _, stream in ipairs(appended) do
     if expire_due[stream] then redis.call('PEXPIRE', stream, px) end

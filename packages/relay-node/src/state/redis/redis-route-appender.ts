@@ -6,6 +6,7 @@ import { isClusterClient, type RedisClient } from './redis-client.js';
 import type { RedisDedupStore } from './redis-dedup-store.js';
 import { MARKER_PLACE_LUA, STREAM_APPEND_LUA, type RedisDeliveryQueue } from './redis-delivery-queue.js';
 import { streamIdMillis } from './stream-id.js';
+import { StreamTails } from './stream-tails.js';
 import { PACKED_TREE_LUA, packedFieldArg } from './packed-tree.js';
 import { LIVE_OWNER_LUA, type RedisPresenceMap } from './redis-presence-map.js';
 import type { RedisBindingStore } from './redis-binding-store.js';
@@ -19,13 +20,14 @@ import { NOTE_SPOKEN_LUA, WINDOW_NOTE_PX, windowMark, type RedisOutboundLedger }
 // per window its note's time, msgid and mark (as customerSpoke takes them), then per entry: the decision tree's base, the
 // decision field (as packedFieldArg gives it), the queue marker (as the queue's placeOf gives it: its keys and field are
 // made here, for the few entries that need one), the gateway id, the event JSON, '1' where the stream's expiry is to be
-// set again ('' where the caller set it lately: see ExpiryRefreshes), and the user.
+// set again ('' where the caller set it lately: see ExpiryRefreshes), the user, and the id the caller last appended to
+// the stream ('' for none: see StreamTails).
 // A stream the call creates gets its expiry whatever the flag says.
 // The windows are noted first, so a gateway that answers a message finds the window it opened. Returns per entry the
 // decision that stands (false where the user moved: no decision stood and, bindings checked, the user is no longer
 // bound to the entry's gateway; nothing is then written for it), the new queue id ('' when nothing was appended), the
 // id of the entry the stream ended with just before it was appended ('' when the stream was empty or nothing was
-// appended) and, where the decision that stands is for the entry's gateway, that gateway's live owner node and
+// appended; the caller's last appended id where nothing followed it, see stream_tail_after) and, where the decision that stands is for the entry's gateway, that gateway's live owner node and
 // generation (false when it has none; 0 and 0 where not read), read after every append, so a gateway that moves in
 // between is served by its new node either way. A decision is read as dedup-decide-packed-trees reads it (the old key
 // first); a new one is `=<gateway>` written in the same step as its XADD, so no marker is needed; a standing
@@ -51,13 +53,13 @@ local function still_bound(user, gateway)
 end
 -- The last id of each stream appended to: the entry before the next one this call appends.
 local tails = {}
-local function tail(stream)
-  if tails[stream] == nil then tails[stream] = stream_tail(stream) end
+local function tail(stream, known)
+  if tails[stream] == nil then tails[stream] = stream_tail_after(stream, known) end
   return tails[stream]
 end
-local n = (#ARGV - arg0) / 7
+local n = (#ARGV - arg0) / 8
 for i = 1, n do
-  local a = arg0 + (i - 1) * 7
+  local a = arg0 + (i - 1) * 8
   local k = key0 + (i - 1) * 4
   local stream = KEYS[k + 3]
   local gateway = ARGV[a + 4]
@@ -76,7 +78,7 @@ for i = 1, n do
     -- The entry before the decision: a script stopped by an error in between keeps what it wrote, and an entry
     -- without its decision is appended again on the next pull (a duplicate), where a decision without its entry
     -- would stand for an append that never happened (a loss).
-    after = tail(stream)
+    after = tail(stream, ARGV[a + 8])
     id = append(stream, ARGV[a + 5], refresh)
     tails[stream] = id
     standing = '=' .. gateway
@@ -85,7 +87,7 @@ for i = 1, n do
     local marker, alone, mfield = marker_place(stream, ARGV[a + 3])
     local marked, mpath = tree_get(marker, marker .. ':', mfield, seen)
     if not marked and redis.call('EXISTS', alone) == 0 then
-      after = tail(stream)
+      after = tail(stream, ARGV[a + 8])
       id = append(stream, ARGV[a + 5], refresh)
       tails[stream] = id
       tree_put(mpath, mfield, '1', mpx, seen)
@@ -98,7 +100,7 @@ end
 expire_appended(ARGV[3])
 local owners = {}
 for i = 1, n do
-  local gateway = ARGV[arg0 + (i - 1) * 7 + 4]
+  local gateway = ARGV[arg0 + (i - 1) * 8 + 4]
   local standing = out[5 * i - 4]
   if standing == '=' .. gateway or standing == '>' .. gateway then
     local key = KEYS[key0 + (i - 1) * 4 + 4]
@@ -145,6 +147,8 @@ export interface RedisRouteAppenderOptions {
  */
 export class RedisRouteAppender implements RouteAppender {
   readonly checksBindings: boolean;
+  /** The id this node last appended to each gateway's queue, which the script checks instead of reading the tail. */
+  private readonly tails = new StreamTails();
 
   constructor(private readonly o: RedisRouteAppenderOptions) {
     if (isClusterClient(o.redis)) throw new RelayError('INTERNAL', 'a route appender needs one Redis server, not a cluster');
@@ -203,6 +207,7 @@ export class RedisRouteAppender implements RouteAppender {
         JSON.stringify(entry.event),
         refreshing.has(entry.gatewayId) ? '1' : '',
         entry.userId,
+        this.tails.known(entry.gatewayId),
       );
     });
     const reply = await DECIDE_AND_APPEND.run(this.o.redis, keys, [
@@ -221,7 +226,9 @@ export class RedisRouteAppender implements RouteAppender {
     }
     entries.forEach((entry, i) => {
       const id = reply[5 * i + 1];
-      if (typeof id === 'string' && id !== '' && refreshing.delete(entry.gatewayId)) refreshes.noted(entry.gatewayId, startedAt);
+      if (typeof id !== 'string' || id === '') return;
+      if (refreshing.delete(entry.gatewayId)) refreshes.noted(entry.gatewayId, startedAt);
+      this.tails.appended(entry.gatewayId, id);
     });
     return entries.map((_, i) => {
       const decision = reply[5 * i];
