@@ -1,3 +1,5 @@
+import { RecentMap } from '../../util/recent-map.js';
+
 /** Construction options for {@link ExpiryRefreshes}. */
 export interface ExpiryRefreshesOptions {
   /** The expiry each refresh sets (ms). */
@@ -23,14 +25,13 @@ const MAX_REFRESH_EVERY_MS = 3_600_000;
  */
 export class ExpiryRefreshes {
   /** Refresh time by key, the one refreshed longest ago first. */
-  private readonly at = new Map<string, number>();
+  private readonly at: RecentMap<string, number>;
   private readonly everyMs: number;
-  private readonly maxKeys: number;
   private readonly now: () => number;
 
   constructor(o: ExpiryRefreshesOptions) {
     this.everyMs = Math.min(MAX_REFRESH_EVERY_MS, Math.floor(o.ttlMs / 24));
-    this.maxKeys = o.maxKeys ?? DEFAULT_MAX_KEYS;
+    this.at = new RecentMap(o.maxKeys ?? DEFAULT_MAX_KEYS);
     this.now = o.now ?? Date.now;
   }
 
@@ -47,9 +48,7 @@ export class ExpiryRefreshes {
 
   /** A write that started at `startedAt` set `key`'s expiry. */
   noted(key: string, startedAt: number): void {
-    this.at.delete(key);
     this.at.set(key, startedAt);
-    if (this.at.size > this.maxKeys) this.at.delete(this.at.keys().next().value!);
   }
 
   /** Keys remembered now. */

@@ -66,8 +66,8 @@ local function append(stream, event, refresh)
   expire_due[stream] = expire_due[stream] or refresh
   return id
 end
--- The id a stream ends with ('' when it holds nothing or is not there): what the next append follows. Every argument
--- to redis.call is a string: Redis formats a Lua number with snprintf on each call, which the route script paid per message.
+-- The id a stream ends with ('' when it holds nothing or is not there): what the next append follows. COUNT is given
+-- as a string: Redis formats a Lua number argument with snprintf on each call, which the route script paid per message.
 local function stream_tail(stream)
   local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', '1')[1]
   return last and last[1] or ''

@@ -24,7 +24,7 @@ const REFRESH_AFTER_MS = 3600 * 1000;
  */
 export const NOTE_SPOKEN_LUA = `
 local function note_spoken(key, at_arg, msgid, mark, ttl)
-  -- '0', not 0: a number argument to redis.call is formatted with snprintf on each call (as the delivery queue's stream_tail says).
+  -- '0', not 0: Redis formats a number argument to redis.call with snprintf on each call.
   local at = tonumber(at_arg)
   local v = redis.call('HMGET', key, 'last', 'ids')
   local last = tonumber(v[1] or '-1')

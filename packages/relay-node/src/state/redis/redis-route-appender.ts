@@ -1,4 +1,5 @@
 import { RelayError } from '../../errors/relay-error.js';
+import { RecentMap } from '../../util/recent-map.js';
 import type { RouteAppendEntry, RouteAppender, RouteAppendResult, WindowNote } from '../route-appender.js';
 import { chunkByUser } from '../user-chunks.js';
 import { LuaScript } from './lua-script.js';
@@ -6,7 +7,6 @@ import { isClusterClient, type RedisClient } from './redis-client.js';
 import type { RedisDedupStore } from './redis-dedup-store.js';
 import { MARKER_PLACE_LUA, STREAM_APPEND_LUA, type RedisDeliveryQueue } from './redis-delivery-queue.js';
 import { streamIdMillis } from './stream-id.js';
-import { StreamTails } from './stream-tails.js';
 import { PACKED_TREE_LUA, packedFieldArg } from './packed-tree.js';
 import { LIVE_OWNER_LUA, type RedisPresenceMap } from './redis-presence-map.js';
 import type { RedisBindingStore } from './redis-binding-store.js';
@@ -21,15 +21,15 @@ import { NOTE_SPOKEN_LUA, WINDOW_NOTE_PX, windowMark, type RedisOutboundLedger }
 // decision field (as packedFieldArg gives it), the queue marker (as the queue's placeOf gives it: its keys and field are
 // made here, for the few entries that need one), the gateway id, the event JSON, '1' where the stream's expiry is to be
 // set again ('' where the caller set it lately: see ExpiryRefreshes), the user, and the id the caller last appended to
-// the stream ('' for none: see StreamTails).
+// the stream ('' for none).
 // A stream the call creates gets its expiry whatever the flag says.
 // The windows are noted first, so a gateway that answers a message finds the window it opened. Returns per entry the
 // decision that stands (false where the user moved: no decision stood and, bindings checked, the user is no longer
 // bound to the entry's gateway; nothing is then written for it), the new queue id ('' when nothing was appended), the
 // id of the entry the stream ended with just before it was appended ('' when the stream was empty or nothing was
-// appended; the caller's last appended id where nothing followed it, see stream_tail_after) and, where the decision that stands is for the entry's gateway, that gateway's live owner node and
-// generation (false when it has none; 0 and 0 where not read), read after every append, so a gateway that moves in
-// between is served by its new node either way. A decision is read as dedup-decide-packed-trees reads it (the old key
+// appended; the caller's last appended id where nothing followed it, see stream_tail_after) and, where the decision
+// that stands is for the entry's gateway, that gateway's live owner node and generation (false when it has none; 0 and
+// 0 where not read), read after every append, so a gateway that moves in between is served by its new node either way. A decision is read as dedup-decide-packed-trees reads it (the old key
 // first); a new one is `=<gateway>` written in the same step as its XADD, so no marker is needed; a standing
 // `><gateway>` of the entry's own gateway is appended unless its marker stands, as queue-append-many does it.
 const DECIDE_AND_APPEND = new LuaScript(
@@ -124,6 +124,9 @@ return out
 // a user's entries are never split (see chunkByUser), so a call holds at most this many plus one user's, a page at most.
 const MAX_ENTRIES_PER_CALL = 256;
 
+// Gateways whose queue's last id a node remembers, about 100 bytes each: a pulling node routes for every gateway.
+const REMEMBERED_TAILS = 65_536;
+
 /** Construction options for {@link RedisRouteAppender}. */
 export interface RedisRouteAppenderOptions {
   /** A connected client to one Redis server (or a Sentinel master); never closed here. */
@@ -147,8 +150,12 @@ export interface RedisRouteAppenderOptions {
  */
 export class RedisRouteAppender implements RouteAppender {
   readonly checksBindings: boolean;
-  /** The id this node last appended to each gateway's queue, which the script checks instead of reading the tail. */
-  private readonly tails = new StreamTails();
+  /**
+   * The id this node last appended to each gateway's queue, so the script can confirm a queue's tail with a read that
+   * returns nothing (`XREVRANGE <stream> + (<id> COUNT 1`) instead of reading its last entry, event and all. What this
+   * node does not know, or knows wrongly (another node appended since), costs the read of the last entry as before.
+   */
+  private readonly tails = new RecentMap<string, string>(REMEMBERED_TAILS);
 
   constructor(private readonly o: RedisRouteAppenderOptions) {
     if (isClusterClient(o.redis)) throw new RelayError('INTERNAL', 'a route appender needs one Redis server, not a cluster');
@@ -207,7 +214,7 @@ export class RedisRouteAppender implements RouteAppender {
         JSON.stringify(entry.event),
         refreshing.has(entry.gatewayId) ? '1' : '',
         entry.userId,
-        this.tails.known(entry.gatewayId),
+        this.tails.get(entry.gatewayId) ?? '',
       );
     });
     const reply = await DECIDE_AND_APPEND.run(this.o.redis, keys, [
@@ -228,7 +235,7 @@ export class RedisRouteAppender implements RouteAppender {
       const id = reply[5 * i + 1];
       if (typeof id !== 'string' || id === '') return;
       if (refreshing.delete(entry.gatewayId)) refreshes.noted(entry.gatewayId, startedAt);
-      this.tails.appended(entry.gatewayId, id);
+      this.tails.set(entry.gatewayId, id);
     });
     return entries.map((_, i) => {
       const decision = reply[5 * i];
