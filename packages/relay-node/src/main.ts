@@ -1,3 +1,4 @@
+import type { Counter } from 'prom-client';
 import { loadConfig } from './config/load-config.js';
 import { createLogger } from './observability/logger.js';
 import { prettyLogStream, wantsPrettyLogs } from './observability/pretty-log-stream.js';
@@ -6,7 +7,6 @@ import { RelayNode } from './relay-node.js';
 import { isRelayError } from './errors/relay-error.js';
 import { createMetrics } from './observability/metrics.js';
 import { IdleCollector } from './util/idle-collector.js';
-import type { Counter } from 'prom-client';
 
 /** Beyond the drain window: time for in-flight replies and close handshakes. Kubernetes' default grace is 30 s. */
 const DRAIN_DEADLINE_MARGIN_MS = 15_000;

@@ -52,7 +52,9 @@ const DEFAULT_IDLE_TTL_MS = 4 * 24 * 3600 * 1000;
  * Lua functions for scripts that append to gateway streams and move their expiry only where it is due (see
  * ExpiryRefreshes): append(stream, event JSON, refresh) appends and returns the id, noting the stream; a stream that did
  * not exist is created and its expiry is due whatever `refresh` says. expire_appended(px) then sets the expiry of every
- * stream appended to whose expiry is due. stream_tail(stream) is the id the stream ends with ('' when empty).
+ * stream appended to whose expiry is due. stream_tail(stream) is the id the stream ends with ('' when empty);
+ * stream_tail_after(stream, known) answers the same from the id the caller last appended ('' for none), reading the
+ * last entry only where something follows that id.
  */
 export const STREAM_APPEND_LUA = `
 local appended, expire_due = {}, {}
