@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, uniquePrefix, type SpawnedRedis } from '@wecom-relay/testkit';
 import { createRedisBackend } from '../../src/state/redis-backend.js';
+import { replicaBarrier } from '../../src/state/redis/redis-replica-barrier.js';
 import type { StateBackend } from '../../src/state/state-backend.js';
 import { capturingLogger, waitFor } from './helpers.js';
 
@@ -63,6 +64,43 @@ describe('one Redis master with a replica: the sync cursor waits for the replica
       expect(await onReplica.hget(`${prefix}{kf:kf-w}:cursor`, 'value')).toBe('c2');
     } finally {
       onReplica.disconnect();
+    }
+  });
+
+  it('waits on a master seen with a replica without asking it again, until a wait goes unacknowledged', { timeout: 30_000 }, async () => {
+    const client = new Redis(master.url);
+    // Ready first: ioredis's own ready check asks INFO too.
+    await client.ping();
+    let asked = 0;
+    const info = client.info.bind(client);
+    client.info = ((...args: Parameters<typeof info>) => {
+      asked += 1;
+      return info(...args);
+    }) as typeof client.info;
+    const barrier = replicaBarrier(client, { logger: log.logger, timeoutMs: 200 });
+    const waits = async (): Promise<number> => Number(/cmdstat_wait:calls=(\d+)/.exec(String(await probe.info('commandstats')))?.[1] ?? 0);
+    try {
+      await client.set(`${prefix}late`, '1');
+      await waitFor(async () => await barrier().then(() => true, () => false), 'a wait the replica acknowledged', 20_000);
+      const [askedBefore, waitsBefore] = [asked, await waits()];
+      for (let page = 0; page < 5; page++) {
+        await client.set(`${prefix}late`, String(page));
+        await barrier();
+      }
+      // Every page waited on, none asked about.
+      expect(asked).toBe(askedBefore);
+      expect((await waits()) - waitsBefore).toBe(5);
+      process.kill(replica!.pid!, 'SIGSTOP');
+      try {
+        await client.set(`${prefix}late`, 'x');
+        await expect(barrier()).rejects.toMatchObject({ code: 'STATE_NOT_REPLICATED' });
+      } finally {
+        process.kill(replica!.pid!, 'SIGCONT');
+      }
+      await waitFor(async () => await barrier().then(() => true, () => false), 'the wait once the replica caught up', 20_000);
+      expect(asked).toBeGreaterThan(askedBefore);
+    } finally {
+      client.disconnect();
     }
   });
 });
