@@ -178,6 +178,31 @@ describe('relay state on a Redis Cluster', () => {
     expect(runs.get('gw-own-1')).toEqual({ after: first!.id, items: await a.queue.readAfter('gw-own-1', first!.id, 10) });
   });
 
+  it("an append's run follows the queue's real last item, where another node appended after this node's last one", async () => {
+    const prefix = uniquePrefix('append-tail');
+    const a = await backend('node-a', prefix);
+    const b = await backend('node-b', prefix);
+    const append = async (node: StateBackend, id: string) => (await node.queue.appendReadingOwner!('gw-t', [{ event: inbound(id) }])).run!;
+    expect((await append(a, 'm-1')).after).toBeNull();
+    // node-b never appended here: it reads the queue's last item.
+    const m1 = (await a.queue.readAfter('gw-t', null, 1))[0]!.id;
+    expect((await append(b, 'm-2')).after).toBe(m1);
+    const m2 = (await b.queue.readAfter('gw-t', m1, 1))[0]!.id;
+    // node-a last appended m-1, but m-2 follows it now.
+    const run = await append(a, 'm-3');
+    expect(run.after).toBe(m2);
+    // Its own append known again, the next one follows it.
+    const fourth = await append(a, 'm-4');
+    expect(fourth.after).toBe(run.items[0]!.id);
+    const m4 = fourth.items[0]!.id;
+    expect((await a.queue.readAfter('gw-t', null, 10)).map((i) => (i.event as { id: string }).id)).toEqual(['m-1', 'm-2', 'm-3', 'm-4']);
+    // Acknowledged items are deleted: the run still follows this node's last id, past the queue's end, as safe for a
+    // drain (a pointer before it reads the queue) and read with nothing to copy.
+    await a.queue.ack('gw-t', m4);
+    expect(await a.queue.readAfter('gw-t', null, 10)).toEqual([]);
+    expect((await append(a, 'm-5')).after).toBe(m4);
+  });
+
   it('writes only keys of REDIS_KEY_LAYOUT, with bindings as REDIS_CLUSTER_KEY_LAYOUT says', async () => {
     const prefix = uniquePrefix('layout');
     const b = await backend('node-a', prefix);

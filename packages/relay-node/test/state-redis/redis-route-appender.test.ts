@@ -332,7 +332,8 @@ describe('RedisRouteAppender', () => {
   });
 });
 
-/** A route appender on the same stores with nothing appended yet: another node's. */
+/** A route appender on the same Redis keys with nothing appended yet: another node's (its queue remembers nothing). */
 function otherNode(parts: ReturnType<typeof stores>): RedisRouteAppender {
-  return new RedisRouteAppender({ redis: own.redis, dedup: parts.dedup, queue: parts.queue, presence: parts.presence, ledger: parts.ledger });
+  const queue = new RedisDeliveryQueue({ redis: own.redis, prefix: parts.prefix });
+  return new RedisRouteAppender({ redis: own.redis, dedup: parts.dedup, queue, presence: parts.presence, ledger: parts.ledger });
 }

@@ -12,6 +12,7 @@ import type { StateLogger } from './state-logger.js';
 import { checkStreamId, streamIdMillis } from './stream-id.js';
 import { RedisAckWriter } from './redis-ack-writer.js';
 import { ExpiryRefreshes } from './expiry-refreshes.js';
+import { RecentMap } from '../../util/recent-map.js';
 
 /** Construction options for {@link RedisDeliveryQueue}. */
 export interface RedisDeliveryQueueOptions {
@@ -43,6 +44,9 @@ const MAX_READ = 10_000;
 // A gateway's queue idles out after this long by default (see RedisDeliveryQueueOptions.idleTtlMs).
 const DEFAULT_IDLE_TTL_MS = 4 * 24 * 3600 * 1000;
 
+// Gateways whose queue's last id a node remembers, about 100 bytes each: a pulling node appends for every gateway.
+const REMEMBERED_TAILS = 65_536;
+
 /**
  * Delivery queues as one Redis Stream per gateway; queue ids are the stream ids, so they order as the
  * stream does and carry the server time of the append. The acked pointer and the dedup markers share the
@@ -54,6 +58,13 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   private readonly idleTtlPx: number;
   /** The gateways whose queue expiry this node set lately: appends to them (here and by a route appender) leave it. */
   readonly expiryRefreshes: ExpiryRefreshes;
+  /**
+   * The id this node last appended to each gateway's queue, so a script that must know what an append follows can
+   * confirm the queue's tail with a read that returns nothing (`XREVRANGE <stream> + (<id> COUNT 1`) instead of reading
+   * its last entry, event and all. What this node does not know, or knows wrongly (another node appended since), costs
+   * that read as before. Kept by every append made here and by the route appender.
+   */
+  readonly tails = new RecentMap<string, string>(REMEMBERED_TAILS);
   private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly logger: StateLogger | undefined;
@@ -128,7 +139,7 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     ownerKey: string,
   ): Promise<{ ids: Array<string | null>; owner: PresenceEntry | null; run?: AppendedRun }> {
     const append = this.appendCall(gatewayId, entries);
-    const reply = await APPEND_MANY_READING_OWNER.run(this.redis, [...append.keys, ownerKey], [this.idleTtlPx, ...append.args]);
+    const reply = await APPEND_MANY_READING_OWNER.run(this.redis, [...append.keys, ownerKey], [this.idleTtlPx, this.tails.get(gatewayId) ?? '', ...append.args]);
     if (!Array.isArray(reply) || reply.length !== entries.length + 3) throw new RelayError('INTERNAL', 'append script returned no ids', { gatewayId });
     const [node, gen, before] = reply.slice(entries.length);
     const ids = this.appended(gatewayId, append, reply.slice(0, entries.length));
@@ -164,7 +175,11 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   /** The ids of a gateway's append; an expiry refresh it asked for is noted once an entry went in (and set it). */
   private appended(gatewayId: string, append: GatewayAppend, ids: unknown): Array<string | null> {
     const out = this.appendedIds(gatewayId, ids, append.count);
-    if (append.refreshedAt !== null && out.some((id) => id !== null)) this.expiryRefreshes.noted(gatewayId, append.refreshedAt);
+    const last = out.findLast((id) => id !== null);
+    if (last !== undefined && last !== null) {
+      if (append.refreshedAt !== null) this.expiryRefreshes.noted(gatewayId, append.refreshedAt);
+      this.tails.set(gatewayId, last);
+    }
     return out;
   }
 

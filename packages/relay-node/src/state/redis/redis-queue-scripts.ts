@@ -95,12 +95,13 @@ return id
 // its slot.
 // Returns one id per entry, '' where a marker was alive (also when an earlier entry of the same batch set it). Markers
 // are written right after their XADD, as in queue-append-once.
-// APPEND_MANY_BODY is the script after its Lua functions (it builds `ids`); queue-append-many-reading-owner runs it too.
+// APPEND_MANY_BODY is the script after its Lua functions and `groups_from`, the ARGV index the gateways' groups start at
+// (it builds `ids`); queue-append-many-reading-owner runs it too.
 const APPEND_MANY_BODY = `
 local ids = {}
 local seen = tree_seen()
 local k = 0
-local a = 2
+local a = groups_from
 while a <= #ARGV do
   local n = tonumber(ARGV[a])
   local refresh = ARGV[a + 1] == '1'
@@ -137,18 +138,22 @@ while a <= #ARGV do
 end
 expire_appended(ARGV[1])
 `;
-const APPEND_MANY_LUA = `${PACKED_TREE_LUA}${STREAM_APPEND_LUA}${APPEND_MANY_BODY}`;
+const APPEND_MANY_LUA = `${PACKED_TREE_LUA}${STREAM_APPEND_LUA}`;
 /** Appends for one or more gateways, as described above (queue-append-many). */
-export const APPEND_MANY = new LuaScript('queue-append-many', `${APPEND_MANY_LUA}return ids
+export const APPEND_MANY = new LuaScript('queue-append-many', `${APPEND_MANY_LUA}local groups_from = 2
+${APPEND_MANY_BODY}return ids
 `);
 
 /** queue-append-many for one gateway, reading its owner after (queue-append-many-reading-owner). */
-// As queue-append-many for one gateway, with the gateway's owner record as the last KEY: after the appends it reads the
-// record's node and generation and returns them after the ids (false where there is none), then the id the stream ended
-// with before the appends ('' when it was empty), which the first entry appended follows.
+// As queue-append-many for one gateway, with the gateway's owner record as the last KEY and, as ARGV[2], the id the caller
+// last appended to the stream ('' for none; see stream_tail_after): after the appends it reads the record's node and
+// generation and returns them after the ids (false where there is none), then the id the stream ended with before the
+// appends ('' when it was empty; the caller's id where nothing followed it), which the first entry appended follows.
 export const APPEND_MANY_READING_OWNER = new LuaScript(
   'queue-append-many-reading-owner',
-  `${PACKED_TREE_LUA}${STREAM_APPEND_LUA}local before = stream_tail(KEYS[1])${APPEND_MANY_BODY}local owner = redis.call('HMGET', KEYS[#KEYS], 'node', 'gen')
+  `${APPEND_MANY_LUA}local before = stream_tail_after(KEYS[1], ARGV[2])
+local groups_from = 3
+${APPEND_MANY_BODY}local owner = redis.call('HMGET', KEYS[#KEYS], 'node', 'gen')
 ids[#ids + 1] = owner[1]
 ids[#ids + 1] = owner[2]
 ids[#ids + 1] = before

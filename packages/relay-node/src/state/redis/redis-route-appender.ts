@@ -1,5 +1,4 @@
 import { RelayError } from '../../errors/relay-error.js';
-import { RecentMap } from '../../util/recent-map.js';
 import type { RouteAppendEntry, RouteAppender, RouteAppendResult, WindowNote } from '../route-appender.js';
 import { chunkByUser } from '../user-chunks.js';
 import { LuaScript } from './lua-script.js';
@@ -125,9 +124,6 @@ return out
 // a user's entries are never split (see chunkByUser), so a call holds at most this many plus one user's, a page at most.
 const MAX_ENTRIES_PER_CALL = 256;
 
-// Gateways whose queue's last id a node remembers, about 100 bytes each: a pulling node routes for every gateway.
-const REMEMBERED_TAILS = 65_536;
-
 /** Construction options for {@link RedisRouteAppender}. */
 export interface RedisRouteAppenderOptions {
   /** A connected client to one Redis server (or a Sentinel master); never closed here. */
@@ -135,7 +131,7 @@ export interface RedisRouteAppenderOptions {
   /** Where the decisions are kept. */
   dedup: Pick<RedisDedupStore, 'placeOf' | 'treePx'>;
   /** Where the queues are kept. */
-  queue: Pick<RedisDeliveryQueue, 'placeOf' | 'appendExpiries' | 'expiryRefreshes'>;
+  queue: Pick<RedisDeliveryQueue, 'placeOf' | 'appendExpiries' | 'expiryRefreshes' | 'tails'>;
   /** Where the gateways' owners are kept: each entry's is read after the appends, for the wake-up. */
   presence: Pick<RedisPresenceMap, 'ownerKey' | 'aliveKeyAround'>;
   /** Where the send windows are kept. */
@@ -151,13 +147,6 @@ export interface RedisRouteAppenderOptions {
  */
 export class RedisRouteAppender implements RouteAppender {
   readonly checksBindings: boolean;
-  /**
-   * The id this node last appended to each gateway's queue, so the script can confirm a queue's tail with a read that
-   * returns nothing (`XREVRANGE <stream> + (<id> COUNT 1`) instead of reading its last entry, event and all. What this
-   * node does not know, or knows wrongly (another node appended since), costs the read of the last entry as before.
-   */
-  private readonly tails = new RecentMap<string, string>(REMEMBERED_TAILS);
-
   constructor(private readonly o: RedisRouteAppenderOptions) {
     if (isClusterClient(o.redis)) throw new RelayError('INTERNAL', 'a route appender needs one Redis server, not a cluster');
     this.checksBindings = o.bindings !== undefined;
@@ -215,7 +204,7 @@ export class RedisRouteAppender implements RouteAppender {
         JSON.stringify(entry.event),
         refreshing.has(entry.gatewayId) ? '1' : '',
         entry.userId,
-        this.tails.get(entry.gatewayId) ?? '',
+        this.o.queue.tails.get(entry.gatewayId) ?? '',
       );
     });
     const reply = await DECIDE_AND_APPEND.run(this.o.redis, keys, [
@@ -236,7 +225,7 @@ export class RedisRouteAppender implements RouteAppender {
       const id = reply[5 * i + 1];
       if (typeof id !== 'string' || id === '') return;
       if (refreshing.delete(entry.gatewayId)) refreshes.noted(entry.gatewayId, startedAt);
-      this.tails.set(entry.gatewayId, id);
+      this.o.queue.tails.set(entry.gatewayId, id);
     });
     return entries.map((_, i) => {
       const decision = reply[5 * i];
