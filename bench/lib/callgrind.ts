@@ -13,14 +13,16 @@ export function callgrindTotal(dump: string): number {
 // The frames every sample runs under, from the process's start to the server's event loop.
 const ENTRY_FRAMES = /^(PROGRAM|\(below|main$|__libc_start|aeMain$|aeProcessEvents$)/;
 
-/** One function's inclusive instructions, as callgrind_annotate --inclusive=yes prints it. */
+/** One function's instructions, as callgrind_annotate prints it (inclusive or self, as asked). */
 export interface CallgrindRow {
   function: string;
+  /** Where it is defined, as callgrind names it (`file:function`): two functions of one name in two files stay apart. */
+  at?: string;
   instructions: number;
 }
 
 /**
- * The named functions of a `callgrind_annotate --inclusive=yes` listing, largest first. A stripped binary's static
+ * The named functions of a `callgrind_annotate` listing (`--inclusive=yes`, or self with `--inclusive=no`), largest first. A stripped binary's static
  * functions have no name (`???:0x...`) and are left out; so are the frames every instruction runs under (main, the event
  * loop).
  */
@@ -30,7 +32,19 @@ export function inclusiveRows(annotated: string): CallgrindRow[] {
     const where = m[2]!;
     const name = where.slice(where.indexOf(':') + 1);
     if (name.startsWith('0x') || ENTRY_FRAMES.test(name)) continue;
-    rows.push({ function: name, instructions: Number(m[1]!.replaceAll(',', '')) });
+    rows.push({ function: name, at: where, instructions: Number(m[1]!.replaceAll(',', '')) });
   }
   return rows.sort((a, b) => b.instructions - a.instructions);
+}
+
+/**
+ * What one run's functions cost beyond another's, per unit (a message): the difference of their rows, by place, largest
+ * first. Two runs that differ only in how much work they did (pages routed) leave the setup both share out.
+ */
+export function rowsBeyond(base: readonly CallgrindRow[], run: readonly CallgrindRow[], units: number): CallgrindRow[] {
+  const byPlace = (rows: readonly CallgrindRow[]) => new Map(rows.map((r) => [r.at ?? r.function, r]));
+  const [before, after] = [byPlace(base), byPlace(run)];
+  return [...after]
+    .map(([place, row]) => ({ ...row, instructions: (row.instructions - (before.get(place)?.instructions ?? 0)) / units }))
+    .sort((a, b) => b.instructions - a.instructions);
 }

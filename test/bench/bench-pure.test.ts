@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { callgrindTotal, inclusiveRows } from '../../bench/lib/callgrind.js';
+import { callgrindTotal, inclusiveRows, rowsBeyond } from '../../bench/lib/callgrind.js';
 import { calleesOf, tally, type CpuProfile } from '../../bench/lib/cpu-profile.js';
 import { complete, formatRatio, percentile, ratioOf, targetMet } from '../../bench/lib/figures.js';
 import { latenciesOf, pageLatenciesOf } from '../../bench/lib/latencies.js';
@@ -232,8 +232,31 @@ describe('callgrind', () => {
       '1,159,890,482 (89.35%)  ???:evalShaCommand [/usr/bin/redis-check-rdb]',
     ].join('\n');
     expect(inclusiveRows(annotated)).toEqual([
-      { function: 'evalShaCommand', instructions: 1_159_890_482 },
-      { function: 'hsetCommand', instructions: 92_319_540 },
+      { function: 'evalShaCommand', at: '???:evalShaCommand', instructions: 1_159_890_482 },
+      { function: 'hsetCommand', at: '???:hsetCommand', instructions: 92_319_540 },
+    ]);
+  });
+
+  it("gives what one run's functions cost beyond another's, per unit, largest first, by place, a function the base lacks in full", () => {
+    const base = [
+      { function: 'evalShaCommand', at: 'eval.c:evalShaCommand', instructions: 1_000 },
+      { function: 'hsetCommand', at: 't_hash.c:hsetCommand', instructions: 500 },
+      { function: 'handler', at: 'conn.h:handler', instructions: 100 },
+      { function: 'handler', at: 'conn.c:handler', instructions: 100 },
+    ];
+    const run = [
+      { function: 'evalShaCommand', at: 'eval.c:evalShaCommand', instructions: 21_000 },
+      { function: 'hsetCommand', at: 't_hash.c:hsetCommand', instructions: 2_500 },
+      { function: 'xaddCommand', at: 't_stream.c:xaddCommand', instructions: 3_000 },
+      { function: 'handler', at: 'conn.h:handler', instructions: 1_100 },
+      { function: 'handler', at: 'conn.c:handler', instructions: 1_100 },
+    ];
+    expect(rowsBeyond(base, run, 10).map((r) => [r.at, r.instructions])).toEqual([
+      ['eval.c:evalShaCommand', 2_000],
+      ['t_stream.c:xaddCommand', 300],
+      ['t_hash.c:hsetCommand', 200],
+      ['conn.h:handler', 100],
+      ['conn.c:handler', 100],
     ]);
   });
 });
