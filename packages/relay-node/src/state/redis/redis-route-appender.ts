@@ -130,7 +130,7 @@ export interface RedisRouteAppenderOptions {
   redis: RedisClient;
   /** Where the decisions are kept. */
   dedup: Pick<RedisDedupStore, 'placeOf' | 'treePx'>;
-  /** Where the queues are kept. */
+  /** Where the queues are kept, with the ids this node last appended to them (see RedisDeliveryQueue.tails). */
   queue: Pick<RedisDeliveryQueue, 'placeOf' | 'appendExpiries' | 'expiryRefreshes' | 'tails'>;
   /** Where the gateways' owners are kept: each entry's is read after the appends, for the wake-up. */
   presence: Pick<RedisPresenceMap, 'ownerKey' | 'aliveKeyAround'>;
@@ -147,6 +147,7 @@ export interface RedisRouteAppenderOptions {
  */
 export class RedisRouteAppender implements RouteAppender {
   readonly checksBindings: boolean;
+
   constructor(private readonly o: RedisRouteAppenderOptions) {
     if (isClusterClient(o.redis)) throw new RelayError('INTERNAL', 'a route appender needs one Redis server, not a cluster');
     this.checksBindings = o.bindings !== undefined;
