@@ -7,7 +7,7 @@
  * Needs valgrind (Debian's package); callgrind slows the server about fifty times, so the default run is small.
  * It then lists the same difference per function, self and inclusive. Debian's redis-server is stripped, so most of its
  * functions have no name there: a redis-server built from its source (`make MALLOC=libc OPTIMIZATION=-O2
- * redis-server`, about 160,000 instructions a message against Debian's 155,000) first on PATH names them all.
+ * redis-server`, about 158,000 instructions a message against Debian's 155,000) first on PATH names them all.
  *
  *   pnpm tsx bench/route-instructions.ts [--pages 5] [--page 1000] [--users 3000] [--top 25]
  */

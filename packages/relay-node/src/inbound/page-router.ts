@@ -11,7 +11,7 @@ import type { OutboundLedger } from '../state/outbound-ledger.js';
 import type { PresenceEntry } from '../state/presence-map.js';
 import type { RouteAppender, WindowNote } from '../state/route-appender.js';
 import { chunkByUser } from '../state/user-chunks.js';
-import { BindingCache } from './binding-cache.js';
+import { RecentMap } from '../util/recent-map.js';
 import type { InboundDispatcher } from './inbound-dispatcher.js';
 import type { PullContext } from './sync-loop.js';
 import { toInboundEvent } from './message-mapper.js';
@@ -55,12 +55,15 @@ export interface PageRouterOptions {
  */
 export class PageRouter {
   private readonly now: () => number;
-  /** Where the appender checks bindings: the gateway each user was last read bound to. */
-  private readonly remembered: BindingCache | null;
+  /**
+   * Where the appender checks bindings: the gateway each user was last read bound to, the one read longest ago dropped
+   * first. A hint that saves the read before the route step, never the word on where a message goes.
+   */
+  private readonly remembered: RecentMap<string, string> | null;
 
   constructor(private readonly o: PageRouterOptions) {
     this.now = o.now ?? Date.now;
-    this.remembered = o.appender?.checksBindings ? new BindingCache(REMEMBERED_USERS) : null;
+    this.remembered = o.appender?.checksBindings ? new RecentMap<string, string>(REMEMBERED_USERS) : null;
   }
 
   /** Handles one page from kf/sync_msg; safe to call again with the same page. Rejects if any message failed. */

@@ -20,5 +20,9 @@ describe('RecentMap', () => {
     map.set('gw-3', '4-0');
     expect(map.size).toBe(2);
     expect([map.get('gw-1'), map.get('gw-2'), map.get('gw-3')]).toEqual(['3-0', undefined, '4-0']);
+    // Forgotten after the drop: what is left counts on.
+    map.delete('gw-1');
+    expect(map.get('gw-1')).toBeUndefined();
+    expect(map.size).toBe(1);
   });
 });

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { BindingCache } from '../../src/inbound/binding-cache.js';
 import { chunkByUser } from '../../src/state/user-chunks.js';
 
 describe('chunkByUser', () => {
@@ -19,21 +18,5 @@ describe('chunkByUser', () => {
     expect(chunks.flat().map((x) => x.i).sort((a, b) => a - b)).toEqual(many.map((x) => x.i));
     // 7 users, all in the first chunk (it held fewer than 256 items whenever a new user came).
     expect(chunks).toHaveLength(1);
-  });
-});
-
-describe('BindingCache', () => {
-  it('holds at most its capacity, forgetting the user remembered longest ago', () => {
-    const cache = new BindingCache(2);
-    cache.set('wm-a', 'gw-1');
-    cache.set('wm-b', 'gw-2');
-    // Remembered again: now the newest.
-    cache.set('wm-a', 'gw-3');
-    cache.set('wm-c', 'gw-4');
-    expect(cache.size).toBe(2);
-    expect([cache.get('wm-a'), cache.get('wm-b'), cache.get('wm-c')]).toEqual(['gw-3', undefined, 'gw-4']);
-    cache.delete('wm-a');
-    expect(cache.get('wm-a')).toBeUndefined();
-    expect(cache.size).toBe(1);
   });
 });

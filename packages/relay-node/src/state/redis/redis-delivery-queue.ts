@@ -175,8 +175,8 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   /** The ids of a gateway's append; an expiry refresh it asked for is noted once an entry went in (and set it). */
   private appended(gatewayId: string, append: GatewayAppend, ids: unknown): Array<string | null> {
     const out = this.appendedIds(gatewayId, ids, append.count);
-    const last = out.findLast((id) => id !== null);
-    if (last !== undefined && last !== null) {
+    const last = out.findLast((id): id is string => id !== null);
+    if (last !== undefined) {
       if (append.refreshedAt !== null) this.expiryRefreshes.noted(gatewayId, append.refreshedAt);
       this.tails.set(gatewayId, last);
     }

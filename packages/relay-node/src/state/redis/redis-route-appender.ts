@@ -29,9 +29,10 @@ import { NOTE_SPOKEN_LUA, WINDOW_NOTE_PX, windowMark, type RedisOutboundLedger }
 // id of the entry the stream ended with just before it was appended ('' when the stream was empty or nothing was
 // appended; the caller's last appended id where nothing followed it, see stream_tail_after) and, where the decision
 // that stands is for the entry's gateway, that gateway's live owner node and generation (false when it has none; 0 and
-// 0 where not read), read after every append, so a gateway that moves in between is served by its new node either way. A decision is read as dedup-decide-packed-trees reads it (the old key
-// first); a new one is `=<gateway>` written in the same step as its XADD, so no marker is needed; a standing
-// `><gateway>` of the entry's own gateway is appended unless its marker stands, as queue-append-many does it.
+// 0 where not read), read after every append, so a gateway that moves in between is served by its new node either way.
+// A decision is read as dedup-decide-packed-trees reads it (the old key first); a new one is `=<gateway>` written in the
+// same step as its XADD, so no marker is needed; a standing `><gateway>` of the entry's own gateway is appended unless
+// its marker stands, as queue-append-many does it.
 const DECIDE_AND_APPEND = new LuaScript(
   'route-decide-append',
   `${PACKED_TREE_LUA}${MARKER_PLACE_LUA}${LIVE_OWNER_LUA}${STREAM_APPEND_LUA}${NOTE_SPOKEN_LUA}
