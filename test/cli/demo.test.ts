@@ -10,7 +10,8 @@ async function demo(): Promise<{ code: number; stdout: string; stderr: string }>
   try {
     const { stdout, stderr } = await run(TSX_BIN, ['scripts/demo.ts'], {
       cwd: REPO_ROOT,
-      env: childEnv({}),
+      // The demo picks its ports as the tests do: from this worker's stretch, never the other worker's.
+      env: childEnv({ VITEST_POOL_ID: process.env.VITEST_POOL_ID }),
       // The demo bounds each of its own waits (15 s); this only stops a demo that hangs outright.
       timeout: 100_000,
       killSignal: 'SIGTERM',
