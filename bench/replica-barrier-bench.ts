@@ -29,7 +29,7 @@ function quantile(sorted: number[], q: number): number {
 async function run(label: string, redis: Redis | Cluster, barrier: boolean): Promise<void> {
   const prefix = `bench-${label.replace(/\W+/g, '-')}:`;
   const queue = new RedisDeliveryQueue({ redis, prefix });
-  const sync = new RedisSyncCoordinator({ redis, prefix, ...(barrier ? { beforeCommit: replicaBarrier(redis, { logger }) } : {}) });
+  const sync = new RedisSyncCoordinator({ redis, prefix, ...(barrier ? { barrier: replicaBarrier(redis, { logger }) } : {}) });
   const lease = (await sync.tryAcquire('kf-bench', 600_000))!;
   const commits: number[] = [];
   const whole: number[] = [];

@@ -153,7 +153,7 @@ export async function createRedisBackend(o: RedisBackendOptions): Promise<StateB
     dedup,
     // The cursor moves past a page only once the page's appends are on a replica (a failover loses nothing): per
     // master on a cluster, on the one master of a single Redis or Sentinel group (a master without replicas passes).
-    sync: new RedisSyncCoordinator({ ...base, beforeCommit: replicaBarrier(redis, { logger: o.logger }) }),
+    sync: new RedisSyncCoordinator({ ...base, barrier: replicaBarrier(redis, { logger: o.logger }) }),
     presence,
     bus,
     queue,

@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, uniquePrefix, type SpawnedRedis } from '@wecom-relay/testkit';
 import { createRedisBackend } from '../../src/state/redis-backend.js';
 import { replicaBarrier } from '../../src/state/redis/redis-replica-barrier.js';
+import { RedisSyncCoordinator } from '../../src/state/redis/redis-sync-coordinator.js';
 import type { StateBackend } from '../../src/state/state-backend.js';
-import { capturingLogger, waitFor } from './helpers.js';
+import { capturingLogger, commandCalls, sending, waitFor } from './helpers.js';
 
 // The failover rule in its single-master form (REDIS_URL or a Sentinel group: the same client path): the cursor
 // moves past a page only once the page's appends are on the master's replica.
@@ -15,6 +16,9 @@ describe('one Redis master with a replica: the sync cursor waits for the replica
   let probe: Redis;
   const log = capturingLogger();
   const prefix = uniquePrefix('barrier');
+  // INFO calls the master has run, less the commandstats reads made here to count them (each is an INFO).
+  let ownReads = 0;
+  const scriptInfos = async (): Promise<number> => ((await commandCalls(probe)).get('info') ?? 0) - ownReads++;
 
   beforeAll(async () => {
     master = (await startRedis({ serverArgs: ['--repl-diskless-sync-delay', '0'] })) as SpawnedRedis;
@@ -38,6 +42,28 @@ describe('one Redis master with a replica: the sync cursor waits for the replica
     expect(await lease.commitCursor('s2')).toBe(true);
     expect(log.records.filter((r) => /has no connected replica/.test(String(r.msg)))).toHaveLength(1);
     await lease.release();
+  });
+
+  it('asks the master about replicas in the commit itself: one round trip per commit without a replica', async () => {
+    const client = new Redis(master.url);
+    // Ready first: ioredis's own ready check asks INFO too.
+    await client.ping();
+    try {
+      const sync = new RedisSyncCoordinator({ redis: client, prefix, barrier: replicaBarrier(client, { logger: log.logger }) });
+      const lease = (await sync.tryAcquire('kf-one', 60_000))!;
+      for (const cursor of ['o1', 'o2', 'o3']) {
+        await client.set(`${prefix}one`, cursor);
+        const before = await scriptInfos();
+        const { result, sent } = await sending(client, () => lease.commitCursor(cursor));
+        expect(result).toBe(true);
+        expect(sent).toEqual(['evalsha']);
+        // Asked all the same, by the script: a replica that connects is found by the next commit.
+        expect((await scriptInfos()) - before).toBe(1);
+      }
+      expect(await lease.cursor()).toBe('o3');
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('refuses the commit (STATE_NOT_REPLICATED) while the replica does not acknowledge, and makes it once it does', { timeout: 60_000 }, async () => {
@@ -67,38 +93,55 @@ describe('one Redis master with a replica: the sync cursor waits for the replica
     }
   });
 
-  it('waits on a master seen with a replica without asking it again, until a wait goes unacknowledged', { timeout: 30_000 }, async () => {
+  it('waits on a replica the commit finds before committing, then on that master without asking again until a wait goes unacknowledged', { timeout: 60_000 }, async () => {
     const client = new Redis(master.url);
-    // Ready first: ioredis's own ready check asks INFO too.
     await client.ping();
-    let asked = 0;
-    const info = client.info.bind(client);
-    client.info = ((...args: Parameters<typeof info>) => {
-      asked += 1;
-      return info(...args);
-    }) as typeof client.info;
-    const barrier = replicaBarrier(client, { logger: log.logger, timeoutMs: 200 });
-    const waits = async (): Promise<number> => Number(/cmdstat_wait:calls=(\d+)/.exec(String(await probe.info('commandstats')))?.[1] ?? 0);
+    // A barrier that has not seen the replica (a node started before it connected).
+    const sync = new RedisSyncCoordinator({ redis: client, prefix, barrier: replicaBarrier(client, { logger: log.logger, timeoutMs: 200 }) });
+    const waits = async (): Promise<number> => {
+      ownReads += 1;
+      return (await commandCalls(probe)).get('wait') ?? 0;
+    };
+    const infos = scriptInfos;
     try {
-      await client.set(`${prefix}late`, '1');
-      await waitFor(async () => await barrier().then(() => true, () => false), 'a wait the replica acknowledged', 20_000);
-      const [askedBefore, waitsBefore] = [asked, await waits()];
-      for (let page = 0; page < 5; page++) {
-        await client.set(`${prefix}late`, String(page));
-        await barrier();
-      }
-      // Every page waited on, none asked about.
-      expect(asked).toBe(askedBefore);
-      expect((await waits()) - waitsBefore).toBe(5);
+      const lease = (await sync.tryAcquire('kf-found', 60_000))!;
       process.kill(replica!.pid!, 'SIGSTOP');
       try {
-        await client.set(`${prefix}late`, 'x');
-        await expect(barrier()).rejects.toMatchObject({ code: 'STATE_NOT_REPLICATED' });
+        await client.set(`${prefix}found`, '1');
+        // The script finds the replica, so the commit is not made until the replica has the write.
+        await expect(lease.commitCursor('f1')).rejects.toMatchObject({ code: 'STATE_NOT_REPLICATED' });
+        expect(await probe.hget(`${prefix}{kf:kf-found}:cursor`, 'value')).toBeNull();
       } finally {
         process.kill(replica!.pid!, 'SIGCONT');
       }
-      await waitFor(async () => await barrier().then(() => true, () => false), 'the wait once the replica caught up', 20_000);
-      expect(asked).toBeGreaterThan(askedBefore);
+      await waitFor(async () => (await lease.commitCursor('f1').catch(() => false)) === true, 'the commit once the replica caught up', 20_000);
+      const onReplica = new Redis(replica!.url);
+      try {
+        expect(await onReplica.hget(`${prefix}{kf:kf-found}:cursor`, 'value')).toBe('f1');
+      } finally {
+        onReplica.disconnect();
+      }
+      const [infosBefore, waitsBefore] = [await infos(), await waits()];
+      for (let page = 0; page < 5; page++) {
+        await client.set(`${prefix}found`, String(page));
+        const { result, sent } = await sending(client, () => lease.commitCursor(`g${page}`));
+        expect(result).toBe(true);
+        expect(sent).toEqual(['wait', 'evalsha']);
+      }
+      // Every page waited on, none asked about, not even by the script.
+      expect(await infos()).toBe(infosBefore);
+      expect((await waits()) - waitsBefore).toBe(5);
+      process.kill(replica!.pid!, 'SIGSTOP');
+      try {
+        await client.set(`${prefix}found`, 'x');
+        await expect(lease.commitCursor('h1')).rejects.toMatchObject({ code: 'STATE_NOT_REPLICATED' });
+      } finally {
+        process.kill(replica!.pid!, 'SIGCONT');
+      }
+      await waitFor(async () => (await lease.commitCursor('h1').catch(() => false)) === true, 'the commit once the replica caught up', 20_000);
+      // Asked again (by the commit script) once a wait went unacknowledged.
+      expect(await infos()).toBeGreaterThan(infosBefore);
+      expect(await lease.cursor()).toBe('h1');
     } finally {
       client.disconnect();
     }

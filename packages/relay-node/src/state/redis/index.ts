@@ -76,5 +76,5 @@ export { RedisReplyRecordStore, type RedisReplyRecordStoreOptions } from './redi
 export { RedisShardedBindingStore, type RedisShardedBindingStoreOptions } from './redis-sharded-binding-store.js';
 export { RedisShardedNodeBus, type RedisShardedNodeBusOptions } from './redis-sharded-node-bus.js';
 export { isClusterClient, type RedisClient } from './redis-client.js';
-export { REPLICA_BARRIER_TIMEOUT_MS, replicaBarrier, type ReplicaBarrierOptions } from './redis-replica-barrier.js';
+export { REPLICA_BARRIER_TIMEOUT_MS, replicaBarrier, type CommitBarrier, type ReplicaBarrierOptions } from './redis-replica-barrier.js';
 export { createClusterClient, followRedirectsInBatches } from './redis-cluster-client.js';

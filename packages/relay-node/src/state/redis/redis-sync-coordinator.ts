@@ -2,6 +2,8 @@ import type { RedisClient } from './redis-client.js';
 import type { CallbackToken, NextPull, SyncCoordinator, SyncLease } from '../sync-coordinator.js';
 import { checkPrefix, hashTag, toPx } from './keyspace.js';
 import { LuaScript } from './lua-script.js';
+import type { CommitBarrier } from './redis-replica-barrier.js';
+import { RelayError } from '../../errors/relay-error.js';
 
 /** Construction options for {@link RedisSyncCoordinator}. */
 export interface RedisSyncCoordinatorOptions {
@@ -11,8 +13,8 @@ export interface RedisSyncCoordinatorOptions {
   prefix?: string;
   /** Clock for callback tokens' receivedAt; default Date.now. */
   now?: () => number;
-  /** Runs before every cursor commit and may refuse it by throwing (e.g. until the page's appends are on a replica). */
-  beforeCommit?: () => Promise<void>;
+  /** What every cursor commit goes through: it may refuse one by throwing (until the page's appends are on a replica). */
+  barrier?: CommitBarrier;
 }
 
 // Keeps a callback's token in the token hash KEYS[2] (ARGV: has-token ('1'/'0'), token, receivedAt), unless a fresher
@@ -86,12 +88,18 @@ return redis.call('DEL', KEYS[2])
 `,
 );
 
-// KEYS: lease, cursor hash, pending, token hash; ARGV: fence, cursor. Returns {0} when the lease is lost, else {1} and,
-// as TRY_ACQUIRE does, whether a pull was pending (cleared) and the callback token: what the holder asks for next.
+// KEYS: lease, cursor hash, pending, token hash; ARGV: fence, cursor, '1' to commit only where the server has no replica
+// connected (see CommitBarrier). Returns {0} when the lease is lost, {2, replicas} when asked to check and a replica is
+// connected (nothing is written), else {1} and, as TRY_ACQUIRE does, whether a pull was pending (cleared) and the
+// callback token: what the holder asks for next.
 const COMMIT_CURSOR = new LuaScript(
   'sync-commit-cursor',
   `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0} end
+if ARGV[3] == '1' then
+  local replicas = tonumber(string.match(redis.call('INFO', 'replication'), 'connected_slaves:(%d+)')) or 0
+  if replicas > 0 then return {2, replicas} end
+end
 redis.call('HSET', KEYS[2], 'value', ARGV[2], 'fence', ARGV[1])
 local token = redis.call('HMGET', KEYS[4], 'value', 'receivedAt')
 return {1, redis.call('DEL', KEYS[3]), token[1], token[2]}
@@ -151,13 +159,13 @@ export class RedisSyncCoordinator implements SyncCoordinator {
   private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly now: () => number;
-  private readonly beforeCommit: (() => Promise<void>) | undefined;
+  private readonly barrier: CommitBarrier | undefined;
 
   constructor(opts: RedisSyncCoordinatorOptions) {
     this.redis = opts.redis;
     this.prefix = checkPrefix(opts.prefix);
     this.now = opts.now ?? Date.now;
-    this.beforeCommit = opts.beforeCommit;
+    this.barrier = opts.barrier;
   }
 
   async notePending(openKfid: string, callbackToken: string | null): Promise<boolean> {
@@ -195,7 +203,7 @@ export class RedisSyncCoordinator implements SyncCoordinator {
   private leaseOf(keys: KfKeys, reply: unknown): SyncLease | null {
     if (!Array.isArray(reply)) return null;
     const [fence, cleared, cursor, token, receivedAt] = reply as [number, number, string | null, string | null, string | null];
-    const lease = new RedisSyncLease(this.redis, keys, fence, this.beforeCommit);
+    const lease = new RedisSyncLease(this.redis, keys, fence, this.barrier);
     lease.prefetched(cleared === 1, tokenOf(token, receivedAt), cursor);
     return lease;
   }
@@ -234,7 +242,7 @@ class RedisSyncLease implements SyncLease {
     private readonly redis: RedisClient,
     private readonly keys: KfKeys,
     readonly fence: number,
-    private readonly beforeCommit?: () => Promise<void>,
+    private readonly barrier?: CommitBarrier,
   ) {
     this.fenceArg = String(fence);
   }
@@ -272,12 +280,24 @@ class RedisSyncLease implements SyncLease {
   }
 
   async commitCursor(cursor: string): Promise<boolean> {
-    await this.beforeCommit?.();
-    const reply = await COMMIT_CURSOR.run(this.redis, [this.keys.lease, this.keys.cursor, this.keys.pending, this.keys.token], [this.fenceArg, cursor]);
+    let check = (await this.barrier?.beforeCommit()) ?? false;
+    let reply = await this.commit(cursor, check);
+    if (Array.isArray(reply) && reply[0] === 2) {
+      // A replica is connected: it is waited on now (the barrier knows of it), then the commit is sent again.
+      this.barrier?.replicasFound(Number(reply[1]));
+      check = (await this.barrier?.beforeCommit()) ?? false;
+      reply = await this.commit(cursor, check);
+      if (Array.isArray(reply) && reply[0] === 2) throw new RelayError('STATE_NOT_REPLICATED', 'a Redis replica was found after the commit waited on none');
+    }
     if (!Array.isArray(reply) || reply[0] !== 1) return false;
+    if (check) this.barrier?.replicasFound(0);
     const [, cleared, token, receivedAt] = reply as [number, number, string | null, string | null];
     this.prefetched(cleared === 1, tokenOf(token, receivedAt), cursor);
     return true;
+  }
+
+  private commit(cursor: string, check: boolean): Promise<unknown> {
+    return COMMIT_CURSOR.run(this.redis, [this.keys.lease, this.keys.cursor, this.keys.pending, this.keys.token], [this.fenceArg, cursor, check ? '1' : '0']);
   }
 
   async renew(leaseMs: number): Promise<boolean> {
