@@ -66,10 +66,9 @@ function hasHashTag(name: string): boolean {
  * field (its first bytes choose the path), `seen` = tree_seen(), shared by the calls of one script (how many fields
  * each hash it met holds, kept up to date by its own writes, so each hash is counted once per script call).
  *   field_of_hex(hex) → the 12-byte field a script was given as 24 hex digits (see {@link packedFieldArg}).
- *   tree_get(root, base, field, seen) → the value, or false and the hashes of the field's path down to the one it would
- *   go into.
- *   tree_put(path, field, value, px, seen) writes the field into the last hash of that path and, when that write
- *   creates the hash, makes it expire px ms later.
+ *   tree_get(root, base, field, seen) → the value, or false and the hash the field would go into (the last of its path).
+ *   tree_put(key, field, value, px, seen) writes the field into that hash and, when that write creates the hash, makes
+ *   it expire px ms later.
  */
 export const PACKED_TREE_LUA = `
 local function field_of_hex(hex)
@@ -80,26 +79,23 @@ local function tree_seen()
   return { size = {} }
 end
 local function tree_get(root, base, field, seen)
-  local path = { root }
   local key = root
   local depth = 0
   while true do
     local value = redis.call('HGET', key, field)
     if value then return value end
-    if depth == ${PACKED_MAX_DEPTH} then return false, path end
+    if depth == ${PACKED_MAX_DEPTH} then return false, key end
     local size = seen.size[key]
     if not size then
       size = redis.call('HLEN', key)
       seen.size[key] = size
     end
-    if size < ${PACKED_HASH_ENTRIES} then return false, path end
+    if size < ${PACKED_HASH_ENTRIES} then return false, key end
     depth = depth + 1
     key = (depth == 1 and base or key) .. (string.byte(field, depth) % ${PACKED_FANOUT})
-    path[depth + 1] = key
   end
 end
-local function tree_put(path, field, value, px, seen)
-  local key = path[#path]
+local function tree_put(key, field, value, px, seen)
   redis.call('HSET', key, field, value)
   local size = seen.size[key]
   -- Unknown only at the deepest level, which the walk does not count: its expiry is checked instead.

@@ -33,9 +33,9 @@ if KEYS[2] then
 end
 local seen = tree_seen()
 local field = field_of_hex(ARGV[1])
-local existing, path = tree_get(KEYS[1], ARGV[4], field, seen)
+local existing, into = tree_get(KEYS[1], ARGV[4], field, seen)
 if existing then return existing end
-tree_put(path, field, ARGV[2], tonumber(ARGV[3]), seen)
+tree_put(into, field, ARGV[2], tonumber(ARGV[3]), seen)
 return ARGV[2]
 `,
 );
@@ -71,11 +71,11 @@ while a <= #ARGV do
     if old then
       out[#out + 1] = old
     else
-      local existing, path = tree_get(root, base, field, seen)
+      local existing, into = tree_get(root, base, field, seen)
       if existing then
         out[#out + 1] = existing
       else
-        tree_put(path, field, value, px, seen)
+        tree_put(into, field, value, px, seen)
         out[#out + 1] = value
       end
     end

@@ -126,10 +126,10 @@ while a <= #ARGV do
       k = k + 2
       local base = packed .. ':'
       field = field_of_hex(field)
-      local marked, path = tree_get(packed, base, field, seen)
+      local marked, into = tree_get(packed, base, field, seen)
       if not marked and redis.call('EXISTS', alone) == 0 then
         id = append(stream, ARGV[a], refresh)
-        tree_put(path, field, '1', tonumber(ttl), seen)
+        tree_put(into, field, '1', tonumber(ttl), seen)
       end
     end
     a = a + 3

@@ -66,10 +66,10 @@ for i = 1, n do
   local gateway = ARGV[a + 4]
   local refresh = ARGV[a + 6] == '1'
   local standing = redis.call('GET', KEYS[k + 2])
-  local path, field = nil, nil
+  local into, field = nil, nil
   if not standing then
     field = field_of_hex(ARGV[a + 2])
-    standing, path = tree_get(KEYS[k + 1], ARGV[a + 1], field, seen)
+    standing, into = tree_get(KEYS[k + 1], ARGV[a + 1], field, seen)
   end
   local id = ''
   local after = ''
@@ -83,15 +83,15 @@ for i = 1, n do
     id = append(stream, ARGV[a + 5], refresh)
     tails[stream] = id
     standing = '=' .. gateway
-    tree_put(path, field, standing, dpx, seen)
+    tree_put(into, field, standing, dpx, seen)
   elseif standing == '>' .. gateway then
     local marker, alone, mfield = marker_place(stream, ARGV[a + 3])
-    local marked, mpath = tree_get(marker, marker .. ':', mfield, seen)
+    local marked, minto = tree_get(marker, marker .. ':', mfield, seen)
     if not marked and redis.call('EXISTS', alone) == 0 then
       after = tail(stream, ARGV[a + 8])
       id = append(stream, ARGV[a + 5], refresh)
       tails[stream] = id
-      tree_put(mpath, mfield, '1', mpx, seen)
+      tree_put(minto, mfield, '1', mpx, seen)
     end
   end
   out[5 * i - 4] = standing
