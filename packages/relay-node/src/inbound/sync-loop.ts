@@ -316,7 +316,8 @@ export class SyncLoop {
       if (this.o.pageSink) await this.o.pageSink(page.msg_list ?? [], context);
       else await dispatchPage(page.msg_list ?? [], (message) => this.o.sink(message, context), this.o.pageConcurrency ?? 32);
       if (moved) {
-        if (!(await lease.commitCursor(page.next_cursor!))) {
+        // The commit extends the lease too: the next page needs no renewal of its own.
+        if (!(await lease.commitCursor(page.next_cursor!, this.o.leaseMs))) {
           logger.warn({ fence: lease.fence }, 'sync lease lost mid-pull; another node continues from its cursor');
           return 'stale';
         }
@@ -335,8 +336,8 @@ export class SyncLoop {
         if (this.stuckPages === 1) logger.warn({ cursor: cursor ?? null }, 'WeCom says has_more but the cursor does not move; backing off');
         await this.stuckWait(this.stuckPages);
         if (this.closed) return 'done';
+        if (!(await lease.renew(this.o.leaseMs))) return 'stale';
       }
-      if (!(await lease.renew(this.o.leaseMs))) return 'stale';
     }
   }
 

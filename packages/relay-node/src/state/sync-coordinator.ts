@@ -43,8 +43,11 @@ export interface SyncLease {
   callbackToken(): Promise<CallbackToken | null>;
   /** The stored sync cursor, or null before the first pull. */
   cursor(): Promise<string | null>;
-  /** Stores the cursor only while this lease is the newest; false means the holder is stale and must stop. */
-  commitCursor(cursor: string): Promise<boolean>;
+  /**
+   * Stores the cursor only while this lease is the newest; false means the holder is stale and must stop. With
+   * `renewMs`, the same step extends the lease that long, as renew does: a pull's pages need no renewal of their own.
+   */
+  commitCursor(cursor: string, renewMs?: number): Promise<boolean>;
   /** Extends the lease; false means it was lost. */
   renew(leaseMs: number): Promise<boolean>;
   /**

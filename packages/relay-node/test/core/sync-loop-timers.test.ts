@@ -164,14 +164,19 @@ describe('SyncLoop timers (fake clock)', () => {
     expect(source.calls).toBe(1);
   });
 
-  it('renews the lease every third of leaseMs while a page is handed on, and stops when a renewal is refused', async () => {
+  it('renews the lease every third of leaseMs while a page is handed on, extends it with the commit, and stops when that is refused', async () => {
     const coordinator = new MemorySyncCoordinator({ now: () => now });
     let renewals = 0;
     let refuse = false;
+    const extendedBy: Array<number | undefined> = [];
     const counting = wrapLease(coordinator, (lease) => ({
       renew: async (m: number) => {
         renewals++;
         return refuse ? false : lease.renew(m);
+      },
+      commitCursor: async (c: string, m?: number) => {
+        extendedBy.push(m);
+        return refuse ? false : lease.commitCursor(c, m);
       },
     }));
     let release!: () => void;
@@ -209,12 +214,14 @@ describe('SyncLoop timers (fake clock)', () => {
     const atLease = renewals;
     if (atLease !== 3) release();
     expect([early, atLease]).toEqual([2, 3]);
-    // After the page, has_more 1: the loop renews before the next page; refused means stop.
+    // After the page, has_more 1: its commit extends the lease for the next page (no renewal of its own); refused means stop.
     refuse = true;
     release();
     await advance(0);
     await loop.idle();
-    // Page 2 was asked for ahead while page 1 was handed on; after the refused renewal nothing more is asked for.
+    expect(extendedBy).toEqual([3_000]);
+    expect(renewals).toBe(atLease);
+    // Page 2 was asked for ahead while page 1 was handed on; after the refused commit nothing more is asked for.
     expect(pages).toBe(2);
     expect(await coordinator.hasPending(KF)).toBe(true);
   });

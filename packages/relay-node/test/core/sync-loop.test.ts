@@ -113,6 +113,36 @@ describe('SyncLoop: the cursor and the page', () => {
     expect(await storedCursor(coordinator)).toBe('c2');
   });
 
+  it('extends the lease with each page\'s commit, not with a renewal of its own between pages', async () => {
+    const coordinator = new MemorySyncCoordinator();
+    const source = new PagedSource(
+      new Map<string | undefined, Page>([
+        [undefined, { messages: [msg('m1')], next: 'c1', hasMore: 1 }],
+        ['c1', { messages: [msg('m2')], next: 'c2', hasMore: 1 }],
+        ['c2', { messages: [msg('m3')], next: 'c3' }],
+      ]),
+    );
+    const steps: string[] = [];
+    const loop = makeLoop({
+      source,
+      coordinator: wrapLease(coordinator, (lease) => ({
+        renew: async (m) => {
+          steps.push(`renew:${m}`);
+          return lease.renew(m);
+        },
+        commitCursor: async (c, m) => {
+          steps.push(`commit:${c}:${m}`);
+          return lease.commitCursor(c, m);
+        },
+      })),
+      sink: async () => undefined,
+    });
+    await loop.notify(null);
+    await loop.idle();
+    expect(steps).toEqual(['commit:c1:60000', 'commit:c2:60000', 'commit:c3:60000']);
+    expect(await storedCursor(coordinator)).toBe('c3');
+  });
+
   it('a sink that fails leaves the cursor before the page, and the retry hands the whole page on again', async () => {
     const coordinator = new MemorySyncCoordinator();
     const source = new PagedSource(

@@ -98,10 +98,10 @@ class MemorySyncLease implements SyncLease {
     return this.state.cursor;
   }
 
-  async commitCursor(cursor: string): Promise<boolean> {
+  async commitCursor(cursor: string, renewMs?: number): Promise<boolean> {
     if (!this.isNewest()) return false;
     this.state.cursor = cursor;
-    return true;
+    return renewMs === undefined || (await this.renew(renewMs));
   }
 
   async renew(leaseMs: number): Promise<boolean> {

@@ -89,7 +89,7 @@ return redis.call('DEL', KEYS[2])
 );
 
 // KEYS: lease, cursor hash, pending, token hash; ARGV: fence, cursor, '1' to commit only where the server has no replica
-// connected (see CommitBarrier). Returns {0} when the lease is lost, {2, replicas} when asked to check and a replica is
+// connected (see CommitBarrier), how long to extend the lease (ms; '' for not at all). Returns {0} when the lease is lost, {2, replicas} when asked to check and a replica is
 // connected (nothing is written), else {1} and, as TRY_ACQUIRE does, whether a pull was pending (cleared) and the
 // callback token: what the holder asks for next.
 const COMMIT_CURSOR = new LuaScript(
@@ -101,6 +101,7 @@ if ARGV[3] == '1' then
   if replicas > 0 then return {2, replicas} end
 end
 redis.call('HSET', KEYS[2], 'value', ARGV[2], 'fence', ARGV[1])
+if ARGV[4] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 local token = redis.call('HMGET', KEYS[4], 'value', 'receivedAt')
 return {1, redis.call('DEL', KEYS[3]), token[1], token[2]}
 `,
@@ -279,14 +280,15 @@ class RedisSyncLease implements SyncLease {
     return await this.redis.hget(this.keys.cursor, 'value');
   }
 
-  async commitCursor(cursor: string): Promise<boolean> {
+  async commitCursor(cursor: string, renewMs?: number): Promise<boolean> {
+    const px = renewMs === undefined ? '' : toPx(renewMs);
     let check = (await this.barrier?.beforeCommit()) ?? false;
-    let reply = await this.commit(cursor, check);
+    let reply = await this.commit(cursor, check, px);
     if (Array.isArray(reply) && reply[0] === 2) {
       // A replica is connected: it is waited on now (the barrier knows of it), then the commit is sent again.
       this.barrier?.replicasFound(Number(reply[1]));
       check = (await this.barrier?.beforeCommit()) ?? false;
-      reply = await this.commit(cursor, check);
+      reply = await this.commit(cursor, check, px);
       if (Array.isArray(reply) && reply[0] === 2) throw new RelayError('STATE_NOT_REPLICATED', 'a Redis replica was found after the commit waited on none');
     }
     if (!Array.isArray(reply) || reply[0] !== 1) return false;
@@ -296,8 +298,8 @@ class RedisSyncLease implements SyncLease {
     return true;
   }
 
-  private commit(cursor: string, check: boolean): Promise<unknown> {
-    return COMMIT_CURSOR.run(this.redis, [this.keys.lease, this.keys.cursor, this.keys.pending, this.keys.token], [this.fenceArg, cursor, check ? '1' : '0']);
+  private commit(cursor: string, check: boolean, px: number | ''): Promise<unknown> {
+    return COMMIT_CURSOR.run(this.redis, [this.keys.lease, this.keys.cursor, this.keys.pending, this.keys.token], [this.fenceArg, cursor, check ? '1' : '0', px]);
   }
 
   async renew(leaseMs: number): Promise<boolean> {

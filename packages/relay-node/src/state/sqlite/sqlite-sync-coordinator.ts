@@ -122,9 +122,10 @@ class SqliteSyncLease implements SyncLease {
     return this.statements.selectCursor.get(this.openKfid)?.cursor ?? null;
   }
 
-  async commitCursor(cursor: string): Promise<boolean> {
+  async commitCursor(cursor: string, renewMs?: number): Promise<boolean> {
     if (this.released) return false;
-    return this.statements.commitCursor.run(cursor, this.openKfid, this.fence).changes === 1;
+    if (this.statements.commitCursor.run(cursor, this.openKfid, this.fence).changes !== 1) return false;
+    return renewMs === undefined || (await this.renew(renewMs));
   }
 
   async renew(leaseMs: number): Promise<boolean> {

@@ -180,6 +180,22 @@ export function syncCoordinatorContract(name: string, make: () => Promise<SyncCo
       expect(await lease.commitCursor('still-mine')).toBe(true);
     });
 
+    it('a commit given renewMs keeps the lease past its original ttl, as renew does; one without it does not', async () => {
+      const sync = await fresh();
+      const lease = (await sync.tryAcquire(KF, 300))!;
+      expect(await lease.commitCursor('extended', LONG_TTL_MS)).toBe(true);
+      await sleep(450);
+      expect(await sync.tryAcquire(KF, LONG_TTL_MS)).toBeNull();
+      expect(await lease.cursor()).toBe('extended');
+      const other = 'wk-unextended';
+      const plain = (await sync.tryAcquire(other, 300))!;
+      expect(await plain.commitCursor('kept')).toBe(true);
+      await sleep(450);
+      const next = await sync.tryAcquire(other, LONG_TTL_MS);
+      expect(next).not.toBeNull();
+      expect(await next!.cursor()).toBe('kept');
+    });
+
     it('a released lease cannot write', async () => {
       const sync = await fresh();
       const lease = (await sync.tryAcquire(KF, LONG_TTL_MS))!;
