@@ -89,9 +89,9 @@ return redis.call('DEL', KEYS[2])
 );
 
 // KEYS: lease, cursor hash, pending, token hash; ARGV: fence, cursor, '1' to commit only where the server has no replica
-// connected (see CommitBarrier), how long to extend the lease (ms; '' for not at all). Returns {0} when the lease is lost, {2, replicas} when asked to check and a replica is
-// connected (nothing is written), else {1} and, as TRY_ACQUIRE does, whether a pull was pending (cleared) and the
-// callback token: what the holder asks for next.
+// connected (see CommitBarrier), how long to extend the lease (ms; '' for not at all). Returns {0} when the lease is
+// lost, {2, replicas} when asked to check and a replica is connected (nothing is written), else {1} and, as TRY_ACQUIRE
+// does, whether a pull was pending (cleared) and the callback token: what the holder asks for next.
 const COMMIT_CURSOR = new LuaScript(
   'sync-commit-cursor',
   `
