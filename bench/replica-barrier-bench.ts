@@ -1,7 +1,8 @@
 /**
  * What the replica barrier costs a sync page: the time to commit the cursor after a page of appends, with and
- * without the barrier (INFO replication, then WAIT 1 on each master that has a replica), on one Redis without and
- * with a replica and on a Redis Cluster of 3 masters + 3 replicas. For docs/operations.md.
+ * without the barrier (WAIT 1 on each master that has a replica, which on one Redis the commit script itself asks
+ * INFO replication about, and on a Redis Cluster a round trip before the commit), on one Redis without and with a
+ * replica and on a Redis Cluster of 3 masters + 3 replicas. For docs/operations.md.
  *   pnpm tsx bench/replica-barrier-bench.ts [--pages 300] [--page-size 20] [--gateways 10]
  */
 import { parseArgs } from 'node:util';

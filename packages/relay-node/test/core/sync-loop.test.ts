@@ -41,6 +41,17 @@ function twoPages(): PagedSource {
   );
 }
 
+/** m1, m2 and m3 on three pages in a row (more to come after the first two), ending at c3. */
+function threePages(): PagedSource {
+  return new PagedSource(
+    new Map<string | undefined, Page>([
+      [undefined, { messages: [msg('m1')], next: 'c1', hasMore: 1 }],
+      ['c1', { messages: [msg('m2')], next: 'c2', hasMore: 1 }],
+      ['c2', { messages: [msg('m3')], next: 'c3' }],
+    ]),
+  );
+}
+
 /** Wraps a coordinator so every cursor commit lands in the shared trace. */
 function tracingCoordinator(inner: SyncCoordinator, trace: string[], refuseCommits = false): SyncCoordinator {
   return wrapLease(inner, (lease) => ({
@@ -115,13 +126,7 @@ describe('SyncLoop: the cursor and the page', () => {
 
   it('extends the lease with each page\'s commit, not with a renewal of its own between pages', async () => {
     const coordinator = new MemorySyncCoordinator();
-    const source = new PagedSource(
-      new Map<string | undefined, Page>([
-        [undefined, { messages: [msg('m1')], next: 'c1', hasMore: 1 }],
-        ['c1', { messages: [msg('m2')], next: 'c2', hasMore: 1 }],
-        ['c2', { messages: [msg('m3')], next: 'c3' }],
-      ]),
-    );
+    const source = threePages();
     const steps: string[] = [];
     const loop = makeLoop({
       source,
@@ -227,13 +232,7 @@ describe('SyncLoop: the next page asked for ahead', () => {
   it('asks for the next page while this one is handed on, and hands it on only after this one is committed', async () => {
     const trace: string[] = [];
     const coordinator = new MemorySyncCoordinator();
-    const source = new PagedSource(
-      new Map<string | undefined, Page>([
-        [undefined, { messages: [msg('m1')], next: 'c1', hasMore: 1 }],
-        ['c1', { messages: [msg('m2')], next: 'c2', hasMore: 1 }],
-        ['c2', { messages: [msg('m3')], next: 'c3' }],
-      ]),
-    );
+    const source = threePages();
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     let reached!: () => void;
