@@ -99,11 +99,11 @@ How each figure is measured:
   \`--quick\`), for both systems alike, and those messages count in no figure but their own row (p99 and max of the
   warm-up): the first seconds of traffic on a fresh system (JIT, scripts loaded on first use, heaps growing to the
   load) are a transient, not the steady state. Records before 2026-12-04 20:00 UTC had no warm-up, and records before
-  2026-12-06 20:00 UTC had 3 s: the relay's callback and acknowledgement paths, run a few dozen times a second, were
-  still being compiled then (V8's optimizing compiler took 17 % of the relay nodes' CPU in the measured window after
-  3 s, 10 % after 20 s, \`perf record\` of the nodes), which put 10–16 % on the relay's steady CPU per message and
-  nothing measurable on the peer's (three alternated \`--scenarios burst,steady\` runs of each: relay 152, 141,
-  152 µs with 3 s against 128, 128, 131 µs with 20 s; peer 108, 99.8, 109 against 104, 109, 97.3 µs). The steady rows
+  2026-12-06 19:30 UTC had 3 s: the relay's callback and acknowledgement paths, run tens to hundreds of times a
+  second, were still being compiled then (V8's optimizing compiler took 17 % of the relay nodes' CPU in the measured
+  window after 3 s, 10 % after 20 s, \`perf record\` of the nodes), which put 9–16 % on the relay's steady CPU per
+  message and nothing measurable on the peer's (three alternated \`--scenarios burst,steady\` runs of each: relay
+  152, 141, 152 µs with 3 s against 128, 128, 131 µs with 20 s; peer 108, 99.8, 109 against 104, 109, 97.3 µs). The steady rows
   "a page's first frame" and "a page's frames, first to last" split a message's latency in two, per page (the messages
   one \`sync_msg\` answer carried, told apart by the millisecond it was served): how long the page took to reach its
   first gateway (the hops from WeCom's answer to a socket: for the relay the page's routing step and the wake-up, which

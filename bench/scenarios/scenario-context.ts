@@ -20,8 +20,9 @@ export interface Sizes {
   steadySeconds: number;
   /**
    * Seconds at the steady rate before the measured ones, not counted: the first seconds of traffic are not steady. The
-   * relay's callback and acknowledgement paths run a few dozen times a second, so V8 is still compiling them long after
-   * the routing and delivery paths are hot (TurboFan was 17 % of the nodes' CPU in a window after 3 s, 10 % after 20 s).
+   * relay's callback and acknowledgement paths run tens to hundreds of times a second, so V8 is still compiling them
+   * long after the routing and delivery paths are hot (TurboFan was 17 % of the nodes' CPU in a window after 3 s, 10 %
+   * after 20 s).
    */
   steadyWarmupSeconds: number;
   /** One node alone, and three nodes together. */
