@@ -2,7 +2,8 @@
  * Where a profiled process spent a window of its run, by function: self and inclusive milliseconds, or what one
  * function's time went to. Profiles come from `--cpu-prof`: relay nodes via TESTKIT_NODE_FLAGS, the bench's gateway
  * drivers and fake WeCom via BENCH_CHILD_FLAGS (both e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). The window is given
- * in seconds before the profile's end (a steady run's measured rate is its last 20 s, after 20 s of warm-up, and ends about a second before the nodes).
+ * in seconds before the profile's end (a steady run's measured rate is its last 20 s, after 20 s of warm-up, and ends
+ * about a second before the nodes).
  *
  *   pnpm tsx bench/cpu-profile-report.ts /tmp/prof/CPU.*.cpuprofile [--from 23] [--to 1.5] [--top 30] [--callees name] [--depth 3]
  */
