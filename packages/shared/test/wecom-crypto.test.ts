@@ -241,6 +241,22 @@ describe('WecomCrypto roundtrips', () => {
     expect(c.encrypt('same')).not.toBe(c.encrypt('same'));
   });
 
+  it('one instance opens callback after callback: nothing of one decryption carries into the next', () => {
+    // The block decipher is kept between calls; a refusal, a tampered ciphertext or another message before must not
+    // shift or chain into the next one.
+    const c = cryptoA();
+    const tampered = Buffer.from(A2.encrypt, 'base64');
+    tampered[tampered.length - 20] = (tampered[tampered.length - 20] ?? 0) ^ 0x01;
+    const sealed = c.encrypt('<xml>second</xml>');
+    for (let round = 0; round < 3; round++) {
+      expect(c.decrypt(A2.encrypt).message).toBe(A2.plaintext);
+      expect(codeOf(() => c.decrypt(A2.encrypt.slice(0, 20)))).toBe('decrypt_failed');
+      expect(codeOf(() => c.decrypt(tampered.toString('base64')))).toBe('bad_padding');
+      expect(c.decrypt(sealed).message).toBe('<xml>second</xml>');
+      expect(c.decrypt(A1.echostr).message).toBe('1616140317555161061');
+    }
+  });
+
   it('a sealed callback opens with the same settings', () => {
     const c = new WecomCrypto(C);
     const sealed = c.sealCallback('<xml>hi</xml>', '1700000000', 'abc');
