@@ -44,7 +44,7 @@ JSON lines (\`docs/benchmarks/*.jsonl\`, one line per figure) and the charts are
 them by hand.
 
 \`\`\`sh
-pnpm bench                                   # everything, one Redis (about 9–12 minutes on a 2-core machine)
+pnpm bench                                   # everything, one Redis (a record's header says how long its run took)
 pnpm bench --redis-cluster                   # the same on a local Redis Cluster, plus Redis CPU per shard
 pnpm bench --quick                           # small sizes (hundreds of gateways, a few thousand messages)
 pnpm bench --scenarios burst,steady          # pick scenarios: idle, fixed, burst, steady, storm, capacity
@@ -103,14 +103,14 @@ How each figure is measured:
   second, were still being compiled then (V8's optimizing compiler took 17 % of the relay nodes' CPU in the measured
   window after 3 s, 10 % after 20 s, \`perf record\` of the nodes), which put 9–16 % on the relay's steady CPU per
   message and nothing measurable on the peer's (three alternated \`--scenarios burst,steady\` runs of each: relay
-  152, 141, 152 µs with 3 s against 128, 128, 131 µs with 20 s; peer 108, 99.8, 109 against 104, 109, 97.3 µs). The steady rows
-  "a page's first frame" and "a page's frames, first to last" split a message's latency in two, per page (the messages
-  one \`sync_msg\` answer carried, told apart by the millisecond it was served): how long the page took to reach its
-  first gateway (the hops from WeCom's answer to a socket: for the relay the page's routing step and the wake-up, which
-  carries the messages, so the owner reads its queue only where older ones wait (records before 2026-12-05 10:39 UTC
-  also have a queue read); for the peer one publish), and how long its frames then took to reach the last of its gateways
-  (writing them to about a hundred sockets on three servers and the drivers reading them, alike for both). Records
-  before 2026-12-05 04:50 UTC do not have them.
+  152, 141, 152 µs with 3 s against 128, 128, 131 µs with 20 s; peer 108, 99.8, 109 against 104, 109, 97.3 µs).
+  The steady rows "a page's first frame" and "a page's frames, first to last" split a message's latency in two, per
+  page (the messages one \`sync_msg\` answer carried, told apart by the millisecond it was served): how long the page
+  took to reach its first gateway (the hops from WeCom's answer to a socket: for the relay the page's routing step and
+  the wake-up, which carries the messages, so the owner reads its queue only where older ones wait (records before
+  2026-12-05 10:39 UTC also have a queue read); for the peer one publish), and how long its frames then took to reach
+  the last of its gateways (writing them to about a hundred sockets on three servers and the drivers reading them,
+  alike for both). Records before 2026-12-05 04:50 UTC do not have them.
 - Reconnect storm: the node holding a third of the gateways is SIGKILLed; one message per gateway of that node is
   sent right after. Gateways know all three nodes and fail over to the others (the SDK gateways and the Socket.IO
   clients use the same backoff: 500 ms doubling, half jitter). Lost = messages never delivered. The peer keeps nothing
