@@ -173,6 +173,7 @@ export class RelayNode {
           pollIntervalMs: config.sync.pollIntervalMs,
           voiceFormat: config.sync.voiceFormat === 'silk' ? 1 : 0,
           spread,
+          coalesceMs: config.sync.coalesceMs,
         }),
       ]),
     );

@@ -66,7 +66,7 @@ export interface RelayConfig {
   /** Outbound media a gateway names by URL. */
   readonly mediaUrls: { readonly timeoutMs: number; readonly allowPrivateNetworks: boolean };
   readonly mediaLinks: { readonly baseUrl: string; readonly secret: string; readonly ttlMs: number; readonly concurrency: number };
-  readonly sync: { readonly pollIntervalMs: number; readonly firstPullMaxAgeMs: number; readonly leaseSpreadMs: number; readonly voiceFormat: 'amr' | 'silk' };
+  readonly sync: { readonly pollIntervalMs: number; readonly firstPullMaxAgeMs: number; readonly leaseSpreadMs: number; readonly coalesceMs: number; readonly voiceFormat: 'amr' | 'silk' };
   readonly queue: { readonly maxAgeMs: number; readonly maxItems: number };
   /** Store calls per second the background re-check of connected gateways may spend (0 = off). */
   readonly deliverySweepCallsPerSecond: number;
@@ -159,7 +159,7 @@ export function toRelayConfig(env: Env): RelayConfig {
       ttlMs: env.MEDIA_URL_TTL_MS,
       concurrency: env.MEDIA_URL_CONCURRENCY,
     },
-    sync: { pollIntervalMs: env.SYNC_POLL_INTERVAL_MS, firstPullMaxAgeMs: env.SYNC_FIRST_PULL_MAX_AGE_MS, leaseSpreadMs: env.SYNC_LEASE_SPREAD_MS, voiceFormat: env.WECOM_VOICE_FORMAT },
+    sync: { pollIntervalMs: env.SYNC_POLL_INTERVAL_MS, firstPullMaxAgeMs: env.SYNC_FIRST_PULL_MAX_AGE_MS, leaseSpreadMs: env.SYNC_LEASE_SPREAD_MS, coalesceMs: env.SYNC_COALESCE_MS, voiceFormat: env.WECOM_VOICE_FORMAT },
     queue: { maxAgeMs: env.QUEUE_MAX_AGE_MS, maxItems: env.QUEUE_MAX_ITEMS },
     deliverySweepCallsPerSecond: env.DELIVERY_SWEEP_CALLS_PER_SECOND,
     drain: { spreadMs: env.DRAIN_SPREAD_MS },

@@ -61,6 +61,11 @@ export interface SyncLoopOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Shared by a node's loops (one per kf account): a node holding other accounts' leases waits before taking this one. */
   spread?: LeaseSpread;
+  /**
+   * How long a new holder waits before its first pull, taking the marks noted meanwhile with it: callbacks that arrive
+   * together (WeCom's to every node, a customer's burst) then share one pull instead of costing one each. 0 = none.
+   */
+  coalesceMs?: number;
 }
 
 const CALLBACK_TOKEN_INVALID = 95007;
@@ -101,6 +106,7 @@ export class SyncLoop {
       random: Math.random,
       now: Date.now,
       voiceFormat: 0,
+      coalesceMs: 0,
       ...options,
     };
   }
@@ -242,6 +248,7 @@ export class SyncLoop {
     renewal.unref();
     // Set while the take (or the release it makes) is asked for: a failure then is not the pull's.
     let taking = false;
+    let gathered = this.o.coalesceMs <= 0;
     try {
       while (!this.closed) {
         taking = true;
@@ -249,6 +256,20 @@ export class SyncLoop {
         taking = false;
         if (next !== 'pull') break;
         next = null;
+        if (!gathered) {
+          gathered = true;
+          // close() cuts the wait short; the mark is taken, so the pull runs either way.
+          await this.pause(this.o.coalesceMs);
+          taking = true;
+          const held = await lease.takeGathered();
+          taking = false;
+          if (!held) {
+            outcome = 'stale';
+            // The new holder must pull for the mark this one took.
+            await coordinator.notePending(openKfid, null).catch(() => undefined);
+            break;
+          }
+        }
         const result = await this.pullAll(lease);
         if (result === 'done') metrics.syncLastSuccess.set({ open_kfid: openKfid }, this.o.now() / 1000);
         if (result === 'stale') {

@@ -6,7 +6,8 @@
  * Protocol for a puller:
  *   lease = noteAndTryAcquire(kf, token) (or notePending, then tryAcquire); if null → done: a holder has the lease and
  *   will see the mark (look again once it could have expired, should the holder die).
- *   loop { if takePendingOrRelease() is not 'pull', stop; pull pages from lease.cursor(), commitCursor after each page }
+ *   loop { if takePendingOrRelease() is not 'pull', stop; (the first time, a holder that lets callbacks gather waits,
+ *   then takeGathered(); stop if lost); pull pages from lease.cursor(), commitCursor after each page }
  *   on 'again' → try again (a callback landed that this holder did not take); a run that stops otherwise releases.
  */
 export interface SyncCoordinator {
@@ -61,6 +62,12 @@ export interface SyncLease {
    * take). Redis does both in one step, the end of every pull.
    */
   takePendingOrRelease(): Promise<NextPull>;
+  /**
+   * Clears the pending mark for the pull about to start, after takePendingOrRelease said 'pull' and the holder waited
+   * for other callbacks to gather (see SyncLoopOptions.coalesceMs): marks noted meanwhile are that pull's. Resolves
+   * false when the lease was lost (nothing is cleared then).
+   */
+  takeGathered(): Promise<boolean>;
 }
 
 /** What a holder does once a pull is over: see {@link SyncLease.takePendingOrRelease}. */

@@ -23,6 +23,7 @@ export function wrapLease(inner: SyncCoordinator, wrap: (lease: SyncLease) => Pa
         renew: (m) => lease.renew(m),
         release: () => lease.release(),
         takePendingOrRelease: () => takeThenRelease(wrapped),
+        takeGathered: () => lease.takeGathered(),
         ...wrap(lease),
       };
       return wrapped;

@@ -33,7 +33,7 @@ function source(pages: Record<string, Partial<SyncMsgResponse>>): SyncSource & {
   };
 }
 
-function loopOn(coordinator: RedisSyncCoordinator, src: SyncSource, pageSink: PageSink = async () => {}): SyncLoop {
+function loopOn(coordinator: RedisSyncCoordinator, src: SyncSource, pageSink: PageSink = async () => {}, coalesceMs = 0): SyncLoop {
   const loop = new SyncLoop({
     openKfid: KF,
     source: src,
@@ -45,6 +45,7 @@ function loopOn(coordinator: RedisSyncCoordinator, src: SyncSource, pageSink: Pa
     pollIntervalMs: 3_600_000,
     retryDelayMs: 3_600_000,
     leaseMs: 60_000,
+    coalesceMs,
   });
   loops.push(loop);
   return loop;
@@ -84,6 +85,58 @@ describe('a pull on Redis', () => {
     await loop.idle();
     expect(src.asks).toEqual([{ token: 'tok-1' }, { cursor: 'c1', token: 'tok-2' }]);
     expect(await coordinator.hasPending(KF)).toBe(false);
+  });
+
+  it('callbacks noted while a new holder waits to coalesce share its one pull, with the newest token', async () => {
+    const coordinator = new RedisSyncCoordinator({ redis: own.redis, prefix: uniquePrefix('sync-rt') });
+    const src = source({ '': { next_cursor: 'c1' } });
+    const loop = loopOn(coordinator, src, async () => {}, 300);
+    const { sent } = await sending(own.redis, async () => {
+      await loop.notify('tok-1');
+      // WeCom's callbacks to the other nodes land together with this node's, as the holder waits.
+      await coordinator.notePending(KF, 'tok-2');
+      await coordinator.notePending(KF, 'tok-3');
+      await loop.idle();
+    });
+    expect(src.asks).toEqual([{ token: 'tok-3' }]);
+    expect(await coordinator.hasPending(KF)).toBe(false);
+    // The wait's take reads the cursor and token with it: no read of its own before the pull (scripts only, a first
+    // call of one loading it by EVAL).
+    expect(sent.filter((c) => c !== 'evalsha' && c !== 'eval')).toEqual([]);
+  });
+
+  it('a callback noted during the pull that coalesced others gets a pull of its own', async () => {
+    const coordinator = new RedisSyncCoordinator({ redis: own.redis, prefix: uniquePrefix('sync-rt') });
+    const src = source({ '': { next_cursor: 'c1' }, c1: { next_cursor: 'c1' } });
+    let routed = 0;
+    const loop = loopOn(
+      coordinator,
+      src,
+      async () => {
+        // It may announce what the page being routed does not hold.
+        if (routed++ === 0) await coordinator.notePending(KF, 'tok-3');
+      },
+      300,
+    );
+    await loop.notify('tok-1');
+    await coordinator.notePending(KF, 'tok-2');
+    await loop.idle();
+    expect(src.asks).toEqual([{ token: 'tok-2' }, { cursor: 'c1', token: 'tok-3' }]);
+    expect(await coordinator.hasPending(KF)).toBe(false);
+  });
+
+  it('a holder that lost its lease while it waited to coalesce leaves its pull to the newer holder', async () => {
+    const prefix = uniquePrefix('sync-rt');
+    const coordinator = new RedisSyncCoordinator({ redis: own.redis, prefix });
+    const src = source({});
+    const loop = loopOn(coordinator, src, async () => {}, 300);
+    await loop.notify('tok-1');
+    // The lease runs out (a pause of the whole process, say) and another node takes it before the wait ends.
+    await own.redis.del(`${prefix}{kf:${KF}}:lease`);
+    const newer = (await coordinator.tryAcquire(KF, 60_000))!;
+    await loop.idle();
+    expect(src.asks).toEqual([]);
+    expect(await newer.takePendingOrRelease()).toBe('pull');
   });
 
   it('a callback on a node while another node pulls costs the note alone; the holder pulls for it', async () => {

@@ -53,4 +53,10 @@ describe('WECOM_OPEN_KFID with several kf accounts', () => {
     expect(load('wkA').sync.leaseSpreadMs).toBe(250);
     expect(loadConfig({ ...base, WECOM_OPEN_KFID: 'wkA', SYNC_LEASE_SPREAD_MS: '0' }, { envFile: null }).sync.leaseSpreadMs).toBe(0);
   });
+
+  it('waits 5 ms for callbacks to coalesce before a pull by default, takes 0 to pull at once, and refuses over a second', () => {
+    expect(load('wkA').sync.coalesceMs).toBe(5);
+    expect(loadConfig({ ...base, WECOM_OPEN_KFID: 'wkA', SYNC_COALESCE_MS: '0' }, { envFile: null }).sync.coalesceMs).toBe(0);
+    expect(() => loadConfig({ ...base, WECOM_OPEN_KFID: 'wkA', SYNC_COALESCE_MS: '1001' }, { envFile: null })).toThrow(/SYNC_COALESCE_MS/);
+  });
 });

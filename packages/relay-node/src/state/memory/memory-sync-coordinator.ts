@@ -122,6 +122,12 @@ class MemorySyncLease implements SyncLease {
     return await takeThenRelease(this);
   }
 
+  async takeGathered(): Promise<boolean> {
+    if (!this.isNewest()) return false;
+    this.state.pending = false;
+    return true;
+  }
+
   private isNewest(): boolean {
     return !this.released && this.state.fence === this.fence;
   }

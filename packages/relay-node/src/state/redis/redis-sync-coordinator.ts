@@ -122,6 +122,18 @@ return redis.call('EXISTS', KEYS[2]) == 1 and 2 or 0
 `,
 );
 
+// KEYS: lease, pending, cursor hash, token hash; ARGV: fence. Clears the pending mark for the pull about to start and
+// reads what that pull asks for: {0} when the lease is lost (nothing cleared), else {1, cursor, token, receivedAt}.
+const TAKE_GATHERED = new LuaScript(
+  'sync-take-gathered',
+  `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0} end
+redis.call('DEL', KEYS[2])
+local token = redis.call('HMGET', KEYS[4], 'value', 'receivedAt')
+return {1, redis.call('HGET', KEYS[3], 'value'), token[1], token[2]}
+`,
+);
+
 // KEYS: lease; ARGV: fence, lease ms.
 const RENEW = new LuaScript(
   'sync-renew',
@@ -319,6 +331,16 @@ class RedisSyncLease implements SyncLease {
     }
     const next = await TAKE_OR_RELEASE.run(this.redis, [this.keys.lease, this.keys.pending], [this.fenceArg]);
     return next === 1 ? 'pull' : next === 2 ? 'again' : 'done';
+  }
+
+  async takeGathered(): Promise<boolean> {
+    const reply = await TAKE_GATHERED.run(this.redis, [this.keys.lease, this.keys.pending, this.keys.cursor, this.keys.token], [this.fenceArg]);
+    if (!Array.isArray(reply) || reply[0] !== 1) return false;
+    const [, cursor, token, receivedAt] = reply as [number, string | null, string | null, string | null];
+    // What was cleared is the pull's about to start, not a take still to report; the token may be newer than the one
+    // read as the lease was acquired.
+    this.prefetched(false, tokenOf(token, receivedAt), cursor);
+    return true;
   }
 }
 

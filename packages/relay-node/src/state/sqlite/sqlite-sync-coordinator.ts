@@ -146,6 +146,12 @@ class SqliteSyncLease implements SyncLease {
     return await takeThenRelease(this);
   }
 
+  async takeGathered(): Promise<boolean> {
+    if (!this.isNewest()) return false;
+    await this.takePending();
+    return true;
+  }
+
   private isNewest(): boolean {
     return (
       !this.released &&

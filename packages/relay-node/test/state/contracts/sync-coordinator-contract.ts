@@ -121,6 +121,36 @@ export function syncCoordinatorContract(name: string, make: () => Promise<SyncCo
       expect(await newer.takePendingOrRelease()).toBe('done');
     });
 
+    it('a gathered take clears the marks noted since the holder took its own, with the newest token, and keeps the lease', async () => {
+      const sync = await fresh();
+      const lease = (await sync.noteAndTryAcquire(KF, 'token-1', LONG_TTL_MS))!;
+      expect(await lease.takePendingOrRelease()).toBe('pull');
+      // Other callbacks land while the holder waits for them.
+      expect(await sync.notePending(KF, 'token-2')).toBe(true);
+      expect(await sync.notePending(KF, 'token-3')).toBe(true);
+      expect(await lease.takeGathered()).toBe(true);
+      expect(await sync.hasPending(KF)).toBe(false);
+      expect((await lease.callbackToken())?.value).toBe('token-3');
+      expect(await sync.tryAcquire(KF, LONG_TTL_MS)).toBeNull();
+      // A callback after the gathered take is a pull of its own.
+      await sync.notePending(KF, null);
+      expect(await lease.takePendingOrRelease()).toBe('pull');
+      expect(await lease.takePendingOrRelease()).toBe('done');
+    });
+
+    it('a holder that lost its lease while it waited gathers nothing: the marks stay for the newer holder', async () => {
+      const sync = await fresh();
+      await sync.notePending(KF, null);
+      const stale = (await sync.tryAcquire(KF, SHORT_TTL_MS))!;
+      expect(await stale.takePendingOrRelease()).toBe('pull');
+      await sleep(PAST_SHORT_TTL_MS);
+      const newer = (await sync.tryAcquire(KF, LONG_TTL_MS))!;
+      await sync.notePending(KF, null);
+      expect(await stale.takeGathered()).toBe(false);
+      expect(await sync.hasPending(KF)).toBe(true);
+      expect(await newer.takePendingOrRelease()).toBe('pull');
+    });
+
     it('stores the cursor for the next holder', async () => {
       const sync = await fresh();
       const first = (await sync.tryAcquire(KF, LONG_TTL_MS))!;
