@@ -119,7 +119,8 @@ How each figure is measured:
   durable queue, no acknowledgements, no dedup. That is the comparison the targets are written against.
 - Callbacks: the steady rate sends one callback to every server every 50 ms whatever the rate, so its CPU per message
   carries a cost per second that does not grow with the messages, for both systems. The relay checks, decrypts and
-  notes each callback in Redis; the peer answers without checking or decrypting it, and one of its servers pulls.
+  notes each callback in Redis, and the node that takes the pull lease waits \`SYNC_COALESCE_MS\` (5 ms) so the three
+  callbacks share one pull; the peer answers without checking or decrypting it, and one of its servers pulls.
   The fixed-cost rows (\`--scenarios fixed\`, on the system the burst and the steady rate used, after them) measure
   both at rest and on these callbacks alone, with nothing to pull: 5 s each, after 5 s for what the traffic left to
   settle. Their last row divides the nodes' CPU on callbacks alone by the steady rate: the part of the steady CPU per

@@ -20,7 +20,7 @@ const CALLBACK_TAIL_MS = 500;
 
 const CALLBACK_WORK: Record<SystemKind, string> = {
   relay:
-    'each callback: signature checked, body decrypted and parsed, the pull noted in Redis (so it survives a crash), then answered; the lease holder pulls',
+    'each callback: signature checked, body decrypted and parsed, the pull noted in Redis (so it survives a crash), then answered; the lease holder waits SYNC_COALESCE_MS (5 ms) for the other callbacks, then pulls once for them all',
   peer: 'each callback answered `success` unread; one server pulls, on its own callbacks only (bench/peer/socketio-server.ts)',
 };
 
