@@ -99,7 +99,7 @@ export const envSchema = z.object({
   SYNC_FIRST_PULL_MAX_AGE_MS: ms.default(10 * 60_000),
   /** A node already pulling k other kf accounts waits k times this before taking another's lease (0 = never waits). */
   SYNC_LEASE_SPREAD_MS: z.coerce.number().int().min(0).max(10_000).default(250),
-  /** A node that takes a pull lease waits this long before its first pull, so callbacks arriving together share it (0 = none). */
+  /** A node that takes a pull lease waits this long before its first pull, so callbacks arriving together share it. */
   SYNC_COALESCE_MS: z.coerce.number().int().min(0).max(1_000).default(5),
   MAX_WEBHOOK_BYTES: ms.default(64 * 1024),
   MEDIA_MAX_BYTES: ms.default(10 * 1024 * 1024),
