@@ -2,9 +2,11 @@
  * Redis CPU of the pulling side's per-message scripts, on a fresh redis-server with nothing else running: queue
  * appends and acks (G gateways, acked one at a time per gateway as a gateway socket's frames are, all gateways at once),
  * customerSpoke notes (pages of U users, noted together as the page router does) and the route script (pages of
- * --page messages at --rate messages a second of WeCom send time). Prints per message: script calls, Redis commands and
- * redis-server CPU µs (from /proc), for comparing script versions on a busy machine, where `pnpm bench` moves with the
- * neighbours.
+ * --page messages at --rate messages a second of WeCom send time), then two references sent the same way, --page
+ * commands to a pipeline: a PUBLISH to a channel three connections subscribe to (what the pnpm bench peer asks of Redis
+ * per message) and a bare XADD of the same event to one of G streams (a durable append with nothing around it). Prints
+ * per message: script calls, Redis commands and redis-server CPU µs (from /proc), for comparing script versions on a
+ * busy machine, where `pnpm bench` moves with the neighbours, and for reading them against those floors.
  *   pnpm tsx bench/redis-script-cost-bench.ts [--gateways 1000] [--rounds 10] [--users 3000] [--pages 30] [--rate 2000] [--page 100] [--src <state/redis index>]
  */
 import { readFileSync } from 'node:fs';
@@ -37,6 +39,8 @@ const pageSize = Number(values.page);
 
 const server = await startRedis();
 const redis = new Redis(server.url);
+// Subscribed once the measurements before the references are over, so they see no subscriber.
+const subscribers = [0, 1, 2].map(() => new Redis(server.url));
 const pid = Number(/process_id:(\d+)/.exec(await redis.info('server'))![1]);
 const ticks = () => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -152,7 +156,25 @@ try {
   await measure(`route script, pages of ${pageSize} at ${rate} msg/s of send time`, routed * pageSize, async () => {
     for (let i = 0; i < routed; i++) await routePage();
   });
+
+  // The references: the route script's messages again, each as one plain command in pipelines of pageSize.
+  const references = Math.floor((30 * rate) / pageSize) * pageSize;
+  const pipelined = async (command: (pipeline: ReturnType<Redis['pipeline']>, n: number) => void): Promise<void> => {
+    for (let n = 0; n < references; n += pageSize) {
+      const pipeline = redis.pipeline();
+      for (let i = n; i < n + pageSize; i++) command(pipeline, i);
+      await pipeline.exec();
+    }
+  };
+  for (const s of subscribers) await s.subscribe('bench-peer');
+  await measure(`reference: PUBLISH to 3 subscribers, ${pageSize} to a pipeline`, references, () =>
+    pipelined((pipeline, n) => pipeline.publish('bench-peer', JSON.stringify(event(n)))),
+  );
+  await measure(`reference: XADD to one of ${gateways} streams, ${pageSize} to a pipeline`, references, () =>
+    pipelined((pipeline, n) => pipeline.xadd(`wr:ref:{gw-${n % gateways}}:queue`, '*', 'event', JSON.stringify(event(n)))),
+  );
 } finally {
+  for (const s of subscribers) s.disconnect();
   await redis.quit();
   await server.stop();
 }
