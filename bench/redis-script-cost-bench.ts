@@ -158,7 +158,7 @@ try {
   });
 
   // The references: the route script's messages again, each as one plain command in pipelines of pageSize.
-  const references = Math.floor((30 * rate) / pageSize) * pageSize;
+  const references = routed * pageSize;
   const pipelined = async (command: (pipeline: ReturnType<Redis['pipeline']>, n: number) => void): Promise<void> => {
     for (let n = 0; n < references; n += pageSize) {
       const pipeline = redis.pipeline();

@@ -266,7 +266,7 @@ export class SyncLoop {
           if (!held) {
             outcome = 'stale';
             // The new holder must pull for the mark this one took.
-            await coordinator.notePending(openKfid, null).catch(() => undefined);
+            await this.putMarkBack();
             break;
           }
         }
@@ -275,7 +275,7 @@ export class SyncLoop {
         if (result === 'stale') {
           outcome = 'stale';
           // The pull stopped part-way: whoever holds the lease now must continue it.
-          await coordinator.notePending(openKfid, null).catch(() => undefined);
+          await this.putMarkBack();
           break;
         }
       }
@@ -289,7 +289,7 @@ export class SyncLoop {
         logger.warn({ err, fence: lease.fence }, 'pull failed; the cursor stays where it was and the pull is retried');
       }
       // Put the mark back so the retry (here or on any node) pulls again.
-      await coordinator.notePending(openKfid, null).catch(() => undefined);
+      await this.putMarkBack();
       this.scheduleRetry();
     } finally {
       clearInterval(renewal);
@@ -391,6 +391,14 @@ export class SyncLoop {
   }
 
   /** A timer close() cuts short. */
+  /**
+   * Sets the pending mark again for a pull this holder took but did not finish, so the next holder (here or on any node)
+   * runs it. A failure is ignored: the next callback, or the poll every pollIntervalMs, pulls then.
+   */
+  private async putMarkBack(): Promise<void> {
+    await this.o.coordinator.notePending(this.o.openKfid, null).catch(() => undefined);
+  }
+
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);

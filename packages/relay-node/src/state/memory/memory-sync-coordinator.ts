@@ -124,7 +124,7 @@ class MemorySyncLease implements SyncLease {
 
   async takeGathered(): Promise<boolean> {
     if (!this.isNewest()) return false;
-    this.state.pending = false;
+    await this.takePending();
     return true;
   }
 
