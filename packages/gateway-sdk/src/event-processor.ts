@@ -99,6 +99,8 @@ class DeliveryHandle implements Delivery {
   constructor(
     private readonly host: ProcessorHost,
     private readonly event: DeliveredEvent,
+    /** The event's dedupKeys, made once: the seen check and the record share the strings (and their hashes). */
+    private readonly keys: readonly string[],
     /** Acknowledges once handlers are done, possibly together with the events after it. */
     private readonly acknowledge: (deliveryId: string) => void,
     /** Acknowledges at once, with any acknowledgement held back. */
@@ -141,7 +143,7 @@ class DeliveryHandle implements Delivery {
       return;
     }
     // Recorded before it is acknowledged: a crash in between redelivers an event the store already knows.
-    await this.host.store.record(this.host.gatewayId, dedupKeys(this.event), id);
+    await this.host.store.record(this.host.gatewayId, this.keys, id);
     this.acked = true;
     // Asked for by the handler ("acknowledges it now"): sent at once, with any acknowledgement still held back.
     if (coalesce) this.acknowledge(id);
@@ -264,6 +266,7 @@ export class EventProcessor {
     const delivery = new DeliveryHandle(
       this.host,
       event,
+      keys,
       (id) => this.acknowledge(id),
       (id) => this.acknowledgeNow(id),
     );
