@@ -239,16 +239,32 @@ describe('RedisRouteAppender', () => {
     await near(`${stream.slice(0, -':queue'.length)}:dp:${Math.floor(AT / 3600)}`, 4 * 24 * 3600_000 + 3600_000);
   });
 
-  it('works the same through a client with its own keyPrefix', async () => {
+  it('works the same through a client with its own keyPrefix: every key it reads or writes is under that prefix', async () => {
     const prefixed = own.redis.duplicate({ keyPrefix: 'kp:' });
     try {
-      const { appender, dedup, ids } = stores(prefixed);
+      const { appender, dedup, presence, ledger, ids, prefix } = stores(prefixed, { checkBindings: true });
+      const bound = new RedisBindingStore({ redis: prefixed, prefix });
+      for (const user of ['wm-m-1', 'wm-m-2', 'wm-m-3']) await bound.bind(user, 'gw-1');
+      // Written through the prefixed client, each in its own place: the tree, and a decision kept alone (no placement).
       await dedup.decide('r:m-2', '>gw-1', TTL, { at: AT });
-      const first = await appender.decideAndAppend([entry('m-1', 'gw-1'), entry('m-2', 'gw-1')], TTL);
+      await dedup.decide('r:m-3', '>gw-2', TTL);
+      await presence.heartbeat('node-a', 60_000);
+      await presence.claim('gw-1', 'node-a');
+      const window = { openKfid: 'wk-1', externalUserId: 'wm-m-1', atMs: AT * 1000, msgid: 'm-1' };
+      const first = await appender.decideAndAppend([entry('m-1', 'gw-1'), entry('m-2', 'gw-1'), entry('m-3', 'gw-1')], TTL, [window]);
+      expect(first.map((r) => [r.decision, r.id !== null])).toEqual([
+        ['=gw-1', true],
+        ['>gw-1', true],
+        ['>gw-2', false],
+      ]);
+      expect(first[0]!.owner).toEqual({ nodeId: 'node-a', generation: 1 });
+      expect(await ledger.window('wk-1', 'wm-m-1')).toEqual({ lastCustomerAt: AT * 1000, sentSince: 0 });
       const again = await appender.decideAndAppend([entry('m-1', 'gw-1'), entry('m-2', 'gw-1')], TTL);
-      expect(first.map((r) => r.id !== null)).toEqual([true, true]);
       expect(again.map((r) => r.id !== null)).toEqual([false, false]);
       expect(await ids('gw-1')).toEqual(['m-1', 'm-2']);
+      // Nothing outside the prefix: a key named without it would be a record no other client of the prefix finds.
+      const stray = (await own.redis.keys(`*${prefix}*`)).filter((k) => !k.startsWith('kp:'));
+      expect(stray).toEqual([]);
     } finally {
       prefixed.disconnect();
     }

@@ -20,10 +20,11 @@ export class LuaScript {
   /**
    * Runs the script; every key it touches must share one hash slot, and be in `keys` unless its name carries a declared
    * key's slot as hash tag (packed trees): Redis then refuses, rather than misses, such a key while its slot migrates.
-   * Arguments are strings and numbers only: one Buffer makes ioredis encode every argument of the call apart (binary
-   * values go as hex, see packedFieldArg).
+   * One Buffer among the arguments makes ioredis encode every argument of the call apart: cheap for a call of a few
+   * (one that packs its values, see PackedArgs), dear for one of thousands (binary values then go as hex, see
+   * packedFieldArg).
    */
-  async run(redis: RedisClient, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+  async run(redis: RedisClient, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<unknown> {
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (err) {

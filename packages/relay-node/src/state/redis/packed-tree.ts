@@ -31,11 +31,11 @@ export function packedTreePx(ttlMs: number, periodMs: number): number {
 }
 
 /**
- * A packed field as scripts take it: 24 hex digits, which field_of_hex turns back into the 12 bytes. A call whose
- * arguments are all strings goes out as one string; one Buffer among them makes ioredis encode every argument apart,
- * which cost a node routing a page of 100 messages through the route script a fifth of its routing CPU
- * (bench/route-profile.ts, four alternating runs each: 39–47 µs per message with the raw bytes, 31–32 µs with hex),
- * where the decoding cost Redis nothing measurable (bench/redis-script-cost-bench.ts: 16–24 µs per message either way).
+ * A packed field as scripts that take their values one argument each take it: 24 hex digits, which field_of_hex turns
+ * back into the 12 bytes. A call whose arguments are all strings goes out as one string; one Buffer among them makes
+ * ioredis encode every argument apart, which cost a node routing a page of 100 messages, when the route script took its
+ * values so, a fifth of its routing CPU (bench/route-profile.ts, four alternating runs each: 39–47 µs per message with
+ * the raw bytes, 31–32 µs with hex). The route script now takes the raw bytes inside one packed argument (PackedArgs).
  */
 export function packedFieldArg(field: Buffer): string {
   return field.toString('hex');

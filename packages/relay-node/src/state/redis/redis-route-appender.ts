@@ -7,20 +7,23 @@ import type { RedisDedupStore } from './redis-dedup-store.js';
 import type { RedisDeliveryQueue } from './redis-delivery-queue.js';
 import { MARKER_PLACE_LUA, STREAM_APPEND_LUA } from './redis-queue-scripts.js';
 import { streamIdMillis } from './stream-id.js';
-import { PACKED_TREE_LUA, packedFieldArg } from './packed-tree.js';
+import { PACKED_TREE_LUA } from './packed-tree.js';
+import { PackedArgs, packedFormat } from './packed-args.js';
+import { clientKeyPrefix } from './keyspace.js';
 import { LIVE_OWNER_LUA, type RedisPresenceMap } from './redis-presence-map.js';
 import type { RedisBindingStore } from './redis-binding-store.js';
 import { NOTE_SPOKEN_LUA, WINDOW_NOTE_PX, windowMark, type RedisOutboundLedger } from './redis-outbound-ledger.js';
 
-// One server only (the keys of many gateways and minutes). KEYS: the bindings hash (where bindings are checked), the
-// send windows to note, then per entry: the decision's packed root, the decision key a relay before packing wrote, the
-// gateway's stream, the gateway's owner record.
+// One server only (the keys of many gateways and minutes, most of them named in a packed argument, not in KEYS). KEYS:
+// the bindings hash where bindings are checked, else none.
 // ARGV: the decision tree's expiry, the marker tree's expiry, the queue idle ttl, how an alive key's name starts and
-// ends around the node id, the windows' ttl, how many windows, whether the first key is the bindings hash ('1' or '0'),
-// per window its note's time, msgid and mark (as customerSpoke takes them), then per entry: the decision tree's base, the
-// decision field (as packedFieldArg gives it), the queue marker (as the queue's placeOf gives it: its keys and field are
-// made here, for the few entries that need one), the gateway id, the event JSON, '1' where the stream's expiry is to be
-// set again ('' where the caller set it lately: see ExpiryRefreshes), the user, and the id the caller last appended to
+// ends around the node id, the windows' ttl, how many windows, whether bindings are checked ('1' or '0'), the windows
+// packed (PackedArgs: per window the send window's key, its note's time, msgid and mark, as customerSpoke takes them),
+// the entries packed, and how many entries. Per entry: the decision's packed root, the decision key a relay before
+// packing wrote, the gateway's stream, the gateway's owner record (these four with the client's key prefix), the decision
+// tree's base, the decision field (its 12 bytes), the queue marker (as the queue's placeOf gives it: its keys and field
+// are made here, for the few entries that need one), the gateway id, the event JSON, '1' where the stream's expiry is to
+// be set again ('' where the caller set it lately: see ExpiryRefreshes), the user, and the id the caller last appended to
 // the stream ('' for none).
 // A stream the call creates gets its expiry whatever the flag says.
 // The windows are noted first, so a gateway that answers a message finds the window it opened. Returns per entry the
@@ -40,15 +43,17 @@ local out = {}
 local seen = tree_seen()
 local dpx = tonumber(ARGV[1])
 local mpx = tonumber(ARGV[2])
-local windows = tonumber(ARGV[7])
-local checked = ARGV[8] == '1' and 1 or 0
-for w = 1, windows do note_spoken(KEYS[checked + w], ARGV[6 + 3 * w], ARGV[7 + 3 * w], ARGV[8 + 3 * w], ARGV[6]) end
-local key0 = checked + windows
-local arg0 = 8 + 3 * windows
+local checked = ARGV[8] == '1'
+local pos = 1
+for w = 1, tonumber(ARGV[7]) do
+  local key, at, msgid, mark
+  key, at, msgid, mark, pos = struct.unpack('${packedFormat(4)}', ARGV[9], pos)
+  note_spoken(key, at, msgid, mark, ARGV[6])
+end
 -- Each user's binding, read once per call (the call is atomic: it cannot change in between).
 local bound = {}
 local function still_bound(user, gateway)
-  if checked == 0 then return true end
+  if not checked then return true end
   if bound[user] == nil then bound[user] = redis.call('HGET', KEYS[1], user) end
   return bound[user] == gateway
 end
@@ -58,38 +63,38 @@ local function tail(stream, known)
   if tails[stream] == nil then tails[stream] = stream_tail_after(stream, known) end
   return tails[stream]
 end
-local n = (#ARGV - arg0) / 8
+local n = tonumber(ARGV[11])
+local gateways, owner_keys = {}, {}
+pos = 1
 for i = 1, n do
-  local a = arg0 + (i - 1) * 8
-  local k = key0 + (i - 1) * 4
-  local stream = KEYS[k + 3]
-  local gateway = ARGV[a + 4]
-  local refresh = ARGV[a + 6] == '1'
-  local standing = redis.call('GET', KEYS[k + 2])
-  local into, field = nil, nil
-  if not standing then
-    field = field_of_hex(ARGV[a + 2])
-    standing, into = tree_get(KEYS[k + 1], ARGV[a + 1], field, seen)
-  end
+  local root, alone, stream, owner_key, base, field, marker, gateway, event, refresh, user, known
+  root, alone, stream, owner_key, base, field, marker, gateway, event, refresh, user, known, pos =
+    struct.unpack('${packedFormat(12)}', ARGV[10], pos)
+  gateways[i] = gateway
+  owner_keys[i] = owner_key
+  refresh = refresh == '1'
+  local standing = redis.call('GET', alone)
+  local into = nil
+  if not standing then standing, into = tree_get(root, base, field, seen) end
   local id = ''
   local after = ''
-  if not standing and not still_bound(ARGV[a + 7], gateway) then
+  if not standing and not still_bound(user, gateway) then
     standing = false
   elseif not standing then
     -- The entry before the decision: a script stopped by an error in between keeps what it wrote, and an entry
     -- without its decision is appended again on the next pull (a duplicate), where a decision without its entry
     -- would stand for an append that never happened (a loss).
-    after = tail(stream, ARGV[a + 8])
-    id = append(stream, ARGV[a + 5], refresh)
+    after = tail(stream, known)
+    id = append(stream, event, refresh)
     tails[stream] = id
     standing = '=' .. gateway
     tree_put(into, field, standing, dpx, seen)
   elseif standing == '>' .. gateway then
-    local marker, alone, mfield = marker_place(stream, ARGV[a + 3])
-    local marked, minto = tree_get(marker, marker .. ':', mfield, seen)
-    if not marked and redis.call('EXISTS', alone) == 0 then
-      after = tail(stream, ARGV[a + 8])
-      id = append(stream, ARGV[a + 5], refresh)
+    local mroot, malone, mfield = marker_place(stream, marker)
+    local marked, minto = tree_get(mroot, mroot .. ':', mfield, seen)
+    if not marked and redis.call('EXISTS', malone) == 0 then
+      after = tail(stream, known)
+      id = append(stream, event, refresh)
       tails[stream] = id
       tree_put(minto, mfield, '1', mpx, seen)
     end
@@ -101,10 +106,10 @@ end
 expire_appended(ARGV[3])
 local owners = {}
 for i = 1, n do
-  local gateway = ARGV[arg0 + (i - 1) * 8 + 4]
+  local gateway = gateways[i]
   local standing = out[5 * i - 4]
   if standing == '=' .. gateway or standing == '>' .. gateway then
-    local key = KEYS[key0 + (i - 1) * 4 + 4]
+    local key = owner_keys[i]
     local owner = owners[key]
     if not owner then
       owner = {live_owner(key, ARGV[4], ARGV[5])}
@@ -180,27 +185,29 @@ export class RedisRouteAppender implements RouteAppender {
   private async run(entries: readonly RouteAppendEntry[], decisionTtlMs: number, windows: readonly WindowNote[]): Promise<RouteAppendResult[]> {
     if (entries.length === 0 && windows.length === 0) return [];
     const { ledger, bindings } = this.o;
-    const keys: string[] = bindings ? [bindings.usersKey()] : [];
-    const windowArgs: Array<string | number> = [];
+    // Keys in the packed arguments are named as the server sees them: ioredis prefixes only those in KEYS.
+    const prefix = clientKeyPrefix(this.o.redis);
+    const packedWindows = new PackedArgs();
     for (const w of windows) {
-      keys.push(ledger.windowKey(w.openKfid, w.externalUserId));
-      windowArgs.push(Math.floor(w.atMs), w.msgid, windowMark(w.msgid));
+      packedWindows.push(prefix + ledger.windowKey(w.openKfid, w.externalUserId), String(Math.floor(w.atMs)), w.msgid, windowMark(w.msgid));
     }
-    // Strings only (see packedFieldArg).
-    const args: Array<string | number> = [];
+    const packedEntries = new PackedArgs();
     // Gateways whose streams this call sets the expiry of, should it append to them.
     const refreshing = new Set<string>();
     const refreshes = this.o.queue.expiryRefreshes;
     const startedAt = refreshes.started();
     const { markerPx, idlePx } = this.o.queue.appendExpiries;
-    entries.forEach((entry) => {
+    for (const entry of entries) {
       const decision = this.o.dedup.placeOf(entry.key, entry.placement);
       const append = this.o.queue.placeOf(entry.gatewayId, entry.dedupKey, entry.placement.at);
       if (!refreshing.has(entry.gatewayId) && refreshes.due(entry.gatewayId)) refreshing.add(entry.gatewayId);
-      keys.push(decision.root, decision.alone, append.stream, this.o.presence.ownerKey(entry.gatewayId));
-      args.push(
+      packedEntries.push(
+        prefix + decision.root,
+        prefix + decision.alone,
+        prefix + append.stream,
+        prefix + this.o.presence.ownerKey(entry.gatewayId),
         decision.base,
-        packedFieldArg(decision.field),
+        decision.field,
         append.marker,
         entry.gatewayId,
         JSON.stringify(entry.event),
@@ -208,8 +215,8 @@ export class RedisRouteAppender implements RouteAppender {
         entry.userId,
         this.o.queue.tails.get(entry.gatewayId) ?? '',
       );
-    });
-    const reply = await DECIDE_AND_APPEND.run(this.o.redis, keys, [
+    }
+    const reply = await DECIDE_AND_APPEND.run(this.o.redis, bindings ? [bindings.usersKey()] : [], [
       this.o.dedup.treePx(decisionTtlMs),
       markerPx,
       idlePx,
@@ -217,8 +224,9 @@ export class RedisRouteAppender implements RouteAppender {
       WINDOW_NOTE_PX,
       windows.length,
       bindings ? '1' : '0',
-      ...windowArgs,
-      ...args,
+      packedWindows.toBuffer(),
+      packedEntries.toBuffer(),
+      entries.length,
     ]);
     if (!Array.isArray(reply) || reply.length !== entries.length * 5) {
       throw new RelayError('INTERNAL', 'route script returned no results', { entries: entries.length });
