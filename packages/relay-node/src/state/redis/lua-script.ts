@@ -18,8 +18,9 @@ export class LuaScript {
   }
 
   /**
-   * Runs the script; every key it touches must share one hash slot, and be in `keys` unless its name carries a declared
-   * key's slot as hash tag (packed trees): Redis then refuses, rather than misses, such a key while its slot migrates.
+   * Runs the script. On a Redis Cluster every key it touches must share one hash slot, and be in `keys` unless its name
+   * carries a declared key's slot as hash tag (packed trees): Redis then refuses, rather than misses, such a key while its
+   * slot migrates. A script for one server only may name its keys in its arguments (the route script packs them).
    * One Buffer among the arguments makes ioredis encode every argument of the call apart: cheap for a call of a few
    * (one that packs its values, see PackedArgs), dear for one of thousands (binary values then go as hex, see
    * packedFieldArg).
