@@ -390,7 +390,6 @@ export class SyncLoop {
     return this.pause(ms);
   }
 
-  /** A timer close() cuts short. */
   /**
    * Sets the pending mark again for a pull this holder took but did not finish, so the next holder (here or on any node)
    * runs it. A failure is ignored: the next callback, or the poll every pollIntervalMs, pulls then.
@@ -399,6 +398,7 @@ export class SyncLoop {
     await this.o.coordinator.notePending(this.o.openKfid, null).catch(() => undefined);
   }
 
+  /** A timer close() cuts short. */
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
