@@ -13,13 +13,15 @@ export interface DeliveryStore {
   record(gatewayId: string, keys: readonly string[], deliveryId: string): Promise<void>;
 }
 
-/** The keys an event is remembered by: its delivery id, and WeCom's msgid for a customer message. */
+/**
+ * The keys an event is remembered by: WeCom's msgid where it has one, else its delivery id. WeCom msgids are unique
+ * across messages and events alike, and a delivery id always carries the same event, so the msgid alone catches a
+ * resend under the same delivery id as well as the same message queued twice; keeping one key an event, not both,
+ * halves what a store holds and writes. Stores written with both keys are read the same.
+ */
 export function dedupKeys(event: { type: string; deliveryId?: string; id?: string }): string[] {
-  const keys: string[] = [];
-  if (event.deliveryId !== undefined) keys.push(`d:${event.deliveryId}`);
-  // WeCom msgids are unique across messages and events alike, so each identifies a delivery on its own.
-  if (event.type !== 'binding_resolved' && event.type !== 'send_failed' && event.id) keys.push(`m:${event.id}`);
-  return keys;
+  if (event.type !== 'binding_resolved' && event.type !== 'send_failed' && event.id) return [`m:${event.id}`];
+  return event.deliveryId === undefined ? [] : [`d:${event.deliveryId}`];
 }
 
 /** How many processed keys a store keeps per gateway by default: far more than any redelivery can reach back. */

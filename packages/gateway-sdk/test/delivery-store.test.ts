@@ -54,9 +54,12 @@ describe('dedup window', () => {
     expect(await store.seen('g', ['m:3'])).toBe(true);
   });
 
-  it('keys events by delivery id and, for customer messages, WeCom msgid', () => {
-    expect(dedupKeys({ type: 'inbound', id: 'wx1', deliveryId: '5-0' })).toEqual(['d:5-0', 'm:wx1']);
+  it('keys an event by its WeCom msgid where it has one, else by its delivery id', () => {
+    expect(dedupKeys({ type: 'inbound', id: 'wx1', deliveryId: '5-0' })).toEqual(['m:wx1']);
     expect(dedupKeys({ type: 'binding_resolved', deliveryId: '6-0' })).toEqual(['d:6-0']);
+    // send_failed's id is the gateway's request id, not a msgid.
+    expect(dedupKeys({ type: 'send_failed', id: 'r-1', deliveryId: '7-0' })).toEqual(['d:7-0']);
+    expect(dedupKeys({ type: 'binding_resolved' })).toEqual([]);
   });
 });
 

@@ -218,6 +218,25 @@ describe('RelayGateway delivery to the application', () => {
     expect(r.gateway.duplicatesDropped).toBe(3);
   });
 
+  it('drops a repeat of an event without a msgid by its delivery id, and never a new WeCom message for its delivery id alone', async () => {
+    const r = await openRig();
+    const handled: string[] = [];
+    r.gateway.on('binding_resolved', (e) => {
+      handled.push(`${e.externalUserId}@${e.deliveryId}`);
+    });
+    r.gateway.on('inbound', (m) => {
+      handled.push(`${m.id}@${m.deliveryId}`);
+    });
+    r.socket().serverSend({ type: 'binding_resolved', external_user_id: 'wm-a', gateway_id: 'gw-1', delivery_id: '1-0' });
+    r.socket().serverSend({ type: 'binding_resolved', external_user_id: 'wm-a', gateway_id: 'gw-1', delivery_id: '1-0' });
+    r.socket().serverSend(inbound('m1', '2-0'));
+    // Another message under a delivery id seen before (a relay whose queue ids started over): it is not the same event.
+    r.socket().serverSend(inbound('m9', '2-0'));
+    await flush();
+    expect(handled).toEqual(['wm-a@1-0', 'm1@2-0', 'm9@2-0']);
+    expect(r.gateway.duplicatesDropped).toBe(1);
+  });
+
   it('ack() inside the handler acknowledges at once, for the events held back before it too', async () => {
     const r = await openRig();
     r.gateway.on('inbound', async (m, delivery) => {
