@@ -249,6 +249,24 @@ describe('RedisDeliveryQueue on real Redis', () => {
     expect(Number(await redis.call('MEMORY', 'USAGE', stream))).toBeLessThan(1_024);
   });
 
+  it('an ack covering several entries deletes exactly those, up to and including its id, in one trim', async () => {
+    const prefix = uniquePrefix('queue-ack-one-trim');
+    const queue = new RedisDeliveryQueue({ redis, prefix, logger: silent });
+    const stream = `${prefix}{gw:gw-1}:queue`;
+    for (const id of ['5-1', '5-2', '5-3', '6-0']) await redis.xadd(stream, id, 'event', JSON.stringify(INBOUND));
+    const calls = async (command: string) => Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(await redis.info('commandstats'))?.[1] ?? 0);
+    const [xtrim, xdel] = [await calls('xtrim'), await calls('xdel')];
+    await queue.ack('gw-1', '5-2');
+    expect((await redis.xrange(stream, '-', '+')).map(([id]) => id)).toEqual(['5-3', '6-0']);
+    expect((await calls('xtrim')) - xtrim).toBe(1);
+    expect((await calls('xdel')) - xdel).toBe(0);
+    // A sequence too long for a Lua number to step exactly: trimmed below the id, and the id deleted on its own.
+    for (const id of ['7-99999999999999989', '7-99999999999999990', '7-99999999999999991', '8-0']) await redis.xadd(stream, id, 'event', JSON.stringify(INBOUND));
+    await queue.ack('gw-1', '7-99999999999999990');
+    expect((await redis.xrange(stream, '-', '+')).map(([id]) => id)).toEqual(['7-99999999999999991', '8-0']);
+    expect(await queue.lastAcked('gw-1')).toBe('7-99999999999999990');
+  });
+
   it('reads a short tail with one read, not a second one that finds nothing', async () => {
     const prefix = uniquePrefix('queue-short-read');
     // Counted by the server: one server reads with XREAD, a Redis Cluster with XRANGE (also inside a script).

@@ -23,17 +23,22 @@ end
 // KEYS: per gateway its stream and acked pointer; ARGV: idle ttl (ms), then per gateway the id and the id read right
 // before it ('' = not known). Returns per gateway 1 moved, 0 not forward, -1 never issued. The pointer is swapped in
 // one step (SET GET) and put back when the ack turns out not to move it. Entries up to and including the id are
-// deleted: the ones before it by XTRIM MINID, then the id itself by XDEL; an ack of the one entry right after the
-// pointer skips the trim (every entry up to the pointer went when the pointer was set, and the caller read none
-// between). An id still in the stream was issued (XRANGE finds it before the trim, XDEL removes it); only an id no
-// longer there (trimmed, dropped as undecodable, or never issued) needs XINFO STREAM's last-generated-id, which is
-// costly because it also builds the first and last entries.
+// deleted: by one XTRIM MINID of the id just after it once XRANGE found the id (so issued); an ack of the one entry
+// right after the pointer deletes that entry alone, by XDEL (every entry up to the pointer went when the pointer was
+// set, and the caller read none between). Only an id no longer there (trimmed, dropped as undecodable, or never
+// issued) needs XINFO STREAM's last-generated-id, which is costly because it also builds the first and last entries.
 const ACK = new LuaScript(
   'queue-ack',
   COMPARE_IDS +
     `
 local function restore(pointer, acked)
   if acked then redis.call('SET', pointer, acked, 'PX', ARGV[1]) else redis.call('DEL', pointer) end
+end
+-- The id right after a stream id, where its sequence is exact as a Lua number (else nil).
+local function id_after(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  if not ms or #seq > 15 then return nil end
+  return ms .. '-' .. string.format('%.0f', tonumber(seq) + 1)
 end
 local function ack(stream, pointer, id, prev)
   local acked = redis.call('SET', pointer, id, 'PX', ARGV[1], 'GET')
@@ -44,10 +49,16 @@ local function ack(stream, pointer, id, prev)
     return 0
   end
   local trim = prev == '' or acked ~= prev
-  -- Entries before the id go before the id itself, and only once it is known to be there (so issued): XTRIM marks
-  -- what it takes in a stream node without freeing the node, where the XDEL of a node's last live entry frees it. In
-  -- the other order every ack covering several entries left its stream holding a node of dead entries.
+  -- Only once the id is known to be there (so issued). XTRIM frees a stream node whose entries are all below its bound
+  -- and only marks what it takes in a node it cannot free; trimming to the id after this one takes the id with the
+  -- rest, so a node ending at it goes whole. Trimming below the id and leaving the id to XDEL would do as much in two
+  -- calls (XDEL frees a node once its last live entry goes; marking the id's node before it never frees the node).
   if trim and #redis.call('XRANGE', stream, id, id) == 1 then
+    local after = id_after(id)
+    if after then
+      redis.call('XTRIM', stream, 'MINID', '=', after)
+      return 1
+    end
     redis.call('XTRIM', stream, 'MINID', '=', id)
     trim = false
   end
