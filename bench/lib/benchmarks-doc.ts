@@ -129,6 +129,16 @@ How each figure is measured:
   checks bindings, and the peer publishes one message per call. Since the route call packs its values into one
   argument (2026-12-07 04:10 UTC, three runs alternated with the code before, on a slower sitting: \`PUBLISH\` 1.5–2.0
   µs, \`XADD\` 1.8–2.5 µs), the route script costs 18.0, 16.5 and 18.0 µs a message against 18.3, 20.8 and 18.8 before.
+- What the route script's Redis work is made of: \`pnpm tsx bench/route-instructions.ts --pages 3 --page 500\` (Redis
+  instructions a message under callgrind, with a redis-server built from the 7.0.15 source first on PATH so its
+  functions have names), run on 2026-12-07 with the script as it is and with one of its steps cut out of its Lua source
+  at a time: 144,590 as it is; without the lookup of a decision kept alone by a relay before packing 141,830 (−2 %),
+  without the routing decision's packed tree 126,457 (−13 %; with \`--pages 8 --page 1000\`, a deeper tree in a busier
+  minute, 109,049 of 142,784: −24 %), without the send-window notes 118,082 (−18 %), without the owner reads 133,938
+  (−7 %), without the stream's tail read 137,395 (−5 %), without the binding check 139,729 (−3 %); without all six, an
+  append with the script's unpacking and reply around it, 74,706 (−48 %). Half of it is the append and the script
+  machinery; no one check is more than a quarter. By function, the Lua interpreter and its strings and collector take
+  about 52,000 of the 144,590, \`redis.call\`'s own overhead about 28,000, and the commands themselves about 50,000.
 - Callbacks: the steady rate sends one callback to every server every 50 ms whatever the rate, so its CPU per message
   carries a cost per second that does not grow with the messages, for both systems. The relay checks, decrypts and
   notes each callback in Redis, and the node that takes the pull lease waits \`SYNC_COALESCE_MS\` (5 ms) so the three
@@ -138,7 +148,11 @@ How each figure is measured:
   settle. Their last row divides the nodes' CPU on callbacks alone by the steady rate: the part of the steady CPU per
   message that does not grow with the messages. CPU comes from \`/proc\` in ticks of 10 ms, so a figure under about
   2 ms/s over three processes reads as 0. Records before 2026-12-06 07:30 UTC do not have them.
-- The machine: the figures are only comparable within one run. A loaded or shared machine moves both systems.
+- The machine: the figures are only comparable within one run. A loaded or shared machine moves both systems, and
+  not alike: on 2026-12-07 a run of \`--scenarios burst\` at a load average of 1.2 gave the relay 17,288 msg/s against
+  the peer's 26,333 (0.66×), nodes' CPU 51.5 against 44.0 µs (1.2×) and Redis 23.1 against 6.20 µs (3.7×), where the
+  record of 04:40 UTC that day, at 2.3, gave 0.90×, 0.85× and 2.8×: between the two the peer's throughput fell by 45 %
+  and its nodes' CPU a message rose by 91 %; the relay's fell by 24 % and rose by 38 %.
 - Redis Cluster (\`--redis-cluster\`): a local cluster of 3 masters with one replica each (testkit); the relay gets
   \`REDIS_CLUSTER_NODES\`, the peer an ioredis \`Cluster\` under the classic adapter (its \`PUBLISH\` reaches every
   shard). Redis CPU is also given per shard master and for the replicas
