@@ -49,10 +49,9 @@ local function ack(stream, pointer, id, prev)
     return 0
   end
   local trim = prev == '' or acked ~= prev
-  -- Only once the id is known to be there (so issued). XTRIM frees a stream node whose entries are all below its bound
-  -- and only marks what it takes in a node it cannot free; trimming to the id after this one takes the id with the
-  -- rest, so a node ending at it goes whole. Trimming below the id and leaving the id to XDEL would do as much in two
-  -- calls (XDEL frees a node once its last live entry goes; marking the id's node before it never frees the node).
+  -- Only once the id is known to be there (so issued). XTRIM frees a stream node whose entries all fall below its
+  -- bound and only marks entries in a node it cannot free; trimming to the id right after this one takes the id too,
+  -- so a node ending at the id goes whole: one call, where a trim below the id and an XDEL of the id took two.
   if trim and #redis.call('XRANGE', stream, id, id) == 1 then
     local after = id_after(id)
     if after then
