@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { WecomCrypto, buildCallbackEnvelope, buildKfCallbackEvent } from '@wecom-relay/shared';
 import { bindByScan } from './support/binding-steps.js';
 import { newUserId, useRelayStack } from './support/relay-stack.js';
+import { syncIdle } from './support/sync-idle.js';
 
 // No polling fallback during this file: every pull must be caused by a callback the test sent.
 const stack = useRelayStack({ relayEnv: { SYNC_POLL_INTERVAL_MS: String(3_600_000) } });
@@ -42,7 +43,12 @@ async function replayCount(s: ReturnType<typeof stack>): Promise<number> {
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
-async function syncCalls(s: ReturnType<typeof stack>): Promise<number> {
+/**
+ * The sync_msg calls so far, counted once every pull asked for until now is over, so a count taken before a step and
+ * one taken after it differ exactly by the pulls that step caused.
+ */
+async function settledSyncCalls(s: ReturnType<typeof stack>): Promise<number> {
+  await syncIdle(s.relay.metricsUrl);
   return (await s.fake.control.stats()).calls['kf/sync_msg'] ?? 0;
 }
 
@@ -94,13 +100,13 @@ describe('callbacks (POST /webhook)', () => {
       content: 'waiting for a real callback',
       deliver: false,
     });
-    const syncsBefore = await syncCalls(s);
+    const syncsBefore = await settledSyncCalls(s);
 
     const forged = await s.fake.control.callbackRaw({ msg_signature: '0'.repeat(40) });
 
     expect(forged.status).toBeGreaterThanOrEqual(400);
     expect(forged.status).toBeLessThan(500);
-    expect(await syncCalls(s)).toBe(syncsBefore);
+    expect(await settledSyncCalls(s)).toBe(syncsBefore);
     expect(gw.inbound().map((m) => m.id)).not.toContain(pending.msgid);
 
     // The message is still there for the next genuine callback, exactly once.
@@ -179,7 +185,7 @@ describe('callbacks (POST /webhook)', () => {
 
   it('refuses a signed callback with a repeated or missing query field, and pulls nothing because of it', async () => {
     const s = stack();
-    const syncsBefore = await syncCalls(s);
+    const syncsBefore = await settledSyncCalls(s);
     const cb = sealedCallback(s);
     const [sig, ts, nonce] = cb.fields;
     for (const fields of [
@@ -194,7 +200,7 @@ describe('callbacks (POST /webhook)', () => {
       expect(status).toBeGreaterThanOrEqual(400);
       expect(status).toBeLessThan(500);
     }
-    expect(await syncCalls(s)).toBe(syncsBefore);
+    expect(await settledSyncCalls(s)).toBe(syncsBefore);
     expect(await postCallback(s, cb.fields, cb.body)).toBe(200);
   });
 
@@ -204,10 +210,10 @@ describe('callbacks (POST /webhook)', () => {
     const user = newUserId();
     await bindByScan(s, gw, user);
     const pending = await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content: 'old callback', deliver: false });
-    const syncsBefore = await syncCalls(s);
+    const syncsBefore = await settledSyncCalls(s);
     const stale = sealedCallback(s, { timestamp: Math.floor(Date.now() / 1000) - 3600 });
     expect(await postCallback(s, stale.fields, stale.body)).toBe(400);
-    expect(await syncCalls(s)).toBe(syncsBefore);
+    expect(await settledSyncCalls(s)).toBe(syncsBefore);
     await s.fake.control.callback({});
     await gw.waitForInbound((m) => m.id === pending.msgid);
   });
