@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { relayEnvFor, spawnFakeWecom, spawnRelayNode, testCorp, type FakeWecomHandle, type RelayNodeHandle } from '@wecom-relay/testkit';
 import { bindByScan } from './support/binding-steps.js';
@@ -56,22 +57,27 @@ describe('a node that falls quiet', () => {
       const gw = await s.gateway();
       const user = newUserId();
       await bindByScan(s, gw, user);
-      // Messages enough to grow the heap well past the 4 MiB a collection at idle waits for, pulled in one go.
+      // Messages enough to grow the heap well past the 4 MiB a collection at idle waits for, pulled in one go (400 grew it
+      // 7.75 to 10.5 MiB, and once, in a full test run on a loaded machine, 2.75 MiB; 1,000 grew it 20 to 23 MiB).
       let last = '';
-      for (let i = 0; i < 400; i++) {
+      for (let i = 0; i < 1000; i++) {
         const content = `${i} `.padEnd(1500, 'x');
         last = (await s.fake.control.customerMessage({ external_userid: user, msgtype: 'text', content, deliver: false })).msgid;
       }
+      // Collections are at least 5 s apart: past that, the first quiet window after the messages could collect.
+      const before = collections().at(-1)!;
+      await sleep(Math.max(0, before.at + 5_000 - Date.now()));
       const calledAt = Date.now();
       await s.fake.control.callback();
       await gw.waitForInbound((m) => m.id === last, 60_000);
+      // What the messages grew since the last collection, as the first quiet window after them finds it: enough that
+      // one would run without them (it waits for 4 MiB).
+      const heapAfterMessages = sample(await scrape(s.relay.metricsUrl), 'nodejs_heap_size_total_bytes')!;
+      expect(collections().at(-1)).toEqual(before);
+      expect(heapAfterMessages - before.heapAfter).toBeGreaterThan(4 * 1024 * 1024);
       // Many quiet windows of 300 ms: each would collect, were it not for the messages a moment ago.
-      await new Promise((r) => setTimeout(r, 5_000));
-      const heapNow = sample(await scrape(s.relay.metricsUrl), 'nodejs_heap_size_total_bytes')!;
-      const done = collections();
-      expect(done.filter((c) => c.at >= calledAt)).toEqual([]);
-      // What it kept since its last collection: enough that one would have run without the messages (it waits for 4 MiB).
-      expect(heapNow - done.at(-1)!.heapAfter).toBeGreaterThan(4 * 1024 * 1024);
+      await sleep(5_000);
+      expect(collections().filter((c) => c.at >= calledAt)).toEqual([]);
     } finally {
       await s.stop();
     }
